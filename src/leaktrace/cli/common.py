@@ -1,0 +1,72 @@
+"""What every CLI command shares: ``--home``, ``--json`` output and error → exit code.
+
+Data goes to stdout, progress and messages to stderr; a :class:`LeaktraceError` becomes
+one line on stderr and its ``exit_code`` (2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from leaktrace.errors import LeaktraceError
+
+__all__ = [
+    "HomeOption",
+    "JsonOption",
+    "err_console",
+    "handle_errors",
+    "out_console",
+    "print_json",
+    "resolve_home",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Workspace folder (default: $LEAKTRACE_HOME, else ./.leaktrace).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def resolve_home(home: Path | None) -> Path:
+    if home is not None:
+        return home
+    env = os.environ.get("LEAKTRACE_HOME")
+    return Path(env) if env else Path(".leaktrace")
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn user errors into one stderr line and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except LeaktraceError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper

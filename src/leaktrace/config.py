@@ -1,0 +1,173 @@
+"""The workspace configuration file ``leaktrace.toml``.
+
+Why TOML and pydantic: analysts edit this file by hand and review it in change requests, so
+it must be readable; every mistake in it must surface as one :class:`PolicyError` line that
+names the recipient/policy and the key, before any data is touched.
+
+A policy says, per recipient kind, which rows (``where``, a SQL boolean expression over
+role-named columns, e.g. ``courier = '中通快递'``), which fields and how each is masked
+(``fields``: role → masking operator; a role not listed is not sent), which mark channels
+are on, and how many canary rows to add. See ``docs/policy.md`` for a full example.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from leaktrace.errors import ConfigError, PolicyError, UnknownRecipientError
+from leaktrace.roles import ROLE_NAMES
+
+__all__ = [
+    "CanaryPool",
+    "OfficialContacts",
+    "Policy",
+    "Recipient",
+    "WorkspaceConfig",
+    "load_config",
+    "save_config",
+]
+
+RecipientKind = Literal["courier", "merchant", "customer-service", "sms-vendor", "internal", "other"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Policy(_Strict):
+    """What one kind of recipient may see, and how its copy is marked."""
+
+    description: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+    channels: list[str] = Field(default_factory=list)
+    canary_rate: float = Field(default=0.001, ge=0.0, le=0.2)
+    canary_min: int = Field(default=3, ge=0)
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="override column-role inference: input column name -> role",
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _known_roles(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - ROLE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown field role(s) {unknown}; known: {sorted(ROLE_NAMES)}")
+        return v
+
+
+class Recipient(_Strict):
+    display_name: str = ""
+    kind: RecipientKind = "other"
+    policy: str
+    where: str | None = None
+    active: bool = True
+
+
+class CanaryPool(_Strict):
+    """Contact points the platform controls. A call/SMS/mail to one of them is a hit."""
+
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+
+
+class OfficialContacts(_Strict):
+    """The platform's real customer-service contact points (for ``scam verify-contact``)."""
+
+    phones: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    accounts: list[str] = Field(default_factory=list)
+
+
+class WorkspaceSection(_Strict):
+    name: str = "leaktrace"
+    database_url: str = "sqlite:///ledger.db"
+    platform: str = ""
+
+
+class WorkspaceConfig(_Strict):
+    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
+    recipients: dict[str, Recipient] = Field(default_factory=dict)
+    policies: dict[str, Policy] = Field(default_factory=dict)
+    canary_pool: CanaryPool = Field(default_factory=CanaryPool)
+    official_contacts: OfficialContacts = Field(default_factory=OfficialContacts)
+
+    def recipient(self, name: str) -> Recipient:
+        try:
+            return self.recipients[name]
+        except KeyError:
+            known = ", ".join(sorted(self.recipients)) or "(none)"
+            raise UnknownRecipientError(
+                f"unknown recipient {name!r}; known recipients: {known}"
+            ) from None
+
+    def policy_for(self, recipient: str) -> Policy:
+        r = self.recipient(recipient)
+        try:
+            return self.policies[r.policy]
+        except KeyError:
+            raise PolicyError(
+                f"recipient {recipient!r} uses policy {r.policy!r}, which is not defined"
+            ) from None
+
+    def check(self) -> None:
+        """Cross-reference checks pydantic cannot do field by field."""
+        from leaktrace.channels import CHANNELS
+        from leaktrace.masking import OPERATORS
+
+        for rname, r in self.recipients.items():
+            if r.policy not in self.policies:
+                raise PolicyError(
+                    f"recipient {rname!r} uses policy {r.policy!r}, which is not defined"
+                )
+        for pname, p in self.policies.items():
+            for role, op in p.fields.items():
+                if op.split(":", 1)[0] not in OPERATORS:
+                    raise PolicyError(
+                        f"policy {pname!r}: field {role!r} uses unknown operator {op!r}; "
+                        f"known: {', '.join(sorted(OPERATORS))}"
+                    )
+            for ch in p.channels:
+                if ch not in CHANNELS:
+                    raise PolicyError(
+                        f"policy {pname!r}: unknown mark channel {ch!r}; "
+                        f"known: {', '.join(sorted(CHANNELS))}"
+                    )
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    return f"{loc}: {err['msg']}"
+
+
+def load_config(path: Path) -> WorkspaceConfig:
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no workspace config at {path} (run 'leaktrace init' or pass --home)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text") from None
+    try:
+        cfg = WorkspaceConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(f"{path}: {_first_error(exc)}") from None
+    cfg.check()
+    return cfg
+
+
+def save_config(cfg: WorkspaceConfig, path: Path) -> None:
+    """Write atomically: a crash mid-write must not leave a truncated config."""
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(path)

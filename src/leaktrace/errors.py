@@ -1,0 +1,86 @@
+"""The leaktrace exception tree.
+
+Every error a *user* can cause derives from :class:`LeaktraceError`; the CLI maps each
+class to an exit code and prints one line (no traceback), the HTTP API maps it to a
+problem+json response. Anything that is not a ``LeaktraceError`` is a bug and is allowed
+to show a traceback.
+
+    LeaktraceError                      exit 2 (user error)
+    ├── InputError                      unreadable / mis-encoded / empty file, missing column
+    │   └── MissingColumnError          a column the policy needs is absent
+    ├── ConfigError                     workspace missing, leaktrace.toml invalid
+    │   ├── PolicyError                 a policy names an unknown field/operator/channel
+    │   └── UnknownRecipientError       ``--to`` names nobody in the workspace
+    ├── KeyError_                       key file missing or with unsafe permissions
+    ├── LedgerIntegrityError            chain, signature or index digest does not verify
+    ├── EvidenceError                   an evidence bundle fails verification
+    └── ModelError                      a scam model file cannot be loaded
+
+Messages must never contain key material or personal data: they name files, columns,
+line numbers and recipients, not cell values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EvidenceError",
+    "InputError",
+    "KeyFileError",
+    "LeaktraceError",
+    "LedgerIntegrityError",
+    "MissingColumnError",
+    "ModelError",
+    "PolicyError",
+    "UnknownRecipientError",
+]
+
+
+class LeaktraceError(Exception):
+    """Base of every user-facing error. ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 2
+    title: str = "leaktrace error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(LeaktraceError):
+    title = "bad input"
+
+
+class MissingColumnError(InputError):
+    title = "missing column"
+
+
+class ConfigError(LeaktraceError):
+    title = "bad configuration"
+
+
+class PolicyError(ConfigError):
+    title = "invalid policy"
+
+
+class UnknownRecipientError(ConfigError):
+    title = "unknown recipient"
+
+
+class KeyFileError(LeaktraceError):
+    title = "key file problem"
+
+
+class LedgerIntegrityError(LeaktraceError):
+    title = "ledger integrity failure"
+
+
+class EvidenceError(LeaktraceError):
+    title = "evidence bundle does not verify"
+
+
+class ModelError(LeaktraceError):
+    title = "model problem"

@@ -1,0 +1,159 @@
+"""Key material: the master key, HKDF-derived subkeys and the Ed25519 signing pair.
+
+Why HKDF per (purpose, version): a mark channel, the order-alias cipher and the keyed
+digests of the exposure index must never share a key, and rotating the master key must not
+rewrite history. Every derived key names its purpose and the key *version* in the HKDF
+``info``; a release records the version it used, so an old release is traced with the key
+it was made with. Rotation appends ``master.v<N>.key``; nothing is ever overwritten.
+
+Key objects never print their bytes: ``repr`` shows only the version.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from leaktrace.errors import KeyFileError
+
+__all__ = [
+    "KeyRing",
+    "MasterKey",
+    "load_public_key",
+    "write_secret_file",
+]
+
+MASTER_KEY_BYTES = 32
+_SALT = b"leaktrace/v1"
+
+
+def write_secret_file(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 *before* any byte is written (no umask window)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _read_secret_file(path: Path) -> bytes:
+    if not path.exists():
+        raise KeyFileError(f"key file {path} does not exist (run 'leaktrace init')")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyFileError(
+            f"key file {path} is readable by others (mode {mode:o}); run 'chmod 600 {path}'"
+        )
+    return path.read_bytes()
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """One version of the 32-byte master key. Never printed."""
+
+    version: int
+    _secret: bytes = field(repr=False)
+
+    def derive(self, purpose: str, length: int = 32) -> bytes:
+        """A subkey for ``purpose`` (e.g. ``"mark/timestamp/courier-zto"``)."""
+        info = f"{purpose}|v{self.version}".encode()
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT, info=info).derive(
+            self._secret
+        )
+
+    def __repr__(self) -> str:
+        return f"MasterKey(version={self.version}, secret=<hidden>)"
+
+
+class KeyRing:
+    """All key versions of a workspace plus its signing key.
+
+    Layout under ``keys/``: ``master.v1.key`` (32 raw bytes, 0600), ``signing.key``
+    (Ed25519 PEM, 0600), ``signing.pub`` (PEM, public).
+    """
+
+    def __init__(self, key_dir: Path) -> None:
+        self.key_dir = key_dir
+        versions = sorted(
+            int(p.name.split(".")[1][1:]) for p in key_dir.glob("master.v*.key")
+        )
+        if not versions:
+            raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
+        self._masters: dict[int, MasterKey] = {}
+        for v in versions:
+            raw = _read_secret_file(key_dir / f"master.v{v}.key")
+            if len(raw) != MASTER_KEY_BYTES:
+                raise KeyFileError(f"key file {key_dir / f'master.v{v}.key'} is not 32 bytes")
+            self._masters[v] = MasterKey(v, raw)
+        self.current_version = versions[-1]
+
+    def __repr__(self) -> str:
+        return f"KeyRing(versions={sorted(self._masters)}, current={self.current_version})"
+
+    @staticmethod
+    def create(key_dir: Path) -> KeyRing:
+        key_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(key_dir, 0o700)
+        write_secret_file(key_dir / "master.v1.key", os.urandom(MASTER_KEY_BYTES))
+        sk = Ed25519PrivateKey.generate()
+        pem = sk.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_secret_file(key_dir / "signing.key", pem)
+        (key_dir / "signing.pub").write_bytes(
+            sk.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        return KeyRing(key_dir)
+
+    def rotate(self) -> int:
+        """Add a new master key version; returns it. Old versions stay for tracing."""
+        v = self.current_version + 1
+        write_secret_file(self.key_dir / f"master.v{v}.key", os.urandom(MASTER_KEY_BYTES))
+        self._masters[v] = MasterKey(v, _read_secret_file(self.key_dir / f"master.v{v}.key"))
+        self.current_version = v
+        return v
+
+    def master(self, version: int | None = None) -> MasterKey:
+        v = self.current_version if version is None else version
+        try:
+            return self._masters[v]
+        except KeyError:
+            raise KeyFileError(f"master key version {v} is not in {self.key_dir}") from None
+
+    def derive(self, purpose: str, version: int | None = None, length: int = 32) -> bytes:
+        return self.master(version).derive(purpose, length)
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        raw = _read_secret_file(self.key_dir / "signing.key")
+        key = serialization.load_pem_private_key(raw, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFileError(f"{self.key_dir / 'signing.key'} is not an Ed25519 key")
+        return key
+
+    def public_key(self) -> Ed25519PublicKey:
+        return load_public_key(self.key_dir / "signing.pub")
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"cannot read public key {path}: {type(exc).__name__}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{path} is not an Ed25519 public key")
+    return key
