@@ -1,0 +1,41 @@
+"""Small vectorised text features shared by the text channels (width of digits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from leaktrace.channels.base import ERASED, Symbols
+
+HALF_DIGITS = [str(d) for d in range(10)]
+FULL_DIGITS = [chr(0xFF10 + d) for d in range(10)]
+ANY_DIGIT = "[0-9０-９]"
+
+
+def to_full_digits(e: pl.Expr) -> pl.Expr:
+    return e.str.replace_many(HALF_DIGITS, FULL_DIGITS)
+
+
+def to_half_digits(e: pl.Expr) -> pl.Expr:
+    return e.str.replace_many(FULL_DIGITS, HALF_DIGITS)
+
+
+def choose(bit: pl.Expr, one: pl.Expr, zero: pl.Expr) -> pl.Expr:
+    return pl.when(bit == 1).then(one).otherwise(zero)
+
+
+def read_binary(df: pl.DataFrame, zero: pl.Expr, one: pl.Expr) -> Symbols:
+    """0 where only ``zero`` holds, 1 where only ``one`` holds, ERASED otherwise."""
+    z = df.select(zero.fill_null(False)).to_series().to_numpy()
+    o = df.select(one.fill_null(False)).to_series().to_numpy()
+    out = np.full(z.shape[0], ERASED, dtype=np.int16)
+    out[z & ~o] = 0
+    out[o & ~z] = 1
+    return out
+
+
+def digit_width_feature(v: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(reads as 0, reads as 1): all digits half-width / all digits full-width."""
+    half = v.str.contains("[0-9]")
+    full = v.str.contains("[０-９]")
+    return half & ~full, full & ~half

@@ -1,0 +1,90 @@
+"""Address channel: four meaning-preserving spelling features of a delivery address.
+
+May change, and nothing else:
+1. the width of digits (``478号`` ↔ ``４７８号``);
+2. the building word after a number (``5号楼`` ↔ ``5栋``; ``幢`` is rewritten too);
+3. the ``室`` after a final room number that follows 单元/楼/栋/幢 (``2单元301室`` ↔
+   ``2单元301``);
+4. one space after the first district/county character (``西湖区文三路`` ↔ ``西湖区 文三路``).
+Province, city, district, street, number, building, unit and room are unchanged, and
+``leaktrace.pii.address.canonical_address`` folds all four, so the parcel still arrives
+and identity matching is unaffected. A feature absent from a value is not embedded and
+reads as erased.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+
+from leaktrace.channels._text import (
+    ANY_DIGIT,
+    choose,
+    digit_width_feature,
+    read_binary,
+    to_full_digits,
+    to_half_digits,
+)
+from leaktrace.channels.base import MarkChannel, Symbols
+
+__all__ = ["AddressChannel"]
+
+_BUILDING = f"({ANY_DIGIT})(?:号楼|栋|幢)"
+_ROOM_END = f"((?:单元|楼|栋|幢){ANY_DIGIT}+)室?$"
+_DISTRICT = r"^(.*?[区县])\s*"
+
+
+class AddressChannel(MarkChannel):
+    name: ClassVar[str] = "address"
+    role: ClassVar[str] = "address"
+    code: ClassVar[int] = 2
+    alphabets: ClassVar[tuple[int, ...]] = (2, 2, 2, 2)
+    may_change: ClassVar[str] = (
+        "digit width, 号楼/栋 spelling, trailing 室 after the room number, "
+        "one space after the district"
+    )
+
+    def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
+        if values.dtype != pl.Utf8:
+            return values
+        bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(4)}
+        df = pl.DataFrame({"v": values, **bits})
+        v = pl.col("v")
+        v = choose(pl.col("b0"), to_full_digits(v), to_half_digits(v))
+        v = choose(
+            pl.col("b1"),
+            v.str.replace_all(_BUILDING, "${1}栋"),
+            v.str.replace_all(_BUILDING, "${1}号楼"),
+        )
+        v = choose(
+            pl.col("b2"), v.str.replace(_ROOM_END, "${1}室"), v.str.replace(_ROOM_END, "${1}")
+        )
+        v = choose(
+            pl.col("b3"),
+            v.str.replace(_DISTRICT, "${1} "),
+            v.str.replace(_DISTRICT, "${1}"),
+        )
+        return df.select(v.alias(values.name)).to_series()
+
+    def read(self, values: pl.Series) -> Symbols:
+        n = values.len()
+        if values.dtype != pl.Utf8:
+            return np.full((n, 4), -1, dtype=np.int16)
+        df = pl.DataFrame({"v": values})
+        v = pl.col("v")
+        zero0, one0 = digit_width_feature(v)
+        has_lou = v.str.contains(f"{ANY_DIGIT}号楼")
+        has_dong = v.str.contains(f"{ANY_DIGIT}栋")
+        ends_shi = v.str.contains(f"(?:单元|楼|栋|幢){ANY_DIGIT}+室$")
+        ends_digit = v.str.contains(f"(?:单元|楼|栋|幢){ANY_DIGIT}+$")
+        spaced = v.str.contains(r"^.*?[区县]\s")
+        tight = v.str.contains(r"^.*?[区县]\S")
+        cols = [
+            read_binary(df, zero0, one0),
+            read_binary(df, has_lou, has_dong),
+            read_binary(df, ends_digit, ends_shi),
+            read_binary(df, tight, spaced),
+        ]
+        return np.stack(cols, axis=1)

@@ -1,0 +1,50 @@
+"""The mark-channel interface.
+
+A channel hides keyed symbols in harmless details of ONE column role and reads them back.
+Its contract, which the tracer's statistics rely on:
+
+* ``embed(values, symbols)`` rewrites each value so that ``read`` returns the symbol at
+  every position the value supports; it changes nothing a recipient needs (each channel
+  says exactly what it may change in ``may_change``).
+* ``read(values)`` looks ONLY at the evidence: it returns, per row and position, the
+  observed symbol or ``ERASED`` (-1) when the value cannot tell (feature absent,
+  normalised away, mixed). It must never look at what any recipient's copy should be —
+  deciding erasures with a candidate's expected value in view would bias the count
+  towards that candidate (DESIGN §4, trap 1).
+* Positions are independent PRF outputs, so under "R did not leak" each readable position
+  matches R's symbol with probability at most ``prf.match_probability(k)``.
+
+Adding a channel = one module with one class + ``register_channel`` in
+``channels/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+__all__ = ["ERASED", "MarkChannel", "Symbols"]
+
+ERASED = -1
+Symbols = npt.NDArray[np.int16]
+
+
+class MarkChannel:
+    name: ClassVar[str]
+    role: ClassVar[str]
+    code: ClassVar[int]
+    alphabets: ClassVar[tuple[int, ...]]
+    may_change: ClassVar[str]
+
+    def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
+        raise NotImplementedError
+
+    def read(self, values: pl.Series) -> Symbols:
+        raise NotImplementedError
+
+    @property
+    def positions(self) -> int:
+        return len(self.alphabets)

@@ -1,0 +1,80 @@
+"""Product-title channel: three meaning-preserving typographic features.
+
+May change, and nothing else:
+1. bracket style (``【官方旗舰】`` ↔ ``[官方旗舰]``);
+2. the width of digits (``50ml`` ↔ ``５０ml``);
+3. the case of a unit right after a number (``50ml`` ↔ ``50ML``; ml, g, kg, l, mm, cm,
+   gb, tb, mah, w).
+Brand, product, specs and quantities are unchanged, and
+``leaktrace.pii.product.canonical_product`` folds all three. A feature absent from a title
+reads as erased.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+
+from leaktrace.channels._text import (
+    ANY_DIGIT,
+    choose,
+    digit_width_feature,
+    read_binary,
+    to_full_digits,
+    to_half_digits,
+)
+from leaktrace.channels.base import MarkChannel, Symbols
+
+__all__ = ["TitleChannel"]
+
+_UNITS = ["mah", "ml", "kg", "mm", "cm", "gb", "tb", "g", "l", "w"]
+_UNIT_ALT = "|".join(_UNITS)
+
+
+class TitleChannel(MarkChannel):
+    name: ClassVar[str] = "title"
+    role: ClassVar[str] = "product"
+    code: ClassVar[int] = 3
+    alphabets: ClassVar[tuple[int, ...]] = (2, 2, 2)
+    may_change: ClassVar[str] = "bracket style 【】/[], digit width, unit letter case"
+
+    def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
+        if values.dtype != pl.Utf8:
+            return values
+        bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(3)}
+        df = pl.DataFrame({"v": values, **bits})
+        v = pl.col("v")
+        v = choose(
+            pl.col("b0"),
+            v.str.replace_many(["[", "]"], ["【", "】"]),
+            v.str.replace_many(["【", "】"], ["[", "]"]),
+        )
+        v = choose(pl.col("b1"), to_full_digits(v), to_half_digits(v))
+        upper = v
+        lower = v
+        for u in _UNITS:
+            pat = f"({ANY_DIGIT})(?i:{u})"
+            upper = upper.str.replace_all(pat, "${1}" + u.upper())
+            lower = lower.str.replace_all(pat, "${1}" + u)
+        v = choose(pl.col("b2"), upper, lower)
+        return df.select(v.alias(values.name)).to_series()
+
+    def read(self, values: pl.Series) -> Symbols:
+        n = values.len()
+        if values.dtype != pl.Utf8:
+            return np.full((n, 3), -1, dtype=np.int16)
+        df = pl.DataFrame({"v": values})
+        v = pl.col("v")
+        cjk_b = v.str.contains("[【】]")
+        ascii_b = v.str.contains(r"[\[\]]")
+        zero1, one1 = digit_width_feature(v)
+        low = v.str.contains(f"{ANY_DIGIT}(?:{_UNIT_ALT})")
+        up = v.str.contains(f"{ANY_DIGIT}(?:{_UNIT_ALT.upper()})")
+        cols = [
+            read_binary(df, ascii_b, cjk_b),
+            read_binary(df, zero1, one1),
+            read_binary(df, low, up),
+        ]
+        return np.stack(cols, axis=1)

@@ -1,0 +1,61 @@
+"""Canonical serialisation, hashing and signing of ledger records.
+
+Why canonical JSON: a third party re-verifying an evidence bundle must recompute exactly
+the bytes that were hashed, in any language. Records are dicts of str/int/bool/list,
+serialised with sorted keys, no whitespace, UTF-8 (``ensure_ascii=False``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+__all__ = ["GENESIS", "canonical_json", "record_hash", "sign", "verify_signature"]
+
+GENESIS = "0" * 64
+
+HASHED_FIELDS = (
+    "seq",
+    "release_id",
+    "created",
+    "recipient",
+    "policy_name",
+    "policy_hash",
+    "fields",
+    "channels",
+    "alias",
+    "key_version",
+    "input_sha256",
+    "output_sha256",
+    "output_format",
+    "rows",
+    "canaries",
+    "canary_digest",
+    "index_file",
+    "index_sha256",
+    "prev_hash",
+)
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json({k: body[k] for k in HASHED_FIELDS})).hexdigest()
+
+
+def sign(key: Ed25519PrivateKey, digest_hex: str) -> str:
+    return key.sign(bytes.fromhex(digest_hex)).hex()
+
+
+def verify_signature(key: Ed25519PublicKey, digest_hex: str, signature_hex: str) -> bool:
+    try:
+        key.verify(bytes.fromhex(signature_hex), bytes.fromhex(digest_hex))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,225 @@
+"""Appending to and verifying the ledger.
+
+Appends are serialised by an exclusive file lock on ``ledger.lock`` and a single database
+transaction, so two concurrent releases cannot fork the chain. ``verify`` walks the chain
+in ``seq`` order and reports the FIRST record that fails (hash, link, signature or index
+file digest): after that point nothing can be trusted, and the tracer refuses to accuse
+on a ledger that does not verify.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from leaktrace.errors import ConfigError, LedgerIntegrityError
+from leaktrace.ledger.chain import GENESIS, record_hash, sign, verify_signature
+from leaktrace.ledger.models import Base, CanaryToken, ReleaseRecord
+
+if TYPE_CHECKING:
+    from leaktrace.workspace import Workspace
+
+__all__ = ["Ledger", "ReleaseEntry", "VerifyResult", "file_sha256"]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ReleaseEntry:
+    """A ledger record as plain data (what callers, reports and bundles see)."""
+
+    seq: int
+    release_id: str
+    created: str
+    recipient: str
+    policy_name: str
+    policy_hash: str
+    fields: list[str]
+    channels: list[str]
+    alias: bool
+    key_version: int
+    input_sha256: str
+    output_sha256: str
+    output_format: str
+    rows: int
+    canaries: int
+    canary_digest: str
+    index_file: str
+    index_sha256: str
+    prev_hash: str
+    record_hash: str
+    signature: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in self.__dataclass_fields__
+            if k not in ("record_hash", "signature")
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _entry(r: ReleaseRecord) -> ReleaseEntry:
+    return ReleaseEntry(
+        seq=r.seq,
+        release_id=r.release_id,
+        created=r.created,
+        recipient=r.recipient,
+        policy_name=r.policy_name,
+        policy_hash=r.policy_hash,
+        fields=json.loads(r.fields),
+        channels=json.loads(r.channels),
+        alias=bool(r.alias),
+        key_version=r.key_version,
+        input_sha256=r.input_sha256,
+        output_sha256=r.output_sha256,
+        output_format=r.output_format,
+        rows=r.rows,
+        canaries=r.canaries,
+        canary_digest=r.canary_digest,
+        index_file=r.index_file,
+        index_sha256=r.index_sha256,
+        prev_hash=r.prev_hash,
+        record_hash=r.record_hash,
+        signature=r.signature,
+    )
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    records: int
+    first_bad: int | None = None
+    problem: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class Ledger:
+    def __init__(self, ws: Workspace, engine: Engine | None = None) -> None:
+        self.ws = ws
+        try:
+            self.engine = engine or create_engine(ws.database_url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot open ledger database ({type(exc).__name__}); check database_url "
+                "in leaktrace.toml (PostgreSQL needs: pip install 'leaktrace[postgres]')"
+            ) from None
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        with (self.ws.home / "ledger.lock").open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def append(
+        self,
+        body: dict[str, Any],
+        canary_tokens: list[dict[str, str]] | None = None,
+    ) -> ReleaseEntry:
+        """Append one release (``body`` without seq/prev_hash/created) atomically."""
+        sk = self.ws.keys.signing_key()
+        with self._lock(), Session(self.engine) as s, s.begin():
+            last = s.scalars(select(ReleaseRecord).order_by(ReleaseRecord.seq.desc()).limit(1)).first()
+            full = dict(body)
+            full["seq"] = (last.seq + 1) if last else 1
+            full["prev_hash"] = last.record_hash if last else GENESIS
+            full["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+            h = record_hash(full)
+            rec = ReleaseRecord(
+                **{
+                    **full,
+                    "fields": json.dumps(full["fields"], ensure_ascii=False),
+                    "channels": json.dumps(full["channels"]),
+                    "record_hash": h,
+                    "signature": sign(sk, h),
+                }
+            )
+            s.add(rec)
+            for tok in canary_tokens or []:
+                s.add(CanaryToken(release_id=full["release_id"], recipient=full["recipient"], **tok))
+            s.flush()
+            entry = _entry(rec)
+        return entry
+
+    def entries(self, recipient: str | None = None) -> list[ReleaseEntry]:
+        with Session(self.engine) as s:
+            q = select(ReleaseRecord).order_by(ReleaseRecord.seq)
+            if recipient:
+                q = q.where(ReleaseRecord.recipient == recipient)
+            return [_entry(r) for r in s.scalars(q)]
+
+    def entry(self, release_id: str) -> ReleaseEntry | None:
+        with Session(self.engine) as s:
+            r = s.scalars(select(ReleaseRecord).where(ReleaseRecord.release_id == release_id)).first()
+            return _entry(r) if r else None
+
+    def canary_tokens(self) -> list[dict[str, str]]:
+        with Session(self.engine) as s:
+            return [
+                {
+                    "release_id": t.release_id,
+                    "recipient": t.recipient,
+                    "anchor": t.anchor,
+                    "kind": t.kind,
+                    "contact": t.contact,
+                }
+                for t in s.scalars(select(CanaryToken).order_by(CanaryToken.id))
+            ]
+
+    def verify(self, *, check_index: bool = True) -> VerifyResult:
+        pk = self.ws.keys.public_key()
+        try:
+            entries = self.entries()
+        except SQLAlchemyError as exc:
+            return VerifyResult(False, 0, None, f"ledger database unreadable ({type(exc).__name__})")
+        prev = GENESIS
+        for i, e in enumerate(entries, start=1):
+            problem = None
+            if e.seq != i:
+                problem = f"record seq {e.seq} out of order (expected {i}): a record was removed or inserted"
+            elif e.prev_hash != prev:
+                problem = f"record {e.seq} ({e.release_id}) does not link to the previous record"
+            elif record_hash(e.body()) != e.record_hash:
+                problem = f"record {e.seq} ({e.release_id}) was altered: its hash does not match"
+            elif not verify_signature(pk, e.record_hash, e.signature):
+                problem = f"record {e.seq} ({e.release_id}) has an invalid signature"
+            elif check_index:
+                p = self.ws.home / e.index_file
+                if not p.exists():
+                    problem = f"record {e.seq} ({e.release_id}): index file {e.index_file} is missing"
+                elif file_sha256(p) != e.index_sha256:
+                    problem = f"record {e.seq} ({e.release_id}): index file {e.index_file} was altered"
+            if problem:
+                return VerifyResult(False, len(entries), e.seq, problem, [problem])
+            prev = e.record_hash
+        return VerifyResult(True, len(entries))
+
+    def require_valid(self) -> None:
+        res = self.verify()
+        if not res.ok:
+            raise LedgerIntegrityError(f"ledger does not verify: {res.problem}")

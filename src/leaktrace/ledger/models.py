@@ -1,0 +1,59 @@
+"""SQLAlchemy models of the ledger.
+
+A :class:`ReleaseRecord` is one copy of data that left the platform. Its ``record_hash``
+covers every other column (canonical sorted-key JSON, see :mod:`leaktrace.ledger.chain`)
+including ``prev_hash``, and ``signature`` is Ed25519 over ``record_hash``: altering,
+inserting, deleting or reordering a record breaks the chain at that point.
+
+:class:`CanaryToken` rows are the token side of canaries (canarytokens style: tokens vs
+hits). They are derivable from the release and not part of the hash chain themselves; the
+release record carries their digest so they cannot be altered undetected.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "CanaryToken", "ReleaseRecord"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ReleaseRecord(Base):
+    __tablename__ = "releases"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(200), index=True)
+    policy_name: Mapped[str] = mapped_column(String(200))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[str] = mapped_column(Text)  # JSON list of roles sent
+    channels: Mapped[str] = mapped_column(Text)  # JSON list of channel names
+    alias: Mapped[bool] = mapped_column(Integer)
+    key_version: Mapped[int] = mapped_column(Integer)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    output_sha256: Mapped[str] = mapped_column(String(64))
+    output_format: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    canaries: Mapped[int] = mapped_column(Integer)
+    canary_digest: Mapped[str] = mapped_column(String(64))
+    index_file: Mapped[str] = mapped_column(String(300))
+    index_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+class CanaryToken(Base):
+    __tablename__ = "canary_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[str] = mapped_column(String(64), index=True)
+    recipient: Mapped[str] = mapped_column(String(200), index=True)
+    anchor: Mapped[str] = mapped_column(String(20), index=True)  # keyed digest of the order id
+    kind: Mapped[str] = mapped_column(String(16))  # phone | email
+    contact: Mapped[str] = mapped_column(String(200), index=True)  # platform-owned contact point

@@ -1,0 +1,201 @@
+"""A leaktrace workspace: config, keys and ledger under one folder.
+
+Layout of ``--home`` (default ``$LEAKTRACE_HOME`` or ``./.leaktrace``)::
+
+    leaktrace.toml        recipients, policies, canary pool, official contacts, database URL
+    keys/                 master.v<N>.key (0600), signing.key (0600), signing.pub
+    ledger.db             SQLite ledger (or any SQLAlchemy URL in the config)
+    index/<release>.parquet   row-level exposure index (keyed digests only)
+    ledger.lock           serialises ledger appends
+
+Policies shipped as templates (``TEMPLATES``) encode what each kind of partner needs; they
+are the starting point of ``leaktrace recipient add --template``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from leaktrace.config import (
+    CanaryPool,
+    OfficialContacts,
+    Policy,
+    Recipient,
+    WorkspaceConfig,
+    WorkspaceSection,
+    load_config,
+    save_config,
+)
+from leaktrace.errors import ConfigError, PolicyError
+from leaktrace.keys import KeyRing
+
+__all__ = ["TEMPLATES", "Workspace", "add_recipient", "init_workspace", "open_workspace"]
+
+CONFIG_NAME = "leaktrace.toml"
+
+TEMPLATES: dict[str, Policy] = {
+    "courier": Policy(
+        description="快递公司: needs who/where/what to deliver; sees only its own shipments",
+        fields={
+            "order_id": "alias",
+            "order_time": "keep",
+            "name": "mask_name",
+            "phone": "keep",
+            "address": "keep",
+            "product": "keep",
+            "quantity": "keep?",
+        },
+        channels=["timestamp", "address", "title"],
+        canary_rate=0.001,
+    ),
+    "merchant": Policy(
+        description="商家: fulfils its own sales; no full phone (platform virtual numbers)",
+        fields={
+            "order_id": "alias",
+            "order_time": "keep",
+            "name": "mask_name",
+            "phone": "mask_phone",
+            "address": "keep",
+            "product": "keep",
+            "sku": "keep?",
+            "quantity": "keep?",
+            "amount": "keep?",
+        },
+        channels=["timestamp", "address", "title"],
+        canary_rate=0.001,
+    ),
+    "customer-service": Policy(
+        description="外包客服: answers order questions; district-level address, masked phone",
+        fields={
+            "order_id": "alias",
+            "order_time": "keep",
+            "name": "mask_name",
+            "phone": "mask_phone",
+            "address": "generalise_address",
+            "product": "keep",
+            "amount": "keep?",
+            "card_last4": "keep?",
+        },
+        channels=["timestamp", "address", "title"],
+        canary_rate=0.001,
+    ),
+    "sms-vendor": Policy(
+        description="短信服务商: sends order notifications; phone + masked name + product only",
+        fields={
+            "order_id": "alias",
+            "name": "mask_name",
+            "phone": "keep",
+            "product": "keep",
+        },
+        channels=["title"],
+        canary_rate=0.002,
+    ),
+    "internal": Policy(
+        description="内部团队 (analytics): no direct identifiers",
+        fields={
+            "order_id": "alias",
+            "order_time": "keep",
+            "address": "generalise_address",
+            "product": "keep",
+            "amount": "keep?",
+        },
+        channels=["timestamp", "address", "title"],
+        canary_rate=0.001,
+    ),
+}
+
+
+@dataclass
+class Workspace:
+    home: Path
+    config: WorkspaceConfig
+    keys: KeyRing
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def database_url(self) -> str:
+        url = self.config.workspace.database_url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url[len("sqlite:///") :]
+            if rel and rel != ":memory:":
+                return f"sqlite:///{(self.home / rel).resolve()}"
+        return url
+
+    def save(self) -> None:
+        save_config(self.config, self.config_path)
+
+
+def init_workspace(
+    home: Path,
+    *,
+    name: str = "leaktrace",
+    database_url: str = "sqlite:///ledger.db",
+    canary_phones: list[str] | None = None,
+) -> Workspace:
+    """Create a new workspace. Refuses to touch an existing one (keys are irreplaceable)."""
+    if (home / CONFIG_NAME).exists() or (home / "keys").exists():
+        raise ConfigError(f"a workspace already exists at {home}; refusing to overwrite it")
+    home.mkdir(parents=True, exist_ok=True)
+    keys = KeyRing.create(home / "keys")
+    cfg = WorkspaceConfig(
+        workspace=WorkspaceSection(name=name, database_url=database_url),
+        policies={k: v.model_copy(deep=True) for k, v in TEMPLATES.items()},
+        canary_pool=CanaryPool(phones=canary_phones or _default_canary_phones()),
+        official_contacts=OfficialContacts(phones=["400-000-0000"], domains=[], accounts=[]),
+    )
+    ws = Workspace(home=home, config=cfg, keys=keys)
+    ws.index_dir.mkdir(exist_ok=True)
+    ws.save()
+    from leaktrace.ledger import Ledger
+
+    Ledger(ws).create_schema()
+    return ws
+
+
+def _default_canary_phones() -> list[str]:
+    """Placeholder pool for demos: 170/171 virtual-operator blocks reserved by the platform.
+
+    A real deployment replaces these with numbers it has actually bought and monitors.
+    """
+    return [f"1709{n:07d}"[:11] for n in range(1000, 1000 + 200 * 37, 37)]
+
+
+def open_workspace(home: Path) -> Workspace:
+    cfg = load_config(home / CONFIG_NAME)
+    keys = KeyRing(home / "keys")
+    return Workspace(home=home, config=cfg, keys=keys)
+
+
+def add_recipient(
+    ws: Workspace,
+    name: str,
+    *,
+    template: str,
+    where: str | None = None,
+    display_name: str = "",
+) -> Recipient:
+    if template not in TEMPLATES:
+        raise PolicyError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
+    if name in ws.config.recipients:
+        raise ConfigError(f"recipient {name!r} already exists")
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"recipient name {name!r} may contain only letters, digits, - and _")
+    if template not in ws.config.policies:
+        ws.config.policies[template] = TEMPLATES[template].model_copy(deep=True)
+    kind = template if template in ("courier", "merchant", "customer-service", "sms-vendor", "internal") else "other"
+    r = Recipient(display_name=display_name or name, kind=kind, policy=template, where=where)  # type: ignore[arg-type]
+    if where:
+        from leaktrace.release import check_where
+
+        check_where(where)
+    ws.config.recipients[name] = r
+    ws.save()
+    return r
