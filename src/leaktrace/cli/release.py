@@ -1,0 +1,107 @@
+"""``leaktrace release``, ``releases``, ``verify``, ``resolve``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.errors import LedgerIntegrityError
+from leaktrace.ledger import Ledger
+from leaktrace.workspace import open_workspace
+
+
+@app.command("release")
+@handle_errors
+def release_cmd(
+    input: Annotated[Path, typer.Argument(help="CSV (UTF-8/GBK/GB18030), XLSX, Parquet or JSON lines.")],
+    to: Annotated[str, typer.Option("--to", help="Recipient name.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file.")],
+    format: Annotated[str | None, typer.Option(help="csv|xlsx|parquet|jsonl (default: from --out suffix).")] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Release INPUT to one recipient: filter, mask, mark, add canaries, record in the ledger."""
+    from leaktrace.release import release
+
+    ws = open_workspace(resolve_home(home))
+    if sys.stderr.isatty():
+        with Progress(TextColumn("release"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(), console=err_console, transient=True) as prog:
+            task = prog.add_task("rows", total=None)
+            res = release(input, recipient=to, workspace=ws, out=out, format=format, progress=lambda n: prog.advance(task, n))
+    else:
+        res = release(input, recipient=to, workspace=ws, out=out, format=format)
+    if json_out:
+        print_json(res.summary())
+    else:
+        err_console.print(
+            f"released {res.rows:,} rows ({res.canaries} canaries) to {res.recipient} → {out} [{res.release_id}]"
+        )
+
+
+@app.command("releases")
+@handle_errors
+def releases_cmd(
+    recipient: Annotated[str | None, typer.Option("--recipient", help="Only this recipient.")] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List ledger records."""
+    ws = open_workspace(resolve_home(home))
+    entries = Ledger(ws).entries(recipient)
+    if json_out:
+        print_json([e.as_dict() for e in entries])
+        return
+    t = Table("seq", "release", "created", "recipient", "rows", "canaries", "channels", "key")
+    for e in entries:
+        t.add_row(str(e.seq), e.release_id, e.created, e.recipient, f"{e.rows:,}", str(e.canaries), ",".join(e.channels), f"v{e.key_version}")
+    out_console.print(t)
+
+
+@app.command("verify")
+@handle_errors
+def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Re-check the ledger's hash chain, signatures and index digests."""
+    ws = open_workspace(resolve_home(home))
+    res = Ledger(ws).verify()
+    if json_out:
+        print_json({"ok": res.ok, "records": res.records, "first_bad": res.first_bad, "problem": res.problem})
+        if not res.ok:
+            raise typer.Exit(LedgerIntegrityError.exit_code)
+        return
+    if not res.ok:
+        raise LedgerIntegrityError(f"ledger does not verify: {res.problem}")
+    err_console.print(f"ledger OK: {res.records} records, chain and signatures verified")
+
+
+@app.command("resolve")
+@handle_errors
+def resolve_cmd(
+    alias: Annotated[str, typer.Argument(help="An order-number alias as the recipient quoted it.")],
+    from_: Annotated[str, typer.Option("--from", help="The recipient whose alias it is.")],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Map a recipient's order-number alias back to the platform's order number."""
+    from leaktrace.alias import resolve_alias
+
+    ws = open_workspace(resolve_home(home))
+    order_id, version = resolve_alias(ws, alias, from_)
+    if json_out:
+        print_json({"alias": alias, "recipient": from_, "order_id": order_id, "key_version": version})
+    else:
+        out_console.print(order_id)

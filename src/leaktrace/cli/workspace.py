@@ -1,0 +1,97 @@
+"""``leaktrace init``, ``recipient add|list``, ``keys rotate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.workspace import TEMPLATES, add_recipient, init_workspace, open_workspace
+
+recipient_app = typer.Typer(help="Manage data recipients (couriers, merchants, vendors …).", no_args_is_help=True)
+keys_app = typer.Typer(help="Key management.", no_args_is_help=True)
+app.add_typer(recipient_app, name="recipient")
+app.add_typer(keys_app, name="keys")
+
+
+@app.command("init")
+@handle_errors
+def init_cmd(
+    home: HomeOption = None,
+    name: Annotated[str, typer.Option(help="Workspace name.")] = "leaktrace",
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="SQLAlchemy URL of the ledger (default: SQLite in the workspace).")
+    ] = "sqlite:///ledger.db",
+    json_out: JsonOption = False,
+) -> None:
+    """Create a workspace: config, master key (0600), signing keys and the ledger."""
+    h = resolve_home(home)
+    ws = init_workspace(h, name=name, database_url=database_url)
+    if json_out:
+        print_json({"home": str(ws.home), "key_version": ws.keys.current_version})
+    else:
+        err_console.print(f"workspace created at {ws.home} (master key v{ws.keys.current_version}, mode 0600)")
+
+
+@recipient_app.command("add")
+@handle_errors
+def recipient_add(
+    name: Annotated[str, typer.Argument(help="Short id, e.g. zto-express.")],
+    template: Annotated[str, typer.Option(help=f"One of: {', '.join(TEMPLATES)}.")],
+    where: Annotated[str | None, typer.Option(help="Row filter, SQL over role names, e.g. \"courier = '中通快递'\".")] = None,
+    display_name: Annotated[str, typer.Option("--display-name", help="Human name, e.g. 中通快递.")] = "",
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a recipient from a policy template (no TOML editing needed)."""
+    ws = open_workspace(resolve_home(home))
+    r = add_recipient(ws, name, template=template, where=where, display_name=display_name)
+    if json_out:
+        print_json({"name": name, **r.model_dump()})
+    else:
+        err_console.print(f"recipient {name} added (policy {r.policy})")
+
+
+@recipient_app.command("list")
+@handle_errors
+def recipient_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """List recipients with their policy and filter."""
+    ws = open_workspace(resolve_home(home))
+    rows = [{"name": n, **r.model_dump()} for n, r in sorted(ws.config.recipients.items())]
+    if json_out:
+        print_json(rows)
+        return
+    t = Table("name", "display name", "kind", "policy", "where", "fields", "channels")
+    for row in rows:
+        p = ws.config.policies[row["policy"]]
+        t.add_row(
+            row["name"], row["display_name"], row["kind"], row["policy"], row["where"] or "",
+            ", ".join(f"{k}:{v}" for k, v in p.fields.items()), ", ".join(p.channels),
+        )
+    out_console.print(t)
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Add a new master key version; old releases keep tracing with their version."""
+    ws = open_workspace(resolve_home(home))
+    v = ws.keys.rotate()
+    if json_out:
+        print_json({"key_version": v})
+    else:
+        err_console.print(f"master key rotated to v{v}")
+
+

@@ -1,0 +1,401 @@
+"""Release: one recipient's traceable copy of order data.
+
+The pipeline, per batch of rows (so memory stays bounded and the same kernel can run
+inside PySpark ``mapInArrow``):
+
+1. filter rows with the recipient's ``where`` expression;
+2. add this batch's share of canary rows (synthetic orders with platform-owned contact
+   points) at keyed positions, so nothing distinguishes them from real rows;
+3. compute each row's *anchor* — a keyed digest of the real order id — and the customer
+   digest (keyed digest of the full phone) for the exposure index;
+4. keep and mask the policy's fields; replace the order id with its FF1 alias if the
+   policy says ``alias``;
+5. embed every enabled mark channel's keyed symbols (PRF of recipient key, anchor,
+   channel) in the masked values;
+6. write the batch to the output and its index rows (keyed digests only) to the index.
+
+Only when the output and the index are complete are they renamed into place and the
+ledger record appended; any failure removes both temporaries, so a failed release leaves
+neither a file nor a record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from leaktrace.canary import generate_canaries
+from leaktrace.channels import CHANNELS, get_channel
+from leaktrace.config import Policy
+from leaktrace.digest import keyed_digest
+from leaktrace.errors import InputError, MissingColumnError, PolicyError
+from leaktrace.fpe import FF1
+from leaktrace.identity import IDENTITY_KEYS, identity_digests
+from leaktrace.ledger import Ledger, ReleaseEntry
+from leaktrace.ledger.ledger import file_sha256
+from leaktrace.masking import MaskContext, apply_policy_fields
+from leaktrace.pii.phone import normalise_phone
+from leaktrace.prf import prf_blocks, symbols_from_blocks
+from leaktrace.workspace import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ReleasePlan", "ReleaseResult", "check_where", "release"]
+
+BATCH_ROWS = 200_000
+
+
+def check_where(where: str) -> pl.Expr:
+    """Parse a ``where`` filter (SQL boolean over role names) or raise PolicyError."""
+    try:
+        return pl.sql_expr(where)
+    except Exception as exc:  # polars raises several error types for bad SQL
+        raise PolicyError(f"invalid where expression {where!r}: {type(exc).__name__}") from None
+
+
+@dataclass
+class ReleasePlan:
+    """Everything derived once per release: keys, channels, fields (never printed)."""
+
+    ws: Workspace
+    recipient: str
+    policy_name: str
+    policy: Policy
+    key_version: int
+    release_id: str
+    where: pl.Expr | None
+    anchor_key: bytes = field(repr=False)
+    index_key: bytes = field(repr=False)
+    customer_key: bytes = field(repr=False)
+    mark_key: bytes = field(repr=False)
+    canary_key: bytes = field(repr=False)
+    alias_cipher: FF1 | None = field(repr=False)
+    alias_tweak: bytes = field(repr=False)
+    mask_ctx: MaskContext = field(repr=False)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {k: ("keep" if v == "alias" else v) for k, v in self.policy.fields.items()}
+
+    @property
+    def sent_roles(self) -> list[str]:
+        return [r for r, op in self.policy.fields.items() if op.rstrip("?") != "drop"]
+
+    def policy_hash(self) -> str:
+        body = {"policy": self.policy.model_dump(mode="json"), "where": self.ws.config.recipient(self.recipient).where}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def mark_key_for(ws: Workspace, recipient: str, version: int) -> bytes:
+    return ws.keys.derive(f"mark/{recipient}", version)
+
+
+def alias_cipher_for(ws: Workspace, version: int) -> FF1:
+    return FF1(ws.keys.derive("alias", version))
+
+
+def alias_tweak_for(recipient: str, version: int) -> bytes:
+    return f"{recipient}|v{version}".encode()
+
+
+def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
+    r = ws.config.recipient(recipient)
+    policy = ws.config.policy_for(recipient)
+    v = ws.keys.current_version
+    uses_alias = policy.fields.get("order_id", "").rstrip("?") == "alias"
+    return ReleasePlan(
+        ws=ws,
+        recipient=recipient,
+        policy_name=r.policy,
+        policy=policy,
+        key_version=v,
+        release_id=datetime.now(UTC).strftime("rel-%Y%m%dT%H%M%S-") + secrets.token_hex(4),
+        where=check_where(r.where) if r.where else None,
+        anchor_key=ws.keys.derive("anchor", v),
+        index_key=ws.keys.derive("index", v),
+        customer_key=ws.keys.derive("customer", v),
+        mark_key=mark_key_for(ws, recipient, v),
+        canary_key=ws.keys.derive("canary", v),
+        alias_cipher=alias_cipher_for(ws, v) if uses_alias else None,
+        alias_tweak=alias_tweak_for(recipient, v),
+        mask_ctx=MaskContext(digest_key=ws.keys.derive("mask-digest", v), recipient=recipient),
+    )
+
+
+@dataclass
+class ReleaseResult:
+    release_id: str
+    recipient: str
+    rows: int
+    canaries: int
+    channels: list[str]
+    output: Path | None
+    output_sha256: str
+    entry: ReleaseEntry
+    frame: pl.DataFrame | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "release_id": self.release_id,
+            "recipient": self.recipient,
+            "rows": self.rows,
+            "canaries": self.canaries,
+            "channels": self.channels,
+            "output_sha256": self.output_sha256,
+        }
+
+
+def anchors_of(order_ids: pl.Series, anchor_key: bytes) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Row anchors: keyed digest of the real order id (the identity marks are bound to)."""
+    if order_ids.null_count():
+        raise InputError("order_id has empty values; every released row needs an order id")
+    return keyed_digest(order_ids.cast(pl.Utf8).str.strip_chars(), anchor_key).to_numpy().astype(np.uint64)
+
+
+def embed_marks(df: pl.DataFrame, anchors: np.ndarray[Any, np.dtype[np.uint64]], channels: list[str], mark_key: bytes) -> pl.DataFrame:
+    """Embed each enabled channel's keyed symbols in its column (if the column is sent)."""
+    cols = []
+    for name in channels:
+        ch = get_channel(name)
+        if ch.role not in df.columns:
+            continue
+        sym = symbols_from_blocks(prf_blocks(mark_key, anchors, ch.code), list(ch.alphabets))
+        cols.append(ch.embed(df.get_column(ch.role), sym))
+    return df.with_columns(cols) if cols else df
+
+
+class _BatchKernel:
+    """The per-batch release kernel (stateful only for canary bookkeeping)."""
+
+    def __init__(self, plan: ReleasePlan) -> None:
+        self.plan = plan
+        self.rows = 0
+        self.canaries_emitted = 0
+        self.canary_tokens: list[dict[str, str]] = []
+        self.batch_no = 0
+        self.required = [r for r, op in plan.policy.fields.items() if not op.endswith("?") and op != "drop"]
+        if "order_id" not in self.required:
+            self.required.append("order_id")
+
+    def _canary_count(self, n: int) -> int:
+        p = self.plan.policy
+        target = int(p.canary_rate * (self.rows + n))
+        if self.canaries_emitted == 0 and n > 0:
+            target = max(target, p.canary_min)
+        return max(0, target - self.canaries_emitted)
+
+    def __call__(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pa.Table]:
+        plan = self.plan
+        missing = [r for r in self.required if r not in batch.columns]
+        if missing:
+            raise MissingColumnError(
+                f"input has no column for role(s) {', '.join(missing)} required by policy "
+                f"{plan.policy_name!r} (recipient {plan.recipient!r})"
+            )
+        if plan.where is not None:
+            try:
+                batch = batch.filter(plan.where)
+            except Exception as exc:
+                raise PolicyError(
+                    f"where expression of recipient {plan.recipient!r} cannot be applied: "
+                    f"{type(exc).__name__} (columns are role names: {', '.join(batch.columns)})"
+                ) from None
+        n = batch.height
+        is_canary = np.zeros(n, dtype=bool)
+        k = self._canary_count(n) if n else 0
+        if k:
+            pool = plan.ws.config.canary_pool
+            can = generate_canaries(
+                batch,
+                k,
+                key=plan.canary_key,
+                release_id=f"{plan.release_id}/{self.batch_no}",
+                pool_phones=pool.phones,
+                pool_emails=pool.emails,
+                exclude_order_ids=batch.get_column("order_id"),
+            ).select(batch.columns)
+            rng = np.random.Generator(
+                np.random.Philox(key=int.from_bytes(hashlib.sha256(plan.canary_key + plan.release_id.encode() + self.batch_no.to_bytes(4, "big")).digest()[:16], "big"))
+            )
+            slots = rng.integers(0, n + 1, size=k)
+            order = np.concatenate([np.arange(n) * 2 + 1, np.sort(slots) * 2]).argsort(kind="stable")
+            batch = pl.concat([batch, can.cast(batch.schema)]).select(pl.all().gather(order))  # type: ignore[arg-type]
+            is_canary = np.concatenate([is_canary, np.ones(k, dtype=bool)])[order]
+            can_anchors = anchors_of(can.get_column("order_id"), plan.anchor_key)
+            contacts = can.get_column("phone").to_list() if "phone" in can.columns else [""] * k
+            self.canary_tokens += [
+                {"anchor": f"{a:016x}", "kind": "phone", "contact": str(c)}
+                for a, c in zip(can_anchors.tolist(), contacts, strict=True)
+            ]
+            self.canaries_emitted += k
+        self.rows += n
+        self.batch_no += 1
+        anchors = anchors_of(batch.get_column("order_id"), plan.anchor_key)
+        customer = (
+            keyed_digest(batch.select(normalise_phone(pl.col("phone"))).to_series(), plan.customer_key)
+            if "phone" in batch.columns
+            else pl.Series("customer", [None] * batch.height, dtype=pl.UInt64)
+        )
+        out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
+        if plan.alias_cipher is not None and "order_id" in out.columns:
+            ids = out.get_column("order_id").cast(pl.Utf8).str.strip_chars()
+            out = out.with_columns(
+                pl.Series("order_id", plan.alias_cipher.encrypt_many(ids.to_numpy(), plan.alias_tweak), dtype=pl.Utf8)
+            )
+        out = embed_marks(out, anchors, plan.policy.channels, plan.mark_key)
+        index = identity_digests(out, plan.index_key).with_columns(
+            pl.Series("anchor", anchors, dtype=pl.UInt64),
+            customer.alias("customer"),
+            pl.Series("is_canary", is_canary),
+            (batch.get_column("order_time").dt.date() if "order_time" in batch.columns and isinstance(batch.schema["order_time"], pl.Datetime) else pl.Series([None] * batch.height, dtype=pl.Date)).alias("order_day"),
+        ).select(["anchor", "customer", *IDENTITY_KEYS, "is_canary", "order_day"])
+        return out, index.to_arrow()
+
+
+def _frames_from(data: Any, columns: dict[str, str] | None) -> tuple[Iterator[pl.DataFrame], str, str]:
+    """(batches, input digest, format) for a path or an in-memory frame."""
+    from leaktrace.io import open_table, read_frame
+
+    if isinstance(data, (str, Path)):
+        src = open_table(Path(data), columns=columns)
+        return src.iter_batches(), file_sha256(Path(data)), src.format
+    df = read_frame(data, columns=columns)
+    buf = io.BytesIO()
+    df.write_ipc(buf)
+    digest = hashlib.sha256(buf.getvalue()).hexdigest()
+    return iter([df.slice(i, BATCH_ROWS) for i in range(0, max(df.height, 1), BATCH_ROWS)]), digest, "frame"
+
+
+def release(
+    data: pl.DataFrame | pd.DataFrame | str | Path,
+    *,
+    recipient: str,
+    home: str | Path | None = None,
+    workspace: Workspace | None = None,
+    out: str | Path | None = None,
+    format: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReleaseResult:
+    """Release ``data`` to ``recipient``: mask, mark, write, and record in the ledger.
+
+    ``data`` is a file path (CSV/XLSX/Parquet/JSONL, encodings detected) or a Polars or
+    pandas frame. With ``out`` the copy is written there atomically; without it the
+    released frame is returned in ``result.frame`` (pandas input gives a pandas frame via
+    ``result.frame.to_pandas()``). Either way the ledger records the release.
+    """
+    from leaktrace.io.writers import TableWriter
+
+    ws = workspace or open_workspace(Path(home) if home else Path(os.environ.get("LEAKTRACE_HOME", ".leaktrace")))
+    plan = make_plan(ws, recipient)
+    policy = plan.policy
+    for ch in policy.channels:
+        if ch not in CHANNELS:
+            raise PolicyError(f"policy {plan.policy_name!r}: unknown channel {ch!r}")
+    ledger = Ledger(ws)
+    batches, input_sha, _fmt = _frames_from(data, policy.columns or None)
+    kernel = _BatchKernel(plan)
+    ws.index_dir.mkdir(exist_ok=True)
+    index_rel = f"index/{plan.release_id}.parquet"
+    index_path = ws.home / index_rel
+    fd, tmp_index_name = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=ws.index_dir)
+    os.close(fd)
+    tmp_index = Path(tmp_index_name)
+    index_writer: pq.ParquetWriter | None = None
+    frames: list[pl.DataFrame] = []
+    out_path = Path(out) if out is not None else None
+    fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
+    writer = TableWriter(out_path, fmt) if out_path is not None else None
+    committed = False
+    try:
+        for batch in batches:
+            released, index = kernel(batch)
+            if index_writer is None:
+                index_writer = pq.ParquetWriter(tmp_index, index.schema, compression="zstd")
+            index_writer.write_table(index)
+            if writer is not None:
+                writer.write(released)
+            else:
+                frames.append(released)
+            if progress:
+                progress(batch.height)
+        if kernel.rows == 0:
+            raise InputError("no rows to release: the input is empty or the recipient's where-filter matched nothing")
+        assert index_writer is not None
+        index_writer.close()
+        index_writer = None
+        if writer is not None:
+            output_sha = writer.commit()
+        else:
+            frame = pl.concat(frames)
+            buf = io.BytesIO()
+            frame.write_ipc(buf)
+            output_sha = hashlib.sha256(buf.getvalue()).hexdigest()
+        tmp_index.replace(index_path)
+        canary_anchors = sorted(t["anchor"] for t in kernel.canary_tokens)
+        body = {
+            "release_id": plan.release_id,
+            "recipient": recipient,
+            "policy_name": plan.policy_name,
+            "policy_hash": plan.policy_hash(),
+            "fields": plan.sent_roles,
+            "channels": list(policy.channels),
+            "alias": plan.alias_cipher is not None,
+            "key_version": plan.key_version,
+            "input_sha256": input_sha,
+            "output_sha256": output_sha,
+            "output_format": fmt if writer is not None else "frame",
+            "rows": kernel.rows + kernel.canaries_emitted,
+            "canaries": kernel.canaries_emitted,
+            "canary_digest": hashlib.sha256(json.dumps(canary_anchors).encode()).hexdigest(),
+            "index_file": index_rel,
+            "index_sha256": file_sha256(index_path),
+        }
+        entry = ledger.append(body, kernel.canary_tokens)
+        committed = True
+    finally:
+        if index_writer is not None:
+            index_writer.close()
+        if not committed:
+            tmp_index.unlink(missing_ok=True)
+            index_path.unlink(missing_ok=True)
+            if writer is not None:
+                writer.abort()
+                if out_path is not None and writer_committed(writer):
+                    out_path.unlink(missing_ok=True)
+    return ReleaseResult(
+        release_id=plan.release_id,
+        recipient=recipient,
+        rows=entry.rows,
+        canaries=entry.canaries,
+        channels=list(policy.channels),
+        output=out_path,
+        output_sha256=output_sha,
+        entry=entry,
+        frame=pl.concat(frames) if writer is None else None,
+    )
+
+
+def writer_committed(writer: Any) -> bool:
+    return bool(getattr(writer, "committed", False))
+
+
+def iter_released(batches: Iterable[pl.DataFrame], plan: ReleasePlan) -> Iterator[tuple[pl.DataFrame, pa.Table]]:
+    """The kernel over an iterable of batches (used by the Spark path)."""
+    kernel = _BatchKernel(plan)
+    for b in batches:
+        yield kernel(b)
