@@ -1,0 +1,184 @@
+"""``leaktrace scam …``: check texts, retrain the model, verify a claimed contact point.
+
+A thin shell over :mod:`leaktrace.scam`; all decisions live in the library.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.config import OfficialContacts
+from leaktrace.errors import ConfigError, InputError
+from leaktrace.scam import MAX_CHARS, ScamResult, check, verify_contact
+from leaktrace.scam._io import read_texts
+from leaktrace.scam.rules import STAGE_ADVICE
+
+__all__ = ["scam_app"]
+
+scam_app = typer.Typer(
+    help="Detect fake customer-service and other fraud in Chinese text.",
+    no_args_is_help=True,
+)
+app.add_typer(scam_app, name="scam")
+
+ModelOption = Annotated[
+    Path | None,
+    typer.Option("--model", help="Model file (.npz) to use instead of the shipped one.", show_default=False),
+]
+
+_STAGE_NAMES = {
+    "impersonation": "冒充身份",
+    "pretext": "编造理由",
+    "channel_switch": "引导换渠道",
+    "screen_sharing": "屏幕共享",
+    "borrowing": "诱导借贷",
+    "transfer": "诱导转账",
+    "credential_theft": "索要验证码/密码",
+}
+assert set(_STAGE_NAMES) == set(STAGE_ADVICE)
+
+
+def _print_human(r: ScamResult, label: str | None = None) -> None:
+    head = f"{label}: " if label else ""
+    verdict = "[bold red]疑似诈骗[/]" if r.is_scam else "[green]未判定为诈骗[/]"
+    out_console.print(f"{head}{verdict}  类型: {r.fraud_type}  分数: {r.score:.2f}", highlight=False)
+    for h in r.stages:
+        out_console.print(
+            f"  - {_STAGE_NAMES[h.stage]} ({h.stage}) [{h.start}:{h.end}] “{h.cue}”",
+            highlight=False,
+            markup=False,
+        )
+    out_console.print(f"  {r.advice}", highlight=False, markup=False)
+    if r.truncated:
+        err_console.print(f"note: only the first {MAX_CHARS} characters were analysed")
+
+
+@scam_app.command("check")
+@handle_errors
+def check_cmd(
+    text: Annotated[str | None, typer.Argument(help="The text to check.", show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Text lines, CSV, XLSX or JSON lines.", show_default=False),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option("--column", help="Text column of a CSV/XLSX/JSON lines file.", show_default=False)
+    ] = None,
+    json_: JsonOption = False,
+    model: ModelOption = None,
+) -> None:
+    """Check a text (or every text of --file): fraud type, script stages, advice."""
+    if (text is None) == (file is None):
+        raise InputError("give either TEXT or --file FILE (not both)")
+    if file is not None:
+        texts = read_texts(file, column)
+    else:
+        if column is not None:
+            raise InputError("--column needs --file")
+        texts = [text or ""]
+    results = check(texts, model=model)
+    if json_:
+        for r in results:
+            print_json(r.to_dict())
+        return
+    if file is None:
+        _print_human(results[0])
+        return
+    for i, r in enumerate(results, start=1):
+        _print_human(r, label=f"#{i}")
+
+
+@scam_app.command("train")
+@handle_errors
+def train_cmd(
+    data: Annotated[
+        Path,
+        typer.Argument(help="fraud-text folder (news-reports/, dialogs/) or a CSV with text,label."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the model (.npz).")],
+    split: Annotated[
+        Path | None,
+        typer.Option("--split", help="Split file whose test groups are held out (default: the shipped split).", show_default=False),
+    ] = None,
+    all_data: Annotated[bool, typer.Option("--all", help="Train on everything, hold nothing out.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for template negatives and the solver.")] = 20240501,
+    analyzer: Annotated[str, typer.Option("--analyzer", help="char (shipped) or jieba.")] = "char",
+    json_: JsonOption = False,
+) -> None:
+    """Retrain the classifier reproducibly (same data + seed → same model)."""
+    from leaktrace.scam.train import DEFAULT_SPLIT_PATH, build_corpus, train_from_corpus
+
+    if analyzer not in ("char", "jieba"):
+        raise InputError(f"--analyzer must be char or jieba, not {analyzer!r}")
+    if all_data and split is not None:
+        raise InputError("--all and --split exclude each other")
+    split_path = None if all_data else (split or DEFAULT_SPLIT_PATH)
+    err_console.print(f"reading {data} …")
+    corpus = build_corpus(data, split_path, seed)
+    err_console.print(f"training on {len(corpus.train)} examples …")
+    model = train_from_corpus(
+        corpus,
+        analyzer="char" if analyzer == "char" else "jieba",
+        seed=seed,
+        source=data.name,
+    )
+    model.save(out)
+    summary = {"out": str(out), "classes": list(model.classes), **corpus.stats}
+    if json_:
+        print_json(summary)
+    else:
+        out_console.print(f"wrote {out} ({len(model.classes)} classes, {corpus.stats['train']} training examples)")
+
+
+def _load_contacts(home: Path) -> OfficialContacts | None:
+    path = home / "leaktrace.toml"
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({type(exc).__name__})") from None
+    try:
+        return OfficialContacts.model_validate(data.get("official_contacts", {}))
+    except ValidationError as exc:
+        where = ".".join(str(x) for x in exc.errors()[0]["loc"]) if exc.errors() else ""
+        raise ConfigError(f"{path}: invalid [official_contacts] {where}".rstrip()) from None
+
+
+@scam_app.command("verify-contact")
+@handle_errors
+def verify_contact_cmd(
+    query: Annotated[str, typer.Argument(help="Phone number, domain/URL or account name.")],
+    home: HomeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Is this contact point in the platform's registry of official contacts?"""
+    root = resolve_home(home)
+    contacts = _load_contacts(root)
+    if contacts is None:
+        verdict = verify_contact(query, OfficialContacts())
+        verdict.reasons.insert(0, f"no workspace config at {root / 'leaktrace.toml'}")
+    else:
+        verdict = verify_contact(query, contacts)
+    if json_:
+        print_json(verdict.to_dict())
+        return
+    label = {"official": "官方 official", "not_official": "非官方 not official", "unknown": "未知 unknown"}
+    out_console.print(f"{verdict.normalised or verdict.query}: {label[verdict.verdict]}", highlight=False, markup=False)
+    for reason in verdict.reasons:
+        out_console.print(f"  - {reason}", highlight=False, markup=False)

@@ -1,0 +1,343 @@
+"""Rule layer: the steps of the fake customer-service script, found with character spans.
+
+The trained classifier says *whether* a text is a scam and of which type; it cannot say
+*where* the victim is in the script, which is what makes a warning specific ("real customer
+service never asks you to share your screen"). Each step is one small :class:`StageRule`
+subclass whose patterns are plain data (class attributes), registered by name in
+:data:`RULES` — the Presidio recogniser shape: a new cue is a new class or a new pattern,
+never a change to the matching engine.
+
+Patterns run on the folded text (see :mod:`leaktrace.scam._text`: NFKC, lower-case,
+whitespace removed), so ``ＱＱ``, ``q q`` and ``QQ`` all read ``qq``; spans are mapped back
+to the original text.
+
+A second, smaller registry (:data:`TYPE_RULES`) names fraud types that the public data set
+has no examples of (虚假征信类, 冒充公检法及政府机关类, …): two cue groups must both match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from leaktrace.scam._text import Folded
+
+__all__ = [
+    "RULES",
+    "STAGES",
+    "STAGE_ADVICE",
+    "TYPE_RULES",
+    "Stage",
+    "StageHit",
+    "StageRule",
+    "TypeRule",
+    "default_rules",
+    "find_stages",
+    "match_type_rules",
+    "register",
+]
+
+Stage = Literal[
+    "impersonation",
+    "pretext",
+    "channel_switch",
+    "screen_sharing",
+    "borrowing",
+    "transfer",
+    "credential_theft",
+]
+
+#: Stages in script order (the order advice is given in).
+STAGES: tuple[Stage, ...] = (
+    "impersonation",
+    "pretext",
+    "channel_switch",
+    "screen_sharing",
+    "borrowing",
+    "transfer",
+    "credential_theft",
+)
+
+#: One warning per stage, in the register of official anti-fraud notices. Deliberately no
+#: links and no phone numbers: a warning that carries a number teaches people to trust
+#: numbers in messages.
+STAGE_ADVICE: dict[Stage, str] = {
+    "impersonation": "对方自称客服、物流或平台工作人员，请勿轻信，应通过官方App内的客服入口自行核实。",
+    "pretext": "“商品质量问题理赔”“快递丢失赔偿”“误开通会员/代理每月扣费”均是常见诈骗话术，正规平台退款理赔无需您另行操作转账。",
+    "channel_switch": "正规客服不会要求您添加QQ、微信、企业微信好友或下载会议软件、陌生App办理业务。",
+    "screen_sharing": "切勿开启屏幕共享或远程协助，对方可借此看到您的验证码、密码和账户信息。",
+    "borrowing": "任何要求您开通备用金、借呗、白条、金条、微粒贷或在网贷App借款的“客服”都是骗子；以“影响征信”相威胁同样是诈骗话术。",
+    "transfer": "所谓“刷流水”“验证资金”“转入安全账户”“卡单解冻”都是诈骗，不要向任何个人或陌生账户转账。",
+    "credential_theft": "验证码、密码是资金安全的最后防线，任何人索要都不要提供，官方客服不会索取。",
+}
+
+# Words that, in the same clause before a match (or inside it), turn the cue into a
+# warning: "验证码…请勿告诉他人", "平台客服不会要求您共享屏幕、开通备用金". The clause starts
+# after the last comma/full stop, so a scammer's "别挂电话，打开共享屏幕" still counts.
+_NEGATIONS = re.compile(
+    r"勿|不要|切勿|千万不|不得|严禁|不会|谨防|警惕|提防|以免|防止|别|不能|绝不|从不|不向|并非|不是|没有"
+)
+_CLAUSE_END = re.compile(r"[，,。！？!?；;:：\n]")
+
+
+@dataclass(frozen=True, slots=True)
+class StageHit:
+    """One cue of one stage: ``text[start:end] == cue`` in the caller's original text."""
+
+    stage: Stage
+    start: int
+    end: int
+    cue: str
+    rule: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"stage": self.stage, "start": self.start, "end": self.end, "cue": self.cue}
+
+
+class StageRule:
+    """A set of regular expressions for one stage, run on folded text.
+
+    Subclasses set ``name``, ``stage`` and ``patterns``. By default a match is skipped
+    when its clause, up to the match, or the match itself holds a negation such as
+    请勿/不要/不会 (at most ``negation_window`` characters back), so the legitimate
+    "验证码123456，请勿告诉他人" is not a credential-theft cue and an anti-fraud notice is
+    not a script.
+    """
+
+    name: ClassVar[str]
+    stage: ClassVar[Stage]
+    patterns: ClassVar[tuple[str, ...]]
+    negatable: ClassVar[bool] = True
+    negation_window: ClassVar[int] = 20
+
+    def __init__(self) -> None:
+        self._rx = re.compile("|".join(f"(?:{p})" for p in self.patterns))
+
+    def find(self, folded: Folded) -> Iterator[tuple[int, int]]:
+        """Yield folded spans ``(start, end)`` of every non-negated match."""
+        text = folded.text
+        for m in self._rx.finditer(text):
+            s, e = m.span()
+            if e <= s:
+                continue
+            if self.negatable and self._negated(text, s, e):
+                continue
+            yield s, e
+
+
+    def _negated(self, text: str, s: int, e: int) -> bool:
+        lo = max(0, s - self.negation_window)
+        before = text[lo:s]
+        ends = list(_CLAUSE_END.finditer(before))
+        if ends:
+            before = before[ends[-1].end() :]
+        return bool(_NEGATIONS.search(before) or _NEGATIONS.search(text[s:e]))
+
+
+RULES: dict[str, type[StageRule]] = {}
+
+
+def register(cls: type[StageRule]) -> type[StageRule]:
+    """Class decorator: add a rule to :data:`RULES` (names must be unique)."""
+    if cls.name in RULES:
+        raise ValueError(f"duplicate scam rule name {cls.name!r}")
+    RULES[cls.name] = cls
+    return cls
+
+
+_BRANDS = (
+    r"淘宝|天猫|京东|拼多多|抖音|快手|支付宝|微信支付|唯品会|苏宁|美团|闲鱼|小红书|当当|"
+    r"顺丰|中通|圆通|韵达|申通|极兔|邮政|ems|菜鸟|德邦|京东物流"
+)
+
+
+@register
+class SelfClaimedService(StageRule):
+    name = "self_claimed_service"
+    stage = "impersonation"
+    patterns = (
+        r"(?:我是|我们是|这里是|这边是|我这边是|本人是|我是来自|自称是?|冒充|假冒|假扮)"
+        r"[^，。！？,.!?；;]{0,12}?(?:客服|售后|理赔专员|专员|快递员|快递公司|物流公司|"
+        r"工作人员|平台|商家|店家|官方)",
+        rf"(?:{_BRANDS})(?:的)?(?:官方)?(?:客服|售后|理赔中心|理赔部|风控部|工作人员)(?:中心|专员)?",
+    )
+
+
+@register
+class CompensationPretext(StageRule):
+    name = "compensation_pretext"
+    stage = "pretext"
+    patterns = (
+        r"(?:质量问题|质量不合格|不合格|甲醛超标|铅超标|含铅|有毒|致癌|过敏|召回|检测出)"
+        r"[^。！？!?]{0,20}?(?:理赔|赔偿|赔付|退款|补偿)",
+        r"(?:快递|包裹|货物|商品|物品|件)[^。！？!?]{0,6}?(?:丢失|丢了|遗失|弄丢|损坏|破损)"
+        r"[^。！？!?]{0,15}?(?:赔偿|理赔|赔付|补偿)",
+        r"(?:双倍|三倍|十倍|\d+倍)(?:赔偿|理赔|赔付)",
+    )
+
+
+@register
+class MistakenSubscriptionPretext(StageRule):
+    name = "mistaken_subscription_pretext"
+    stage = "pretext"
+    patterns = (
+        r"(?:误|错误地?|不小心|系统|工作失误)[^。！？!?]{0,8}?(?:开通|设置|注册|升级|办理|加入)"
+        r"[^。！？!?]{0,10}?(?:代理|会员|商家|vip|百万保障|保障服务|保险|分期|主播)",
+        r"(?:每月|每个月|按月|每年|每季度)[^。！？!?]{0,8}?(?:扣费|扣除|扣款|自动扣|收取)",
+        r"(?:取消|关闭|注销|解除)[^。！？!?]{0,6}?(?:代理|会员|百万保障|保障服务|分期|学生账户|校园贷|主播)",
+    )
+
+
+@register
+class RefundTroublePretext(StageRule):
+    name = "refund_trouble_pretext"
+    stage = "pretext"
+    patterns = (
+        r"(?:退款|退费|赔款|理赔款)[^。！？!?]{0,12}?(?:失败|冻结|卡住|异常|无法到账|不能到账|被拦截)",
+        r"(?:店铺|账户|账号)[^。！？!?]{0,6}?(?:冻结|违规|被封|下架)",
+    )
+
+
+@register
+class ChannelSwitch(StageRule):
+    name = "channel_switch"
+    stage = "channel_switch"
+    patterns = (
+        r"(?:加|添加|加一下|下载|安装|打开|登录|登陆|进入)(?:一下)?(?:我的|我们的|客服的|对方的?)?"
+        r"(?:qq|微信|企业微信|钉钉|腾讯会议|zoom|飞书|会议软件|会议app|视频会议)",
+        r"(?:下载|安装)[^。！？!?]{0,8}?(?:app|软件|应用|客户端)",
+        r"(?:扫码|扫描二维码|扫二维码)[^。！？!?]{0,6}?(?:进群|加入|添加|下载)",
+        r"(?:qq|微信)(?:号|群)[^。！？!?]{0,4}?(?:是|为|:|：)",
+    )
+
+
+@register
+class ScreenSharing(StageRule):
+    name = "screen_sharing"
+    stage = "screen_sharing"
+    patterns = (
+        r"(?:打开|开启|点击|点开)?(?:共享屏幕|屏幕共享|分享屏幕|屏幕分享)|开启共享|打开共享|投屏|录屏给|远程协助|远程控制|"
+        r"向日葵|todesk|teamviewer",
+    )
+
+
+@register
+class Borrowing(StageRule):
+    name = "borrowing"
+    stage = "borrowing"
+    patterns = (
+        r"备用金|借呗|金条|微粒贷|360借条|安逸花|度小满|有钱花|招联金融|分期乐|网商贷",
+        r"(?:开通|借出|申请|取出|提取|套现|贷出|借|贷款|额度)[^。！？!?]{0,6}?(?:白条|花呗|网贷|贷款软件|贷款app)",
+        r"(?:下载|注册)[^。！？!?]{0,6}?(?:贷款|借款|网贷)",
+        r"(?:影响|损害|降低|列入|进入|上了?)[^。！？!?]{0,4}?征信|征信[^。！？!?]{0,6}?(?:受损|不良|黑名单|污点|有问题|异常|会受)",
+    )
+
+
+@register
+class Transfer(StageRule):
+    name = "transfer"
+    stage = "transfer"
+    patterns = (
+        r"(?:做|刷|走|制造|提供|做一下|刷一下)(?:一下|一笔|一些|几笔)?(?:银行)?流水",
+        r"安全账户|监管账户|核查账户|清查账户|指定账户|保证金账户",
+        r"卡单|解冻金|解冻费",
+        r"(?:转账|汇款|打款|转入|转到|转给|充值)[^。！？!?]{0,12}?(?:验证|解冻|激活|核实|保证金|账户|对公)",
+        r"(?:验证|核实|检验|证明)(?:一下)?(?:您的|你的)?(?:还款|资金|收款|偿还|转账)能力",
+    )
+
+
+@register
+class CredentialTheft(StageRule):
+    name = "credential_theft"
+    stage = "credential_theft"
+    patterns = (
+        r"(?:告诉|提供|报|念|读|发送?|说出?|给)(?:一下)?(?:给)?(?:我|我们|客服|这边|我这边)?"
+        r"(?:您的|你的|手机上?的?|收到的)?(?:短信)?(?:验证码|校验码|动态码|动态密码|支付密码|"
+        r"银行卡密码|登录密码|密码|cvv|安全码)",
+        r"(?:验证码|校验码|动态码|密码)[^。！？!?]{0,8}?(?:告诉我|报给|发给|念给|读给|提供给|给我|发过来|报一下|念一下)",
+    )
+
+
+def default_rules() -> tuple[StageRule, ...]:
+    """One instance of every registered rule (compiled once per process by the caller)."""
+    return tuple(cls() for cls in RULES.values())
+
+
+#: At most this many hits are reported per text: enough to explain, bounded for junk input.
+MAX_HITS = 64
+
+
+def find_stages(original: str, folded: Folded, rules: tuple[StageRule, ...]) -> list[StageHit]:
+    """All stage cues in ``original`` (spans in original coordinates), sorted by position."""
+    seen: set[tuple[str, int, int]] = set()
+    hits: list[StageHit] = []
+    for rule in rules:
+        for fs, fe in rule.find(folded):
+            s, e = folded.span(fs, fe)
+            key = (rule.stage, s, e)
+            if key in seen:
+                continue
+            seen.add(key)
+            hits.append(StageHit(rule.stage, s, e, original[s:e], rule.name))
+    hits.sort(key=lambda h: (h.start, STAGES.index(h.stage), h.end))
+    return hits[:MAX_HITS]
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """A fraud type named by two cue groups that must *both* occur (either order).
+
+    Used for Ministry categories the public data has no examples of, and to refine the
+    classifier's catch-all 其他类型诈骗. Two groups, not one, because each single word
+    (征信, 公安局, 领导) also occurs in ordinary text.
+    """
+
+    fraud_type: str
+    first: str
+    second: str
+
+    def matches(self, folded_text: str) -> bool:
+        return bool(re.search(self.first, folded_text)) and bool(
+            re.search(self.second, folded_text)
+        )
+
+
+TYPE_RULES: tuple[TypeRule, ...] = (
+    TypeRule(
+        "虚假征信类",
+        r"征信|不良记录|校园贷|学生贷|学生账户|大学生账户",
+        r"(?:修复|消除|清除|洗白|注销|关闭|铲除)[^。！？!?]{0,8}?(?:征信|记录|校园贷|学生贷|账户)|"
+        r"征信[^。！？!?]{0,6}?(?:修复|消除|洗白)",
+    ),
+    TypeRule(
+        "冒充公检法及政府机关类",
+        r"公安局|派出所|检察院|法院|警官|民警|刑警|公安部|网警|通缉令|逮捕令|冻结令|社保局|医保局",
+        r"洗钱|涉嫌|涉案|通缉|逮捕|资金清查|清查|安全账户|配合调查|保密协议|拘留|冻结",
+    ),
+    TypeRule(
+        "冒充领导、熟人类",
+        r"我是你(?:们)?的?(?:领导|老板|校长|主任|局长|老师|老同学|同学|朋友|表哥|舅舅)|猜猜我是谁|"
+        r"换(?:了个?)?(?:新)?号|新号码|这是我的新微信|我是(?:王|李|张|刘|陈)(?:总|局|处长|主任)",
+        r"转账|借钱|借点钱|汇款|打款|急用钱|周转",
+    ),
+    TypeRule(
+        "网络游戏产品虚假交易类",
+        r"游戏(?:账号|装备|皮肤|币|金币|点卡|代练|道具)|(?:账号|装备|皮肤)交易",
+        r"交易|出售|购买|买卖|低价|解冻|保证金|收购",
+    ),
+    TypeRule(
+        "冒充军警购物类诈骗",
+        r"部队|军人|军官|武警|营区|炊事班|军区",
+        r"采购|订购|垫付|代购|购买|订餐|订货",
+    ),
+)
+
+
+def match_type_rules(folded_text: str) -> str | None:
+    """The first rule-only fraud type whose two cue groups both occur, else ``None``."""
+    for rule in TYPE_RULES:
+        if rule.matches(folded_text):
+            return rule.fraud_type
+    return None
