@@ -1,0 +1,622 @@
+"""Reading messy tabular files into role-named Polars batches.
+
+``open_table(path)`` picks a reader by suffix (falling back to sniffing the first bytes),
+decides whether the first row is a header, infers column roles from a sample and then
+streams the file as batches whose columns are *role names* (``phone``, ``address`` …) —
+everything downstream speaks roles only. All values stay Utf8 exactly as written (width,
+brackets and spacing are mark channels; normalising here would erase evidence) except
+``order_time``, which is parsed to ``Datetime[μs]`` keeping its seconds.
+
+Memory: CSV and JSON lines go through Polars' streaming engine
+(``scan_csv(...).collect_batches``), Parquet through ``pyarrow`` ``iter_batches``; a
+non-UTF-8 text file is first transcoded in chunks to a temporary UTF-8 file. Only XLSX and
+JSON arrays are read whole — their formats cannot be streamed, and XLSX is capped at about
+a million rows anyway.
+
+A new format is one :class:`Reader` subclass plus :func:`register_reader`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import polars as pl
+
+from leaktrace.errors import InputError
+from leaktrace.io.columns import RoleMap, infer_roles, row_looks_like_data
+from leaktrace.io.datetimes import parse_datetime
+from leaktrace.io.encoding import detect_file_encoding, looks_binary, transcode_to_utf8
+from leaktrace.roles import Role
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Reader",
+    "TableSource",
+    "normalise_frame",
+    "open_table",
+    "read_frame",
+    "read_table",
+    "reader_for",
+    "register_reader",
+    "registered_formats",
+]
+
+SAMPLE_ROWS = 1000
+_DELIMITERS = (",", "\t", ";", "|")
+_UTF8 = {"utf-8", "utf-8-sig", "utf_8"}
+
+
+# --------------------------------------------------------------------------- registry
+
+_READERS: dict[str, type[Reader]] = {}
+_SUFFIXES: dict[str, str] = {}
+R = TypeVar("R", bound="type[Reader]")
+
+
+def register_reader(cls: R) -> R:
+    """Class decorator: make ``cls`` the reader for ``cls.format`` and its suffixes."""
+    _READERS[cls.format] = cls
+    for s in cls.suffixes:
+        _SUFFIXES[s.lower()] = cls.format
+    return cls
+
+
+def registered_formats() -> list[str]:
+    """Format names with a registered reader."""
+    return sorted(_READERS)
+
+
+def reader_for(path: Path, fmt: str | None = None) -> type[Reader]:
+    """Reader class for ``fmt``, else ``path``'s suffix, else the file's magic bytes."""
+    if fmt is not None:
+        try:
+            return _READERS[fmt.lower()]
+        except KeyError:
+            raise InputError(f"{path}: unknown format {fmt!r}") from None
+    suffix = "".join(path.suffixes[-1:]).lower()
+    if suffix in _SUFFIXES:
+        return _READERS[_SUFFIXES[suffix]]
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PAR1"):
+        return _READERS["parquet"]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        return _READERS["xlsx"]
+    return _READERS["csv"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _stringify(df: pl.DataFrame) -> pl.DataFrame:
+    """Every column to Utf8 except Date/Datetime (kept for ``order_time``)."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if dtype == pl.String:
+            exprs.append(col)
+        elif dtype == pl.Date:
+            exprs.append(col.cast(pl.Datetime("us")))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(col.dt.replace_time_zone(None).dt.cast_time_unit("us"))
+        elif isinstance(dtype, pl.Struct):
+            exprs.append(col.struct.json_encode())
+        elif isinstance(dtype, pl.List | pl.Array):
+            exprs.append(col.cast(pl.List(pl.String)).list.join(","))
+        elif dtype == pl.Binary:
+            exprs.append(col.cast(pl.String, strict=False))
+        else:
+            exprs.append(col.cast(pl.String))
+    return df.select(exprs)
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    """Blank headers → ``column_N``; repeated headers → ``name_2``, ``name_3`` …"""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(names):
+        base = raw.strip() or f"column_{i + 1}"
+        name, k = base, 2
+        while name in seen:
+            name, k = f"{base}_{k}", k + 1
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def _placeholder_names(df: pl.DataFrame) -> pl.DataFrame:
+    return df.rename({c: f"column_{i + 1}" for i, c in enumerate(df.columns)})
+
+
+def sniff_delimiter(text: str, *, prefer: str | None = None) -> str:
+    """The candidate delimiter that splits the sample's rows most consistently.
+
+    Parses with :mod:`csv` (so quoted delimiters do not count), scores each candidate by
+    (share of rows with the modal field count, modal field count). Single-column → ``,``.
+    """
+    text = text[: text.rfind("\n") + 1] or text
+    best: tuple[float, int, int] = (0.0, 1, 0)
+    choice = prefer or ","
+    for rank, d in enumerate(_DELIMITERS):
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text), delimiter=d) if r][:200]
+        except csv.Error:
+            continue
+        counts = [len(r) for r in rows]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        share = counts.count(mode) / len(counts)
+        key = (share, mode, int(d == prefer) - rank)
+        if key > best:
+            best, choice = key, d
+    return choice
+
+
+# --------------------------------------------------------------------------- readers
+
+
+class Reader(ABC):
+    """Raw access to one file format: Utf8 (or temporal) columns, original names.
+
+    Subclasses set ``format`` and ``suffixes`` and implement :meth:`head` and
+    :meth:`batches`; ``supports_headerless`` says whether a file may lack a header row.
+    """
+
+    format: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]]
+    supports_headerless: ClassVar[bool] = False
+
+    def __init__(self, path: Path, *, batch_rows: int) -> None:
+        self.path = path
+        self.batch_rows = batch_rows
+        self.encoding: str | None = None
+
+    @abstractmethod
+    def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
+        """The first ``n`` data rows (raw names; placeholders when headerless)."""
+
+    @abstractmethod
+    def batches(self, *, has_header: bool) -> Iterator[pl.DataFrame]:
+        """All rows, in order, in batches of at most ``batch_rows``."""
+
+    def close(self) -> None:
+        """Release temporary files (idempotent). Nothing to release by default."""
+        return None
+
+    def _fail(self, what: str) -> InputError:
+        return InputError(f"{self.path}: {what}")
+
+
+class _TextReader(Reader):
+    """Shared by text formats: detect encoding, transcode to a temp UTF-8 file if needed."""
+
+    def __init__(self, path: Path, *, batch_rows: int) -> None:
+        super().__init__(path, batch_rows=batch_rows)
+        self.encoding = detect_file_encoding(path)
+        self._tmp: Path | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        if self.encoding in _UTF8:
+            self.utf8_path = path
+        else:
+            self._tmp = transcode_to_utf8(path, self.encoding)
+            self._finalizer = weakref.finalize(self, self._tmp.unlink, missing_ok=True)
+            self.utf8_path = self._tmp
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def sample_text(self, nbytes: int = 64 * 1024) -> str:
+        with self.utf8_path.open("rb") as fh:
+            raw = fh.read(nbytes)
+        return raw.decode("utf-8", errors="ignore").lstrip("\ufeff")
+
+
+@register_reader
+class CsvReader(_TextReader):
+    """CSV/TSV/TXT with a sniffed delimiter, quoted fields, optional header, any encoding."""
+
+    format = "csv"
+    suffixes = (".csv", ".tsv", ".txt", ".tab")
+    supports_headerless = True
+
+    def __init__(self, path: Path, *, batch_rows: int) -> None:
+        super().__init__(path, batch_rows=batch_rows)
+        prefer = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
+        self.delimiter = sniff_delimiter(self.sample_text(), prefer=prefer)
+
+    def _scan(self, has_header: bool) -> pl.LazyFrame:
+        return pl.scan_csv(
+            self.utf8_path,
+            separator=self.delimiter,
+            has_header=has_header,
+            infer_schema=False,
+            truncate_ragged_lines=True,
+            encoding="utf8-lossy",
+            with_column_names=_dedupe if has_header else None,
+            raise_if_empty=False,
+        )
+
+    def _wrap(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except pl.exceptions.PolarsError as exc:
+            # Polars messages may quote cell text: report only the error kind.
+            raise self._fail(f"cannot parse as CSV ({type(exc).__name__})") from None
+
+    def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
+        df: pl.DataFrame = self._wrap(lambda: self._scan(has_header).head(n).collect())
+        return df if has_header else _placeholder_names(df)
+
+    def batches(self, *, has_header: bool) -> Iterator[pl.DataFrame]:
+        it = self._wrap(
+            lambda: iter(self._scan(has_header).collect_batches(chunk_size=self.batch_rows))
+        )
+        while True:
+            batch = self._wrap(lambda: next(it, None))
+            if batch is None:
+                return
+            yield batch if has_header else _placeholder_names(batch)
+
+
+@register_reader
+class NdjsonReader(_TextReader):
+    """JSON lines: one object per line; keys seen in the first 1000 lines become columns."""
+
+    format = "jsonl"
+    suffixes = (".jsonl", ".ndjson")
+
+    def __init__(self, path: Path, *, batch_rows: int) -> None:
+        super().__init__(path, batch_rows=batch_rows)
+        keys: dict[str, None] = {}
+        with self.utf8_path.open(encoding="utf-8-sig", errors="replace") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if lineno > SAMPLE_ROWS:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    raise self._fail(f"line {lineno}: not valid JSON") from None
+                if not isinstance(obj, dict):
+                    raise self._fail(f"line {lineno}: not a JSON object")
+                keys.update(dict.fromkeys(obj))
+        if not keys:
+            raise self._fail("no usable columns")
+        self.schema = {k: pl.String for k in keys}
+
+    def _scan(self) -> pl.LazyFrame:
+        return pl.scan_ndjson(self.utf8_path, schema=self.schema)
+
+    def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
+        try:
+            return self._scan().head(n).collect()
+        except pl.exceptions.PolarsError as exc:
+            raise self._fail(f"cannot parse as JSON lines ({type(exc).__name__})") from None
+
+    def batches(self, *, has_header: bool) -> Iterator[pl.DataFrame]:
+        try:
+            yield from self._scan().collect_batches(chunk_size=self.batch_rows)
+        except pl.exceptions.PolarsError as exc:
+            raise self._fail(f"cannot parse as JSON lines ({type(exc).__name__})") from None
+
+
+class _WholeReader(Reader):
+    """Formats read in one piece and sliced into batches."""
+
+    def __init__(self, path: Path, *, batch_rows: int) -> None:
+        super().__init__(path, batch_rows=batch_rows)
+        self._frames: dict[bool, pl.DataFrame] = {}
+
+    @abstractmethod
+    def _load(self, has_header: bool) -> pl.DataFrame: ...
+
+    def _frame(self, has_header: bool) -> pl.DataFrame:
+        if has_header not in self._frames:
+            self._frames.clear()  # keep at most one copy in memory
+            self._frames[has_header] = self._load(has_header)
+        return self._frames[has_header]
+
+    def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
+        return self._frame(has_header).head(n)
+
+    def batches(self, *, has_header: bool) -> Iterator[pl.DataFrame]:
+        df = self._frame(has_header)
+        yield from df.iter_slices(self.batch_rows)
+
+
+@register_reader
+class ExcelReader(_WholeReader):
+    """XLSX / XLS / XLSB (first sheet) via calamine; every cell read as text."""
+
+    format = "xlsx"
+    suffixes = (".xlsx", ".xlsm", ".xls", ".xlsb")
+    supports_headerless = True
+
+    def _load(self, has_header: bool) -> pl.DataFrame:
+        with self.path.open("rb") as fh:
+            if not fh.read(1):
+                raise self._fail("file is empty")
+        try:
+            df = pl.read_excel(
+                self.path,
+                engine="calamine",
+                sheet_id=1,
+                has_header=has_header,
+                read_options={"dtypes": "string"},
+            )
+        except Exception as exc:  # fastexcel/calamine raise their own hierarchy
+            raise self._fail(f"cannot read workbook ({type(exc).__name__})") from None
+        if has_header:
+            return df.rename(dict(zip(df.columns, _dedupe(df.columns), strict=True)))
+        return _placeholder_names(df)
+
+
+@register_reader
+class JsonReader(_WholeReader):
+    """A JSON array of objects (read whole: a JSON array cannot be streamed by Polars)."""
+
+    format = "json"
+    suffixes = (".json",)
+
+    def _load(self, has_header: bool) -> pl.DataFrame:
+        enc = detect_file_encoding(self.path)
+        self.encoding = enc
+        try:
+            text = self.path.read_bytes().decode(enc)
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self._fail(f"not valid JSON ({type(exc).__name__})") from None
+        if (
+            isinstance(data, dict)
+            and len(data) == 1
+            and isinstance(next(iter(data.values())), list)
+        ):
+            data = next(iter(data.values()))
+        if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
+            raise self._fail("expected a JSON array of objects")
+        keys: dict[str, None] = {}
+        for o in data[:SAMPLE_ROWS]:
+            keys.update(dict.fromkeys(o))
+        return pl.DataFrame(
+            {
+                k: [
+                    None
+                    if (v := o.get(k)) is None
+                    else v
+                    if isinstance(v, str)
+                    else json.dumps(v, ensure_ascii=False)
+                    for o in data
+                ]
+                for k in keys
+            },
+            schema={k: pl.String for k in keys},
+        )
+
+
+@register_reader
+class ParquetReader(Reader):
+    """Parquet streamed by row group / batch with pyarrow."""
+
+    format = "parquet"
+    suffixes = (".parquet", ".pq")
+
+    def _file(self) -> Any:
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        try:
+            return pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid/OSError on junk
+            raise self._fail(f"cannot read Parquet ({type(exc).__name__})") from None
+
+    def batches(self, *, has_header: bool) -> Iterator[pl.DataFrame]:
+        pf = self._file()
+        try:
+            for rb in pf.iter_batches(batch_size=self.batch_rows):
+                df = pl.from_arrow(rb)
+                assert isinstance(df, pl.DataFrame)
+                yield _stringify(df)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise self._fail(f"cannot read Parquet ({type(exc).__name__})") from None
+
+    def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
+        pf = self._file()
+        try:
+            for rb in pf.iter_batches(batch_size=n):
+                df = pl.from_arrow(rb)
+                assert isinstance(df, pl.DataFrame)
+                return _stringify(df)
+            df = pl.from_arrow(pf.schema_arrow.empty_table())
+            assert isinstance(df, pl.DataFrame)
+            return _stringify(df)
+        except Exception as exc:
+            raise self._fail(f"cannot read Parquet ({type(exc).__name__})") from None
+
+
+# --------------------------------------------------------------------------- normalise
+
+
+def normalise_frame(df: pl.DataFrame, roles: RoleMap) -> pl.DataFrame:
+    """Select the role columns, renamed to role names in :class:`Role` order.
+
+    Utf8 throughout, except ``order_time`` → ``Datetime[μs]`` (parsed when text).
+    """
+    exprs: list[pl.Expr] = []
+    for role in roles:
+        src = roles.assignments[role].column
+        col = pl.col(src)
+        dtype = df.schema[src]
+        if role is Role.ORDER_TIME:
+            if isinstance(dtype, pl.Datetime):
+                expr = col.dt.replace_time_zone(None).dt.cast_time_unit("us")
+            elif dtype == pl.Date:
+                expr = col.cast(pl.Datetime("us"))
+            else:
+                expr = parse_datetime(col)
+        else:
+            expr = col if dtype == pl.String else col.cast(pl.String)
+        exprs.append(expr.alias(role.value))
+    return df.select(exprs)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class TableSource:
+    """An opened input file: its format, encoding, inferred roles, and a batch iterator.
+
+    Use as a context manager (or call :meth:`close`) to remove temporary transcoded files
+    promptly; they are also removed when the object is garbage-collected.
+    """
+
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        columns: Mapping[str, str] | None = None,
+    ) -> None:
+        self._reader = reader
+        self.path: Path = reader.path
+        self.format: str = reader.format
+        self.has_header = True
+        if reader.supports_headerless:
+            first = reader.head(1, has_header=False)
+            if first.height == 0 and first.width == 0:
+                raise InputError(f"{self.path}: file is empty")
+            if first.height and row_looks_like_data(
+                [None if v is None else str(v) for v in first.row(0)]
+            ):
+                self.has_header = False
+        sample = reader.head(SAMPLE_ROWS, has_header=self.has_header)
+        if sample.width == 0:
+            raise InputError(f"{self.path}: no usable columns")
+        self.roles: RoleMap = infer_roles(
+            sample, columns, use_headers=self.has_header, source=str(self.path)
+        )
+        if len(self.roles) == 0:
+            raise InputError(f"{self.path}: no usable columns (no column matched any role)")
+
+    @property
+    def encoding(self) -> str | None:
+        """Detected text encoding (None for binary formats such as Parquet and XLSX)."""
+        return self._reader.encoding
+
+    @property
+    def unrecognised(self) -> list[str]:
+        """Source columns that were dropped because no role fits them."""
+        return list(self.roles.unrecognised)
+
+    def iter_raw_batches(self) -> Iterator[pl.DataFrame]:
+        """Batches with the file's own column names and no role mapping (Utf8/temporal)."""
+        for batch in self._reader.batches(has_header=self.has_header):
+            yield _stringify(batch)
+
+    def iter_batches(self) -> Iterator[pl.DataFrame]:
+        """Role-named batches (see :func:`normalise_frame`)."""
+        for batch in self.iter_raw_batches():
+            yield normalise_frame(batch, self.roles)
+
+    def read(self) -> pl.DataFrame:
+        """All batches concatenated."""
+        parts = list(self.iter_batches())
+        if not parts:
+            return normalise_frame(self._reader.head(0, has_header=self.has_header), self.roles)
+        return pl.concat(parts, how="vertical", rechunk=True)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> TableSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_table(
+    path: str | Path,
+    *,
+    columns: dict[str, str] | None = None,
+    batch_rows: int = 200_000,
+    format: str | None = None,
+) -> TableSource:
+    """Open ``path`` for role-normalised batch reading.
+
+    ``columns`` overrides inference: ``{role name: source column}`` (for headerless files
+    the source columns are ``column_1`` …). ``format`` forces a reader (``csv``, ``xlsx``,
+    ``parquet``, ``jsonl``, ``json``) instead of choosing by suffix.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: file is empty")
+    cls = reader_for(p, format)
+    if cls.format in ("csv", "jsonl", "json"):
+        with p.open("rb") as fh:
+            if looks_binary(fh.read(4096)) and not _has_text_bom(p):
+                raise InputError(f"{p}: not a text file (binary data)")
+    reader = cls(p, batch_rows=batch_rows)
+    try:
+        return TableSource(reader, columns=columns)
+    except BaseException:
+        reader.close()
+        raise
+
+
+def _has_text_bom(p: Path) -> bool:
+    with p.open("rb") as fh:
+        head = fh.read(4)
+    return head[:2] in (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_table(
+    path: str | Path,
+    *,
+    columns: dict[str, str] | None = None,
+    batch_rows: int = 200_000,
+    format: str | None = None,
+) -> pl.DataFrame:
+    """:func:`open_table` and read every batch into one role-named frame."""
+    with open_table(path, columns=columns, batch_rows=batch_rows, format=format) as src:
+        return src.read()
+
+
+def read_frame(
+    df: pl.DataFrame | pd.DataFrame,
+    *,
+    columns: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """Role-normalise an in-memory frame (Polars, or pandas if installed)."""
+    if not isinstance(df, pl.DataFrame):
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise InputError(
+                "pandas input needs the pandas extra: pip install 'leaktrace[pandas]'"
+            ) from None
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"expected a Polars or pandas DataFrame, got {type(df).__name__}")
+        df = pl.from_pandas(df.rename(columns=str))
+    frame = _stringify(df)
+    roles = infer_roles(frame, columns, source="data frame")
+    if len(roles) == 0:
+        raise InputError("data frame: no usable columns (no column matched any role)")
+    return normalise_frame(frame, roles)

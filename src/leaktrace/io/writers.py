@@ -1,0 +1,210 @@
+"""Atomic table writers: a failure never leaves a partial file behind.
+
+Released copies are evidence: a half-written file that a recipient picks up would carry
+marks the ledger never recorded. :class:`TableWriter` therefore writes to a temporary file
+in the destination folder (same filesystem, so the final ``os.replace`` is atomic),
+``commit()`` flushes, fsyncs, renames, fsyncs the folder and returns the SHA-256 of the
+final bytes — the digest the ledger records. ``abort()`` or an exception removes the
+temporary file. Leaving the ``with`` block normally commits.
+
+Formats: CSV (UTF-8, optional BOM for Excel, or GBK/GB18030 for legacy consumers),
+Parquet (pyarrow ``ParquetWriter``, streamed), JSON lines, XLSX (buffered — the format
+cannot be streamed; capped at Excel's 1,048,575 data rows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal
+
+import polars as pl
+
+from leaktrace.errors import InputError
+
+__all__ = ["XLSX_MAX_ROWS", "TableWriter", "WriteFormat", "write_table"]
+
+WriteFormat = Literal["csv", "parquet", "jsonl", "xlsx"]
+XLSX_MAX_ROWS = 1_048_575
+_SUFFIX_FORMAT: dict[str, WriteFormat] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xlsx": "xlsx",
+}
+_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class TableWriter:
+    """Write batches to ``path`` atomically; ``commit()`` returns the file's SHA-256.
+
+    ``encoding`` applies to CSV only (``utf-8``, ``gbk``, ``gb18030``); ``bom=True`` adds
+    the UTF-8 byte-order mark that Excel needs to open UTF-8 CSV correctly. CSV datetimes
+    are written as ``YYYY-MM-DD HH:MM:SS`` — the form Chinese tools display — and values
+    that ``encoding`` cannot represent raise :class:`InputError` naming the batch row.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        format: WriteFormat | None = None,
+        *,
+        bom: bool = False,
+        encoding: str = "utf-8",
+    ) -> None:
+        self.path = Path(path)
+        fmt = format or _SUFFIX_FORMAT.get(self.path.suffix.lower())
+        if fmt is None:
+            raise InputError(f"{self.path}: cannot tell the output format from the suffix")
+        self.format: WriteFormat = fmt
+        self.bom = bom
+        self.encoding = encoding
+        self.rows = 0
+        self.sha256: str | None = None
+        self._done = False
+        self._header_written = False
+        self._buffer: list[pl.DataFrame] = []
+        self._pq: Any = None
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or Path(".")
+        )
+        self._tmp = Path(name)
+        self._fh: IO[bytes] = os.fdopen(fd, "wb")
+        if self.format == "csv" and self.bom:
+            self._fh.write(b"\xef\xbb\xbf")
+
+    # -- writing -------------------------------------------------------------------
+    def write(self, df: pl.DataFrame) -> None:
+        """Append one batch (all batches must share the first batch's columns)."""
+        if self._done:
+            raise RuntimeError("writer already committed or aborted")
+        if self.format == "csv":
+            self._write_csv(df)
+        elif self.format == "jsonl":
+            df.write_ndjson(self._fh)
+        elif self.format == "parquet":
+            self._write_parquet(df)
+        else:
+            if self.rows + df.height > XLSX_MAX_ROWS:
+                raise InputError(
+                    f"{self.path}: more than {XLSX_MAX_ROWS} rows do not fit in an XLSX sheet"
+                )
+            self._buffer.append(df)
+        self.rows += df.height
+
+    def _write_csv(self, df: pl.DataFrame) -> None:
+        include_header = not self._header_written
+        if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+            df.write_csv(self._fh, include_header=include_header, datetime_format=_DATETIME_FORMAT)
+        else:
+            buf = io.StringIO()
+            df.write_csv(buf, include_header=include_header, datetime_format=_DATETIME_FORMAT)
+            try:
+                self._fh.write(buf.getvalue().encode(self.encoding))
+            except UnicodeEncodeError as exc:
+                line = buf.getvalue()[: exc.start].count("\n") + 1
+                raise InputError(
+                    f"{self.path}: line {self.rows + line - int(include_header)} of the output "
+                    f"has characters that {self.encoding} cannot encode"
+                ) from None
+        self._header_written = True
+
+    def _write_parquet(self, df: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = df.to_arrow()
+        if self._pq is None:
+            self._pq = pq.ParquetWriter(self._fh, table.schema, compression="zstd")
+        else:
+            table = table.cast(self._pq.schema.to_arrow_schema())
+        self._pq.write_table(table)
+
+    # -- finishing -----------------------------------------------------------------
+    def commit(self) -> str:
+        """Finish, fsync, atomically rename into place; returns the final SHA-256 (hex)."""
+        if self._done:
+            if self.sha256 is None:
+                raise RuntimeError("writer was aborted")
+            return self.sha256
+        try:
+            if self.format == "parquet":
+                if self._pq is None:
+                    raise InputError(f"{self.path}: nothing to write (no batches)")
+                self._pq.close()
+            elif self.format == "xlsx":
+                frame = pl.concat(self._buffer, how="vertical") if self._buffer else pl.DataFrame()
+                frame.write_excel(self._fh, autofit=False)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        self._fsync_dir()
+        self.sha256 = _sha256(self.path)
+        return self.sha256
+
+    def abort(self) -> None:
+        """Discard everything written; the destination is left untouched."""
+        self._done = True
+        self._buffer.clear()
+        with contextlib.suppress(Exception):
+            if self._pq is not None:
+                self._pq.close()
+        with contextlib.suppress(Exception):
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def _fsync_dir(self) -> None:
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path.parent or Path("."), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif not self._done:
+            self.commit()
+
+
+def write_table(
+    df: pl.DataFrame,
+    path: str | Path,
+    format: WriteFormat | None = None,
+    *,
+    bom: bool = False,
+    encoding: str = "utf-8",
+) -> str:
+    """Write one frame atomically; returns the SHA-256 of the file."""
+    with TableWriter(path, format, bom=bom, encoding=encoding) as w:
+        w.write(df)
+        return w.commit()
