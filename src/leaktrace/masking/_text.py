@@ -1,0 +1,26 @@
+"""Small vectorised text folds shared by the operators.
+
+Deliberately local: :mod:`leaktrace.pii` owns full normalisation; masking only needs enough
+folding to find the digits it must hide (full-width digits, ＋86, spaces, hyphens).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+FULLWIDTH = {chr(0xFF10 + i): str(i) for i in range(10)} | {"＋": "+", "ｘ": "x", "Ｘ": "X"}
+
+
+def as_text(col: pl.Expr) -> pl.Expr:
+    """Utf8 view of a string/categorical/integer column (integers as decimal text)."""
+    return col.cast(pl.String)
+
+
+def fold_digits(col: pl.Expr) -> pl.Expr:
+    """Full-width → ASCII; drop spaces (incl. U+3000), hyphens, dots, brackets."""
+    return as_text(col).str.replace_many(FULLWIDTH).str.replace_all(r"[\s\-–—()（）.]", "")
+
+
+def stars(n: pl.Expr | int) -> pl.Expr:
+    """A column of ``n`` asterisks (``n`` may be an expression)."""
+    return pl.lit("").str.pad_start(n, "*")

@@ -1,0 +1,67 @@
+"""``generalise_address``: keep the administrative prefix, withhold the rest.
+
+浙江省杭州市西湖区文三路478号华星时代广场A座 → 浙江省杭州市西湖区 (default, ``district``),
+→ 浙江省杭州市 (``city``), → 浙江省 (``province``).
+
+Why: GB/T 35273-2020 treats a precise address as personal information; for analytics and
+customer service the district (县级行政区) is enough, and GB/T 41833-2022 privacy waybills hide
+the detailed part of the address too. Street, house number, building and room never pass.
+
+How (one regex, vectorised, no lookup table): the longest prefix of
+``[province][city][市辖区][district]`` found at the start of the value, where
+
+* province = 北京/天津/上海/重庆 (市 optional — 直辖市) or ``…省``/``…自治区``/``…特别行政区``;
+* city = ``…市``/``…自治州``/``…地区``/``…盟`` (optional: 直辖市 and 省直辖县级市 have none);
+* district = ``…区``/``…县``/``…旗``/``…市`` (county-level city) incl. 自治县/自治旗/新区/林区/特区;
+* whitespace between parts is allowed (``广西壮族自治区 贵港市 覃塘区``) and kept.
+
+Fail-safe choices: a part may not contain characters that start street-level text
+(镇乡街路号村社, digits) after its first character, so ``东莞市长安镇锦厦社区`` stops at
+``东莞市`` instead of leaking ``长安镇锦厦社区``; a level that is not present falls back to the
+coarser one (``湖北省仙桃市郑场镇`` → ``湖北省仙桃市`` at district level); a value with no
+recognisable prefix (or, at ``province`` level, no province) becomes null — withheld, never
+passed through. Short forms without suffixes (浙江杭州西湖区) are recognised only at district
+level, as one district-like token.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from leaktrace.masking.base import MaskContext, MaskingOperator
+
+__all__ = ["GeneraliseAddress"]
+
+_INNER = r"[^\s\d0-9省市区县旗镇乡街路号村社]"
+_PROVINCE = rf"(?:(?:北京|天津|上海|重庆)市?|\p{{Han}}{_INNER}{{1,7}}?(?:省|自治区|特别行政区))"
+# A city never starts with 市/区/县 (that is 市辖区 or a district such as 市中区).
+_CITY = rf"(?:[^\s\d0-9市区县]{_INNER}{{0,10}}?(?:自治州|地区|盟|市))"
+_DISTRICT = rf"(?:\p{{Han}}{_INNER}{{0,14}}?(?:自治县|自治旗|新区|林区|特区|区|县|旗|市))"
+
+_PATTERNS = {
+    "province": rf"^\s*({_PROVINCE})",
+    "city": rf"^\s*((?:{_PROVINCE}\s*)?{_CITY}|{_PROVINCE})",
+    "district": (
+        rf"^\s*((?:{_PROVINCE}\s*)?(?:{_CITY}\s*)?(?:市辖区\s*)?{_DISTRICT}"
+        rf"|(?:{_PROVINCE}\s*)?{_CITY}|{_PROVINCE})"
+    ),
+}
+
+
+class GeneraliseAddress(MaskingOperator):
+    name = "generalise_address"
+    description = (
+        "keeps province/city/district (default district; arg city or province); "
+        "street, number, building and room are withheld; unrecognised addresses become null"
+    )
+
+    def __init__(self, arg: str | None, ctx: MaskContext) -> None:
+        super().__init__(arg, ctx)
+        level = arg or "district"
+        if level not in _PATTERNS:
+            raise self._bad_arg(", ".join(_PATTERNS))
+        self.level = level
+
+    def expr(self, col: pl.Expr) -> pl.Expr:
+        out = col.cast(pl.String).str.extract(_PATTERNS[self.level], 1).str.strip_chars()
+        return pl.when(out == "").then(None).otherwise(out)
