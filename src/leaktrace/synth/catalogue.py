@@ -29,6 +29,9 @@ IntArray = npt.NDArray[np.int64]
 #: How often a merchant with a fixed courier actually uses it.
 _FIXED_COURIER_SHARE = 0.9
 _QUANTITY_P = np.array([0.76, 0.15, 0.05, 0.02, 0.01, 0.01])
+#: Dear items (phones, appliances, liquor) are bought one at a time, nearly always.
+_DEAR_PRICE = 500.0
+_DEAR_QUANTITY_P = np.array([0.94, 0.05, 0.01, 0.0, 0.0, 0.0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,11 @@ class Catalogue:
                 item[rows] = items[rng.choice(len(items), size=len(rows), p=w)]
         return merchant, item
 
-    def sample_quantities(self, rng: np.random.Generator, n: int) -> IntArray:
-        return (rng.choice(len(_QUANTITY_P), size=n, p=_QUANTITY_P) + 1).astype(np.int64)
+    def sample_quantities(self, rng: np.random.Generator, items: IntArray) -> IntArray:
+        n = len(items)
+        cheap = rng.choice(len(_QUANTITY_P), size=n, p=_QUANTITY_P)
+        dear = rng.choice(len(_DEAR_QUANTITY_P), size=n, p=_DEAR_QUANTITY_P)
+        return (np.where(self.price[items] >= _DEAR_PRICE, dear, cheap) + 1).astype(np.int64)
 
     def sample_couriers(self, rng: np.random.Generator, merchant: IntArray) -> IntArray:
         free = rng.choice(len(self.courier), size=len(merchant), p=self.courier_free_share)

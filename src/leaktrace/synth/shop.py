@@ -164,7 +164,7 @@ def generate_orders(n: int, seed: int, *, start: dt.date = DEFAULT_START) -> pl.
     name = sample_names(r_name, male)
 
     merchant, item = cat.sample_items(r_item, n)
-    qty = cat.sample_quantities(r_qty, n)
+    qty = cat.sample_quantities(r_qty, item)
     amount = np.round(cat.price[item] * qty, 2)
     courier = cat.sample_couriers(r_courier, merchant)
 
