@@ -1,0 +1,134 @@
+"""Readers: every format and encoding to the same role-named frame; streaming; sniffing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from lt_orders import ROLE_OF, make_orders
+
+from leaktrace.io import open_table, read_frame, read_table
+from leaktrace.io.readers import registered_formats, sniff_delimiter
+from leaktrace.roles import Role
+
+ROLE_ORDER = [r.value for r in Role if r.value in ROLE_OF.values()]
+
+
+@pytest.fixture
+def orders() -> pl.DataFrame:
+    return make_orders(120)
+
+
+def _expected(orders: pl.DataFrame) -> pl.DataFrame:
+    out = orders.rename(ROLE_OF).select(ROLE_ORDER)
+    return out.with_columns(
+        pl.col("order_time").str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+    )
+
+
+def _write_csv_bytes(df: pl.DataFrame, path: Path, encoding: str, sep: str = ",") -> None:
+    path.write_bytes(df.write_csv(separator=sep).encode(encoding))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings(tmp_path: Path, orders: pl.DataFrame, encoding: str) -> None:
+    p = tmp_path / "leak.csv"
+    _write_csv_bytes(orders, p, encoding)
+    with open_table(p) as src:
+        assert src.format == "csv"
+        assert src.encoding == {"gbk": "gb18030"}.get(encoding, encoding)
+        assert src.unrecognised == []
+        got = src.read()
+    assert got.equals(_expected(orders))
+
+
+@pytest.mark.parametrize("sep", [",", "\t", ";", "|"])
+def test_delimiters_headerless_shuffled(tmp_path: Path, orders: pl.DataFrame, sep: str) -> None:
+    cols = list(reversed(orders.columns))
+    p = tmp_path / "dump.txt"
+    p.write_text(orders.select(cols).write_csv(separator=sep, include_header=False))
+    with open_table(p) as src:
+        assert src.has_header is False
+        got = src.read()
+    assert got.equals(_expected(orders))
+
+
+def test_sniffer_ignores_quoted_delimiters() -> None:
+    text = 'a;b;c\n"x,y,z";2;3\n"p,q";5;6\n'
+    assert sniff_delimiter(text) == ";"
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "xlsx", "json"])
+def test_other_formats(tmp_path: Path, orders: pl.DataFrame, fmt: str) -> None:
+    p = tmp_path / f"leak.{fmt}"
+    {
+        "parquet": orders.write_parquet,
+        "jsonl": orders.write_ndjson,
+        "xlsx": orders.write_excel,
+        "json": orders.write_json,
+    }[fmt](p)
+    with open_table(p) as src:
+        assert src.format == fmt
+        got = src.read()
+    assert got.equals(_expected(orders))
+
+
+def test_xlsx_headerless(tmp_path: Path, orders: pl.DataFrame) -> None:
+    p = tmp_path / "noheader.xlsx"
+    orders.write_excel(p, include_header=False)
+    assert read_table(p).equals(_expected(orders))
+
+
+def test_batches_are_bounded_and_ordered(tmp_path: Path) -> None:
+    df = make_orders(1000, seed=5)
+    p = tmp_path / "big.csv"
+    _write_csv_bytes(df, p, "gbk")
+    with open_table(p, batch_rows=128) as src:
+        sizes = [b.height for b in src.iter_batches()]
+    assert max(sizes) <= 128 and sum(sizes) == 1000
+    assert read_table(p, batch_rows=128).equals(_expected(df))
+
+
+def test_order_time_formats(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text(
+        "下单时间,手机\n2024-09-12 14:03:27,13812345678\n2024/9/12 14:03,13812345678\n"
+        "2024年9月12日 14:03:27,13812345678\n2024-09-12,13812345678\nbad,13812345678\n"
+    )
+    got = read_table(p)["order_time"].to_list()
+    assert got == [
+        datetime(2024, 9, 12, 14, 3, 27),
+        datetime(2024, 9, 12, 14, 3),
+        datetime(2024, 9, 12, 14, 3, 27),
+        datetime(2024, 9, 12),
+        None,
+    ]
+
+
+def test_junk_columns_dropped_and_values_untouched(tmp_path: Path) -> None:
+    p = tmp_path / "j.csv"
+    p.write_text('手机,备注,收货地址\n１３８ 1234 5678,"a,b",北京市朝阳区建国路８８号【3号楼】\n')
+    with open_table(p) as src:
+        assert src.unrecognised == ["备注"]
+        got = src.read()
+    assert got.columns == ["phone", "address"]
+    assert got.row(0) == ("１３８ 1234 5678", "北京市朝阳区建国路８８号【3号楼】")
+
+
+def test_columns_override(tmp_path: Path) -> None:
+    p = tmp_path / "o.csv"
+    p.write_text("a,b\n13812345678,foo\n")
+    got = read_table(p, columns={"merchant": "b"})
+    assert got.columns == ["phone", "merchant"]
+
+
+def test_read_frame_polars_and_pandas(orders: pl.DataFrame) -> None:
+    assert read_frame(orders).equals(_expected(orders))
+    pd = pytest.importorskip("pandas")
+    assert read_frame(pd.DataFrame(orders.to_dict(as_series=False))).equals(_expected(orders))
+
+
+def test_registry_lists_formats() -> None:
+    assert set(registered_formats()) >= {"csv", "xlsx", "parquet", "jsonl", "json"}

@@ -1,0 +1,144 @@
+"""TableWriter: atomic commit, digest, no partial files, and hypothesis round trips."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leaktrace.errors import InputError
+from leaktrace.io import TableWriter, read_table, write_table
+from leaktrace.io.writers import XLSX_MAX_ROWS
+
+# Characters GBK can encode: common hanzi, full-width forms, ASCII incl. CSV specials.
+HANZI = (
+    "张王李赵刘陈省市区县路号栋单元室农夫山泉口罩手机壳官方旗舰店【】（）《》，。、：；“”！？·－＃"
+)
+ALPHABET = HANZI + string.ascii_letters + string.digits + " ,;|\"'#*-()[]\n\t" + "１２３ＡＢ　"
+text = st.text(alphabet=ALPHABET, min_size=1, max_size=30).filter(lambda s: s.strip() != "")
+
+TEXT_ROLES = ["name", "phone", "address", "product", "merchant"]
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(min_value=1, max_value=25))
+    cols: dict[str, list[object]] = {
+        r: draw(st.lists(st.one_of(st.none(), text), min_size=n, max_size=n)) for r in TEXT_ROLES
+    }
+    # Keep at least one value per row so no data row is entirely empty.
+    cols["order_id"] = [str(10**15 + i) for i in range(n)]
+    cols["order_time"] = draw(
+        st.lists(
+            st.one_of(st.none(), st.datetimes(datetime(2000, 1, 1), datetime(2037, 1, 1))),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    df = pl.DataFrame(
+        cols, schema={**{k: pl.String for k in cols}, "order_time": pl.Datetime("us")}
+    )
+    return df.select(["order_id", "order_time", *TEXT_ROLES]).with_columns(
+        pl.col("order_time").dt.truncate("1s")
+    )
+
+
+def _round_trip(tmp_path: Path, df: pl.DataFrame, name: str, **kw: object) -> pl.DataFrame:
+    p = tmp_path / name
+    p.unlink(missing_ok=True)
+    digest = write_table(df, p, **kw)  # type: ignore[arg-type]
+    assert digest == hashlib.sha256(p.read_bytes()).hexdigest()
+    return read_table(p)
+
+
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("a.csv", {}),
+        ("b.csv", {"bom": True}),
+        ("c.csv", {"encoding": "gbk"}),
+        ("d.csv", {"encoding": "gb18030"}),
+        ("e.parquet", {}),
+        ("f.jsonl", {}),
+    ],
+)
+@SETTINGS
+@given(df=frames())
+def test_round_trip(tmp_path: Path, name: str, kw: dict[str, object], df: pl.DataFrame) -> None:
+    assert _round_trip(tmp_path, df, name, **kw).equals(df)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(df=frames())
+def test_round_trip_xlsx(tmp_path: Path, df: pl.DataFrame) -> None:
+    # XLSX stores "\r\n"/leading-trailing whitespace faithfully; calamine reads it back.
+    assert _round_trip(tmp_path, df, "g.xlsx").equals(df)
+
+
+def test_exception_leaves_no_file(tmp_path: Path) -> None:
+    p = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError), TableWriter(p) as w:
+        w.write(pl.DataFrame({"a": ["x"]}))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_abort_keeps_previous_file(tmp_path: Path) -> None:
+    p = tmp_path / "out.parquet"
+    write_table(pl.DataFrame({"a": ["old"]}), p)
+    before = p.read_bytes()
+    w = TableWriter(p)
+    w.write(pl.DataFrame({"a": ["new"]}))
+    w.abort()
+    assert p.read_bytes() == before
+    assert [q.name for q in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def test_batches_and_bom(tmp_path: Path) -> None:
+    p = tmp_path / "out.csv"
+    with TableWriter(p, bom=True) as w:
+        w.write(pl.DataFrame({"手机": ["13812345678"]}))
+        w.write(pl.DataFrame({"手机": ["13912345678"]}))
+        digest = w.commit()
+    raw = p.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count("手机".encode()) == 1
+    assert digest == w.sha256 and w.rows == 2
+
+
+def test_gbk_unencodable_is_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "out.csv"
+    with (
+        pytest.raises(InputError, match="cannot encode") as ei,
+        TableWriter(p, encoding="gbk") as w,
+    ):
+        w.write(pl.DataFrame({"a": ["ok", "emoji 😀"]}))
+    assert "😀" not in str(ei.value) and "\n" not in str(ei.value)
+    assert not p.exists()
+
+
+def test_xlsx_row_limit(tmp_path: Path) -> None:
+    w = TableWriter(tmp_path / "big.xlsx")
+    w.write(pl.DataFrame({"a": ["x"] * 10}))
+    w.rows = XLSX_MAX_ROWS - 5  # pretend; avoids building a million-row frame
+    with pytest.raises(InputError, match="XLSX"):
+        w.write(pl.DataFrame({"a": ["x"] * 10}))
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        TableWriter(tmp_path / "x.doc")
