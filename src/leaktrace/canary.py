@@ -1,0 +1,320 @@
+"""Canary rows (伪行): synthetic orders, unique per recipient and release, that look real.
+
+One canary found in a leaked file — or one call/e-mail to a canary contact point — names
+the recipient whose copy it came from (DESIGN §3). That only works if a canary cannot be
+told from a real row, so every field is drawn from the *sample's own* distributions:
+
+* product / sku / quantity / amount / merchant / courier are copied *jointly* from one
+  real donor row (a 兰蔻 serum from the 兰蔻 shop at the real price × quantity);
+* ``order_time`` combines a donor's date with another donor's time of day, kept inside
+  the sample's time range; ``order_id`` keeps a donor's leading digits (platform/date
+  structure) and its length, with fresh random trailing digits, unique and outside
+  ``exclude_order_ids`` and the sample;
+* ``phone`` comes from ``pool_phones`` (numbers the platform controls) and the address is
+  in the city that phone's prefix geocodes to, with a real current district and a
+  synthetic street, in the sample's address style (with/without province, separators);
+* ``name`` from the synthetic name model; ``id_number`` (at the sample's non-null rate)
+  re-drawn until ``stdnum.cn.ric`` accepts it; ``email`` (at the sample's rate) from
+  ``pool_emails``; ``card_last4`` random.
+
+Decision — **no pool, no canary**: an empty or short phone pool raises
+:class:`~leaktrace.errors.ConfigError` instead of falling back to synthetic numbers. A
+made-up 11-digit number with a real prefix is very likely *someone's* phone: scammers who
+buy the leak would call a real, uninvolved person, and a canary hit would never arrive.
+For the same reason canary e-mails are only ever pool addresses; when the pool runs out
+the e-mail cell is left empty (most real rows have none).
+
+Determinism: all randomness comes from ``numpy.random.Philox`` keyed by
+HMAC-SHA256(key, label ‖ release_id), so the same (key, release_id, inputs) give the same
+rows, different releases give different rows, and without the key nobody can predict or
+recognise them. Python's ``random`` is never used. Pools are sorted first so the result
+does not depend on the order the caller lists them in.
+
+Canary *tokens* are modelled here (:class:`Canary`, :class:`CanaryKind`), canarytokens
+style; observed *hits* are a separate model elsewhere that references ``canary_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from stdnum.cn import ric
+
+from leaktrace.errors import ConfigError, InputError
+from leaktrace.synth.geo import Geo, geo
+from leaktrace.synth.people import sample_genders, sample_id_numbers, sample_names
+
+__all__ = ["Canary", "CanaryKind", "canary_records", "canary_rng", "generate_canaries"]
+
+IntArray = npt.NDArray[np.int64]
+
+_RNG_LABEL = b"leaktrace/canary/v1\x00"
+#: Trailing digits of a canary order id that are always fresh randomness.
+_RANDOM_ID_DIGITS = 12
+_DONOR_COLUMNS = ("product", "sku", "quantity", "amount", "merchant", "courier")
+_GENERATED = frozenset(
+    {"order_id", "order_time", "name", "phone", "address", "id_number", "email", "card_last4"}
+)
+
+
+class CanaryKind(StrEnum):
+    """How a canary reports a hit: someone calls/texts the phone, or mails the address."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    """A canary token: one controlled contact point planted in one canary row.
+
+    ``canary_id`` is the canary row's ``order_id`` (what a leaked file quotes); a row with
+    both a phone and an e-mail yields two tokens with the same ``canary_id``.
+    """
+
+    canary_id: str
+    kind: CanaryKind
+    contact: str
+
+
+def canary_records(rows: pl.DataFrame) -> list[Canary]:
+    """The tokens planted in canary rows made by :func:`generate_canaries`."""
+    if "order_id" not in rows.columns:
+        raise InputError("canary rows have no order_id column")
+    out: list[Canary] = []
+    ids = rows["order_id"].cast(pl.Utf8).to_list()
+    for kind in CanaryKind:
+        if kind.value in rows.columns:
+            for oid, contact in zip(ids, rows[kind.value].cast(pl.Utf8).to_list(), strict=True):
+                if contact:
+                    out.append(Canary(canary_id=str(oid), kind=kind, contact=contact))
+    return out
+
+
+def canary_rng(key: bytes, release_id: str) -> np.random.Generator:
+    """The keyed generator for one release: Philox keyed by HMAC-SHA256(key, release_id)."""
+    digest = hmac.new(key, _RNG_LABEL + release_id.encode("utf-8"), hashlib.sha256).digest()
+    return np.random.Generator(np.random.Philox(key=int.from_bytes(digest[:16], "big")))
+
+
+def generate_canaries(
+    sample: pl.DataFrame,
+    n: int,
+    *,
+    key: bytes,
+    release_id: str,
+    pool_phones: list[str],
+    pool_emails: list[str],
+    exclude_order_ids: pl.Series | None = None,
+) -> pl.DataFrame:
+    """``n`` canary rows with exactly ``sample``'s columns and dtypes (see module docstring).
+
+    Raises :class:`ConfigError` when ``sample`` has a phone column and ``pool_phones``
+    holds fewer than ``n`` distinct numbers, :class:`InputError` on an empty sample.
+    """
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if n == 0:
+        return sample.clear()
+    if sample.height == 0:
+        raise InputError("cannot shape canary rows on an empty sample")
+    if not key:
+        raise ConfigError("canary key is empty")
+    rng = canary_rng(key, release_id)
+    g = geo()
+    cols = set(sample.columns)
+    donor = rng.integers(0, sample.height, size=n)
+    out: dict[str, pl.Series] = {}
+
+    # Contact points first: the phone decides the city.
+    phones: list[str] | None = None
+    if "phone" in cols:
+        pool = sorted({p.strip() for p in pool_phones if p and p.strip()})
+        if len(pool) < n:
+            raise ConfigError(
+                f"canary phone pool has {len(pool)} distinct numbers, {n} canaries need "
+                "one each; add platform-controlled numbers to the pool"
+            )
+        phones = [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
+        out["phone"] = pl.Series("phone", phones, dtype=pl.Utf8)
+
+    cities = _canary_cities(rng, g, sample, phones, n)
+    male = sample_genders(rng, n)
+
+    if "order_id" in cols:
+        out["order_id"] = _order_ids(rng, sample["order_id"], donor, exclude_order_ids)
+    if "order_time" in cols:
+        out["order_time"] = _order_times(rng, sample["order_time"], donor)
+    if "name" in cols:
+        out["name"] = sample_names(rng, male)
+    if "address" in cols:
+        with_province, separator = _address_style(sample["address"], g)
+        out["address"] = g.sample_addresses(
+            rng, cities, with_province=with_province, separator=separator
+        )
+    if "id_number" in cols:
+        out["id_number"] = _id_numbers(rng, g, sample["id_number"], cities, male)
+    if "email" in cols:
+        out["email"] = _emails(rng, sample["email"], pool_emails, n)
+    if "card_last4" in cols:
+        share = 1.0 - sample["card_last4"].null_count() / sample.height
+        digits = pl.Series(rng.integers(0, 10_000, size=n), dtype=pl.Int64)
+        card = digits.cast(pl.Utf8).str.zfill(4)
+        keep = pl.Series(rng.random(n) < share)
+        out["card_last4"] = pl.select(pl.when(keep).then(card)).to_series()
+
+    donors = sample[donor.tolist()]
+    frame: dict[str, pl.Series] = {}
+    for name, dtype in sample.schema.items():
+        if name in out:
+            frame[name] = out[name].alias(name).cast(dtype)
+        else:  # product/sku/quantity/amount/merchant/courier and any other column
+            frame[name] = donors[name]
+    return pl.DataFrame(frame, schema=sample.schema)
+
+
+# -- per-field helpers ---------------------------------------------------------------------
+
+
+def _canary_cities(
+    rng: np.random.Generator, g: Geo, sample: pl.DataFrame, phones: list[str] | None, n: int
+) -> IntArray:
+    """The phone's prefix city; else a city seen in the sample's addresses; else synthetic."""
+    cities = g.city_of_phones(phones) if phones is not None else np.full(n, -1, dtype=np.int64)
+    missing = np.flatnonzero(cities < 0)
+    if len(missing) == 0:
+        return cities
+    seen = _cities_in_addresses(g, sample["address"]) if "address" in sample.columns else None
+    if seen is not None and len(seen):
+        cities[missing] = seen[rng.integers(0, len(seen), size=len(missing))]
+    else:
+        cities[missing] = g.sample_cities(rng, len(missing))
+    return cities
+
+
+def _cities_in_addresses(g: Geo, addresses: pl.Series, limit: int = 5000) -> IntArray:
+    """City indices found in (up to ``limit`` of) the sample's addresses."""
+    text = addresses.drop_nulls().head(limit).str.replace_all(r"\s", "")
+    found: list[int] = []
+    for i, (province, city) in enumerate(zip(g.city_province, g.city_name, strict=True)):
+        needle = city or province
+        hits = int(text.str.contains(needle, literal=True).sum())
+        found.extend([i] * hits)
+    return np.array(found, dtype=np.int64)
+
+
+def _address_style(addresses: pl.Series, g: Geo) -> tuple[bool, str]:
+    """(starts with the province?, separator between admin parts) by majority of the sample."""
+    text = addresses.drop_nulls().head(5000)
+    if text.len() == 0:
+        return True, ""
+    provinces = sorted(set(g.city_province))
+    starts = text.str.strip_chars().str.starts_with(provinces[0])
+    for p in provinces[1:]:
+        starts = starts | text.str.strip_chars().str.starts_with(p)
+    with_province = _share(starts) >= 0.5
+    spaced = _share(text.str.contains(" ", literal=True)) >= 0.5
+    return with_province, " " if spaced else ""
+
+
+def _share(mask: pl.Series) -> float:
+    return float(mask.cast(pl.Float64).to_numpy().mean()) if mask.len() else 0.0
+
+
+def _order_ids(
+    rng: np.random.Generator,
+    sample_ids: pl.Series,
+    donor: IntArray,
+    exclude: pl.Series | None,
+) -> pl.Series:
+    """Donor's length and leading characters, fresh random tail; unique, never excluded."""
+    templates = sample_ids.cast(pl.Utf8).gather(donor).to_list()
+    banned = set(sample_ids.cast(pl.Utf8).drop_nulls().to_list())
+    if exclude is not None:
+        banned |= set(exclude.cast(pl.Utf8).drop_nulls().to_list())
+    out: list[str] = []
+    taken: set[str] = set()
+    for template in templates:
+        t = template if template and template.isdigit() else "1" + "0" * 17
+        keep = max(0, len(t) - _RANDOM_ID_DIGITS)
+        while True:
+            tail = "".join(str(d) for d in rng.integers(0, 10, size=len(t) - keep))
+            candidate = t[:keep] + tail
+            if candidate[0] == "0":
+                continue
+            if candidate not in banned and candidate not in taken:
+                break
+        taken.add(candidate)
+        out.append(candidate)
+    return pl.Series("order_id", out, dtype=pl.Utf8)
+
+
+def _order_times(rng: np.random.Generator, times: pl.Series, donor: IntArray) -> pl.Series:
+    """Date of one donor + time of day of another, clipped to the sample's range."""
+    if not isinstance(times.dtype, pl.Datetime):
+        return times.gather(donor)
+    valid = times.drop_nulls()
+    if valid.len() == 0:
+        return times.gather(donor)
+    other = rng.integers(0, valid.len(), size=len(donor))
+    day_src = times.gather(donor).fill_null(valid[0])
+    tod_src = valid.gather(other)
+    day = day_src.dt.truncate("1d")
+    tod = tod_src - tod_src.dt.truncate("1d")
+    lo, hi = valid.min(), valid.max()
+    combined = (day + tod).clip(lo, hi)  # type: ignore[arg-type]
+    if (valid.dt.microsecond() == 0).all():
+        combined = combined.dt.truncate("1s")
+    return combined.alias("order_time")
+
+
+def _id_numbers(
+    rng: np.random.Generator,
+    g: Geo,
+    sample_ids: pl.Series,
+    cities: IntArray,
+    male: npt.NDArray[np.bool_],
+) -> pl.Series:
+    """At the sample's non-null rate; every number re-drawn until stdnum accepts it."""
+    n = len(cities)
+    share = 1.0 - sample_ids.null_count() / max(sample_ids.len(), 1)
+    has = rng.random(n) < share
+    provinces = np.array([g.city_code[c][:2] for c in cities])
+    values: list[str | None] = [None] * n
+    todo = np.flatnonzero(has)
+    for _ in range(100):
+        if len(todo) == 0:
+            break
+        drawn = sample_id_numbers(rng, provinces[todo], male[todo]).to_list()
+        still: list[int] = []
+        for row, number in zip(todo.tolist(), drawn, strict=True):
+            if ric.is_valid(number):
+                values[row] = number
+            else:
+                still.append(row)
+        todo = np.array(still, dtype=np.int64)
+    if len(todo):  # pragma: no cover - construction makes numbers valid
+        raise RuntimeError("could not draw valid ID numbers for canaries")
+    return pl.Series("id_number", values, dtype=pl.Utf8)
+
+
+def _emails(
+    rng: np.random.Generator, sample_emails: pl.Series, pool: list[str], n: int
+) -> pl.Series:
+    """Pool addresses only, at the sample's non-null rate; empty when the pool runs out."""
+    share = 1.0 - sample_emails.null_count() / max(sample_emails.len(), 1)
+    clean = sorted({e.strip() for e in pool if e and e.strip()})
+    rows = np.flatnonzero(rng.random(n) < share)[: len(clean)]
+    picks: list[int] = (
+        rng.choice(len(clean), size=len(rows), replace=False).tolist() if len(rows) else []
+    )
+    values: list[str | None] = [None] * n
+    for row, pick in zip(rows.tolist(), picks, strict=True):
+        values[row] = clean[pick]
+    return pl.Series("email", values, dtype=pl.Utf8)
