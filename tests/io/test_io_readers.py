@@ -63,12 +63,14 @@ def test_sniffer_ignores_quoted_delimiters() -> None:
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl", "xlsx", "json"])
 def test_other_formats(tmp_path: Path, orders: pl.DataFrame, fmt: str) -> None:
     p = tmp_path / f"leak.{fmt}"
-    {
-        "parquet": orders.write_parquet,
-        "jsonl": orders.write_ndjson,
-        "xlsx": orders.write_excel,
-        "json": orders.write_json,
-    }[fmt](p)
+    if fmt == "parquet":
+        orders.write_parquet(p)
+    elif fmt == "jsonl":
+        orders.write_ndjson(p)
+    elif fmt == "xlsx":
+        orders.write_excel(p)
+    else:
+        orders.write_json(p)
     with open_table(p) as src:
         assert src.format == fmt
         got = src.read()
