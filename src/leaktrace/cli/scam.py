@@ -38,7 +38,9 @@ app.add_typer(scam_app, name="scam")
 
 ModelOption = Annotated[
     Path | None,
-    typer.Option("--model", help="Model file (.npz) to use instead of the shipped one.", show_default=False),
+    typer.Option(
+        "--model", help="Model file (.npz) to use instead of the shipped one.", show_default=False
+    ),
 ]
 
 _STAGE_NAMES = {
@@ -56,7 +58,9 @@ assert set(_STAGE_NAMES) == set(STAGE_ADVICE)
 def _print_human(r: ScamResult, label: str | None = None) -> None:
     head = f"{label}: " if label else ""
     verdict = "[bold red]疑似诈骗[/]" if r.is_scam else "[green]未判定为诈骗[/]"
-    out_console.print(f"{head}{verdict}  类型: {r.fraud_type}  分数: {r.score:.2f}", highlight=False)
+    out_console.print(
+        f"{head}{verdict}  类型: {r.fraud_type}  分数: {r.score:.2f}", highlight=False
+    )
     for h in r.stages:
         out_console.print(
             f"  - {_STAGE_NAMES[h.stage]} ({h.stage}) [{h.start}:{h.end}] “{h.cue}”",
@@ -71,13 +75,20 @@ def _print_human(r: ScamResult, label: str | None = None) -> None:
 @scam_app.command("check")
 @handle_errors
 def check_cmd(
-    text: Annotated[str | None, typer.Argument(help="The text to check.", show_default=False)] = None,
+    text: Annotated[
+        str | None, typer.Argument(help="The text to check.", show_default=False)
+    ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="Text lines, CSV, XLSX or JSON lines.", show_default=False),
+        typer.Option(
+            "--file", "-f", help="Text lines, CSV, XLSX or JSON lines.", show_default=False
+        ),
     ] = None,
     column: Annotated[
-        str | None, typer.Option("--column", help="Text column of a CSV/XLSX/JSON lines file.", show_default=False)
+        str | None,
+        typer.Option(
+            "--column", help="Text column of a CSV/XLSX/JSON lines file.", show_default=False
+        ),
     ] = None,
     json_: JsonOption = False,
     model: ModelOption = None,
@@ -108,15 +119,25 @@ def check_cmd(
 def train_cmd(
     data: Annotated[
         Path,
-        typer.Argument(help="fraud-text folder (news-reports/, dialogs/) or a CSV with text,label."),
+        typer.Argument(
+            help="fraud-text folder (news-reports/, dialogs/) or a CSV with text,label."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Where to write the model (.npz).")],
     split: Annotated[
         Path | None,
-        typer.Option("--split", help="Split file whose test groups are held out (default: the shipped split).", show_default=False),
+        typer.Option(
+            "--split",
+            help="Split file whose test groups are held out (default: the shipped split).",
+            show_default=False,
+        ),
     ] = None,
-    all_data: Annotated[bool, typer.Option("--all", help="Train on everything, hold nothing out.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for template negatives and the solver.")] = 20240501,
+    all_data: Annotated[
+        bool, typer.Option("--all", help="Train on everything, hold nothing out.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for template negatives and the solver.")
+    ] = 20240501,
     analyzer: Annotated[str, typer.Option("--analyzer", help="char (shipped) or jieba.")] = "char",
     json_: JsonOption = False,
 ) -> None:
@@ -142,7 +163,9 @@ def train_cmd(
     if json_:
         print_json(summary)
     else:
-        out_console.print(f"wrote {out} ({len(model.classes)} classes, {corpus.stats['train']} training examples)")
+        out_console.print(
+            f"wrote {out} ({len(model.classes)} classes, {corpus.stats['train']} training examples)"
+        )
 
 
 def _load_contacts(home: Path) -> OfficialContacts | None:
@@ -157,7 +180,7 @@ def _load_contacts(home: Path) -> OfficialContacts | None:
         return OfficialContacts.model_validate(data.get("official_contacts", {}))
     except ValidationError as exc:
         where = ".".join(str(x) for x in exc.errors()[0]["loc"]) if exc.errors() else ""
-        raise ConfigError(f"{path}: invalid [official_contacts] {where}".rstrip()) from None
+        raise ConfigError(f"{path}: invalid official_contacts.{where}".rstrip(".")) from None
 
 
 @scam_app.command("verify-contact")
@@ -178,7 +201,15 @@ def verify_contact_cmd(
     if json_:
         print_json(verdict.to_dict())
         return
-    label = {"official": "官方 official", "not_official": "非官方 not official", "unknown": "未知 unknown"}
-    out_console.print(f"{verdict.normalised or verdict.query}: {label[verdict.verdict]}", highlight=False, markup=False)
+    label = {
+        "official": "官方 official",
+        "not_official": "非官方 not official",
+        "unknown": "未知 unknown",
+    }
+    out_console.print(
+        f"{verdict.normalised or verdict.query}: {label[verdict.verdict]}",
+        highlight=False,
+        markup=False,
+    )
     for reason in verdict.reasons:
         out_console.print(f"  - {reason}", highlight=False, markup=False)

@@ -63,9 +63,7 @@ def decode_bytes(data: bytes, name: str) -> str:
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        raise InputError(
-            f"{name}: not valid {encoding} text (mixed or unknown encoding)"
-        ) from None
+        raise InputError(f"{name}: not valid {encoding} text (mixed or unknown encoding)") from None
 
 
 def read_csv_frame(data: bytes, name: str) -> pl.DataFrame:

@@ -55,7 +55,13 @@ FRAUD_TYPES: tuple[str, ...] = (
 )
 
 RULE_ONLY_TYPES: frozenset[str] = frozenset(
-    {"虚假征信类", "冒充公检法及政府机关类", "冒充领导、熟人类", "网络游戏产品虚假交易类", "冒充军警购物类诈骗"}
+    {
+        "虚假征信类",
+        "冒充公检法及政府机关类",
+        "冒充领导、熟人类",
+        "网络游戏产品虚假交易类",
+        "冒充军警购物类诈骗",
+    }
 )
 
 #: Data-set type (file name without the "(N).csv" count) → Ministry category.

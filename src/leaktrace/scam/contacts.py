@@ -103,9 +103,13 @@ def verify_contact(query: str, contacts: OfficialContacts) -> ContactVerdict:
         official = {p for p in (normalise_phone(x) for x in contacts.phones) if p}
         what = _phone_kind(phone)
         if not official:
-            return ContactVerdict(q, "phone", phone, "unknown", ["no official phone numbers are configured"])
+            return ContactVerdict(
+                q, "phone", phone, "unknown", ["no official phone numbers are configured"]
+            )
         if phone in official:
-            return ContactVerdict(q, "phone", phone, "official", ["listed in official_contacts.phones"])
+            return ContactVerdict(
+                q, "phone", phone, "official", ["listed in official_contacts.phones"]
+            )
         reasons = [f"{what}, not in the {len(official)} official phone number(s)"]
         if what == "a personal mobile number":
             reasons.append("real customer service does not call from personal mobile numbers")
@@ -114,10 +118,14 @@ def verify_contact(query: str, contacts: OfficialContacts) -> ContactVerdict:
     if domain is not None:
         official_d = {d for d in (normalise_domain(x) for x in contacts.domains) if d}
         if not official_d:
-            return ContactVerdict(q, "domain", domain, "unknown", ["no official domains are configured"])
+            return ContactVerdict(
+                q, "domain", domain, "unknown", ["no official domains are configured"]
+            )
         for d in sorted(official_d):
             if domain == d or domain.endswith("." + d):
-                return ContactVerdict(q, "domain", domain, "official", [f"is or is under official domain {d}"])
+                return ContactVerdict(
+                    q, "domain", domain, "official", [f"is or is under official domain {d}"]
+                )
         reasons = [f"not under any of the {len(official_d)} official domain(s)"]
         for d in sorted(official_d):
             label = d.split(".")[0]
@@ -129,9 +137,17 @@ def verify_contact(query: str, contacts: OfficialContacts) -> ContactVerdict:
         return ContactVerdict(q, "account", acct, "unknown", ["empty input"])
     official_a = {_account(a) for a in contacts.accounts}
     if not official_a:
-        return ContactVerdict(q, "account", acct, "unknown", ["no official accounts are configured"])
+        return ContactVerdict(
+            q, "account", acct, "unknown", ["no official accounts are configured"]
+        )
     if acct in official_a:
-        return ContactVerdict(q, "account", acct, "official", ["listed in official_contacts.accounts"])
+        return ContactVerdict(
+            q, "account", acct, "official", ["listed in official_contacts.accounts"]
+        )
     return ContactVerdict(
-        q, "account", acct, "not_official", [f"not one of the {len(official_a)} official account(s)"]
+        q,
+        "account",
+        acct,
+        "not_official",
+        [f"not one of the {len(official_a)} official account(s)"],
     )

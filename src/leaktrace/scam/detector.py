@@ -108,7 +108,9 @@ def _advice(is_scam: bool, fraud_type: str, stages: Sequence[StageHit]) -> str:
         parts.append("未判定为诈骗，但出现以下需留意的内容：")
         parts.extend(STAGE_ADVICE[s] for s in found)
     else:
-        parts.append("未发现明显诈骗特征。如仍有疑问，请通过官方App自行核实，不要使用对方提供的联系方式。")
+        parts.append(
+            "未发现明显诈骗特征。如仍有疑问，请通过官方App自行核实，不要使用对方提供的联系方式。"
+        )
     return "".join(parts)
 
 

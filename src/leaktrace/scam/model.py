@@ -50,7 +50,12 @@ FloatArray = npt.NDArray[np.float32]
 
 def _prep(text: str) -> str:
     # Whole-string NFKC + lower: full-width letters and digits hash like half-width ones.
-    return unicodedata.normalize("NFKC", text[:MODEL_CHARS]).lower()
+    s = text[:MODEL_CHARS]
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (junk input) cannot be hashed
+        s = s.encode("utf-8", "replace").decode("utf-8")
+    return unicodedata.normalize("NFKC", s).lower()
 
 
 def _jieba_tokens(text: str) -> list[str]:
@@ -121,7 +126,10 @@ class LinearTextModel:
         """Class probabilities, shape ``(len(texts), len(classes))``, one matrix product."""
         if len(texts) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        z = np.asarray(self.features(texts) @ self._coef_t, dtype=np.float32) + self.intercept
+        prod = self.features(texts) @ self._coef_t
+        if sparse.issparse(prod):  # sparse weights (a small retrained model) give sparse logits
+            prod = prod.toarray()
+        z = np.asarray(prod, dtype=np.float32) + self.intercept
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)

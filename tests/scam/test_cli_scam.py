@@ -1,0 +1,138 @@
+"""``leaktrace scam …`` end to end through Typer's CliRunner (and one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import leaktrace.cli.scam  # noqa: F401  (registers the sub-app)
+from leaktrace.cli import app
+
+runner = CliRunner()
+SCAM = "我是京东客服，您的快递丢失了，我们给您三倍赔偿，请下载会议软件并开启屏幕共享"
+LEGIT = "【顺丰速运】您的快件已到达小区东门驿站，取件码1234，请于18:00前取件。"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, ["scam", *args])
+    # Rich wraps long error lines at the console width; join them back for matching.
+    return r.exit_code, r.stdout, r.stderr.replace("\n", "")
+
+
+def test_check_text_json() -> None:
+    code, out, _ = run("check", SCAM, "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["is_scam"] is True and d["fraud_type"] == "冒充电商物流客服类"
+    assert any(s["stage"] == "screen_sharing" for s in d["stages"])
+
+
+def test_check_text_human() -> None:
+    code, out, _ = run("check", SCAM)
+    assert code == 0 and "疑似诈骗" in out and "screen_sharing" in out
+
+
+@pytest.mark.parametrize("kind", ["txt", "csv", "gbk-csv", "xlsx", "jsonl"])
+def test_check_file_formats_keep_order(tmp_path: Path, kind: str) -> None:
+    texts = [SCAM, LEGIT, SCAM]
+    if kind == "txt":
+        f = tmp_path / "in.txt"
+        f.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    elif kind == "csv":
+        f = tmp_path / "in.csv"
+        pl.DataFrame({"id": ["1", "2", "3"], "内容": texts}).write_csv(f)
+    elif kind == "gbk-csv":
+        f = tmp_path / "in.csv"
+        f.write_bytes(
+            ("id,内容\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts))).encode("gb18030")
+        )
+    elif kind == "xlsx":
+        f = tmp_path / "in.xlsx"
+        pl.DataFrame({"message": texts, "n": [1, 2, 3]}).write_excel(f)
+    else:
+        f = tmp_path / "in.jsonl"
+        f.write_text(
+            "\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in texts), encoding="utf-8"
+        )
+    code, out, err = run("check", "--file", str(f), "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["is_scam"] for r in rows] == [True, False, True]
+
+
+def test_check_file_column_option_and_missing_column(tmp_path: Path) -> None:
+    f = tmp_path / "in.csv"
+    pl.DataFrame({"a": [SCAM], "b": [LEGIT]}).write_csv(f)
+    code, _, err = run("check", "--file", str(f))
+    assert code == 2 and "no text column" in err and "Traceback" not in err
+    code, out, _ = run("check", "--file", str(f), "--column", "b", "--json")
+    assert code == 0 and json.loads(out)["is_scam"] is False
+    code, _, err = run("check", "--file", str(f), "--column", "zzz")
+    assert code == 2 and "zzz" in err
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
+    binary = tmp_path / "junk.bin"
+    binary.write_bytes(bytes(range(256)) * 100)
+    bad_json = tmp_path / "x.jsonl"
+    bad_json.write_text('{"text": "ok"}\n{broken\n', encoding="utf-8")
+    for args, needle in [
+        (["check", "--file", str(binary)], "binary"),
+        (["check", "--file", str(bad_json)], "line 2"),
+        (["check", "--file", str(tmp_path / "nope.txt")], "nope.txt"),
+        (["check"], "TEXT"),
+        (["check", SCAM, "--model", str(tmp_path / "m.npz")], "model file not found"),
+    ]:
+        code, _, err = run(*args)
+        assert code == 2, args
+        assert needle in err and "Traceback" not in err
+
+
+def test_verify_contact(tmp_path: Path) -> None:
+    (tmp_path / "leaktrace.toml").write_text(
+        '[official_contacts]\nphones = ["95188"]\ndomains = ["jd.com"]\naccounts = []\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run("verify-contact", "+86 9518８", "--home", str(tmp_path), "--json")
+    assert code == 0 and json.loads(out)["verdict"] == "official"
+    code, out, _ = run("verify-contact", "jd-refund.cn", "--home", str(tmp_path))
+    assert code == 0 and "not official" in out
+    code, out, _ = run("verify-contact", "95188", "--home", str(tmp_path / "none"), "--json")
+    assert json.loads(out)["verdict"] == "unknown"
+    (tmp_path / "leaktrace.toml").write_text(
+        '[official_contacts]\nphones = "95188"\n', encoding="utf-8"
+    )
+    code, _, err = run("verify-contact", "95188", "--home", str(tmp_path))
+    assert code == 2 and "official_contacts" in err
+
+
+def test_train_small_labelled_csv(tmp_path: Path) -> None:
+    data = tmp_path / "cases.csv"
+    rows = [(SCAM + str(i), "冒充电商物流客服类") for i in range(20)] + [
+        ("刷单返利，先垫付再返佣金" + str(i), "刷单返利类") for i in range(20)
+    ]
+    pl.DataFrame({"text": [r[0] for r in rows], "label": [r[1] for r in rows]}).write_csv(data)
+    out = tmp_path / "m.npz"
+    code, stdout, err = run("train", str(data), "--out", str(out), "--all", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["classes"] == sorted(["冒充电商物流客服类", "刷单返利类", "正常"])
+    code, stdout, _ = run("check", "刷单返利，先垫付再返佣金", "--model", str(out), "--json")
+    assert json.loads(stdout)["fraud_type"] == "刷单返利类"
+
+
+def test_python_dash_m_subprocess() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "leaktrace", "scam", "check", LEGIT, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["is_scam"] is False

@@ -1,0 +1,136 @@
+"""check(): the shipped classifier plus rules, on held-out and hand-written text."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace.errors import ModelError
+from leaktrace.scam import FRAUD_TYPES, MAX_CHARS, NORMAL, ScamResult, check, load_model
+from leaktrace.scam.categories import CUSTOMER_SERVICE
+from leaktrace.scam.data import load_dataset, load_split
+from leaktrace.scam.model import DEFAULT_MODEL_PATH
+from leaktrace.scam.negatives import generate
+from leaktrace.scam.train import DEFAULT_SPLIT_PATH
+
+DATA = Path(os.environ.get("LEAKTRACE_FRAUD_TEXT", "/work/shared/data/fraud-text"))
+
+
+def test_model_is_small_and_loads_fast() -> None:
+    assert DEFAULT_MODEL_PATH.stat().st_size < 20 * 2**20
+    t = time.perf_counter()
+    m = load_model(DEFAULT_MODEL_PATH.with_name("scam-char.npz"))
+    assert time.perf_counter() - t < 2.0  # generous for CI; bench measures < 1 s
+    assert NORMAL in m.classes and CUSTOMER_SERVICE in m.classes
+    assert set(m.classes) <= set(FRAUD_TYPES)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="fraud-text data set not available")
+def test_held_out_real_reports_are_classified() -> None:
+    examples, _ = load_dataset(DATA)
+    held = load_split(DEFAULT_SPLIT_PATH)
+    real = [e for e in examples if e.source == "real" and e.group in held]
+    per_class: dict[str, list[str]] = {}
+    for e in real:
+        per_class.setdefault(e.label, [])
+        if len(per_class[e.label]) < 8:
+            per_class[e.label].append(e.text)
+    texts = [t for ts in per_class.values() for t in ts]
+    labels = [lab for lab, ts in per_class.items() for _ in ts]
+    got = [r.fraud_type for r in check(texts)]
+    correct = sum(g == y for g, y in zip(got, labels, strict=True))
+    assert correct / len(labels) >= 0.8, list(zip(labels, got, strict=True))
+    cs = [g for g, y in zip(got, labels, strict=True) if y == CUSTOMER_SERVICE]
+    assert cs.count(CUSTOMER_SERVICE) >= 6
+
+
+def test_customer_service_script_message() -> None:
+    text = "您好，我是抖音商城客服，您买的面膜检测出质量问题，我们给您双倍赔偿，请下载会议软件开启屏幕共享，再打开支付宝备用金。"
+    (r,) = check(text)
+    assert r.is_scam and r.fraud_type == CUSTOMER_SERVICE
+    assert {"impersonation", "pretext", "channel_switch", "screen_sharing", "borrowing"} <= {
+        h.stage for h in r.stages
+    }
+    assert "屏幕共享" in r.advice and "http" not in r.advice
+
+
+def test_held_out_template_negatives_are_not_scams() -> None:
+    msgs = generate(300, seed=99, split="test")
+    flagged = [m for m, r in zip(msgs, check(msgs), strict=True) if r.is_scam]
+    assert len(flagged) <= 3, flagged[:5]
+
+
+def test_batch_order_and_empty_text() -> None:
+    texts = [
+        "",
+        "   ",
+        "我是京东客服，您开通了白条会员，每月扣费，请加QQ并开启共享屏幕",
+        "今晚一起吃饭吗",
+    ]
+    rs = check(texts)
+    assert len(rs) == 4
+    assert rs[0] == rs[1] == ScamResult(False, NORMAL, 0.0, (), rs[0].advice)
+    assert rs[2].is_scam and not rs[3].is_scam
+    assert check([]) == []
+
+
+def test_serialisation_contract() -> None:
+    d = check("请把验证码告诉我，我是淘宝客服")[0].to_dict()
+    assert set(d) == {"is_scam", "fraud_type", "score", "stages", "advice"}
+    assert 0.0 <= d["score"] <= 1.0  # type: ignore[operator]
+    for s in d["stages"]:  # type: ignore[attr-defined]
+        assert set(s) == {"stage", "start", "end", "cue"}
+
+
+def test_huge_text_is_capped_not_slow() -> None:
+    text = "我是淘宝客服，请共享屏幕。" + "无关内容" * 2_600_000  # ~10 MB of characters
+    t = time.perf_counter()
+    (r,) = check(text)
+    assert time.perf_counter() - t < 5.0
+    assert r.truncated and all(h.end <= MAX_CHARS for h in r.stages)
+
+
+def test_binary_junk_and_non_str() -> None:
+    junk = bytes(range(256)).decode("latin-1") * 10 + "\x00\ud800"
+    (r,) = check(junk)
+    assert r.fraud_type in FRAUD_TYPES
+    with pytest.raises(TypeError):
+        check([b"bytes"])  # type: ignore[list-item]
+
+
+def test_bad_model_file(tmp_path: Path) -> None:
+    bad = tmp_path / "m.npz"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError):
+        check("hello", model=bad)
+    with pytest.raises(ModelError):
+        check("hello", model=tmp_path / "missing.npz")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_check_never_crashes_and_spans_are_valid_slices(text: str) -> None:
+    (r,) = check(text)
+    assert 0.0 <= r.score <= 1.0
+    assert r.fraud_type in FRAUD_TYPES
+    assert r.is_scam == (r.fraud_type != NORMAL)
+    for h in r.stages:
+        assert 0 <= h.start < h.end <= len(text)
+        assert text[h.start : h.end] == h.cue
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from("我是淘宝客服共享屏幕备用金验证码告诉ＱＱ　 ，。加下载会议软件"),
+        max_size=80,
+    )
+)
+def test_spans_valid_on_cue_dense_text(text: str) -> None:
+    for h in check(text)[0].stages:
+        assert text[h.start : h.end] == h.cue
