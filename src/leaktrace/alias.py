@@ -43,14 +43,21 @@ def resolve_alias(ws: Workspace, alias: str, recipient: str) -> tuple[str, int]:
             order_id = cipher.decrypt(value, alias_tweak_for(recipient, version))
         except InputError:
             continue
-        anchor = int(
-            keyed_digest(pl.Series([order_id]), ws.keys.derive("anchor", version))[0]
+        anchor = int(keyed_digest(pl.Series([order_id]), ws.keys.derive("anchor", version))[0])
+        k_order = int(
+            identity_digests(pl.DataFrame({"order_id": [value]}), ws.keys.derive("index", version))[
+                "k_order"
+            ][0]
         )
-        k_order = int(identity_digests(pl.DataFrame({"order_id": [value]}), ws.keys.derive("index", version))["k_order"][0])
         files = [str(ws.home / e.index_file) for e in entries if e.key_version == version]
-        hit = duckdb.sql(
-            f"select count(*) from read_parquet({files!r}) where anchor = {anchor} and k_order = {k_order}"
-        ).fetchone()
-        if hit and hit[0]:
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "select count(*) from read_parquet(?) where anchor = ? and k_order = ?",
+                [files, anchor, k_order],
+            ).fetchall()
+        finally:
+            con.close()
+        if rows and rows[0][0]:
             return order_id, version
     raise InputError(f"{alias!r} is not an order alias issued to {recipient!r}")

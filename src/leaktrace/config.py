@@ -32,7 +32,9 @@ __all__ = [
     "save_config",
 ]
 
-RecipientKind = Literal["courier", "merchant", "customer-service", "sms-vendor", "internal", "other"]
+RecipientKind = Literal[
+    "courier", "merchant", "customer-service", "sms-vendor", "internal", "other"
+]
 
 
 class _Strict(BaseModel):
@@ -70,10 +72,37 @@ class Recipient(_Strict):
 
 
 class CanaryPool(_Strict):
-    """Contact points the platform controls. A call/SMS/mail to one of them is a hit."""
+    """Contact points the platform controls. A call/SMS/mail to one of them is a hit.
+
+    ``phones`` entries are single numbers or inclusive ranges ``"17090000000-17090004999"``
+    (a block of virtual numbers bought from an operator). Each canary gets its own number,
+    and numbers not yet used by any release are preferred, so a call to a canary number
+    names one release.
+    """
 
     phones: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
+
+    @field_validator("phones")
+    @classmethod
+    def _ranges_ok(cls, v: list[str]) -> list[str]:
+        for item in v:
+            lo, _, hi = item.partition("-")
+            if hi and not (lo.isdigit() and hi.isdigit() and len(lo) == len(hi) and int(lo) <= int(hi)):
+                raise ValueError(f"bad phone range {item!r} (want e.g. 17090000000-17090004999)")
+            if hi and int(hi) - int(lo) >= 1_000_000:
+                raise ValueError(f"phone range {item!r} is larger than one million numbers")
+        return v
+
+    def phone_numbers(self) -> list[str]:
+        out: list[str] = []
+        for item in self.phones:
+            lo, _, hi = item.partition("-")
+            if hi:
+                out.extend(str(n).zfill(len(lo)) for n in range(int(lo), int(hi) + 1))
+            elif item.strip():
+                out.append(item.strip())
+        return out
 
 
 class OfficialContacts(_Strict):
@@ -118,7 +147,7 @@ class WorkspaceConfig(_Strict):
     def check(self) -> None:
         """Cross-reference checks pydantic cannot do field by field."""
         from leaktrace.channels import CHANNELS
-        from leaktrace.masking import OPERATORS
+        from leaktrace.masking import check_spec
 
         for rname, r in self.recipients.items():
             if r.policy not in self.policies:
@@ -127,11 +156,10 @@ class WorkspaceConfig(_Strict):
                 )
         for pname, p in self.policies.items():
             for role, op in p.fields.items():
-                if op.split(":", 1)[0] not in OPERATORS:
-                    raise PolicyError(
-                        f"policy {pname!r}: field {role!r} uses unknown operator {op!r}; "
-                        f"known: {', '.join(sorted(OPERATORS))}"
-                    )
+                try:
+                    check_spec(op)
+                except PolicyError as exc:
+                    raise PolicyError(f"policy {pname!r}: field {role!r}: {exc.message}") from None
             for ch in p.channels:
                 if ch not in CHANNELS:
                     raise PolicyError(

@@ -85,9 +85,7 @@ class KeyRing:
 
     def __init__(self, key_dir: Path) -> None:
         self.key_dir = key_dir
-        versions = sorted(
-            int(p.name.split(".")[1][1:]) for p in key_dir.glob("master.v*.key")
-        )
+        versions = sorted(int(p.name.split(".")[1][1:]) for p in key_dir.glob("master.v*.key"))
         if not versions:
             raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
         self._masters: dict[int, MasterKey] = {}

@@ -40,7 +40,9 @@ def prf_blocks(key: bytes, anchors: U64, channel_code: int) -> npt.NDArray[np.ui
     return np.frombuffer(out, dtype=np.uint8).reshape(n, 16)
 
 
-def symbols_from_blocks(blocks: npt.NDArray[np.uint8], alphabets: list[int]) -> npt.NDArray[np.int16]:
+def symbols_from_blocks(
+    blocks: npt.NDArray[np.uint8], alphabets: list[int]
+) -> npt.NDArray[np.int16]:
     """Turn PRF blocks into one symbol per position (``alphabets[j]`` symbols at ``j``)."""
     n = blocks.shape[0]
     out = np.empty((n, len(alphabets)), dtype=np.int16)

@@ -31,12 +31,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from leaktrace.canary import generate_canaries
 from leaktrace.channels import CHANNELS, get_channel
@@ -48,6 +48,7 @@ from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.ledger.ledger import file_sha256
 from leaktrace.masking import MaskContext, apply_policy_fields
+from leaktrace.masking.alias import alias_tweak
 from leaktrace.pii.phone import normalise_phone
 from leaktrace.prf import prf_blocks, symbols_from_blocks
 from leaktrace.workspace import Workspace, open_workspace
@@ -90,15 +91,20 @@ class ReleasePlan:
 
     @property
     def fields(self) -> dict[str, str]:
-        return {k: ("keep" if v == "alias" else v) for k, v in self.policy.fields.items()}
+        return self.policy.fields
 
     @property
     def sent_roles(self) -> list[str]:
         return [r for r, op in self.policy.fields.items() if op.rstrip("?") != "drop"]
 
     def policy_hash(self) -> str:
-        body = {"policy": self.policy.model_dump(mode="json"), "where": self.ws.config.recipient(self.recipient).where}
-        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        body = {
+            "policy": self.policy.model_dump(mode="json"),
+            "where": self.ws.config.recipient(self.recipient).where,
+        }
+        return hashlib.sha256(
+            json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
 
 
 def mark_key_for(ws: Workspace, recipient: str, version: int) -> bytes:
@@ -109,8 +115,7 @@ def alias_cipher_for(ws: Workspace, version: int) -> FF1:
     return FF1(ws.keys.derive("alias", version))
 
 
-def alias_tweak_for(recipient: str, version: int) -> bytes:
-    return f"{recipient}|v{version}".encode()
+alias_tweak_for = alias_tweak
 
 
 def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
@@ -133,7 +138,12 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
         canary_key=ws.keys.derive("canary", v),
         alias_cipher=alias_cipher_for(ws, v) if uses_alias else None,
         alias_tweak=alias_tweak_for(recipient, v),
-        mask_ctx=MaskContext(digest_key=ws.keys.derive("mask-digest", v), recipient=recipient),
+        mask_ctx=MaskContext(
+            digest_key=ws.keys.derive("mask-digest", v),
+            recipient=recipient,
+            alias_key=ws.keys.derive("alias", v),
+            key_version=v,
+        ),
     )
 
 
@@ -164,10 +174,19 @@ def anchors_of(order_ids: pl.Series, anchor_key: bytes) -> np.ndarray[Any, np.dt
     """Row anchors: keyed digest of the real order id (the identity marks are bound to)."""
     if order_ids.null_count():
         raise InputError("order_id has empty values; every released row needs an order id")
-    return keyed_digest(order_ids.cast(pl.Utf8).str.strip_chars(), anchor_key).to_numpy().astype(np.uint64)
+    return (
+        keyed_digest(order_ids.cast(pl.Utf8).str.strip_chars(), anchor_key)
+        .to_numpy()
+        .astype(np.uint64)
+    )
 
 
-def embed_marks(df: pl.DataFrame, anchors: np.ndarray[Any, np.dtype[np.uint64]], channels: list[str], mark_key: bytes) -> pl.DataFrame:
+def embed_marks(
+    df: pl.DataFrame,
+    anchors: np.ndarray[Any, np.dtype[np.uint64]],
+    channels: list[str],
+    mark_key: bytes,
+) -> pl.DataFrame:
     """Embed each enabled channel's keyed symbols in its column (if the column is sent)."""
     cols = []
     for name in channels:
@@ -182,13 +201,17 @@ def embed_marks(df: pl.DataFrame, anchors: np.ndarray[Any, np.dtype[np.uint64]],
 class _BatchKernel:
     """The per-batch release kernel (stateful only for canary bookkeeping)."""
 
-    def __init__(self, plan: ReleasePlan) -> None:
+    def __init__(self, plan: ReleasePlan, used_canary_contacts: set[str] | None = None) -> None:
         self.plan = plan
         self.rows = 0
         self.canaries_emitted = 0
         self.canary_tokens: list[dict[str, str]] = []
+        self._pool = plan.ws.config.canary_pool.phone_numbers()
+        self._used: set[str] = set(used_canary_contacts) if used_canary_contacts else set()
         self.batch_no = 0
-        self.required = [r for r, op in plan.policy.fields.items() if not op.endswith("?") and op != "drop"]
+        self.required = [
+            r for r, op in plan.policy.fields.items() if not op.endswith("?") and op != "drop"
+        ]
         if "order_id" not in self.required:
             self.required.append("order_id")
 
@@ -219,25 +242,37 @@ class _BatchKernel:
         is_canary = np.zeros(n, dtype=bool)
         k = self._canary_count(n) if n else 0
         if k:
-            pool = plan.ws.config.canary_pool
+            fresh = [p for p in self._pool if p not in self._used]
             can = generate_canaries(
                 batch,
                 k,
                 key=plan.canary_key,
                 release_id=f"{plan.release_id}/{self.batch_no}",
-                pool_phones=pool.phones,
-                pool_emails=pool.emails,
+                pool_phones=fresh if len(fresh) >= k else self._pool,
+                pool_emails=plan.ws.config.canary_pool.emails,
                 exclude_order_ids=batch.get_column("order_id"),
             ).select(batch.columns)
             rng = np.random.Generator(
-                np.random.Philox(key=int.from_bytes(hashlib.sha256(plan.canary_key + plan.release_id.encode() + self.batch_no.to_bytes(4, "big")).digest()[:16], "big"))
+                np.random.Philox(
+                    key=int.from_bytes(
+                        hashlib.sha256(
+                            plan.canary_key
+                            + plan.release_id.encode()
+                            + self.batch_no.to_bytes(4, "big")
+                        ).digest()[:16],
+                        "big",
+                    )
+                )
             )
             slots = rng.integers(0, n + 1, size=k)
-            order = np.concatenate([np.arange(n) * 2 + 1, np.sort(slots) * 2]).argsort(kind="stable")
-            batch = pl.concat([batch, can.cast(batch.schema)]).select(pl.all().gather(order))  # type: ignore[arg-type]
+            order = np.concatenate([np.arange(n) * 2 + 1, np.sort(slots) * 2]).argsort(
+                kind="stable"
+            )
+            batch = pl.concat([batch, can.cast(batch.schema)]).select(pl.all().gather(order))
             is_canary = np.concatenate([is_canary, np.ones(k, dtype=bool)])[order]
             can_anchors = anchors_of(can.get_column("order_id"), plan.anchor_key)
             contacts = can.get_column("phone").to_list() if "phone" in can.columns else [""] * k
+            self._used.update(str(c) for c in contacts)
             self.canary_tokens += [
                 {"anchor": f"{a:016x}", "kind": "phone", "contact": str(c)}
                 for a, c in zip(can_anchors.tolist(), contacts, strict=True)
@@ -247,27 +282,35 @@ class _BatchKernel:
         self.batch_no += 1
         anchors = anchors_of(batch.get_column("order_id"), plan.anchor_key)
         customer = (
-            keyed_digest(batch.select(normalise_phone(pl.col("phone"))).to_series(), plan.customer_key)
+            keyed_digest(
+                batch.select(normalise_phone(pl.col("phone"))).to_series(), plan.customer_key
+            )
             if "phone" in batch.columns
             else pl.Series("customer", [None] * batch.height, dtype=pl.UInt64)
         )
         out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
-        if plan.alias_cipher is not None and "order_id" in out.columns:
-            ids = out.get_column("order_id").cast(pl.Utf8).str.strip_chars()
-            out = out.with_columns(
-                pl.Series("order_id", plan.alias_cipher.encrypt_many(ids.to_numpy(), plan.alias_tweak), dtype=pl.Utf8)
-            )
         out = embed_marks(out, anchors, plan.policy.channels, plan.mark_key)
-        index = identity_digests(out, plan.index_key).with_columns(
-            pl.Series("anchor", anchors, dtype=pl.UInt64),
-            customer.alias("customer"),
-            pl.Series("is_canary", is_canary),
-            (batch.get_column("order_time").dt.date() if "order_time" in batch.columns and isinstance(batch.schema["order_time"], pl.Datetime) else pl.Series([None] * batch.height, dtype=pl.Date)).alias("order_day"),
-        ).select(["anchor", "customer", *IDENTITY_KEYS, "is_canary", "order_day"])
+        index = (
+            identity_digests(out, plan.index_key)
+            .with_columns(
+                pl.Series("anchor", anchors, dtype=pl.UInt64),
+                customer.alias("customer"),
+                pl.Series("is_canary", is_canary),
+                (
+                    batch.get_column("order_time").dt.date()
+                    if "order_time" in batch.columns
+                    and isinstance(batch.schema["order_time"], pl.Datetime)
+                    else pl.Series([None] * batch.height, dtype=pl.Date)
+                ).alias("order_day"),
+            )
+            .select(["anchor", "customer", *IDENTITY_KEYS, "is_canary", "order_day"])
+        )
         return out, index.to_arrow()
 
 
-def _frames_from(data: Any, columns: dict[str, str] | None) -> tuple[Iterator[pl.DataFrame], str, str]:
+def _frames_from(
+    data: Any, columns: dict[str, str] | None
+) -> tuple[Iterator[pl.DataFrame], str, str]:
     """(batches, input digest, format) for a path or an in-memory frame."""
     from leaktrace.io import open_table, read_frame
 
@@ -278,7 +321,11 @@ def _frames_from(data: Any, columns: dict[str, str] | None) -> tuple[Iterator[pl
     buf = io.BytesIO()
     df.write_ipc(buf)
     digest = hashlib.sha256(buf.getvalue()).hexdigest()
-    return iter([df.slice(i, BATCH_ROWS) for i in range(0, max(df.height, 1), BATCH_ROWS)]), digest, "frame"
+    return (
+        iter([df.slice(i, BATCH_ROWS) for i in range(0, max(df.height, 1), BATCH_ROWS)]),
+        digest,
+        "frame",
+    )
 
 
 def release(
@@ -300,7 +347,9 @@ def release(
     """
     from leaktrace.io.writers import TableWriter
 
-    ws = workspace or open_workspace(Path(home) if home else Path(os.environ.get("LEAKTRACE_HOME", ".leaktrace")))
+    ws = workspace or open_workspace(
+        Path(home) if home else Path(os.environ.get("LEAKTRACE_HOME", ".leaktrace"))
+    )
     plan = make_plan(ws, recipient)
     policy = plan.policy
     for ch in policy.channels:
@@ -308,7 +357,7 @@ def release(
             raise PolicyError(f"policy {plan.policy_name!r}: unknown channel {ch!r}")
     ledger = Ledger(ws)
     batches, input_sha, _fmt = _frames_from(data, policy.columns or None)
-    kernel = _BatchKernel(plan)
+    kernel = _BatchKernel(plan, {t["contact"] for t in ledger.canary_tokens()})
     ws.index_dir.mkdir(exist_ok=True)
     index_rel = f"index/{plan.release_id}.parquet"
     index_path = ws.home / index_rel
@@ -319,7 +368,7 @@ def release(
     frames: list[pl.DataFrame] = []
     out_path = Path(out) if out is not None else None
     fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
-    writer = TableWriter(out_path, fmt) if out_path is not None else None
+    writer = TableWriter(out_path, _check_format(fmt)) if out_path is not None else None
     committed = False
     try:
         for batch in batches:
@@ -334,7 +383,9 @@ def release(
             if progress:
                 progress(batch.height)
         if kernel.rows == 0:
-            raise InputError("no rows to release: the input is empty or the recipient's where-filter matched nothing")
+            raise InputError(
+                "no rows to release: the input is empty or the recipient's where-filter matched nothing"
+            )
         assert index_writer is not None
         index_writer.close()
         index_writer = None
@@ -390,11 +441,25 @@ def release(
     )
 
 
+def _check_format(fmt: str) -> Literal["csv", "parquet", "jsonl", "xlsx"]:
+    known: dict[str, Literal["csv", "parquet", "jsonl", "xlsx"]] = {
+        "csv": "csv",
+        "parquet": "parquet",
+        "jsonl": "jsonl",
+        "xlsx": "xlsx",
+    }
+    if fmt in known:
+        return known[fmt]
+    raise InputError(f"unknown output format {fmt!r}; use csv, xlsx, parquet or jsonl")
+
+
 def writer_committed(writer: Any) -> bool:
     return bool(getattr(writer, "committed", False))
 
 
-def iter_released(batches: Iterable[pl.DataFrame], plan: ReleasePlan) -> Iterator[tuple[pl.DataFrame, pa.Table]]:
+def iter_released(
+    batches: Iterable[pl.DataFrame], plan: ReleasePlan
+) -> Iterator[tuple[pl.DataFrame, pa.Table]]:
     """The kernel over an iterable of batches (used by the Spark path)."""
     kernel = _BatchKernel(plan)
     for b in batches:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Role", "ROLE_NAMES"]
+__all__ = ["ROLE_NAMES", "Role"]
 
 
 class Role(StrEnum):

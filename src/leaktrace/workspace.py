@@ -165,7 +165,7 @@ def _default_canary_phones() -> list[str]:
 
     A real deployment replaces these with numbers it has actually bought and monitors.
     """
-    return [f"1709{n:07d}"[:11] for n in range(1000, 1000 + 200 * 37, 37)]
+    return ["17090000000-17090019999"]
 
 
 def open_workspace(home: Path) -> Workspace:
@@ -190,8 +190,12 @@ def add_recipient(
         raise ConfigError(f"recipient name {name!r} may contain only letters, digits, - and _")
     if template not in ws.config.policies:
         ws.config.policies[template] = TEMPLATES[template].model_copy(deep=True)
-    kind = template if template in ("courier", "merchant", "customer-service", "sms-vendor", "internal") else "other"
-    r = Recipient(display_name=display_name or name, kind=kind, policy=template, where=where)  # type: ignore[arg-type]
+    kind = (
+        template
+        if template in ("courier", "merchant", "customer-service", "sms-vendor", "internal")
+        else "other"
+    )
+    r = Recipient(display_name=display_name or name, kind=kind, policy=template, where=where)
     if where:
         from leaktrace.release import check_where
 

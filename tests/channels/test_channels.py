@@ -21,7 +21,13 @@ from leaktrace.pii.address import canonical_address
 from leaktrace.pii.product import canonical_product
 from leaktrace.prf import prf_blocks, symbols_from_blocks
 
-PROVINCES = ["浙江省杭州市西湖区", "北京市朝阳区", "广东省深圳市南山区", "四川省成都市武侯区", "上海市浦东新区"]
+PROVINCES = [
+    "浙江省杭州市西湖区",
+    "北京市朝阳区",
+    "广东省深圳市南山区",
+    "四川省成都市武侯区",
+    "上海市浦东新区",
+]
 STREETS = ["文三路", "建国路", "科技园南路", "人民南路", "世纪大道"]
 BUILD = ["号楼", "栋", "幢"]
 

@@ -39,3 +39,13 @@ def digit_width_feature(v: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     half = v.str.contains("[0-9]")
     full = v.str.contains("[０-９]")
     return half & ~full, full & ~half
+
+
+def read_ternary(df: pl.DataFrame, zero: pl.Expr, one: pl.Expr, two: pl.Expr) -> Symbols:
+    """The index of the one feature that holds; ERASED when none or several hold."""
+    flags = [df.select(e.fill_null(False)).to_series().to_numpy() for e in (zero, one, two)]
+    count = flags[0].astype(np.int8) + flags[1] + flags[2]
+    out = np.full(count.shape[0], ERASED, dtype=np.int16)
+    for k, f in enumerate(flags):
+        out[f & (count == 1)] = k
+    return out

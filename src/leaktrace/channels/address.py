@@ -2,7 +2,7 @@
 
 May change, and nothing else:
 1. the width of digits (``478号`` ↔ ``４７８号``);
-2. the building word after a number (``5号楼`` ↔ ``5栋``; ``幢`` is rewritten too);
+2. the building word after a number, one of three (``5号楼`` / ``5栋`` / ``5幢``);
 3. the ``室`` after a final room number that follows 单元/楼/栋/幢 (``2单元301室`` ↔
    ``2单元301``);
 4. one space after the first district/county character (``西湖区文三路`` ↔ ``西湖区 文三路``).
@@ -24,6 +24,7 @@ from leaktrace.channels._text import (
     choose,
     digit_width_feature,
     read_binary,
+    read_ternary,
     to_full_digits,
     to_half_digits,
 )
@@ -33,14 +34,14 @@ __all__ = ["AddressChannel"]
 
 _BUILDING = f"({ANY_DIGIT})(?:号楼|栋|幢)"
 _ROOM_END = f"((?:单元|楼|栋|幢){ANY_DIGIT}+)室?$"
-_DISTRICT = r"^(.*?[区县])\s*"
+_DISTRICT = r"^([^区县]*[区县])\s*"
 
 
 class AddressChannel(MarkChannel):
     name: ClassVar[str] = "address"
     role: ClassVar[str] = "address"
     code: ClassVar[int] = 2
-    alphabets: ClassVar[tuple[int, ...]] = (2, 2, 2, 2)
+    alphabets: ClassVar[tuple[int, ...]] = (2, 3, 2, 2)
     may_change: ClassVar[str] = (
         "digit width, 号楼/栋 spelling, trailing 室 after the room number, "
         "one space after the district"
@@ -53,10 +54,12 @@ class AddressChannel(MarkChannel):
         df = pl.DataFrame({"v": values, **bits})
         v = pl.col("v")
         v = choose(pl.col("b0"), to_full_digits(v), to_half_digits(v))
-        v = choose(
-            pl.col("b1"),
-            v.str.replace_all(_BUILDING, "${1}栋"),
-            v.str.replace_all(_BUILDING, "${1}号楼"),
+        v = (
+            pl.when(pl.col("b1") == 2)
+            .then(v.str.replace_all(_BUILDING, "${1}幢"))
+            .when(pl.col("b1") == 1)
+            .then(v.str.replace_all(_BUILDING, "${1}栋"))
+            .otherwise(v.str.replace_all(_BUILDING, "${1}号楼"))
         )
         v = choose(
             pl.col("b2"), v.str.replace(_ROOM_END, "${1}室"), v.str.replace(_ROOM_END, "${1}")
@@ -75,15 +78,19 @@ class AddressChannel(MarkChannel):
         df = pl.DataFrame({"v": values})
         v = pl.col("v")
         zero0, one0 = digit_width_feature(v)
-        has_lou = v.str.contains(f"{ANY_DIGIT}号楼")
-        has_dong = v.str.contains(f"{ANY_DIGIT}栋")
+        building = read_ternary(
+            df,
+            v.str.contains(f"{ANY_DIGIT}号楼"),
+            v.str.contains(f"{ANY_DIGIT}栋"),
+            v.str.contains(f"{ANY_DIGIT}幢"),
+        )
         ends_shi = v.str.contains(f"(?:单元|楼|栋|幢){ANY_DIGIT}+室$")
         ends_digit = v.str.contains(f"(?:单元|楼|栋|幢){ANY_DIGIT}+$")
-        spaced = v.str.contains(r"^.*?[区县]\s")
-        tight = v.str.contains(r"^.*?[区县]\S")
+        spaced = v.str.contains(r"^[^区县]*[区县]\s")
+        tight = v.str.contains(r"^[^区县]*[区县]\S")
         cols = [
             read_binary(df, zero0, one0),
-            read_binary(df, has_lou, has_dong),
+            building,
             read_binary(df, ends_digit, ends_shi),
             read_binary(df, tight, spaced),
         ]

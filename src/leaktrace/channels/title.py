@@ -4,7 +4,8 @@ May change, and nothing else:
 1. bracket style (``【官方旗舰】`` ↔ ``[官方旗舰]``);
 2. the width of digits (``50ml`` ↔ ``５０ml``);
 3. the case of a unit right after a number (``50ml`` ↔ ``50ML``; ml, g, kg, l, mm, cm,
-   gb, tb, mah, w).
+   gb, tb, mah, w);
+4. the multiplication sign between two numbers (``25g*10片`` ↔ ``25g×10片``).
 Brand, product, specs and quantities are unchanged, and
 ``leaktrace.pii.product.canonical_product`` folds all three. A feature absent from a title
 reads as erased.
@@ -31,19 +32,22 @@ __all__ = ["TitleChannel"]
 
 _UNITS = ["mah", "ml", "kg", "mm", "cm", "gb", "tb", "g", "l", "w"]
 _UNIT_ALT = "|".join(_UNITS)
+_TIMES = f"({ANY_DIGIT}[a-zA-Zａ-ｚＡ-Ｚ]*)\\s*[*×]\\s*({ANY_DIGIT})"
 
 
 class TitleChannel(MarkChannel):
     name: ClassVar[str] = "title"
     role: ClassVar[str] = "product"
     code: ClassVar[int] = 3
-    alphabets: ClassVar[tuple[int, ...]] = (2, 2, 2)
-    may_change: ClassVar[str] = "bracket style 【】/[], digit width, unit letter case"
+    alphabets: ClassVar[tuple[int, ...]] = (2, 2, 2, 2)
+    may_change: ClassVar[str] = (
+        "bracket style 【】/[], digit width, unit letter case, multiplication sign ×/*"
+    )
 
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         if values.dtype != pl.Utf8:
             return values
-        bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(3)}
+        bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(4)}
         df = pl.DataFrame({"v": values, **bits})
         v = pl.col("v")
         v = choose(
@@ -59,12 +63,17 @@ class TitleChannel(MarkChannel):
             upper = upper.str.replace_all(pat, "${1}" + u.upper())
             lower = lower.str.replace_all(pat, "${1}" + u)
         v = choose(pl.col("b2"), upper, lower)
+        v = choose(
+            pl.col("b3"),
+            v.str.replace_all(_TIMES, "${1}×${2}"),
+            v.str.replace_all(_TIMES, "${1}*${2}"),
+        )
         return df.select(v.alias(values.name)).to_series()
 
     def read(self, values: pl.Series) -> Symbols:
         n = values.len()
         if values.dtype != pl.Utf8:
-            return np.full((n, 3), -1, dtype=np.int16)
+            return np.full((n, 4), -1, dtype=np.int16)
         df = pl.DataFrame({"v": values})
         v = pl.col("v")
         cjk_b = v.str.contains("[【】]")
@@ -76,5 +85,10 @@ class TitleChannel(MarkChannel):
             read_binary(df, ascii_b, cjk_b),
             read_binary(df, zero1, one1),
             read_binary(df, low, up),
+            read_binary(
+                df,
+                v.str.contains(f"{ANY_DIGIT}[a-zA-Z]*\\*{ANY_DIGIT}"),
+                v.str.contains(f"{ANY_DIGIT}[a-zA-Z]*×{ANY_DIGIT}"),
+            ),
         ]
         return np.stack(cols, axis=1)

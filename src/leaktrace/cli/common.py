@@ -66,7 +66,8 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
         try:
             return fn(*args, **kwargs)
         except LeaktraceError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            # plain write: Rich would wrap long paths and read [brackets] in messages as markup
+            sys.stderr.write(f"error: {' '.join(exc.message.split())}\n")
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

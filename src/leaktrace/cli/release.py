@@ -28,10 +28,14 @@ from leaktrace.workspace import open_workspace
 @app.command("release")
 @handle_errors
 def release_cmd(
-    input: Annotated[Path, typer.Argument(help="CSV (UTF-8/GBK/GB18030), XLSX, Parquet or JSON lines.")],
+    input: Annotated[
+        Path, typer.Argument(help="CSV (UTF-8/GBK/GB18030), XLSX, Parquet or JSON lines.")
+    ],
     to: Annotated[str, typer.Option("--to", help="Recipient name.")],
     out: Annotated[Path, typer.Option("--out", help="Output file.")],
-    format: Annotated[str | None, typer.Option(help="csv|xlsx|parquet|jsonl (default: from --out suffix).")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="csv|xlsx|parquet|jsonl (default: from --out suffix).")
+    ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -40,9 +44,23 @@ def release_cmd(
 
     ws = open_workspace(resolve_home(home))
     if sys.stderr.isatty():
-        with Progress(TextColumn("release"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(), console=err_console, transient=True) as prog:
+        with Progress(
+            TextColumn("release"),
+            BarColumn(),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as prog:
             task = prog.add_task("rows", total=None)
-            res = release(input, recipient=to, workspace=ws, out=out, format=format, progress=lambda n: prog.advance(task, n))
+            res = release(
+                input,
+                recipient=to,
+                workspace=ws,
+                out=out,
+                format=format,
+                progress=lambda n: prog.advance(task, n),
+            )
     else:
         res = release(input, recipient=to, workspace=ws, out=out, format=format)
     if json_out:
@@ -56,7 +74,9 @@ def release_cmd(
 @app.command("releases")
 @handle_errors
 def releases_cmd(
-    recipient: Annotated[str | None, typer.Option("--recipient", help="Only this recipient.")] = None,
+    recipient: Annotated[
+        str | None, typer.Option("--recipient", help="Only this recipient.")
+    ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -68,7 +88,16 @@ def releases_cmd(
         return
     t = Table("seq", "release", "created", "recipient", "rows", "canaries", "channels", "key")
     for e in entries:
-        t.add_row(str(e.seq), e.release_id, e.created, e.recipient, f"{e.rows:,}", str(e.canaries), ",".join(e.channels), f"v{e.key_version}")
+        t.add_row(
+            str(e.seq),
+            e.release_id,
+            e.created,
+            e.recipient,
+            f"{e.rows:,}",
+            str(e.canaries),
+            ",".join(e.channels),
+            f"v{e.key_version}",
+        )
     out_console.print(t)
 
 
@@ -79,7 +108,14 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     ws = open_workspace(resolve_home(home))
     res = Ledger(ws).verify()
     if json_out:
-        print_json({"ok": res.ok, "records": res.records, "first_bad": res.first_bad, "problem": res.problem})
+        print_json(
+            {
+                "ok": res.ok,
+                "records": res.records,
+                "first_bad": res.first_bad,
+                "problem": res.problem,
+            }
+        )
         if not res.ok:
             raise typer.Exit(LedgerIntegrityError.exit_code)
         return
@@ -102,6 +138,8 @@ def resolve_cmd(
     ws = open_workspace(resolve_home(home))
     order_id, version = resolve_alias(ws, alias, from_)
     if json_out:
-        print_json({"alias": alias, "recipient": from_, "order_id": order_id, "key_version": version})
+        print_json(
+            {"alias": alias, "recipient": from_, "order_id": order_id, "key_version": version}
+        )
     else:
         out_console.print(order_id)

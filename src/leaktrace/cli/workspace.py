@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,7 +19,9 @@ from leaktrace.cli.common import (
 )
 from leaktrace.workspace import TEMPLATES, add_recipient, init_workspace, open_workspace
 
-recipient_app = typer.Typer(help="Manage data recipients (couriers, merchants, vendors …).", no_args_is_help=True)
+recipient_app = typer.Typer(
+    help="Manage data recipients (couriers, merchants, vendors …).", no_args_is_help=True
+)
 keys_app = typer.Typer(help="Key management.", no_args_is_help=True)
 app.add_typer(recipient_app, name="recipient")
 app.add_typer(keys_app, name="keys")
@@ -32,7 +33,11 @@ def init_cmd(
     home: HomeOption = None,
     name: Annotated[str, typer.Option(help="Workspace name.")] = "leaktrace",
     database_url: Annotated[
-        str, typer.Option("--database-url", help="SQLAlchemy URL of the ledger (default: SQLite in the workspace).")
+        str,
+        typer.Option(
+            "--database-url",
+            help="SQLAlchemy URL of the ledger (default: SQLite in the workspace).",
+        ),
     ] = "sqlite:///ledger.db",
     json_out: JsonOption = False,
 ) -> None:
@@ -42,7 +47,9 @@ def init_cmd(
     if json_out:
         print_json({"home": str(ws.home), "key_version": ws.keys.current_version})
     else:
-        err_console.print(f"workspace created at {ws.home} (master key v{ws.keys.current_version}, mode 0600)")
+        err_console.print(
+            f"workspace created at {ws.home} (master key v{ws.keys.current_version}, mode 0600)"
+        )
 
 
 @recipient_app.command("add")
@@ -50,8 +57,13 @@ def init_cmd(
 def recipient_add(
     name: Annotated[str, typer.Argument(help="Short id, e.g. zto-express.")],
     template: Annotated[str, typer.Option(help=f"One of: {', '.join(TEMPLATES)}.")],
-    where: Annotated[str | None, typer.Option(help="Row filter, SQL over role names, e.g. \"courier = '中通快递'\".")] = None,
-    display_name: Annotated[str, typer.Option("--display-name", help="Human name, e.g. 中通快递.")] = "",
+    where: Annotated[
+        str | None,
+        typer.Option(help="Row filter, SQL over role names, e.g. \"courier = '中通快递'\"."),
+    ] = None,
+    display_name: Annotated[
+        str, typer.Option("--display-name", help="Human name, e.g. 中通快递.")
+    ] = "",
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -77,8 +89,13 @@ def recipient_list(home: HomeOption = None, json_out: JsonOption = False) -> Non
     for row in rows:
         p = ws.config.policies[row["policy"]]
         t.add_row(
-            row["name"], row["display_name"], row["kind"], row["policy"], row["where"] or "",
-            ", ".join(f"{k}:{v}" for k, v in p.fields.items()), ", ".join(p.channels),
+            row["name"],
+            row["display_name"],
+            row["kind"],
+            row["policy"],
+            row["where"] or "",
+            ", ".join(f"{k}:{v}" for k, v in p.fields.items()),
+            ", ".join(p.channels),
         )
     out_console.print(t)
 
@@ -93,5 +110,3 @@ def keys_rotate(home: HomeOption = None, json_out: JsonOption = False) -> None:
         print_json({"key_version": v})
     else:
         err_console.print(f"master key rotated to v{v}")
-
-

@@ -144,7 +144,9 @@ class Ledger:
         """Append one release (``body`` without seq/prev_hash/created) atomically."""
         sk = self.ws.keys.signing_key()
         with self._lock(), Session(self.engine) as s, s.begin():
-            last = s.scalars(select(ReleaseRecord).order_by(ReleaseRecord.seq.desc()).limit(1)).first()
+            last = s.scalars(
+                select(ReleaseRecord).order_by(ReleaseRecord.seq.desc()).limit(1)
+            ).first()
             full = dict(body)
             full["seq"] = (last.seq + 1) if last else 1
             full["prev_hash"] = last.record_hash if last else GENESIS
@@ -161,7 +163,9 @@ class Ledger:
             )
             s.add(rec)
             for tok in canary_tokens or []:
-                s.add(CanaryToken(release_id=full["release_id"], recipient=full["recipient"], **tok))
+                s.add(
+                    CanaryToken(release_id=full["release_id"], recipient=full["recipient"], **tok)
+                )
             s.flush()
             entry = _entry(rec)
         return entry
@@ -175,7 +179,9 @@ class Ledger:
 
     def entry(self, release_id: str) -> ReleaseEntry | None:
         with Session(self.engine) as s:
-            r = s.scalars(select(ReleaseRecord).where(ReleaseRecord.release_id == release_id)).first()
+            r = s.scalars(
+                select(ReleaseRecord).where(ReleaseRecord.release_id == release_id)
+            ).first()
             return _entry(r) if r else None
 
     def canary_tokens(self) -> list[dict[str, str]]:
@@ -196,7 +202,9 @@ class Ledger:
         try:
             entries = self.entries()
         except SQLAlchemyError as exc:
-            return VerifyResult(False, 0, None, f"ledger database unreadable ({type(exc).__name__})")
+            return VerifyResult(
+                False, 0, None, f"ledger database unreadable ({type(exc).__name__})"
+            )
         prev = GENESIS
         for i, e in enumerate(entries, start=1):
             problem = None
@@ -211,9 +219,13 @@ class Ledger:
             elif check_index:
                 p = self.ws.home / e.index_file
                 if not p.exists():
-                    problem = f"record {e.seq} ({e.release_id}): index file {e.index_file} is missing"
+                    problem = (
+                        f"record {e.seq} ({e.release_id}): index file {e.index_file} is missing"
+                    )
                 elif file_sha256(p) != e.index_sha256:
-                    problem = f"record {e.seq} ({e.release_id}): index file {e.index_file} was altered"
+                    problem = (
+                        f"record {e.seq} ({e.release_id}): index file {e.index_file} was altered"
+                    )
             if problem:
                 return VerifyResult(False, len(entries), e.seq, problem, [problem])
             prev = e.record_hash

@@ -16,13 +16,13 @@ One operator per module, one small interface (:class:`MaskingOperator`), looked 
 ``round_amount[:S]``   nearest multiple of S (default 1)
 =====================  =====================================================================
 
-``alias`` (FF1 order-number aliases, tweak = recipient) is registered by
-:mod:`leaktrace.release` once the FF1 module lands — deliberately not here.
+``alias``               FF1 order-number alias (NIST SP 800-38G), tweak = recipient | key version
 """
 
 from __future__ import annotations
 
 from leaktrace.masking.address import GeneraliseAddress
+from leaktrace.masking.alias import AliasOperator
 from leaktrace.masking.apply import apply_policy_fields, build_operator, check_spec
 from leaktrace.masking.base import MaskContext, MaskingOperator, OperatorSpec, parse_spec
 from leaktrace.masking.digest import DigestOperator, recipient_digest_key
@@ -58,5 +58,6 @@ for _cls in (
     DigestOperator,
     TruncateDate,
     RoundAmount,
+    AliasOperator,
 ):
     register_operator(_cls)

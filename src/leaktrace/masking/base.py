@@ -32,6 +32,8 @@ class MaskContext:
 
     digest_key: bytes = field(repr=False)
     recipient: str
+    alias_key: bytes | None = field(default=None, repr=False)
+    key_version: int = 1
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,167 @@
+"""Signed evidence bundles that a third party can re-verify offline.
+
+A bundle holds: the leaked file's SHA-256, the software version, alpha, the number of
+candidates tested, every candidate's per-class counts and p-values, the ledger entries of
+the accused recipients' matched releases (full signed bodies) and a chain proof — the
+``(seq, prev_hash, record_hash)`` of every record from the genesis up to the newest one
+involved — so the verifier can check that those entries are linked in one unbroken,
+signed chain. The bundle body is signed with the workspace's Ed25519 key.
+
+``verify_bundle`` needs only the bundle and the public key: it checks the bundle
+signature, each entry's hash and signature, the chain links, and RECOMPUTES every p-value
+from the counts with the same exact statistics; a bundle whose figures do not follow from
+its own counts is rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from leaktrace import __version__
+from leaktrace.errors import EvidenceError, InputError
+from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
+from leaktrace.trace.engine import _FAMILIES, TraceResult
+from leaktrace.trace.stats import binomial_tail, bonferroni, weighted_tail
+from leaktrace.workspace import Workspace
+
+__all__ = ["build_bundle", "recompute_log10_p", "verify_bundle", "write_bundle"]
+
+BUNDLE_FORMAT = "leaktrace-evidence/1"
+
+
+def build_bundle(ws: Workspace, result: TraceResult) -> dict[str, Any]:
+    involved = {r for c in result.accused for r in c.releases}
+    entries = [e for e in result.entries if e.release_id in involved]
+    head = max((e.seq for e in entries), default=0)
+    chain = [
+        {"seq": e.seq, "prev_hash": e.prev_hash, "record_hash": e.record_hash}
+        for e in result.entries
+        if e.seq <= head
+    ]
+    body = {
+        "format": BUNDLE_FORMAT,
+        "software": f"leaktrace {__version__}",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "evidence_sha256": result.evidence_sha256,
+        "verdict": result.verdict,
+        "alpha": result.alpha,
+        "tests": result.tests,
+        "rows": {
+            "read": result.rows_read,
+            "identified": result.rows_identified,
+            "informative": result.rows_informative,
+        },
+        "accused": [c.recipient for c in result.accused],
+        "accused_candidates": [[c.recipient, c.key_version] for c in result.accused],
+        "candidates": [c.as_dict() for c in result.candidates],
+        "ledger_entries": [e.as_dict() for e in entries],
+        "chain_proof": chain,
+    }
+    sig = sign(ws.keys.signing_key(), _digest(body))
+    return {"body": body, "signature": sig}
+
+
+def _digest(body: dict[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def write_bundle(bundle: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float:
+    """The corrected log10 p-value that a candidate's own counts imply."""
+    classes = [(k["observed"], k["p"], k["weight"]) for k in cand["classes"]]
+    score = sum(k["weight"] * k["matched"] for k in cand["classes"])
+    marks = weighted_tail(classes, score).log10
+    alias = (
+        binomial_tail(cand["alias_rows"], cand["alias_q"], cand["aliases"]).log10
+        if cand["aliases"]
+        else 0.0
+    )
+    canary = (
+        binomial_tail(rows_read, cand["canary_q"], cand["canaries"]).log10
+        if cand["canaries"]
+        else 0.0
+    )
+    best = min(marks, alias, canary)
+    p = min(0.0, best + math.log10(_FAMILIES)) if best < 0 else 0.0
+    return bonferroni(p, tests)
+
+
+def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """Re-check a bundle; raises :class:`EvidenceError` naming the first failure."""
+    try:
+        body = bundle["body"]
+        sig = bundle["signature"]
+        if body.get("format") != BUNDLE_FORMAT:
+            raise EvidenceError(f"unknown bundle format {body.get('format')!r}")
+    except (KeyError, TypeError, AttributeError):
+        raise EvidenceError("not a leaktrace evidence bundle (missing body/signature)") from None
+    if not verify_signature(public_key, _digest(body), sig):
+        raise EvidenceError(
+            "bundle signature does not verify with this public key (altered or wrong key)"
+        )
+    chain = body["chain_proof"]
+    prev = GENESIS
+    for i, link in enumerate(chain, start=1):
+        if link["seq"] != i or link["prev_hash"] != prev:
+            raise EvidenceError(f"chain proof broken at record {link['seq']}")
+        prev = link["record_hash"]
+    by_seq = {link["seq"]: link["record_hash"] for link in chain}
+    for e in body["ledger_entries"]:
+        b = {k: v for k, v in e.items() if k not in ("record_hash", "signature")}
+        if record_hash(b) != e["record_hash"]:
+            raise EvidenceError(f"ledger entry {e['seq']} does not match its hash")
+        if by_seq.get(e["seq"]) != e["record_hash"]:
+            raise EvidenceError(f"ledger entry {e['seq']} is not in the chain proof")
+        if not verify_signature(public_key, e["record_hash"], e["signature"]):
+            raise EvidenceError(f"ledger entry {e['seq']} has an invalid signature")
+    accused = set(body["accused"])
+    accused_keys = {(r, v) for r, v in body["accused_candidates"]}
+    log_alpha = math.log10(body["alpha"])
+    for c in body["candidates"]:
+        again = recompute_log10_p(c, body["rows"]["read"], body["tests"])
+        reported = c["log10_p_value"]
+        if abs(again - reported) > 1e-6 * max(1.0, abs(again)):
+            raise EvidenceError(
+                f"candidate {c['recipient']}: reported log10 p {reported:.4f} does not follow "
+                f"from its counts ({again:.4f})"
+            )
+        if (again <= log_alpha) != ((c["recipient"], c["key_version"]) in accused_keys):
+            raise EvidenceError(f"candidate {c['recipient']}: accusation does not match alpha")
+    for name in accused:
+        if not any(
+            c["recipient"] == name and c["log10_p_value"] <= log_alpha for c in body["candidates"]
+        ):
+            raise EvidenceError(f"{name} is accused but no candidate record supports it")
+    return {
+        "ok": True,
+        "verdict": body["verdict"],
+        "accused": sorted(accused),
+        "entries": len(body["ledger_entries"]),
+        "chain_length": len(chain),
+        "evidence_sha256": body["evidence_sha256"],
+    }
+
+
+def load_bundle(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"bundle {path} does not exist") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise EvidenceError(f"{path} is not a JSON evidence bundle") from None
+    if not isinstance(data, dict):
+        raise EvidenceError(f"{path} is not a JSON evidence bundle")
+    return data

@@ -1,0 +1,404 @@
+"""Trace a leaked file to the recipient copy (or copies) it came from.
+
+Order of operations matters for honesty (DESIGN §4):
+
+1. The ledger must verify; otherwise nothing is compared.
+2. Every channel reads its symbols from the evidence ALONE (erasures decided there).
+3. Each leaked row is matched to an order (anchor) through identity digests of
+   mark-invariant canonical values; ambiguous rows are dropped, duplicate anchors counted
+   once (first occurrence). None of this looks at any recipient's marks.
+4. Only then, per candidate (recipient, key version), expected symbols are recomputed
+   from the key and compared; matches, aliases and canaries are turned into exact tail
+   probabilities and corrected for every candidate considered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from leaktrace.channels import CHANNELS, ERASED, get_channel
+from leaktrace.channels.base import erase_constant_positions
+from leaktrace.errors import InputError
+from leaktrace.identity import IDENTITY_KEYS, identity_digests
+from leaktrace.ledger import Ledger, ReleaseEntry
+from leaktrace.prf import match_probability, prf_blocks, symbols_from_blocks
+from leaktrace.release import mark_key_for
+from leaktrace.trace.stats import Tail, binomial_tail, bonferroni, weight_for, weighted_tail
+from leaktrace.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CandidateResult", "TraceResult", "trace_frame"]
+
+DEFAULT_ALPHA = 1e-9
+_DIGEST_COLLISION = 2.0**-64
+_FAMILIES = 3  # marks, aliases, canaries: min-p over three families, Bonferroni-corrected
+
+
+@dataclass
+class CandidateResult:
+    recipient: str
+    key_version: int
+    releases: list[str]
+    rows: int = 0
+    evidence: dict[str, dict[str, int]] = field(default_factory=dict)
+    score: int = 0
+    aliases: int = 0
+    alias_rows: int = 0
+    canaries: int = 0
+    classes: list[tuple[int, float, int, int]] = field(default_factory=list)
+    alias_q: float = 0.0
+    canary_q: float = 0.0
+    log10_p_marks: float = 0.0
+    log10_p_alias: float = 0.0
+    log10_p_canary: float = 0.0
+    log10_p: float = 0.0
+    log10_p_corrected: float = 0.0
+    method: str = "trivial"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recipient": self.recipient,
+            "key_version": self.key_version,
+            "releases": self.releases,
+            "rows": self.rows,
+            "p_value": _p(self.log10_p_corrected),
+            "log10_p_value": _finite(self.log10_p_corrected),
+            "p_value_uncorrected": _p(self.log10_p),
+            "evidence": self.evidence,
+            "score": self.score,
+            "aliases": self.aliases,
+            "canaries": self.canaries,
+            "log10_p_by_family": {
+                "marks": _finite(self.log10_p_marks),
+                "aliases": _finite(self.log10_p_alias),
+                "canaries": _finite(self.log10_p_canary),
+            },
+            "method": self.method,
+            "classes": [
+                {"observed": n, "p": p, "weight": w, "matched": k} for n, p, w, k in self.classes
+            ],
+            "alias_rows": self.alias_rows,
+            "alias_q": self.alias_q,
+            "canary_q": self.canary_q,
+        }
+
+
+def _p(log10: float) -> float:
+    return 0.0 if log10 < -320 else 10.0**log10
+
+
+def _finite(x: float) -> float:
+    return -1e308 if x == -math.inf else round(x, 6)
+
+
+@dataclass
+class TraceResult:
+    verdict: str
+    alpha: float
+    rows_read: int
+    rows_identified: int
+    rows_informative: int
+    candidates: list[CandidateResult]
+    accused: list[CandidateResult]
+    evidence_sha256: str
+    columns: dict[str, str]
+    entries: list[ReleaseEntry]
+    tests: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "alpha": self.alpha,
+            "rows": {
+                "read": self.rows_read,
+                "identified": self.rows_identified,
+                "informative": self.rows_informative,
+            },
+            "accused": [c.as_dict() for c in self.accused],
+            "candidates": [c.as_dict() for c in self.candidates],
+            "tests": self.tests,
+            "evidence_sha256": self.evidence_sha256,
+            "columns": self.columns,
+        }
+
+
+def _observed(df: pl.DataFrame) -> dict[str, np.ndarray[Any, np.dtype[np.int16]]]:
+    """Step 2: every channel reads the evidence alone."""
+    out = {}
+    for name in sorted(CHANNELS):
+        ch = get_channel(name)
+        if ch.role in df.columns:
+            out[name] = erase_constant_positions(ch.read(df.get_column(ch.role)), ch.alphabets)
+    return out
+
+
+def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry]) -> pl.DataFrame:
+    """Step 3: (row_id, anchor, release_id, is_canary, by_order_only, order_match) per match.
+
+    A row is kept only if ONE anchor matches the largest number of identity keys.
+    """
+    parts = []
+    by_version: dict[int, list[ReleaseEntry]] = defaultdict(list)
+    for e in entries:
+        by_version[e.key_version].append(e)
+    for version, ents in sorted(by_version.items()):
+        keys = identity_digests(df, ws.keys.derive("index", version)).with_row_index("row_id")
+        files = {str(ws.home / e.index_file): e.release_id for e in ents}
+        con = duckdb.connect()
+        try:
+            con.register("leaked", keys.to_arrow())
+            con.register(
+                "files",
+                pl.DataFrame({"file": list(files), "release_id": list(files.values())}).to_arrow(),
+            )
+            file_list = list(files)
+            con.execute(
+                "create temp table idx as select i.*, f.release_id from read_parquet(?, filename=true) i "
+                "join files f on i.filename = f.file",
+                [file_list],
+            )
+            unions = " union all ".join(
+                f"select l.row_id, i.anchor, '{k}' as key from leaked l join idx i on l.{k} = i.{k}"
+                for k in IDENTITY_KEYS
+            )
+            matched = con.sql(
+                f"""
+                with m as ({unions}),
+                 per as (select row_id, anchor, count(distinct key) as nkeys,
+                                bool_and(key = 'k_order') as order_only
+                         from m group by row_id, anchor),
+                 best as (select row_id, max(nkeys) as mx from per group by row_id),
+                 chosen as (select p.row_id, p.anchor, p.order_only from per p join best b
+                            on p.row_id = b.row_id and p.nkeys = b.mx
+                            qualify count(*) over (partition by p.row_id) = 1)
+                select c.row_id, c.anchor, c.order_only, i.release_id, i.is_canary,
+                       (i.k_order is not null and i.k_order = l.k_order) as order_match
+                from chosen c join idx i on i.anchor = c.anchor
+                join leaked l on l.row_id = c.row_id
+                """
+            ).pl()
+        finally:
+            con.close()
+        parts.append(matched.with_columns(pl.lit(version).alias("key_version")))
+    if not parts:
+        return pl.DataFrame(
+            schema={
+                "row_id": pl.UInt32,
+                "anchor": pl.UInt64,
+                "order_only": pl.Boolean,
+                "release_id": pl.Utf8,
+                "is_canary": pl.Boolean,
+                "order_match": pl.Boolean,
+                "key_version": pl.Int32,
+            }
+        )
+    out = pl.concat([p.with_columns(pl.col("key_version").cast(pl.Int32)) for p in parts])
+    # one anchor counted once: keep the first leaked row that resolved to it
+    first = out.group_by("anchor").agg(pl.col("row_id").min())
+    result: pl.DataFrame = out.join(first, on=["anchor", "row_id"], how="semi")
+    return result
+
+
+def trace_frame(
+    ws: Workspace,
+    df: pl.DataFrame,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    evidence_sha256: str = "",
+    columns: dict[str, str] | None = None,
+) -> TraceResult:
+    """Trace a role-normalised frame of leaked rows (see :func:`leaktrace.trace.trace`)."""
+    ledger = Ledger(ws)
+    ledger.require_valid()  # step 1
+    entries = ledger.entries()
+    if not entries:
+        raise InputError("the ledger has no releases: there is nothing to trace against")
+    usable = [
+        c
+        for c in df.columns
+        if c in {"order_id", "phone", "name", "address", "order_time", "product"}
+    ]
+    if not usable:
+        raise InputError(
+            "the leaked file has no usable columns (need at least one of order id, phone, "
+            "name, address, order time, product)"
+        )
+    observed = _observed(df)  # step 2, before any candidate is considered
+    matches = _resolve_anchors(ws, df, entries)  # step 3
+    order_len = (
+        df.get_column("order_id").cast(pl.Utf8).str.strip_chars().str.len_chars().fill_null(0)
+        if "order_id" in df.columns
+        else pl.Series([0] * df.height)
+    )
+    matches = matches.with_columns(
+        pl.Series(
+            "order_len",
+            order_len.to_numpy()[matches.get_column("row_id").to_numpy()],
+            dtype=pl.Int64,
+        )
+        if matches.height
+        else pl.Series("order_len", [], dtype=pl.Int64)
+    )
+    by_id = {e.release_id: e for e in entries}
+
+    cands: dict[tuple[str, int], CandidateResult] = {}
+    for e in entries:
+        c = cands.setdefault(
+            (e.recipient, e.key_version), CandidateResult(e.recipient, e.key_version, [])
+        )
+        c.releases.append(e.release_id)
+    released_rows: dict[tuple[str, int], int] = defaultdict(int)
+    canaries_total: dict[tuple[str, int], int] = defaultdict(int)
+    for e in entries:
+        released_rows[(e.recipient, e.key_version)] += e.rows
+        canaries_total[(e.recipient, e.key_version)] += e.canaries
+
+    informative_rows: set[int] = set()
+    if matches.height:
+        matches = matches.with_columns(
+            pl.col("release_id")
+            .replace_strict({k: v.recipient for k, v in by_id.items()})
+            .alias("recipient")
+        )
+        for (recipient, version), grp in matches.group_by(
+            ["recipient", "key_version"], maintain_order=True
+        ):
+            key = (str(recipient), int(str(version)))
+            c = cands[key]
+            # dedupe: a recipient that got the same order in two releases has ONE symbol set
+            g = grp.unique(subset=["anchor"], keep="first", maintain_order=True)
+            rels = [by_id[r] for r in sorted(g.get_column("release_id").unique().to_list())]
+            c.rows = g.height
+            _score_marks(ws, c, g, rels, observed, by_id, informative_rows)
+            _score_decisive(
+                c, grp, rels, released_rows[key], canaries_total[key], informative_rows, df.height
+            )
+    m = len(cands)
+    for c in cands.values():
+        best = min(c.log10_p_marks, c.log10_p_alias, c.log10_p_canary)
+        c.log10_p = min(0.0, best + math.log10(_FAMILIES)) if best < 0 else 0.0
+        c.log10_p_corrected = bonferroni(c.log10_p, m)
+    ranked = sorted(cands.values(), key=lambda c: (c.log10_p_corrected, c.recipient))
+    accused = [c for c in ranked if c.log10_p_corrected <= math.log10(alpha)]
+    identified = matches.get_column("row_id").n_unique() if matches.height else 0
+    return TraceResult(
+        verdict="source identified" if accused else "no recipient identified",
+        alpha=alpha,
+        rows_read=df.height,
+        rows_identified=identified,
+        rows_informative=len(informative_rows),
+        candidates=ranked,
+        accused=accused,
+        evidence_sha256=evidence_sha256,
+        columns=columns or {},
+        entries=entries,
+        tests=m,
+    )
+
+
+def _score_marks(
+    ws: Workspace,
+    c: CandidateResult,
+    g: pl.DataFrame,
+    rels: list[ReleaseEntry],
+    observed: dict[str, np.ndarray[Any, np.dtype[np.int16]]],
+    by_id: dict[str, ReleaseEntry],
+    informative_rows: set[int],
+) -> None:
+    key = mark_key_for(ws, c.recipient, c.key_version)
+    classes: dict[float, list[int]] = {}
+    score = 0
+    for name, obs_all in observed.items():
+        ch = get_channel(name)
+        # rows of this candidate whose release had this channel on
+        on = g.filter(
+            pl.col("release_id").is_in([r.release_id for r in rels if name in r.channels])
+        ).unique(subset=["anchor"], keep="first", maintain_order=True)
+        if not on.height:
+            continue
+        row_ids = on.get_column("row_id").to_numpy()
+        anchors = on.get_column("anchor").to_numpy().astype(np.uint64)
+        obs = obs_all[row_ids]
+        exp = symbols_from_blocks(prf_blocks(key, anchors, ch.code), list(ch.alphabets))
+        readable = obs != ERASED
+        hit = readable & (obs == exp)
+        informative_rows.update(row_ids[readable.any(axis=1)].tolist())
+        n_obs, n_hit = int(readable.sum()), int(hit.sum())
+        c.evidence[name] = {"observed": n_obs, "matched": n_hit}
+        for j, k in enumerate(ch.alphabets):
+            p = match_probability(k)
+            w = weight_for(p)
+            cls = classes.setdefault(p, [0, 0, w])  # observed, matched, weight
+            cls[0] += int(readable[:, j].sum())
+            cls[1] += int(hit[:, j].sum())
+            score += w * int(hit[:, j].sum())
+    c.score = score
+    c.classes = [(n, p, w, k) for p, (n, k, w) in classes.items()]
+    tail: Tail = weighted_tail([(n, p, w) for p, (n, _, w) in classes.items()], score)
+    c.log10_p_marks = tail.log10
+    c.method = tail.method
+
+
+def _score_decisive(
+    c: CandidateResult,
+    grp: pl.DataFrame,
+    rels: list[ReleaseEntry],
+    released_rows: int,
+    canaries_total: int,
+    informative_rows: set[int],
+    leaked_rows: int,
+) -> None:
+    alias_rel = [r.release_id for r in rels if r.alias]
+    if alias_rel:
+        a = grp.filter(pl.col("release_id").is_in(alias_rel)).unique(
+            subset=["anchor"], keep="first"
+        )
+        hits = a.filter(pl.col("order_match"))
+        c.alias_rows = a.height
+        c.aliases = hits.height
+        if c.aliases:
+            informative_rows.update(hits.get_column("row_id").to_list())
+            # chance that a number NOT from this copy equals this copy's alias of the row's
+            # order: 10^-digits when the order was found by other keys; when the alias was
+            # the only key, it could equal ANY of the recipient's aliases.
+            order_only = bool(hits.get_column("order_only").any())
+            digits = int(hits.get_column("order_len").min() or 0)  # type: ignore[arg-type]
+            q = (released_rows if order_only else 1) * 10.0**-digits + _DIGEST_COLLISION
+            c.alias_q = min(1.0, q)
+            c.log10_p_alias = binomial_tail(a.height, min(1.0, q), c.aliases).log10
+    can = grp.filter(pl.col("is_canary")).unique(subset=["anchor"], keep="first")
+    if can.height:
+        c.canaries = can.height
+        informative_rows.update(can.get_column("row_id").to_list())
+        # a leaked row resolves to one of this copy's canaries by chance only through a
+        # keyed-digest collision (canary values exist nowhere else)
+        q = min(1.0, canaries_total * len(IDENTITY_KEYS) * _DIGEST_COLLISION)
+        c.canary_q = q
+        c.log10_p_canary = binomial_tail(leaked_rows, q, c.canaries).log10
+
+
+def evidence_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def frame_digest(df: pl.DataFrame | pd.DataFrame) -> str:
+    import io
+
+    buf = io.BytesIO()
+    (df if isinstance(df, pl.DataFrame) else pl.from_pandas(df)).write_ipc(buf)
+    return hashlib.sha256(buf.getvalue()).hexdigest()

@@ -1,0 +1,41 @@
+"""Shared fixtures: a small synthetic shop and a workspace with the demo's recipients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from leaktrace.synth import generate_orders
+from leaktrace.workspace import Workspace, add_recipient, init_workspace
+
+
+@pytest.fixture(scope="session")
+def shop() -> pl.DataFrame:
+    return generate_orders(3000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def shop_parquet(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
+    p = tmp_path_factory.mktemp("shop") / "orders.parquet"
+    shop.write_parquet(p)
+    return p
+
+
+def make_workspace(home: Path) -> Workspace:
+    ws = init_workspace(home)
+    add_recipient(
+        ws, "zto", template="courier", where="courier = '中通快递'", display_name="中通快递"
+    )
+    add_recipient(
+        ws, "yto", template="courier", where="courier = '圆通速递'", display_name="圆通速递"
+    )
+    add_recipient(ws, "cs-firm", template="customer-service", display_name="外包客服")
+    add_recipient(ws, "sms", template="sms-vendor", display_name="短信服务商")
+    return ws
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return make_workspace(tmp_path / "ws")

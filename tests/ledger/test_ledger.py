@@ -1,0 +1,104 @@
+"""The ledger is append-only, hash-chained and signed: every alteration is caught."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from leaktrace.errors import LedgerIntegrityError
+from leaktrace.ledger import Ledger
+from leaktrace.release import release
+from leaktrace.workspace import Workspace
+
+
+def _release_two(ws: Workspace, shop: pl.DataFrame, tmp_path: Path) -> None:
+    release(shop, recipient="zto", workspace=ws, out=tmp_path / "zto.parquet")
+    release(shop, recipient="cs-firm", workspace=ws, out=tmp_path / "cs.csv")
+
+
+def _db(ws: Workspace) -> sqlite3.Connection:
+    return sqlite3.connect(ws.home / "ledger.db")
+
+
+def test_fresh_ledger_verifies(workspace: Workspace, shop: pl.DataFrame, tmp_path: Path) -> None:
+    _release_two(workspace, shop, tmp_path)
+    res = Ledger(workspace).verify()
+    assert res.ok and res.records == 2
+    entries = Ledger(workspace).entries()
+    assert entries[1].prev_hash == entries[0].record_hash
+
+
+@pytest.mark.parametrize(
+    ("sql", "expect"),
+    [
+        ("update releases set rows = rows + 1 where seq = 1", "record 1"),
+        ("update releases set recipient = 'yto' where seq = 2", "record 2"),
+        ("delete from releases where seq = 1", "seq"),
+        ("update releases set signature = substr(signature, 3) || 'ab' where seq = 2", "signature"),
+    ],
+)
+def test_any_alteration_is_named(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, sql: str, expect: str
+) -> None:
+    _release_two(workspace, shop, tmp_path)
+    with _db(workspace) as con:
+        con.execute(sql)
+    res = Ledger(workspace).verify()
+    assert not res.ok
+    assert expect in (res.problem or "")
+    with pytest.raises(LedgerIntegrityError):
+        Ledger(workspace).require_valid()
+
+
+def test_rehashed_record_still_fails_on_signature(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """An attacker who recomputes the hash after editing still cannot sign it."""
+    from leaktrace.ledger.chain import record_hash
+
+    _release_two(workspace, shop, tmp_path)
+    e = Ledger(workspace).entries()[1]
+    body = e.body()
+    body["rows"] = 1
+    new_hash = record_hash(body)
+    with _db(workspace) as con:
+        con.execute("update releases set rows = 1, record_hash = ? where seq = 2", (new_hash,))
+    res = Ledger(workspace).verify()
+    assert not res.ok and "signature" in (res.problem or "")
+
+
+def test_altered_index_file_is_caught(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    _release_two(workspace, shop, tmp_path)
+    e = Ledger(workspace).entries()[0]
+    p = workspace.home / e.index_file
+    idx = pl.read_parquet(p)
+    idx.head(idx.height - 1).write_parquet(p)
+    res = Ledger(workspace).verify()
+    assert not res.ok and "index file" in (res.problem or "")
+
+
+def test_ledger_holds_no_plaintext_pii(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    _release_two(workspace, shop, tmp_path)
+    blob = (workspace.home / "ledger.db").read_bytes()
+    index_blob = b"".join(p.read_bytes() for p in (workspace.home / "index").glob("*.parquet"))
+    dump = json.dumps([e.as_dict() for e in Ledger(workspace).entries()], ensure_ascii=False)
+    for row in shop.head(50).iter_rows(named=True):
+        for field in ("phone", "name", "address", "order_id"):
+            v = str(row[field])
+            assert v.encode() not in blob
+            assert v.encode() not in index_blob
+            assert v not in dump
+
+
+def test_key_files_are_private(workspace: Workspace) -> None:
+    for name in ("master.v1.key", "signing.key"):
+        mode = (workspace.home / "keys" / name).stat().st_mode & 0o777
+        assert mode == 0o600

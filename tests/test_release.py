@@ -1,0 +1,220 @@
+"""Release end to end: policies, masking, marks, aliases, canaries, atomicity, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from leaktrace.alias import resolve_alias
+from leaktrace.errors import InputError, MissingColumnError, UnknownRecipientError
+from leaktrace.io import read_table
+from leaktrace.ledger import Ledger
+from leaktrace.release import release
+from leaktrace.workspace import Workspace
+
+
+def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leaktrace", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_courier_gets_only_its_shipments_masked_and_marked(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    res = release(shop, recipient="zto", workspace=workspace, out=tmp_path / "zto.parquet")
+    out = pl.read_parquet(tmp_path / "zto.parquet")
+    n_zto = shop.filter(pl.col("courier") == "中通快递").height
+    assert res.canaries >= 3
+    assert out.height == n_zto + res.canaries == res.rows
+    assert out.columns == [
+        "order_id",
+        "order_time",
+        "name",
+        "phone",
+        "address",
+        "product",
+        "quantity",
+    ]
+    # names masked (张*), phones kept for delivery, order numbers aliased
+    assert out.get_column("name").str.contains(r"\*").all()
+    assert not out.get_column("order_id").is_in(shop.get_column("order_id").implode()).any()
+    assert out.get_column("order_id").str.len_chars().is_in([16, 17, 18, 19]).all()
+
+
+def test_customer_service_sees_masked_phone_and_district(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    release(shop, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.csv")
+    out = read_table(tmp_path / "cs.csv")
+    assert out.get_column("phone").str.contains(r"^1\d\d\*{4}\d{4}$").all()
+    assert not out.get_column("address").str.contains("号").any()
+
+
+def test_two_recipients_copies_differ_in_marks(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    a = release(shop, recipient="cs-firm", workspace=workspace).frame
+    workspace.config.recipients["cs2"] = workspace.config.recipients["cs-firm"].model_copy()
+    b = release(shop, recipient="cs2", workspace=workspace).frame
+    assert a is not None and b is not None
+    secs_a = a.get_column("order_time").dt.second()
+    secs_b = b.get_column("order_time").dt.second()
+    assert (secs_a != secs_b).mean() > 0.9  # type: ignore[operator]
+
+
+def test_alias_resolves_back(workspace: Workspace, shop: pl.DataFrame, tmp_path: Path) -> None:
+    release(shop, recipient="zto", workspace=workspace, out=tmp_path / "zto.parquet")
+    out = pl.read_parquet(tmp_path / "zto.parquet")
+    real = set(shop.get_column("order_id").to_list())
+    for alias in out.get_column("order_id").head(20).to_list():
+        order_id, version = resolve_alias(workspace, alias, "zto")
+        assert version == 1
+        # canaries resolve to synthetic ids; real rows to the platform's order ids
+        assert order_id in real or len(order_id) == len(alias)
+    with pytest.raises(InputError):
+        resolve_alias(workspace, "1" * 18, "zto")
+
+
+def test_pandas_input(workspace: Workspace, shop: pl.DataFrame) -> None:
+    res = release(shop.head(500).to_pandas(), recipient="sms", workspace=workspace)
+    assert res.frame is not None and res.frame.height == res.rows
+
+
+def test_missing_column_fails_cleanly(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "x.csv"
+    with pytest.raises(MissingColumnError, match="address"):
+        release(shop.drop("address"), recipient="zto", workspace=workspace, out=out)
+    assert not out.exists()
+    assert Ledger(workspace).entries() == []
+    assert list((workspace.home / "index").glob("*")) == []
+
+
+def test_unknown_recipient(workspace: Workspace, shop: pl.DataFrame) -> None:
+    with pytest.raises(UnknownRecipientError, match="nobody"):
+        release(shop, recipient="nobody", workspace=workspace)
+
+
+def test_failure_mid_release_leaves_nothing(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leaktrace.release as rel
+
+    monkeypatch.setattr(rel, "BATCH_ROWS", 1000)
+    calls = {"n": 0}
+    real = rel.embed_marks
+
+    def flaky(*a, **k):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(rel, "embed_marks", flaky)
+    out = tmp_path / "cs.csv"
+    with pytest.raises(OSError):
+        release(shop, recipient="cs-firm", workspace=workspace, out=out)
+    assert not out.exists()
+    assert list(tmp_path.glob("*")) == [workspace.home] or not list(tmp_path.glob("cs*"))
+    assert Ledger(workspace).entries() == []
+    assert list((workspace.home / "index").glob("*")) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "xlsx"])
+def test_cli_release_json(
+    workspace: Workspace, shop_parquet: Path, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"out.{fmt}"
+    r = run_cli(
+        "release",
+        str(shop_parquet),
+        "--to",
+        "yto",
+        "--out",
+        str(out),
+        "--json",
+        home=workspace.home,
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert set(d) == {"release_id", "recipient", "rows", "canaries", "channels", "output_sha256"}
+    import hashlib
+
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == d["output_sha256"]
+    back = read_table(out)
+    assert back.height == d["rows"]
+    v = run_cli("verify", "--json", home=workspace.home)
+    assert v.returncode == 0 and json.loads(v.stdout)["ok"]
+
+
+def test_cli_errors_are_one_line_exit_2(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01\x02garbage\xff\xfe" * 100)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    nocol = tmp_path / "nocol.csv"
+    shop.select(["name", "phone"]).head(10).write_csv(nocol)
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(shop.head(50).drop("order_time").write_csv().encode("gb18030"))
+    cases = [
+        (["release", str(bad), "--to", "zto", "--out", str(tmp_path / "o.csv")], None),
+        (["release", str(empty), "--to", "zto", "--out", str(tmp_path / "o.csv")], None),
+        (["release", str(nocol), "--to", "zto", "--out", str(tmp_path / "o.csv")], "order_id"),
+        (
+            [
+                "release",
+                str(tmp_path / "missing.csv"),
+                "--to",
+                "zto",
+                "--out",
+                str(tmp_path / "o.csv"),
+            ],
+            None,
+        ),
+        (["release", str(gbk), "--to", "nobody", "--out", str(tmp_path / "o.csv")], "nobody"),
+    ]
+    for args, needle in cases:
+        r = run_cli(*args, home=workspace.home)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        if needle:
+            assert needle in r.stderr
+    assert not (tmp_path / "o.csv").exists()
+    assert Ledger(workspace).entries() == []
+
+
+def test_cli_recipient_add_and_list(tmp_path: Path) -> None:
+    home = tmp_path / "w"
+    assert run_cli("init", home=home).returncode == 0
+    r = run_cli(
+        "recipient",
+        "add",
+        "sf",
+        "--template",
+        "courier",
+        "--where",
+        "courier = '顺丰速运'",
+        home=home,
+    )
+    assert r.returncode == 0, r.stderr
+    lst = run_cli("recipient", "list", "--json", home=home)
+    assert [x["name"] for x in json.loads(lst.stdout)] == ["sf"]
+    bad = run_cli(
+        "recipient", "add", "x", "--template", "courier", "--where", "courier = = ", home=home
+    )
+    assert bad.returncode == 2 and "where" in bad.stderr
+    again = run_cli("init", home=home)
+    assert again.returncode == 2 and "already exists" in again.stderr

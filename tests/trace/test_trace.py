@@ -1,0 +1,216 @@
+"""Tracing leaked files end to end: the right recipient, nobody innocent, never a guess."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from leaktrace.errors import EvidenceError, InputError, LedgerIntegrityError
+from leaktrace.io import read_table
+from leaktrace.release import release
+from leaktrace.trace import trace
+from leaktrace.trace.bundle import build_bundle, verify_bundle
+from leaktrace.workspace import Workspace
+
+COLS = ["name", "phone", "address", "order_time", "product"]
+
+
+@pytest.fixture
+def released(workspace: Workspace, shop: pl.DataFrame, tmp_path: Path) -> dict[str, pl.DataFrame]:
+    out = {}
+    for r in ("zto", "yto", "cs-firm", "sms"):
+        p = tmp_path / f"{r}.parquet"
+        release(shop, recipient=r, workspace=workspace, out=p)
+        out[r] = pl.read_parquet(p)
+    return out
+
+
+def _fold(df: pl.DataFrame) -> pl.DataFrame:
+    def f(s: str | None) -> str | None:
+        return None if s is None else "".join(unicodedata.normalize("NFKC", s).split())
+
+    out = df.with_columns(
+        [
+            pl.col(c).map_elements(f, return_dtype=pl.Utf8)
+            for c in df.columns
+            if df.schema[c] == pl.Utf8
+        ]
+    )
+    return (
+        out.with_columns(pl.col("order_time").dt.truncate("1m"))
+        if "order_time" in out.columns
+        else out
+    )
+
+
+def test_five_intact_rows_name_the_courier(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    leak = released["zto"].filter(~pl.col("order_id").is_null()).sample(5, seed=1).select(COLS)
+    res = trace(leak, workspace=workspace)
+    assert res.verdict == "source identified"
+    assert [c.recipient for c in res.accused] == ["zto"]
+    assert res.accused[0].log10_p_corrected < -9
+
+
+def test_normalised_and_truncated_rows_still_name_the_courier(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    leak = _fold(released["yto"].sample(20, seed=2).select(COLS))
+    res = trace(leak, workspace=workspace)
+    assert [c.recipient for c in res.accused] == ["yto"]
+    assert res.accused[0].evidence["timestamp"]["observed"] == 0  # truncated → erased
+
+
+def test_unmarked_data_accuses_nobody(
+    workspace: Workspace, released: dict[str, pl.DataFrame], shop: pl.DataFrame
+) -> None:
+    res = trace(shop.sample(400, seed=3).select(COLS), workspace=workspace)
+    assert res.verdict == "no recipient identified"
+    assert res.accused == []
+    assert res.rows_identified > 0  # the rows were found; they just carry nobody's marks
+
+
+def test_one_row_with_an_alias_is_decisive(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    row = released["sms"].sample(1, seed=4).select(["order_id", "name", "phone"])
+    res = trace(row, workspace=workspace)
+    assert [c.recipient for c in res.accused] == ["sms"]
+    assert res.accused[0].aliases == 1
+
+
+def test_mixed_copies_name_both(
+    workspace: Workspace, released: dict[str, pl.DataFrame], shop: pl.DataFrame
+) -> None:
+    leak = pl.concat(
+        [
+            released["zto"].sample(30, seed=5).select(COLS),
+            released["cs-firm"].sample(30, seed=6).select(COLS),
+            shop.sample(30, seed=7).select(COLS),
+        ]
+    ).sample(fraction=1.0, shuffle=True, seed=8)
+    res = trace(leak, workspace=workspace)
+    assert sorted(c.recipient for c in res.accused) == ["cs-firm", "zto"]
+
+
+def test_never_accuses_on_a_broken_ledger(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    with sqlite3.connect(workspace.home / "ledger.db") as con:
+        con.execute("update releases set rows = 7 where seq = 2")
+    with pytest.raises(LedgerIntegrityError):
+        trace(released["zto"].head(10).select(COLS), workspace=workspace)
+
+
+def test_no_usable_columns(workspace: Workspace, released: dict[str, pl.DataFrame]) -> None:
+    with pytest.raises(InputError):
+        trace(pl.DataFrame({"foo": ["x", "y"]}), workspace=workspace)
+
+
+def test_bundle_reverifies_and_detects_tampering(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    res = trace(released["zto"].sample(10, seed=9).select(COLS), workspace=workspace)
+    bundle = build_bundle(workspace, res)
+    pk = workspace.keys.public_key()
+    assert verify_bundle(bundle, pk)["accused"] == ["zto"]
+    forged = json.loads(json.dumps(bundle))
+    forged["body"]["candidates"][1]["log10_p_value"] = -30.0
+    with pytest.raises(EvidenceError):
+        verify_bundle(forged, pk)
+    other = json.loads(json.dumps(bundle))
+    other["body"]["ledger_entries"][0]["rows"] += 1
+    with pytest.raises(EvidenceError):
+        verify_bundle(other, pk)
+
+
+def test_cli_trace_gbk_excel_like_file_with_report_and_bundle(
+    workspace: Workspace, released: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    leak = (
+        released["zto"]
+        .sample(15, seed=10)
+        .select(["product", "address", "phone", "name", "order_time"])
+    )
+    leak = leak.rename(
+        {
+            "product": "商品名称",
+            "address": "收货地址",
+            "phone": "联系电话",
+            "name": "收货人",
+            "order_time": "下单时间",
+        }
+    )
+    f = tmp_path / "黑产样本.csv"
+    f.write_bytes(leak.write_csv().encode("gb18030"))
+    report, bundle = tmp_path / "r.html", tmp_path / "b.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "leaktrace",
+        "trace",
+        str(f),
+        "--json",
+        "--report",
+        str(report),
+        "--bundle",
+        str(bundle),
+        "--home",
+        str(workspace.home),
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "source identified"
+    assert [a["recipient"] for a in d["accused"]] == ["zto"]
+    assert set(d["rows"]) == {"read", "identified", "informative"}
+    assert {
+        "recipient",
+        "releases",
+        "p_value",
+        "log10_p_value",
+        "evidence",
+        "aliases",
+        "canaries",
+    } <= set(d["accused"][0])
+    html = report.read_text(encoding="utf-8")
+    assert (
+        "zto" in html
+        and "<svg" in html
+        and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+    )
+    v = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "leaktrace",
+            "verify-evidence",
+            str(bundle),
+            "--public-key",
+            str(workspace.home / "keys" / "signing.pub"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert v.returncode == 0, v.stderr
+    assert json.loads(v.stdout)["accused"] == ["zto"]
+
+
+def test_read_back_of_released_csv_keeps_marks(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    p = tmp_path / "zto.csv"
+    release(shop, recipient="zto", workspace=workspace, out=p)
+    leak = read_table(p).sample(8, seed=11)
+    res = trace(leak, workspace=workspace)
+    assert [c.recipient for c in res.accused] == ["zto"]
