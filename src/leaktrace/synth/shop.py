@@ -118,6 +118,11 @@ def generate_order_ids(
     Uniform over each length's range; duplicates (rare) are redrawn until none remain.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) and (lengths.min() < 1 or lengths.max() > 19):
+        raise ValueError("order id lengths must be 1..19 digits")
+    for length, count in zip(*np.unique(lengths, return_counts=True), strict=True):
+        if count > 9 * 10 ** (int(length) - 1) // 2:
+            raise ValueError(f"too many {length}-digit order ids requested")
     low = (10 ** (lengths - 1).astype(np.uint64)).astype(np.uint64)
     high = np.where(lengths >= 19, np.uint64(10**19), (10 ** lengths.astype(np.uint64))).astype(
         np.uint64
