@@ -171,9 +171,9 @@ def test_speed_100k() -> None:
 def test_cli_demo_data(tmp_path: Any) -> None:
     from typer.testing import CliRunner
 
-    from leaktrace.cli import _register, app
+    import leaktrace.cli.data  # noqa: F401  (registers the command)
+    from leaktrace.cli import app
 
-    _register()
     out = tmp_path / "orders.parquet"
     result = CliRunner().invoke(
         app, ["demo-data", "--orders", "500", "--seed", "2", "--out", str(out), "--json"]

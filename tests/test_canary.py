@@ -1,0 +1,192 @@
+"""Canary rows: look like the sample, keyed and deterministic, contact points from the pools."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stdnum.cn import ric
+
+from leaktrace.canary import Canary, CanaryKind, canary_records, generate_canaries
+from leaktrace.errors import ConfigError, InputError
+from leaktrace.synth import generate_orders
+from leaktrace.synth.geo import geo
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def sample() -> pl.DataFrame:
+    return generate_orders(4000, seed=21)
+
+
+@pytest.fixture(scope="module")
+def pool() -> list[str]:
+    # Platform-controlled numbers: real prefixes in several cities.
+    g = geo()
+    rng = np.random.default_rng(99)
+    cities = g.sample_cities(rng, 80)
+    return g.sample_phones(rng, cities).to_list()
+
+
+EMAILS = [f"c{i}@canary.leaktrace.example" for i in range(40)]
+
+
+def make(
+    sample: pl.DataFrame, pool: list[str], release: str = "rel-1", n: int = 30
+) -> pl.DataFrame:
+    return generate_canaries(
+        sample, n, key=KEY, release_id=release, pool_phones=pool, pool_emails=EMAILS
+    )
+
+
+def test_same_schema_as_sample(sample: pl.DataFrame, pool: list[str]) -> None:
+    rows = make(sample, pool)
+    assert rows.schema == sample.schema
+    assert rows.height == 30
+
+
+def test_deterministic_per_key_and_release(sample: pl.DataFrame, pool: list[str]) -> None:
+    a = make(sample, pool)
+    assert a.equals(make(sample, pool))
+    assert a.equals(make(sample, list(reversed(pool))))  # pool order does not matter
+    b = make(sample, pool, release="rel-2")
+    assert not set(a["order_id"].to_list()) & set(b["order_id"].to_list())
+    c = generate_canaries(
+        sample, 30, key=b"other" * 8, release_id="rel-1", pool_phones=pool, pool_emails=EMAILS
+    )
+    assert not a.equals(c)
+
+
+def test_phones_from_pool_and_city_consistent(sample: pl.DataFrame, pool: list[str]) -> None:
+    rows = make(sample, pool)
+    phones = rows["phone"].to_list()
+    assert set(phones) <= set(pool) and len(set(phones)) == len(phones)
+    g = geo()
+    for c, address in zip(g.city_of_phones(phones), rows["address"].to_list(), strict=True):
+        assert address.startswith(g.city_province[c] + g.city_name[c])
+
+
+def test_order_ids(sample: pl.DataFrame, pool: list[str]) -> None:
+    exclude = make(sample, pool, release="earlier")["order_id"]
+    rows = generate_canaries(
+        sample,
+        30,
+        key=KEY,
+        release_id="earlier",  # same stream as `exclude`: every first draw collides
+        pool_phones=pool,
+        pool_emails=EMAILS,
+        exclude_order_ids=exclude,
+    )
+    ids = rows["order_id"]
+    assert ids.n_unique() == 30
+    assert not set(ids.to_list()) & set(exclude.to_list())
+    assert not set(ids.to_list()) & set(sample["order_id"].to_list())
+    assert ids.str.contains(r"^[1-9]\d+$").all()
+    lengths = set(sample["order_id"].str.len_chars().unique().to_list())
+    assert set(ids.str.len_chars().to_list()) <= lengths
+
+
+def test_rows_drawn_from_sample(sample: pl.DataFrame, pool: list[str]) -> None:
+    rows = make(sample, pool, n=60)
+    triples = set(sample.select("product", "sku", "quantity", "amount", "merchant").rows())
+    assert set(rows.select("product", "sku", "quantity", "amount", "merchant").rows()) <= triples
+    assert set(rows["courier"].to_list()) <= set(sample["courier"].to_list())
+    t = rows["order_time"]
+    assert t.min() >= sample["order_time"].min()  # type: ignore[operator]
+    assert t.max() <= sample["order_time"].max()  # type: ignore[operator]
+    assert (t.dt.microsecond() == 0).all()
+
+
+def test_id_numbers_valid(sample: pl.DataFrame, pool: list[str]) -> None:
+    rows = generate_canaries(
+        sample.filter(pl.col("id_number").is_not_null()),  # every row has one: so must canaries
+        50,
+        key=KEY,
+        release_id="ids",
+        pool_phones=pool,
+        pool_emails=[],
+    )
+    ids = rows["id_number"].to_list()
+    assert all(x is not None and ric.is_valid(x) for x in ids)
+    assert rows["email"].null_count() == 0 or rows["email"].null_count() == 50
+
+
+def test_emails_only_from_pool(sample: pl.DataFrame, pool: list[str]) -> None:
+    with_mail = sample.filter(pl.col("email").is_not_null())
+    rows = generate_canaries(
+        with_mail, 10, key=KEY, release_id="m", pool_phones=pool, pool_emails=EMAILS[:4]
+    )
+    mails = rows["email"].drop_nulls().to_list()
+    assert len(mails) == 4 and set(mails) <= set(EMAILS[:4])  # pool ran out: rest empty
+
+
+def test_subset_of_columns_and_other_dtypes(sample: pl.DataFrame, pool: list[str]) -> None:
+    sub = sample.select(
+        pl.col("order_id").cast(pl.UInt64), "name", "phone", "address", "product"
+    ).with_columns(pl.lit("x").alias("extra"))
+    rows = generate_canaries(sub, 5, key=KEY, release_id="s", pool_phones=pool, pool_emails=[])
+    assert rows.schema == sub.schema
+    assert rows["extra"].to_list() == ["x"] * 5
+
+
+def test_address_style_follows_sample(sample: pl.DataFrame, pool: list[str]) -> None:
+    # Sample without the province and with spaces (淘宝 export style).
+    styled = sample.with_columns(
+        pl.col("address").str.replace(r"^(.+?省)", "").str.replace(r"(市)", "$1 ")
+    )
+    rows = generate_canaries(
+        styled, 20, key=KEY, release_id="style", pool_phones=pool, pool_emails=[]
+    )
+    provinces = {p for p in geo().city_province if p.endswith("省")}
+    assert not any(a.startswith(tuple(provinces)) for a in rows["address"].to_list())
+    assert all(" " in a for a in rows["address"].to_list())
+
+
+def test_pool_errors(sample: pl.DataFrame, pool: list[str]) -> None:
+    with pytest.raises(ConfigError, match="phone pool"):
+        generate_canaries(sample, 3, key=KEY, release_id="r", pool_phones=[], pool_emails=[])
+    with pytest.raises(ConfigError, match="phone pool"):
+        generate_canaries(sample, 81, key=KEY, release_id="r", pool_phones=pool, pool_emails=[])
+    with pytest.raises(InputError):
+        generate_canaries(
+            sample.clear(), 3, key=KEY, release_id="r", pool_phones=pool, pool_emails=[]
+        )
+    assert (
+        generate_canaries(sample, 0, key=KEY, release_id="r", pool_phones=[], pool_emails=[]).height
+        == 0
+    )
+
+
+def test_canary_records(sample: pl.DataFrame, pool: list[str]) -> None:
+    rows = generate_canaries(
+        sample.filter(pl.col("email").is_not_null()),
+        5,
+        key=KEY,
+        release_id="rec",
+        pool_phones=pool,
+        pool_emails=EMAILS,
+    )
+    records = canary_records(rows)
+    phones = [r for r in records if r.kind is CanaryKind.PHONE]
+    assert len(phones) == 5
+    assert {r.canary_id for r in records} == set(rows["order_id"].to_list())
+    first = rows.row(0, named=True)
+    assert Canary(first["order_id"], CanaryKind.PHONE, first["phone"]) in records
+    assert CanaryKind("email") is CanaryKind.EMAIL
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(release=st.text(min_size=1, max_size=20), n=st.integers(1, 20))
+def test_property_canaries(sample: pl.DataFrame, pool: list[str], release: str, n: int) -> None:
+    rows = generate_canaries(
+        sample, n, key=KEY, release_id=release, pool_phones=pool, pool_emails=EMAILS
+    )
+    assert rows.height == n and rows.schema == sample.schema
+    assert rows["order_id"].n_unique() == n
+    assert set(rows["phone"].to_list()) <= set(pool)
+    assert all(ric.is_valid(x) for x in rows["id_number"].drop_nulls().to_list())
