@@ -88,7 +88,9 @@ class CanaryPool(_Strict):
     def _ranges_ok(cls, v: list[str]) -> list[str]:
         for item in v:
             lo, _, hi = item.partition("-")
-            if hi and not (lo.isdigit() and hi.isdigit() and len(lo) == len(hi) and int(lo) <= int(hi)):
+            if hi and not (
+                lo.isdigit() and hi.isdigit() and len(lo) == len(hi) and int(lo) <= int(hi)
+            ):
                 raise ValueError(f"bad phone range {item!r} (want e.g. 17090000000-17090004999)")
             if hi and int(hi) - int(lo) >= 1_000_000:
                 raise ValueError(f"phone range {item!r} is larger than one million numbers")

@@ -142,3 +142,17 @@ def test_xlsx_row_limit(tmp_path: Path) -> None:
 def test_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         TableWriter(tmp_path / "x.doc")
+
+
+def test_parquet_in_several_batches(tmp_path: Path) -> None:
+    """A release streams batches into one Parquet file; the schema of the first wins."""
+    import polars as pl
+
+    from leaktrace.io.writers import TableWriter
+
+    p = tmp_path / "multi.parquet"
+    with TableWriter(p, "parquet") as w:
+        for i in range(3):
+            w.write(pl.DataFrame({"a": [i, i + 1], "b": ["张三", None]}))
+    back = pl.read_parquet(p)
+    assert back.height == 6 and back.columns == ["a", "b"]

@@ -77,12 +77,11 @@ def test_parse_spec() -> None:
 
 def test_registry_and_config_membership() -> None:
     expected = {"keep", "drop", "mask_name", "mask_phone", "mask_id", "mask_card",
-                "generalise_address", "digest", "truncate_date", "round_amount"}  # fmt: skip
+                "generalise_address", "digest", "truncate_date", "round_amount", "alias"}  # fmt: skip
     assert set(OPERATORS) == expected
     # config.check tests `spec.split(":", 1)[0] in OPERATORS`
     for spec in ("keep?", "mask_phone:waybill?", "generalise_address:city"):
         assert spec.split(":", 1)[0] in OPERATORS
-    assert "alias" not in OPERATORS
     for cls in OPERATORS.values():
         assert issubclass(cls, MaskingOperator) and cls.description
 

@@ -83,7 +83,13 @@ def _mostly_cjk(text: str) -> bool:
     cjk = sum(
         1
         for c in non_ascii
-        if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+        if "\u4e00" <= c <= "\u9fff"
+        or "\u3400" <= c <= "\u4dbf"
+        or "\u3000" <= c <= "\u303f"
+        or "\uff00" <= c <= "\uffef"
+        # punctuation common in Chinese text and encoded by GBK (· — ‘ ’ “ ” …)
+        or c == "\u00b7"
+        or "\u2010" <= c <= "\u2027"
     )
     return cjk >= 0.8 * len(non_ascii)
 

@@ -132,7 +132,8 @@ class TableWriter:
         if self._pq is None:
             self._pq = pq.ParquetWriter(self._fh, table.schema, compression="zstd")
         else:
-            table = table.cast(self._pq.schema.to_arrow_schema())
+            # pyarrow ≥ 15 exposes the Arrow schema directly on the writer
+            table = table.cast(self._pq.schema)
         self._pq.write_table(table)
 
     # -- finishing -----------------------------------------------------------------
