@@ -38,6 +38,7 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from leaktrace.callable_module import make_callable
 from leaktrace.canary import generate_canaries
 from leaktrace.channels import CHANNELS, get_channel
 from leaktrace.config import Policy
@@ -464,3 +465,6 @@ def iter_released(
     kernel = _BatchKernel(plan)
     for b in batches:
         yield kernel(b)
+
+
+make_callable(__name__, release)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from leaktrace.callable_module import make_callable
 from leaktrace.trace.engine import DEFAULT_ALPHA, CandidateResult, TraceResult, trace_frame
 from leaktrace.workspace import Workspace, open_workspace
 
@@ -47,3 +48,6 @@ def trace(
     return trace_frame(
         ws, df, alpha=alpha, evidence_sha256=digest, columns={c: c for c in df.columns}
     )
+
+
+make_callable(__name__, trace)
