@@ -40,7 +40,7 @@ from leaktrace.scam.model import DEFAULT_MODEL_PATH, Analyzer
 from leaktrace.scam.negatives import generate
 from leaktrace.scam.train import DEFAULT_SEED, DEFAULT_SPLIT_PATH, build_corpus, train_from_corpus
 
-DEFAULT_DATA = Path("/work/shared/data/fraud-text")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fraud-text"
 
 
 def _machine() -> str:

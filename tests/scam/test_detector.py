@@ -18,7 +18,13 @@ from leaktrace.scam.model import DEFAULT_MODEL_PATH
 from leaktrace.scam.negatives import generate
 from leaktrace.scam.train import DEFAULT_SPLIT_PATH
 
-DATA = Path(os.environ.get("LEAKTRACE_FRAUD_TEXT", "/work/shared/data/fraud-text"))
+# shared/ sits beside the repository (in CI too); LEAKTRACE_FRAUD_TEXT overrides
+DATA = Path(
+    os.environ.get(
+        "LEAKTRACE_FRAUD_TEXT",
+        str(Path(__file__).resolve().parents[3] / "shared" / "data" / "fraud-text"),
+    )
+)
 
 
 def test_model_is_small_and_loads_fast() -> None:
