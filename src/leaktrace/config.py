@@ -49,6 +49,7 @@ class Policy(_Strict):
     channels: list[str] = Field(default_factory=list)
     canary_rate: float = Field(default=0.001, ge=0.0, le=0.2)
     canary_min: int = Field(default=3, ge=0)
+    code: Literal["fair", "tardos"] = "fair"
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="override column-role inference: input column name -> role",

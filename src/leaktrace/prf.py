@@ -73,7 +73,8 @@ def symbols_from_blocks(
 
 
 def _word(blocks: npt.NDArray[np.uint8], j: int) -> npt.NDArray[np.uint32]:
-    return (blocks[:, 2 * j].astype(np.uint32) << 8) | blocks[:, 2 * j + 1]
+    hi = blocks[:, 2 * j].astype(np.uint32) << np.uint32(8)
+    return hi | blocks[:, 2 * j + 1].astype(np.uint32)
 
 
 def tardos_bias(bias_blocks: npt.NDArray[np.uint8], npos: int) -> npt.NDArray[np.uint32]:

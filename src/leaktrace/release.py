@@ -40,7 +40,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from leaktrace.callable_module import make_callable
 from leaktrace.canary import generate_canaries
-from leaktrace.channels import CHANNELS, get_channel
+from leaktrace.channels import CHANNELS, channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest
 from leaktrace.errors import InputError, MissingColumnError, PolicyError
@@ -51,7 +51,6 @@ from leaktrace.ledger.ledger import file_sha256
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
 from leaktrace.pii.phone import normalise_phone
-from leaktrace.prf import prf_blocks, symbols_from_blocks
 from leaktrace.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -86,6 +85,7 @@ class ReleasePlan:
     customer_key: bytes = field(repr=False)
     mark_key: bytes = field(repr=False)
     canary_key: bytes = field(repr=False)
+    bias_key: bytes = field(repr=False)
     alias_cipher: FF1 | None = field(repr=False)
     alias_tweak: bytes = field(repr=False)
     mask_ctx: MaskContext = field(repr=False)
@@ -137,6 +137,7 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
         customer_key=ws.keys.derive("customer", v),
         mark_key=mark_key_for(ws, recipient, v),
         canary_key=ws.keys.derive("canary", v),
+        bias_key=ws.keys.derive("tardos-bias", v),
         alias_cipher=alias_cipher_for(ws, v) if uses_alias else None,
         alias_tweak=alias_tweak_for(recipient, v),
         mask_ctx=MaskContext(
@@ -187,6 +188,9 @@ def embed_marks(
     anchors: np.ndarray[Any, np.dtype[np.uint64]],
     channels: list[str],
     mark_key: bytes,
+    *,
+    code: str = "fair",
+    bias_key: bytes | None = None,
 ) -> pl.DataFrame:
     """Embed each enabled channel's keyed symbols in its column (if the column is sent)."""
     cols = []
@@ -194,7 +198,7 @@ def embed_marks(
         ch = get_channel(name)
         if ch.role not in df.columns:
             continue
-        sym = symbols_from_blocks(prf_blocks(mark_key, anchors, ch.code), list(ch.alphabets))
+        sym = channel_symbols(ch, mark_key, anchors, code=code, bias_key=bias_key)
         cols.append(ch.embed(df.get_column(ch.role), sym))
     return df.with_columns(cols) if cols else df
 
@@ -290,7 +294,14 @@ class _BatchKernel:
             else pl.Series("customer", [None] * batch.height, dtype=pl.UInt64)
         )
         out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
-        out = embed_marks(out, anchors, plan.policy.channels, plan.mark_key)
+        out = embed_marks(
+            out,
+            anchors,
+            plan.policy.channels,
+            plan.mark_key,
+            code=plan.policy.code,
+            bias_key=plan.bias_key,
+        )
         index = (
             identity_digests(out, plan.index_key)
             .with_columns(
@@ -406,6 +417,7 @@ def release(
             "policy_hash": plan.policy_hash(),
             "fields": plan.sent_roles,
             "channels": list(policy.channels),
+            "code": policy.code,
             "alias": plan.alias_cipher is not None,
             "key_version": plan.key_version,
             "input_sha256": input_sha,

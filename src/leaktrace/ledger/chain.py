@@ -27,6 +27,7 @@ HASHED_FIELDS = (
     "policy_hash",
     "fields",
     "channels",
+    "code",
     "alias",
     "key_version",
     "input_sha256",

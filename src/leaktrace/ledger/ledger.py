@@ -53,6 +53,7 @@ class ReleaseEntry:
     policy_hash: str
     fields: list[str]
     channels: list[str]
+    code: str
     alias: bool
     key_version: int
     input_sha256: str
@@ -88,6 +89,7 @@ def _entry(r: ReleaseRecord) -> ReleaseEntry:
         policy_hash=r.policy_hash,
         fields=json.loads(r.fields),
         channels=json.loads(r.channels),
+        code=r.code,
         alias=bool(r.alias),
         key_version=r.key_version,
         input_sha256=r.input_sha256,
@@ -148,6 +150,7 @@ class Ledger:
                 select(ReleaseRecord).order_by(ReleaseRecord.seq.desc()).limit(1)
             ).first()
             full = dict(body)
+            full.setdefault("code", "fair")
             full["seq"] = (last.seq + 1) if last else 1
             full["prev_hash"] = last.record_hash if last else GENESIS
             full["created"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -33,6 +33,7 @@ class ReleaseRecord(Base):
     policy_hash: Mapped[str] = mapped_column(String(64))
     fields: Mapped[str] = mapped_column(Text)  # JSON list of roles sent
     channels: Mapped[str] = mapped_column(Text)  # JSON list of channel names
+    code: Mapped[str] = mapped_column(String(16), default="fair")  # fair | tardos
     alias: Mapped[bool] = mapped_column(Integer)
     key_version: Mapped[int] = mapped_column(Integer)
     input_sha256: Mapped[str] = mapped_column(String(64))

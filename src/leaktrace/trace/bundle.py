@@ -27,7 +27,7 @@ from leaktrace import __version__
 from leaktrace.errors import EvidenceError, InputError
 from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
 from leaktrace.trace.engine import _FAMILIES, TraceResult
-from leaktrace.trace.stats import binomial_tail, bonferroni, weighted_tail
+from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
 from leaktrace.workspace import Workspace
 
 __all__ = ["build_bundle", "recompute_log10_p", "verify_bundle", "write_bundle"]
@@ -94,7 +94,12 @@ def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float
         if cand["canaries"]
         else 0.0
     )
-    best = min(marks, alias, canary)
+    tardos = (
+        tardos_tail([tuple(h) for h in cand["tardos_hist"]], cand["tardos_score"]).log10
+        if cand.get("tardos_hist")
+        else 0.0
+    )
+    best = min(marks, tardos, alias, canary)
     p = min(0.0, best + math.log10(_FAMILIES)) if best < 0 else 0.0
     return bonferroni(p, tests)
 

@@ -25,14 +25,22 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from leaktrace.channels import CHANNELS, ERASED, get_channel
+from leaktrace.channels import CHANNELS, ERASED, channel_symbols, get_channel, tardos_thresholds
 from leaktrace.channels.base import erase_constant_positions
 from leaktrace.errors import InputError
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
-from leaktrace.prf import match_probability, prf_blocks, symbols_from_blocks
+from leaktrace.prf import match_probability
 from leaktrace.release import mark_key_for
-from leaktrace.trace.stats import Tail, binomial_tail, bonferroni, weight_for, weighted_tail
+from leaktrace.trace.stats import (
+    Tail,
+    binomial_tail,
+    bonferroni,
+    tardos_scores,
+    tardos_tail,
+    weight_for,
+    weighted_tail,
+)
 from leaktrace.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -42,7 +50,7 @@ __all__ = ["CandidateResult", "TraceResult", "trace_frame"]
 
 DEFAULT_ALPHA = 1e-9
 _DIGEST_COLLISION = 2.0**-64
-_FAMILIES = 3  # marks, aliases, canaries: min-p over three families, Bonferroni-corrected
+_FAMILIES = 4  # marks, Tardos marks, aliases, canaries: min-p over four, Bonferroni-corrected
 
 
 @dataclass
@@ -57,6 +65,9 @@ class CandidateResult:
     alias_rows: int = 0
     canaries: int = 0
     classes: list[tuple[int, float, int, int]] = field(default_factory=list)
+    tardos_hist: list[tuple[int, int, int]] = field(default_factory=list)
+    tardos_score: float = 0.0
+    log10_p_tardos: float = 0.0
     alias_q: float = 0.0
     canary_q: float = 0.0
     log10_p_marks: float = 0.0
@@ -83,11 +94,14 @@ class CandidateResult:
                 "marks": _finite(self.log10_p_marks),
                 "aliases": _finite(self.log10_p_alias),
                 "canaries": _finite(self.log10_p_canary),
+                "tardos": _finite(self.log10_p_tardos),
             },
             "method": self.method,
             "classes": [
                 {"observed": n, "p": p, "weight": w, "matched": k} for n, p, w, k in self.classes
             ],
+            "tardos_score": self.tardos_score,
+            "tardos_hist": [list(h) for h in self.tardos_hist],
             "alias_rows": self.alias_rows,
             "alias_q": self.alias_q,
             "canary_q": self.canary_q,
@@ -286,7 +300,7 @@ def trace_frame(
             )
     m = len(cands)
     for c in cands.values():
-        best = min(c.log10_p_marks, c.log10_p_alias, c.log10_p_canary)
+        best = min(c.log10_p_marks, c.log10_p_tardos, c.log10_p_alias, c.log10_p_canary)
         c.log10_p = min(0.0, best + math.log10(_FAMILIES)) if best < 0 else 0.0
         c.log10_p_corrected = bonferroni(c.log10_p, m)
     ranked = sorted(cands.values(), key=lambda c: (c.log10_p_corrected, c.recipient))
@@ -317,8 +331,12 @@ def _score_marks(
     informative_rows: set[int],
 ) -> None:
     key = mark_key_for(ws, c.recipient, c.key_version)
+    bias_key = ws.keys.derive("tardos-bias", c.key_version)
+    tardos_releases = [r.release_id for r in rels if r.code == "tardos"]
     classes: dict[float, list[int]] = {}
     score = 0
+    t_keys: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+    t_score = 0.0
     for name, obs_all in observed.items():
         ch = get_channel(name)
         # rows of this candidate whose release had this channel on
@@ -330,20 +348,43 @@ def _score_marks(
         row_ids = on.get_column("row_id").to_numpy()
         anchors = on.get_column("anchor").to_numpy().astype(np.uint64)
         obs = obs_all[row_ids]
-        exp = symbols_from_blocks(prf_blocks(key, anchors, ch.code), list(ch.alphabets))
+        is_t = on.get_column("release_id").is_in(tardos_releases).to_numpy()
+        exp = channel_symbols(ch, key, anchors)
+        thresholds = None
+        if is_t.any():
+            thresholds = tardos_thresholds(ch, bias_key, anchors)
+            exp_t = channel_symbols(ch, key, anchors, code="tardos", bias_key=bias_key)
+            exp = np.where(is_t[:, None], exp_t, exp).astype(np.int16)
         readable = obs != ERASED
         hit = readable & (obs == exp)
         informative_rows.update(row_ids[readable.any(axis=1)].tolist())
         n_obs, n_hit = int(readable.sum()), int(hit.sum())
         c.evidence[name] = {"observed": n_obs, "matched": n_hit}
         for j, k in enumerate(ch.alphabets):
+            if k == 2 and thresholds is not None:
+                # Tardos rows of binary positions: Škorić score, own family
+                sel = readable[:, j] & is_t
+                t_score += float(tardos_scores(thresholds[sel, j], obs[sel, j], exp[sel, j]).sum())
+                t_keys.append(
+                    thresholds[sel, j].astype(np.int64) * 2 + obs[sel, j].astype(np.int64)
+                )
+                fair = readable[:, j] & ~is_t
+            else:
+                fair = readable[:, j]
             p = match_probability(k)
             w = weight_for(p)
             cls = classes.setdefault(p, [0, 0, w])  # observed, matched, weight
-            cls[0] += int(readable[:, j].sum())
-            cls[1] += int(hit[:, j].sum())
-            score += w * int(hit[:, j].sum())
+            cls[0] += int(fair.sum())
+            cls[1] += int((hit[:, j] & fair).sum())
+            score += w * int((hit[:, j] & fair).sum())
     c.score = score
+    if t_keys:
+        keys, counts = np.unique(np.concatenate(t_keys), return_counts=True)
+        c.tardos_hist = [
+            (int(k // 2), int(k % 2), int(n)) for k, n in zip(keys, counts, strict=True)
+        ]
+        c.tardos_score = t_score
+        c.log10_p_tardos = tardos_tail(c.tardos_hist, t_score).log10
     c.classes = [(n, p, w, k) for p, (n, k, w) in classes.items()]
     tail: Tail = weighted_tail([(n, p, w) for p, (n, _, w) in classes.items()], score)
     c.log10_p_marks = tail.log10

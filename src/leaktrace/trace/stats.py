@@ -27,9 +27,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize, stats
 
-__all__ = ["Tail", "binomial_tail", "bonferroni", "weight_for", "weighted_tail"]
+__all__ = [
+    "Tail",
+    "binomial_tail",
+    "bonferroni",
+    "tardos_scores",
+    "tardos_tail",
+    "weight_for",
+    "weighted_tail",
+]
 
 _EXACT_MAX_WORK = 4e7
 _LOG10_FLOOR = -250.0
@@ -116,3 +125,46 @@ def binomial_tail(n: int, p: float, k: int) -> Tail:
 def bonferroni(log10_p: float, m: int) -> float:
     """log10 of min(1, m · p): bounds P(any of m innocent candidates is accused)."""
     return min(0.0, log10_p + math.log10(max(m, 1)))
+
+
+def tardos_scores(
+    thresholds: npt.NDArray[np.uint32], y: npt.NDArray[np.int16], x: npt.NDArray[np.int16]
+) -> npt.NDArray[np.float64]:
+    """Škorić's symmetric Tardos score of each position (candidate bit ``x``, evidence ``y``).
+
+    With ``p = T/65536`` the exact probability that an innocent recipient's bit is 1:
+    a match on the rare symbol scores high, a match on the common one little, a mismatch
+    is penalised; under the null every position has mean 0 and variance 1.
+    """
+    p = thresholds.astype(np.float64) / 65536.0
+    up = np.sqrt((1.0 - p) / p)
+    down = np.sqrt(p / (1.0 - p))
+    return np.where(y == 1, np.where(x == 1, up, -down), np.where(x == 0, down, -up))
+
+
+def tardos_tail(hist: list[tuple[int, int, int]], s: float) -> Tail:
+    """Chernoff bound of P(S ≥ s) for the Tardos score under "this recipient did not leak".
+
+    ``hist`` lists (threshold T, evidence bit y, count): given the evidence, an innocent
+    recipient's bit at a position is Bernoulli(T/65536) independently of everything else,
+    so the moment-generating function of S is known exactly and
+    ``P(S ≥ s) ≤ min_θ exp(−θ s) Π E[exp(θ g)]`` is a valid (conservative) bound for any θ.
+    """
+    if not hist or s <= 0:
+        return Tail(0.0, "trivial")
+    arr = np.array(hist, dtype=np.float64)
+    p = arr[:, 0] / 65536.0
+    y = arr[:, 1]
+    n = arr[:, 2]
+    up = np.sqrt((1.0 - p) / p)
+    down = np.sqrt(p / (1.0 - p))
+    g1 = np.where(y == 1, up, -up)  # score if the innocent bit is 1
+    g0 = np.where(y == 1, -down, down)  # score if it is 0
+    lp1, lp0 = np.log(p), np.log1p(-p)
+
+    def f(theta: float) -> float:
+        return float(-theta * s + (n * np.logaddexp(lp1 + theta * g1, lp0 + theta * g0)).sum())
+
+    res = optimize.minimize_scalar(f, bounds=(1e-9, 10.0), method="bounded")
+    best = min(f(float(res.x)), 0.0)
+    return Tail(best / math.log(10), "chernoff")
