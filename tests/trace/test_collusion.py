@@ -34,7 +34,7 @@ def _workspace(home: Path, code: str) -> Workspace:
 
 def _minority(sym: np.ndarray) -> np.ndarray:
     """sym: (colluders, rows, positions) → per cell the symbol held by the fewest colluders."""
-    c, n, k = sym.shape
+    _, n, k = sym.shape
     out = np.empty((n, k), dtype=np.int16)
     for j in range(k):
         col = sym[:, :, j]
