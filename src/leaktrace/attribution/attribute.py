@@ -1,0 +1,398 @@
+"""Attribute a scam wave to the recipient whose copy the scammers used — or to nobody.
+
+Families of evidence for a candidate recipient R, each a p-value valid under
+"R did not supply these reports":
+
+1. **Exposure with a composite null.** Victim v (call time t_v, quoted roles q_v) is
+   *consistent* with R when R received v's data, in a release that carried every role
+   in q_v, before t_v (a recipient that never saw the card digits cannot have supplied
+   them). k_R = number of consistent victims among the n eligible ones.
+   If R is innocent, each report came from some other source S: another recipient, or
+   "outside the ledger" (platform-internal, unmarked, a different leak), modelled as a
+   uniformly random customer of the ledger's customer base. Under "v came from S",
+   v is a random member of S's audience A_S(t_v, q_v) (customers S held with those roles
+   before t_v), so v is consistent with R with probability
+   π_{R|S,v} = |A_R ∩ A_S| / |A_S| (for "outside": |A_R| / |customer base|).
+   Sources may differ between victims (a mixture), so P(v consistent with R) ≤
+   p_v = max_S π_{R|S,v}, over every S that could have supplied v's report, and victims
+   are independent; k_R is then stochastically dominated by Binomial(n, max_v p_v) and
+   R's p-value is that exact binomial tail. Because of the max, a merchant whose orders
+   mostly go through one courier, or a service firm that sees everyone, is never accused
+   for the courier's leak: the courier as an alternative explains the merchant's
+   concentration (π_{merchant|courier} is large), and vice versa.
+   Releases with different key versions hash customers differently; where R's and S's
+   audiences are in different versions π_{R|S} is bounded by 1 (conservative).
+2. **Aliases.** A quoted order number equal to R's FF1 alias of one of that victim's c
+   orders: under the null the number did not come from R's copy, and R's alias is a keyed
+   pseudorandom d-digit number, so equality has chance ≤ c·10^-d (+2^-64 for digests);
+   the count of hits over victims who quoted a number is dominated by a binomial.
+3. **Formatting.** A verbatim quoted address / product title is read by the mark
+   channels from the evidence ALONE (erasures decided there, DESIGN §4 trap 1), then
+   compared with R's keyed symbols of one anchor per victim chosen without looking at any
+   symbol (the victim's latest order R held before the call) — the trace engine's own
+   scoring (``leaktrace.trace.engine._score_marks``), exact weighted binomial tail.
+4. **Canary hits.** A call to one of R's canary contact points. Under the null a pool
+   number is reached only by random dialling, uniform over the pool, so the number of
+   hits on R's |C_R| contacts among H pool hits is Binomial(H, |C_R|/|pool|); a hit in
+   which the caller used the canary persona's details has chance ≤ 1e-12.
+
+**Combination.** Conditional on the victims' identities, families 2–4 depend only on
+independent keyed PRFs (alias key, R's mark key) and the dialling process, so each is
+super-uniform given everything before it; family 1 is super-uniform. Such p-values can be
+coupled to be ≥ independent uniforms, so P(Π p_f ≤ c) ≤ c·Σ_{j<F}(−ln c)^j/j! (Fisher's
+product bound), used with F = the number of families enabled (fixed in advance). Then a
+Bonferroni correction over every recipient in the ledger (and, for campaigns, over
+campaigns and looks) bounds the probability of accusing ANY innocent recipient by alpha.
+
+Limits: the exposure null assumes a report's identity is independent of its quoted roles
+and call time given the source; a victim who wrongly says the caller knew a field can
+remove the true source's consistency (less power, and see docs/attribution.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from leaktrace.attribution.evidence import DIGEST_COLLISION, Evidence, build_evidence, load_view
+from leaktrace.attribution.hits import stored_hits
+from leaktrace.attribution.reports import load_stored_reports
+from leaktrace.trace.engine import CandidateResult, _score_marks
+from leaktrace.trace.stats import binomial_tail, bonferroni
+from leaktrace.workspace import Workspace
+
+__all__ = [
+    "ALL_FAMILIES",
+    "AttributionResult",
+    "Candidate",
+    "attribute",
+    "attribute_evidence",
+    "fisher_bound",
+    "score",
+]
+
+ALL_FAMILIES = ("exposure", "aliases", "formatting", "canaries")
+KNEW_Q = 1e-12
+DEFAULT_ALPHA = 1e-9
+
+
+def _finite(x: float) -> float:
+    return -1e308 if x == -math.inf else round(x, 6)
+
+
+def _p(log10: float) -> float:
+    return 0.0 if log10 < -320 else 10.0**log10
+
+
+def fisher_bound(log10_ps: list[float]) -> float:
+    """log10 of P(Π U_i ≤ Π p_i) for len(log10_ps) independent uniforms (≥ the truth)."""
+    f = len(log10_ps)
+    if not f:
+        return 0.0
+    s = sum(log10_ps)
+    if s >= 0:
+        return 0.0
+    if s == -math.inf:
+        return -math.inf
+    big_l = -s * math.log(10)  # -ln c
+    # log Σ_{j<f} L^j / j!  (stable: terms are positive)
+    logs = [j * math.log(big_l) - math.lgamma(j + 1) if j else 0.0 for j in range(f)]
+    m = max(logs)
+    log_sum = m + math.log(sum(math.exp(x - m) for x in logs))
+    return min(0.0, s + log_sum / math.log(10))
+
+
+@dataclass
+class Candidate:
+    recipient: str
+    victims: int = 0
+    consistent: int = 0
+    pi: float = 0.0
+    pi_from: str = ""
+    alias_quoted: int = 0
+    alias_hits: int = 0
+    alias_q: float = 0.0
+    marks: dict[str, dict[str, int]] = field(default_factory=dict)
+    canary_hits: int = 0
+    canary_pool_hits: int = 0
+    canary_q: float = 0.0
+    log10_p_family: dict[str, float] = field(default_factory=dict)
+    log10_p: float = 0.0
+    log10_p_corrected: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recipient": self.recipient,
+            "p_value": _p(self.log10_p_corrected),
+            "log10_p_value": _finite(self.log10_p_corrected),
+            "p_value_uncorrected": _p(self.log10_p),
+            "log10_p_by_family": {k: _finite(v) for k, v in self.log10_p_family.items()},
+            "evidence": {
+                "exposure": {
+                    "victims": self.victims,
+                    "consistent": self.consistent,
+                    "null_share_max": round(self.pi, 6),
+                    "null_share_from": self.pi_from,
+                },
+                "aliases": {
+                    "quoted": self.alias_quoted,
+                    "matched": self.alias_hits,
+                    "chance_per_quote": self.alias_q,
+                },
+                "formatting": self.marks,
+                "canaries": {
+                    "hits": self.canary_hits,
+                    "pool_hits": self.canary_pool_hits,
+                    "chance_per_hit": self.canary_q,
+                },
+            },
+        }
+
+
+@dataclass
+class AttributionResult:
+    verdict: str
+    alpha: float
+    accused: list[Candidate]
+    candidates: list[Candidate]
+    tests: int
+    families: tuple[str, ...]
+    reports: dict[str, int]
+    flagged: list[dict[str, Any]]
+    outside: dict[str, Any]
+    explanation: dict[str, str]
+    campaigns: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "alpha": self.alpha,
+            "accused": [c.as_dict() for c in self.accused],
+            "candidates": [c.as_dict() for c in self.candidates],
+            "tests": self.tests,
+            "families": list(self.families),
+            "reports": self.reports,
+            "flagged": self.flagged,
+            "outside": self.outside,
+            "explanation": self.explanation,
+            "campaigns": self.campaigns,
+        }
+
+
+def _marks_log10(
+    ev: Evidence, ws: Workspace, recipient: str, idx: list[int], cand: Candidate
+) -> float:
+    by_id = {e.release_id: e for e in ev.view.entries}
+    groups: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for i in idx:
+        a = ev.victims[i].anchors.get(recipient)
+        if a is not None:
+            groups[a[2]].append((i, a[0], a[1]))
+    if not groups or not ev.observed:
+        return 0.0
+    best = 0.0
+    for version, items in groups.items():
+        g = pl.DataFrame(
+            {
+                "row_id": [i for i, _, _ in items],
+                "anchor": [a for _, a, _ in items],
+                "release_id": [r for _, _, r in items],
+            },
+            schema={"row_id": pl.UInt32, "anchor": pl.UInt64, "release_id": pl.Utf8},
+        )
+        rels = [by_id[r] for r in sorted(set(g.get_column("release_id").to_list()))]
+        c = CandidateResult(recipient, version, [r.release_id for r in rels])
+        _score_marks(ws, c, g, rels, ev.observed, by_id, set())
+        for k, v in c.evidence.items():
+            m = cand.marks.setdefault(k, {"observed": 0, "matched": 0})
+            m["observed"] += v["observed"]
+            m["matched"] += v["matched"]
+        best = min(best, c.log10_p_marks)
+    return min(0.0, best + math.log10(len(groups)))
+
+
+def score(
+    ws: Workspace,
+    ev: Evidence,
+    idx: list[int] | None = None,
+    *,
+    hits: list[int] | None = None,
+    families: tuple[str, ...] = ALL_FAMILIES,
+    extra_tests: int = 1,
+) -> list[Candidate]:
+    """Candidates ranked by corrected p-value for the victims ``idx`` (default: all)."""
+    idx = list(range(len(ev.victims))) if idx is None else idx
+    elig = [i for i in idx if ev.victims[i].eligible]
+    hit_list = [ev.hits[j] for j in (range(len(ev.hits)) if hits is None else hits)]
+    pool_hits = [h for h in hit_list if h.status in ("canary", "pool")]
+    out = []
+    m = max(len(ev.view.recipients), 1) * max(extra_tests, 1)
+    for r in ev.view.recipients:
+        c = Candidate(r, victims=len(elig))
+        fam: dict[str, float] = {}
+        if "exposure" in families:
+            c.consistent = sum(ev.victims[i].consistent.get(r, False) for i in elig)
+            pis = [
+                (ev.victims[i].p_null.get(r, 1.0), ev.victims[i].p_null_from.get(r, ""))
+                for i in elig
+            ]
+            if pis:
+                c.pi, c.pi_from = max(pis, key=lambda t: t[0])
+            fam["exposure"] = (
+                binomial_tail(len(elig), c.pi, c.consistent).log10 if c.consistent else 0.0
+            )
+        if "aliases" in families:
+            al = [ev.victims[i].alias[r] for i in elig if r in ev.victims[i].alias]
+            c.alias_quoted = len(al)
+            c.alias_hits = sum(h for h, _ in al)
+            c.alias_q = max((q for _, q in al), default=0.0)
+            fam["aliases"] = (
+                binomial_tail(len(al), c.alias_q, c.alias_hits).log10 if c.alias_hits else 0.0
+            )
+        if "formatting" in families:
+            fam["formatting"] = _marks_log10(ev, ws, r, elig, c)
+        if "canaries" in families:
+            mine = [h for h in pool_hits if h.recipient == r]
+            c.canary_hits = len(mine)
+            c.canary_pool_hits = len(pool_hits)
+            contacts = ev.view.canary_contacts.get(r, 0)
+            c.canary_q = min(1.0, contacts / ev.pool) if ev.pool else 1.0
+            lp = 0.0
+            if mine:
+                lp = binomial_tail(len(pool_hits), c.canary_q, len(mine)).log10
+                knew = [h for h in pool_hits if h.knew]
+                k_mine = sum(h.knew for h in mine)
+                if k_mine:
+                    lk = binomial_tail(len(knew), KNEW_Q + DIGEST_COLLISION, k_mine).log10
+                    lp = min(0.0, min(lp, lk) + math.log10(2))
+            fam["canaries"] = lp
+        c.log10_p_family = fam
+        c.log10_p = fisher_bound(list(fam.values()))
+        c.log10_p_corrected = bonferroni(c.log10_p, m)
+        out.append(c)
+    return sorted(out, key=lambda c: (c.log10_p_corrected, c.recipient))
+
+
+def _explain(
+    result_accused: list[Candidate], cands: list[Candidate], n: int, outside_n: int, alpha: float
+) -> dict[str, str]:
+    if result_accused:
+        a = result_accused[0]
+        zh = (
+            f"在 {n} 份有效受害人报告中，{a.consistent} 人的信息（含骗子说出的字段）在来电前"
+            f"已发给「{a.recipient}」；即使假设报告来自任何其他接收方或账本之外的来源，"
+            f"出现这种集中程度的概率不超过 {_p(a.log10_p_corrected):.2g}"
+            + (f"；另有 {a.alias_hits} 个被引用的订单号是其专属别名" if a.alias_hits else "")
+            + (f"；{a.canary_hits} 次金丝雀联系方式被呼叫" if a.canary_hits else "")
+            + f"。判定阈值 alpha = {alpha:g}（已对所有接收方做多重检验校正）。"
+        )
+        en = (
+            f"Of {n} usable victim reports, {a.consistent} victims' data (with every field the "
+            f"caller quoted) had been sent to {a.recipient} before the call. Even assuming the "
+            f"reports came from any other recipient or from outside the ledger, a concentration "
+            f"like this has probability at most {_p(a.log10_p_corrected):.2g}"
+            + (f"; {a.alias_hits} quoted order numbers are its own aliases" if a.alias_hits else "")
+            + (f"; {a.canary_hits} canary contact hits" if a.canary_hits else "")
+            + f". Threshold alpha = {alpha:g}, corrected for every recipient."
+        )
+        if len(result_accused) > 1:
+            others = ", ".join(c.recipient for c in result_accused[1:])
+            zh += f" 同时被指认：{others}（可能有多个来源）。"
+            en += f" Also named: {others} (there may be more than one source)."
+        return {"zh": zh, "en": en}
+    top = cands[0] if cands else None
+    zh = (
+        f"在 {n} 份有效报告中，没有任何接收方的证据达到阈值 alpha = {alpha:g}；"
+        f"这些报告与「账本之外的来源」（平台内部、未加标记的数据或其他泄露）同样相符，"
+        f"因此不指认任何接收方。"
+    )
+    en = (
+        f"Of {n} usable reports, no recipient's evidence passes alpha = {alpha:g}; the reports "
+        "are as consistent with a source outside the ledger (platform-internal, unmarked data, "
+        "or another leak), so nobody is accused."
+    )
+    if top is not None and n:
+        zh += f" 最接近的是「{top.recipient}」（校正后 p = {_p(top.log10_p_corrected):.2g}）。"
+        en += f" Closest: {top.recipient} (corrected p = {_p(top.log10_p_corrected):.2g})."
+    if outside_n:
+        zh += f" 有 {outside_n} 名受害人的信息在来电前没有（带所述字段）发给任何接收方。"
+        en += (
+            f" {outside_n} victims' data (with the quoted fields) was with no recipient "
+            "before the call."
+        )
+    return {"zh": zh, "en": en}
+
+
+def attribute_evidence(
+    ws: Workspace,
+    ev: Evidence,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    families: tuple[str, ...] = ALL_FAMILIES,
+    with_campaigns: bool = True,
+) -> AttributionResult:
+    cands = score(ws, ev, families=families)
+    accused = [c for c in cands if c.log10_p_corrected <= math.log10(alpha)]
+    status: dict[str, int] = defaultdict(int)
+    flagged = []
+    for v in ev.victims:
+        status[v.status] += 1
+        if v.status != "ok" or v.notes:
+            flagged.append(
+                {
+                    "report": v.report.id,
+                    "source": v.report.source,
+                    "status": v.status,
+                    "reason": v.reason or "; ".join(v.notes),
+                }
+            )
+    elig = [v for v in ev.victims if v.eligible]
+    outside_n = sum(1 for v in elig if not any(v.consistent.values()))
+    result = AttributionResult(
+        verdict="source identified" if accused else "no recipient identified",
+        alpha=alpha,
+        accused=accused,
+        candidates=cands,
+        tests=len(ev.view.recipients),
+        families=families,
+        reports={"total": len(ev.victims), **dict(status)},
+        flagged=flagged,
+        outside={
+            "victims_with_no_recipient": outside_n,
+            "hypothesis": "source outside the ledger (internal, unmarked or another leak)",
+            "rejected": bool(accused),
+        },
+        explanation=_explain(accused, cands, len(elig), outside_n, alpha),
+    )
+    if with_campaigns:
+        from leaktrace.attribution.campaigns import find_campaigns
+
+        result.campaigns = [c.as_dict() for c in find_campaigns(ws, ev, alpha=alpha)]
+    return result
+
+
+def attribute(
+    ws: Workspace,
+    since: datetime | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    *,
+    families: tuple[str, ...] = ALL_FAMILIES,
+) -> AttributionResult:
+    """Attribute every stored report (and canary hit) since ``since``.
+
+    Raises :class:`LedgerIntegrityError` when the ledger does not verify.
+    """
+    if not 0 < alpha < 1:
+        from leaktrace.errors import InputError
+
+        raise InputError("alpha must be between 0 and 1")
+    view = load_view(ws)
+    reports = load_stored_reports(ws, since)
+    hits = stored_hits(ws, since)
+    ev = build_evidence(ws, reports, hits, view)
+    return attribute_evidence(ws, ev, alpha=alpha, families=families)

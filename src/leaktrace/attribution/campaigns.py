@@ -1,0 +1,158 @@
+"""Group reports into campaigns and flag each as soon as its evidence passes the threshold.
+
+Two reports belong to one campaign when they share a caller number or account (digits
+and letters compared after removing separators) within ``window`` of each other; a canary
+hit joins the campaign of its caller. Each campaign gets its own attribution (same
+statistics as :func:`leaktrace.attribution.attribute.score`) evaluated after every report
+in time order; the first look whose best candidate passes ``alpha`` corrected for all
+recipients × campaigns × looks is the moment the campaign is flagged. The extra
+correction keeps alpha a bound on accusing any innocent recipient across all of them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from leaktrace.attribution.attribute import ALL_FAMILIES, score
+from leaktrace.attribution.evidence import Evidence
+from leaktrace.workspace import Workspace
+
+__all__ = ["Campaign", "find_campaigns"]
+
+
+def _caller_key(caller: str) -> str:
+    return re.sub(r"[\s\-+()]", "", caller).lower()
+
+
+@dataclass
+class Campaign:
+    id: int
+    callers: list[str]
+    reports: list[int]
+    start: str
+    end: str
+    stages: list[str]
+    fraud_types: list[str]
+    loss: float
+    attributed: str | None = None
+    log10_p: float = 0.0
+    flagged_at: str | None = None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "callers": self.callers,
+            "reports": self.reports,
+            "start": self.start,
+            "end": self.end,
+            "stages": self.stages,
+            "fraud_types": self.fraud_types,
+            "loss": self.loss,
+            "attributed": self.attributed,
+            "log10_p_value": -1e308 if self.log10_p == -math.inf else round(self.log10_p, 4),
+            "flagged_at": self.flagged_at,
+            "timeline": self.timeline,
+        }
+
+
+def find_campaigns(
+    ws: Workspace,
+    ev: Evidence,
+    *,
+    alpha: float = 1e-9,
+    window: timedelta = timedelta(days=30),
+    families: tuple[str, ...] = ALL_FAMILIES,
+) -> list[Campaign]:
+    n = len(ev.victims)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    timed = sorted(
+        (i for i in range(n) if ev.victims[i].report.reported_at is not None),
+        key=lambda i: ev.victims[i].report.reported_at,  # type: ignore[arg-type,return-value]
+    )
+    last: dict[str, int] = {}
+    for i in timed:
+        key = _caller_key(ev.victims[i].report.caller)
+        if not key:
+            continue
+        j = last.get(key)
+        if j is not None:
+            ti, tj = ev.victims[i].report.reported_at, ev.victims[j].report.reported_at
+            assert ti is not None and tj is not None
+            if ti - tj <= window:
+                parent[find(i)] = find(j)
+        last[key] = i
+    groups: dict[int, list[int]] = {}
+    for i in timed + [i for i in range(n) if i not in set(timed)]:
+        groups.setdefault(find(i), []).append(i)
+    members = [g for g in groups.values()]
+    camps: list[Campaign] = []
+    looks_total = max(len(members), 1)
+    for cid, idx in enumerate(members, start=1):
+        reps = [ev.victims[i].report for i in idx]
+        callers = sorted({_caller_key(r.caller) for r in reps if r.caller})
+        hit_idx = [
+            j for j, h in enumerate(ev.hits) if h.caller and _caller_key(h.caller) in callers
+        ]
+        times = [r.reported_at for r in reps if r.reported_at is not None]
+        camp = Campaign(
+            id=cid,
+            callers=callers,
+            reports=[r.id for r in reps],
+            start=min(times).isoformat() if times else "",
+            end=max(times).isoformat() if times else "",
+            stages=sorted({s for r in reps for s in r.stages}),
+            fraud_types=sorted({r.fraud_type for r in reps if r.fraud_type}),
+            loss=float(sum(r.loss or 0.0 for r in reps)),
+        )
+        looks = max(len(idx), 1)
+        extra = looks_total * looks
+        for k in range(1, len(idx) + 1):
+            r = reps[k - 1]
+            camp.timeline.append(
+                {
+                    "at": r.reported_at.isoformat() if r.reported_at else None,
+                    "event": "report",
+                    "report": r.id,
+                    "channel": r.channel,
+                    "stages": r.stages,
+                    "status": ev.victims[idx[k - 1]].status,
+                }
+            )
+            if camp.flagged_at is None and ev.victims[idx[k - 1]].eligible:
+                cands = score(ws, ev, idx[:k], hits=hit_idx, families=families, extra_tests=extra)
+                if cands and cands[0].log10_p_corrected <= math.log10(alpha):
+                    camp.flagged_at = camp.timeline[-1]["at"]
+                    camp.attributed = cands[0].recipient
+                    camp.log10_p = cands[0].log10_p_corrected
+                    camp.timeline.append(
+                        {
+                            "at": camp.flagged_at,
+                            "event": "flagged",
+                            "recipient": cands[0].recipient,
+                            "log10_p_value": round(cands[0].log10_p_corrected, 3),
+                        }
+                    )
+        if camp.attributed is None and any(ev.victims[i].eligible for i in idx):
+            cands = score(ws, ev, idx, hits=hit_idx, families=families, extra_tests=extra)
+            camp.log10_p = cands[0].log10_p_corrected if cands else 0.0
+        for j in hit_idx:
+            h = ev.hits[j]
+            camp.timeline.append(
+                {"at": h.at.isoformat(), "event": "canary hit", "recipient": h.recipient}
+            )
+        camp.timeline.sort(key=lambda e: str(e.get("at") or ""))
+        camps.append(camp)
+    camps.sort(key=lambda c: (c.attributed is None, -len(c.reports), c.id))
+    return camps

@@ -1,0 +1,324 @@
+"""Per-victim evidence against the ledger: who held each victim's data, with the quoted
+fields, before the call; the composite-null probabilities; alias and mark observations.
+
+Everything here is computed ONCE per attribution; ``attribute.score`` then turns any
+subset of victims (all reports, one campaign, a prefix in time) into p-values cheaply.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from leaktrace.attribution.hits import CanaryHit
+from leaktrace.attribution.reports import StoredReport, customer_digest
+from leaktrace.identity import identity_digests
+from leaktrace.ledger import Ledger, ReleaseEntry
+from leaktrace.pii.text import canonical_str
+from leaktrace.workspace import Workspace
+
+__all__ = ["Evidence", "LedgerView", "VictimEvidence", "build_evidence", "load_view"]
+
+_CN = timezone(timedelta(hours=8))
+DIGEST_COLLISION = 2.0**-64
+
+
+@dataclass
+class LedgerView:
+    """The ledger's releases and their (non-canary) exposure index rows, loaded once."""
+
+    entries: list[ReleaseEntry]
+    created: dict[str, datetime]
+    recipients: list[str]
+    rows: pl.DataFrame  # release_id, recipient, key_version, anchor, customer, k_order, order_day
+    canary_contacts: dict[str, int]
+    max_day: date | None
+    first_days: dict[int, tuple[np.ndarray[Any, np.dtype[np.int64]], int]] = field(
+        default_factory=dict
+    )  # version -> (sorted first order day ordinals, customers with unknown day)
+
+
+def _parse_created(s: str) -> datetime:
+    dt = datetime.fromisoformat(s)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def load_view(ws: Workspace) -> LedgerView:
+    ledger = Ledger(ws)
+    ledger.require_valid()
+    entries = ledger.entries()
+    created = {e.release_id: _parse_created(e.created) for e in entries}
+    recipients = sorted({e.recipient for e in entries})
+    schema = {
+        "release_id": pl.Utf8,
+        "recipient": pl.Utf8,
+        "key_version": pl.Int64,
+        "anchor": pl.UInt64,
+        "customer": pl.UInt64,
+        "k_order": pl.UInt64,
+        "order_day": pl.Date,
+    }
+    if entries:
+        files = pl.DataFrame(
+            {
+                "file": [str(ws.home / e.index_file) for e in entries],
+                "release_id": [e.release_id for e in entries],
+                "recipient": [e.recipient for e in entries],
+                "key_version": [e.key_version for e in entries],
+            }
+        )
+        con = duckdb.connect()
+        try:
+            con.register("files", files.to_arrow())
+            con.execute(
+                "create temp table r as select f.release_id, f.recipient, f.key_version::BIGINT as key_version, "
+                "i.anchor, i.customer, i.k_order, i.order_day "
+                "from read_parquet(?, filename=true) i join files f on i.filename = f.file "
+                "where not i.is_canary",
+                [files.get_column("file").to_list()],
+            )
+            rows = con.sql("select * from r").pl()
+        finally:
+            con.close()
+        rows = rows.cast(schema)  # type: ignore[arg-type,unused-ignore]
+    else:
+        rows = pl.DataFrame(schema=schema)
+    canary: dict[str, set[str]] = defaultdict(set)
+    for t in ledger.canary_tokens():
+        canary[t["recipient"]].add(t["contact"])
+    max_day = rows.get_column("order_day").max() if rows.height else None
+    first_days = {}
+    per = (
+        rows.filter(pl.col("customer").is_not_null())
+        .group_by("key_version", "customer")
+        .agg(pl.col("order_day").min())
+    )
+    for (v,), g in per.group_by(["key_version"]):
+        days = g.get_column("order_day")
+        known = days.drop_nulls().cast(pl.Int64).sort().to_numpy()
+        first_days[int(str(v))] = (known, int(days.null_count()))
+    return LedgerView(
+        entries=entries,
+        created=created,
+        recipients=recipients,
+        rows=rows,
+        canary_contacts={r: len(c) for r, c in canary.items()},
+        max_day=max_day if isinstance(max_day, date) else None,
+        first_days=first_days,
+    )
+
+
+@dataclass
+class VictimEvidence:
+    report: StoredReport
+    status: str  # ok | malformed | unknown_customer | before_order
+    reason: str
+    notes: list[str] = field(default_factory=list)
+    consistent: dict[str, bool] = field(default_factory=dict)
+    p_null: dict[str, float] = field(default_factory=dict)  # R → max over alternatives
+    p_null_from: dict[str, str] = field(default_factory=dict)  # which alternative
+    alias: dict[str, tuple[bool, float]] = field(default_factory=dict)  # R → (hit, q)
+    anchors: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # R → anchor, rel, v
+
+    @property
+    def eligible(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Evidence:
+    view: LedgerView
+    victims: list[VictimEvidence]
+    hits: list[CanaryHit]
+    observed: dict[str, np.ndarray[Any, np.dtype[np.int16]]]
+    pool: int
+
+
+def _local_date(t: datetime) -> date:
+    return t.astimezone(_CN).date()
+
+
+def _pi_table(
+    view: LedgerView, sig: frozenset[str], day: date | None
+) -> tuple[dict[str, float], dict[str, str], dict[str, set[str]]]:
+    """For one (valid releases, call day): max over alternatives S ≠ R of π_{R|S}."""
+    recips = view.recipients
+    sub = view.rows.filter(pl.col("release_id").is_in(list(sig)) & pl.col("customer").is_not_null())
+    if day is not None:
+        firsts = (
+            view.rows.filter(pl.col("customer").is_not_null())
+            .group_by("key_version", "customer")
+            .agg(pl.col("order_day").min().alias("first"))
+            .filter(pl.col("first").is_null() | (pl.col("first") <= day))
+        )
+        sub = sub.join(firsts.select("key_version", "customer"), on=["key_version", "customer"])
+    cr = sub.select("key_version", "customer", "recipient").unique()
+    versions: dict[str, set[str]] = defaultdict(set)
+    for r, v in cr.select("recipient", "key_version").unique().iter_rows():
+        versions[str(r)].add(str(v))
+    con = duckdb.connect()
+    try:
+        con.register("cr", cr.to_arrow())
+        pairs = con.sql(
+            "select a.recipient r, b.recipient s, count(*) n from cr a join cr b "
+            "on a.key_version = b.key_version and a.customer = b.customer group by 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    n: dict[tuple[str, str], int] = {(str(r), str(s)): int(c) for r, s, c in pairs}
+    # outside the ledger: a uniformly random eligible customer of the whole base
+    e_max = 0
+    for v, (known, unknown) in view.first_days.items():
+        del v
+        size = (
+            int(np.searchsorted(known, day.toordinal() - date(1970, 1, 1).toordinal(), "right"))
+            if day is not None
+            else len(known)
+        ) + unknown
+        e_max = max(e_max, size)
+    best: dict[str, float] = {}
+    arg: dict[str, str] = {}
+    for r in recips:
+        a_r = n.get((r, r), 0)
+        best[r] = min(1.0, a_r / e_max) if e_max else 1.0
+        arg[r] = "outside the ledger"
+        for s in recips:
+            if s == r:
+                continue
+            a_s = n.get((s, s), 0)
+            if not a_s:
+                continue  # S could not have supplied this report (no data/fields in time)
+            same = len(versions[r] | versions[s]) == 1
+            pi = n.get((r, s), 0) / a_s if same else 1.0
+            if pi > best[r]:
+                best[r], arg[r] = pi, s
+    return best, arg, versions
+
+
+def build_evidence(
+    ws: Workspace,
+    reports: list[StoredReport],
+    hits: list[CanaryHit],
+    view: LedgerView | None = None,
+) -> Evidence:
+    from leaktrace.attribution.hits import pool_size
+    from leaktrace.trace.engine import _observed
+
+    view = view or load_view(ws)
+    by_id = {e.release_id: e for e in view.entries}
+    versions = sorted({e.key_version for e in view.entries})
+    victims: list[VictimEvidence] = []
+    vid_rows = []
+    for i, r in enumerate(reports):
+        ve = VictimEvidence(r, "ok", "")
+        if r.status != "ok" or r.phone is None or r.reported_at is None:
+            ve.status, ve.reason = "malformed", r.reason or "no usable phone or time"
+        else:
+            for v in versions:
+                vid_rows.append((i, v, customer_digest(ws, r.phone, v)))
+        victims.append(ve)
+    vframe = pl.DataFrame(
+        vid_rows,
+        schema={"vid": pl.Int64, "key_version": pl.Int64, "customer": pl.UInt64},
+        orient="row",
+    )
+    joined = vframe.join(view.rows, on=["key_version", "customer"], how="inner")
+    per_victim: dict[int, pl.DataFrame] = {
+        int(str(k[0])): g for k, g in joined.partition_by("vid", as_dict=True).items()
+    }
+    sig_cache: dict[
+        tuple[frozenset[str], date | None], tuple[dict[str, float], dict[str, str]]
+    ] = {}
+    index_keys = {v: ws.keys.derive("index", v) for v in versions}
+    for i, ve in enumerate(victims):
+        if ve.status != "ok":
+            continue
+        r = ve.report
+        assert r.reported_at is not None
+        rows = per_victim.get(i)
+        if rows is None or rows.height == 0:
+            ve.status, ve.reason = "unknown_customer", "the victim is not a customer in any release"
+            continue
+        day = _local_date(r.reported_at)
+        first = rows.get_column("order_day").min()
+        if isinstance(first, date) and first > day:
+            ve.status, ve.reason = "before_order", "the call came before the victim's first order"
+            continue
+        roles = set(r.roles)
+        sig = frozenset(
+            e.release_id
+            for e in view.entries
+            if view.created[e.release_id] < r.reported_at and roles <= set(e.fields)
+        )
+        if not sig:
+            ve.notes.append("no release held these fields before the call")
+        before = rows.filter(
+            pl.col("release_id").is_in(
+                [e.release_id for e in view.entries if view.created[e.release_id] < r.reported_at]
+            )
+        )
+        valid = before.filter(pl.col("release_id").is_in(list(sig)))
+        held = set(valid.get_column("recipient").to_list())
+        for rec in view.recipients:
+            ve.consistent[rec] = rec in held
+        if not held and sig:
+            ve.notes.append("no recipient held this victim's data with the quoted fields")
+        dkey = day if (view.max_day is not None and day < view.max_day) else None
+        ck = (sig, dkey)
+        if ck not in sig_cache:
+            best, arg, _ = _pi_table(view, sig, dkey)
+            sig_cache[ck] = (best, arg)
+        ve.p_null, ve.p_null_from = sig_cache[ck]
+        # marks: one anchor per recipient, chosen without looking at any symbol
+        for (rec,), g in before.group_by(["recipient"]):
+            g = g.sort(["order_day", "anchor"], descending=[True, False], nulls_last=True)
+            ve.anchors[str(rec)] = (
+                int(g.item(0, "anchor")),
+                str(g.item(0, "release_id")),
+                int(g.item(0, "key_version")),
+            )
+        # aliases: the quoted order number vs each recipient's alias of this victim's orders
+        q = r.quoted.get("order_id", r.quoted.get("order_no"))
+        if isinstance(q, str):
+            num = canonical_str(q)
+            if num.isdigit():
+                digests = {
+                    v: int(identity_digests(pl.DataFrame({"order_id": [num]}), key)["k_order"][0])
+                    for v, key in index_keys.items()
+                }
+                al = before.filter(
+                    pl.col("release_id").is_in([rid for rid in by_id if by_id[rid].alias])
+                )
+                for (rec,), g in al.group_by(["recipient"]):
+                    g = g.unique(subset=["key_version", "anchor"])
+                    hit = any(
+                        k is not None and k == digests[int(v)]
+                        for v, k in g.select("key_version", "k_order").iter_rows()
+                    )
+                    qv = min(1.0, g.height * 10.0 ** -len(num) + DIGEST_COLLISION)
+                    ve.alias[str(rec)] = (hit, qv)
+    quoted = pl.DataFrame(
+        {
+            "address": [
+                v.report.quoted.get("address")
+                if isinstance(v.report.quoted.get("address"), str)
+                else None
+                for v in victims
+            ],
+            "product": [
+                v.report.quoted.get("product")
+                if isinstance(v.report.quoted.get("product"), str)
+                else None
+                for v in victims
+            ],
+        },
+        schema={"address": pl.Utf8, "product": pl.Utf8},
+    )
+    observed = _observed(quoted) if victims else {}
+    return Evidence(view, victims, hits, observed, pool_size(ws))

@@ -1,0 +1,146 @@
+"""Canary hits: a platform-owned contact point was called, messaged or mailed.
+
+A hit names the canary token (hence the release and the recipient) through
+``Ledger(ws).canary_tokens()`` (contact → release). Contacts of the pool that were never
+issued are kept too (``status = "pool"``): they measure the background rate of random
+dialling, which is exactly what the chance probability of a hit needs (see
+``attribute``). A contact outside the pool is kept with ``status = "not_canary"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from leaktrace.attribution.reports import normalise_phone_str, parse_datetime
+from leaktrace.attribution.store import CanaryHitRecord, engine_for, load_hits
+from leaktrace.errors import InputError
+from leaktrace.ledger import Ledger
+from leaktrace.workspace import Workspace
+
+__all__ = ["CanaryHit", "pool_size", "record_hit", "resolve_contact", "stored_hits"]
+
+
+@dataclass(frozen=True)
+class CanaryHit:
+    id: int
+    at: datetime
+    channel: str
+    caller: str
+    contact: str
+    knew: bool
+    status: str
+    recipient: str
+    release_id: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "channel": self.channel,
+            "caller": self.caller,
+            "contact": self.contact,
+            "knew": self.knew,
+            "status": self.status,
+            "recipient": self.recipient,
+            "release_id": self.release_id,
+            "reason": self.reason,
+        }
+
+
+def _norm_contact(contact: str) -> str:
+    c = contact.strip()
+    if "@" in c:
+        return c.lower()
+    return normalise_phone_str(c) or c
+
+
+def pool_size(ws: Workspace) -> int:
+    pool = ws.config.canary_pool
+    return len(pool.phone_numbers()) + len(pool.emails)
+
+
+def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
+    """(status, recipient, release_id, reason) of a contact point."""
+    c = _norm_contact(contact)
+    for t in Ledger(ws).canary_tokens():
+        if _norm_contact(t["contact"]) == c:
+            return "canary", t["recipient"], t["release_id"], ""
+    pool = ws.config.canary_pool
+    if c in set(pool.phone_numbers()) or c in {e.lower() for e in pool.emails}:
+        return "pool", "", "", "a pool contact not issued to any release (background rate)"
+    return "not_canary", "", "", "the contact is not in the canary pool"
+
+
+def record_hit(
+    ws: Workspace,
+    *,
+    contact: str,
+    channel: str,
+    at: str | datetime,
+    caller: str = "",
+    knew: bool = False,
+) -> CanaryHit:
+    """Record one hit and say which token/release/recipient it names."""
+    when = parse_datetime(at)
+    if when is None:
+        raise InputError("--at must be an ISO 8601 date/time")
+    if not contact.strip():
+        raise InputError("--contact must not be empty")
+    status, recipient, release_id, reason = resolve_contact(ws, contact)
+    with Session(engine_for(ws)) as s, s.begin():
+        rec = CanaryHitRecord(
+            at=when.isoformat(),
+            channel=channel.strip().lower()[:40],
+            caller=caller.strip()[:200],
+            contact=_norm_contact(contact)[:200],
+            knew=knew,
+            status=status,
+            recipient=recipient,
+            release_id=release_id,
+            reason=reason,
+        )
+        s.add(rec)
+        s.flush()
+        rid = rec.id
+    return CanaryHit(
+        rid,
+        when,
+        channel,
+        caller,
+        _norm_contact(contact),
+        knew,
+        status,
+        recipient,
+        release_id,
+        reason,
+    )
+
+
+def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]:
+    out = []
+    for r in load_hits(ws):
+        at = datetime.fromisoformat(r.at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        if since is not None and at < since:
+            continue
+        out.append(
+            CanaryHit(
+                r.id,
+                at,
+                r.channel,
+                r.caller,
+                r.contact,
+                r.knew,
+                r.status,
+                r.recipient,
+                r.release_id,
+                r.reason,
+            )
+        )
+    return out

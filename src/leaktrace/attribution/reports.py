@@ -1,0 +1,409 @@
+"""Victim reports: the typed record, intake from JSON lines / CSV / XLSX, and storage.
+
+JSON lines (one object per report, issue 5)::
+
+    {"victim_phone": "13812345678", "reported_at": "2024-10-03T14:20:00+08:00",
+     "channel": "phone", "caller": "95013xxxx",
+     "quoted": {"name": true, "order_id": "7341…", "product": "【正品保障】…", "card_last4": true},
+     "transcript": "我是淘宝客服…", "loss": 5000, "police_receipt": "…"}
+
+CSV / XLSX: one row per report with columns ``victim_phone, reported_at, channel, caller,
+transcript, loss, police_receipt`` and either a ``quoted`` column holding the JSON object
+or one ``quoted_<role>`` column per role (a cell of ``true``/``是``/``✓``/``1`` means "the
+caller knew this kind of fact", any other non-empty text is the value as quoted).
+
+Bad rows are never dropped and never stop the run: a row that cannot be parsed becomes a
+report with ``status = "malformed"`` and a reason naming the problem (never the value).
+Whether a report's victim is a known customer, or the call came before their order, is
+decided at attribution time against the ledger as it is then (see ``attribute``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from leaktrace.attribution.store import ReportRecord, decrypt_blob, encrypt_blob, engine_for
+from leaktrace.digest import keyed_digest_one
+from leaktrace.errors import InputError
+from leaktrace.pii.text import canonical_str
+from leaktrace.workspace import Workspace
+
+__all__ = [
+    "QUOTE_ROLES",
+    "IntakeResult",
+    "StoredReport",
+    "VictimReport",
+    "add_reports",
+    "customer_digest",
+    "load_stored_reports",
+    "normalise_phone_str",
+    "parse_datetime",
+    "parse_report_file",
+    "parse_report_obj",
+]
+
+QUOTE_ROLES: dict[str, str] = {
+    "name": "name",
+    "order_id": "order_id",
+    "order_no": "order_id",
+    "product": "product",
+    "order_date": "order_time",
+    "order_time": "order_time",
+    "date": "order_time",
+    "address": "address",
+    "card_last4": "card_last4",
+    "phone": "phone",
+    "amount": "amount",
+    "sku": "sku",
+    "quantity": "quantity",
+    "id_number": "id_number",
+    "email": "email",
+}
+"""Keys of ``quoted`` → the column role they name (``order_date`` is the order time)."""
+
+_TRUE = {"true", "1", "yes", "y", "是", "✓", "√", "t", "知道", "x"}
+_FALSE = {"false", "0", "no", "n", "否", "", "none", "null"}
+
+
+@dataclass
+class VictimReport:
+    """One report as given by the user (plaintext; lives in memory only)."""
+
+    victim_phone: str | None
+    reported_at: datetime | None
+    channel: str = ""
+    caller: str = ""
+    quoted: dict[str, str | bool] = field(default_factory=dict)
+    transcript: str | None = None
+    loss: float | None = None
+    police_receipt: str | None = None
+    source: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def roles(self) -> list[str]:
+        """Column roles the caller knew (unknown quote keys are kept but not a role)."""
+        return sorted({QUOTE_ROLES[k] for k in self.quoted if k in QUOTE_ROLES})
+
+
+def normalise_phone_str(value: str) -> str | None:
+    """The release pipeline's phone normal form for one value (11 digits), else None."""
+    s = canonical_str(value).replace("-", "").replace("(", "").replace(")", "")
+    for cc in ("+86", "0086", "+0086"):
+        if s.startswith(cc):
+            s = s[len(cc) :]
+    if len(s) == 13 and s.startswith("861"):
+        s = s[2:]
+    return s if s.isdigit() and len(s) == 11 and s.startswith("1") else None
+
+
+def customer_digest(ws: Workspace, phone: str, version: int) -> int:
+    return keyed_digest_one(phone, ws.keys.derive("customer", version))
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """ISO 8601 (naive = UTC+8, the platform's local time) → aware UTC; else None."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str) and value.strip():
+        v = value.strip().replace("Z", "+00:00").replace("/", "-")
+        try:
+            dt = datetime.fromisoformat(v)
+        except ValueError:
+            return None
+    else:
+        return None
+    if dt.tzinfo is None:
+        from datetime import timedelta, timezone
+
+        dt = dt.replace(tzinfo=timezone(timedelta(hours=8)))
+    return dt.astimezone(UTC)
+
+
+def _quote_value(v: Any) -> str | bool | None:
+    if isinstance(v, bool):
+        return v if v else None
+    if v is None:
+        return None
+    if isinstance(v, int | float):
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+    s = str(v).strip()
+    if s.lower() in _FALSE:
+        return None
+    if s.lower() in _TRUE:
+        return True
+    return s
+
+
+def parse_report_obj(obj: Any, source: str) -> VictimReport:
+    """One report from a JSON-like object; problems are recorded, never raised."""
+    if not isinstance(obj, dict):
+        return VictimReport(None, None, source=source, problems=["not a JSON object"])
+    problems: list[str] = []
+    raw_phone = obj.get("victim_phone", obj.get("phone"))
+    phone = normalise_phone_str(str(raw_phone)) if raw_phone not in (None, "") else None
+    if raw_phone in (None, ""):
+        problems.append("no victim_phone")
+    elif phone is None:
+        problems.append("victim_phone is not a mainland mobile number")
+    at = parse_datetime(obj.get("reported_at"))
+    if at is None:
+        problems.append("reported_at missing or not ISO 8601")
+    quoted: dict[str, str | bool] = {}
+    q = obj.get("quoted") or {}
+    if isinstance(q, str):
+        try:
+            q = json.loads(q)
+        except json.JSONDecodeError:
+            problems.append("quoted is not a JSON object")
+            q = {}
+    if not isinstance(q, dict):
+        problems.append("quoted is not an object")
+        q = {}
+    for k, v in q.items():
+        val = _quote_value(v)
+        if val is not None:
+            quoted[str(k).strip().lower()] = val
+    loss: float | None = None
+    if obj.get("loss") not in (None, ""):
+        try:
+            loss = float(str(obj["loss"]).replace(",", "").replace("元", ""))
+        except ValueError:
+            problems.append("loss is not a number")
+    transcript = obj.get("transcript")
+    receipt = obj.get("police_receipt")
+    return VictimReport(
+        victim_phone=phone,
+        reported_at=at,
+        channel=str(obj.get("channel") or "").strip().lower()[:40],
+        caller=str(obj.get("caller") or "").strip()[:200],
+        quoted=quoted,
+        transcript=str(transcript) if transcript not in (None, "") else None,
+        loss=loss,
+        police_receipt=str(receipt) if receipt not in (None, "") else None,
+        source=source,
+        problems=problems,
+    )
+
+
+def _row_obj(row: dict[str, Any]) -> dict[str, Any]:
+    obj = {k.strip().lower(): v for k, v in row.items() if k}
+    quoted: dict[str, Any] = {}
+    if obj.get("quoted") not in (None, ""):
+        try:
+            parsed = json.loads(str(obj["quoted"]))
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            return obj  # parse_report_obj records "quoted is not a JSON object"
+        quoted = parsed
+    for k, v in obj.items():
+        if k.startswith("quoted_") and v not in (None, ""):
+            quoted[k[len("quoted_") :]] = v
+    obj["quoted"] = quoted
+    return obj
+
+
+def parse_report_file(path: Path) -> list[VictimReport]:
+    """Reports from a ``.jsonl``/``.ndjson``, ``.json`` (array), ``.csv`` or ``.xlsx``."""
+    if not path.exists():
+        raise InputError(f"report file {path} does not exist")
+    suffix = path.suffix.lower()
+    name = path.name
+    out: list[VictimReport] = []
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        if suffix == ".json" and text.lstrip().startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError:
+                raise InputError(f"{name} is not valid JSON") from None
+            return [parse_report_obj(o, f"{name}:{i + 1}") for i, o in enumerate(items)]
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                out.append(
+                    VictimReport(None, None, source=f"{name}:{i}", problems=["not valid JSON"])
+                )
+                continue
+            out.append(parse_report_obj(obj, f"{name}:{i}"))
+        return out
+    if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsm"):
+        from leaktrace.io.readers import reader_for
+
+        reader = reader_for(path)(path, batch_rows=50_000)
+        try:
+            frames = list(reader.batches(has_header=True))
+        finally:
+            reader.close()
+        df = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        for i, row in enumerate(df.iter_rows(named=True), start=2):
+            out.append(parse_report_obj(_row_obj(row), f"{name}:{i}"))
+        return out
+    raise InputError(f"unsupported report file type {suffix!r}: use .jsonl, .json, .csv or .xlsx")
+
+
+@dataclass
+class IntakeResult:
+    added: int
+    duplicates: int
+    malformed: int
+    ids: list[int]
+    problems: list[tuple[str, str]]  # (source, reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+            "ids": self.ids,
+            "problems": [{"source": s, "reason": r} for s, r in self.problems],
+        }
+
+
+def _dedupe_key(ws: Workspace, r: VictimReport) -> str:
+    body = json.dumps(
+        [
+            r.victim_phone,
+            r.reported_at.isoformat() if r.reported_at else None,
+            r.caller,
+            sorted(r.quoted.items(), key=lambda kv: kv[0]),
+        ],
+        ensure_ascii=False,
+        default=str,
+    )
+    key = ws.keys.derive("report-dedupe", ws.keys.current_version)
+    return hashlib.sha256(key + body.encode()).hexdigest()
+
+
+def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
+    """Store reports (transcripts through the scam detector); exact duplicates skipped."""
+    from leaktrace.scam import check
+
+    texts = [r.transcript or "" for r in reports]
+    verdicts = check([t for t in texts if t]) if any(texts) else []
+    it = iter(verdicts)
+    versions = sorted({e for e in _key_versions(ws)})
+    ids: list[int] = []
+    dup = mal = 0
+    problems: list[tuple[str, str]] = []
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with Session(engine_for(ws)) as s, s.begin():
+        existing = {row[0] for row in s.query(ReportRecord.dedupe).all()}
+        for r, t in zip(reports, texts, strict=True):
+            verdict = next(it) if t else None
+            d = _dedupe_key(ws, r)
+            if d in existing:
+                dup += 1
+                continue
+            existing.add(d)
+            if r.problems:
+                mal += 1
+                problems.append((r.source, "; ".join(r.problems)))
+            digests = (
+                {str(v): str(customer_digest(ws, r.victim_phone, v)) for v in versions}
+                if r.victim_phone
+                else {}
+            )
+            blob, kv = encrypt_blob(
+                ws,
+                {
+                    "phone": r.victim_phone,
+                    "quoted": r.quoted,
+                    "transcript": r.transcript,
+                    "police_receipt": r.police_receipt,
+                },
+            )
+            rec = ReportRecord(
+                received_at=now,
+                source=r.source[:300],
+                reported_at=r.reported_at.isoformat() if r.reported_at else None,
+                channel=r.channel,
+                caller=r.caller,
+                quoted_roles=json.dumps(sorted(r.quoted)),
+                loss=r.loss,
+                has_receipt=r.police_receipt is not None,
+                fraud_type=verdict.fraud_type if verdict else "",
+                stages=json.dumps(
+                    sorted({h.stage for h in verdict.stages}) if verdict else [],
+                    ensure_ascii=False,
+                ),
+                status="malformed" if r.problems else "ok",
+                reason="; ".join(r.problems),
+                customer=json.dumps(digests),
+                dedupe=d,
+                key_version=kv,
+                blob=blob,
+            )
+            s.add(rec)
+            s.flush()
+            ids.append(rec.id)
+    return IntakeResult(len(ids), dup, mal, ids, problems)
+
+
+def _key_versions(ws: Workspace) -> list[int]:
+    return list(range(1, ws.keys.current_version + 1))
+
+
+@dataclass
+class StoredReport:
+    """A stored report with its encrypted part opened (for attribution, in memory)."""
+
+    id: int
+    source: str
+    reported_at: datetime | None
+    channel: str
+    caller: str
+    phone: str | None
+    quoted: dict[str, str | bool]
+    loss: float | None
+    fraud_type: str
+    stages: list[str]
+    status: str
+    reason: str
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({QUOTE_ROLES[k] for k in self.quoted if k in QUOTE_ROLES})
+
+
+def load_stored_reports(ws: Workspace, since: datetime | None = None) -> list[StoredReport]:
+    from leaktrace.attribution.store import load_reports
+
+    out = []
+    for rec in load_reports(ws):
+        at = datetime.fromisoformat(rec.reported_at) if rec.reported_at else None
+        if since is not None and at is not None and at < since:
+            continue
+        blob = decrypt_blob(ws, rec.blob, rec.key_version)
+        out.append(
+            StoredReport(
+                id=rec.id,
+                source=rec.source,
+                reported_at=at,
+                channel=rec.channel,
+                caller=rec.caller,
+                phone=blob.get("phone"),
+                quoted=dict(blob.get("quoted") or {}),
+                loss=rec.loss,
+                fraud_type=rec.fraud_type,
+                stages=list(json.loads(rec.stages)),
+                status=rec.status,
+                reason=rec.reason,
+            )
+        )
+    return out

@@ -1,0 +1,137 @@
+"""Storage of victim reports and canary hits in the workspace's ledger database.
+
+Two tables, ``victim_reports`` and ``canary_hits``, on their own ``MetaData`` (created with
+``create_all`` on first use) so the hash-chained release tables are untouched.
+
+What is stored, and why:
+
+* the victim's phone only as keyed digests (HMAC under ``ws.keys.derive("customer", v)``,
+  the exposure index's customer key) for every key version at intake time — what the
+  attribution joins on — plus ONE AES-GCM-encrypted blob (key
+  ``ws.keys.derive("report-pii", v)``, 96-bit random nonce, associated data = table name
+  and key version) holding what the victim told us verbatim: phone, quoted values,
+  transcript, police receipt. The blob is needed to re-digest the phone under key
+  versions created later and to read quoted formatting; it is never printed.
+* in clear: times, channel, caller number/account (the scammer's, not the victim's),
+  the quoted ROLES (not values), loss, the scam detector's fraud type and stages, and
+  the intake status with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Boolean, Engine, Float, Integer, MetaData, String, Text, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from leaktrace.errors import KeyFileError
+from leaktrace.ledger import Ledger
+from leaktrace.workspace import Workspace
+
+__all__ = [
+    "CanaryHitRecord",
+    "ReportRecord",
+    "decrypt_blob",
+    "encrypt_blob",
+    "engine_for",
+    "load_hits",
+    "load_reports",
+]
+
+
+class _Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class ReportRecord(_Base):
+    __tablename__ = "victim_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(300))  # file name and line
+    reported_at: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    caller: Mapped[str] = mapped_column(String(200), index=True)
+    quoted_roles: Mapped[str] = mapped_column(Text)  # JSON list of roles (no values)
+    loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    has_receipt: Mapped[bool] = mapped_column(Boolean)
+    fraud_type: Mapped[str] = mapped_column(String(60))
+    stages: Mapped[str] = mapped_column(Text)  # JSON list of stage names
+    status: Mapped[str] = mapped_column(String(30))  # ok | malformed
+    reason: Mapped[str] = mapped_column(Text)
+    customer: Mapped[str] = mapped_column(Text)  # JSON {version: uint64 digest}
+    dedupe: Mapped[str] = mapped_column(String(64), index=True)
+    key_version: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[str] = mapped_column(Text)  # hex(nonce || AES-GCM ciphertext)
+
+
+class CanaryHitRecord(_Base):
+    __tablename__ = "canary_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[str] = mapped_column(String(40), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    caller: Mapped[str] = mapped_column(String(200), index=True)
+    contact: Mapped[str] = mapped_column(String(200), index=True)
+    knew: Mapped[bool] = mapped_column(Boolean)  # the caller used the canary's details
+    status: Mapped[str] = mapped_column(String(30))  # canary | pool | not_canary
+    recipient: Mapped[str] = mapped_column(String(200))
+    release_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def engine_for(ws: Workspace) -> Engine:
+    """The ledger database engine with the attribution tables created."""
+    url = ws.database_url
+    eng = _ENGINES.get(url)
+    if eng is None:
+        eng = Ledger(ws).engine
+        _Base.metadata.create_all(eng)
+        _ENGINES[url] = eng
+    return eng
+
+
+def _aad(version: int) -> bytes:
+    return f"victim_reports|v{version}".encode()
+
+
+def encrypt_blob(ws: Workspace, obj: dict[str, Any]) -> tuple[str, int]:
+    v = ws.keys.current_version
+    key = ws.keys.derive("report-pii", v)
+    nonce = os.urandom(12)
+    data = json.dumps(obj, ensure_ascii=False, sort_keys=True).encode()
+    return (nonce + AESGCM(key).encrypt(nonce, data, _aad(v))).hex(), v
+
+
+def decrypt_blob(ws: Workspace, blob: str, version: int) -> dict[str, Any]:
+    raw = bytes.fromhex(blob)
+    key = ws.keys.derive("report-pii", version)
+    try:
+        data = AESGCM(key).decrypt(raw[:12], raw[12:], _aad(version))
+    except InvalidTag:
+        raise KeyFileError(
+            "a stored victim report cannot be decrypted with this workspace's keys"
+        ) from None
+    out: dict[str, Any] = json.loads(data)
+    return out
+
+
+def load_reports(ws: Workspace) -> list[ReportRecord]:
+    with Session(engine_for(ws)) as s:
+        rows = list(s.scalars(select(ReportRecord).order_by(ReportRecord.id)))
+        s.expunge_all()
+    return rows
+
+
+def load_hits(ws: Workspace) -> list[CanaryHitRecord]:
+    with Session(engine_for(ws)) as s:
+        rows = list(s.scalars(select(CanaryHitRecord).order_by(CanaryHitRecord.id)))
+        s.expunge_all()
+    return rows

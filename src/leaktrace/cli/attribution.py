@@ -1,0 +1,239 @@
+"""``leaktrace report``, ``canary hit``, ``attribute`` and ``simulate wave`` (issue 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.errors import InputError
+from leaktrace.workspace import open_workspace
+
+report_app = typer.Typer(help="Victim reports: add and list.", no_args_is_help=True)
+canary_app = typer.Typer(help="Canary contact points: record hits.", no_args_is_help=True)
+simulate_app = typer.Typer(
+    help="Simulated scam waves for demos and benchmarks.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+app.add_typer(canary_app, name="canary")
+app.add_typer(simulate_app, name="simulate")
+
+
+@report_app.command("add")
+@handle_errors
+def report_add(
+    file: Annotated[Path, typer.Argument(help="Reports: JSON lines, JSON array, CSV or XLSX.")],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Store victim reports; bad rows are kept, flagged and explained."""
+    from leaktrace.attribution.reports import add_reports, parse_report_file
+
+    ws = open_workspace(resolve_home(home))
+    res = add_reports(ws, parse_report_file(file))
+    if json_out:
+        print_json(res.as_dict())
+        return
+    out_console.print(
+        f"{res.added} reports added ({res.malformed} flagged malformed), "
+        f"{res.duplicates} duplicates skipped"
+    )
+    for src, reason in res.problems:
+        err_console.print(f"  {src}: {reason}", markup=False)
+
+
+@report_app.command("list")
+@handle_errors
+def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """List stored reports (no victim phone or quoted values are shown)."""
+    from leaktrace.attribution.store import load_reports
+
+    ws = open_workspace(resolve_home(home))
+    rows = [
+        {
+            "id": r.id,
+            "reported_at": r.reported_at,
+            "channel": r.channel,
+            "caller": r.caller,
+            "quoted": json.loads(r.quoted_roles),
+            "fraud_type": r.fraud_type,
+            "stages": json.loads(r.stages),
+            "loss": r.loss,
+            "status": r.status,
+            "reason": r.reason,
+            "source": r.source,
+        }
+        for r in load_reports(ws)
+    ]
+    if json_out:
+        print_json(rows)
+        return
+    t = Table("id", "reported at", "channel", "caller", "quoted", "stages", "loss", "status")
+    for r in rows:
+        t.add_row(
+            str(r["id"]),
+            str(r["reported_at"] or "—"),
+            str(r["channel"]),
+            str(r["caller"]),
+            ",".join(r["quoted"]),
+            ",".join(r["stages"]),
+            "" if r["loss"] is None else f"{r['loss']:.0f}",
+            str(r["status"]) + (f" ({r['reason']})" if r["reason"] else ""),
+        )
+    out_console.print(t)
+
+
+@canary_app.command("hit")
+@handle_errors
+def canary_hit(
+    contact: Annotated[str, typer.Option("--contact", help="The canary phone/email reached.")],
+    channel: Annotated[str, typer.Option("--channel", help="call, sms, email, qq, wechat …")],
+    at: Annotated[str, typer.Option("--at", help="When (ISO 8601).")],
+    caller: Annotated[str, typer.Option("--from", help="Caller number or account.")] = "",
+    knew: Annotated[
+        bool, typer.Option("--knew", help="The caller used the canary persona's details.")
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record a hit on a canary contact point and say which release it names."""
+    from leaktrace.attribution.hits import record_hit
+
+    ws = open_workspace(resolve_home(home))
+    hit = record_hit(ws, contact=contact, channel=channel, at=at, caller=caller, knew=knew)
+    if json_out:
+        print_json(hit.as_dict())
+        return
+    if hit.status == "canary":
+        out_console.print(
+            f"canary hit: release {hit.release_id} of recipient [bold]{hit.recipient}[/bold]"
+        )
+    else:
+        out_console.print(f"recorded ({hit.status}): {hit.reason}")
+
+
+@app.command("attribute")
+@handle_errors
+def attribute_cmd(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only reports/hits at or after DATE.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option(help="Bound on the probability of accusing any innocent recipient.")
+    ] = 1e-9,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Name the recipient whose copy a scam wave came from, or say that none is identified."""
+    from leaktrace.attribution.attribute import attribute
+    from leaktrace.attribution.report_html import write_report
+    from leaktrace.attribution.reports import parse_datetime
+
+    if not 0 < alpha < 1:
+        raise InputError("--alpha must be between 0 and 1")
+    when = None
+    if since is not None:
+        when = parse_datetime(since if "T" in since or " " in since else since + "T00:00:00")
+        if when is None:
+            raise InputError("--since must be a date (YYYY-MM-DD) or ISO 8601 time")
+    ws = open_workspace(resolve_home(home))
+    res = attribute(ws, since=when, alpha=alpha)
+    if report:
+        write_report(res, report)
+    if json_out:
+        d = res.as_dict()
+        print_json(
+            {
+                k: d[k]
+                for k in (
+                    "verdict",
+                    "alpha",
+                    "accused",
+                    "candidates",
+                    "reports",
+                    "flagged",
+                    "outside",
+                    "explanation",
+                    "campaigns",
+                )
+            }
+        )
+        return
+    out_console.print(f"[bold]{res.verdict}[/bold]  (alpha {alpha:g}, {res.tests} recipients)")
+    out_console.print(res.explanation["zh"], markup=False)
+    out_console.print(res.explanation["en"], markup=False)
+    t = Table("recipient", "consistent", "null share (from)", "aliases", "canaries", "log10 p", "")
+    for c in res.candidates:
+        t.add_row(
+            c.recipient,
+            f"{c.consistent}/{c.victims}",
+            f"{c.pi:.3f} ({c.pi_from})",
+            f"{c.alias_hits}/{c.alias_quoted}",
+            str(c.canary_hits),
+            f"{c.log10_p_corrected:.2f}",
+            "ACCUSED" if c in res.accused else "",
+        )
+    out_console.print(t)
+    for f in res.flagged:
+        err_console.print(
+            f"  report {f['report']} ({f['source']}): {f['status']} — {f['reason']}", markup=False
+        )
+    for camp in res.campaigns:
+        if camp["attributed"] or len(camp["reports"]) > 1:
+            out_console.print(
+                f"campaign {camp['id']}: {len(camp['reports'])} reports {camp['start'][:10]}…{camp['end'][:10]}, "
+                f"callers {', '.join(camp['callers'])}, stages {', '.join(camp['stages'])} → "
+                f"{camp['attributed'] or 'not attributed'}"
+                + (f" (flagged {camp['flagged_at']})" if camp["flagged_at"] else ""),
+                markup=False,
+            )
+    if report:
+        err_console.print(f"report written to {report}")
+
+
+@simulate_app.command("wave")
+@handle_errors
+def simulate_wave_cmd(
+    source: Annotated[str, typer.Option("--source", help="A recipient, or 'unmarked'.")],
+    victims: Annotated[int, typer.Option("--victims", help="Victims from the source.")],
+    out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write.")],
+    shop: Annotated[
+        Path, typer.Option("--shop", help="The shop's orders (the file that was released).")
+    ] = Path("demo-out/orders.parquet"),
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    unrelated: Annotated[float, typer.Option(help="Share of unrelated scam reports.")] = 0.2,
+    home: HomeOption = None,
+) -> None:
+    """Write a simulated victim-report wave ready for 'leaktrace report add'."""
+    from leaktrace.attribution.simulate import simulate_wave
+    from leaktrace.io import read_table
+
+    if not 0 <= unrelated < 1:
+        raise InputError("--unrelated must be in [0, 1)")
+    ws = open_workspace(resolve_home(home))
+    if not shop.exists():
+        raise InputError(f"shop file {shop} does not exist (use --shop)")
+    df = read_table(shop)
+    wave = simulate_wave(ws, df, source=source, victims=victims, seed=seed, unrelated=unrelated)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for rec in wave:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    err_console.print(f"{len(wave)} reports written to {out}")
