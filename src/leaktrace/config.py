@@ -52,7 +52,7 @@ class Policy(_Strict):
     code: Literal["fair", "tardos"] = "fair"
     columns: dict[str, str] = Field(
         default_factory=dict,
-        description="override column-role inference: input column name -> role",
+        description="override column-role inference: role -> input column name",
     )
 
     @field_validator("fields")
