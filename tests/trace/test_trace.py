@@ -214,3 +214,27 @@ def test_read_back_of_released_csv_keeps_marks(
     leak = read_table(p).sample(8, seed=11)
     res = trace(leak, workspace=workspace)
     assert [c.recipient for c in res.accused] == ["zto"]
+
+
+def test_legacy_xls_with_chinese_headers(
+    workspace: Workspace, released: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    """A leak saved by an old Excel (.xls, BIFF8 written with a GBK workbook encoding)."""
+    import xlwt  # type: ignore[import-untyped]
+
+    leak = (
+        released["cs-firm"]
+        .sample(12, seed=12)
+        .select(["name", "phone", "address", "order_time", "product"])
+    )
+    wb = xlwt.Workbook(encoding="gbk")
+    sheet = wb.add_sheet("客户资料")
+    for j, h in enumerate(["客户姓名", "联系电话", "地址", "下单时间", "宝贝标题"]):
+        sheet.write(0, j, h)
+    for i, row in enumerate(leak.iter_rows(), start=1):
+        for j, v in enumerate(row):
+            sheet.write(i, j, str(v))
+    f = tmp_path / "leak.xls"
+    wb.save(str(f))
+    res = trace(f, workspace=workspace)
+    assert [c.recipient for c in res.accused] == ["cs-firm"]
