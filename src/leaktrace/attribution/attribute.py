@@ -34,7 +34,7 @@ Families of evidence for a candidate recipient R, each a p-value valid under
 4. **Canary hits.** A call to one of R's canary contact points. Under the null a pool
    number is reached only by random dialling, uniform over the pool, so the number of
    hits on R's |C_R| contacts among H pool hits is Binomial(H, |C_R|/|pool|); a hit in
-   which the caller used the canary persona's details has chance ≤ 1e-12.
+   which the caller used the canary persona's details has chance ≤ 1e-18 (KNEW_Q).
 
 **Combination.** Conditional on the victims' identities, families 2–4 depend only on
 independent keyed PRFs (alias key, R's mark key) and the dialling process, so each is
@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 ALL_FAMILIES = ("exposure", "aliases", "formatting", "canaries")
-KNEW_Q = 1e-12
+KNEW_Q = 1e-18
 DEFAULT_ALPHA = 1e-9
 
 

@@ -1,0 +1,59 @@
+"""A workspace with overlapping audiences: two couriers, a merchant that ships 90% of its
+orders through one courier, a customer-service firm and an SMS vendor that see everyone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sqlalchemy import text
+
+from conftest import make_workspace
+from leaktrace.attribution.store import engine_for
+from leaktrace.release import release
+from leaktrace.workspace import Workspace, add_recipient
+
+
+@pytest.fixture(scope="session")
+def attr_shop(shop: pl.DataFrame) -> pl.DataFrame:
+    top = shop.group_by("merchant").len().sort("len", descending=True).item(0, "merchant")
+    rng = np.random.default_rng(5)
+    to_zto = pl.Series(rng.random(shop.height) < 0.9)
+    return shop.with_columns(
+        pl.when((pl.col("merchant") == top) & to_zto)
+        .then(pl.lit("中通快递"))
+        .otherwise(pl.col("courier"))
+        .alias("courier")
+    )
+
+
+@pytest.fixture(scope="session")
+def attr_ws(tmp_path_factory: pytest.TempPathFactory, attr_shop: pl.DataFrame) -> Workspace:
+    home = tmp_path_factory.mktemp("attr") / "ws"
+    ws = make_workspace(home)
+    top = attr_shop.group_by("merchant").len().sort("len", descending=True).item(0, "merchant")
+    add_recipient(ws, "merch", template="merchant", where=f"merchant = '{top}'")
+    for r in ("zto", "yto", "cs-firm", "sms", "merch"):
+        release(attr_shop, recipient=r, workspace=ws)
+    attr_shop.write_parquet(home.parent / "orders.parquet")
+    return ws
+
+
+@pytest.fixture
+def ws(attr_ws: Workspace) -> Iterator[Workspace]:
+    clear(attr_ws)
+    yield attr_ws
+    clear(attr_ws)
+
+
+def clear(ws: Workspace) -> None:
+    with engine_for(ws).begin() as c:
+        c.execute(text("delete from victim_reports"))
+        c.execute(text("delete from canary_hits"))
+
+
+def shop_file(ws: Workspace) -> Path:
+    return ws.home.parent / "orders.parquet"

@@ -1,0 +1,95 @@
+"""Intake: JSON lines / CSV / XLSX; bad rows kept, flagged and explained; no plaintext PII."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+
+from leaktrace.attribution.attribute import attribute
+from leaktrace.attribution.reports import add_reports, parse_report_file
+from leaktrace.workspace import Workspace
+
+
+def _lines(path: Path, objs: list[object]) -> Path:
+    path.write_text(
+        "\n".join(o if isinstance(o, str) else json.dumps(o, ensure_ascii=False) for o in objs)
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_jsonl_bad_rows_are_kept_and_flagged(
+    ws: Workspace, attr_shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    phone = attr_shop.item(0, "phone")
+    late = attr_shop.filter(pl.col("order_time") > pl.datetime(2025, 5, 1)).item(0, "phone")
+    f = _lines(
+        tmp_path / "r.jsonl",
+        [
+            {
+                "victim_phone": phone,
+                "reported_at": "2030-01-02T10:00:00+08:00",
+                "channel": "phone",
+                "caller": "95013",
+                "quoted": {"name": True, "product": "口罩"},
+                "transcript": "我是淘宝客服，您的快递丢失了，我们给您三倍赔偿，请打开共享屏幕",
+            },
+            "{not json",
+            {"victim_phone": "12345", "reported_at": "2030-01-02T10:00:00"},
+            {"victim_phone": phone, "reported_at": "yesterday"},
+            {"victim_phone": "13900000000", "reported_at": "2030-01-02T10:00:00"},
+            {"victim_phone": late, "reported_at": "2024-07-01T10:00:00"},
+        ],
+    )
+    reps = parse_report_file(f)
+    assert len(reps) == 6
+    res = add_reports(ws, reps)
+    assert res.added == 6 and res.malformed == 3
+    assert add_reports(ws, reps).duplicates == 6  # re-adding the same file adds nothing
+    out = attribute(ws)
+    st = {f["source"]: f["status"] for f in out.flagged}
+    assert st == {
+        "r.jsonl:2": "malformed",
+        "r.jsonl:3": "malformed",
+        "r.jsonl:4": "malformed",
+        "r.jsonl:5": "unknown_customer",
+        "r.jsonl:6": "before_order",
+    }
+    assert out.reports["ok"] == 1
+    # the victim's phone is not stored in clear; stages of the transcript are
+    db = sqlite3.connect(ws.home / "ledger.db")
+    dump = "\n".join(db.iterdump())
+    assert phone not in dump and "口罩" not in dump
+    stages = db.execute("select stages from victim_reports order by id limit 1").fetchone()[0]
+    assert "screen_share" in stages or "pretext" in stages or len(json.loads(stages)) > 0
+
+
+def test_csv_and_xlsx(ws: Workspace, attr_shop: pl.DataFrame, tmp_path: Path) -> None:
+    phones = attr_shop.get_column("phone").head(3).to_list()
+    df = pl.DataFrame(
+        {
+            "victim_phone": [phones[0], phones[1], "bad"],
+            "reported_at": ["2030-01-01T09:00:00", "2030-01-01 10:00:00", "2030-01-01"],
+            "channel": ["phone", "sms", "qq"],
+            "caller": ["a", "b", "c"],
+            "quoted_name": ["是", "true", ""],
+            "quoted_product": ["某某口罩", "", "✓"],
+            "loss": ["5000", "", "x"],
+        }
+    )
+    csv = tmp_path / "r.csv"
+    df.write_csv(csv)
+    xlsx = tmp_path / "r.xlsx"
+    df.write_excel(xlsx)
+    for f in (csv, xlsx):
+        reps = parse_report_file(f)
+        assert len(reps) == 3
+        assert reps[0].quoted == {"name": True, "product": "某某口罩"}
+        assert reps[0].loss == 5000
+        assert reps[1].quoted == {"name": True}
+        assert reps[2].problems  # bad phone and loss, kept
+        assert reps[2].quoted == {"product": True}
