@@ -20,7 +20,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from leaktrace.cli import attribution, data, release, scam, trace, workspace  # noqa: F401
+    from leaktrace.cli import attribution, data, release, scam, spark, trace, workspace  # noqa: F401
 
 
 def main() -> None:

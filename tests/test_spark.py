@@ -1,0 +1,303 @@
+"""The Spark path: the release kernel under real PySpark (local mode) ``mapInArrow``.
+
+One SparkSession for the module (starting the JVM dominates the run time). What must hold:
+real rows come out exactly as the single-machine release writes them (marks depend only on
+key, recipient and order), the ledger verifies, the output traces to its recipient, and a
+failure in one partition leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from leaktrace.errors import ConfigError, InputError, KeyFileError
+from leaktrace.ledger import Ledger
+from leaktrace.release import ReleaseResult, make_plan, release
+from leaktrace.synth import generate_orders
+from leaktrace.workspace import Workspace, add_recipient, init_workspace
+
+pyspark = pytest.importorskip("pyspark", reason="the Spark path needs pyspark")
+
+
+def _java_ok() -> bool:
+    java = shutil.which("java") or (
+        os.path.join(os.environ["JAVA_HOME"], "bin", "java") if "JAVA_HOME" in os.environ else None
+    )
+    if not java:
+        return False
+    try:
+        return subprocess.run([java, "-version"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(not _java_ok(), reason="PySpark needs a Java runtime (java not found)"),
+    # PySpark's own Arrow helpers warn that pandas 3 is not yet supported; we use no pandas.
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
+
+ORDERS = 5000
+
+
+def make_workspace(home: Path) -> Workspace:
+    ws = init_workspace(home)
+    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
+    add_recipient(ws, "cs-firm", template="customer-service")
+    add_recipient(ws, "sms", template="sms-vendor")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[object]:
+    from pyspark.sql import SparkSession
+
+    # Python workers must run this interpreter (it has leaktrace); SparkContext reads
+    # PYSPARK_PYTHON once, at creation, so set it only for that moment.
+    saved = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("leaktrace-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "4")
+        .config("spark.sql.session.timeZone", "Asia/Shanghai")
+        .getOrCreate()
+    )
+    if saved is None:
+        del os.environ["PYSPARK_PYTHON"]
+    else:
+        os.environ["PYSPARK_PYTHON"] = saved
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def orders_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("spark-in") / "orders.parquet"
+    generate_orders(ORDERS, seed=23).write_parquet(p)
+    return p
+
+
+@pytest.fixture(scope="module")
+def released(
+    spark: object, orders_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Workspace, ReleaseResult, ReleaseResult, Path]:
+    """zto (where-filter, aliases, kept phones) released by Spark on 3 partitions and by
+    the single-machine path, into the same workspace."""
+    from leaktrace.spark import release_spark
+
+    root = tmp_path_factory.mktemp("spark-rel")
+    ws = make_workspace(root / "ws")
+    single = release(orders_file, recipient="zto", workspace=ws, out=root / "single.parquet")
+    sdf = spark.read.parquet(str(orders_file)).repartition(3)  # type: ignore[attr-defined]
+    res = release_spark(sdf, recipient="zto", workspace=ws, out=root / "zto")
+    return ws, single, res, root
+
+
+def _read_dir(folder: Path) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(p) for p in sorted(folder.glob("part-*.parquet"))])
+
+
+def test_real_rows_identical_to_single_machine_release(
+    released: tuple[Workspace, ReleaseResult, ReleaseResult, Path],
+) -> None:
+    _ws, single, res, root = released
+    a = _read_dir(root / "zto")
+    b = pl.read_parquet(root / "single.parquet")
+    assert a.columns == b.columns and a.schema == b.schema
+    assert a.height == res.rows
+    real = res.rows - res.canaries
+    assert real == single.rows - single.canaries
+    # order_id is the recipient's alias of the real number: same key, same alias
+    joined = a.join(b, on="order_id", how="inner", suffix="_single")
+    assert joined.height == real  # every real row matched, canaries matched nothing
+    for c in b.columns:
+        if c != "order_id":
+            assert joined.get_column(c).equals(joined.get_column(f"{c}_single")), c
+    assert res.entry.output_format == "parquet-dir"
+    # one input file: the same digest release() records for that file
+    assert res.entry.input_sha256 == single.entry.input_sha256
+
+
+def test_ledger_verifies_and_canaries_follow_policy(
+    released: tuple[Workspace, ReleaseResult, ReleaseResult, Path],
+) -> None:
+    ws, single, res, root = released
+    assert Ledger(ws).verify().ok
+    entries = Ledger(ws).entries()
+    assert [e.release_id for e in entries] == [single.release_id, res.release_id]
+    policy = make_plan(ws, "zto").policy
+    real = res.rows - res.canaries
+    assert policy.canary_min <= res.canaries <= int(policy.canary_rate * real) + policy.canary_min
+    tokens = [t for t in Ledger(ws).canary_tokens() if t["release_id"] == res.release_id]
+    contacts = [t["contact"] for t in tokens]
+    assert len(tokens) == res.canaries and len(set(contacts)) == len(contacts)
+    earlier = {
+        t["contact"] for t in Ledger(ws).canary_tokens() if t["release_id"] != res.release_id
+    }
+    assert not earlier & set(contacts)
+    assert not list((ws.index_dir).glob(".tmp-*"))
+    assert not list(root.glob(".zto.tmp-*"))
+
+
+def test_trace_of_a_sample_names_the_recipient(
+    released: tuple[Workspace, ReleaseResult, ReleaseResult, Path],
+) -> None:
+    from leaktrace.trace import trace
+
+    ws, _single, _res, root = released
+    sample = _read_dir(root / "zto").sample(10, seed=5)
+    result = trace(sample, workspace=ws)
+    assert [c.recipient for c in result.accused] == ["zto"]
+
+
+def test_many_partitions_csv_rate_and_directory_digest(
+    spark: object, orders_file: Path, tmp_path: Path
+) -> None:
+    from leaktrace.spark import directory_sha256, release_spark
+
+    ws = make_workspace(tmp_path / "ws")
+    sdf = spark.read.parquet(str(orders_file)).repartition(4)  # type: ignore[attr-defined]
+    res = release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "cs", format="csv")
+    policy = make_plan(ws, "cs-firm").policy
+    assert res.rows - res.canaries == ORDERS
+    # partition 0 enforces the minimum, the other three add their rate share
+    assert int(policy.canary_rate * ORDERS) <= res.canaries <= policy.canary_min + 3
+    out = pl.concat([pl.read_csv(p) for p in sorted((tmp_path / "cs").glob("part-*.csv"))])
+    assert out.height == res.rows
+    assert out.get_column("phone").str.contains(r"^1\d\d\*{4}\d{4}$").all()
+    assert out.get_column("order_time").str.contains(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$").all()
+    assert res.entry.output_format == "csv-dir"
+    assert res.output_sha256 == directory_sha256(tmp_path / "cs")
+    assert Ledger(ws).verify().ok
+
+
+def test_failure_in_one_partition_leaves_nothing(
+    spark: object, tmp_path: Path, orders_file: Path
+) -> None:
+    from leaktrace.spark import release_spark
+
+    ws = make_workspace(tmp_path / "ws")
+    bad = pl.read_parquet(orders_file).with_row_index()
+    bad = bad.with_columns(
+        pl.when(pl.col("index") == ORDERS - 10)
+        .then(None)
+        .otherwise(pl.col("order_id"))
+        .alias("order_id")
+    ).drop("index")
+    bad.write_parquet(tmp_path / "bad.parquet")
+    sdf = spark.read.parquet(str(tmp_path / "bad.parquet")).repartition(3)  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="order_id has empty values"):
+        release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert list(ws.index_dir.iterdir()) == []
+    assert Ledger(ws).entries() == []
+    assert Ledger(ws).verify().ok
+
+
+def test_executors_get_derived_subkeys_only(workspace: Workspace, tmp_path: Path) -> None:
+    """The shipped spec pickles, holds no master or signing key, and slices canary pools."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    from pyspark import cloudpickle
+
+    from leaktrace.spark import executor_spec
+
+    plan = make_plan(workspace, "zto")
+    spec = executor_spec(
+        workspace,
+        plan,
+        roles=["order_id", "phone", "courier"],
+        partitions=3,
+        parts_dir=tmp_path,
+        out_schema=pa.schema([("order_id", pa.string())]),
+        hash_input=False,
+        used_contacts=set(),
+    )
+    blob = cloudpickle.dumps(spec)  # type: ignore[no-untyped-call]  # what Spark ships
+    keys = workspace.home / "keys"
+    assert (keys / "master.v1.key").read_bytes() not in blob
+    assert b"PRIVATE KEY" not in blob
+    assert "<hidden>" not in repr(spec) and plan.mark_key.hex() not in repr(spec)
+    p0, p1 = cloudpickle.loads(blob).plan_for(0), cloudpickle.loads(blob).plan_for(1)
+    with pytest.raises(KeyFileError):
+        p0.ws.keys.derive("anchor")
+    assert p0.policy.canary_min == plan.policy.canary_min and p1.policy.canary_min == 0
+    assert p0.release_id != p1.release_id
+    pool0 = set(p0.ws.config.canary_pool.phone_numbers())
+    pool1 = set(p1.ws.config.canary_pool.phone_numbers())
+    assert pool0 and pool1 and not pool0 & pool1
+    assert p0.mark_key == plan.mark_key and p0.alias_cipher is not None
+
+
+def test_missing_pyspark_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, workspace: Workspace, tmp_path: Path
+) -> None:
+    from leaktrace.spark import release_spark
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    with pytest.raises(ConfigError, match=r"pip install 'leaktrace\[spark\]'"):
+        release_spark(object(), recipient="zto", workspace=workspace, out=tmp_path / "o")  # type: ignore[arg-type]
+
+
+def test_cli_release_spark(
+    spark: object, workspace: Workspace, tmp_path: Path, orders_file: Path
+) -> None:
+    """In-process (joins the module's session; a subprocess would start a second JVM)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from leaktrace.cli import _register, app
+
+    _register()
+    csv_in = tmp_path / "orders.csv"  # Chinese headers: roles are inferred, as for a file
+    pl.read_parquet(orders_file).head(800).rename(
+        {"order_id": "订单编号", "order_time": "下单时间", "name": "收货人", "phone": "手机号码"}
+    ).write_csv(csv_in)
+    r = CliRunner().invoke(
+        app,
+        [
+            "release-spark",
+            str(csv_in),
+            "--to",
+            "sms",
+            "--out",
+            str(tmp_path / "sms"),
+            "--home",
+            str(workspace.home),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["recipient"] == "sms" and summary["rows"] > 800
+    out = pl.concat([pl.read_parquet(p) for p in sorted((tmp_path / "sms").glob("part-*"))])
+    assert out.columns == ["order_id", "name", "phone", "product"]
+    assert Ledger(workspace).verify().ok
+    again = CliRunner().invoke(
+        app,
+        [
+            "release-spark",
+            str(csv_in),
+            "--to",
+            "sms",
+            "--out",
+            str(tmp_path / "sms"),
+            "--home",
+            str(workspace.home),
+        ],
+    )
+    assert again.exit_code == 2 and "already exists" in again.output
