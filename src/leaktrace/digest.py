@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 import duckdb
 import polars as pl
@@ -43,6 +44,7 @@ __all__ = [
     "keyed_digest_hex",
     "keyed_digest_hex_one",
     "keyed_digest_one",
+    "keyed_digests",
 ]
 
 MIN_KEY_BYTES = 16
@@ -102,6 +104,51 @@ def keyed_digest(values: pl.Series, key: bytes) -> pl.Series:
     """
     # Parsing 16 hex chars in Polars is ~10x cheaper than the same cast in DuckDB SQL.
     return _hex(values, key).str.head(16).str.to_integer(base=16, dtype=pl.UInt64)
+
+
+def keyed_digests(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.DataFrame:
+    """Several :func:`keyed_digest` columns, each under its own key, in ONE DuckDB query.
+
+    ``columns`` maps an output name to ``(values, key)``; all series must have the same
+    length. The values are identical to calling :func:`keyed_digest` per column.
+
+    Why: a release digests six columns per batch (anchor, customer, four identity keys).
+    One query pays the connection, Arrow hand-over and scheduling once, and DuckDB spreads
+    the six hash pipelines over all cores. The first 8 bytes are cast to UBIGINT inside the
+    query (``('0x' || left(hex, 16))::UBIGINT``) so that only 8 bytes per value, not a
+    64-character hex string, come back to Polars.
+    """
+    names = list(columns)
+    if not names:
+        return pl.DataFrame()
+    heights = {s.len() for s, _ in columns.values()}
+    if len(heights) != 1:
+        raise ValueError("keyed_digests: all columns must have the same length")
+    if heights == {0}:
+        return pl.DataFrame({n: pl.Series(n, [], dtype=pl.UInt64) for n in names})
+    params: dict[str, bytes] = {}
+    selects: list[str] = []
+    frame: dict[str, pl.Series] = {}
+    for i, name in enumerate(names):
+        values, key = columns[name]
+        params[f"kin{i}"], params[f"kout{i}"] = _pads(key)
+        frame[f"v{i}"] = _as_utf8(values).alias(f"v{i}")
+        selects.append(
+            f"('0x' || left(sha256($kout{i} || unhex(sha256($kin{i} || encode(v{i})))), 16))"
+            f"::UBIGINT AS d{i}"
+        )
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("_values", pl.DataFrame(frame).to_arrow())
+        table = con.sql(f"SELECT {', '.join(selects)} FROM _values", params=params).to_arrow_table()
+    except duckdb.Error:
+        # Never chain: the DuckDB message may quote bound parameters.
+        raise RuntimeError("keyed digest computation failed in DuckDB") from None
+    finally:
+        con.close()
+    return pl.DataFrame(
+        {name: pl.Series(name, table.column(f"d{i}")) for i, name in enumerate(names)}
+    )
 
 
 def keyed_digest_hex(values: pl.Series, key: bytes) -> pl.Series:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from leaktrace.digest import keyed_digest
+from leaktrace.digest import keyed_digests
 from leaktrace.pii.address import canonical_address
 from leaktrace.pii.name import normalise_name
 from leaktrace.pii.phone import normalise_phone
 from leaktrace.pii.text import canonical
 
-__all__ = ["IDENTITY_KEYS", "canonical_columns", "identity_digests"]
+__all__ = ["IDENTITY_KEYS", "canonical_columns", "identity_digests", "identity_messages"]
 
 IDENTITY_KEYS = ["k_order", "k_phone_name", "k_phone_addr", "k_name_addr"]
 _SEP = "\x1f"
@@ -45,24 +45,33 @@ def canonical_columns(df: pl.DataFrame) -> pl.DataFrame:
         "name": normalise_name(pl.col("name").cast(pl.Utf8)),
         "address": canonical_address(pl.col("address").cast(pl.Utf8)),
     }
-    out = []
-    for role, e in exprs.items():
-        if role in df.columns:
-            out.append(pl.when(e.str.len_chars() > 0).then(e).otherwise(None).alias(role))
-        else:
-            out.append(pl.lit(None, dtype=pl.Utf8).alias(role))
-    return df.select(out)
+    # Two steps, not one ``when(e != "").then(e)``: eager Polars would evaluate each
+    # canonical form twice (no common-subexpression elimination outside lazy mode).
+    present = [role for role in exprs if role in df.columns]
+    canon = df.select([exprs[role].alias(role) for role in present])
+    return canon.select(
+        [
+            pl.when(pl.col(role).str.len_chars() > 0).then(pl.col(role)).otherwise(None)
+            if role in present
+            else pl.lit(None, dtype=pl.Utf8).alias(role)
+            for role in exprs
+        ]
+    )
 
 
-def identity_digests(df: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
-    """The identity-key digests (UInt64, nullable) of every row of ``df``."""
-    canon = canonical_columns(df)
-    joined = canon.select(
+def identity_messages(df: pl.DataFrame) -> pl.DataFrame:
+    """The text each identity key digests (canonical parts joined by U+001F; null if any
+    part is null). Exposed so that a release can digest them with its other keyed columns
+    in one :func:`leaktrace.digest.keyed_digests` query."""
+    return canonical_columns(df).select(
         [
             pl.concat_str([pl.col(c) for c in parts], separator=_SEP).alias(k)
             for k, parts in _PARTS.items()
         ]
     )
-    return pl.DataFrame(
-        {k: keyed_digest(joined.get_column(k), index_key).alias(k) for k in IDENTITY_KEYS}
-    )
+
+
+def identity_digests(df: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
+    """The identity-key digests (UInt64, nullable) of every row of ``df``."""
+    joined = identity_messages(df)
+    return keyed_digests({k: (joined.get_column(k), index_key) for k in IDENTITY_KEYS})

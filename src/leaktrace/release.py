@@ -42,7 +42,7 @@ from leaktrace.callable_module import make_callable
 from leaktrace.canary import generate_canaries
 from leaktrace.channels import CHANNELS, channel_symbols, get_channel
 from leaktrace.config import Policy
-from leaktrace.digest import keyed_digest
+from leaktrace.digest import keyed_digest, keyed_digests
 from leaktrace.errors import InputError, MissingColumnError, PolicyError
 from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
@@ -183,6 +183,22 @@ def anchors_of(order_ids: pl.Series, anchor_key: bytes) -> np.ndarray[Any, np.dt
     )
 
 
+def _row_digest_inputs(
+    batch: pl.DataFrame, plan: ReleasePlan
+) -> dict[str, tuple[pl.Series, bytes]]:
+    """(values, key) of the per-row digests taken from the input: the anchor (same input as
+    :func:`anchors_of`) and, when a phone column exists, the customer digest of the
+    normalised phone — computed together in one :func:`keyed_digests` query."""
+    order_ids = batch.get_column("order_id")
+    if order_ids.null_count():
+        raise InputError("order_id has empty values; every released row needs an order id")
+    inputs = {"anchor": (order_ids.cast(pl.Utf8).str.strip_chars(), plan.anchor_key)}
+    if "phone" in batch.columns:
+        phones = batch.select(normalise_phone(pl.col("phone"))).to_series()
+        inputs["customer"] = (phones, plan.customer_key)
+    return inputs
+
+
 def embed_marks(
     df: pl.DataFrame,
     anchors: np.ndarray[Any, np.dtype[np.uint64]],
@@ -285,23 +301,15 @@ class _BatchKernel:
             self.canaries_emitted += k
         self.rows += n
         self.batch_no += 1
-        anchors = anchors_of(batch.get_column("order_id"), plan.anchor_key)
+        keyed = keyed_digests(_row_digest_inputs(batch, plan))
+        anchors = keyed.get_column("anchor").to_numpy().astype(np.uint64)
         customer = (
-            keyed_digest(
-                batch.select(normalise_phone(pl.col("phone"))).to_series(), plan.customer_key
-            )
-            if "phone" in batch.columns
+            keyed.get_column("customer")
+            if "customer" in keyed.columns
             else pl.Series("customer", [None] * batch.height, dtype=pl.UInt64)
         )
         out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
-        out = embed_marks(
-            out,
-            anchors,
-            plan.policy.channels,
-            plan.mark_key,
-            code=plan.policy.code,
-            bias_key=plan.bias_key,
-        )
+        out = embed_marks(out, anchors, plan.policy.channels, plan.mark_key)
         index = (
             identity_digests(out, plan.index_key)
             .with_columns(

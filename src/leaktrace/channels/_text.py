@@ -24,6 +24,19 @@ def choose(bit: pl.Expr, one: pl.Expr, zero: pl.Expr) -> pl.Expr:
     return pl.when(bit == 1).then(one).otherwise(zero)
 
 
+def run_stages(df: pl.DataFrame, stages: list[pl.Expr], name: str) -> pl.Series:
+    """Apply rewrite stages to column ``v`` of ``df`` one after the other, materialising each.
+
+    Why: every stage reads ``v`` in both branches of a :func:`choose`; composed into one
+    expression, stage ``j`` would hold ``2^j`` copies of stage 1 and eager Polars (no
+    common-subexpression elimination) evaluates every copy — 16x the work for four binary
+    stages. Materialising ``v`` between stages costs one string column per stage.
+    """
+    for stage in stages:
+        df = df.with_columns(stage.alias("v"))
+    return df.get_column("v").alias(name)
+
+
 def read_binary(df: pl.DataFrame, zero: pl.Expr, one: pl.Expr) -> Symbols:
     """0 where only ``zero`` holds, 1 where only ``one`` holds, ERASED otherwise."""
     z = df.select(zero.fill_null(False)).to_series().to_numpy()

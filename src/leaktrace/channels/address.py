@@ -25,6 +25,7 @@ from leaktrace.channels._text import (
     digit_width_feature,
     read_binary,
     read_ternary,
+    run_stages,
     to_full_digits,
     to_half_digits,
 )
@@ -53,23 +54,23 @@ class AddressChannel(MarkChannel):
         bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(4)}
         df = pl.DataFrame({"v": values, **bits})
         v = pl.col("v")
-        v = choose(pl.col("b0"), to_full_digits(v), to_half_digits(v))
-        v = (
+        stages = [
+            choose(pl.col("b0"), to_full_digits(v), to_half_digits(v)),
             pl.when(pl.col("b1") == 2)
             .then(v.str.replace_all(_BUILDING, "${1}幢"))
             .when(pl.col("b1") == 1)
             .then(v.str.replace_all(_BUILDING, "${1}栋"))
-            .otherwise(v.str.replace_all(_BUILDING, "${1}号楼"))
-        )
-        v = choose(
-            pl.col("b2"), v.str.replace(_ROOM_END, "${1}室"), v.str.replace(_ROOM_END, "${1}")
-        )
-        v = choose(
-            pl.col("b3"),
-            v.str.replace(_DISTRICT, "${1} "),
-            v.str.replace(_DISTRICT, "${1}"),
-        )
-        return df.select(v.alias(values.name)).to_series()
+            .otherwise(v.str.replace_all(_BUILDING, "${1}号楼")),
+            choose(
+                pl.col("b2"), v.str.replace(_ROOM_END, "${1}室"), v.str.replace(_ROOM_END, "${1}")
+            ),
+            choose(
+                pl.col("b3"),
+                v.str.replace(_DISTRICT, "${1} "),
+                v.str.replace(_DISTRICT, "${1}"),
+            ),
+        ]
+        return run_stages(df, stages, values.name)
 
     def read(self, values: pl.Series) -> Symbols:
         n = values.len()

@@ -20,9 +20,12 @@ import polars as pl
 
 from leaktrace.channels._text import (
     ANY_DIGIT,
+    FULL_DIGITS,
+    HALF_DIGITS,
     choose,
     digit_width_feature,
     read_binary,
+    run_stages,
     to_full_digits,
     to_half_digits,
 )
@@ -33,6 +36,41 @@ __all__ = ["TitleChannel"]
 _UNITS = ["mah", "ml", "kg", "mm", "cm", "gb", "tb", "g", "l", "w"]
 _UNIT_ALT = "|".join(_UNITS)
 _TIMES = f"({ANY_DIGIT}[a-zA-Zａ-ｚＡ-Ｚ]*)\\s*[*×]\\s*({ANY_DIGIT})"
+
+# Unicode simple case folding of the unit letters, as the regex ``(?i:…)`` applies it:
+# only ``k`` has a third form (U+212A KELVIN SIGN).
+_FOLDS = {"k": "kK\u212a"}
+
+
+def _case_forms(unit: str) -> list[str]:
+    forms = [""]
+    for ch in unit:
+        forms = [f + c for f in forms for c in _FOLDS.get(ch, ch + ch.upper())]
+    return forms
+
+
+def _unit_table() -> tuple[list[str], list[str], list[str]]:
+    """Literal (digit + unit in any case) → digit + UNIT / digit + unit.
+
+    Why literals: ten case-insensitive regex passes per branch were the costliest part of
+    a release. One leftmost-first Aho-Corasick pass gives the same result as the ten
+    passes in ``_UNITS`` order: matches never overlap (units hold no digits), and where
+    two units match after the same digit (``gb``/``g``) the earlier, longer one wins —
+    the later pass would only rewrite letters already in the target case.
+    """
+    found: list[str] = []
+    upper: list[str] = []
+    lower: list[str] = []
+    for u in _UNITS:
+        for form in _case_forms(u):
+            for d in HALF_DIGITS + FULL_DIGITS:
+                found.append(d + form)
+                upper.append(d + u.upper())
+                lower.append(d + u)
+    return found, upper, lower
+
+
+_UNIT_FOUND, _UNIT_UPPER, _UNIT_LOWER = _unit_table()
 
 
 class TitleChannel(MarkChannel):
@@ -50,25 +88,25 @@ class TitleChannel(MarkChannel):
         bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(4)}
         df = pl.DataFrame({"v": values, **bits})
         v = pl.col("v")
-        v = choose(
-            pl.col("b0"),
-            v.str.replace_many(["[", "]"], ["【", "】"]),
-            v.str.replace_many(["【", "】"], ["[", "]"]),
-        )
-        v = choose(pl.col("b1"), to_full_digits(v), to_half_digits(v))
-        upper = v
-        lower = v
-        for u in _UNITS:
-            pat = f"({ANY_DIGIT})(?i:{u})"
-            upper = upper.str.replace_all(pat, "${1}" + u.upper())
-            lower = lower.str.replace_all(pat, "${1}" + u)
-        v = choose(pl.col("b2"), upper, lower)
-        v = choose(
-            pl.col("b3"),
-            v.str.replace_all(_TIMES, "${1}×${2}"),
-            v.str.replace_all(_TIMES, "${1}*${2}"),
-        )
-        return df.select(v.alias(values.name)).to_series()
+        stages = [
+            choose(
+                pl.col("b0"),
+                v.str.replace_many(["[", "]"], ["【", "】"]),
+                v.str.replace_many(["【", "】"], ["[", "]"]),
+            ),
+            choose(pl.col("b1"), to_full_digits(v), to_half_digits(v)),
+            choose(
+                pl.col("b2"),
+                v.str.replace_many(_UNIT_FOUND, _UNIT_UPPER, leftmost=True),
+                v.str.replace_many(_UNIT_FOUND, _UNIT_LOWER, leftmost=True),
+            ),
+            choose(
+                pl.col("b3"),
+                v.str.replace_all(_TIMES, "${1}×${2}"),
+                v.str.replace_all(_TIMES, "${1}*${2}"),
+            ),
+        ]
+        return run_stages(df, stages, values.name)
 
     def read(self, values: pl.Series) -> Symbols:
         n = values.len()
