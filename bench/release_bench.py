@@ -1,0 +1,272 @@
+"""Release benchmark (issue 2, performance clause).
+
+Times ``leaktrace.release.release`` Parquet→Parquet and CSV→CSV on the synthetic shop and,
+in the same run, a plain Polars read+write of the same files, and prints the ratio. Also
+measures the peak RSS of a 10M-row CSV→CSV release (and of the baseline) in child
+processes, and prints a per-stage profile of the release kernel on one batch.
+
+Why ratios: the machine is shared and its speed varies from run to run; a ratio against a
+baseline measured in the same run, median of several warm runs, is what can be compared
+between runs and machines.
+
+    .venv/bin/python bench/release_bench.py --rows 1000000 --big-rows 10000000 --out /tmp/rb
+
+The CSV baseline reads with ``infer_schema=False`` (every column as text): the release
+reader does the same, and schema inference fails on this data anyway (ID numbers ending
+in ``X`` after a run of all-digit ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from leaktrace.canary import generate_canaries
+from leaktrace.channels import get_channel
+from leaktrace.digest import keyed_digests
+from leaktrace.identity import identity_messages
+from leaktrace.io import open_table
+from leaktrace.masking import apply_policy_fields
+from leaktrace.prf import prf_blocks, symbols_from_blocks
+from leaktrace.release import _BatchKernel, _row_digest_inputs, make_plan, release
+from leaktrace.synth import generate_orders
+from leaktrace.workspace import Workspace, add_recipient, init_workspace
+
+SEED = 20240601
+RECIPIENTS = {"cs": "customer-service", "courier": "courier"}
+
+
+def _median_time(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm-up: page cache, imports, Polars/DuckDB thread pools
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def write_inputs(n: int, out: Path) -> tuple[Path, Path]:
+    """The synthetic shop as Parquet and as CSV (datetimes as the shops export them)."""
+    pq_path, csv_path = out / f"orders_{n}.parquet", out / f"orders_{n}.csv"
+    if not (pq_path.exists() and csv_path.exists()):
+        df = generate_orders(n, SEED)
+        df.write_parquet(pq_path)
+        df.write_csv(csv_path, datetime_format="%Y-%m-%d %H:%M:%S")
+    return pq_path, csv_path
+
+
+def make_workspace(home: Path) -> Workspace:
+    """A fresh workspace with a customer-service and a courier recipient (no where-filter)."""
+    shutil.rmtree(home, ignore_errors=True)
+    ws = init_workspace(home)
+    for name, template in RECIPIENTS.items():
+        add_recipient(ws, name, template=template)
+    return ws
+
+
+def baseline(src: Path, dst: Path) -> None:
+    """Plain Polars read + write of the same file: the yardstick of the ratio."""
+    if src.suffix == ".parquet":
+        pl.read_parquet(src).write_parquet(dst)
+    else:
+        pl.read_csv(src, infer_schema=False).write_csv(dst)
+
+
+def time_table(ws: Workspace, inputs: dict[str, Path], out: Path, runs: int) -> list[list[str]]:
+    rows = []
+    for fmt, src in inputs.items():
+        base = _median_time(lambda src=src, fmt=fmt: baseline(src, out / f"base.{fmt}"), runs)
+        rows.append([f"{fmt}→{fmt}", "polars read+write", f"{base:.2f}", "1.00"])
+        for rec in RECIPIENTS:
+            t = _median_time(
+                lambda src=src, fmt=fmt, rec=rec: release(
+                    src, recipient=rec, workspace=ws, out=out / f"rel_{rec}.{fmt}"
+                ),
+                runs,
+            )
+            rows.append([f"{fmt}→{fmt}", f"release {rec}", f"{t:.2f}", f"{t / base:.2f}"])
+    return rows
+
+
+def peak_memory(ws_home: Path, csv_path: Path, out: Path) -> list[list[str]]:
+    rel = (
+        "from pathlib import Path; from leaktrace.workspace import open_workspace;"
+        "from leaktrace.release import release;"
+        f"release(Path({str(csv_path)!r}), recipient='cs',"
+        f" workspace=open_workspace(Path({str(ws_home)!r})), out=Path({str(out / 'big_rel.csv')!r}))"
+    )
+    base = (
+        "import polars as pl;"
+        f"pl.read_csv({str(csv_path)!r}, infer_schema=False)"
+        f".write_csv({str(out / 'big_base.csv')!r})"
+    )
+    rows = []
+    # Separate grandchildren so that RUSAGE_CHILDREN of each wrapper sees one process only.
+    for label, code in (("release cs (CSV→CSV)", rel), ("polars read_csv+write_csv", base)):
+        wrapper = (
+            "import resource, subprocess, sys, time;"
+            "t0 = time.perf_counter();"
+            f"subprocess.run([sys.executable, '-c', {code!r}], check=True);"
+            "print(time.perf_counter() - t0,"
+            " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        res = subprocess.run(
+            [sys.executable, "-c", wrapper], check=True, capture_output=True, text=True
+        )
+        secs, kib = res.stdout.split()
+        rows.append([label, f"{float(secs):.1f}", f"{int(kib) / 1024:.0f}"])
+    return rows
+
+
+def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
+    """Wall time of each kernel stage on the first batch (200k rows), best of 3.
+
+    Re-runs the kernel's steps one by one (same functions, same order) so the write-up can
+    say where time goes; ``kernel total`` is one real ``_BatchKernel.__call__``.
+    """
+    plan = dataclasses.replace(make_plan(ws, recipient), release_id="rel-bench")
+    timings: dict[str, float] = {}
+
+    def tm(name: str, fn: Callable[[], object]) -> object:
+        best = float("inf")
+        result: object = None
+        for _ in range(3):
+            t0 = time.perf_counter()
+            result = fn()
+            best = min(best, time.perf_counter() - t0)
+        timings[name] = best
+        return result
+
+    source = open_table(src)
+    batches = source.iter_batches()
+    t0 = time.perf_counter()
+    batch = next(batches)
+    timings["read + parse (first batch)"] = time.perf_counter() - t0
+    source.close()
+    if plan.where is not None:
+        tm("filter", lambda: batch.filter(plan.where))
+    k = _BatchKernel(plan)._canary_count(batch.height)
+    tm(
+        f"canaries ({k} rows generated)",
+        lambda: generate_canaries(
+            batch,
+            k,
+            key=plan.canary_key,
+            release_id=f"{plan.release_id}/0",
+            pool_phones=plan.ws.config.canary_pool.phone_numbers(),
+            pool_emails=plan.ws.config.canary_pool.emails,
+            exclude_order_ids=batch.get_column("order_id"),
+        ),
+    )
+    keyed = tm("anchor + customer digests", lambda: keyed_digests(_row_digest_inputs(batch, plan)))
+    assert isinstance(keyed, pl.DataFrame)
+    anchors = keyed.get_column("anchor").to_numpy().astype(np.uint64)
+    for role, spec in plan.fields.items():
+        if role in batch.columns and spec.rstrip("?") not in ("keep", "drop"):
+            label = "alias FF1" if spec == "alias" else f"mask {role} ({spec})"
+            tm(label, lambda r=role, s=spec: apply_policy_fields(batch, {r: s}, plan.mask_ctx))
+    out = tm("masking (all fields)", lambda: apply_policy_fields(batch, plan.fields, plan.mask_ctx))
+    assert isinstance(out, pl.DataFrame)
+    for name in plan.policy.channels:
+        ch = get_channel(name)
+        if ch.role not in out.columns:
+            continue
+        sym = symbols_from_blocks(prf_blocks(plan.mark_key, anchors, ch.code), list(ch.alphabets))
+        tm(f"embed {name} (+PRF)", lambda ch=ch, sym=sym: ch.embed(out.get_column(ch.role), sym))
+    tm("identity canonical forms", lambda: identity_messages(out))
+    msgs = identity_messages(out)
+    tm(
+        "identity digests (4 HMAC)",
+        lambda: keyed_digests({k: (msgs.get_column(k), plan.index_key) for k in msgs.columns}),
+    )
+    released, index = _BatchKernel(plan)(batch)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "release_bench_stage"
+    tmp.mkdir(exist_ok=True)
+    tm("write output batch (parquet)", lambda: released.write_parquet(tmp / "o.parquet"))
+    tm("write output batch (csv)", lambda: released.write_csv(tmp / "o.csv"))
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    tm("write index batch (parquet zstd)", lambda: pq.write_table(index, tmp / "i.parquet"))
+    tm("kernel total (one __call__)", lambda: _BatchKernel(plan)(batch))
+    shutil.rmtree(tmp, ignore_errors=True)
+    scale = 1_000_000 / batch.height
+    return [[k, f"{v * 1000:.0f}", f"{v * scale:.2f}"] for k, v in timings.items()]
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print()
+
+
+def machine() -> str:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal"):
+                mem_kib = int(line.split()[1])
+    return (
+        f"nproc={os.cpu_count()} cpu={cpu!r} ram={mem_kib / 2**20:.1f} GiB "
+        f"python={platform.python_version()} polars={pl.__version__} "
+        f"load(1m)={os.getloadavg()[0]:.2f}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--big-rows", type=int, default=10_000_000)
+    ap.add_argument("--skip-big", action="store_true", help="skip the 10M-row memory run")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per case (median)")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/leaktrace-release-bench"))
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(machine())
+    print(f"command: {' '.join(sys.argv)}\n")
+
+    pq_path, csv_path = write_inputs(args.rows, args.out)
+    ws = make_workspace(args.out / "ws")
+    print(f"## {args.rows:,} rows, median of {args.runs} warm runs\n")
+    _print_table(
+        ["case", "what", "seconds", "ratio"],
+        time_table(ws, {"parquet": pq_path, "csv": csv_path}, args.out, args.runs),
+    )
+    for rec in RECIPIENTS:
+        print(f"## stage profile, recipient {rec}, first batch of the Parquet input\n")
+        _print_table(["stage", "ms / batch", "s per 1M rows"], stage_profile(ws, pq_path, rec))
+    print("## stage profile, recipient cs, first batch of the CSV input\n")
+    _print_table(["stage", "ms / batch", "s per 1M rows"], stage_profile(ws, csv_path, "cs"))
+
+    if not args.skip_big:
+        _big_pq, big_csv = write_inputs(args.big_rows, args.out)
+        print(f"## peak memory, {args.big_rows:,}-row CSV→CSV (child processes)\n")
+        _print_table(
+            ["process", "seconds", "peak RSS MiB"],
+            peak_memory(args.out / "ws", big_csv, args.out),
+        )
+
+
+if __name__ == "__main__":
+    main()
