@@ -567,6 +567,7 @@ def _run(
             "policy_hash": plan.policy_hash(),
             "fields": plan.sent_roles,
             "channels": list(policy.channels),
+            "code": policy.code,
             "alias": plan.alias_cipher is not None,
             "key_version": plan.key_version,
             "input_sha256": input_sha,
@@ -578,9 +579,6 @@ def _run(
             "index_file": index_rel,
             "index_sha256": file_sha256(index_path),
         }
-        code = getattr(policy, "code", None)  # mark code (fair | tardos), being added
-        if code is not None:
-            body["code"] = code
         # --- END DUPLICATED
         _check_body(body)
         entry = ledger.append(body, tokens)
