@@ -78,3 +78,12 @@ def test_cli_verify_names_the_first_bad_record(
         timeout=60,
     )
     assert t.returncode == 2
+
+
+def test_master_keys_refuse_to_be_pickled(workspace: Workspace) -> None:
+    import pickle
+
+    with pytest.raises(TypeError, match="must not be pickled"):
+        pickle.dumps(workspace.keys)
+    with pytest.raises(TypeError):
+        pickle.dumps(workspace)

@@ -75,6 +75,9 @@ class MasterKey:
     def __repr__(self) -> str:
         return f"MasterKey(version={self.version}, secret=<hidden>)"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a master key must not be pickled")
+
 
 class KeyRing:
     """All key versions of a workspace plus its signing key.
@@ -98,6 +101,11 @@ class KeyRing:
 
     def __repr__(self) -> str:
         return f"KeyRing(versions={sorted(self._masters)}, current={self.current_version})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling would copy every master key into whatever receives the bytes (a Spark
+        # executor, a process pool, a cache). Ship derived subkeys instead.
+        raise TypeError("a KeyRing holds master keys and must not be pickled; ship derived keys")
 
     @staticmethod
     def create(key_dir: Path) -> KeyRing:

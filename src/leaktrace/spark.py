@@ -126,6 +126,10 @@ class _SubkeysOnly(KeyRing):
     def __repr__(self) -> str:
         return f"_SubkeysOnly(version={self.current_version})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # holds no master key, so (unlike KeyRing) it may travel to executors
+        return (_SubkeysOnly, (self.current_version,))
+
     def master(self, version: int | None = None) -> MasterKey:
         raise KeyFileError(
             "Spark executors hold derived subkeys only; the master key never leaves the driver"
