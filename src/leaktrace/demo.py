@@ -8,7 +8,8 @@
    HTML report and a signed evidence bundle that is then re-verified offline;
 4. an unmarked leak (rows straight from the platform's own table) must give
    "no recipient identified";
-5. a few messages through the scam detector.
+5. a simulated scam wave from one courier: victim reports ingested and attributed;
+6. a few messages through the scam detector.
 """
 
 from __future__ import annotations
@@ -163,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         f"verdict: [bold]{r2.verdict}[/] (best log10 p = {r2.candidates[0].log10_p_corrected:.2f})"
     )
 
-    console.rule("[bold]5. scam check")
+    console.rule("[bold]5. a scam wave: victim reports → attribution")
+    from leaktrace.attribution.demo import demo_wave
+
+    wave_ok = demo_wave(ws, orders, out, console)
+
+    console.rule("[bold]6. scam check")
     try:
         from leaktrace.scam import check
     except ImportError:  # pragma: no cover
@@ -181,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                 m[:30] + "…", str(r.is_scam), r.fraud_type, ",".join(h.stage for h in r.stages)
             )
         console.print(t)
-    return 0 if result.accused and not r2.accused else 1
+    ok = bool(result.accused) and not r2.accused and wave_ok
+    console.print(f"[bold]demo {'OK' if ok else 'FAILED'}[/]")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
