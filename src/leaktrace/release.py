@@ -108,6 +108,43 @@ class ReleasePlan:
         ).hexdigest()
 
 
+def ledger_body(
+    plan: ReleasePlan,
+    *,
+    input_sha256: str,
+    output_sha256: str,
+    output_format: str,
+    rows: int,
+    canary_tokens: list[dict[str, str]],
+    index_rel: str,
+    index_path: Path,
+) -> dict[str, Any]:
+    """The ledger record of a completed release (single machine or Spark): one definition.
+
+    ``rows`` counts real rows; the record's ``rows`` includes the canaries.
+    """
+    canary_anchors = sorted(t["anchor"] for t in canary_tokens)
+    return {
+        "release_id": plan.release_id,
+        "recipient": plan.recipient,
+        "policy_name": plan.policy_name,
+        "policy_hash": plan.policy_hash(),
+        "fields": plan.sent_roles,
+        "channels": list(plan.policy.channels),
+        "code": plan.policy.code,
+        "alias": plan.alias_cipher is not None,
+        "key_version": plan.key_version,
+        "input_sha256": input_sha256,
+        "output_sha256": output_sha256,
+        "output_format": output_format,
+        "rows": rows + len(canary_tokens),
+        "canaries": len(canary_tokens),
+        "canary_digest": hashlib.sha256(json.dumps(canary_anchors).encode()).hexdigest(),
+        "index_file": index_rel,
+        "index_sha256": file_sha256(index_path),
+    }
+
+
 def mark_key_for(ws: Workspace, recipient: str, version: int) -> bytes:
     return ws.keys.derive(f"mark/{recipient}", version)
 
@@ -417,26 +454,16 @@ def release(
             frame.write_ipc(buf)
             output_sha = hashlib.sha256(buf.getvalue()).hexdigest()
         tmp_index.replace(index_path)
-        canary_anchors = sorted(t["anchor"] for t in kernel.canary_tokens)
-        body = {
-            "release_id": plan.release_id,
-            "recipient": recipient,
-            "policy_name": plan.policy_name,
-            "policy_hash": plan.policy_hash(),
-            "fields": plan.sent_roles,
-            "channels": list(policy.channels),
-            "code": policy.code,
-            "alias": plan.alias_cipher is not None,
-            "key_version": plan.key_version,
-            "input_sha256": input_sha,
-            "output_sha256": output_sha,
-            "output_format": fmt if writer is not None else "frame",
-            "rows": kernel.rows + kernel.canaries_emitted,
-            "canaries": kernel.canaries_emitted,
-            "canary_digest": hashlib.sha256(json.dumps(canary_anchors).encode()).hexdigest(),
-            "index_file": index_rel,
-            "index_sha256": file_sha256(index_path),
-        }
+        body = ledger_body(
+            plan,
+            input_sha256=input_sha,
+            output_sha256=output_sha,
+            output_format=fmt if writer is not None else "frame",
+            rows=kernel.rows,
+            canary_tokens=kernel.canary_tokens,
+            index_rel=index_rel,
+            index_path=index_path,
+        )
         entry = ledger.append(body, kernel.canary_tokens)
         committed = True
     finally:

@@ -79,7 +79,14 @@ from leaktrace.io.readers import normalise_frame
 from leaktrace.keys import KeyRing, MasterKey
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.ledger.ledger import file_sha256
-from leaktrace.release import ReleasePlan, ReleaseResult, _BatchKernel, check_where, make_plan
+from leaktrace.release import (
+    ReleasePlan,
+    ReleaseResult,
+    _BatchKernel,
+    check_where,
+    ledger_body,
+    make_plan,
+)
 from leaktrace.roles import Role
 from leaktrace.workspace import Workspace, open_workspace
 
@@ -551,6 +558,8 @@ def _run(
                 "no rows to release: the input is empty or the recipient's where-filter matched nothing"
             )
         tokens: list[dict[str, str]] = [t for s in summaries for t in s["canary_tokens"]]
+        if canaries != len(tokens):
+            raise RuntimeError("Spark partitions reported canaries without canary tokens")
         _merge_index(parts_dir, [s["index"] for s in summaries if s["index"]], tmp_index)
         input_sha = (
             _input_files_sha256(sdf.sparkSession, input_files)
@@ -561,29 +570,16 @@ def _run(
         out_renamed = True
         output_sha = directory_sha256(out_path)
         tmp_index.replace(index_path)
-        # --- DUPLICATED from leaktrace.release.release() (its ledger body) until
-        # release.py offers a shared ``ledger_body(plan, ...)``; _check_body guards drift.
-        canary_anchors = sorted(t["anchor"] for t in tokens)
-        body: dict[str, object] = {
-            "release_id": plan.release_id,
-            "recipient": plan.recipient,
-            "policy_name": plan.policy_name,
-            "policy_hash": plan.policy_hash(),
-            "fields": plan.sent_roles,
-            "channels": list(policy.channels),
-            "code": policy.code,
-            "alias": plan.alias_cipher is not None,
-            "key_version": plan.key_version,
-            "input_sha256": input_sha,
-            "output_sha256": output_sha,
-            "output_format": f"{format}-dir",
-            "rows": rows + canaries,
-            "canaries": canaries,
-            "canary_digest": hashlib.sha256(json.dumps(canary_anchors).encode()).hexdigest(),
-            "index_file": index_rel,
-            "index_sha256": file_sha256(index_path),
-        }
-        # --- END DUPLICATED
+        body = ledger_body(
+            plan,
+            input_sha256=input_sha,
+            output_sha256=output_sha,
+            output_format=f"{format}-dir",
+            rows=rows,
+            canary_tokens=tokens,
+            index_rel=index_rel,
+            index_path=index_path,
+        )
         _check_body(body)
         entry = ledger.append(body, tokens)
         committed = True
