@@ -130,15 +130,15 @@ SCALES = {
         recipients=1000,
         plan=_plan(
             grid_needed=(1, 2, 3, 5, 10, 20),
-            t_needed=40,
-            grid=(5, 20, 1000),
-            t_grid=4,
-            t200=12,
-            alias_t=40,
+            t_needed=15,
+            grid=(20,),
+            t_grid=2,
+            t200=6,
+            alias_t=15,
             canary_grid=(500, 5000),
-            t_canary=10,
+            t_canary=4,
         ),
-        unmarked=(("intact", 200, 10), ("nfkc_min", 200, 5), ("intact", 5000, 5)),
+        unmarked=(("intact", 200, 8), ("nfkc_min", 200, 4), ("intact", 5000, 3)),
     ),
     "smoke": Scale(
         name="smoke",
@@ -160,22 +160,19 @@ SCALES = {
         name="full",
         orders=1_000_000,
         recipients=1000,
-        plan=_plan(
-            grid_needed=(1, 2, 3, 4, 5, 8, 10, 15, 20),
-            t_needed=150,
-            grid=(1, 5, 20, 50, 1000, 10_000),
-            t_grid=12,
-            t200=100,
-            alias_t=150,
-            canary_grid=(500, 2000, 5000),
-            t_canary=40,
+        plan=(
+            ("intact", (1, 2, 3, 5, 8), 30),
+            ("nfkc_min", (3, 5, 8, 12, 20), 30),
+            ("alias1", (1,), 30),
+            ("canary_np", (500, 5000), 10),
+            *((a, (20, 1000), 1) for a in SINGLE_ATTACKS),
+            *((a, (200,), 15) for a in SINGLE_ATTACKS),
         ),
         unmarked=(
-            ("intact", 20, 30),
-            ("intact", 200, 40),
-            ("nfkc_min", 200, 20),
-            ("alter30", 200, 10),
-            ("intact", 10_000, 10),
+            ("intact", 200, 15),
+            ("nfkc_min", 200, 5),
+            ("alter30", 200, 5),
+            ("intact", 10_000, 3),
         ),
     ),
 }
@@ -305,7 +302,7 @@ def build_ledger(root: Path, scale: Scale, *, reuse: bool, workers: int) -> dict
     t0 = time.perf_counter()
     shop = generate_orders(scale.orders, seed=SEED)
     home = root / "ws"
-    ws = init_workspace(home, canary_phones=["17090000000-17090199999"])
+    ws = init_workspace(home, canary_phones=["17090000000-17090029999"])
     ws.config.policies.update(bench_policies())
     specs = recipient_specs(shop, scale.recipients, SEED)
     for s in specs:
