@@ -192,5 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def _cli() -> int:
+    from leaktrace.errors import LeaktraceError
+
+    try:
+        return main()
+    except LeaktraceError as exc:
+        console.print(f"error: {exc.message}", markup=False)
+        return exc.exit_code
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_cli())
