@@ -140,3 +140,12 @@ def test_check_never_crashes_and_spans_are_valid_slices(text: str) -> None:
 def test_spans_valid_on_cue_dense_text(text: str) -> None:
     for h in check(text)[0].stages:
         assert text[h.start : h.end] == h.cue
+
+
+def test_short_chitchat_is_never_a_scam_by_the_classifier_alone() -> None:
+    from leaktrace.scam import check
+
+    for text in ["x", "你好", "收到", "?", "好的", "在吗"]:
+        r = check(text)[0]
+        assert not r.is_scam and r.fraud_type == "正常", text
+    assert check("我是淘宝客服")[0].is_scam  # a stage cue still counts on its own

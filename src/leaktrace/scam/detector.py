@@ -120,6 +120,15 @@ def _rule_verdict(stages: Sequence[StageHit]) -> bool:
     return bool(risk and kinds & _OPENING) or len(risk) >= 2
 
 
+MIN_CONTENT_CHARS = 8
+"""Below this many letters/digits/CJK characters, and with no script stage found, the
+classifier's score is capped under the threshold (short chit-chat is not evidence)."""
+
+
+def _content_chars(folded: str) -> int:
+    return sum(1 for ch in folded if ch.isalnum())
+
+
 def check(texts: str | Sequence[str], model: Path | None = None) -> list[ScamResult]:
     """Classify one text or a batch; results are in input order.
 
@@ -152,6 +161,10 @@ def check(texts: str | Sequence[str], model: Path | None = None) -> list[ScamRes
         folded = fold(text)
         stages = find_stages(text, folded, rules)
         by_rules = _rule_verdict(stages)
+        if not stages and _content_chars(folded.text) < MIN_CONTENT_CHARS:
+            # "你好", "收到", "?": too little text for the classifier, which was trained on
+            # whole messages and articles, to mean anything — never call it a scam alone.
+            score = min(score, THRESHOLD - 0.01)
         is_scam = score >= THRESHOLD or by_rules
         if not is_scam:
             fraud_type = NORMAL
