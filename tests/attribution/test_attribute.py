@@ -100,3 +100,49 @@ def test_demo_wave(ws: Workspace, attr_shop: pl.DataFrame, tmp_path: Path) -> No
 
     assert demo_wave(ws, attr_shop, tmp_path, Console(file=io.StringIO()), source="zto")
     assert (tmp_path / "attribution-report.html").read_text().startswith("<!doctype html>")
+
+
+def test_repeated_reports_of_one_victim_count_once(ws: Workspace, attr_shop: pl.DataFrame) -> None:
+    """Three victims of zto's audience, each reporting ten times (calls back, other
+    channels): three exposure events, not thirty. Counting reports made 30/30 consistent
+    with zto look like a leak; three victims cannot be decisive by exposure alone."""
+    wave = simulate_wave(ws, attr_shop, source="zto", victims=3, seed=11, unrelated=0.0)
+    reps = []
+    for w in wave:
+        for j in range(10):
+            o = dict(w, quoted={"name": True}, channel=["phone", "sms"][j % 2])
+            o["reported_at"] = f"2031-01-{j + 1:02d}T10:00:00+08:00"
+            reps.append(o)
+    _ingest(ws, reps)
+    res = attribute(ws, families=("exposure",))
+    zto = next(c for c in res.candidates if c.recipient == "zto")
+    assert (zto.consistent, zto.victims) == (3, 3)
+    assert res.accused == []
+    assert sum("counted once" in f["reason"] for f in res.flagged) == 30
+
+
+def test_one_victim_merges_fields_and_earliest_call(ws: Workspace, attr_shop: pl.DataFrame) -> None:
+    """A victim's reports are merged: a field quoted in any report counts (the SMS vendor
+    never held the card digits, so it is not consistent), and the earliest call is the
+    cutoff (a release made after the first call cannot have supplied the victim)."""
+    from leaktrace.attribution.evidence import build_evidence
+    from leaktrace.attribution.reports import load_stored_reports
+
+    w = simulate_wave(ws, attr_shop, source="zto", victims=1, seed=12, unrelated=0.0)[0]
+    later = dict(w, quoted={"name": True}, reported_at="2031-01-02T10:00:00+08:00")
+    card = dict(w, quoted={"card_last4": True}, reported_at="2031-01-03T10:00:00+08:00")
+    _ingest(ws, [later, card])
+    ev = build_evidence(ws, load_stored_reports(ws), [])
+    a, b = ev.victims
+    assert a.victim == b.victim and a.consistent == b.consistent
+    roles = {rec: set(e.fields) for e in ev.view.entries for rec in [e.recipient]}
+    for rec, ok in a.consistent.items():
+        assert not ok or "card_last4" in roles[rec]
+    # an earlier call (after every order, before any release was made), same victim
+    clear(ws)
+    early = dict(w, quoted={"name": True}, reported_at="2025-07-01T10:00:00+08:00")
+    _ingest(ws, [early, later])
+    ev = build_evidence(ws, load_stored_reports(ws), [])
+    elig = [v for v in ev.victims if v.eligible]
+    assert len(elig) == 2 and len({v.victim for v in elig}) == 1
+    assert not any(ok for v in elig for ok in v.consistent.values())

@@ -6,7 +6,11 @@ Families of evidence for a candidate recipient R, each a p-value valid under
 1. **Exposure with a composite null.** Victim v (call time t_v, quoted roles q_v) is
    *consistent* with R when R received v's data, in a release that carried every role
    in q_v, before t_v (a recipient that never saw the card digits cannot have supplied
-   them). k_R = number of consistent victims among the n eligible ones.
+   them). k_R = number of consistent victims among the n eligible ones. A victim is one
+   exposure event however many reports they file (called back, reported by phone and by
+   app): reports are grouped by the victim's customer digest (every key version), merged
+   (q_v = every role quoted in ANY of them, t_v = the EARLIEST call) and counted once —
+   ten reports of one victim are one draw from the source's audience, not ten.
    If R is innocent, each report came from some other source S: another recipient, or
    "outside the ledger" (platform-internal, unmarked, a different leak), modelled as a
    uniformly random customer of the ledger's customer base. Under "v came from S",
@@ -216,6 +220,30 @@ def _marks_log10(
     return min(0.0, best + math.log10(len(groups)))
 
 
+def one_per_victim(ev: Evidence, idx: list[int]) -> list[int]:
+    """One eligible report per victim among ``idx`` (a victim is one exposure event).
+
+    Repeats of a victim share the merged evidence (see ``build_evidence``); the report
+    kept is the first in ``idx`` that quotes a verbatim address or product title (read by
+    the mark channels — a choice made from the evidence alone), else the first one.
+    """
+    chosen: dict[int, int] = {}
+    for i in idx:
+        v = ev.victims[i]
+        if not v.eligible:
+            continue
+        j = chosen.get(v.victim)
+        if j is None or (not _verbatim(ev.victims[j]) and _verbatim(v)):
+            chosen[v.victim] = i
+    pos = {i: k for k, i in enumerate(idx)}
+    return sorted(chosen.values(), key=pos.__getitem__)
+
+
+def _verbatim(v: Any) -> bool:
+    q = v.report.quoted
+    return isinstance(q.get("address"), str) or isinstance(q.get("product"), str)
+
+
 def score(
     ws: Workspace,
     ev: Evidence,
@@ -227,7 +255,7 @@ def score(
 ) -> list[Candidate]:
     """Candidates ranked by corrected p-value for the victims ``idx`` (default: all)."""
     idx = list(range(len(ev.victims))) if idx is None else idx
-    elig = [i for i in idx if ev.victims[i].eligible]
+    elig = one_per_victim(ev, idx)
     hit_list = [ev.hits[j] for j in (range(len(ev.hits)) if hits is None else hits)]
     pool_hits = [h for h in hit_list if h.status in ("canary", "pool")]
     out = []
@@ -284,7 +312,7 @@ def _explain(
     if result_accused:
         a = result_accused[0]
         zh = (
-            f"在 {n} 份有效受害人报告中，{a.consistent} 人的信息（含骗子说出的字段）在来电前"
+            f"在 {n} 名受害人（有效报告，同一受害人只计一次）中，{a.consistent} 人的信息（含骗子说出的字段）在来电前"
             f"已发给「{a.recipient}」；即使假设报告来自任何其他接收方或账本之外的来源，"
             f"出现这种集中程度的概率不超过 {_p(a.log10_p_corrected):.2g}"
             + (f"；另有 {a.alias_hits} 个被引用的订单号是其专属别名" if a.alias_hits else "")
@@ -292,7 +320,7 @@ def _explain(
             + f"。判定阈值 alpha = {alpha:g}（已对所有接收方做多重检验校正）。"
         )
         en = (
-            f"Of {n} usable victim reports, {a.consistent} victims' data (with every field the "
+            f"Of {n} victims (usable reports, one per victim), {a.consistent} victims' data (with every field the "
             f"caller quoted) had been sent to {a.recipient} before the call. Even assuming the "
             f"reports came from any other recipient or from outside the ledger, a concentration "
             f"like this has probability at most {_p(a.log10_p_corrected):.2g}"
@@ -307,12 +335,12 @@ def _explain(
         return {"zh": zh, "en": en}
     top = cands[0] if cands else None
     zh = (
-        f"在 {n} 份有效报告中，没有任何接收方的证据达到阈值 alpha = {alpha:g}；"
+        f"在 {n} 名受害人（同一受害人只计一次）中，没有任何接收方的证据达到阈值 alpha = {alpha:g}；"
         f"这些报告与「账本之外的来源」（平台内部、未加标记的数据或其他泄露）同样相符，"
         f"因此不指认任何接收方。"
     )
     en = (
-        f"Of {n} usable reports, no recipient's evidence passes alpha = {alpha:g}; the reports "
+        f"Of {n} victims (usable reports, one per victim), no recipient's evidence passes alpha = {alpha:g}; the reports "
         "are as consistent with a source outside the ledger (platform-internal, unmarked data, "
         "or another leak), so nobody is accused."
     )
@@ -351,7 +379,7 @@ def attribute_evidence(
                     "reason": v.reason or "; ".join(v.notes),
                 }
             )
-    elig = [v for v in ev.victims if v.eligible]
+    elig = [ev.victims[i] for i in one_per_victim(ev, list(range(len(ev.victims))))]
     outside_n = sum(1 for v in elig if not any(v.consistent.values()))
     result = AttributionResult(
         verdict="source identified" if accused else "no recipient identified",
@@ -360,7 +388,7 @@ def attribute_evidence(
         candidates=cands,
         tests=len(ev.view.recipients),
         families=families,
-        reports={"total": len(ev.victims), **dict(status)},
+        reports={"total": len(ev.victims), **dict(status), "victims": len(elig)},
         flagged=flagged,
         outside={
             "victims_with_no_recipient": outside_n,

@@ -125,6 +125,7 @@ class VictimEvidence:
     p_null_from: dict[str, str] = field(default_factory=dict)  # which alternative
     alias: dict[str, tuple[bool, float]] = field(default_factory=dict)  # R → (hit, q)
     anchors: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # R → anchor, rel, v
+    victim: int = -1  # one id per victim (eligible reports only): repeats share it
 
     @property
     def eligible(self) -> bool:
@@ -236,6 +237,10 @@ def build_evidence(
         tuple[frozenset[str], date | None], tuple[dict[str, float], dict[str, str]]
     ] = {}
     index_keys = {v: ws.keys.derive("index", v) for v in versions}
+    # pass 1: per report, is it usable at all?
+    victim_key: dict[int, tuple[int, ...]] = defaultdict(tuple)
+    for i, v, d in vid_rows:
+        victim_key[i] = (*victim_key[i], v, d)
     for i, ve in enumerate(victims):
         if ve.status != "ok":
             continue
@@ -245,22 +250,44 @@ def build_evidence(
         if rows is None or rows.height == 0:
             ve.status, ve.reason = "unknown_customer", "the victim is not a customer in any release"
             continue
-        day = _local_date(r.reported_at)
         first = rows.get_column("order_day").min()
-        if isinstance(first, date) and first > day:
+        if isinstance(first, date) and first > _local_date(r.reported_at):
             ve.status, ve.reason = "before_order", "the call came before the victim's first order"
             continue
-        roles = set(r.roles)
+    # pass 2: ONE exposure event per victim (customer digest in every key version). A
+    # victim who called twice or reported through two channels is one draw from the
+    # source's audience, not several: the victim's reports are merged (a field quoted in
+    # any of them counts; the earliest call is the before-the-call cutoff).
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for i, ve in enumerate(victims):
+        if ve.status == "ok":
+            groups[victim_key[i]].append(i)
+    for gid, members in enumerate(groups.values()):
+        reps = [victims[i].report for i in members]
+        at = min(r.reported_at for r in reps if r.reported_at is not None)
+        roles = {role for r in reps for role in r.roles}
+        if len(members) > 1:
+            ids = ", ".join(f"#{r.id}" for r in reps)
+            for i in members:
+                victims[i].notes.append(
+                    f"one victim, {len(members)} reports ({ids}): counted once, with the "
+                    "fields quoted in any of them and the earliest call time"
+                )
+        for i in members:
+            victims[i].victim = gid
+        ve = victims[members[0]]
+        rows = per_victim[members[0]]
+        day = _local_date(at)
         sig = frozenset(
             e.release_id
             for e in view.entries
-            if view.created[e.release_id] < r.reported_at and roles <= set(e.fields)
+            if view.created[e.release_id] < at and roles <= set(e.fields)
         )
         if not sig:
             ve.notes.append("no release held these fields before the call")
         before = rows.filter(
             pl.col("release_id").is_in(
-                [e.release_id for e in view.entries if view.created[e.release_id] < r.reported_at]
+                [e.release_id for e in view.entries if view.created[e.release_id] < at]
             )
         )
         valid = before.filter(pl.col("release_id").is_in(list(sig)))
@@ -283,26 +310,33 @@ def build_evidence(
                 str(g.item(0, "release_id")),
                 int(g.item(0, "key_version")),
             )
-        # aliases: the quoted order number vs each recipient's alias of this victim's orders
-        q = r.quoted.get("order_id", r.quoted.get("order_no"))
-        if isinstance(q, str):
-            num = canonical_str(q)
-            if num.isdigit():
-                digests = {
-                    v: int(identity_digests(pl.DataFrame({"order_id": [num]}), key)["k_order"][0])
-                    for v, key in index_keys.items()
-                }
-                al = before.filter(
-                    pl.col("release_id").is_in([rid for rid in by_id if by_id[rid].alias])
+        # aliases: every quoted order number vs each recipient's alias of this victim's
+        # orders; several quotes of one victim → hit if any matches, chance ≤ the sum
+        al = before.filter(pl.col("release_id").is_in([rid for rid in by_id if by_id[rid].alias]))
+        nums = []
+        for r in reps:
+            q = r.quoted.get("order_id", r.quoted.get("order_no"))
+            if isinstance(q, str) and canonical_str(q).isdigit():
+                nums.append(canonical_str(q))
+        for num in dict.fromkeys(nums):
+            digests = {
+                v: int(identity_digests(pl.DataFrame({"order_id": [num]}), key)["k_order"][0])
+                for v, key in index_keys.items()
+            }
+            for (rec,), g in al.group_by(["recipient"]):
+                g = g.unique(subset=["key_version", "anchor"])
+                hit = any(
+                    k is not None and k == digests[int(v)]
+                    for v, k in g.select("key_version", "k_order").iter_rows()
                 )
-                for (rec,), g in al.group_by(["recipient"]):
-                    g = g.unique(subset=["key_version", "anchor"])
-                    hit = any(
-                        k is not None and k == digests[int(v)]
-                        for v, k in g.select("key_version", "k_order").iter_rows()
-                    )
-                    qv = min(1.0, g.height * 10.0 ** -len(num) + DIGEST_COLLISION)
-                    ve.alias[str(rec)] = (hit, qv)
+                qv = g.height * 10.0 ** -len(num) + DIGEST_COLLISION
+                h0, q0 = ve.alias.get(str(rec), (False, 0.0))
+                ve.alias[str(rec)] = (h0 or hit, min(1.0, q0 + qv))
+        for i in members[1:]:
+            victims[i].consistent = ve.consistent
+            victims[i].p_null, victims[i].p_null_from = ve.p_null, ve.p_null_from
+            victims[i].anchors = ve.anchors
+            victims[i].alias = ve.alias
     quoted = pl.DataFrame(
         {
             "address": [
