@@ -575,7 +575,8 @@ def _pick_rows(
     if not canaries:
         c = c.filter(~pl.col("_canary"))
     idx = rng.choice(c.height, size=min(n, c.height), replace=False)
-    return c[np.sort(idx).tolist()]
+    picked: pl.DataFrame = c[np.sort(idx).tolist()]
+    return picked
 
 
 def _shop_rows(anchors: pl.Series) -> pl.DataFrame:
@@ -686,9 +687,9 @@ def _system_rows(part: Part, system: str, cols: list[str]) -> pl.DataFrame:
         return base.select([c for c in keep if c in base.columns])
     shop = _shop_rows(part.anchors)
     if "," in part.source:  # collusion: merge AK copies with the same cell choices
-        raise AssertionError("collusion parts are built per system in _trial")
-    marked = _C["ak"].embed(shop, part.source)
-    return marked.select(cols + EXTRA)
+        raise AssertionError("collusion parts are built per system in run_trial")
+    ak: AKScheme = _C["ak"]
+    return ak.embed(shop, part.source).select(cols + EXTRA)
 
 
 def _read_back(leak: pl.DataFrame | Path) -> pl.DataFrame:
