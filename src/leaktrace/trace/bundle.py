@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from leaktrace import __version__
 from leaktrace.errors import EvidenceError, InputError
 from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
-from leaktrace.trace.engine import _FAMILIES, TraceResult
+from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p
 from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
 from leaktrace.workspace import Workspace
 
@@ -84,8 +84,9 @@ def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float
     classes = [(k["observed"], k["p"], k["weight"]) for k in cand["classes"]]
     score = sum(k["weight"] * k["matched"] for k in cand["classes"])
     marks = weighted_tail(classes, score).log10
+    ac = cand.get("alias_counts") or {}
     alias = (
-        binomial_tail(cand["alias_rows"], cand["alias_q"], cand["aliases"]).log10
+        alias_log10_p(ac.get("independent") or [], ac.get("by_digits") or [])
         if cand["aliases"]
         else 0.0
     )

@@ -28,7 +28,7 @@ import polars as pl
 from leaktrace.channels import CHANNELS, ERASED, channel_symbols, get_channel, tardos_thresholds
 from leaktrace.channels.base import erase_constant_positions
 from leaktrace.errors import InputError
-from leaktrace.identity import IDENTITY_KEYS, identity_digests
+from leaktrace.identity import IDENTITY_KEYS, canonical_columns, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.prf import match_probability
 from leaktrace.release import mark_key_for
@@ -70,6 +70,7 @@ class CandidateResult:
     log10_p_tardos: float = 0.0
     alias_q: float = 0.0
     canary_q: float = 0.0
+    alias_counts: dict[str, Any] = field(default_factory=dict)
     log10_p_marks: float = 0.0
     log10_p_alias: float = 0.0
     log10_p_canary: float = 0.0
@@ -104,6 +105,7 @@ class CandidateResult:
             "tardos_hist": [list(h) for h in self.tardos_hist],
             "alias_rows": self.alias_rows,
             "alias_q": self.alias_q,
+            "alias_counts": self.alias_counts,
             "canary_q": self.canary_q,
         }
 
@@ -157,18 +159,49 @@ def _observed(df: pl.DataFrame) -> dict[str, np.ndarray[Any, np.dtype[np.int16]]
     return out
 
 
-def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry]) -> pl.DataFrame:
-    """Step 3: (row_id, anchor, release_id, is_canary, by_order_only, order_match) per match.
+@dataclass
+class _Resolution:
+    """What step 3 found, per key version (concatenated over versions).
 
-    A row is kept only if ONE anchor matches the largest number of identity keys.
+    ``matches``: (row_id, anchor, release_id, is_canary, order_match, key_version) — each
+    row's unique best anchor over ALL identity keys (used for marks and canaries).
+    ``independent``: the same, but resolved WITHOUT the order-number key, so an alias test
+    on these rows cannot have chosen its own anchor.
+    ``alias_hits``: (row_id, release_id) — leaked order numbers equal to an order number
+    released in an alias release, whatever the row's other fields say.
     """
-    parts = []
+
+    matches: pl.DataFrame
+    independent: pl.DataFrame
+    alias_hits: pl.DataFrame
+
+
+_MATCH_SCHEMA = {
+    "row_id": pl.UInt32,
+    "anchor": pl.UInt64,
+    "release_id": pl.Utf8,
+    "is_canary": pl.Boolean,
+    "order_match": pl.Boolean,
+    "key_version": pl.Int32,
+}
+
+
+def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry]) -> _Resolution:
+    """Step 3: match leaked rows to released orders through identity digests only.
+
+    A row is kept only if ONE anchor matches the largest number of identity keys; an order
+    matched by several leaked rows is counted once (its first row).
+    """
+    parts: list[pl.DataFrame] = []
+    ind_parts: list[pl.DataFrame] = []
+    hit_parts: list[pl.DataFrame] = []
     by_version: dict[int, list[ReleaseEntry]] = defaultdict(list)
     for e in entries:
         by_version[e.key_version].append(e)
     for version, ents in sorted(by_version.items()):
         keys = identity_digests(df, ws.keys.derive("index", version)).with_row_index("row_id")
         files = {str(ws.home / e.index_file): e.release_id for e in ents}
+        alias_ids = [e.release_id for e in ents if e.alias] or [""]
         con = duckdb.connect()
         try:
             con.register("leaked", keys.to_arrow())
@@ -176,52 +209,65 @@ def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry
                 "files",
                 pl.DataFrame({"file": list(files), "release_id": list(files.values())}).to_arrow(),
             )
-            file_list = list(files)
             con.execute(
                 "create temp table idx as select i.*, f.release_id from read_parquet(?, filename=true) i "
                 "join files f on i.filename = f.file",
-                [file_list],
+                [list(files)],
             )
             unions = " union all ".join(
                 f"select l.row_id, i.anchor, '{k}' as key from leaked l join idx i on l.{k} = i.{k}"
                 for k in IDENTITY_KEYS
             )
-            matched = con.sql(
-                f"""
-                with m as ({unions}),
-                 per as (select row_id, anchor, count(distinct key) as nkeys,
-                                bool_and(key = 'k_order') as order_only
-                         from m group by row_id, anchor),
-                 best as (select row_id, max(nkeys) as mx from per group by row_id),
-                 chosen as (select p.row_id, p.anchor, p.order_only from per p join best b
-                            on p.row_id = b.row_id and p.nkeys = b.mx
-                            qualify count(*) over (partition by p.row_id) = 1)
-                select c.row_id, c.anchor, c.order_only, i.release_id, i.is_canary,
-                       (i.k_order is not null and i.k_order = l.k_order) as order_match
-                from chosen c join idx i on i.anchor = c.anchor
-                join leaked l on l.row_id = c.row_id
-                """
+            con.execute(f"create temp table m as {unions}")
+
+            def chosen(where: str, con: duckdb.DuckDBPyConnection = con) -> pl.DataFrame:
+                frame: pl.DataFrame = con.sql(
+                    f"""
+                    with per as (select row_id, anchor, count(distinct key) as nkeys
+                                 from m {where} group by row_id, anchor),
+                     best as (select row_id, max(nkeys) as mx from per group by row_id),
+                     chosen as (select p.row_id, p.anchor from per p join best b
+                                on p.row_id = b.row_id and p.nkeys = b.mx
+                                qualify count(*) over (partition by p.row_id) = 1)
+                    select c.row_id, c.anchor, i.release_id, i.is_canary,
+                           coalesce(i.k_order is not null and i.k_order = l.k_order, false)
+                             as order_match
+                    from chosen c join idx i on i.anchor = c.anchor
+                    join leaked l on l.row_id = c.row_id
+                    """
+                ).pl()
+                return frame
+
+            matched = chosen("")
+            independent = chosen("where key <> 'k_order'")
+            quoted = ", ".join(f"'{r}'" for r in alias_ids)
+            hits = con.sql(
+                f"select distinct l.row_id, i.release_id from leaked l join idx i "
+                f"on l.k_order = i.k_order where i.release_id in ({quoted})"
             ).pl()
         finally:
             con.close()
-        parts.append(matched.with_columns(pl.lit(version).alias("key_version")))
-    if not parts:
-        return pl.DataFrame(
-            schema={
-                "row_id": pl.UInt32,
-                "anchor": pl.UInt64,
-                "order_only": pl.Boolean,
-                "release_id": pl.Utf8,
-                "is_canary": pl.Boolean,
-                "order_match": pl.Boolean,
-                "key_version": pl.Int32,
-            }
-        )
-    out = pl.concat([p.with_columns(pl.col("key_version").cast(pl.Int32)) for p in parts])
-    # one anchor counted once: keep the first leaked row that resolved to it
-    first = out.group_by("anchor").agg(pl.col("row_id").min())
-    result: pl.DataFrame = out.join(first, on=["anchor", "row_id"], how="semi")
-    return result
+        lit = pl.lit(version, dtype=pl.Int32).alias("key_version")
+        parts.append(matched.with_columns(lit))
+        ind_parts.append(independent.with_columns(lit))
+        hit_parts.append(hits.with_columns(lit))
+
+    def cat(frames: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
+        frames = [f.cast({k: v for k, v in schema.items() if k in f.columns}) for f in frames]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+    def first_row_per_anchor(out: pl.DataFrame) -> pl.DataFrame:
+        first = out.group_by("anchor").agg(pl.col("row_id").min())
+        result: pl.DataFrame = out.join(first, on=["anchor", "row_id"], how="semi")
+        return result
+
+    return _Resolution(
+        matches=first_row_per_anchor(cat(parts, _MATCH_SCHEMA)),
+        independent=first_row_per_anchor(cat(ind_parts, _MATCH_SCHEMA)),
+        alias_hits=cat(
+            hit_parts, {"row_id": pl.UInt32, "release_id": pl.Utf8, "key_version": pl.Int32}
+        ),
+    )
 
 
 def trace_frame(
@@ -249,22 +295,24 @@ def trace_frame(
             "name, address, order time, product)"
         )
     observed = _observed(df)  # step 2, before any candidate is considered
-    matches = _resolve_anchors(ws, df, entries)  # step 3
-    order_len = (
-        df.get_column("order_id").cast(pl.Utf8).str.strip_chars().str.len_chars().fill_null(0)
-        if "order_id" in df.columns
-        else pl.Series([0] * df.height)
-    )
-    matches = matches.with_columns(
-        pl.Series(
-            "order_len",
-            order_len.to_numpy()[matches.get_column("row_id").to_numpy()],
-            dtype=pl.Int64,
+    resolution = _resolve_anchors(ws, df, entries)  # step 3
+    matches = resolution.matches
+    canon = canonical_columns(df)
+    # digits of each leaked order number as the identity key sees it (whitespace folded);
+    # 0 where it is empty or not all digits (then it can equal no alias)
+    order_digits = (
+        canon.select(
+            pl.when(pl.col("order_id").str.contains(r"^[0-9]+$"))
+            .then(pl.col("order_id").str.len_chars())
+            .otherwise(0)
+            .fill_null(0)
         )
-        if matches.height
-        else pl.Series("order_len", [], dtype=pl.Int64)
+        .to_series()
+        .to_numpy()
     )
+    leaked_phone = canon.get_column("phone").to_list()
     by_id = {e.release_id: e for e in entries}
+    contacts = {int(t["anchor"], 16): t["contact"] for t in ledger.canary_tokens()}
 
     cands: dict[tuple[str, int], CandidateResult] = {}
     for e in entries:
@@ -272,10 +320,11 @@ def trace_frame(
             (e.recipient, e.key_version), CandidateResult(e.recipient, e.key_version, [])
         )
         c.releases.append(e.release_id)
-    released_rows: dict[tuple[str, int], int] = defaultdict(int)
+    alias_rows: dict[tuple[str, int], int] = defaultdict(int)
     canaries_total: dict[tuple[str, int], int] = defaultdict(int)
     for e in entries:
-        released_rows[(e.recipient, e.key_version)] += e.rows
+        if e.alias:
+            alias_rows[(e.recipient, e.key_version)] += e.rows
         canaries_total[(e.recipient, e.key_version)] += e.canaries
 
     informative_rows: set[int] = set()
@@ -295,9 +344,11 @@ def trace_frame(
             rels = [by_id[r] for r in sorted(g.get_column("release_id").unique().to_list())]
             c.rows = g.height
             _score_marks(ws, c, g, rels, observed, by_id, informative_rows)
-            _score_decisive(
-                c, grp, rels, released_rows[key], canaries_total[key], informative_rows, df.height
+            _score_canaries(
+                c, grp, canaries_total[key], contacts, leaked_phone, order_digits, informative_rows
             )
+    for key, c in cands.items():
+        _score_aliases(c, resolution, by_id, alias_rows[key], order_digits, informative_rows)
     m = len(cands)
     for c in cands.values():
         best = min(c.log10_p_marks, c.log10_p_tardos, c.log10_p_alias, c.log10_p_canary)
@@ -391,42 +442,119 @@ def _score_marks(
     c.method = tail.method
 
 
-def _score_decisive(
+def _score_aliases(
+    c: CandidateResult,
+    res: _Resolution,
+    by_id: dict[str, ReleaseEntry],
+    alias_rows: int,
+    order_digits: np.ndarray[Any, np.dtype[np.int64]],
+    informative_rows: set[int],
+) -> None:
+    """Aliases: two tests, combined by Bonferroni (×2).
+
+    (a) Rows whose order was found WITHOUT the order-number key and that this candidate
+        received in an alias release: the leaked number equals its FF1 alias of THAT order
+        with chance ≤ 10^-d per row (d digits) if the number did not come from its copy.
+    (b) Every distinct leaked number (grouped by digit count d): equals ANY of this
+        candidate's N aliases with chance ≤ N·10^-d; groups combined by Bonferroni.
+    """
+    if not alias_rows:
+        return
+    mine = {r for r in c.releases if by_id[r].alias}
+    ind = res.independent.filter(
+        pl.col("release_id").is_in(mine) & (pl.col("key_version") == c.key_version)
+    ).unique(subset=["anchor"], keep="first")
+    ind = ind.filter(pl.Series(order_digits[ind.get_column("row_id").to_numpy()] > 0))
+    tests: list[float] = []
+    counts_a: list[float] = []
+    counts_b: list[list[float]] = []
+    hit_rows: set[int] = set()
+    if ind.height:
+        d_a = int(order_digits[ind.get_column("row_id").to_numpy()].min())
+        q_a = min(1.0, 10.0**-d_a + _DIGEST_COLLISION)
+        hits_a = ind.filter(pl.col("order_match"))
+        hit_rows.update(hits_a.get_column("row_id").to_list())
+        tests.append(binomial_tail(ind.height, q_a, hits_a.height).log10)
+        counts_a = [ind.height, q_a, hits_a.height]
+        c.alias_q = q_a
+        c.alias_rows = ind.height
+    hits_b = res.alias_hits.filter(
+        pl.col("release_id").is_in(mine) & (pl.col("key_version") == c.key_version)
+    )
+    hit_b_rows = set(hits_b.get_column("row_id").to_list())
+    hit_rows.update(hit_b_rows)
+    digits = order_digits[order_digits > 0]
+    groups = np.unique(digits)
+    if len(groups):
+        hit_digits = np.array([order_digits[r] for r in sorted(hit_b_rows)], dtype=np.int64)
+        group_tests = []
+        for d in groups.tolist():
+            n_d = int((digits == d).sum())
+            k_d = int((hit_digits == d).sum())
+            q_d = min(1.0, alias_rows * (10.0**-d + _DIGEST_COLLISION))
+            group_tests.append(binomial_tail(n_d, q_d, k_d).log10)
+            counts_b.append([n_d, q_d, k_d])
+        tests.append(min(0.0, min(group_tests) + math.log10(len(groups))))
+    c.aliases = len(hit_rows)
+    if hit_rows:
+        informative_rows.update(hit_rows)
+        c.log10_p_alias = alias_log10_p(counts_a, counts_b)
+        c.alias_counts = {"independent": counts_a, "by_digits": counts_b}
+
+
+def alias_log10_p(counts_a: list[float], counts_b: list[list[float]]) -> float:
+    """The alias family's log10 p from its counts (also used to re-verify bundles)."""
+    tests = []
+    if counts_a:
+        tests.append(binomial_tail(int(counts_a[0]), counts_a[1], int(counts_a[2])).log10)
+    if counts_b:
+        group = [binomial_tail(int(n), q, int(k)).log10 for n, q, k in counts_b]
+        tests.append(min(0.0, min(group) + math.log10(len(group))))
+    if not tests:
+        return 0.0
+    return min(0.0, min(tests) + math.log10(2))
+
+
+def _score_canaries(
     c: CandidateResult,
     grp: pl.DataFrame,
-    rels: list[ReleaseEntry],
-    released_rows: int,
     canaries_total: int,
+    contacts: dict[int, str],
+    leaked_phone: list[str | None],
+    order_digits: np.ndarray[Any, np.dtype[np.int64]],
     informative_rows: set[int],
-    leaked_rows: int,
 ) -> None:
-    alias_rel = [r.release_id for r in rels if r.alias]
-    if alias_rel:
-        a = grp.filter(pl.col("release_id").is_in(alias_rel)).unique(
-            subset=["anchor"], keep="first"
-        )
-        hits = a.filter(pl.col("order_match"))
-        c.alias_rows = a.height
-        c.aliases = hits.height
-        if c.aliases:
-            informative_rows.update(hits.get_column("row_id").to_list())
-            # chance that a number NOT from this copy equals this copy's alias of the row's
-            # order: 10^-digits when the order was found by other keys; when the alias was
-            # the only key, it could equal ANY of the recipient's aliases.
-            order_only = bool(hits.get_column("order_only").any())
-            digits = int(hits.get_column("order_len").min() or 0)  # type: ignore[arg-type]
-            q = (released_rows if order_only else 1) * 10.0**-digits + _DIGEST_COLLISION
-            c.alias_q = min(1.0, q)
-            c.log10_p_alias = binomial_tail(a.height, min(1.0, q), c.aliases).log10
+    """Canaries: a leaked row counts only if it carries a value unique to the canary.
+
+    Canary rows go through the recipient's masking, so a masked name + district can match
+    many real customers; only the canary's own phone (a platform-owned pool number, one per
+    canary) or its own order number identify it. Chance under the null: the pool number
+    appears nowhere else (a digest collision, 2^-64 per key), the order number by chance
+    with ≤ 10^-d per leaked number.
+    """
     can = grp.filter(pl.col("is_canary")).unique(subset=["anchor"], keep="first")
-    if can.height:
-        c.canaries = can.height
-        informative_rows.update(can.get_column("row_id").to_list())
-        # a leaked row resolves to one of this copy's canaries by chance only through a
-        # keyed-digest collision (canary values exist nowhere else)
-        q = min(1.0, canaries_total * len(IDENTITY_KEYS) * _DIGEST_COLLISION)
-        c.canary_q = q
-        c.log10_p_canary = binomial_tail(leaked_rows, q, c.canaries).log10
+    if not can.height:
+        return
+    ok = [
+        bool(om) or (leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a)))
+        for row, a, om in zip(
+            can.get_column("row_id").to_list(),
+            can.get_column("anchor").to_list(),
+            can.get_column("order_match").to_list(),
+            strict=True,
+        )
+    ]
+    can = can.filter(pl.Series(ok))
+    if not can.height:
+        return
+    c.canaries = can.height
+    informative_rows.update(can.get_column("row_id").to_list())
+    nz = order_digits[order_digits > 0]
+    d_min = int(nz.min()) if len(nz) else 0
+    per_row = len(IDENTITY_KEYS) * _DIGEST_COLLISION + (10.0**-d_min if d_min else 0.0)
+    q = min(1.0, canaries_total * per_row)
+    c.canary_q = q
+    c.log10_p_canary = binomial_tail(len(leaked_phone), q, c.canaries).log10
 
 
 def evidence_digest(path: Path) -> str:
