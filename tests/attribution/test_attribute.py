@@ -146,3 +146,34 @@ def test_one_victim_merges_fields_and_earliest_call(ws: Workspace, attr_shop: pl
     elig = [v for v in ev.victims if v.eligible]
     assert len(elig) == 2 and len({v.victim for v in elig}) == 1
     assert not any(ok for v in elig for ok in v.consistent.values())
+
+
+def test_verdict_and_campaigns_share_one_alpha(ws: Workspace, attr_shop: pl.DataFrame) -> None:
+    """The overall verdict and the campaign flags together spend alpha, not 2·alpha: at
+    an alpha just above what either would need alone, neither accuses."""
+    from leaktrace.attribution.attribute import attribute_evidence, score
+    from leaktrace.attribution.evidence import build_evidence
+    from leaktrace.attribution.reports import load_stored_reports
+
+    wave = simulate_wave(ws, attr_shop, source="yto", victims=8, seed=13, unrelated=0.0)
+    for w in wave:
+        w["quoted"], w["caller"] = {"name": True}, "95013-0001"
+    _ingest(ws, wave)
+    fams = ("exposure",)
+    ev = build_evidence(ws, load_stored_reports(ws), [])
+    # what the verdict alone needed: p × recipients
+    p_all = score(ws, ev, families=fams)[0].log10_p_corrected
+    assert -12 < p_all < -1
+    alpha = 1.5 * 10**p_all
+    res = attribute_evidence(ws, ev, alpha=alpha, families=fams)
+    assert res.accused == []
+    # what the campaign alone needed: best look, p × recipients × 1 campaign × looks
+    order = sorted(range(len(ev.victims)), key=lambda i: ev.victims[i].report.reported_at)  # type: ignore[arg-type,return-value]
+    looks = [
+        score(ws, ev, order[:k], extra_tests=len(order))[0].log10_p_corrected
+        for k in range(1, len(order) + 1)
+    ]
+    alpha = 1.5 * 10 ** min(looks)
+    assert alpha < 1
+    res = attribute_evidence(ws, ev, alpha=alpha)
+    assert len(res.campaigns) == 1 and res.campaigns[0]["attributed"] is None

@@ -45,8 +45,17 @@ independent keyed PRFs (alias key, R's mark key) and the dialling process, so ea
 super-uniform given everything before it; family 1 is super-uniform. Such p-values can be
 coupled to be ≥ independent uniforms, so P(Π p_f ≤ c) ≤ c·Σ_{j<F}(−ln c)^j/j! (Fisher's
 product bound), used with F = the number of families enabled (fixed in advance). Then a
-Bonferroni correction over every recipient in the ledger (and, for campaigns, over
-campaigns and looks) bounds the probability of accusing ANY innocent recipient by alpha.
+Bonferroni correction over every recipient in the ledger bounds the probability of
+accusing ANY innocent recipient.
+
+**One alpha per run.** ``attribute`` makes two kinds of accusation: the overall verdict
+and the campaign flags. alpha is split (``ALPHA_SPLIT`` = 2): the overall verdict spends
+alpha/2 (p-values are multiplied by 2 × recipients), and all campaign looks together
+spend the other alpha/2 (each look of campaign c, one per report, is multiplied by
+2 × recipients × campaigns × looks_c, so Σ over campaigns and looks ≤ alpha/2). The
+reported corrected p-values include these factors and are compared with alpha itself;
+by the union bound the probability of accusing any innocent recipient anywhere in one
+run is ≤ alpha. Without campaigns (``with_campaigns=False``) the verdict gets all of it.
 
 Limits: the exposure null assumes a report's identity is independent of its quoted roles
 and call time given the source; a victim who wrongly says the caller knew a field can
@@ -82,6 +91,8 @@ __all__ = [
 
 ALL_FAMILIES = ("exposure", "aliases", "formatting", "canaries")
 KNEW_Q = 1e-18
+ALPHA_SPLIT = 2
+"""alpha/2 for the overall verdict, alpha/2 shared by every campaign look (one run)."""
 DEFAULT_ALPHA = 1e-9
 
 
@@ -317,7 +328,7 @@ def _explain(
             f"出现这种集中程度的概率不超过 {_p(a.log10_p_corrected):.2g}"
             + (f"；另有 {a.alias_hits} 个被引用的订单号是其专属别名" if a.alias_hits else "")
             + (f"；{a.canary_hits} 次金丝雀联系方式被呼叫" if a.canary_hits else "")
-            + f"。判定阈值 alpha = {alpha:g}（已对所有接收方做多重检验校正）。"
+            + f"。判定阈值 alpha = {alpha:g}（已对所有接收方及活动检测做多重检验校正）。"
         )
         en = (
             f"Of {n} victims (usable reports, one per victim), {a.consistent} victims' data (with every field the "
@@ -326,7 +337,7 @@ def _explain(
             f"like this has probability at most {_p(a.log10_p_corrected):.2g}"
             + (f"; {a.alias_hits} quoted order numbers are its own aliases" if a.alias_hits else "")
             + (f"; {a.canary_hits} canary contact hits" if a.canary_hits else "")
-            + f". Threshold alpha = {alpha:g}, corrected for every recipient."
+            + f". Threshold alpha = {alpha:g}, corrected for every recipient and the campaign looks."
         )
         if len(result_accused) > 1:
             others = ", ".join(c.recipient for c in result_accused[1:])
@@ -364,7 +375,10 @@ def attribute_evidence(
     families: tuple[str, ...] = ALL_FAMILIES,
     with_campaigns: bool = True,
 ) -> AttributionResult:
-    cands = score(ws, ev, families=families)
+    # alpha is spent in two halves: the overall verdict (×2 below) and all campaign looks
+    # together (find_campaigns multiplies by 2 as well), so P(any innocent accused) ≤ alpha
+    split = ALPHA_SPLIT if with_campaigns else 1
+    cands = score(ws, ev, families=families, extra_tests=split)
     accused = [c for c in cands if c.log10_p_corrected <= math.log10(alpha)]
     status: dict[str, int] = defaultdict(int)
     flagged = []
@@ -400,7 +414,10 @@ def attribute_evidence(
     if with_campaigns:
         from leaktrace.attribution.campaigns import find_campaigns
 
-        result.campaigns = [c.as_dict() for c in find_campaigns(ws, ev, alpha=alpha)]
+        result.campaigns = [
+            c.as_dict()
+            for c in find_campaigns(ws, ev, alpha=alpha, families=families, split=ALPHA_SPLIT)
+        ]
     return result
 
 

@@ -5,8 +5,10 @@ and letters compared after removing separators) within ``window`` of each other;
 hit joins the campaign of its caller. Each campaign gets its own attribution (same
 statistics as :func:`leaktrace.attribution.attribute.score`) evaluated after every report
 in time order; the first look whose best candidate passes ``alpha`` corrected for all
-recipients × campaigns × looks is the moment the campaign is flagged. The extra
-correction keeps alpha a bound on accusing any innocent recipient across all of them.
+recipients × campaigns × looks, and for the share of alpha the campaigns get (``split``:
+by default alpha/2, the other half being the overall verdict's in ``attribute``) is the
+moment the campaign is flagged. Together with the verdict, alpha bounds the chance of
+accusing any innocent recipient anywhere in one run.
 """
 
 from __future__ import annotations
@@ -67,7 +69,13 @@ def find_campaigns(
     alpha: float = 1e-9,
     window: timedelta = timedelta(days=30),
     families: tuple[str, ...] = ALL_FAMILIES,
+    split: int = 2,
 ) -> list[Campaign]:
+    """Campaigns, each flagged at its first look that passes.
+
+    All looks of all campaigns together spend alpha/``split`` (default: half of alpha;
+    ``attribute`` spends the other half on the overall verdict).
+    """
     n = len(ev.victims)
     parent = list(range(n))
 
@@ -117,7 +125,7 @@ def find_campaigns(
             loss=float(sum(r.loss or 0.0 for r in reps)),
         )
         looks = max(len(idx), 1)
-        extra = looks_total * looks
+        extra = max(split, 1) * looks_total * looks
         for k in range(1, len(idx) + 1):
             r = reps[k - 1]
             camp.timeline.append(
