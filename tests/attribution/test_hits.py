@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from leaktrace.attribution.attribute import attribute
 from leaktrace.attribution.hits import record_hit
 from leaktrace.ledger import Ledger
@@ -30,3 +32,44 @@ def test_hit_with_persona_is_decisive(ws: Workspace) -> None:
     record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
     res = attribute(ws)
     assert [c.recipient for c in res.accused] == ["sms"]
+
+
+def _duplicate_contact(monkeypatch: pytest.MonkeyPatch, ws: Workspace) -> dict[str, str]:
+    """An old ledger in which one pool contact was issued to yto AND to sms."""
+    real = Ledger.canary_tokens
+    tokens = real(Ledger(ws))
+    tok = next(t for t in tokens if t["recipient"] == "yto")
+    other = next(t for t in tokens if t["recipient"] == "sms")
+    dup = dict(other, contact=tok["contact"])
+
+    def fake(self: Ledger) -> list[dict[str, str]]:
+        return [*real(self), dup]
+
+    monkeypatch.setattr(Ledger, "canary_tokens", fake)
+    return tok
+
+
+def test_contact_of_several_releases_names_nobody(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tok = _duplicate_contact(monkeypatch, ws)
+    h = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
+    assert (h.status, h.recipient, h.release_id) == ("ambiguous", "", "")
+    assert "several releases" in h.reason
+    res = attribute(ws)
+    assert res.accused == []
+    assert all(c.canary_hits == 0 for c in res.candidates)
+    assert any("several releases" in f["reason"] for f in res.flagged)
+    assert "several releases" in res.explanation["en"]
+
+
+def test_stored_hit_is_re_resolved_when_its_contact_is_shared(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
+    h = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
+    assert h.status == "canary"
+    _duplicate_contact(monkeypatch, ws)
+    res = attribute(ws)
+    assert res.accused == []
+    assert any(f["status"] == "ambiguous canary hit" for f in res.flagged)

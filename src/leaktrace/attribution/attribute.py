@@ -39,6 +39,8 @@ Families of evidence for a candidate recipient R, each a p-value valid under
    number is reached only by random dialling, uniform over the pool, so the number of
    hits on R's |C_R| contacts among H pool hits is Binomial(H, |C_R|/|pool|); a hit in
    which the caller used the canary persona's details has chance ≤ 1e-18 (KNEW_Q).
+   A hit on a contact held by several releases (old ledgers) names nobody: it counts in
+   H but never as R's hit, which only lowers R's count (conservative).
 
 **Combination.** Conditional on the victims' identities, families 2–4 depend only on
 independent keyed PRFs (alias key, R's mark key) and the dialling process, so each is
@@ -268,7 +270,9 @@ def score(
     idx = list(range(len(ev.victims))) if idx is None else idx
     elig = one_per_victim(ev, idx)
     hit_list = [ev.hits[j] for j in (range(len(ev.hits)) if hits is None else hits)]
-    pool_hits = [h for h in hit_list if h.status in ("canary", "pool")]
+    # an ambiguous hit (contact held by several releases) names nobody but stays a pool
+    # hit: counting it in H and never in R's hits is conservative for every R
+    pool_hits = [h for h in hit_list if h.status in ("canary", "pool", "ambiguous")]
     out = []
     m = max(len(ev.view.recipients), 1) * max(extra_tests, 1)
     for r in ev.view.recipients:
@@ -393,6 +397,16 @@ def attribute_evidence(
                     "reason": v.reason or "; ".join(v.notes),
                 }
             )
+    for h in ev.hits:
+        if h.status == "ambiguous":
+            flagged.append(
+                {
+                    "report": f"canary hit {h.id}",
+                    "source": h.channel,
+                    "status": "ambiguous canary hit",
+                    "reason": h.reason,
+                }
+            )
     elig = [ev.victims[i] for i in one_per_victim(ev, list(range(len(ev.victims))))]
     outside_n = sum(1 for v in elig if not any(v.consistent.values()))
     result = AttributionResult(
@@ -411,6 +425,16 @@ def attribute_evidence(
         },
         explanation=_explain(accused, cands, len(elig), outside_n, alpha),
     )
+    n_amb = sum(h.status == "ambiguous" for h in ev.hits)
+    if n_amb:
+        result.explanation["zh"] += (
+            f" 有 {n_amb} 次金丝雀呼叫的联系方式同时属于多个发布版本，"
+            "因此不归于其中任何一个（见 flagged）。"
+        )
+        result.explanation["en"] += (
+            f" {n_amb} canary hit(s) on a contact held by several releases were attributed "
+            "to none of them (see flagged)."
+        )
     if with_campaigns:
         from leaktrace.attribution.campaigns import find_campaigns
 

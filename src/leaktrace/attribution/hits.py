@@ -5,6 +5,8 @@ A hit names the canary token (hence the release and the recipient) through
 issued are kept too (``status = "pool"``): they measure the background rate of random
 dialling, which is exactly what the chance probability of a hit needs (see
 ``attribute``). A contact outside the pool is kept with ``status = "not_canary"``.
+A contact that more than one release holds (old ledgers could reuse pool numbers) is kept
+with ``status = "ambiguous"``: it is attributed to none of them, flagged and explained.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from leaktrace.errors import InputError
 from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
 
-__all__ = ["CanaryHit", "pool_size", "record_hit", "resolve_contact", "stored_hits"]
+__all__ = [
+    "CanaryHit",
+    "contact_owners",
+    "pool_size",
+    "record_hit",
+    "resolve_contact",
+    "stored_hits",
+]
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,36 @@ def pool_size(ws: Workspace) -> int:
     return len(pool.phone_numbers()) + len(pool.emails)
 
 
-def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
-    """(status, recipient, release_id, reason) of a contact point."""
-    c = _norm_contact(contact)
+def contact_owners(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
+    """Normalised contact → every (recipient, release_id) whose canary token holds it."""
+    out: dict[str, list[tuple[str, str]]] = {}
     for t in Ledger(ws).canary_tokens():
-        if _norm_contact(t["contact"]) == c:
-            return "canary", t["recipient"], t["release_id"], ""
+        owners = out.setdefault(_norm_contact(t["contact"]), [])
+        if (t["recipient"], t["release_id"]) not in owners:
+            owners.append((t["recipient"], t["release_id"]))
+    return out
+
+
+def _ambiguous_reason(owners: list[tuple[str, str]]) -> str:
+    held = ", ".join(f"{r} ({rel})" for r, rel in owners)
+    return (
+        f"contact held by several releases: {held}; the hit is kept but attributed to none "
+        "of them (an older ledger reused this pool contact)"
+    )
+
+
+def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
+    """(status, recipient, release_id, reason) of a contact point.
+
+    A contact issued to more than one release (possible in ledgers from before canary
+    contacts were unique) is ``"ambiguous"``: it names no recipient and no release.
+    """
+    c = _norm_contact(contact)
+    owners = contact_owners(ws).get(c, [])
+    if len(owners) > 1:
+        return "ambiguous", "", "", _ambiguous_reason(owners)
+    if owners:
+        return "canary", owners[0][0], owners[0][1], ""
     pool = ws.config.canary_pool
     if c in set(pool.phone_numbers()) or c in {e.lower() for e in pool.emails}:
         return "pool", "", "", "a pool contact not issued to any release (background rate)"
@@ -122,13 +155,21 @@ def record_hit(
 
 
 def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]:
+    """Stored hits; a canary hit whose contact is (now) held by several releases is
+    re-resolved as ``"ambiguous"`` (it was recorded against one of them)."""
     out = []
+    owners = contact_owners(ws)
     for r in load_hits(ws):
         at = datetime.fromisoformat(r.at)
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         if since is not None and at < since:
             continue
+        status, recipient, release_id, reason = r.status, r.recipient, r.release_id, r.reason
+        held = owners.get(_norm_contact(r.contact), [])
+        if status in ("canary", "ambiguous") and len(held) > 1:
+            status, recipient, release_id = "ambiguous", "", ""
+            reason = _ambiguous_reason(held)
         out.append(
             CanaryHit(
                 r.id,
@@ -137,10 +178,10 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
                 r.caller,
                 r.contact,
                 r.knew,
-                r.status,
-                r.recipient,
-                r.release_id,
-                r.reason,
+                status,
+                recipient,
+                release_id,
+                reason,
             )
         )
     return out
