@@ -218,3 +218,17 @@ def test_cli_recipient_add_and_list(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "where" in bad.stderr
     again = run_cli("init", home=home)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_canary_numbers_are_never_reused(workspace: Workspace, shop: pl.DataFrame) -> None:
+    """A reused pool number would make a call to it name the wrong release."""
+    from leaktrace.errors import ConfigError
+
+    workspace.config.canary_pool.phones = ["17090000000-17090000006"]
+    release(shop.head(300), recipient="sms", workspace=workspace)  # 3 canaries (canary_min)
+    release(shop.head(300), recipient="cs-firm", workspace=workspace)  # 3 more
+    contacts = [t["contact"] for t in Ledger(workspace).canary_tokens()]
+    assert len(contacts) == len(set(contacts)) == 6
+    with pytest.raises(ConfigError, match="unused numbers"):
+        release(shop.head(300), recipient="zto", workspace=workspace)
+    assert len(Ledger(workspace).entries()) == 2

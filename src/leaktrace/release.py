@@ -43,7 +43,7 @@ from leaktrace.canary import generate_canaries
 from leaktrace.channels import CHANNELS, channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
-from leaktrace.errors import InputError, MissingColumnError, PolicyError
+from leaktrace.errors import ConfigError, InputError, MissingColumnError, PolicyError
 from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
@@ -301,12 +301,18 @@ class _BatchKernel:
         k = self._canary_count(n) if n else 0
         if k:
             fresh = [p for p in self._pool if p not in self._used]
+            if "phone" in batch.columns and len(fresh) < k:
+                # Reusing a number would make a call to it name the wrong release.
+                raise ConfigError(
+                    f"the canary phone pool has {len(fresh)} unused numbers, this release "
+                    f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
+                )
             can = generate_canaries(
                 batch,
                 k,
                 key=plan.canary_key,
                 release_id=f"{plan.release_id}/{self.batch_no}",
-                pool_phones=fresh if len(fresh) >= k else self._pool,
+                pool_phones=fresh,
                 pool_emails=plan.ws.config.canary_pool.emails,
                 exclude_order_ids=batch.get_column("order_id"),
             ).select(batch.columns)

@@ -408,7 +408,8 @@ def executor_spec(
 
     The plan's workspace is replaced by one whose key ring holds nothing (the plan's
     derived subkeys are all the kernel reads); the canary pool is cut to the numbers no
-    earlier release used (all of it if none are left), and sliced per partition later.
+    earlier release used, and sliced per partition later (too few left is an error: a
+    reused number would make a call to it name the wrong release).
     """
     pool = ws.config.canary_pool.phone_numbers()
     fresh = [p for p in pool if p not in used_contacts]
@@ -424,7 +425,7 @@ def executor_spec(
         where_sql=ws.config.recipient(plan.recipient).where,
         uses_alias=plan.alias_cipher is not None,
         roles=tuple(roles),
-        canary_phones=tuple(fresh or pool),
+        canary_phones=tuple(fresh),
         canary_emails=tuple(ws.config.canary_pool.emails),
         partitions=partitions,
         parts_dir=str(parts_dir),

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from leaktrace.errors import ConfigError, LedgerIntegrityError
@@ -145,6 +146,20 @@ class Ledger:
     ) -> ReleaseEntry:
         """Append one release (``body`` without seq/prev_hash/created) atomically."""
         sk = self.ws.keys.signing_key()
+        try:
+            return self._append(sk, body, canary_tokens)
+        except IntegrityError:
+            raise ConfigError(
+                "a canary contact point of this release was assigned to another release "
+                "meanwhile (concurrent releases); nothing was recorded — run the release again"
+            ) from None
+
+    def _append(
+        self,
+        sk: Ed25519PrivateKey,
+        body: dict[str, Any],
+        canary_tokens: list[dict[str, str]] | None,
+    ) -> ReleaseEntry:
         with self._lock(), Session(self.engine) as s, s.begin():
             last = s.scalars(
                 select(ReleaseRecord).order_by(ReleaseRecord.seq.desc()).limit(1)

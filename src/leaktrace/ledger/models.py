@@ -12,7 +12,7 @@ release record carries their digest so they cannot be altered undetected.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "CanaryToken", "ReleaseRecord"]
@@ -58,3 +58,14 @@ class CanaryToken(Base):
     anchor: Mapped[str] = mapped_column(String(20), index=True)  # keyed digest of the order id
     kind: Mapped[str] = mapped_column(String(16))  # phone | email
     contact: Mapped[str] = mapped_column(String(200), index=True)  # platform-owned contact point
+
+    # one release per contact point: a call to a canary number must name exactly one copy
+    __table_args__ = (
+        Index(
+            "ux_canary_contact",
+            "contact",
+            unique=True,
+            sqlite_where=text("contact <> ''"),
+            postgresql_where=text("contact <> ''"),
+        ),
+    )
