@@ -61,7 +61,11 @@ run is ≤ alpha. Without campaigns (``with_campaigns=False``) the verdict gets 
 
 Limits: the exposure null assumes a report's identity is independent of its quoted roles
 and call time given the source; a victim who wrongly says the caller knew a field can
-remove the true source's consistency (less power, and see docs/attribution.md).
+remove the true source's consistency (less power, and see docs/attribution.md). "Outside
+the ledger" is modelled as a UNIFORMLY random ledger customer: a regional or
+category-specific internal leak concentrates victims where a regional courier or a
+category merchant also concentrates, and can make such a recipient look like the source
+by exposure alone (aliases, formatting and canaries do not depend on this model).
 """
 
 from __future__ import annotations
