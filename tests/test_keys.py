@@ -87,3 +87,11 @@ def test_master_keys_refuse_to_be_pickled(workspace: Workspace) -> None:
         pickle.dumps(workspace.keys)
     with pytest.raises(TypeError):
         pickle.dumps(workspace)
+
+
+def test_workspace_files_are_owner_only(workspace: Workspace) -> None:
+    """The config names the canary pool and the ledger holds canary tokens and victim
+    reports: anyone who reads them can strip canaries from a copy."""
+    assert workspace.home.stat().st_mode & 0o077 == 0
+    for name in ("leaktrace.toml", "ledger.db"):
+        assert (workspace.home / name).stat().st_mode & 0o077 == 0, name

@@ -12,6 +12,7 @@ are on, and how many canary rows to add. See ``docs/policy.md`` for a full examp
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -201,4 +202,6 @@ def save_config(cfg: WorkspaceConfig, path: Path) -> None:
     data = cfg.model_dump(mode="json", exclude_none=True)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    # the canary pool in here tells a reader which numbers are canaries: owner-only
+    os.chmod(tmp, 0o600)
     tmp.replace(path)

@@ -418,6 +418,14 @@ def release(
     for ch in policy.channels:
         if ch not in CHANNELS:
             raise PolicyError(f"policy {plan.policy_name!r}: unknown channel {ch!r}")
+    out_path = Path(out) if out is not None else None
+    fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
+    if out_path is not None:
+        _check_format(fmt)
+        if out_path.is_dir():
+            raise InputError(f"--out {out_path} is a directory; give a file name")
+        if not out_path.parent.is_dir():
+            raise InputError(f"the folder of --out {out_path} does not exist")
     ledger = Ledger(ws)
     batches, input_sha, _fmt = _frames_from(data, policy.columns or None)
     kernel = _BatchKernel(plan, {t["contact"] for t in ledger.canary_tokens()})
@@ -429,11 +437,11 @@ def release(
     tmp_index = Path(tmp_index_name)
     index_writer: pq.ParquetWriter | None = None
     frames: list[pl.DataFrame] = []
-    out_path = Path(out) if out is not None else None
-    fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
-    writer = TableWriter(out_path, _check_format(fmt)) if out_path is not None else None
+    writer: TableWriter | None = None
     committed = False
     try:
+        if out_path is not None:
+            writer = TableWriter(out_path, _check_format(fmt))
         for batch in batches:
             released, index = kernel(batch)
             if index_writer is None:

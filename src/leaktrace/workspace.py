@@ -14,6 +14,7 @@ are the starting point of ``leaktrace recipient add --template``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +145,8 @@ def init_workspace(
     if (home / CONFIG_NAME).exists() or (home / "keys").exists():
         raise ConfigError(f"a workspace already exists at {home}; refusing to overwrite it")
     home.mkdir(parents=True, exist_ok=True)
+    # config (canary pool), ledger (canary tokens, victim reports) and index are private
+    os.chmod(home, 0o700)
     keys = KeyRing.create(home / "keys")
     cfg = WorkspaceConfig(
         workspace=WorkspaceSection(name=name, database_url=database_url),
@@ -152,11 +155,14 @@ def init_workspace(
         official_contacts=OfficialContacts(phones=["400-000-0000"], domains=[], accounts=[]),
     )
     ws = Workspace(home=home, config=cfg, keys=keys)
-    ws.index_dir.mkdir(exist_ok=True)
+    ws.index_dir.mkdir(mode=0o700, exist_ok=True)
     ws.save()
     from leaktrace.ledger import Ledger
 
     Ledger(ws).create_schema()
+    db = ws.home / "ledger.db"
+    if db.exists():
+        os.chmod(db, 0o600)
     return ws
 
 

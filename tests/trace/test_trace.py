@@ -238,3 +238,12 @@ def test_legacy_xls_with_chinese_headers(
     wb.save(str(f))
     res = trace(f, workspace=workspace)
     assert [c.recipient for c in res.accused] == ["cs-firm"]
+
+
+def test_header_only_file_is_an_input_error(
+    workspace: Workspace, released: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    f = tmp_path / "empty.csv"
+    f.write_text("收货人,手机,地址\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        trace(f, workspace=workspace)

@@ -294,6 +294,8 @@ def trace_frame(
             "the leaked file has no usable columns (need at least one of order id, phone, "
             "name, address, order time, product)"
         )
+    if df.height == 0:
+        raise InputError("the leaked file has no data rows: there is nothing to trace")
     observed = _observed(df)  # step 2, before any candidate is considered
     resolution = _resolve_anchors(ws, df, entries)  # step 3
     matches = resolution.matches
