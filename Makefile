@@ -35,8 +35,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/release_bench.py
-	$(VENV)/bin/python bench/attacks.py --quick
+	$(VENV)/bin/python bench/attacks.py --quick --reuse
 	$(VENV)/bin/python bench/scam_eval.py
+	$(VENV)/bin/python bench/collusion.py --trials 3
+	$(VENV)/bin/python bench/attribution.py --orders 20000 --waves 10 --null-waves 200
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """The shipped classifier: hashed n-gram TF-IDF features and a multinomial linear model.
 
 Why this shape: on this data a linear model over character 1–3-grams is as accurate as
-anything we could train offline (see bench/README.scam.md), needs no word segmenter, is
+anything we could train offline (see bench/README.md (scam section)), needs no word segmenter, is
 robust to the odd spellings scammers use, and classifies a batch as one sparse matrix
 product. Hashing (no vocabulary) keeps the file small and the load a single ``np.load``.
 
