@@ -58,19 +58,29 @@ def merge(sym: np.ndarray, strategy: str, rng: np.random.Generator) -> np.ndarra
     return out
 
 
-def leak(ws: Workspace, shop: pl.DataFrame, colluders: list[str], rows: int, strategy: str, seed: int) -> pl.DataFrame:
+def leak(
+    ws: Workspace, shop: pl.DataFrame, colluders: list[str], rows: int, strategy: str, seed: int
+) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     sample = shop.sample(rows, seed=seed)
-    anchors = keyed_digest(sample["order_id"], ws.keys.derive("anchor", 1)).to_numpy().astype(np.uint64)
+    anchors = (
+        keyed_digest(sample["order_id"], ws.keys.derive("anchor", 1)).to_numpy().astype(np.uint64)
+    )
     code = ws.config.policies["internal"].code
     bias = ws.keys.derive("tardos-bias", 1)
     name = sample.select(
-        pl.col("name").str.slice(0, 1) + pl.lit("*").repeat_by(pl.col("name").str.len_chars() - 1).list.join("")
+        pl.col("name").str.slice(0, 1)
+        + pl.lit("*").repeat_by(pl.col("name").str.len_chars() - 1).list.join("")
     ).to_series()
     cols = {"name": name}
     for ch_name in ("address", "title"):
         ch = get_channel(ch_name)
-        sym = np.stack([channel_symbols(ch, mark_key_for(ws, r, 1), anchors, code=code, bias_key=bias) for r in colluders])
+        sym = np.stack(
+            [
+                channel_symbols(ch, mark_key_for(ws, r, 1), anchors, code=code, bias_key=bias)
+                for r in colluders
+            ]
+        )
         cols[ch.role] = ch.embed(sample[ch.role], merge(sym, strategy, rng))
     return pl.DataFrame(cols)
 
@@ -97,7 +107,9 @@ def main() -> None:
                         break
                     hits = 0
                     for t in range(args.trials):
-                        res = trace(leak(ws, shop, colluders, rows, strategy, 1000 * t + rows), workspace=ws)
+                        res = trace(
+                            leak(ws, shop, colluders, rows, strategy, 1000 * t + rows), workspace=ws
+                        )
                         accused = {a.recipient for a in res.accused}
                         innocent_trials += args.recipients - c
                         false_accusations += len(accused - set(colluders))
@@ -105,12 +117,24 @@ def main() -> None:
                     if hits == args.trials:
                         needed = rows
                         break
-                results.append({"code": code, "colluders": c, "strategy": strategy, "rows_needed": needed})
+                results.append(
+                    {"code": code, "colluders": c, "strategy": strategy, "rows_needed": needed}
+                )
                 print(json.dumps(results[-1]), flush=True)
-    print(f"false accusations: {false_accusations} in {innocent_trials} (trace, innocent recipient) trials")
+    print(
+        f"false accusations: {false_accusations} in {innocent_trials} (trace, innocent recipient) trials"
+    )
     if args.out:
-        args.out.write_text(json.dumps({"results": results, "false_accusations": false_accusations,
-                                        "innocent_trials": innocent_trials}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "results": results,
+                    "false_accusations": false_accusations,
+                    "innocent_trials": innocent_trials,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":
