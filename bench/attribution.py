@@ -5,7 +5,8 @@ merchant, an outsourced customer-service firm, an SMS vendor), then:
 
 1. reports needed: for each source, simulated waves (20% unrelated reports mixed in) are
    fed report by report in time order; the number of reports ingested until the source is
-   accused at alpha = 1e-9 (and nobody else), full evidence vs exposure only;
+   accused at alpha = 1e-9 (and nobody else), full evidence vs exposure only; the verdict
+   gets alpha/2 as in ``attribute`` (the other half goes to campaign flags);
 2. false accusations: waves from an unmarked source (victims anywhere in the shop), each
    attributed once with all families; any accusation counts.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from leaktrace.attribution.attribute import ALL_FAMILIES, score
+from leaktrace.attribution.attribute import ALL_FAMILIES, ALPHA_SPLIT, score
 from leaktrace.attribution.evidence import build_evidence, load_view
 from leaktrace.attribution.reports import StoredReport, parse_report_obj
 from leaktrace.attribution.simulate import simulate_wave
@@ -93,7 +94,7 @@ def reports_needed(
     ev = build_evidence(ws, _stored(wave), [], view)
     lo = None
     for k in range(1, len(wave) + 1):
-        c = score(ws, ev, list(range(k)), families=families)
+        c = score(ws, ev, list(range(k)), families=families, extra_tests=ALPHA_SPLIT)
         acc = [x.recipient for x in c if x.log10_p_corrected <= math.log10(1e-9)]
         if acc:
             if acc != [source]:
@@ -149,7 +150,7 @@ def main() -> None:
             n = 5 + s % 36
             wave = simulate_wave(ws, shop, source="unmarked", victims=n, seed=10_000 + s)
             ev = build_evidence(ws, _stored(wave), [], view)
-            c = score(ws, ev)
+            c = score(ws, ev, extra_tests=ALPHA_SPLIT)
             false += any(x.log10_p_corrected <= math.log10(1e-9) for x in c)
         print(
             f"\nunmarked waves: {args.null_waves} (5–40 victims + 20% unrelated each), "
