@@ -11,8 +11,11 @@ from rich.table import Table
 
 from leaktrace.cli import app
 from leaktrace.cli.common import (
+    AlphaOption,
     HomeOption,
     JsonOption,
+    ReportOption,
+    check_alpha,
     err_console,
     handle_errors,
     out_console,
@@ -131,12 +134,8 @@ def attribute_cmd(
     since: Annotated[
         str | None, typer.Option("--since", help="Only reports/hits at or after DATE.")
     ] = None,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
-    alpha: Annotated[
-        float, typer.Option(help="Bound on the probability of accusing any innocent recipient.")
-    ] = 1e-9,
+    report: ReportOption = None,
+    alpha: AlphaOption = 1e-9,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -145,8 +144,7 @@ def attribute_cmd(
     from leaktrace.attribution.report_html import write_report
     from leaktrace.attribution.reports import parse_datetime
 
-    if not 0 < alpha < 1:
-        raise InputError("--alpha must be between 0 and 1")
+    check_alpha(alpha)
     when = None
     if since is not None:
         when = parse_datetime(since if "T" in since or " " in since else since + "T00:00:00")

@@ -17,11 +17,14 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from leaktrace.errors import LeaktraceError
+from leaktrace.errors import InputError, LeaktraceError
 
 __all__ = [
+    "AlphaOption",
     "HomeOption",
     "JsonOption",
+    "ReportOption",
+    "check_alpha",
     "err_console",
     "handle_errors",
     "out_console",
@@ -44,6 +47,19 @@ HomeOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ReportOption = Annotated[
+    Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+]
+AlphaOption = Annotated[
+    float, typer.Option(help="Bound on the probability of accusing any innocent recipient.")
+]
+
+
+def check_alpha(alpha: float) -> float:
+    """``--alpha`` must be a probability strictly between 0 and 1 (NaN is refused too)."""
+    if not 0 < alpha < 1:
+        raise InputError("--alpha must be between 0 and 1")
+    return alpha
 
 
 def resolve_home(home: Path | None) -> Path:

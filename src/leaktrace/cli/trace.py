@@ -10,15 +10,17 @@ from rich.table import Table
 
 from leaktrace.cli import app
 from leaktrace.cli.common import (
+    AlphaOption,
     HomeOption,
     JsonOption,
+    ReportOption,
+    check_alpha,
     err_console,
     handle_errors,
     out_console,
     print_json,
     resolve_home,
 )
-from leaktrace.errors import InputError
 from leaktrace.workspace import open_workspace
 
 
@@ -28,15 +30,11 @@ def trace_cmd(
     leaked: Annotated[
         Path, typer.Argument(help="The leaked file (any supported format, any headers).")
     ],
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
+    report: ReportOption = None,
     bundle: Annotated[
         Path | None, typer.Option("--bundle", help="Write a signed evidence bundle (JSON).")
     ] = None,
-    alpha: Annotated[
-        float, typer.Option(help="Bound on the probability of accusing any innocent recipient.")
-    ] = 1e-9,
+    alpha: AlphaOption = 1e-9,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -45,8 +43,7 @@ def trace_cmd(
     from leaktrace.trace.bundle import build_bundle, write_bundle
     from leaktrace.trace.report import write_report
 
-    if not 0 < alpha < 1:
-        raise InputError("--alpha must be between 0 and 1")
+    check_alpha(alpha)
     ws = open_workspace(resolve_home(home))
     result = trace(leaked, workspace=ws, alpha=alpha)
     if report:
