@@ -62,3 +62,10 @@ def read_ternary(df: pl.DataFrame, zero: pl.Expr, one: pl.Expr, two: pl.Expr) ->
     for k, f in enumerate(flags):
         out[f & (count == 1)] = k
     return out
+
+
+def symbol_frame(values: pl.Series, symbols: Symbols) -> pl.DataFrame:
+    """The value column ``v`` beside one ``b<j>`` column per symbol position: the frame
+    every staged text-channel embed works on."""
+    bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(symbols.shape[1])}
+    return pl.DataFrame({"v": values, **bits})

@@ -26,6 +26,7 @@ from leaktrace.channels._text import (
     read_binary,
     read_ternary,
     run_stages,
+    symbol_frame,
     to_full_digits,
     to_half_digits,
 )
@@ -51,8 +52,7 @@ class AddressChannel(MarkChannel):
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         if values.dtype != pl.Utf8:
             return values
-        bits = {f"b{j}": pl.Series(symbols[:, j].astype(np.int8)) for j in range(4)}
-        df = pl.DataFrame({"v": values, **bits})
+        df = symbol_frame(values, symbols)
         v = pl.col("v")
         stages = [
             choose(pl.col("b0"), to_full_digits(v), to_half_digits(v)),
@@ -75,7 +75,7 @@ class AddressChannel(MarkChannel):
     def read(self, values: pl.Series) -> Symbols:
         n = values.len()
         if values.dtype != pl.Utf8:
-            return np.full((n, 4), -1, dtype=np.int16)
+            return np.full((n, self.positions), -1, dtype=np.int16)
         df = pl.DataFrame({"v": values})
         v = pl.col("v")
         zero0, one0 = digit_width_feature(v)

@@ -74,30 +74,19 @@ def _vectorizer(analyzer: Analyzer, ngram: tuple[int, int], n_features: int) -> 
     inference only for jieba (the char analyzer has :func:`_inference_vectorizer`)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
+    common: dict[str, Any] = {
+        "ngram_range": ngram,
+        "n_features": n_features,
+        "alternate_sign": False,
+        "norm": None,
+        "lowercase": False,
+        "preprocessor": _prep,
+        "dtype": np.float32,
+    }
     if analyzer == "char":
-        return HashingVectorizer(
-            analyzer="char",
-            ngram_range=ngram,
-            n_features=n_features,
-            alternate_sign=False,
-            norm=None,
-            lowercase=False,
-            preprocessor=_prep,
-            dtype=np.float32,
-        )
+        return HashingVectorizer(analyzer="char", **common)
     tokenizer: Callable[[str], list[str]] = _jieba_tokens
-    return HashingVectorizer(
-        analyzer="word",
-        tokenizer=tokenizer,
-        token_pattern=None,
-        ngram_range=ngram,
-        n_features=n_features,
-        alternate_sign=False,
-        norm=None,
-        lowercase=False,
-        preprocessor=_prep,
-        dtype=np.float32,
-    )
+    return HashingVectorizer(analyzer="word", tokenizer=tokenizer, token_pattern=None, **common)
 
 
 def _inference_vectorizer(analyzer: Analyzer, ngram: tuple[int, int], n_features: int) -> Any:
