@@ -302,7 +302,7 @@ def build_ledger(root: Path, scale: Scale, *, reuse: bool, workers: int) -> dict
     t0 = time.perf_counter()
     shop = generate_orders(scale.orders, seed=SEED)
     home = root / "ws"
-    ws = init_workspace(home, canary_phones=["17090000000-17090029999"])
+    ws = init_workspace(home, canary_phones=["17090000000-17090299999"])
     ws.config.policies.update(bench_policies())
     specs = recipient_specs(shop, scale.recipients, SEED)
     for s in specs:

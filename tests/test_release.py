@@ -232,3 +232,35 @@ def test_canary_numbers_are_never_reused(workspace: Workspace, shop: pl.DataFram
     with pytest.raises(ConfigError, match="unused numbers"):
         release(shop.head(300), recipient="zto", workspace=workspace)
     assert len(Ledger(workspace).entries()) == 2
+
+
+def test_concurrent_canary_conflict_is_retried_then_reported(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two releases that drew the same canary number: the later is redone, never half-kept."""
+    from leaktrace import release as release_module
+    from leaktrace.errors import CanaryConflictError
+
+    real_append = Ledger.append
+    calls = {"n": 0}
+
+    def flaky_append(self: Ledger, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise CanaryConflictError("a canary contact point was assigned meanwhile")
+        return real_append(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "append", flaky_append)
+    failures = 2
+    res = release(shop.head(500), recipient="cs-firm", workspace=workspace, out=tmp_path / "a.csv")
+    assert calls["n"] == 3 and res.rows == read_table(tmp_path / "a.csv").height
+    assert [e.release_id for e in Ledger(workspace).entries()] == [res.release_id]
+
+    calls["n"], failures = 0, 99
+    with pytest.raises(CanaryConflictError):
+        release(shop.head(500), recipient="cs-firm", workspace=workspace, out=tmp_path / "b.csv")
+    assert calls["n"] == release_module.CANARY_RETRIES + 1
+    assert not (tmp_path / "b.csv").exists()
+    assert len(Ledger(workspace).entries()) == 1
+    assert not list(workspace.index_dir.glob(".tmp-*"))
+    assert len(list(workspace.index_dir.glob("*.parquet"))) == 1

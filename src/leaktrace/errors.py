@@ -66,6 +66,15 @@ class PolicyError(ConfigError):
     title = "invalid policy"
 
 
+class CanaryConflictError(ConfigError):
+    """Two releases running at once drew the same canary number; the later one is refused.
+
+    :func:`leaktrace.release.release` retries with fresh numbers, so users see this only
+    when every retry collided."""
+
+    title = "canary number taken"
+
+
 class UnknownRecipientError(ConfigError):
     title = "unknown recipient"
 

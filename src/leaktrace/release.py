@@ -27,13 +27,16 @@ import json
 import os
 import secrets
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -43,7 +46,13 @@ from leaktrace.canary import generate_canaries
 from leaktrace.channels import CHANNELS, channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
-from leaktrace.errors import ConfigError, InputError, MissingColumnError, PolicyError
+from leaktrace.errors import (
+    CanaryConflictError,
+    ConfigError,
+    InputError,
+    MissingColumnError,
+    PolicyError,
+)
 from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
@@ -281,6 +290,15 @@ class _BatchKernel:
         return max(0, target - self.canaries_emitted)
 
     def __call__(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pa.Table]:
+        """Prepare and mark one batch (the sequential form, used by Spark partitions)."""
+        return self.mark(*self.prepare(batch))
+
+    def prepare(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, npt.NDArray[np.bool_]]:
+        """Filter the batch and insert its canaries: the part that must run in input order.
+
+        Canary counts depend on the rows seen so far and canary numbers on those already
+        used, so this step is sequential; :meth:`mark` is not.
+        """
         plan = self.plan
         missing = [r for r in self.required if r not in batch.columns]
         if missing:
@@ -344,6 +362,18 @@ class _BatchKernel:
             self.canaries_emitted += k
         self.rows += n
         self.batch_no += 1
+        return batch, is_canary
+
+    def mark(
+        self, batch: pl.DataFrame, is_canary: npt.NDArray[np.bool_]
+    ) -> tuple[pl.DataFrame, pa.Table]:
+        """Digest, mask and mark one prepared batch; the released rows and their index rows.
+
+        Stateless (reads only the plan), so :func:`release` runs it for two batches at once
+        on two threads while the main thread reads the next batch and writes the previous
+        one: the digest kernel, DuckDB, Polars and AES all release the GIL.
+        """
+        plan = self.plan
         keyed = keyed_digests(_row_digest_inputs(batch, plan))
         anchors = keyed.get_column("anchor").to_numpy().astype(np.uint64)
         customer = (
@@ -369,6 +399,37 @@ class _BatchKernel:
             .select(["anchor", "customer", *IDENTITY_KEYS, "is_canary", "order_day"])
         )
         return out, index.to_arrow()
+
+
+MARK_THREADS = 2
+"""Batches marked at once. Two: this is what a 2-core machine gains from (measured in
+bench/release_bench.py); more only raises peak memory by one batch each."""
+
+
+def _marked(
+    kernel: _BatchKernel, batches: Iterable[pl.DataFrame]
+) -> Iterator[tuple[pl.DataFrame, pa.Table, int]]:
+    """(released, index, input rows) per batch, in input order, marked on worker threads.
+
+    At most ``MARK_THREADS + 1`` batches are in flight, so memory stays bounded however
+    large the input. An exception in any batch surfaces here, in order, and the caller's
+    cleanup discards everything written so far.
+    """
+    pending: deque[tuple[Future[tuple[pl.DataFrame, pa.Table]], int]] = deque()
+    with ThreadPoolExecutor(MARK_THREADS, thread_name_prefix="leaktrace-mark") as pool:
+        try:
+            for batch in batches:
+                prepared, is_canary = kernel.prepare(batch)
+                pending.append((pool.submit(kernel.mark, prepared, is_canary), batch.height))
+                if len(pending) > MARK_THREADS:
+                    fut, height = pending.popleft()
+                    yield (*fut.result(), height)
+            while pending:
+                fut, height = pending.popleft()
+                yield (*fut.result(), height)
+        finally:
+            for fut, _ in pending:
+                fut.cancel()
 
 
 def _frames_from(
@@ -407,12 +468,37 @@ def release(
     pandas frame. With ``out`` the copy is written there atomically; without it the
     released frame is returned in ``result.frame`` (pandas input gives a pandas frame via
     ``result.frame.to_pandas()``). Either way the ledger records the release.
-    """
-    from leaktrace.io.writers import TableWriter
 
+    Releases may run concurrently against one workspace; when two draw the same canary
+    number, the ledger refuses the later one and it is redone with fresh numbers (up to
+    ``CANARY_RETRIES`` times), so the caller sees one release either way.
+    """
     ws = workspace or open_workspace(
         Path(home) if home else Path(os.environ.get("LEAKTRACE_HOME", ".leaktrace"))
     )
+    for attempt in range(CANARY_RETRIES + 1):
+        try:
+            return _release_once(ws, data, recipient, out, format, progress)
+        except CanaryConflictError:
+            if attempt == CANARY_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+CANARY_RETRIES = 3
+
+
+def _release_once(
+    ws: Workspace,
+    data: pl.DataFrame | pd.DataFrame | str | Path,
+    recipient: str,
+    out: str | Path | None,
+    format: str | None,
+    progress: Callable[[int], None] | None,
+) -> ReleaseResult:
+    """One attempt of :func:`release`; leaves nothing behind when it raises."""
+    from leaktrace.io.writers import TableWriter
+
     plan = make_plan(ws, recipient)
     policy = plan.policy
     for ch in policy.channels:
@@ -442,8 +528,7 @@ def release(
     try:
         if out_path is not None:
             writer = TableWriter(out_path, _check_format(fmt))
-        for batch in batches:
-            released, index = kernel(batch)
+        for released, index, height in _marked(kernel, batches):
             if index_writer is None:
                 index_writer = pq.ParquetWriter(tmp_index, index.schema, compression="zstd")
             index_writer.write_table(index)
@@ -452,7 +537,7 @@ def release(
             else:
                 frames.append(released)
             if progress:
-                progress(batch.height)
+                progress(height)
         if kernel.rows == 0:
             raise InputError(
                 "no rows to release: the input is empty or the recipient's where-filter matched nothing"
@@ -461,7 +546,7 @@ def release(
         index_writer.close()
         index_writer = None
         if writer is not None:
-            output_sha = writer.commit()
+            output_sha = writer.finish()  # complete and fsynced, not yet visible
         else:
             frame = pl.concat(frames)
             buf = io.BytesIO()
@@ -480,6 +565,10 @@ def release(
         )
         entry = ledger.append(body, kernel.canary_tokens)
         committed = True
+        if writer is not None:
+            # The record names this file; if the rename fails now, the error says so and
+            # the ledger holds a release that never landed (conservative: it accuses no one).
+            writer.publish()
     finally:
         if index_writer is not None:
             index_writer.close()
@@ -487,9 +576,7 @@ def release(
             tmp_index.unlink(missing_ok=True)
             index_path.unlink(missing_ok=True)
             if writer is not None:
-                writer.abort()
-                if out_path is not None and writer_committed(writer):
-                    out_path.unlink(missing_ok=True)
+                writer.abort()  # the destination, and any file already there, is untouched
     return ReleaseResult(
         release_id=plan.release_id,
         recipient=recipient,
@@ -513,10 +600,6 @@ def _check_format(fmt: str) -> Literal["csv", "parquet", "jsonl", "xlsx"]:
     if fmt in known:
         return known[fmt]
     raise InputError(f"unknown output format {fmt!r}; use csv, xlsx, parquet or jsonl")
-
-
-def writer_committed(writer: Any) -> bool:
-    return bool(getattr(writer, "committed", False))
 
 
 def iter_released(

@@ -48,7 +48,6 @@ TEMPLATES: dict[str, Policy] = {
             "quantity": "keep?",
         },
         channels=["timestamp", "address", "title"],
-        canary_rate=0.001,
     ),
     "merchant": Policy(
         description="商家: fulfils its own sales; no full phone (platform virtual numbers)",
@@ -64,7 +63,6 @@ TEMPLATES: dict[str, Policy] = {
             "amount": "keep?",
         },
         channels=["timestamp", "address", "title"],
-        canary_rate=0.001,
     ),
     "customer-service": Policy(
         description="外包客服: answers order questions; district-level address, masked phone",
@@ -79,7 +77,6 @@ TEMPLATES: dict[str, Policy] = {
             "card_last4": "keep?",
         },
         channels=["timestamp", "address", "title"],
-        canary_rate=0.001,
     ),
     "sms-vendor": Policy(
         description="短信服务商: sends order notifications; phone + masked name + product only",
@@ -90,7 +87,6 @@ TEMPLATES: dict[str, Policy] = {
             "product": "keep",
         },
         channels=["title"],
-        canary_rate=0.002,
     ),
     "internal": Policy(
         description="内部团队 (analytics): no direct identifiers",
@@ -102,7 +98,6 @@ TEMPLATES: dict[str, Policy] = {
             "amount": "keep?",
         },
         channels=["timestamp", "address", "title"],
-        canary_rate=0.001,
     ),
 }
 
@@ -171,7 +166,7 @@ def _default_canary_phones() -> list[str]:
 
     A real deployment replaces these with numbers it has actually bought and monitors.
     """
-    return ["17090000000-17090019999"]
+    return ["17090000000-17090099999"]
 
 
 def open_workspace(home: Path) -> Workspace:

@@ -4,8 +4,9 @@ Released copies are evidence: a half-written file that a recipient picks up woul
 marks the ledger never recorded. :class:`TableWriter` therefore writes to a temporary file
 in the destination folder (same filesystem, so the final ``os.replace`` is atomic),
 ``commit()`` flushes, fsyncs, renames, fsyncs the folder and returns the SHA-256 of the
-final bytes — the digest the ledger records. ``abort()`` or an exception removes the
-temporary file. Leaving the ``with`` block normally commits.
+final bytes — the digest the ledger records. A release uses the two halves of ``commit()``:
+``finish()`` (complete, fsync, digest) before the ledger record and ``publish()`` (rename)
+after it. ``abort()`` or an exception removes the temporary file. Leaving the ``with`` block normally commits.
 
 Formats: CSV (UTF-8, optional BOM for Excel, or GBK/GB18030 for legacy consumers),
 Parquet (pyarrow ``ParquetWriter``, streamed), JSON lines, XLSX (buffered — the format
@@ -139,10 +140,21 @@ class TableWriter:
     # -- finishing -----------------------------------------------------------------
     def commit(self) -> str:
         """Finish, fsync, atomically rename into place; returns the final SHA-256 (hex)."""
-        if self._done:
-            if self.sha256 is None:
-                raise RuntimeError("writer was aborted")
+        sha = self.finish()
+        self.publish()
+        return sha
+
+    def finish(self) -> str:
+        """Complete and fsync the temporary file; its SHA-256 (hex). Nothing is visible yet.
+
+        Why separate from :meth:`publish`: a release records the output digest in the
+        ledger *between* the two, so a ledger failure can still :meth:`abort` and leave the
+        destination (and any file already there) untouched.
+        """
+        if self.sha256 is not None:
             return self.sha256
+        if self._done:
+            raise RuntimeError("writer was aborted")
         try:
             if self.format == "parquet":
                 if self._pq is None:
@@ -154,14 +166,23 @@ class TableWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+            self.sha256 = _sha256(self._tmp)
+        except BaseException:
+            self.abort()
+            raise
+        return self.sha256
+
+    def publish(self) -> None:
+        """Atomically rename the finished file into place (after :meth:`finish`)."""
+        if self.sha256 is None or self._done:
+            raise RuntimeError("publish() needs a finished, not yet published or aborted writer")
+        try:
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise
         self._done = True
         self._fsync_dir()
-        self.sha256 = _sha256(self.path)
-        return self.sha256
 
     def abort(self) -> None:
         """Discard everything written; the destination is left untouched."""

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from leaktrace.errors import ConfigError, LedgerIntegrityError
+from leaktrace.errors import CanaryConflictError, ConfigError, LedgerIntegrityError
 from leaktrace.ledger.chain import GENESIS, record_hash, sign, verify_signature
 from leaktrace.ledger.models import Base, CanaryToken, ReleaseRecord
 
@@ -149,7 +149,7 @@ class Ledger:
         try:
             return self._append(sk, body, canary_tokens)
         except IntegrityError:
-            raise ConfigError(
+            raise CanaryConflictError(
                 "a canary contact point of this release was assigned to another release "
                 "meanwhile (concurrent releases); nothing was recorded — run the release again"
             ) from None
