@@ -264,3 +264,37 @@ def test_concurrent_canary_conflict_is_retried_then_reported(
     assert len(Ledger(workspace).entries()) == 1
     assert not list(workspace.index_dir.glob(".tmp-*"))
     assert len(list(workspace.index_dir.glob("*.parquet"))) == 1
+
+
+def test_concurrent_releases_reserve_disjoint_canary_numbers(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Two processes releasing at once draw disjoint canary numbers and both land."""
+    code = (
+        "import sys, polars as pl\n"
+        "from leaktrace.release import release\n"
+        "from leaktrace.workspace import open_workspace\n"
+        "ws = open_workspace(__import__('pathlib').Path(sys.argv[1]))\n"
+        "release(pl.read_parquet(sys.argv[2]), recipient='cs-firm', workspace=ws)\n"
+    )
+    src = tmp_path / "shop.parquet"
+    shop.write_parquet(src)
+    # a pool just big enough for both: random draws from it would collide almost surely
+    per_release = int(0.2 * shop.height)
+    lo = 17090000000
+    workspace.config.canary_pool.phones = [f"{lo}-{lo + 2 * per_release - 1}"]
+    workspace.config.policies[workspace.config.recipients["cs-firm"].policy].canary_rate = 0.2
+    workspace.save()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(workspace.home), str(src)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    contacts = [t["contact"] for t in Ledger(workspace).canary_tokens()]
+    assert len(contacts) == len(set(contacts)) == 2 * per_release
+    assert Ledger(workspace).verify().ok

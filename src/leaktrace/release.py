@@ -42,7 +42,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from leaktrace.callable_module import make_callable
-from leaktrace.canary import generate_canaries
+from leaktrace.canary import canary_rng, generate_canaries
 from leaktrace.channels import CHANNELS, channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
@@ -268,8 +268,18 @@ def embed_marks(
 class _BatchKernel:
     """The per-batch release kernel (stateful only for canary bookkeeping)."""
 
-    def __init__(self, plan: ReleasePlan, used_canary_contacts: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        plan: ReleasePlan,
+        used_canary_contacts: set[str] | None = None,
+        reserve: Callable[[list[str], int], list[str]] | None = None,
+    ) -> None:
+        """``reserve(pool, k)`` takes ``k`` free canary numbers from ``pool`` for this
+        release (the ledger's reservations, so concurrent releases never share one);
+        without it numbers are drawn from the pool minus ``used_canary_contacts`` (Spark
+        executors, which get a disjoint slice of the pool each)."""
         self.plan = plan
+        self._reserve = reserve
         self.rows = 0
         self.canaries_emitted = 0
         self.canary_tokens: list[dict[str, str]] = []
@@ -319,12 +329,15 @@ class _BatchKernel:
         k = self._canary_count(n) if n else 0
         if k:
             fresh = [p for p in self._pool if p not in self._used]
-            if "phone" in batch.columns and len(fresh) < k:
-                # Reusing a number would make a call to it name the wrong release.
-                raise ConfigError(
-                    f"the canary phone pool has {len(fresh)} unused numbers, this release "
-                    f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
-                )
+            if "phone" in batch.columns:
+                if self._reserve is not None:
+                    fresh = self._reserve(fresh, k)
+                elif len(fresh) < k:
+                    # Reusing a number would make a call to it name the wrong release.
+                    raise ConfigError(
+                        f"the canary phone pool has {len(fresh)} unused numbers, this release "
+                        f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
+                    )
             can = generate_canaries(
                 batch,
                 k,
@@ -514,7 +527,14 @@ def _release_once(
             raise InputError(f"the folder of --out {out_path} does not exist")
     ledger = Ledger(ws)
     batches, input_sha, _fmt = _frames_from(data, policy.columns or None)
-    kernel = _BatchKernel(plan, {t["contact"] for t in ledger.canary_tokens()})
+    reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
+    kernel = _BatchKernel(
+        plan,
+        {t["contact"] for t in ledger.canary_tokens()},
+        reserve=lambda pool, k: ledger.reserve_canary_contacts(
+            plan.release_id, pool, k, reserve_rng
+        ),
+    )
     ws.index_dir.mkdir(exist_ok=True)
     index_rel = f"index/{plan.release_id}.parquet"
     index_path = ws.home / index_rel
@@ -573,6 +593,7 @@ def _release_once(
         if index_writer is not None:
             index_writer.close()
         if not committed:
+            ledger.drop_canary_reservations(plan.release_id)
             tmp_index.unlink(missing_ok=True)
             index_path.unlink(missing_ok=True)
             if writer is not None:

@@ -12,21 +12,22 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from leaktrace.errors import CanaryConflictError, ConfigError, LedgerIntegrityError
 from leaktrace.ledger.chain import GENESIS, record_hash, sign, verify_signature
-from leaktrace.ledger.models import Base, CanaryToken, ReleaseRecord
+from leaktrace.ledger.models import Base, CanaryReservation, CanaryToken, ReleaseRecord
 
 if TYPE_CHECKING:
     from leaktrace.workspace import Workspace
@@ -146,6 +147,8 @@ class Ledger:
     ) -> ReleaseEntry:
         """Append one release (``body`` without seq/prev_hash/created) atomically."""
         sk = self.ws.keys.signing_key()
+        if any(t.get("contact") for t in canary_tokens or []):
+            self._ensure_reservations()
         try:
             return self._append(sk, body, canary_tokens)
         except IntegrityError:
@@ -184,9 +187,54 @@ class Ledger:
                 s.add(
                     CanaryToken(release_id=full["release_id"], recipient=full["recipient"], **tok)
                 )
+            if any(t.get("contact") for t in canary_tokens or []):
+                s.execute(
+                    delete(CanaryReservation).where(
+                        CanaryReservation.release_id == full["release_id"]
+                    )
+                )
             s.flush()
             entry = _entry(rec)
         return entry
+
+    def reserve_canary_contacts(
+        self, release_id: str, pool: Sequence[str], k: int, rng: np.random.Generator
+    ) -> list[str]:
+        """Take ``k`` pool numbers no release has used or reserved, for ``release_id``.
+
+        Why: a canary number must name exactly one release, and with 1 % canaries two large
+        releases running at once would otherwise draw overlapping random numbers almost
+        surely. The choice is random among the free numbers (sequential canary numbers
+        would stand out in a copy). Raises :class:`ConfigError` when the pool is short.
+        Reservations of a release that crashed stay taken: a wasted number is safe, a
+        reused one is not.
+        """
+        self._ensure_reservations()
+        with self._lock(), Session(self.engine) as s, s.begin():
+            taken = set(s.scalars(select(CanaryToken.contact)))
+            taken.update(s.scalars(select(CanaryReservation.contact)))
+            free = [p for p in pool if p not in taken]
+            if len(free) < k:
+                raise ConfigError(
+                    f"the canary phone pool has {len(free)} unused numbers, this release "
+                    f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
+                )
+            chosen = [free[i] for i in rng.choice(len(free), size=k, replace=False).tolist()]
+            created = datetime.now(UTC).isoformat(timespec="seconds")
+            s.add_all(
+                CanaryReservation(contact=c, release_id=release_id, created=created) for c in chosen
+            )
+        return chosen
+
+    def _ensure_reservations(self) -> None:
+        """Workspaces made before reservations existed lack the table; creating it is safe."""
+        CanaryReservation.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+
+    def drop_canary_reservations(self, release_id: str) -> None:
+        """Free the numbers reserved by a release that failed before it was recorded."""
+        self._ensure_reservations()
+        with self._lock(), Session(self.engine) as s, s.begin():
+            s.execute(delete(CanaryReservation).where(CanaryReservation.release_id == release_id))
 
     def entries(self, recipient: str | None = None) -> list[ReleaseEntry]:
         with Session(self.engine) as s:

@@ -8,6 +8,10 @@ inserting, deleting or reordering a record breaks the chain at that point.
 :class:`CanaryToken` rows are the token side of canaries (canarytokens style: tokens vs
 hits). They are derivable from the release and not part of the hash chain themselves; the
 release record carries their digest so they cannot be altered undetected.
+
+:class:`CanaryReservation` rows hold the canary numbers of releases still running, so that
+concurrent releases draw disjoint numbers; a release's reservations become its tokens when
+it is recorded and are dropped when it fails.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "CanaryToken", "ReleaseRecord"]
+__all__ = ["Base", "CanaryReservation", "CanaryToken", "ReleaseRecord"]
 
 
 class Base(DeclarativeBase):
@@ -69,3 +73,13 @@ class CanaryToken(Base):
             postgresql_where=text("contact <> ''"),
         ),
     )
+
+
+class CanaryReservation(Base):
+    """A canary contact point taken by a release that is still running (not chained)."""
+
+    __tablename__ = "canary_reservations"
+
+    contact: Mapped[str] = mapped_column(String(200), primary_key=True)
+    release_id: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[str] = mapped_column(String(40))
