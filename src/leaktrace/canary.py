@@ -233,26 +233,44 @@ def _order_ids(
     donor: IntArray,
     exclude: pl.Series | None,
 ) -> pl.Series:
-    """Donor's length and leading characters, fresh random tail; unique, never excluded."""
-    templates = sample_ids.cast(pl.Utf8).gather(donor).to_list()
-    banned = set(sample_ids.cast(pl.Utf8).drop_nulls().to_list())
+    """Donor's length and leading characters, fresh random tail; unique, never excluded.
+
+    Vectorised (a batch of 200,000 ids costs milliseconds): draw every tail at once, then
+    redraw only the rare rows that hit a real order number or each other.
+    """
+    fallback = "1" + "0" * 17
+    ids = sample_ids.cast(pl.Utf8)
+    templates = ids.gather(donor).fill_null(fallback)
+    templates = (
+        pl.select(
+            pl.when(templates.str.contains(r"^[0-9]+$")).then(templates).otherwise(pl.lit(fallback))
+        )
+        .to_series()
+        .alias("t")
+    )
+    lens = templates.str.len_chars().cast(pl.Int64).to_numpy()
+    keep = np.maximum(0, lens - _RANDOM_ID_DIGITS)
+    heads = pl.select(templates.str.slice(0, pl.Series(keep))).to_series()
+    banned = ids.drop_nulls()
     if exclude is not None:
-        banned |= set(exclude.cast(pl.Utf8).drop_nulls().to_list())
-    out: list[str] = []
-    taken: set[str] = set()
-    for template in templates:
-        t = template if template and template.isdigit() else "1" + "0" * 17
-        keep = max(0, len(t) - _RANDOM_ID_DIGITS)
-        while True:
-            tail = "".join(str(d) for d in rng.integers(0, 10, size=len(t) - keep))
-            candidate = t[:keep] + tail
-            if candidate[0] == "0":
-                continue
-            if candidate not in banned and candidate not in taken:
-                break
-        taken.add(candidate)
-        out.append(candidate)
-    return pl.Series("order_id", out, dtype=pl.Utf8)
+        banned = pl.concat([banned, exclude.cast(pl.Utf8).drop_nulls()])
+    banned_list = banned.implode()
+    out = pl.Series("order_id", [None] * len(templates), dtype=pl.Utf8)
+    todo = np.arange(len(templates))
+    while todo.size:
+        digits = rng.integers(0, 10, size=(todo.size, _RANDOM_ID_DIGITS), dtype=np.uint8)
+        # an id never starts with 0: only rows whose head is empty can start with the tail
+        no_head = keep[todo] == 0
+        digits[no_head, 0] = rng.integers(1, 10, size=int(no_head.sum()), dtype=np.uint8)
+        tails = pl.Series((digits + ord("0")).view(f"S{_RANDOM_ID_DIGITS}").ravel()).cast(pl.Utf8)
+        cand = heads.gather(todo) + tails.str.slice(0, pl.Series(lens[todo] - keep[todo]))
+        out = out.scatter(todo, cand)
+        settled = out.gather(np.setdiff1d(np.arange(len(out)), todo))
+        bad = (
+            cand.is_in(banned_list) | cand.is_duplicated() | cand.is_in(settled.implode())
+        ).to_numpy()
+        todo = todo[bad]
+    return out
 
 
 def _order_times(rng: np.random.Generator, times: pl.Series, donor: IntArray) -> pl.Series:
