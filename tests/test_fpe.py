@@ -203,3 +203,42 @@ def test_many_in_chunks_keeps_order_and_row_numbers(monkeypatch: pytest.MonkeyPa
     assert FF.decrypt_many(enc, b"t").tolist() == values
     with pytest.raises(InputError, match="row 20"):
         FF.encrypt_many([*values[:20], "12a4567"], b"t")
+
+
+@pytest.mark.parametrize("key, radix, tweak, pt, ct", NIST_SAMPLES)
+def test_nist_sample_arrow(key: str, radix: int, tweak: str, pt: str, ct: str) -> None:
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    ff1 = FF1(bytes.fromhex(key), radix)
+    got = ff1.encrypt_arrow(pa.array([pt, None, pt]), bytes.fromhex(tweak))
+    assert got.to_pylist() == [ct, None, ct]
+    assert ff1.decrypt_arrow(got, bytes.fromhex(tweak)).to_pylist() == [pt, None, pt]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(st.none() | st.text(DIGITS, min_size=6, max_size=30), min_size=1, max_size=40),
+    tweak=st.binary(max_size=40),
+    start=st.integers(0, 5),
+    large=st.booleans(),
+)
+def test_arrow_matches_scalar_with_nulls_and_slices(
+    values: list[str | None], tweak: bytes, start: int, large: bool
+) -> None:
+    import pyarrow as pa
+
+    arr = pa.array(values, type=pa.large_string() if large else pa.string())[start:]
+    want = [None if x is None else FF.encrypt(x, tweak) for x in values[start:]]
+    enc = FF.encrypt_arrow(arr, tweak)
+    assert enc.to_pylist() == want
+    assert FF.decrypt_arrow(enc, tweak).to_pylist() == values[start:]
+
+
+def test_arrow_bad_rows_are_named_without_echo() -> None:
+    import pyarrow as pa
+
+    with pytest.raises(InputError, match="row 2 has a character outside") as e:
+        FF.encrypt_arrow(pa.array(["1234567", None, "12345６7"]), b"t")
+    assert "12345" not in str(e.value)
+    with pytest.raises(InputError, match="row 1 is shorter"):
+        FF.encrypt_arrow(pa.array(["1234567", "123"]), b"t")

@@ -45,10 +45,6 @@ class AliasOperator(MaskingOperator):
 
         def _encrypt(s: pl.Series) -> pl.Series:
             ids = s.cast(pl.Utf8).str.replace_many(_FULL, _HALF).str.strip_chars()
-            mask = ids.is_not_null().to_numpy()
-            out = ids.to_numpy().astype(object)
-            if mask.any():
-                out[mask] = cipher.encrypt_many(ids.filter(ids.is_not_null()).to_numpy(), tweak)
-            return pl.Series(s.name, out, dtype=pl.Utf8)
+            return pl.Series(s.name, cipher.encrypt_arrow(ids.to_arrow(), tweak), dtype=pl.Utf8)
 
         return col.map_batches(_encrypt, return_dtype=pl.Utf8)
