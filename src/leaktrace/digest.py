@@ -18,16 +18,16 @@ offsets buffers to the C extension ``leaktrace._hmac`` (``_hmac.c``), which then
 compressions for a message under 56 bytes (4 for 40 Chinese characters), splits the rows
 over :data:`THREADS` pthreads with the GIL released, and uses the x86 SHA extensions
 (SHA-NI, two messages interleaved) when the CPU has them, else portable C. Measured with the
-module's ``__main__`` on the 2-core development machine (SHA-NI; another job running):
-1M 11-digit strings ≈ 0.05 s, 1M 40-character Chinese strings ≈ 0.10 s, six 1M-row columns
-through :func:`keyed_digests` ≈ 0.25 s; the portable C path is ~4–8x slower than SHA-NI.
+module's ``__main__`` on the 2-core development machine (SHA-NI, other jobs running):
+1M 11-digit strings ≈ 0.05 s, 1M 40-character Chinese strings ≈ 0.10 s (DuckDB: 0.6–0.9 s
+each), six 1M-row columns through :func:`keyed_digests` ≈ 0.25–0.5 s (DuckDB: 5–6 s). Per
+thread the kernel takes ~50 ns per 11-digit value with SHA-NI and ~8x that in portable C.
 
 Fallback: where the extension could not be compiled (``setup.py`` marks it optional), the
 same digests come from DuckDB SQL, which has ``sha256`` on BLOB, ``unhex`` and blob ``||``:
 the construction above runs as one SQL projection on all cores over the Arrow buffer
-(``_keyed_digest_duckdb`` / ``_keyed_digests_duckdb``; ~0.6 s per 1M short strings,
-~5 s for the six columns). :func:`keyed_digest_hex` (full 64-hex-digit digests, used by
-masking) always takes the DuckDB route.
+(``_keyed_digest_duckdb`` / ``_keyed_digests_duckdb``). :func:`keyed_digest_hex` (full
+64-hex-digit digests, used by masking) always takes the DuckDB route.
 
 Key hygiene: the native path keeps the key-derived chaining values in Python ``bytes`` for
 the duration of the call and its errors never quote them. On the DuckDB path the two padded
