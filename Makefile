@@ -3,7 +3,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-12)
+BUILD_INPUTS := pyproject.toml constraints.txt setup.py src/leaktrace/_hmac.c
+STAMP  := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) 2>/dev/null | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck unit bench clean install
 
@@ -11,7 +12,7 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=python3)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml constraints.txt
+$(STAMP): $(PY) $(BUILD_INPUTS)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
