@@ -100,10 +100,9 @@ class TitleChannel(MarkChannel):
                 v.str.replace_many(_UNIT_FOUND, _UNIT_UPPER, leftmost=True),
                 v.str.replace_many(_UNIT_FOUND, _UNIT_LOWER, leftmost=True),
             ),
-            choose(
-                pl.col("b3"),
-                v.str.replace_all(_TIMES, "${1}×${2}"),
-                v.str.replace_all(_TIMES, "${1}*${2}"),
+            # one regex pass with a per-row replacement (see the address channel)
+            v.str.replace_all(
+                _TIMES, choose(pl.col("b3"), pl.lit("${1}×${2}"), pl.lit("${1}*${2}"))
             ),
         ]
         return run_stages(df, stages, values.name)
