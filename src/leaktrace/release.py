@@ -328,11 +328,12 @@ class _BatchKernel:
         is_canary = np.zeros(n, dtype=bool)
         k = self._canary_count(n) if n else 0
         if k:
-            fresh = [p for p in self._pool if p not in self._used]
+            fresh = self._pool
             if "phone" in batch.columns:
                 if self._reserve is not None:
-                    fresh = self._reserve(fresh, k)
-                elif len(fresh) < k:
+                    # the ledger excludes used and reserved numbers (this release's too)
+                    fresh = self._reserve(self._pool, k)
+                elif len(fresh := [p for p in self._pool if p not in self._used]) < k:
                     # Reusing a number would make a call to it name the wrong release.
                     raise ConfigError(
                         f"the canary phone pool has {len(fresh)} unused numbers, this release "

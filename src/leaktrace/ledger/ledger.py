@@ -213,13 +213,25 @@ class Ledger:
         with self._lock(), Session(self.engine) as s, s.begin():
             taken = set(s.scalars(select(CanaryToken.contact)))
             taken.update(s.scalars(select(CanaryReservation.contact)))
-            free = [p for p in pool if p not in taken]
-            if len(free) < k:
+            # Walk the pool in random order and keep the first k free numbers: O(k) Python
+            # work, not O(pool), so a million-number pool costs nothing per batch.
+            order = rng.permutation(len(pool))
+            chosen: list[str] = []
+            pos = 0
+            while len(chosen) < k and pos < order.size:
+                step = max(2 * (k - len(chosen)), 1024)
+                for i in order[pos : pos + step].tolist():
+                    if pool[i] not in taken:
+                        chosen.append(pool[i])
+                        taken.add(pool[i])
+                        if len(chosen) == k:
+                            break
+                pos += step
+            if len(chosen) < k:
                 raise ConfigError(
-                    f"the canary phone pool has {len(free)} unused numbers, this release "
+                    f"the canary phone pool has {len(chosen)} unused numbers, this release "
                     f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
                 )
-            chosen = [free[i] for i in rng.choice(len(free), size=k, replace=False).tolist()]
             created = datetime.now(UTC).isoformat(timespec="seconds")
             s.add_all(
                 CanaryReservation(contact=c, release_id=release_id, created=created) for c in chosen
