@@ -531,7 +531,6 @@ def _release_once(
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
     kernel = _BatchKernel(
         plan,
-        {t["contact"] for t in ledger.canary_tokens()},
         reserve=lambda pool, k: ledger.reserve_canary_contacts(
             plan.release_id, pool, k, reserve_rng
         ),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, create_engine, delete, select
+from sqlalchemy import Engine, create_engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -117,6 +117,10 @@ class VerifyResult:
     problems: list[str] = field(default_factory=list)
 
 
+_IN_CHUNK = 900
+"""Candidates per ``IN (...)`` query: under SQLite's 999 bound parameters."""
+
+
 class Ledger:
     def __init__(self, ws: Workspace, engine: Engine | None = None) -> None:
         self.ws = ws
@@ -183,9 +187,15 @@ class Ledger:
                 }
             )
             s.add(rec)
-            for tok in canary_tokens or []:
-                s.add(
-                    CanaryToken(release_id=full["release_id"], recipient=full["recipient"], **tok)
+            s.flush()  # the record first: canary tokens refer to its release id
+            if canary_tokens:
+                # one executemany, not an ORM object per token (10,000 per 1M-row release)
+                s.execute(
+                    insert(CanaryToken),
+                    [
+                        {"release_id": full["release_id"], "recipient": full["recipient"], **t}
+                        for t in canary_tokens
+                    ],
                 )
             if any(t.get("contact") for t in canary_tokens or []):
                 s.execute(
@@ -211,31 +221,39 @@ class Ledger:
         """
         self._ensure_reservations()
         with self._lock(), Session(self.engine) as s, s.begin():
-            taken = set(s.scalars(select(CanaryToken.contact)))
-            taken.update(s.scalars(select(CanaryReservation.contact)))
-            # Walk the pool in random order and keep the first k free numbers: O(k) Python
-            # work, not O(pool), so a million-number pool costs nothing per batch.
+            # Walk the pool in random order and keep the first k numbers that no release
+            # used or reserved, asking the database about each chunk of candidates only:
+            # O(k) work per batch, whatever the size of the pool or of the ledger.
             order = rng.permutation(len(pool))
             chosen: list[str] = []
             pos = 0
             while len(chosen) < k and pos < order.size:
-                step = max(2 * (k - len(chosen)), 1024)
-                for i in order[pos : pos + step].tolist():
-                    if pool[i] not in taken:
-                        chosen.append(pool[i])
-                        taken.add(pool[i])
-                        if len(chosen) == k:
-                            break
+                step = min(max(2 * (k - len(chosen)), 256), _IN_CHUNK)
+                cand = [pool[i] for i in order[pos : pos + step].tolist()]
                 pos += step
+                taken = set(
+                    s.scalars(select(CanaryToken.contact).where(CanaryToken.contact.in_(cand)))
+                )
+                taken.update(
+                    s.scalars(
+                        select(CanaryReservation.contact).where(CanaryReservation.contact.in_(cand))
+                    )
+                )
+                for c in cand:
+                    if c not in taken and len(chosen) < k:
+                        chosen.append(c)
+                        taken.add(c)  # a pool listing a number twice still yields it once
             if len(chosen) < k:
                 raise ConfigError(
                     f"the canary phone pool has {len(chosen)} unused numbers, this release "
                     f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
                 )
             created = datetime.now(UTC).isoformat(timespec="seconds")
-            s.add_all(
-                CanaryReservation(contact=c, release_id=release_id, created=created) for c in chosen
-            )
+            if chosen:
+                s.execute(
+                    insert(CanaryReservation),
+                    [{"contact": c, "release_id": release_id, "created": created} for c in chosen],
+                )
         return chosen
 
     def _ensure_reservations(self) -> None:
