@@ -224,6 +224,22 @@ def _keyed_digest_duckdb(values: pl.Series, key: bytes) -> pl.Series:
     return _hex(values, key).str.head(16).str.to_integer(base=16, dtype=pl.UInt64)
 
 
+def _trivial_digests(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.DataFrame | None:
+    """The result when there is nothing to hash (no columns, no rows), else None.
+
+    Raises ValueError when the columns differ in length.
+    """
+    names = list(columns)
+    if not names:
+        return pl.DataFrame()
+    heights = {s.len() for s, _ in columns.values()}
+    if len(heights) != 1:
+        raise ValueError("keyed_digests: all columns must have the same length")
+    if heights == {0}:
+        return pl.DataFrame({n: pl.Series(n, [], dtype=pl.UInt64) for n in names})
+    return None
+
+
 def keyed_digests(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.DataFrame:
     """Several :func:`keyed_digest` columns, each under its own key.
 
@@ -236,14 +252,9 @@ def keyed_digests(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.DataFram
     threads. Without the extension all columns go into ONE DuckDB query (see
     :func:`_keyed_digests_duckdb`).
     """
-    names = list(columns)
-    if not names:
-        return pl.DataFrame()
-    heights = {s.len() for s, _ in columns.values()}
-    if len(heights) != 1:
-        raise ValueError("keyed_digests: all columns must have the same length")
-    if heights == {0}:
-        return pl.DataFrame({n: pl.Series(n, [], dtype=pl.UInt64) for n in names})
+    trivial = _trivial_digests(columns)
+    if trivial is not None:
+        return trivial
     if not NATIVE:  # pragma: no cover - exercised directly by the tests
         return _keyed_digests_duckdb(columns)
     prepared = [
@@ -260,14 +271,10 @@ def _keyed_digests_duckdb(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.
     query (``('0x' || left(hex, 16))::UBIGINT``) so that only 8 bytes per value, not a
     64-character hex string, come back to Polars.
     """
+    trivial = _trivial_digests(columns)
+    if trivial is not None:
+        return trivial
     names = list(columns)
-    if not names:
-        return pl.DataFrame()
-    heights = {s.len() for s, _ in columns.values()}
-    if len(heights) != 1:
-        raise ValueError("keyed_digests: all columns must have the same length")
-    if heights == {0}:
-        return pl.DataFrame({n: pl.Series(n, [], dtype=pl.UInt64) for n in names})
     params: dict[str, bytes] = {}
     selects: list[str] = []
     frame: dict[str, pl.Series] = {}
