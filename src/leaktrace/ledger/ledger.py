@@ -281,17 +281,14 @@ class Ledger:
             return _entry(r) if r else None
 
     def canary_tokens(self) -> list[dict[str, str]]:
+        # Plain rows, not ORM objects: at 1 % canaries a ledger holds 10,000 tokens per
+        # million rows released, and traces read them all.
+        cols = ("release_id", "recipient", "anchor", "kind", "contact")
         with Session(self.engine) as s:
-            return [
-                {
-                    "release_id": t.release_id,
-                    "recipient": t.recipient,
-                    "anchor": t.anchor,
-                    "kind": t.kind,
-                    "contact": t.contact,
-                }
-                for t in s.scalars(select(CanaryToken).order_by(CanaryToken.id))
-            ]
+            rows = s.execute(
+                select(*(getattr(CanaryToken, c) for c in cols)).order_by(CanaryToken.id)
+            )
+            return [dict(zip(cols, row, strict=True)) for row in rows]
 
     def verify(self, *, check_index: bool = True) -> VerifyResult:
         pk = self.ws.keys.public_key()
