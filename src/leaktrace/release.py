@@ -265,6 +265,16 @@ def embed_marks(
     return df.with_columns(cols) if cols else df
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A filtered input batch with its canary count and the pool numbers they will use."""
+
+    batch: pl.DataFrame
+    canaries: int
+    phones: list[str]
+    batch_no: int
+
+
 class _BatchKernel:
     """The per-batch release kernel (stateful only for canary bookkeeping)."""
 
@@ -301,13 +311,14 @@ class _BatchKernel:
 
     def __call__(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pa.Table]:
         """Prepare and mark one batch (the sequential form, used by Spark partitions)."""
-        return self.mark(*self.prepare(batch))
+        released, index, tokens = self.mark(self.prepare(batch))
+        self.canary_tokens += tokens
+        return released, index
 
-    def prepare(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, npt.NDArray[np.bool_]]:
-        """Filter the batch and insert its canaries: the part that must run in input order.
-
-        Canary counts depend on the rows seen so far and canary numbers on those already
-        used, so this step is sequential; :meth:`mark` is not.
+    def prepare(self, batch: pl.DataFrame) -> PreparedBatch:
+        """Filter the batch, count its canaries and take their numbers: the part that must
+        run in input order (counts depend on the rows seen so far, numbers on those already
+        used). Generating and inserting the canaries is left to :meth:`mark`.
         """
         plan = self.plan
         missing = [r for r in self.required if r not in batch.columns]
@@ -325,68 +336,79 @@ class _BatchKernel:
                     f"{type(exc).__name__} (columns are role names: {', '.join(batch.columns)})"
                 ) from None
         n = batch.height
-        is_canary = np.zeros(n, dtype=bool)
         k = self._canary_count(n) if n else 0
-        if k:
-            fresh = self._pool
-            if "phone" in batch.columns:
-                if self._reserve is not None:
-                    # the ledger excludes used and reserved numbers (this release's too)
-                    fresh = self._reserve(self._pool, k)
-                elif len(fresh := [p for p in self._pool if p not in self._used]) < k:
+        phones: list[str] = []
+        if k and "phone" in batch.columns:
+            if self._reserve is not None:
+                # the ledger excludes used and reserved numbers (this release's too)
+                phones = self._reserve(self._pool, k)
+            else:
+                fresh = [p for p in self._pool if p not in self._used]
+                if len(fresh) < k:
                     # Reusing a number would make a call to it name the wrong release.
                     raise ConfigError(
                         f"the canary phone pool has {len(fresh)} unused numbers, this release "
                         f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
                     )
-            can = generate_canaries(
-                batch,
-                k,
-                key=plan.canary_key,
-                release_id=f"{plan.release_id}/{self.batch_no}",
-                pool_phones=fresh,
-                pool_emails=plan.ws.config.canary_pool.emails,
-                exclude_order_ids=batch.get_column("order_id"),
-            ).select(batch.columns)
-            rng = np.random.Generator(
-                np.random.Philox(
-                    key=int.from_bytes(
-                        hashlib.sha256(
-                            plan.canary_key
-                            + plan.release_id.encode()
-                            + self.batch_no.to_bytes(4, "big")
-                        ).digest()[:16],
-                        "big",
-                    )
-                )
-            )
-            slots = rng.integers(0, n + 1, size=k)
-            order = np.concatenate([np.arange(n) * 2 + 1, np.sort(slots) * 2]).argsort(
-                kind="stable"
-            )
-            batch = pl.concat([batch, can.cast(batch.schema)]).select(pl.all().gather(order))
-            is_canary = np.concatenate([is_canary, np.ones(k, dtype=bool)])[order]
-            can_anchors = anchors_of(can.get_column("order_id"), plan.anchor_key)
-            contacts = can.get_column("phone").to_list() if "phone" in can.columns else [""] * k
-            self._used.update(str(c) for c in contacts)
-            self.canary_tokens += [
-                {"anchor": f"{a:016x}", "kind": "phone", "contact": str(c)}
-                for a, c in zip(can_anchors.tolist(), contacts, strict=True)
-            ]
-            self.canaries_emitted += k
+                pick = canary_rng(plan.canary_key, f"{plan.release_id}/{self.batch_no}/pool")
+                phones = [fresh[i] for i in pick.choice(len(fresh), size=k, replace=False).tolist()]
+            self._used.update(phones)
+        prepared = PreparedBatch(batch, k, phones, self.batch_no)
+        self.canaries_emitted += k
         self.rows += n
         self.batch_no += 1
-        return batch, is_canary
+        return prepared
 
-    def mark(
-        self, batch: pl.DataFrame, is_canary: npt.NDArray[np.bool_]
-    ) -> tuple[pl.DataFrame, pa.Table]:
-        """Digest, mask and mark one prepared batch; the released rows and their index rows.
+    def _with_canaries(
+        self, prep: PreparedBatch
+    ) -> tuple[pl.DataFrame, npt.NDArray[np.bool_], list[dict[str, str]]]:
+        """The batch with its canaries generated and slotted in, the canary mask, the tokens."""
+        plan, batch, k = self.plan, prep.batch, prep.canaries
+        n = batch.height
+        if not k:
+            return batch, np.zeros(n, dtype=bool), []
+        can = generate_canaries(
+            batch,
+            k,
+            key=plan.canary_key,
+            release_id=f"{plan.release_id}/{prep.batch_no}",
+            pool_phones=prep.phones,
+            pool_emails=plan.ws.config.canary_pool.emails,
+            exclude_order_ids=batch.get_column("order_id"),
+        ).select(batch.columns)
+        rng = np.random.Generator(
+            np.random.Philox(
+                key=int.from_bytes(
+                    hashlib.sha256(
+                        plan.canary_key
+                        + plan.release_id.encode()
+                        + prep.batch_no.to_bytes(4, "big")
+                    ).digest()[:16],
+                    "big",
+                )
+            )
+        )
+        slots = rng.integers(0, n + 1, size=k)
+        order = np.concatenate([np.arange(n) * 2 + 1, np.sort(slots) * 2]).argsort(kind="stable")
+        batch = pl.concat([batch, can.cast(batch.schema)]).select(pl.all().gather(order))
+        is_canary = np.concatenate([np.zeros(n, dtype=bool), np.ones(k, dtype=bool)])[order]
+        can_anchors = anchors_of(can.get_column("order_id"), plan.anchor_key)
+        contacts = can.get_column("phone").to_list() if "phone" in can.columns else [""] * k
+        tokens = [
+            {"anchor": f"{a:016x}", "kind": "phone", "contact": str(c)}
+            for a, c in zip(can_anchors.tolist(), contacts, strict=True)
+        ]
+        return batch, is_canary, tokens
 
-        Stateless (reads only the plan), so :func:`release` runs it for two batches at once
+    def mark(self, prep: PreparedBatch) -> tuple[pl.DataFrame, pa.Table, list[dict[str, str]]]:
+        """Canaries, digests, masking and marks of one prepared batch: the released rows,
+        their index rows and the batch's canary tokens.
+
+        Reads only the plan and ``prep``, so :func:`release` runs it for two batches at once
         on two threads while the main thread reads the next batch and writes the previous
         one: the digest kernel, DuckDB, Polars and AES all release the GIL.
         """
+        batch, is_canary, tokens = self._with_canaries(prep)
         plan = self.plan
         keyed = keyed_digests(_row_digest_inputs(batch, plan))
         anchors = keyed.get_column("anchor").to_numpy().astype(np.uint64)
@@ -412,7 +434,7 @@ class _BatchKernel:
             )
             .select(["anchor", "customer", *IDENTITY_KEYS, "is_canary", "order_day"])
         )
-        return out, index.to_arrow()
+        return out, index.to_arrow(), tokens
 
 
 MARK_THREADS = 2
@@ -426,21 +448,27 @@ def _marked(
     """(released, index, input rows) per batch, in input order, marked on worker threads.
 
     At most ``MARK_THREADS + 1`` batches are in flight, so memory stays bounded however
-    large the input. An exception in any batch surfaces here, in order, and the caller's
+    large the input. Canary tokens are appended to ``kernel.canary_tokens`` in input order
+    as results arrive. An exception in any batch surfaces here, in order, and the caller's
     cleanup discards everything written so far.
     """
-    pending: deque[tuple[Future[tuple[pl.DataFrame, pa.Table]], int]] = deque()
+    pending: deque[tuple[Future[tuple[pl.DataFrame, pa.Table, list[dict[str, str]]]], int]]
+    pending = deque()
+
+    def collect() -> tuple[pl.DataFrame, pa.Table, int]:
+        fut, height = pending.popleft()
+        released, index, tokens = fut.result()
+        kernel.canary_tokens += tokens
+        return released, index, height
+
     with ThreadPoolExecutor(MARK_THREADS, thread_name_prefix="leaktrace-mark") as pool:
         try:
             for batch in batches:
-                prepared, is_canary = kernel.prepare(batch)
-                pending.append((pool.submit(kernel.mark, prepared, is_canary), batch.height))
+                pending.append((pool.submit(kernel.mark, kernel.prepare(batch)), batch.height))
                 if len(pending) > MARK_THREADS:
-                    fut, height = pending.popleft()
-                    yield (*fut.result(), height)
+                    yield collect()
             while pending:
-                fut, height = pending.popleft()
-                yield (*fut.result(), height)
+                yield collect()
         finally:
             for fut, _ in pending:
                 fut.cancel()
