@@ -128,6 +128,14 @@ def test_failure_mid_release_leaves_nothing(
     assert list(tmp_path.glob("*")) == [workspace.home] or not list(tmp_path.glob("cs*"))
     assert Ledger(workspace).entries() == []
     assert list((workspace.home / "index").glob("*")) == []
+    # the canary numbers the failed release had reserved are free again
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from leaktrace.ledger.models import CanaryReservation
+
+    with Session(Ledger(workspace).engine) as s:
+        assert s.scalar(select(func.count()).select_from(CanaryReservation)) == 0
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "xlsx"])
