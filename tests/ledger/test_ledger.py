@@ -102,3 +102,23 @@ def test_key_files_are_private(workspace: Workspace) -> None:
     for name in ("master.v1.key", "signing.key"):
         mode = (workspace.home / "keys" / name).stat().st_mode & 0o777
         assert mode == 0o600
+
+
+def test_canary_reservations_are_distinct_free_and_released(workspace: Workspace) -> None:
+    """Reserved numbers: never used, never reserved twice, even from a pool with repeats;
+    a short pool is refused; dropping a release's reservations frees them."""
+    import numpy as np
+
+    from leaktrace.errors import ConfigError
+
+    ledger = Ledger(workspace)
+    pool = [str(17090000000 + i) for i in range(1500)] * 2  # every number listed twice
+    first = ledger.reserve_canary_contacts("r1", pool, 1000, np.random.default_rng(1))
+    assert len(set(first)) == 1000
+    second = ledger.reserve_canary_contacts("r2", pool, 500, np.random.default_rng(1))
+    assert len(set(second)) == 500 and not set(first) & set(second)
+    with pytest.raises(ConfigError, match="unused numbers"):
+        ledger.reserve_canary_contacts("r3", pool, 1, np.random.default_rng(2))
+    ledger.drop_canary_reservations("r1")
+    again = ledger.reserve_canary_contacts("r3", pool, 1000, np.random.default_rng(3))
+    assert set(again) == set(first)

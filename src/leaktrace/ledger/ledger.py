@@ -226,6 +226,7 @@ class Ledger:
             # O(k) work per batch, whatever the size of the pool or of the ledger.
             order = rng.permutation(len(pool))
             chosen: list[str] = []
+            seen: set[str] = set()  # a pool listing a number twice still yields it once
             pos = 0
             while len(chosen) < k and pos < order.size:
                 step = min(max(2 * (k - len(chosen)), 256), _IN_CHUNK)
@@ -240,9 +241,9 @@ class Ledger:
                     )
                 )
                 for c in cand:
-                    if c not in taken and len(chosen) < k:
+                    if c not in taken and c not in seen and len(chosen) < k:
                         chosen.append(c)
-                        taken.add(c)  # a pool listing a number twice still yields it once
+                        seen.add(c)
             if len(chosen) < k:
                 raise ConfigError(
                     f"the canary phone pool has {len(chosen)} unused numbers, this release "
