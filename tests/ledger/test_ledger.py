@@ -122,3 +122,63 @@ def test_canary_reservations_are_distinct_free_and_released(workspace: Workspace
     ledger.drop_canary_reservations("r1")
     again = ledger.reserve_canary_contacts("r3", pool, 1000, np.random.default_rng(3))
     assert set(again) == set(first)
+
+
+def test_stale_reservations_of_dead_releases_can_be_freed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """A release that died keeps its numbers taken until an operator frees them by age;
+    the CLI lists and frees them, and never touches a recorded release's numbers."""
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    import numpy as np
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from leaktrace.errors import ConfigError
+    from leaktrace.ledger.models import CanaryReservation
+
+    ledger = Ledger(workspace)
+    pool = [str(17090000000 + i) for i in range(100)]
+    ledger.reserve_canary_contacts("dead", pool, 30, np.random.default_rng(1))
+    ledger.reserve_canary_contacts("running", pool, 20, np.random.default_rng(2))
+    with Session(ledger.engine) as s, s.begin():  # "dead" reserved two days ago
+        s.execute(
+            update(CanaryReservation)
+            .where(CanaryReservation.release_id == "dead")
+            .values(created="2000-01-01T00:00:00+00:00")
+        )
+    assert [(r["release_id"], r["numbers"]) for r in ledger.canary_reservations()] == [
+        ("dead", 30),
+        ("running", 20),
+    ]
+    with pytest.raises(ConfigError, match="positive"):
+        ledger.free_stale_canary_reservations(timedelta(0))
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "leaktrace",
+            "canary",
+            "reservations",
+            "--free-older-than",
+            "24",
+            "--json",
+            "--home",
+            str(workspace.home),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    out = json.loads(cli.stdout)
+    assert out["freed"] == 30
+    assert [r["release_id"] for r in out["reservations"]] == ["running"]
+    # the freed numbers can be reserved again; the running release's cannot
+    again = ledger.reserve_canary_contacts("next", pool, 80, np.random.default_rng(3))
+    assert len(set(again)) == 80
+    with pytest.raises(ConfigError, match="unused numbers"):
+        ledger.reserve_canary_contacts("more", pool, 1, np.random.default_rng(4))

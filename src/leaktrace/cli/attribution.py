@@ -1,4 +1,4 @@
-"""``leaktrace report``, ``canary hit``, ``attribute`` and ``simulate wave`` (issue 5)."""
+"""``leaktrace report``, ``canary hit|reservations``, ``attribute`` and ``simulate wave``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from leaktrace.errors import InputError
 from leaktrace.workspace import open_workspace
 
 report_app = typer.Typer(help="Victim reports: add and list.", no_args_is_help=True)
-canary_app = typer.Typer(help="Canary contact points: record hits.", no_args_is_help=True)
+canary_app = typer.Typer(
+    help="Canary contact points: record hits, manage reserved numbers.", no_args_is_help=True
+)
 simulate_app = typer.Typer(
     help="Simulated scam waves for demos and benchmarks.", no_args_is_help=True
 )
@@ -126,6 +128,44 @@ def canary_hit(
         )
     else:
         out_console.print(f"recorded ({hit.status}): {hit.reason}")
+
+
+@canary_app.command("reservations")
+@handle_errors
+def canary_reservations(
+    free_older_than: Annotated[
+        float | None,
+        typer.Option(
+            "--free-older-than",
+            help="Free numbers reserved more than HOURS ago by releases never recorded.",
+            metavar="HOURS",
+        ),
+    ] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show canary numbers held by unfinished releases; optionally free stale ones."""
+    from datetime import timedelta
+
+    from leaktrace.ledger import Ledger
+
+    ledger = Ledger(open_workspace(resolve_home(home)))
+    freed = None
+    if free_older_than is not None:
+        freed = ledger.free_stale_canary_reservations(timedelta(hours=free_older_than))
+    open_ = ledger.canary_reservations()
+    if json_out:
+        print_json({"freed": freed, "reservations": open_})
+        return
+    if freed is not None:
+        out_console.print(f"{freed} reserved numbers freed")
+    if not open_:
+        out_console.print("no open canary reservations")
+        return
+    table = Table("release", "numbers", "reserved since")
+    for r in open_:
+        table.add_row(r["release_id"], str(r["numbers"]), r["since"])
+    out_console.print(table)
 
 
 @app.command("attribute")

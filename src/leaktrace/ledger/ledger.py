@@ -15,13 +15,13 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, create_engine, delete, insert, select
+from sqlalchemy import Engine, create_engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -256,6 +256,46 @@ class Ledger:
                     [{"contact": c, "release_id": release_id, "created": created} for c in chosen],
                 )
         return chosen
+
+    def canary_reservations(self) -> list[dict[str, Any]]:
+        """Open reservations per release: ``{"release_id", "numbers", "since"}``, oldest first.
+
+        A release that is recorded or fails frees its own; what stays here belongs to
+        releases still running or to processes that died mid-release.
+        """
+        self._ensure_reservations()
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(
+                    CanaryReservation.release_id,
+                    func.count(),
+                    func.min(CanaryReservation.created),
+                )
+                .group_by(CanaryReservation.release_id)
+                .order_by(func.min(CanaryReservation.created))
+            ).all()
+        return [{"release_id": r, "numbers": int(n), "since": str(t)} for r, n, t in rows]
+
+    def free_stale_canary_reservations(self, older_than: timedelta) -> int:
+        """Free reservations older than ``older_than`` whose release was never recorded.
+
+        Safe for a release that died: its output was never published, so nobody holds its
+        numbers. Not safe for one still running, hence the age limit — choose it longer
+        than your longest release. Returns how many numbers were freed.
+        """
+        if older_than <= timedelta(0):
+            raise ConfigError("--older-than must be a positive duration")
+        self._ensure_reservations()
+        cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="seconds")
+        with self._lock(), Session(self.engine) as s, s.begin():
+            recorded = select(ReleaseRecord.release_id)
+            stale = (
+                CanaryReservation.created < cutoff,
+                CanaryReservation.release_id.not_in(recorded),
+            )
+            n = s.scalar(select(func.count()).select_from(CanaryReservation).where(*stale))
+            s.execute(delete(CanaryReservation).where(*stale))
+            return int(n or 0)
 
     def _ensure_reservations(self) -> None:
         """Workspaces made before reservations existed lack the table; creating it is safe."""
