@@ -55,8 +55,8 @@ from leaktrace.errors import (
 )
 from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
+from leaktrace.io.checksum import file_sha256
 from leaktrace.ledger import Ledger, ReleaseEntry
-from leaktrace.ledger.ledger import file_sha256
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
 from leaktrace.pii.phone import normalise_phone

@@ -74,11 +74,11 @@ from leaktrace.channels import CHANNELS
 from leaktrace.config import CanaryPool, WorkspaceConfig
 from leaktrace.errors import ConfigError, InputError, KeyFileError, PolicyError
 from leaktrace.fpe import FF1
+from leaktrace.io.checksum import file_sha256
 from leaktrace.io.columns import RoleAssignment, RoleMap, infer_roles
 from leaktrace.io.readers import normalise_frame
 from leaktrace.keys import KeyRing, MasterKey
 from leaktrace.ledger import Ledger, ReleaseEntry
-from leaktrace.ledger.ledger import file_sha256
 from leaktrace.release import (
     ReleasePlan,
     ReleaseResult,

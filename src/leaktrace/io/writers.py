@@ -16,7 +16,6 @@ cannot be streamed; capped at Excel's 1,048,575 data rows).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import tempfile
@@ -27,6 +26,7 @@ from typing import IO, Any, Literal
 import polars as pl
 
 from leaktrace.errors import InputError
+from leaktrace.io.checksum import file_sha256
 
 __all__ = ["XLSX_MAX_ROWS", "TableWriter", "WriteFormat", "write_table"]
 
@@ -42,14 +42,6 @@ _SUFFIX_FORMAT: dict[str, WriteFormat] = {
     ".xlsx": "xlsx",
 }
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class TableWriter:
@@ -166,7 +158,7 @@ class TableWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
-            self.sha256 = _sha256(self._tmp)
+            self.sha256 = file_sha256(self._tmp)
         except BaseException:
             self.abort()
             raise

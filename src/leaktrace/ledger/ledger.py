@@ -10,13 +10,11 @@ on a ledger that does not verify.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from leaktrace.errors import CanaryConflictError, ConfigError, LedgerIntegrityError
+from leaktrace.io.checksum import file_sha256
 from leaktrace.ledger.chain import GENESIS, record_hash, sign, verify_signature
 from leaktrace.ledger.models import Base, CanaryReservation, CanaryToken, ReleaseRecord
 
@@ -33,14 +32,6 @@ if TYPE_CHECKING:
     from leaktrace.workspace import Workspace
 
 __all__ = ["Ledger", "ReleaseEntry", "VerifyResult", "file_sha256"]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

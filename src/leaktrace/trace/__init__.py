@@ -33,7 +33,8 @@ def trace(
     verify: leaktrace never accuses on a ledger that fails ``verify``.
     """
     from leaktrace.io import read_frame, read_table
-    from leaktrace.trace.engine import evidence_digest, frame_digest
+    from leaktrace.io.checksum import file_sha256
+    from leaktrace.trace.engine import frame_digest
 
     ws = workspace or open_workspace(
         Path(home) if home else Path(os.environ.get("LEAKTRACE_HOME", ".leaktrace"))
@@ -41,7 +42,7 @@ def trace(
     if isinstance(data, (str, Path)):
         path = Path(data)
         df = read_table(path)
-        digest = evidence_digest(path)
+        digest = file_sha256(path)
     else:
         df = read_frame(data)
         digest = frame_digest(data)

@@ -18,7 +18,6 @@ import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -586,14 +585,6 @@ def _score_canaries(
     q = min(1.0, canaries_total * per_row)
     c.canary_q = q
     c.log10_p_canary = binomial_tail(len(leaked_phone), q, c.canaries).log10
-
-
-def evidence_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def frame_digest(df: pl.DataFrame | pd.DataFrame) -> str:
