@@ -26,8 +26,10 @@ Two implementations of the same function:
   Algorithms 7 and 8 on Python integers, for any radix 2..36 (digits ``0-9a-z``) and any
   length from ``minlen`` (the smallest ``n`` with ``radix**n >= 1_000_000``, per
   SP 800-38G Rev. 1) up to ``2**32``.
-* :meth:`FF1.encrypt_many` / :meth:`FF1.decrypt_many` — the batch path for releases of
-  millions of rows. Values are grouped by length; within one length every row shares
+* :meth:`FF1.encrypt_arrow` / :meth:`FF1.decrypt_arrow` — the batch path for releases of
+  millions of rows, on Arrow string arrays (:meth:`FF1.encrypt_many` /
+  :meth:`FF1.decrypt_many` are its front end for lists and numpy arrays). Values are
+  grouped by length; within one length every row shares
   ``P`` and the tweak part of ``Q``, and only the final 16-byte block of ``P || Q``
   (round number and ``NUM(B)``) differs per row. So the CBC-MAC state over the shared
   prefix is computed once per length, and each round is ONE AES-ECB call over an
@@ -167,49 +169,21 @@ class FF1:
     def _crypt_many(
         self, values: Sequence[str] | npt.NDArray[Any], tweak: bytes, *, decrypt: bool
     ) -> npt.NDArray[np.str_]:
-        tweak = _check_tweak(tweak)
+        """The numpy/list front end of :meth:`_crypt_arrow` (one implementation of the batch
+        path, so both give the same aliases and the same errors)."""
         arr = np.asarray(values)
         if arr.ndim != 1:
             raise InputError("FF1 values must be a one-dimensional sequence of strings")
         if arr.size == 0:
             return np.empty(0, dtype="<U1")
-        if arr.dtype.kind == "O":
+        if arr.dtype.kind == "S":
+            arr = np.char.decode(arr, "latin-1")  # non-ASCII bytes then fail the alphabet
+        elif arr.dtype.kind == "O":
             arr = arr.astype(np.str_)
-        if arr.dtype.kind not in "US":
+        if arr.dtype.kind != "U":
             raise InputError("FF1 values must be strings")
-        parts = [
-            self._crypt_chunk(arr[start : start + _CHUNK], tweak, start, decrypt=decrypt)
-            for start in range(0, arr.shape[0], _CHUNK)
-        ]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def _crypt_chunk(
-        self, arr: npt.NDArray[Any], tweak: bytes, offset: int, *, decrypt: bool
-    ) -> npt.NDArray[np.str_]:
-        rows = arr.shape[0]
-        width = max(arr.dtype.itemsize // (4 if arr.dtype.kind == "U" else 1), 1)
-        codes = np.ascontiguousarray(arr).view(np.uint32 if arr.dtype.kind == "U" else np.uint8)
-        codes = codes.reshape(rows, width)
-        lens = np.char.str_len(arr).astype(np.int64)
-        digits = self._digits_of(codes, lens, offset)
-
-        out_width = int(lens.max())
-        out = np.zeros((rows, out_width), dtype=np.uint32)
-        chars = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8).astype(np.uint32)
-        for n in np.unique(lens).tolist():
-            idx = np.flatnonzero(lens == n)
-            if self.radix ** (n - n // 2) < _FAST_LIMIT:
-                res = self._crypt_group(digits[idx, :n], tweak, decrypt=decrypt)
-            else:  # long values: the scalar reference, one at a time
-                res = np.array(
-                    [
-                        [ALPHABET.index(c) for c in self._crypt(s, tweak, decrypt=decrypt)]
-                        for s in _rows_as_str(digits[idx, :n])
-                    ],
-                    dtype=np.uint8,
-                ).reshape(idx.size, n)
-            out[idx, :n] = chars[res]
-        return out.view(f"<U{out_width}").reshape(rows)
+        out = self._crypt_arrow(pa.array(arr, type=pa.large_string()), tweak, decrypt=decrypt)
+        return np.asarray(out.to_pylist(), dtype=np.str_)
 
     def encrypt_arrow(self, values: pa.Array, tweak: bytes) -> pa.Array:
         """:meth:`encrypt_many` on an Arrow string array, without Python strings.
@@ -287,29 +261,6 @@ class FF1:
         return pa.LargeStringArray.from_buffers(
             n_rows, offsets_buf, pa.py_buffer(out), validity, offset=values.offset
         )
-
-    def _digits_of(self, codes: npt.NDArray[Any], lens: npt.NDArray[np.int64], offset: int) -> _U8:
-        """Map character codes to digit values; InputError on bad or short rows."""
-        width = codes.shape[1]
-        short = np.flatnonzero(lens < self.minlen)
-        if short.size:
-            raise InputError(
-                f"FF1 value at row {offset + int(short[0])} is shorter than the minimum length "
-                f"{self.minlen} for radix {self.radix}"
-            )
-        table = np.full(128, 255, dtype=np.uint8)
-        table[np.frombuffer(ALPHABET[: self.radix].encode("ascii"), dtype=np.uint8)] = np.arange(
-            self.radix, dtype=np.uint8
-        )
-        digits: _U8 = table[np.minimum(codes, 127)]
-        inside = np.arange(width) < lens[:, None]
-        bad = np.flatnonzero(((digits == 255) & inside).any(axis=1))
-        if bad.size:
-            raise InputError(
-                f"FF1 value at row {offset + int(bad[0])} has a character outside the "
-                f"radix-{self.radix} alphabet"
-            )
-        return digits
 
     def _crypt_group(self, digits: _U8, tweak: bytes, *, decrypt: bool) -> _U8:
         """FF1 over all rows of one length ``n`` (``digits`` is ``(rows, n)``)."""
