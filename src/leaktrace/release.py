@@ -352,7 +352,7 @@ class _BatchKernel:
                     )
                 pick = canary_rng(plan.canary_key, f"{plan.release_id}/{self.batch_no}/pool")
                 phones = [fresh[i] for i in pick.choice(len(fresh), size=k, replace=False).tolist()]
-            self._used.update(phones)
+                self._used.update(phones)
         prepared = PreparedBatch(batch, k, phones, self.batch_no)
         self.canaries_emitted += k
         self.rows += n

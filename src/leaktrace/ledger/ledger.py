@@ -115,6 +115,7 @@ _IN_CHUNK = 900
 class Ledger:
     def __init__(self, ws: Workspace, engine: Engine | None = None) -> None:
         self.ws = ws
+        self._reservations_ready = False
         try:
             self.engine = engine or create_engine(ws.database_url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -289,8 +290,12 @@ class Ledger:
             return int(n or 0)
 
     def _ensure_reservations(self) -> None:
-        """Workspaces made before reservations existed lack the table; creating it is safe."""
-        CanaryReservation.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+        """Workspaces made before reservations existed lack the table; creating it is safe.
+
+        Checked once per :class:`Ledger` (a release reserves numbers batch by batch)."""
+        if not self._reservations_ready:
+            CanaryReservation.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+            self._reservations_ready = True
 
     def drop_canary_reservations(self, release_id: str) -> None:
         """Free the numbers reserved by a release that failed before it was recorded."""
