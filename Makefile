@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-BUILD_INPUTS := pyproject.toml constraints.txt setup.py src/leaktrace/_hmac.c
+BUILD_INPUTS := pyproject.toml constraints.txt setup.py $(sort $(wildcard src/leaktrace/*.c))
 STAMP  := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) 2>/dev/null | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck unit bench clean install
