@@ -1,7 +1,11 @@
-"""Build of the optional C extension ``leaktrace._hmac``; all metadata lives in pyproject.toml.
+"""Build of the optional C extensions; all metadata lives in pyproject.toml.
 
-The extension is ``optional``: without a working C compiler the install still succeeds and
-:mod:`leaktrace.digest` falls back to its DuckDB implementation (slower, same digests).
+``leaktrace._hmac`` computes keyed digests, ``leaktrace._rewrite`` the per-row text rewrites
+of a release (canonical forms, address and title marks).
+
+Each extension is ``optional``: without a working C compiler the install still succeeds and
+:mod:`leaktrace.digest` falls back to DuckDB, :mod:`leaktrace.rewrite` to Polars (slower,
+same results).
 Only the SHA-NI functions inside ``_hmac.c`` are compiled for the ``sha`` target (by function
 attributes), so no ``-msha`` here: the module must import on CPUs without SHA extensions.
 """
@@ -16,6 +20,12 @@ setup(
             extra_compile_args=["-O3", "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,
-        )
+        ),
+        Extension(
+            "leaktrace._rewrite",
+            sources=["src/leaktrace/_rewrite.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
     ]
 )
