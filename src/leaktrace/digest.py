@@ -54,6 +54,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from leaktrace.arrowtext import string_buffers
 from leaktrace.errors import InputError
 
 try:
@@ -175,25 +176,14 @@ def _arrow_u64(
     It hashes whatever bytes a null slot spans (usually none); the validity is re-applied
     here.
     """
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    width: np.dtype[np.int32] | np.dtype[np.int64]
-    if arr.type == pa.string():
-        width = np.dtype(np.int32)
-    else:
-        width = np.dtype(np.int64)
-        if arr.type != pa.large_string():
-            arr = arr.cast(pa.large_string())
     n = len(arr)
     if n == 0:
         return pl.Series("", [], dtype=pl.UInt64)
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(
-        offsets_buf, dtype=width, count=n + 1, offset=arr.offset * width.itemsize
-    )
+    buffers = string_buffers(arr)
+    arr = buffers.array
     raw = _hmac.hmac_sha256_u64(
-        b"" if data_buf is None else data_buf,
-        offsets,
+        buffers.data,
+        buffers.offsets,
         states[0],
         states[1],
         THREADS if threads is None else threads,

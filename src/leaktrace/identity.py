@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from leaktrace import rewrite
 from leaktrace.digest import keyed_digests
-from leaktrace.pii.address import canonical_address
-from leaktrace.pii.name import normalise_name
-from leaktrace.pii.phone import normalise_phone
-from leaktrace.pii.text import canonical
 
 __all__ = ["IDENTITY_KEYS", "canonical_columns", "identity_digests", "identity_messages"]
 
@@ -38,24 +35,28 @@ _PARTS: dict[str, tuple[str, ...]] = {
 
 
 def canonical_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Canonical text of the identity roles present in ``df`` (absent roles → null)."""
-    exprs = {
-        "order_id": canonical(pl.col("order_id").cast(pl.Utf8)),
-        "phone": normalise_phone(pl.col("phone").cast(pl.Utf8)),
-        "name": normalise_name(pl.col("name").cast(pl.Utf8)),
-        "address": canonical_address(pl.col("address").cast(pl.Utf8)),
+    """Canonical text of the identity roles present in ``df`` (absent roles → null).
+
+    The forms are those of :mod:`leaktrace.pii` (``canonical``, ``normalise_phone``,
+    ``normalise_name``, ``canonical_address``), computed by :mod:`leaktrace.rewrite`.
+    """
+    forms = {
+        "order_id": rewrite.canonical_text,
+        "phone": rewrite.canonical_phone,
+        "name": rewrite.canonical_name,
+        "address": rewrite.canonical_address,
     }
-    # Two steps, not one ``when(e != "").then(e)``: eager Polars would evaluate each
-    # canonical form twice (no common-subexpression elimination outside lazy mode).
-    present = [role for role in exprs if role in df.columns]
-    canon = df.select([exprs[role].alias(role) for role in present])
-    return canon.select(
+    canon = pl.DataFrame(
         [
-            pl.when(pl.col(role).str.len_chars() > 0).then(pl.col(role)).otherwise(None)
-            if role in present
-            else pl.lit(None, dtype=pl.Utf8).alias(role)
-            for role in exprs
+            fn(df.get_column(role).cast(pl.Utf8)).alias(role)
+            if role in df.columns
+            else pl.Series(role, [None] * df.height, dtype=pl.Utf8)
+            for role, fn in forms.items()
         ]
+    )
+    return canon.select(
+        pl.when(pl.col(role).str.len_bytes() > 0).then(pl.col(role)).otherwise(None)
+        for role in forms
     )
 
 

@@ -31,6 +31,7 @@ from leaktrace.channels._text import (
     to_half_digits,
 )
 from leaktrace.channels.base import MarkChannel, Symbols
+from leaktrace.rewrite import native_embed
 
 __all__ = ["AddressChannel"]
 
@@ -52,6 +53,10 @@ class AddressChannel(MarkChannel):
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         if values.dtype != pl.Utf8:
             return values
+        return native_embed(values, symbols, "OP_EMBED_ADDRESS", self.embed_reference)
+
+    def embed_reference(self, values: pl.Series, symbols: Symbols) -> pl.Series:
+        """The definition of :meth:`embed` in Polars (``_rewrite.c`` must agree with it)."""
         df = symbol_frame(values, symbols)
         v = pl.col("v")
         # Regex stages take a per-row replacement (capture groups work in it), so each is

@@ -1,0 +1,52 @@
+"""The raw buffers of an Arrow string array, for the native kernels that read them in place.
+
+Why one helper: the digest and rewrite kernels take a string column as (data bytes, offsets)
+straight from Arrow memory, and each must handle the same cases — a chunked array, a
+sliced array (non-zero offset), ``string`` (int32 offsets), ``large_string`` (int64) and
+``string_view`` (no offsets at all, cast once to ``large_string``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+
+__all__ = ["StringBuffers", "string_buffers"]
+
+
+@dataclass(frozen=True)
+class StringBuffers:
+    """Row ``i`` is ``data[offsets[i]:offsets[i + 1]]``; ``array`` keeps the memory alive."""
+
+    array: pa.Array
+    data: pa.Buffer | bytes
+    offsets: npt.NDArray[Any]  # int32 or int64, len(array) + 1 entries
+
+    def offsets64(self) -> npt.NDArray[np.int64]:
+        """The offsets as int64 (a copy only for int32 ``string`` arrays)."""
+        return self.offsets.astype(np.int64, copy=False)
+
+
+def string_buffers(arr: pa.Array | pa.ChunkedArray) -> StringBuffers:
+    """Data buffer and offsets of ``arr`` (any chunking, slicing or string type)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    width: np.dtype[np.int32] | np.dtype[np.int64]
+    if arr.type == pa.string():
+        width = np.dtype(np.int32)
+    else:
+        width = np.dtype(np.int64)
+        if arr.type != pa.large_string():
+            arr = arr.cast(pa.large_string())
+    n = len(arr)
+    _, offsets_buf, data_buf = arr.buffers()
+    if offsets_buf is None:  # an empty array may come without buffers
+        return StringBuffers(arr, b"", np.zeros(n + 1, dtype=width))
+    offsets = np.frombuffer(
+        offsets_buf, dtype=width, count=n + 1, offset=arr.offset * width.itemsize
+    )
+    return StringBuffers(arr, b"" if data_buf is None else data_buf, offsets)

@@ -1,0 +1,124 @@
+"""Per-row text rewrites of a release, native where possible, Polars as the reference.
+
+Why: canonical forms and the address/title marks were most of a release's cost — each a
+chain of Polars string passes (seven for a canonical address) over the same short values.
+The C extension ``leaktrace._rewrite`` (``_rewrite.c``) applies each chain to one row at a
+time, in cache, with the GIL released. The Polars expressions stay the definition: the
+tests compare both on generated text, rows the C code does not decide (characters whose
+case or digit value it does not know, e.g. ``é`` or ``٣`` in an address) are recomputed
+with the Polars reference, and without a C compiler everything runs on the reference.
+
+What a caller must know: every function takes and returns a String :class:`polars.Series`
+of the same length and name; nulls stay null (``canonical_phone`` also nulls junk values,
+as :func:`leaktrace.pii.phone.normalise_phone` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from leaktrace.arrowtext import string_buffers
+from leaktrace.pii.address import canonical_address as _address_expr
+from leaktrace.pii.name import normalise_name
+from leaktrace.pii.phone import normalise_phone
+from leaktrace.pii.text import canonical
+
+try:
+    from leaktrace import _rewrite
+except ImportError:  # pragma: no cover - no C compiler at install time
+    NATIVE = False
+else:
+    NATIVE = True
+
+__all__ = [
+    "NATIVE",
+    "canonical_address",
+    "canonical_name",
+    "canonical_phone",
+    "canonical_text",
+    "native_embed",
+]
+
+Symbols = npt.NDArray[Any]
+Reference = Callable[[pl.Series, Symbols | None], pl.Series]
+
+
+def _expr_reference(fn: Callable[[pl.Expr], pl.Expr]) -> Reference:
+    def reference(values: pl.Series, _symbols: Symbols | None) -> pl.Series:
+        return values.to_frame("v").select(fn(pl.col("v"))).to_series().alias(values.name)
+
+    return reference
+
+
+def _run(values: pl.Series, op: str, reference: Reference, symbols: Symbols | None) -> pl.Series:
+    """``op`` of ``_rewrite`` over ``values``; rows it cannot decide go to ``reference``."""
+    if not NATIVE or values.dtype != pl.String or values.len() == 0:
+        return reference(values, symbols)
+    buffers = string_buffers(values.to_arrow())
+    n = len(buffers.array)
+    sym = b"" if symbols is None else np.ascontiguousarray(symbols, dtype=np.int8).tobytes()
+    data, offsets, status_raw = _rewrite.rewrite(
+        getattr(_rewrite, op), buffers.data, buffers.offsets64(), sym
+    )
+    status = np.frombuffer(status_raw, dtype=np.uint8)
+    valid = status != _rewrite.NULLED
+    if buffers.array.null_count:
+        valid &= buffers.array.is_valid().to_numpy(zero_copy_only=False)
+    validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    arrow = pa.Array.from_buffers(
+        pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    out = pl.Series(values.name, arrow, dtype=pl.String)
+    redo = np.flatnonzero((status == _rewrite.FALLBACK) & valid)
+    if redo.size:
+        again = reference(values.gather(redo), None if symbols is None else symbols[redo])
+        out = out.scatter(redo, again)
+    return out
+
+
+_CANONICAL = _expr_reference(canonical)
+_NAME = _expr_reference(normalise_name)
+_PHONE = _expr_reference(normalise_phone)
+_ADDRESS = _expr_reference(_address_expr)
+
+
+def canonical_text(values: pl.Series) -> pl.Series:
+    """:func:`leaktrace.pii.text.canonical` (width fold, no whitespace) of each value."""
+    return _run(values, "OP_CANONICAL", _CANONICAL, None)
+
+
+def canonical_name(values: pl.Series) -> pl.Series:
+    """:func:`leaktrace.pii.name.normalise_name` of each value."""
+    return _run(values, "OP_NAME", _NAME, None)
+
+
+def canonical_phone(values: pl.Series) -> pl.Series:
+    """:func:`leaktrace.pii.phone.normalise_phone` of each value (junk → null)."""
+    return _run(values, "OP_PHONE", _PHONE, None)
+
+
+def canonical_address(values: pl.Series) -> pl.Series:
+    """:func:`leaktrace.pii.address.canonical_address` of each value."""
+    return _run(values, "OP_ADDRESS", _ADDRESS, None)
+
+
+def native_embed(
+    values: pl.Series,
+    symbols: Symbols,
+    op: str,
+    reference: Callable[[pl.Series, Symbols], pl.Series],
+) -> pl.Series:
+    """A text channel's embed (``op`` ``OP_EMBED_ADDRESS`` or ``OP_EMBED_TITLE``, four
+    symbols per row) natively, ``reference`` being the channel's Polars embed."""
+
+    def ref(v: pl.Series, s: Symbols | None) -> pl.Series:
+        assert s is not None
+        return reference(v, s)
+
+    return _run(values, op, ref, symbols)
