@@ -84,6 +84,7 @@ from leaktrace.release import (
     ReleaseResult,
     _BatchKernel,
     check_where,
+    index_parquet_writer,
     ledger_body,
     make_plan,
 )
@@ -243,7 +244,7 @@ def _release_partition(
             assert isinstance(frame, pl.DataFrame)
             released, index = kernel(normalise_frame(frame, roles))
             if writer is None:
-                writer = pq.ParquetWriter(tmp_index, index.schema, compression="zstd")
+                writer = index_parquet_writer(tmp_index, index.schema)
             writer.write_table(index)
             out = released.to_arrow().select(spec.out_schema.names).cast(spec.out_schema)
             yield from out.to_batches()
