@@ -12,10 +12,12 @@ are on, and how many canary rows to add. See ``docs/policy.md`` for a full examp
 
 from __future__ import annotations
 
+import bisect
 import os
 import tomllib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -26,6 +28,7 @@ from leaktrace.roles import ROLE_NAMES
 __all__ = [
     "CanaryPool",
     "OfficialContacts",
+    "PhoneNumbers",
     "Policy",
     "Recipient",
     "WorkspaceConfig",
@@ -110,15 +113,86 @@ class CanaryPool(_Strict):
                 raise ValueError(f"phone range {item!r} is larger than one million numbers")
         return v
 
-    def phone_numbers(self) -> list[str]:
-        out: list[str] = []
-        for item in self.phones:
+    def phone_numbers(self) -> PhoneNumbers:
+        """Every pool number, in configured order (ranges expanded lazily)."""
+        return PhoneNumbers(self.phones)
+
+
+class PhoneNumbers(Sequence[str]):
+    """The numbers of a canary pool as a lazy sequence.
+
+    Why lazy: a pool is up to a million numbers per range, and a release only ever draws
+    a few thousand of them; materialising the list cost a release a second of allocation
+    and garbage collection per million numbers. Indexing, length and membership are
+    O(number of ranges).
+    """
+
+    def __init__(self, entries: list[str]) -> None:
+        self._parts: list[tuple[int, int, int] | str] = []  # (first, count, width) or one
+        starts = []
+        total = 0
+        for item in entries:
             lo, _, hi = item.partition("-")
             if hi:
-                out.extend(str(n).zfill(len(lo)) for n in range(int(lo), int(hi) + 1))
+                part: tuple[int, int, int] | str = (int(lo), int(hi) - int(lo) + 1, len(lo))
+                size = int(hi) - int(lo) + 1
             elif item.strip():
-                out.append(item.strip())
-        return out
+                part, size = item.strip(), 1
+            else:
+                continue
+            starts.append(total)
+            self._parts.append(part)
+            total += size
+        self._starts = starts
+        self._len = total
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._len))]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("canary pool index out of range")
+        p = bisect.bisect_right(self._starts, i) - 1
+        part = self._parts[p]
+        if isinstance(part, str):
+            return part
+        first, _, width = part
+        return str(first + i - self._starts[p]).zfill(width)
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        for part in self._parts:
+            if isinstance(part, str):
+                if part == value:
+                    return True
+            elif (
+                len(value) == part[2]
+                and value.isascii()
+                and value.isdigit()
+                and part[0] <= int(value) < part[0] + part[1]
+            ):
+                return True
+        return False
+
+    def __iter__(self) -> Iterator[str]:
+        for part in self._parts:
+            if isinstance(part, str):
+                yield part
+            else:
+                first, count, width = part
+                for n in range(first, first + count):
+                    yield str(n).zfill(width)
 
 
 class OfficialContacts(_Strict):

@@ -28,7 +28,7 @@ import os
 import secrets
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -282,7 +282,7 @@ class _BatchKernel:
         self,
         plan: ReleasePlan,
         used_canary_contacts: set[str] | None = None,
-        reserve: Callable[[list[str], int], list[str]] | None = None,
+        reserve: Callable[[Sequence[str], int], list[str]] | None = None,
     ) -> None:
         """``reserve(pool, k)`` takes ``k`` free canary numbers from ``pool`` for this
         release (the ledger's reservations, so concurrent releases never share one);

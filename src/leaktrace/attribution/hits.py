@@ -104,7 +104,7 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     if owners:
         return "canary", owners[0][0], owners[0][1], ""
     pool = ws.config.canary_pool
-    if c in set(pool.phone_numbers()) or c in {e.lower() for e in pool.emails}:
+    if c in pool.phone_numbers() or c in {e.lower() for e in pool.emails}:
         return "pool", "", "", "a pool contact not issued to any release (background rate)"
     return "not_canary", "", "", "the contact is not in the canary pool"
 

@@ -112,6 +112,41 @@ _IN_CHUNK = 900
 """Candidates per ``IN (...)`` query: under SQLite's 999 bound parameters."""
 
 
+class _RandomWalk:
+    """Indices ``0..n-1`` in random order, drawn a chunk at a time without repeats.
+
+    Why not ``rng.permutation(n)``: a pool may hold millions of numbers and a release batch
+    needs a few thousand, so the walk samples with rejection (O(drawn)) while less than
+    half of the pool has been visited, and only then shuffles what is left.
+    """
+
+    def __init__(self, n: int, rng: np.random.Generator) -> None:
+        self._n = n
+        self._rng = rng
+        self._visited: set[int] = set()
+        self._rest: list[int] | None = None  # the unvisited indices, once dense
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self._visited) >= self._n
+
+    def take(self, m: int) -> list[int]:
+        out: list[int] = []
+        while len(out) < m and not self.exhausted:
+            if self._rest is None and 2 * len(self._visited) >= self._n:
+                rest = np.setdiff1d(np.arange(self._n), np.fromiter(self._visited, dtype=np.int64))
+                self._rest = self._rng.permutation(rest).tolist()
+            if self._rest is not None:
+                part = self._rest[: m - len(out)]
+                del self._rest[: len(part)]
+            else:
+                draw = self._rng.integers(0, self._n, size=m - len(out)).tolist()
+                part = [i for i in dict.fromkeys(draw) if i not in self._visited]
+            self._visited.update(part)
+            out.extend(part)
+        return out
+
+
 class Ledger:
     def __init__(self, ws: Workspace, engine: Engine | None = None) -> None:
         self.ws = ws
@@ -216,14 +251,12 @@ class Ledger:
             # Walk the pool in random order and keep the first k numbers that no release
             # used or reserved, asking the database about each chunk of candidates only:
             # O(k) work per batch, whatever the size of the pool or of the ledger.
-            order = rng.permutation(len(pool))
+            walk = _RandomWalk(len(pool), rng)
             chosen: list[str] = []
             seen: set[str] = set()  # a pool listing a number twice still yields it once
-            pos = 0
-            while len(chosen) < k and pos < order.size:
+            while len(chosen) < k and not walk.exhausted:
                 step = min(max(2 * (k - len(chosen)), 256), _IN_CHUNK)
-                cand = [pool[i] for i in order[pos : pos + step].tolist()]
-                pos += step
+                cand = [pool[i] for i in walk.take(step)]
                 taken = set(
                     s.scalars(select(CanaryToken.contact).where(CanaryToken.contact.in_(cand)))
                 )

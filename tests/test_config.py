@@ -1,0 +1,42 @@
+"""Canary pool numbers: the lazy sequence must be exactly the expanded configuration."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leaktrace.config import CanaryPool
+
+
+def _eager(phones: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in phones:
+        lo, _, hi = item.partition("-")
+        if hi:
+            out.extend(str(n).zfill(len(lo)) for n in range(int(lo), int(hi) + 1))
+        elif item.strip():
+            out.append(item.strip())
+    return out
+
+
+ranges = st.builds(
+    lambda lo, size, width: f"{str(lo).zfill(width)}-{str(lo + size).zfill(width)}",
+    st.integers(0, 10**6),
+    st.integers(0, 300),
+    st.integers(7, 11),
+)
+singles = st.sampled_from(["17090000001", " 13800000000 ", "", "+8617000000000", "0012"])
+
+
+@given(st.lists(st.one_of(ranges, singles), max_size=6))
+def test_phone_numbers_are_the_expanded_pool(phones: list[str]) -> None:
+    pool = CanaryPool(phones=phones).phone_numbers()
+    want = _eager(phones)
+    assert len(pool) == len(want)
+    assert list(pool) == want
+    assert [pool[i] for i in range(len(want))] == want
+    assert pool[-1:] == want[-1:] and pool[2:7] == want[2:7]
+    for value in want[:50]:
+        assert value in pool
+    for value in ("１７０９００００００１", "abc", "99999999999999", 17090000001):
+        assert (value in pool) == (value in want)
