@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from leaktrace.masking._text import two_paths
 from leaktrace.masking.base import MaskContext, MaskingOperator
 
 __all__ = ["COMPOUND_SURNAMES", "MaskName"]
@@ -36,6 +37,10 @@ COMPOUND_SURNAMES: tuple[str, ...] = (
 
 _COMPOUND_RE = "^(?:" + "|".join(COMPOUND_SURNAMES) + ")"
 _SEPARATORS = r"[^\s·•・.．]"
+# The general rule is needed only for values with whitespace or a separator dot, a compound
+# surname, or fewer than two characters. Any other value is its own stripped form, keeps
+# exactly one character, and every character after it becomes a star: a padding.
+_NEEDS_GENERAL_RULE = r"[\s·•・.．]|" + _COMPOUND_RE
 
 
 class MaskName(MaskingOperator):
@@ -50,14 +55,42 @@ class MaskName(MaskingOperator):
         self._no_arg()
 
     def expr(self, col: pl.Expr) -> pl.Expr:
-        s = col.cast(pl.String).str.strip_chars()
-        keep = (
-            pl.when(s.str.contains(_COMPOUND_RE) & (s.str.len_chars() >= 3))
-            .then(pl.lit(2, dtype=pl.UInt32))
-            .when(s.str.len_chars() >= 2)
-            .then(pl.lit(1, dtype=pl.UInt32))
-            .otherwise(pl.lit(0, dtype=pl.UInt32))
-        )
-        head = s.str.head(keep)
-        rest = s.str.slice(keep).str.replace_all(_SEPARATORS, "*")
-        return head + rest
+        return col.map_batches(_mask_names, return_dtype=pl.String, is_elementwise=True)
+
+
+def _mask_names(values: pl.Series) -> pl.Series:
+    s = values.cast(pl.String)
+    v = pl.col("v")
+    general = (
+        s.to_frame("v")
+        .select((v.str.contains(_NEEDS_GENERAL_RULE) | (v.str.len_chars() < 2)).fill_null(False))
+        .to_series()
+    )
+    return two_paths(s, general, _padded, _rule).alias(values.name)
+
+
+def _keep(s: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """How many leading characters stay visible (``n`` = length of ``s`` in characters)."""
+    return (
+        pl.when(s.str.contains(_COMPOUND_RE) & (n >= 3))
+        .then(pl.lit(2, dtype=pl.UInt32))
+        .when(n >= 2)
+        .then(pl.lit(1, dtype=pl.UInt32))
+        .otherwise(pl.lit(0, dtype=pl.UInt32))
+    )
+
+
+def _padded(s: pl.Series) -> pl.Series:
+    """The rule for the common case: first character, then one ``*`` per character."""
+    v = pl.col("v")
+    return s.to_frame("v").select(v.str.head(1).str.pad_end(v.str.len_chars(), "*")).to_series()
+
+
+def _rule(values: pl.Series) -> pl.Series:
+    """The general rule: strip, keep the surname, star every character but separators."""
+    s, keep = pl.col("v"), pl.col("keep")
+    frame = values.to_frame("v").select(s.str.strip_chars())
+    frame = frame.with_columns(_keep(s, s.str.len_chars()).alias("keep"))
+    return frame.select(
+        s.str.head(keep) + s.str.slice(keep).str.replace_all(_SEPARATORS, "*")
+    ).to_series()

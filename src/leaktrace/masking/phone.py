@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import polars as pl
 
-from leaktrace.masking._text import fold_digits, stars
+from leaktrace.masking._text import fold_digits, stars, two_paths
 from leaktrace.masking.base import MaskContext, MaskingOperator
 
 __all__ = ["MaskPhone"]
 
 _MODES: dict[str, tuple[int, int]] = {"keep4": (3, 4), "waybill": (3, 2), "last4": (0, 4)}
+
+# An ASCII 11-digit mobile needs no folding and has no prefix to drop: the rule reduces to
+# first ``head`` + stars + last ``tail``. Everything else (and only that) takes ``_rule``.
+_PLAIN_MOBILE = r"^1[0-9]{10}$"
 
 
 class MaskPhone(MaskingOperator):
@@ -47,15 +51,51 @@ class MaskPhone(MaskingOperator):
         self.head, self.tail = _MODES[mode]
 
     def expr(self, col: pl.Expr) -> pl.Expr:
-        d = fold_digits(col).str.replace(r"^(?:\+?0{0,2}86)(1\d{10})$", "$1")
-        mobile = d.str.contains(r"^1\d{10}$")
-        n = d.str.replace_all(r"\D", "")
-        masked_mobile = (
-            d.str.head(self.head) + stars(11 - self.head - self.tail) + d.str.tail(self.tail)
-        )
-        other = (
-            pl.when(n.str.len_chars() > self.tail)
-            .then(n.str.tail(self.tail).str.pad_start(n.str.len_chars(), "*"))
-            .otherwise(stars(n.str.len_chars().clip(lower_bound=1)))
-        )
-        return pl.when(col.is_null()).then(None).when(mobile).then(masked_mobile).otherwise(other)
+        head, tail = self.head, self.tail
+
+        def run(values: pl.Series) -> pl.Series:
+            s = values.cast(pl.String)
+            general = s.str.contains(_PLAIN_MOBILE).not_().fill_null(False)
+            return two_paths(
+                s, general, lambda v: _plain_mobile(v, head, tail), lambda v: _rule(v, head, tail)
+            ).alias(values.name)
+
+        return col.map_batches(run, return_dtype=pl.String, is_elementwise=True)
+
+
+def _plain_mobile(values: pl.Series, head: int, tail: int) -> pl.Series:
+    v = pl.col("v")
+    return (
+        values.to_frame("v")
+        .select(pl.concat_str(v.str.head(head), pl.lit("*" * (11 - head - tail)), v.str.tail(tail)))
+        .to_series()
+    )
+
+
+def _rule(values: pl.Series, head: int, tail: int) -> pl.Series:
+    """The general rule: fold, drop a +86/0086/86 prefix, mask a mobile or fail closed.
+
+    Each intermediate is materialised once (eager Polars would re-evaluate a shared
+    sub-expression at every reference).
+    """
+    d, n, length = pl.col("d"), pl.col("n"), pl.col("len")
+    frame = values.to_frame("v").select(
+        pl.col("v").is_null().alias("null"),
+        fold_digits(pl.col("v")).str.replace(r"^(?:\+?0{0,2}86)(1\d{10})$", "$1").alias("d"),
+    )
+    frame = frame.with_columns(
+        d.str.contains(r"^1\d{10}$").alias("mobile"), d.str.replace_all(r"\D", "").alias("n")
+    ).with_columns(n.str.len_chars().alias("len"))
+    masked_mobile = d.str.head(head) + stars(11 - head - tail) + d.str.tail(tail)
+    other = (
+        pl.when(length > tail)
+        .then(n.str.tail(tail).str.pad_start(length, "*"))
+        .otherwise(stars(length.clip(lower_bound=1)))
+    )
+    return frame.select(
+        pl.when(pl.col("null"))
+        .then(None)
+        .when(pl.col("mobile"))
+        .then(masked_mobile)
+        .otherwise(other)
+    ).to_series()

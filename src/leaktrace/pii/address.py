@@ -13,6 +13,8 @@ canary addresses from real distributions, not a gazetteer.
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from leaktrace.pii.base import Detector, register
@@ -82,11 +84,31 @@ def generalise_to_district(expr: pl.Expr) -> pl.Expr:
 
     Null when none of the three could be parsed (never leaks the street part).
     """
-    parts = parse_address(expr)
-    joined = pl.concat_str(
-        [parts.struct.field(f).fill_null("") for f in ("province", "city", "district")]
-    )
-    return pl.when(joined.str.len_chars() > 0).then(joined).otherwise(None)
+    # Same value as joining parse_address's first three groups, at a tenth of the cost: the
+    # groups are consecutive from the start, so their join is the match of _PARSE_RE cut
+    # before ``street`` (see _district_prefix_re), found without capture groups.
+    prefix = canonical(expr).str.extract_all(_district_prefix_re()).list.first()
+    # Named "province" as the join used to be (concat_str takes its first input's name), so a
+    # ``with_columns`` caller still gets the same column and does not overwrite its input.
+    return prefix.replace("", None).alias("province")
+
+
+@functools.cache
+def _district_prefix_re() -> str:
+    """``^(province)?(city)?(district)?`` of :data:`_PARSE_RE`, as non-capturing groups.
+
+    Its match is exactly the join of parse_address's province, city and district: the
+    parts of _PARSE_RE after ``district`` are all optional and end in ``(.*)$``, which
+    succeeds from any position of a canonical value (no whitespace, so no ``\\n`` for
+    ``.`` to stop at), so leftmost-first matching makes the same choices for the first
+    three groups with or without them.
+    """
+    head, sep, _ = _PARSE_RE.partition("(?P<street>")
+    if not sep:  # pragma: no cover - guards an edit of _PARSE_RE
+        raise AssertionError("_PARSE_RE has no street group")
+    for name in ADDRESS_FIELDS[:3]:
+        head = head.replace(f"(?P<{name}>", "(?:")
+    return head
 
 
 ADDRESS = register(
