@@ -177,32 +177,6 @@ static int pass_canonical(const uint8_t *s, size_t n, buf_t *o, int drop_dots, i
     return 1;
 }
 
-/* Digit width: every 0-9 / ０-９ to the requested width. */
-static void pass_digit_width(const uint8_t *s, size_t n, buf_t *o, int full)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = dec(s, i, n, &cp);
-        if (full && is_half_digit(cp))
-            k += enc(o->p + k, 0xFF10 + (cp - '0'));
-        else if (!full && is_full_digit(cp))
-            o->p[k++] = (uint8_t)('0' + (cp - 0xFF10));
-        else {
-            put(o->p + k, s + i, len);
-            k += len;
-        }
-        i += len;
-    }
-    o->n = k;
-}
-
-static inline int starts(const uint8_t *s, size_t i, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    return i < n && s[i] == (uint8_t)lit[0] && i + m <= n && memcmp(s + i, lit, m) == 0;
-}
-
 /* ---- OP_PHONE ---------------------------------------------------------------------- */
 
 static int op_phone(const uint8_t *s, size_t n, buf_t *o)
@@ -276,195 +250,198 @@ static inline int is_separator(uint32_t cp)
     }
 }
 
-/* After pass_canonical (so only ASCII digits are \d digits: address_safe() excluded the
- * others): brackets dropped; a separator run after a digit → '-'; N号楼/N栋/N幢/N座楼 →
- * N栋; N室 → N; ASCII upper-cased. Each step is its own pass, as in the reference. */
-static void op_address_tail(buf_t *a, buf_t *b)
-{
-    const uint8_t *s = a->p;
-    size_t n = a->n, k = 0;
-    for (size_t i = 0; i < n;) { /* brackets */
-        uint32_t cp;
-        size_t len = dec(s, i, n, &cp);
-        if (!is_bracket(cp)) {
-            put(b->p + k, s + i, len);
-            k += len;
-        }
-        i += len;
-    }
-    b->n = k;
+/* ---- code-point passes ------------------------------------------------------------- */
 
-    s = b->p, n = b->n, k = 0; /* separators after a digit */
+/* The address and title rules look at neighbouring characters, several passes in a row;
+ * decoding each row once into code points and encoding once at the end is cheaper than
+ * re-decoding UTF-8 in every pass. */
+
+enum {
+    CP_HAO = 0x53F7,   /* 号 */
+    CP_LOU = 0x697C,   /* 楼 */
+    CP_DONG = 0x680B,  /* 栋 */
+    CP_ZHUANG = 0x5E62, /* 幢 */
+    CP_ZUO = 0x5EA7,   /* 座 */
+    CP_SHI = 0x5BA4,   /* 室 */
+    CP_QU = 0x533A,    /* 区 */
+    CP_XIAN = 0x53BF,  /* 县 */
+    CP_DAN = 0x5355,   /* 单 */
+    CP_YUAN = 0x5143,  /* 元 */
+    CP_LB = 0x3010,    /* 【 */
+    CP_RB = 0x3011,    /* 】 */
+    CP_TIMES = 0xD7,   /* × */
+    CP_KELVIN = 0x212A,
+};
+
+static size_t decode_all(const uint8_t *s, size_t n, uint32_t *o)
+{
+    size_t m = 0;
     for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = dec(s, i, n, &cp);
-        if (is_separator(cp) && i > 0 && is_half_digit(s[i - 1])) {
-            a->p[k++] = '-';
-            i += len;
-            while (i < n) {
-                len = dec(s, i, n, &cp);
-                if (!is_separator(cp))
-                    break;
-                i += len;
-            }
+        if (s[i] < 0x80) {
+            o[m++] = s[i++];
             continue;
         }
-        put(a->p + k, s + i, len);
-        k += len;
-        i += len;
+        i += dec(s, i, n, &o[m++]);
     }
-    a->n = k;
+    return m;
+}
 
-    s = a->p, n = a->n, k = 0; /* building word after a digit → 栋 */
-    for (size_t i = 0; i < n;) {
-        if (i > 0 && is_half_digit(s[i - 1])) {
-            size_t w = starts(s, i, n, "号楼") ? 6
-                       : (starts(s, i, n, "栋") || starts(s, i, n, "幢")) ? 3
-                       : starts(s, i, n, "座楼") ? 6 : 0;
-            if (w) {
-                memcpy(b->p + k, "栋", 3);
-                k += 3;
-                i += w;
+static size_t encode_all(const uint32_t *cp, size_t m, uint8_t *o)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (cp[i] < 0x80)
+            o[k++] = (uint8_t)cp[i];
+        else
+            k += enc(o + k, cp[i]);
+    }
+    return k;
+}
+
+/* canonical_address: one map pass (width fold, whitespace and brackets dropped, ASCII
+ * upper-cased — these touch single characters, and upper-casing commutes with the later
+ * rules, which only look at digits, separators and CJK words), then the separator rule,
+ * then the building-word and 室 rules together: a word is replaced by 栋 (never a digit)
+ * and digits are never replaced, so "preceded by a digit" means the same before and after
+ * the word rule. Returns 0 (FALLBACK) for characters outside address_safe(). */
+static int op_address(const uint8_t *s, size_t n, uint32_t *A, uint32_t *B, uint8_t *out,
+                      size_t *outn)
+{
+    size_t m = decode_all(s, n, A), k = 0;
+    for (size_t i = 0; i < m; i++) {
+        uint32_t cp = A[i];
+        if (cp >= 0x80 && !address_safe(cp))
+            return 0;
+        if (cp >= 0xFF01 && cp <= 0xFF5E)
+            cp -= 0xFEE0;
+        else if (cp == 0x3000)
+            cp = 0x20;
+        if (is_ws(cp) || is_bracket(cp))
+            continue;
+        if (cp >= 'a' && cp <= 'z')
+            cp -= 32;
+        B[k++] = cp;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < k;) { /* (\d)SEP+ → $1- */
+        if (is_separator(B[i]) && i > 0 && is_half_digit(B[i - 1])) {
+            A[j++] = '-';
+            while (i < k && is_separator(B[i]))
+                i++;
+            continue;
+        }
+        A[j++] = B[i++];
+    }
+    k = 0;
+    for (size_t i = 0; i < j;) { /* (\d+)(号楼|栋|幢|座楼) → $1栋, (\d)室 → $1 */
+        uint32_t cp = A[i];
+        if (i > 0 && is_half_digit(A[i - 1])) {
+            if ((cp == CP_HAO || cp == CP_ZUO) && i + 1 < j && A[i + 1] == CP_LOU) {
+                B[k++] = CP_DONG;
+                i += 2;
+                continue;
+            }
+            if (cp == CP_DONG || cp == CP_ZHUANG) {
+                B[k++] = CP_DONG;
+                i++;
+                continue;
+            }
+            if (cp == CP_SHI) {
+                i++;
                 continue;
             }
         }
-        b->p[k++] = s[i++];
+        B[k++] = cp;
+        i++;
     }
-    b->n = k;
-
-    s = b->p, n = b->n, k = 0; /* 室 after a digit dropped; ASCII upper-cased */
-    for (size_t i = 0; i < n;) {
-        if (i > 0 && is_half_digit(s[i - 1]) && starts(s, i, n, "室")) {
-            i += 3;
-            continue;
-        }
-        uint8_t c = s[i++];
-        a->p[k++] = (c >= 'a' && c <= 'z') ? (uint8_t)(c - 32) : c;
-    }
-    a->n = k;
+    *outn = encode_all(B, k, out);
+    return 1;
 }
 
-/* ---- OP_EMBED_ADDRESS -------------------------------------------------------------- */
-
-/* Code point that ends just before byte i (i > 0). */
-static inline uint32_t prev_cp(const uint8_t *s, size_t i)
+static void op_embed_address(const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
+                             uint32_t *B, uint8_t *out, size_t *outn)
 {
-    size_t j = i - 1;
-    while (j > 0 && (s[j] & 0xC0) == 0x80)
-        j--;
-    uint32_t cp;
-    dec(s, j, i, &cp);
-    return cp;
-}
-
-static void op_embed_address(const uint8_t *s, size_t n, const int8_t *sym, buf_t *a, buf_t *b)
-{
+    size_t m = decode_all(s, n, A);
     /* 1. digit width */
-    pass_digit_width(s, n, a, sym[0] == 1);
-
+    for (size_t i = 0; i < m; i++) {
+        if (sym[0] == 1 && is_half_digit(A[i]))
+            A[i] = 0xFF10 + (A[i] - '0');
+        else if (sym[0] != 1 && is_full_digit(A[i]))
+            A[i] = '0' + (A[i] - 0xFF10);
+    }
     /* 2. ([0-9０-９])(?:号楼|栋|幢) → digit + word(b1) */
-    const char *word = sym[1] == 2 ? "幢" : sym[1] == 1 ? "栋" : "号楼";
-    size_t wl = strlen(word), k = 0;
-    const uint8_t *t = a->p;
-    size_t m = a->n;
+    size_t k = 0;
     for (size_t i = 0; i < m;) {
-        size_t w = starts(t, i, m, "号楼") ? 6
-                   : (starts(t, i, m, "栋") || starts(t, i, m, "幢")) ? 3 : 0;
-        if (w && i > 0 && is_any_digit(prev_cp(t, i))) {
-            {
-                memcpy(b->p + k, word, wl);
-                k += wl;
-                i += w;
-                continue;
-            }
+        size_t w = 0;
+        if (i > 0 && is_any_digit(A[i - 1])) {
+            if (A[i] == CP_HAO && i + 1 < m && A[i + 1] == CP_LOU)
+                w = 2;
+            else if (A[i] == CP_DONG || A[i] == CP_ZHUANG)
+                w = 1;
         }
-        b->p[k++] = t[i++];
+        if (!w) {
+            B[k++] = A[i++];
+            continue;
+        }
+        if (sym[1] == 2)
+            B[k++] = CP_ZHUANG;
+        else if (sym[1] == 1)
+            B[k++] = CP_DONG;
+        else {
+            B[k++] = CP_HAO;
+            B[k++] = CP_LOU;
+        }
+        i += w;
     }
-    b->n = k;
-
     /* 3. ((?:单元|楼|栋|幢)[0-9０-９]+)室?$ → $1 + (室 if b2) */
-    t = b->p, m = b->n;
-    size_t end = m;
-    if (end >= 3 && memcmp(t + end - 3, "室", 3) == 0)
-        end -= 3;
+    size_t end = k;
+    if (end > 0 && B[end - 1] == CP_SHI)
+        end--;
     size_t j = end;
-    while (j > 0) {
-        uint32_t cp = prev_cp(t, j);
-        if (!is_any_digit(cp))
-            break;
-        j -= cp < 0x80 ? 1 : 3;
-    }
-    int room = j < end && ((j >= 6 && memcmp(t + j - 6, "单元", 6) == 0) ||
-                           (j >= 3 && (memcmp(t + j - 3, "楼", 3) == 0 ||
-                                       memcmp(t + j - 3, "栋", 3) == 0 ||
-                                       memcmp(t + j - 3, "幢", 3) == 0)));
-    if (room) {
-        memcpy(a->p, t, end);
+    while (j > 0 && is_any_digit(B[j - 1]))
+        j--;
+    if (j < end && ((j >= 2 && B[j - 2] == CP_DAN && B[j - 1] == CP_YUAN) ||
+                    (j >= 1 && (B[j - 1] == CP_LOU || B[j - 1] == CP_DONG ||
+                                B[j - 1] == CP_ZHUANG)))) {
         k = end;
-        if (sym[2] == 1) {
-            memcpy(a->p + k, "室", 3);
-            k += 3;
-        }
-    } else {
-        memcpy(a->p, t, m);
-        k = m;
+        if (sym[2] == 1)
+            B[k++] = CP_SHI;
     }
-    a->n = k;
-
     /* 4. ^([^区县]*[区县])\s* → $1 + (" " if b3) */
-    t = a->p, m = a->n, k = 0;
-    size_t i = 0, cut = SIZE_MAX;
-    while (i < m) {
-        uint32_t cp;
-        size_t len = dec(t, i, m, &cp);
-        i += len;
-        if (cp == 0x533A || cp == 0x53BF) { /* 区 县 */
-            cut = i;
-            break;
-        }
-    }
-    if (cut == SIZE_MAX) {
-        memcpy(b->p, t, m);
-        b->n = m;
+    size_t cut = 0;
+    while (cut < k && B[cut] != CP_QU && B[cut] != CP_XIAN)
+        cut++;
+    if (cut == k) {
+        *outn = encode_all(B, k, out);
         return;
     }
+    cut++;
     size_t rest = cut;
-    while (rest < m) {
-        uint32_t cp;
-        size_t len = dec(t, rest, m, &cp);
-        if (!is_ws(cp))
-            break;
-        rest += len;
-    }
-    memcpy(b->p, t, cut);
-    k = cut;
+    while (rest < k && is_ws(B[rest]))
+        rest++;
+    size_t o = encode_all(B, cut, out);
     if (sym[3] == 1)
-        b->p[k++] = ' ';
-    memcpy(b->p + k, t + rest, m - rest);
-    b->n = k + (m - rest);
+        out[o++] = ' ';
+    o += encode_all(B + rest, k - rest, out + o);
+    *outn = o;
 }
-
-/* ---- OP_EMBED_TITLE ---------------------------------------------------------------- */
 
 static const char *const UNITS[] = {"mah", "ml", "kg", "mm", "cm", "gb", "tb", "g", "l", "w"};
 
-/* Length in bytes of unit `u` at t[i] in any letter case (k also as U+212A KELVIN SIGN),
- * or 0. */
-static size_t unit_at(const uint8_t *t, size_t i, size_t m, const char *u)
+/* Whether unit `u` (lower-case ASCII) starts at A[i], in any letter case (k also as U+212A
+ * KELVIN SIGN, which the reference's case-insensitive forms include); its length or 0. */
+static size_t unit_at(const uint32_t *A, size_t i, size_t m, const char *u)
 {
-    size_t start = i;
-    for (const char *c = u; *c; c++) {
-        if (i < m && (t[i] | 0x20) == (uint8_t)*c && t[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if (*c == 'k' && i + 3 <= m && t[i] == 0xE2 && t[i + 1] == 0x84 && t[i + 2] == 0xAA) {
-            i += 3;
-            continue;
-        }
+    size_t len = strlen(u);
+    if (i + len > m)
         return 0;
+    for (size_t c = 0; c < len; c++) {
+        uint32_t cp = A[i + c];
+        int ok = (cp < 0x80 && (cp | 0x20) == (uint32_t)u[c]) || (u[c] == 'k' && cp == CP_KELVIN);
+        if (!ok)
+            return 0;
     }
-    return i - start;
+    return len;
 }
 
 static inline int is_title_letter(uint32_t cp)
@@ -473,121 +450,101 @@ static inline int is_title_letter(uint32_t cp)
            (cp >= 0xFF21 && cp <= 0xFF3A);
 }
 
-static void op_embed_title(const uint8_t *s, size_t n, const int8_t *sym, buf_t *a, buf_t *b)
+static void op_embed_title(const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
+                           uint32_t *B, uint8_t *out, size_t *outn)
 {
-    /* 1. bracket style */
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        if (sym[0] == 1 && (s[i] == '[' || s[i] == ']')) {
-            memcpy(a->p + k, s[i] == '[' ? "【" : "】", 3);
-            k += 3;
-            i++;
-        } else if (sym[0] != 1 && (starts(s, i, n, "【") || starts(s, i, n, "】"))) {
-            a->p[k++] = starts(s, i, n, "【") ? '[' : ']';
-            i += 3;
-        } else
-            a->p[k++] = s[i++];
+    size_t m = decode_all(s, n, A);
+    /* 1. bracket style and 2. digit width: both one character for one */
+    for (size_t i = 0; i < m; i++) {
+        uint32_t cp = A[i];
+        if (sym[0] == 1)
+            cp = cp == '[' ? CP_LB : cp == ']' ? CP_RB : cp;
+        else
+            cp = cp == CP_LB ? '[' : cp == CP_RB ? ']' : cp;
+        if (sym[1] == 1 && is_half_digit(cp))
+            cp = 0xFF10 + (cp - '0');
+        else if (sym[1] != 1 && is_full_digit(cp))
+            cp = '0' + (cp - 0xFF10);
+        A[i] = cp;
     }
-    a->n = k;
-
-    /* 2. digit width */
-    pass_digit_width(a->p, a->n, b, sym[1] == 1);
-
     /* 3. digit + unit (any case) → digit + UNIT / unit; leftmost, first unit in order */
-    const uint8_t *t = b->p;
-    size_t m = b->n;
-    k = 0;
-    for (size_t i = 0; i < m;) {
-        uint32_t cp;
-        size_t len = dec(t, i, m, &cp);
-        put(a->p + k, t + i, len);
-        k += len;
-        i += len;
-        if (!is_any_digit(cp))
+    for (size_t i = 0; i < m; i++) {
+        if (!is_any_digit(A[i]) || i + 1 >= m)
+            continue;
+        uint32_t next = A[i + 1] | 0x20; /* every unit starts with one of these letters */
+        if (!(next == 'm' || next == 'k' || next == 'c' || next == 'g' || next == 't' ||
+              next == 'l' || next == 'w' || A[i + 1] == CP_KELVIN) ||
+            (A[i + 1] >= 0x80 && A[i + 1] != CP_KELVIN))
             continue;
         for (size_t u = 0; u < sizeof UNITS / sizeof *UNITS; u++) {
-            size_t ul = unit_at(t, i, m, UNITS[u]);
+            size_t ul = unit_at(A, i + 1, m, UNITS[u]);
             if (ul) {
-                for (const char *c = UNITS[u]; *c; c++)
-                    a->p[k++] = sym[2] == 1 ? (uint8_t)(*c - 32) : (uint8_t)*c;
+                for (size_t c = 0; c < ul; c++)
+                    A[i + 1 + c] = sym[2] == 1 ? (uint32_t)(UNITS[u][c] - 32) : (uint32_t)UNITS[u][c];
                 i += ul;
                 break;
             }
         }
     }
-    a->n = k;
-
     /* 4. ([0-9０-９][a-zA-Zａ-ｚＡ-Ｚ]*)\s*[*×]\s*([0-9０-９]) → $1 + (× if b3 else *) + $2 */
-    t = a->p, m = a->n, k = 0;
+    size_t k = 0;
     for (size_t i = 0; i < m;) {
-        uint32_t cp;
-        size_t len = dec(t, i, m, &cp);
-        if (is_any_digit(cp)) {
-            size_t q = i + len, r, e;
-            uint32_t c2;
-            while (q < m && (len = dec(t, q, m, &c2), is_title_letter(c2)))
-                q += len;
-            r = q;
-            while (r < m && (len = dec(t, r, m, &c2), is_ws(c2)))
-                r += len;
-            if (r < m && (len = dec(t, r, m, &c2), c2 == '*' || c2 == 0xD7)) {
-                e = r + len;
-                while (e < m && (len = dec(t, e, m, &c2), is_ws(c2)))
-                    e += len;
-                if (e < m && (len = dec(t, e, m, &c2), is_any_digit(c2))) {
-                    memcpy(b->p + k, t + i, q - i);
-                    k += q - i;
-                    if (sym[3] == 1) {
-                        memcpy(b->p + k, "×", 2);
-                        k += 2;
-                    } else
-                        b->p[k++] = '*';
-                    memcpy(b->p + k, t + e, len);
-                    k += len;
-                    i = e + len;
+        if (is_any_digit(A[i])) {
+            size_t q = i + 1;
+            while (q < m && is_title_letter(A[q]))
+                q++;
+            size_t r = q;
+            while (r < m && is_ws(A[r]))
+                r++;
+            if (r < m && (A[r] == '*' || A[r] == CP_TIMES)) {
+                size_t e = r + 1;
+                while (e < m && is_ws(A[e]))
+                    e++;
+                if (e < m && is_any_digit(A[e])) {
+                    while (i < q)
+                        B[k++] = A[i++];
+                    B[k++] = sym[3] == 1 ? CP_TIMES : '*';
+                    B[k++] = A[e];
+                    i = e + 1;
                     continue;
                 }
             }
-            len = dec(t, i, m, &cp);
         }
-        put(b->p + k, t + i, len);
-        k += len;
-        i += len;
+        B[k++] = A[i++];
     }
-    b->n = k;
+    *outn = encode_all(B, k, out);
 }
 
 /* ---- driver ------------------------------------------------------------------------ */
 
-/* Rewrite one row into `out` (capacity GROW(n)); returns the status. `a`, `b` are scratch
- * buffers of the same capacity. */
-static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, buf_t *a, buf_t *b,
-                       buf_t **result)
+/* Rewrite one row into `out` (capacity GROW(n)); returns the status and sets *outn. `A`,
+ * `B` are code-point scratch arrays of 2 n + 8 entries. */
+static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
+                       uint32_t *B, uint8_t *out, size_t *outn)
 {
+    buf_t o = {out, 0};
+    int st = ST_OK;
     switch (op) {
     case OP_CANONICAL:
     case OP_NAME:
-        pass_canonical(s, n, a, op == OP_NAME, 0);
-        *result = a;
-        return ST_OK;
+        pass_canonical(s, n, &o, op == OP_NAME, 0);
+        break;
     case OP_PHONE:
-        *result = a;
-        return op_phone(s, n, a);
+        st = op_phone(s, n, &o);
+        break;
     case OP_ADDRESS:
-        if (!pass_canonical(s, n, a, 0, 1))
-            return ST_FALLBACK;
-        op_address_tail(a, b);
-        *result = a;
-        return ST_OK;
+        if (!op_address(s, n, A, B, out, &o.n))
+            st = ST_FALLBACK;
+        break;
     case OP_EMBED_ADDRESS:
-        op_embed_address(s, n, sym, a, b);
-        *result = b;
-        return ST_OK;
+        op_embed_address(s, n, sym, A, B, out, &o.n);
+        break;
     default: /* OP_EMBED_TITLE */
-        op_embed_title(s, n, sym, a, b);
-        *result = b;
-        return ST_OK;
+        op_embed_title(s, n, sym, A, B, out, &o.n);
+        break;
     }
+    *outn = st == ST_OK ? o.n : 0;
+    return st;
 }
 
 static PyObject *py_rewrite(PyObject *self, PyObject *args)
@@ -597,10 +554,9 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
     Py_buffer data = {0}, offsets = {0}, symbols = {0};
     if (!PyArg_ParseTuple(args, "iy*y*y*:rewrite", &op, &data, &offsets, &symbols))
         return NULL;
-    PyObject *result = NULL;
-    uint8_t *out = NULL, *status = NULL, *scratch = NULL;
-    int64_t *out_off = NULL;
-    int nomem = 0;
+    PyObject *result = NULL, *out_obj = NULL, *off_obj = NULL, *status_obj = NULL;
+    uint32_t *scratch = NULL;
+    int overflow = 0;
 
     if (op < 0 || op >= OP_COUNT) {
         PyErr_SetString(PyExc_ValueError, "unknown rewrite op");
@@ -628,48 +584,50 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
             maxlen = len;
     }
     size_t total = (size_t)(off[nrows] - off[0]);
-    size_t cap = total * 3 + 16 * (size_t)nrows + 16;
-    out = malloc(cap);
-    out_off = malloc(sizeof(int64_t) * (size_t)(nrows + 1));
-    status = malloc((size_t)nrows + 1);
-    scratch = malloc(2 * GROW(maxlen));
-    if (!out || !out_off || !status || !scratch) {
-        PyErr_NoMemory();
+    size_t cap = 3 * total + 16 * (size_t)nrows + 16;
+    /* Written in place and shrunk at the end: no second copy of the output. */
+    out_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+    off_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(sizeof(int64_t) * (size_t)(nrows + 1)));
+    status_obj = PyBytes_FromStringAndSize(NULL, nrows);
+    scratch = malloc(2 * sizeof(uint32_t) * (2 * maxlen + 8));
+    if (!out_obj || !off_obj || !status_obj || !scratch) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
         goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
-    buf_t a = {scratch, 0}, b = {scratch + GROW(maxlen), 0};
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(out_obj);
+    int64_t *out_off = (int64_t *)PyBytes_AS_STRING(off_obj);
+    uint8_t *status = (uint8_t *)PyBytes_AS_STRING(status_obj);
     size_t k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    uint32_t *A = scratch, *B = scratch + (2 * maxlen + 8);
     out_off[0] = 0;
     for (Py_ssize_t r = 0; r < nrows; r++) {
         const uint8_t *s = (const uint8_t *)data.buf + off[r];
-        size_t n = (size_t)(off[r + 1] - off[r]);
-        buf_t *res = &a;
-        int st = rewrite_row(op, s, n, needs_sym ? (const int8_t *)symbols.buf + 4 * r : NULL, &a,
-                             &b, &res);
-        status[r] = (uint8_t)st;
-        if (st == ST_OK) {
-            if (k + res->n > cap) { /* cannot happen with the growth bound; stay safe */
-                nomem = 1;
-                break;
-            }
-            memcpy(out + k, res->p, res->n);
-            k += res->n;
+        size_t n = (size_t)(off[r + 1] - off[r]), wrote = 0;
+        if (k + GROW(n) > cap) { /* cannot happen: every row stays within GROW(n) */
+            overflow = 1;
+            break;
         }
+        status[r] = (uint8_t)rewrite_row(op, s, n, needs_sym ? (const int8_t *)symbols.buf + 4 * r : NULL,
+                                         A, B, out + k, &wrote);
+        k += wrote;
         out_off[r + 1] = (int64_t)k;
     }
     Py_END_ALLOW_THREADS
-    if (nomem) {
+    if (overflow) {
         PyErr_SetString(PyExc_RuntimeError, "rewrite output exceeded its bound");
         goto done;
     }
-    result = Py_BuildValue("(y#y#y#)", (const char *)out, (Py_ssize_t)out_off[nrows],
-                           (const char *)out_off, (Py_ssize_t)(sizeof(int64_t) * (nrows + 1)),
-                           (const char *)status, nrows);
+    if (_PyBytes_Resize(&out_obj, (Py_ssize_t)k) < 0) {
+        out_obj = NULL;
+        goto done;
+    }
+    result = PyTuple_Pack(3, out_obj, off_obj, status_obj);
 done:
-    free(out);
-    free(out_off);
-    free(status);
+    Py_XDECREF(out_obj);
+    Py_XDECREF(off_obj);
+    Py_XDECREF(status_obj);
     free(scratch);
     PyBuffer_Release(&data);
     PyBuffer_Release(&offsets);
