@@ -103,6 +103,16 @@ class ReleasePlan:
     def fields(self) -> dict[str, str]:
         return self.policy.fields
 
+    def input_roles(self) -> list[str]:
+        """The input columns (roles) a release reads: the fields it sends, the rows' own
+        identity (order id, phone for the customer digest, order time for the index) and
+        whatever the ``where`` filter names. Others are never parsed."""
+        roles = dict.fromkeys(self.sent_roles)
+        roles.update(dict.fromkeys(["order_id", "phone", "order_time"]))
+        if self.where is not None:
+            roles.update(dict.fromkeys(self.where.meta.root_names()))
+        return list(roles)
+
     @property
     def sent_roles(self) -> list[str]:
         return [r for r, op in self.policy.fields.items() if op.rstrip("?") != "drop"]
@@ -483,14 +493,15 @@ def _marked(
 
 
 def _frames_from(
-    data: Any, columns: dict[str, str] | None
+    data: Any, columns: dict[str, str] | None, roles: list[str] | None = None
 ) -> tuple[Iterator[pl.DataFrame], str, str]:
-    """(batches, input digest, format) for a path or an in-memory frame."""
+    """(batches, input digest, format) for a path or an in-memory frame; a file is read
+    for ``roles`` only (all roles when None)."""
     from leaktrace.io import open_table, read_frame
 
     if isinstance(data, (str, Path)):
         src = open_table(Path(data), columns=columns)
-        return src.iter_batches(), file_sha256(Path(data)), src.format
+        return src.iter_batches(roles), file_sha256(Path(data)), src.format
     df = read_frame(data, columns=columns)
     buf = io.BytesIO()
     df.write_ipc(buf)
@@ -563,7 +574,7 @@ def _release_once(
         if not out_path.parent.is_dir():
             raise InputError(f"the folder of --out {out_path} does not exist")
     ledger = Ledger(ws)
-    batches, input_sha, _fmt = _frames_from(data, policy.columns or None)
+    batches, input_sha, _fmt = _frames_from(data, policy.columns or None, plan.input_roles())
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
     kernel = _BatchKernel(
         plan,

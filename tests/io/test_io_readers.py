@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from lt_orders import ROLE_OF, make_orders
 
+from leaktrace.errors import InputError
 from leaktrace.io import open_table, read_frame, read_table
 from leaktrace.io.readers import registered_formats, sniff_delimiter
 from leaktrace.roles import Role
@@ -134,3 +135,39 @@ def test_read_frame_polars_and_pandas(orders: pl.DataFrame) -> None:
 
 def test_registry_lists_formats() -> None:
     assert set(registered_formats()) >= {"csv", "xlsx", "parquet", "jsonl", "json"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv-headerless", "parquet", "jsonl", "xlsx"])
+def test_projected_batches_equal_the_full_read(
+    tmp_path: Path, orders: pl.DataFrame, fmt: str
+) -> None:
+    """``iter_batches(roles)``: exactly the wanted roles that exist, in role order, the same
+    values as a full read, batches bounded — whether or not the format can skip columns."""
+    p = tmp_path / f"leak.{fmt.split('-')[0]}"
+    if fmt == "csv":
+        _write_csv_bytes(orders, p, "gb18030")
+    elif fmt == "tsv-headerless":
+        p.write_text(orders.write_csv(separator="\t", include_header=False))
+    elif fmt == "parquet":
+        orders.write_parquet(p)
+    elif fmt == "jsonl":
+        orders.write_ndjson(p)
+    else:
+        orders.write_excel(p)
+    wanted = ["phone", "order_id", "no_such_role", "address"]
+    with open_table(p, batch_rows=50) as src:
+        parts = list(src.iter_batches(wanted))
+    assert [b.height for b in parts] == [50, 50, 20]
+    got = pl.concat(parts)
+    assert got.columns == [r for r in ROLE_ORDER if r in wanted]
+    assert got.equals(_expected(orders).select(got.columns))
+
+
+def test_parquet_read_errors_name_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "bad.parquet"
+    pl.DataFrame({"订单号": ["1234567890123456"], "手机": ["13812345678"]}).write_parquet(p)
+    data = p.read_bytes()
+    src = open_table(p)
+    p.write_bytes(data[:4] + b"\0" * (len(data) - 8) + data[-4:])  # pages destroyed
+    with pytest.raises(InputError, match=r"bad\.parquet: cannot read Parquet"):
+        list(src.iter_batches())

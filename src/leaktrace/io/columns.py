@@ -20,9 +20,10 @@ assignment came from so the evidence report can say so.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -516,6 +517,13 @@ class RoleMap:
         """Source column for ``role`` (None when absent)."""
         a = self.assignments.get(Role(role))
         return a.column if a else None
+
+    def only(self, roles: Iterable[Role | str]) -> RoleMap:
+        """The same map restricted to ``roles`` (those of them that are assigned)."""
+        wanted = {Role(r) for r in roles if isinstance(r, Role) or r in ROLE_NAMES}
+        return dataclasses.replace(
+            self, assignments={r: a for r, a in self.assignments.items() if r in wanted}
+        )
 
     def rename_map(self) -> dict[str, str]:
         """``{source column: role name}`` in :class:`Role` order."""
