@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from leaktrace.errors import InputError, KeyFileError
-from leaktrace.fpe import FF1
+from leaktrace.fpe import ALPHABET, FF1
 
 KEY128 = "2B7E151628AED2A6ABF7158809CF4F3C"
 KEY192 = KEY128 + "EF4359D8D580AA4F"
@@ -207,8 +212,6 @@ def test_many_in_chunks_keeps_order_and_row_numbers(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("key, radix, tweak, pt, ct", NIST_SAMPLES)
 def test_nist_sample_arrow(key: str, radix: int, tweak: str, pt: str, ct: str) -> None:
-    import pyarrow as pa  # type: ignore[import-untyped]
-
     ff1 = FF1(bytes.fromhex(key), radix)
     got = ff1.encrypt_arrow(pa.array([pt, None, pt]), bytes.fromhex(tweak))
     assert got.to_pylist() == [ct, None, ct]
@@ -225,8 +228,6 @@ def test_nist_sample_arrow(key: str, radix: int, tweak: str, pt: str, ct: str) -
 def test_arrow_matches_scalar_with_nulls_and_slices(
     values: list[str | None], tweak: bytes, start: int, large: bool
 ) -> None:
-    import pyarrow as pa
-
     arr = pa.array(values, type=pa.large_string() if large else pa.string())[start:]
     want = [None if x is None else FF.encrypt(x, tweak) for x in values[start:]]
     enc = FF.encrypt_arrow(arr, tweak)
@@ -235,10 +236,242 @@ def test_arrow_matches_scalar_with_nulls_and_slices(
 
 
 def test_arrow_bad_rows_are_named_without_echo() -> None:
-    import pyarrow as pa
-
     with pytest.raises(InputError, match="row 2 has a character outside") as e:
         FF.encrypt_arrow(pa.array(["1234567", None, "12345６7"]), b"t")
     assert "12345" not in str(e.value)
     with pytest.raises(InputError, match="row 1 is shorter"):
         FF.encrypt_arrow(pa.array(["1234567", "123"]), b"t")
+
+
+# --- the C kernel (leaktrace._ff1) against the numpy and scalar paths ---------------------------
+
+try:
+    from leaktrace import _ff1
+except ImportError:  # pragma: no cover - a broken build; kernel_built reports it
+    _ff1 = None  # type: ignore[assignment]
+
+KERNELS = [pytest.param(False, id="aes-ni"), pytest.param(True, id="vaes")]
+
+
+@pytest.fixture(scope="module")
+def kernel_built() -> None:
+    # gcc and the Python headers are on every machine of this project, so a missing kernel is
+    # a broken build (see setup.py), not a configuration to skip silently. A CPU without
+    # AES-NI is a real configuration: there fpe keeps the numpy path (test_fallback_*).
+    if _ff1 is None:
+        pytest.fail(
+            "leaktrace._ff1 was not built (the install found no C compiler?): "
+            "reinstall with `pip install -e .` and read its build output",
+            pytrace=False,
+        )
+    if not _ff1.has_aesni():
+        pytest.skip("this CPU has no AES-NI: fpe uses the numpy path")
+
+
+@pytest.fixture(params=KERNELS)
+def kernel(
+    request: pytest.FixtureRequest, kernel_built: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """fpe on the C kernel: with VAES/AVX-512 where the CPU has it, or held to 128-bit AES-NI."""
+    import functools
+
+    import leaktrace.fpe as fpe
+
+    wide: bool = request.param
+    assert _ff1 is not None
+    if wide and not _ff1.has_vaes():
+        pytest.skip("this CPU has no VAES/AVX-512")
+    monkeypatch.setattr(fpe, "NATIVE", True)
+    monkeypatch.setattr(_ff1, "crypt_arrow", functools.partial(_ff1.crypt_arrow, wide=wide))
+    yield
+
+
+@contextlib.contextmanager
+def numpy_path() -> Iterator[None]:
+    """fpe without the kernel, and proof that it is not called."""
+    import leaktrace.fpe as fpe
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the kernel must not run on the numpy path")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fpe, "NATIVE", False)
+        if _ff1 is not None:
+            mp.setattr(_ff1, "crypt_arrow", refuse)
+        yield
+
+
+def _arrow(values: Sequence[str | None]) -> pa.Array:
+    return pa.array(values, type=pa.large_string())
+
+
+@pytest.mark.usefixtures("kernel")
+@pytest.mark.parametrize(("key", "radix", "tweak", "pt", "ct"), NIST_SAMPLES)
+def test_nist_sample_native(key: str, radix: int, tweak: str, pt: str, ct: str) -> None:
+    ff1 = FF1(bytes.fromhex(key), radix)
+    t = bytes.fromhex(tweak)
+    got = ff1.encrypt_arrow(_arrow([pt, None, pt]), t)
+    assert got.to_pylist() == [ct, None, ct]
+    assert ff1.decrypt_arrow(got, t).to_pylist() == [pt, None, pt]
+    assert ff1.encrypt_many([pt] * 40, t).tolist() == [ct] * 40  # full batches too
+
+
+def test_native_path_is_taken(kernel_built: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import leaktrace.fpe as fpe
+
+    assert _ff1 is not None
+    assert fpe.NATIVE  # the default where the kernel is built and the CPU has AES-NI
+    calls: list[int] = []
+    real = _ff1.crypt_arrow
+
+    def spy(*args: Any, **kwargs: Any) -> bytearray | None:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_ff1, "crypt_arrow", spy)
+    assert FF.encrypt_many(["0123456789"], b"") == FF.encrypt("0123456789", b"")
+    assert calls == [1]
+
+
+# The kernel fixture only sets flags that every example reads and none changes.
+KERNEL_SETTINGS = settings(
+    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@settings(KERNEL_SETTINGS, max_examples=60)
+@given(
+    key_len=st.sampled_from([16, 24, 32]),
+    seed=st.integers(0, 2**32 - 1),
+    tweak=st.binary(max_size=40) | st.binary(min_size=200, max_size=600),
+    values=st.lists(st.none() | st.text(DIGITS, min_size=6, max_size=45), min_size=1, max_size=80),
+    start=st.integers(0, 3),
+)
+def test_native_matches_numpy_and_scalar(
+    kernel: None, key_len: int, seed: int, tweak: bytes, values: list[str | None], start: int
+) -> None:
+    # Lengths 39..45 are beyond the kernel (radix**v >= 2**64) and go through the scalar
+    # code in the same call; `start` slices the array so offsets do not begin at 0.
+    key = np.random.default_rng(seed).bytes(key_len)
+    ff1 = FF1(key)
+    arr = _arrow(values)[start:]
+    expected = [None if x is None else ff1.encrypt(x, tweak) for x in values[start:]]
+    with numpy_path():
+        assert ff1.encrypt_arrow(arr, tweak).to_pylist() == expected
+    enc = ff1.encrypt_arrow(arr, tweak)
+    assert enc.to_pylist() == expected
+    assert ff1.decrypt_arrow(enc, tweak).to_pylist() == values[start:]
+
+
+@pytest.mark.usefixtures("kernel")
+@pytest.mark.parametrize("radix", [2, 3, 5, 7, 11, 16, 26, 36])
+def test_native_other_radixes_match_numpy(radix: int) -> None:
+    # Every length the kernel takes (radix 2: up to 126) and a few beyond it, several key
+    # sizes, and more than one batch for one length. Radix 3 at n = 41 has radix**u between
+    # 2**31 and 2**32 with a 12-byte y; radix 2 at n = 66 has radix**u = 2**33.
+    rng = np.random.default_rng(radix)
+    for key_len, tweak in ((16, b""), (24, rng.bytes(19)), (32, rng.bytes(64))):
+        ff1 = FF1(rng.bytes(key_len), radix)
+        lengths = [*range(ff1.minlen, ff1._native_maxlen + 4), *[ff1.minlen + 3] * 70]
+        values = ["".join(ALPHABET[d] for d in rng.integers(0, radix, n)) for n in lengths]
+        with numpy_path():
+            expected = ff1.encrypt_many(values, tweak).tolist()
+        assert expected[:3] == [ff1.encrypt(x, tweak) for x in values[:3]]
+        enc = ff1.encrypt_many(values, tweak)
+        assert enc.tolist() == expected
+        assert ff1.decrypt_many(enc, tweak).tolist() == values
+
+
+@pytest.mark.usefixtures("kernel")
+def test_native_every_tweak_length() -> None:
+    # The tweak decides how many blocks P || Q has and where [i] || NUM(B) sits in the last
+    # one; every residue mod 16, for b = 4 (16-18 digits) and b = 5 (19 digits).
+    rng = np.random.default_rng(3)
+    values = ["".join(map(str, rng.integers(0, 10, int(n)))) for n in rng.integers(16, 20, 200)]
+    for t in [*range(50), 255, 256, 1000]:
+        tweak = rng.bytes(t)
+        with numpy_path():
+            expected = FF.encrypt_many(values, tweak).tolist()
+        assert FF.encrypt_many(values, tweak).tolist() == expected
+        assert FF.decrypt_many(np.array(expected), tweak).tolist() == values
+
+
+@pytest.mark.usefixtures("kernel")
+def test_native_every_radix10_length_and_batch_shape() -> None:
+    # 16-19-digit order ids, all kernel lengths 6..38, batches of 1, 31, 32 and 33 rows per
+    # length, and the extreme digit strings (all 0s, all 9s).
+    rng = np.random.default_rng(5)
+    values: list[str] = []
+    for n in range(6, 39):
+        values += ["0" * n, "9" * n]
+        values += [
+            "".join(map(str, rng.integers(0, 10, n))) for _ in range(int(rng.integers(1, 34)))
+        ]
+    values += ["".join(map(str, rng.integers(0, 10, int(n)))) for n in rng.integers(16, 20, 3000)]
+    order = rng.permutation(len(values))
+    values = [values[i] for i in order]
+    for key in (KEY, bytes(range(24)), bytes(range(32))):
+        ff1 = FF1(key)
+        for tweak in (b"", b"recipient-7|v2", bytes(range(16)), bytes(range(251))):
+            with numpy_path():
+                expected = ff1.encrypt_many(values, tweak).tolist()
+            assert ff1.encrypt_many(values, tweak).tolist() == expected
+            assert ff1.decrypt_many(np.array(expected), tweak).tolist() == values
+            assert expected[:5] == [ff1.encrypt(x, tweak) for x in values[:5]]
+
+
+@pytest.mark.usefixtures("kernel")
+def test_native_errors_name_the_row_without_echo() -> None:
+    with pytest.raises(InputError, match="row 2 has a character outside") as e:
+        FF.encrypt_arrow(_arrow(["1234567", None, "12345６7"]), b"t")
+    assert "12345" not in str(e.value)
+    with pytest.raises(InputError, match="row 1 is shorter"):
+        FF.encrypt_arrow(_arrow(["1234567", "123"]), b"t")
+    # a bad row among full batches, one beyond the kernel's lengths, and a short one last
+    good = [str(10**15 + 7919 * i) for i in range(100)]
+    with pytest.raises(InputError, match="row 57 has a character outside"):
+        FF.encrypt_many([*good[:57], "4921337a00000042", *good[57:]], b"t")
+    with pytest.raises(InputError, match="row 100 has a character outside"):
+        FF.encrypt_many([*good, "1" * 40 + "x"], b"t")
+    with pytest.raises(InputError, match="row 100 is shorter"):
+        FF.encrypt_many([*good, "12345"], b"t")
+    for bad in ("4921337000000042 ", "492133700000004A", "4921337000000042\n"):
+        with pytest.raises(InputError) as info:
+            FF.decrypt_many([*good, bad], b"t")
+        _assert_clean(str(info.value), bad)
+
+
+@pytest.mark.usefixtures("kernel")
+def test_native_empty_and_all_null() -> None:
+    assert FF.encrypt_arrow(_arrow([]), b"t").to_pylist() == []
+    assert FF.encrypt_arrow(_arrow([None, None]), b"t").to_pylist() == [None, None]
+    assert FF.encrypt_many([], b"t").shape == (0,)
+
+
+def test_fallback_numpy_path_matches_scalar() -> None:
+    # Where the kernel is missing or the CPU lacks AES-NI, fpe.NATIVE is False: the numpy
+    # path must still give the same aliases (and never touch the kernel).
+    values = [str(10**15 + i * 7919) for i in range(50)] + [
+        "1" * 19,
+        "12345678901234567890123456789",
+    ]
+    with numpy_path():
+        enc = FF.encrypt_many(values, b"t")
+        assert FF.decrypt_many(enc, b"t").tolist() == values
+    assert enc.tolist() == [FF.encrypt(x, b"t") for x in values]
+
+
+def test_kernel_flag_and_argument_checks(kernel_built: None) -> None:
+    import leaktrace.fpe as fpe
+
+    assert _ff1 is not None
+    assert _ff1.has_aesni() == fpe.NATIVE  # without AES-NI fpe never calls the kernel
+    offsets = np.zeros(1, dtype=np.int64)
+    if _ff1.has_aesni():
+        assert _ff1.crypt_arrow(b"", offsets, b"", KEY, b"", 10, 6, 38, False) == bytearray()
+    with pytest.raises(ValueError):
+        _ff1.crypt_arrow(b"", offsets, b"", KEY, b"", 10, 6, 39, False)  # radix**20 >= 2**64
+    with pytest.raises(ValueError):
+        _ff1.crypt_arrow(b"", offsets, b"", bytes(15), b"", 10, 6, 38, False)
+    with pytest.raises(TypeError):
+        _ff1.crypt_arrow(b"", np.zeros(1, dtype=np.int32), b"", KEY, b"", 10, 6, 38, False)

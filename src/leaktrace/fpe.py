@@ -43,6 +43,16 @@ Two implementations of the same function:
   10 only from ``v >= 29``, ``n >= 57``) never occur on this path. Lengths beyond that
   limit fall back to the scalar code, one value at a time.
 
+The batch path first hands the whole Arrow array to the C kernel ``leaktrace._ff1``
+(``_ff1.c``) when it is built and the CPU has AES-NI (:data:`NATIVE`): the same function per
+row, for every length with ``radix**v < 2**64`` (radix 10: up to 38 digits), ten AES blocks
+per row on AES-NI (four blocks per instruction with VAES/AVX-512 where present), the CBC-MAC
+prefix once per length, ``y mod radix**m`` by exact multiply-high division, the GIL
+released. Rows longer than that still go through the numpy/scalar code below; when a row is
+too short or has a character outside the alphabet the kernel gives up and the numpy path
+raises the usual error. 1M 16–19-digit ids: ~0.4 s on the numpy path, ~0.035 s on the
+kernel with VAES and ~0.065 s on plain AES-NI (one thread, 2-core development machine).
+
 Errors never contain the key or the value: they name the problem and, for batches, the
 row number.
 """
@@ -59,6 +69,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algori
 
 from leaktrace.errors import InputError, KeyFileError
 
+try:
+    from leaktrace import _ff1
+except ImportError:  # pragma: no cover - only where the C extension could not be built
+    NATIVE = False
+else:
+    NATIVE = _ff1.has_aesni()
+"""Whether the batch path runs on the C kernel (else numpy; the tests switch it off)."""
+
 __all__ = ["FF1"]
 
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -68,6 +86,8 @@ MAX_LEN = 2**32
 MAX_TWEAK = 2**32 - 1
 # The numpy path keeps radix**m below this, so the limb sums fit in uint64 (see above).
 _FAST_LIMIT = 2**44
+# The C kernel needs radix**v < 2**64 (NUM(B) and radix**m in one uint64); see _native_maxlen.
+_NATIVE_LIMIT = 2**64
 # Rows per batch: bounds the temporaries (a few hundred bytes per row) on 10M-row releases.
 _CHUNK = 1 << 20
 
@@ -82,20 +102,26 @@ class FF1:
     alphabet is the first ``radix`` characters of ``0-9a-z`` (lower case only).
     """
 
-    __slots__ = ("_cipher", "maxlen", "minlen", "radix")
+    __slots__ = ("_cipher", "_key", "_native_maxlen", "maxlen", "minlen", "radix")
 
     def __init__(self, key: bytes, radix: int = 10) -> None:
         if not isinstance(key, bytes | bytearray) or len(key) not in (16, 24, 32):
             raise KeyFileError("FF1 key must be 16, 24 or 32 bytes (AES-128/192/256)")
         if not isinstance(radix, int) or not 2 <= radix <= len(ALPHABET):
             raise ValueError(f"FF1 radix must be an integer in 2..{len(ALPHABET)}")
-        self._cipher = Cipher(algorithms.AES(bytes(key)), modes.ECB())
+        self._key = bytes(key)
+        self._cipher = Cipher(algorithms.AES(self._key), modes.ECB())
         self.radix = radix
         minlen = 2
         while radix**minlen < MIN_DOMAIN:
             minlen += 1
         self.minlen = minlen
         self.maxlen = MAX_LEN
+        # Longest length the C kernel takes (radix 10: 38 digits); longer rows go to numpy.
+        native_maxlen = minlen - 1
+        while radix ** ((native_maxlen + 1) - (native_maxlen + 1) // 2) < _NATIVE_LIMIT:
+            native_maxlen += 1
+        self._native_maxlen = native_maxlen
 
     def __repr__(self) -> str:
         return f"FF1(radix={self.radix})"
@@ -218,20 +244,69 @@ class FF1:
         )
         lens = np.diff(offsets)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
-        out = data.copy()
+        out = self._crypt_native(data, offsets, valid, tweak, decrypt) if NATIVE else None
+        if out is not None:
+            # The kernel did (and checked) every valid row up to _native_maxlen.
+            rest = valid & (lens > self._native_maxlen)
+        else:  # no kernel, or it met a bad row, which this path names
+            out = data.copy()
+            short = np.flatnonzero(valid & (lens < self.minlen))
+            if short.size:
+                raise InputError(
+                    f"FF1 value at row {int(short[0])} is shorter than the minimum length "
+                    f"{self.minlen} for radix {self.radix}"
+                )
+            rest = valid
+        self._crypt_lengths(data, out, offsets, lens, rest, tweak, decrypt)
+        return pa.LargeStringArray.from_buffers(
+            n_rows, offsets_buf, pa.py_buffer(out), validity, offset=values.offset
+        )
+
+    def _crypt_native(
+        self,
+        data: _U8,
+        offsets: npt.NDArray[np.int64],
+        valid: npt.NDArray[np.bool_],
+        tweak: bytes,
+        decrypt: bool,
+    ) -> _U8 | None:
+        """The C kernel over all valid rows of length <= ``_native_maxlen``: a writable copy
+        of ``data`` with those rows replaced, or None when a row is too short or has a
+        character outside the alphabet (the numpy path then raises the usual error)."""
+        raw = _ff1.crypt_arrow(
+            data,
+            offsets,
+            valid,
+            self._key,
+            tweak,
+            self.radix,
+            self.minlen,
+            self._native_maxlen,
+            decrypt,
+        )
+        return None if raw is None else np.frombuffer(raw, dtype=np.uint8)
+
+    def _crypt_lengths(
+        self,
+        data: _U8,
+        out: _U8,
+        offsets: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+        rows: npt.NDArray[np.bool_],
+        tweak: bytes,
+        decrypt: bool,
+    ) -> None:
+        """The numpy/scalar path: the selected ``rows`` of ``data``, one length at a time,
+        written into ``out`` at the same offsets."""
+        if not rows.any():
+            return
         table = np.full(256, 255, dtype=np.uint8)
         table[np.frombuffer(ALPHABET[: self.radix].encode("ascii"), dtype=np.uint8)] = np.arange(
             self.radix, dtype=np.uint8
         )
         chars = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
-        short = np.flatnonzero(valid & (lens < self.minlen))
-        if short.size:
-            raise InputError(
-                f"FF1 value at row {int(short[0])} is shorter than the minimum length "
-                f"{self.minlen} for radix {self.radix}"
-            )
-        for n in np.unique(lens[valid]).tolist():
-            idx = np.flatnonzero(valid & (lens == n))
+        for n in np.unique(lens[rows]).tolist():
+            idx = np.flatnonzero(rows & (lens == n))
             # n-byte windows starting at every byte: gathering rows of this view copies each
             # value's bytes without an (rows, n) index matrix; values never overlap, so the
             # writable twin can take the results back the same way.
@@ -258,9 +333,6 @@ class FF1:
                         dtype=np.uint8,
                     ).reshape(part.size, n)
                 dst[starts] = chars[res]
-        return pa.LargeStringArray.from_buffers(
-            n_rows, offsets_buf, pa.py_buffer(out), validity, offset=values.offset
-        )
 
     def _crypt_group(self, digits: _U8, tweak: bytes, *, decrypt: bool) -> _U8:
         """FF1 over all rows of one length ``n`` (``digits`` is ``(rows, n)``)."""
