@@ -171,8 +171,9 @@ def test_speed_100k() -> None:
 def test_cli_demo_data(tmp_path: Any) -> None:
     from typer.testing import CliRunner
 
-    import leaktrace.cli.data  # noqa: F401  (registers the command)
-    from leaktrace.cli import app
+    from leaktrace.cli import _register, app
+
+    _register()  # every command, as `leaktrace` has them (one alone would become the app)
 
     out = tmp_path / "orders.parquet"
     result = CliRunner().invoke(

@@ -91,7 +91,18 @@ class Geo:
     def city_of_phones(self, phones: Sequence[str | None]) -> IntArray:
         """City index of each phone's 7-digit prefix, ``-1`` when unknown or not a mobile."""
         out = np.full(len(phones), -1, dtype=np.int64)
-        for i, phone in enumerate(phones):
+        s = pl.Series(list(phones), dtype=pl.Utf8)
+        # Plain 11-digit mobiles (every canary pool number) vectorised; the rest one by one.
+        plain = s.str.contains(r"^1[0-9]{10}$").fill_null(False).to_numpy()
+        if plain.any():
+            prefix = s.filter(pl.Series(plain)).str.slice(0, 7).cast(pl.Int64).to_numpy()
+            prefix = prefix - _PREFIX_BASE
+            known = (prefix >= 0) & (prefix < _PREFIX_SPAN)
+            city = np.full(prefix.shape, -1, dtype=np.int64)
+            city[known] = self.prefix_city[prefix[known]]
+            out[plain] = city
+        for i in np.flatnonzero(~plain).tolist():
+            phone = phones[i]
             digits = "".join(ch for ch in (phone or "") if ch.isdigit())
             if digits.startswith("86") and len(digits) == 13:
                 digits = digits[2:]
