@@ -190,3 +190,28 @@ def test_property_canaries(sample: pl.DataFrame, pool: list[str], release: str, 
     assert rows["order_id"].n_unique() == n
     assert set(rows["phone"].to_list()) <= set(pool)
     assert all(ric.is_valid(x) for x in rows["id_number"].drop_nulls().to_list())
+
+
+def test_strict_id_check_accepts_nothing_stdnum_refuses() -> None:
+    """The vectorised check behind canary ID numbers: on generated numbers and on copies
+    with one digit changed, the year moved or the region swapped, everything it accepts
+    stdnum accepts too (and it accepts the generator's numbers)."""
+    import numpy as np
+
+    from leaktrace.canary import _strictly_valid
+    from leaktrace.synth.people import sample_id_numbers
+
+    rng = np.random.default_rng(5)
+    good = sample_id_numbers(rng, np.array(["11", "33", "44", "65"] * 250), rng.random(1000) < 0.5)
+    assert _strictly_valid(good).all()
+    variants = []
+    for v in good.to_list()[:300]:
+        i = int(rng.integers(0, 17))
+        variants.append(v[:i] + str((int(v[i]) + 1) % 10) + v[i + 1 :])  # checksum broken
+        variants.append(v[:6] + str(int(v[6:10]) - 60) + v[10:])  # decades before the code
+        variants.append("990000" + v[6:])  # no such region
+        variants.append(v[:10] + "1332" + v[14:])  # no 32 January
+    ids = pl.Series(variants)
+    ok = _strictly_valid(ids)
+    assert all(ric.is_valid(v) for v in ids.filter(pl.Series(ok)).to_list())
+    assert not ok.all()
