@@ -1,5 +1,5 @@
 /*
- * leaktrace._ff1: FF1 (NIST SP 800-38G) over an Arrow string array, AES-NI.
+ * leaktrace._ff1: FF1 (NIST SP 800-38G) over an Arrow string array, with AES-NI.
  *
  * Why: a release aliases every order number with FF1 (leaktrace.fpe). The numpy batch path
  * costs ~0.4 s per 1M 16-19-digit ids, about as much as reading and writing the whole
@@ -7,20 +7,23 @@
  *
  * What it computes is exactly `FF1._crypt_group` of fpe.py, for every valid row whose length
  * n has radix**v < 2**64 (v = n - n // 2; radix 10: n <= 38). For those lengths b <= 8 and
- * d <= 12, so NUM(B) fits in one uint64, only the last block of P || Q differs per row (the
- * CBC-MAC over the shared prefix is computed once per length and tweak), and
- * y = NUM(S[:d]) < 2**96 is R's first d bytes (no extra blocks). y mod radix**m uses the
- * Moller-Granlund division by an invariant divisor (a precomputed reciprocal per modulus),
- * exact for every modulus < 2**64.
+ * d <= 12, so NUM(A), NUM(B) and radix**m fit in a uint64, only the last block of P || Q
+ * differs per row (the CBC-MAC over the shared prefix is computed once per length and
+ * tweak), and y = NUM(R[:d]) < 2**96 needs no extra blocks. y mod radix**m is an exact
+ * division by an invariant divisor (multiply-high by a precomputed magic number, and the
+ * Moller-Granlund 2-by-1 step for the 96-bit case), without data-dependent branches.
  *
- * Rows go through the Feistel rounds LANES at a time (independent AES chains keep the AES
- * units busy). The GIL is released during the work. Longer rows are copied unchanged and
- * left to the caller; on the first row that is too short or has a character outside the
- * alphabet the function returns None and the caller's reference path raises the error.
+ * How: rows are queued per length and go through the rounds BATCH at a time, so a batch
+ * shares its constants and loop counts and its independent AES chains interleave: in
+ * 128-bit registers, LANES rows at a time (AES-NI), or, where the CPU has VAES and AVX-512,
+ * in 512-bit vectors (8 rows per vector, four AES blocks per instruction). NUM/STR of radix
+ * 10 use SWAR digit tricks. The GIL is released during the work. Longer rows are copied
+ * unchanged and left to the caller; on a row that is too short or has a character outside
+ * the alphabet the function returns None and the caller's reference path raises the error.
  *
- * AES-NI is used through function attributes and chosen at run time with cpuid, so the
- * module imports on every CPU; without AES-NI (or off x86-64) has_aesni() is False and
- * crypt_arrow() raises RuntimeError. Plain CPython C API, no dependency beyond libc.
+ * AES-NI and VAES are used through function attributes and chosen at run time with cpuid,
+ * so the module imports on every CPU; without AES-NI (or off x86-64) has_aesni() is False
+ * and crypt_arrow() raises RuntimeError. Plain CPython C API, no dependency beyond libc.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -59,51 +62,36 @@ static const char ALPHABET[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 /* ---------------------------------------------------------------- AES key expansion */
 
-static const uint8_t SBOX[256] = {
-    0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5, 0x30, 0x01, 0x67, 0x2b, 0xfe, 0xd7, 0xab,
-    0x76, 0xca, 0x82, 0xc9, 0x7d, 0xfa, 0x59, 0x47, 0xf0, 0xad, 0xd4, 0xa2, 0xaf, 0x9c, 0xa4,
-    0x72, 0xc0, 0xb7, 0xfd, 0x93, 0x26, 0x36, 0x3f, 0xf7, 0xcc, 0x34, 0xa5, 0xe5, 0xf1, 0x71,
-    0xd8, 0x31, 0x15, 0x04, 0xc7, 0x23, 0xc3, 0x18, 0x96, 0x05, 0x9a, 0x07, 0x12, 0x80, 0xe2,
-    0xeb, 0x27, 0xb2, 0x75, 0x09, 0x83, 0x2c, 0x1a, 0x1b, 0x6e, 0x5a, 0xa0, 0x52, 0x3b, 0xd6,
-    0xb3, 0x29, 0xe3, 0x2f, 0x84, 0x53, 0xd1, 0x00, 0xed, 0x20, 0xfc, 0xb1, 0x5b, 0x6a, 0xcb,
-    0xbe, 0x39, 0x4a, 0x4c, 0x58, 0xcf, 0xd0, 0xef, 0xaa, 0xfb, 0x43, 0x4d, 0x33, 0x85, 0x45,
-    0xf9, 0x02, 0x7f, 0x50, 0x3c, 0x9f, 0xa8, 0x51, 0xa3, 0x40, 0x8f, 0x92, 0x9d, 0x38, 0xf5,
-    0xbc, 0xb6, 0xda, 0x21, 0x10, 0xff, 0xf3, 0xd2, 0xcd, 0x0c, 0x13, 0xec, 0x5f, 0x97, 0x44,
-    0x17, 0xc4, 0xa7, 0x7e, 0x3d, 0x64, 0x5d, 0x19, 0x73, 0x60, 0x81, 0x4f, 0xdc, 0x22, 0x2a,
-    0x90, 0x88, 0x46, 0xee, 0xb8, 0x14, 0xde, 0x5e, 0x0b, 0xdb, 0xe0, 0x32, 0x3a, 0x0a, 0x49,
-    0x06, 0x24, 0x5c, 0xc2, 0xd3, 0xac, 0x62, 0x91, 0x95, 0xe4, 0x79, 0xe7, 0xc8, 0x37, 0x6d,
-    0x8d, 0xd5, 0x4e, 0xa9, 0x6c, 0x56, 0xf4, 0xea, 0x65, 0x7a, 0xae, 0x08, 0xba, 0x78, 0x25,
-    0x2e, 0x1c, 0xa6, 0xb4, 0xc6, 0xe8, 0xdd, 0x74, 0x1f, 0x4b, 0xbd, 0x8b, 0x8a, 0x70, 0x3e,
-    0xb5, 0x66, 0x48, 0x03, 0xf6, 0x0e, 0x61, 0x35, 0x57, 0xb9, 0x86, 0xc1, 0x1d, 0x9e, 0xe1,
-    0xf8, 0x98, 0x11, 0x69, 0xd9, 0x8e, 0x94, 0x9b, 0x1e, 0x87, 0xe9, 0xce, 0x55, 0x28, 0xdf,
-    0x8c, 0xa1, 0x89, 0x0d, 0xbf, 0xe6, 0x42, 0x68, 0x41, 0x99, 0x2d, 0x0f, 0xb0, 0x54, 0xbb,
-    0x16,
-};
+/* SubWord of FIPS-197 with the AES unit: with the word in all four columns ShiftRows is a
+ * no-op, so AESENCLAST with a zero round key is SubBytes alone (no table, no key-dependent
+ * memory access). */
+LT_AESNI_TARGET static uint32_t sub_word(uint32_t w)
+{
+    __m128i x = _mm_aesenclast_si128(_mm_set1_epi32((int)w), _mm_setzero_si128());
+    return (uint32_t)_mm_cvtsi128_si32(x);
+}
 
-/* FIPS-197 KeyExpansion; round key r is bytes rk[16r .. 16r+15] (the AES-NI layout).
- * Returns the number of rounds (10, 12 or 14). */
-static int aes_expand_key(const uint8_t *key, size_t keylen, uint8_t rk[15 * 16])
+/* FIPS-197 KeyExpansion; round key r is bytes rk[16r .. 16r+15] (the AES-NI layout). Words
+ * are read little-endian, so byte 0 of a word is its low byte. Returns the number of rounds
+ * (10, 12 or 14). */
+LT_AESNI_TARGET static int aes_expand_key(const uint8_t *key, size_t keylen,
+                                          uint8_t rk[15 * 16])
 {
     int nk = (int)(keylen / 4), nr = nk + 6, total = 4 * (nr + 1);
-    uint8_t rcon = 1;
-    memcpy(rk, key, keylen);
+    uint32_t w[60], rcon = 1;
+    memcpy(w, key, keylen);
     for (int i = nk; i < total; i++) {
-        uint8_t t[4];
-        memcpy(t, rk + 4 * (i - 1), 4);
+        uint32_t t = w[i - 1];
         if (i % nk == 0) {
-            uint8_t t0 = t[0];
-            t[0] = (uint8_t)(SBOX[t[1]] ^ rcon);
-            t[1] = SBOX[t[2]];
-            t[2] = SBOX[t[3]];
-            t[3] = SBOX[t0];
-            rcon = (uint8_t)((rcon << 1) ^ ((rcon & 0x80) ? 0x1b : 0));
+            t = sub_word((t >> 8) | (t << 24)) ^ rcon; /* RotWord, SubWord, Rcon */
+            rcon = ((rcon << 1) ^ ((rcon & 0x80) ? 0x1b : 0)) & 0xff;
         } else if (nk > 6 && i % nk == 4) {
-            for (int j = 0; j < 4; j++)
-                t[j] = SBOX[t[j]];
+            t = sub_word(t);
         }
-        for (int j = 0; j < 4; j++)
-            rk[4 * i + j] = (uint8_t)(rk[4 * (i - nk) + j] ^ t[j]);
+        w[i] = w[i - nk] ^ t;
     }
+    memcpy(rk, w, (size_t)total * 4);
+    memset(w, 0, sizeof w);
     return nr;
 }
 
@@ -189,7 +177,7 @@ static uint64_t pow_u64(uint64_t radix, int e)
     return x;
 }
 
-static int bytes_for(uint64_t maxval) /* bytes of the bit length of maxval, at least 0 */
+static int bytes_for(uint64_t maxval) /* ceil(bit length / 8), as b in SP 800-38G */
 {
     int bits = maxval ? 64 - __builtin_clzll(maxval) : 0;
     return (bits + 7) / 8;
@@ -212,7 +200,8 @@ static int lenparam_arith(lenparam_t *lp, uint64_t radix, int n)
     return 0;
 }
 
-/* Byte k of Q with the round number and NUM(B) zeroed: tweak || 0^pad || 0 || 0^b. */
+/* Q[start .. start + 16) with the round number and NUM(B) still zero, for
+ * Q = tweak || 0^pad || [i] || NUM(B): the tweak's bytes there, zeros after it. */
 static inline void q_block(const uint8_t *tweak, size_t t, size_t start, uint8_t out[16])
 {
     memset(out, 0, 16);
