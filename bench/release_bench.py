@@ -40,7 +40,13 @@ from leaktrace.identity import identity_messages
 from leaktrace.io import open_table
 from leaktrace.masking import apply_policy_fields
 from leaktrace.prf import prf_blocks, symbols_from_blocks
-from leaktrace.release import _BatchKernel, _row_digest_inputs, make_plan, release
+from leaktrace.release import (
+    _BatchKernel,
+    _row_digest_inputs,
+    index_parquet_writer,
+    make_plan,
+    release,
+)
 from leaktrace.synth import generate_orders
 from leaktrace.workspace import Workspace, add_recipient, init_workspace
 
@@ -152,7 +158,7 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
         return result
 
     source = open_table(src)
-    batches = source.iter_batches()
+    batches = source.iter_batches(plan.input_roles())  # as a release reads: its columns only
     t0 = time.perf_counter()
     batch = next(batches)
     timings["read + parse (first batch)"] = time.perf_counter() - t0
@@ -200,9 +206,13 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
     tmp.mkdir(exist_ok=True)
     tm("write output batch (parquet)", lambda: released.write_parquet(tmp / "o.parquet"))
     tm("write output batch (csv)", lambda: released.write_csv(tmp / "o.csv"))
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    tm("write index batch (parquet zstd)", lambda: pq.write_table(index, tmp / "i.parquet"))
+    def write_index() -> None:
+        writer = index_parquet_writer(tmp / "i.parquet", index.schema)
+        writer.write_table(index)
+        writer.close()
+
+    tm("write index batch (parquet zstd)", write_index)
     # as in a release: the ledger hands over k reserved numbers (here: the pool's first k)
     tm(
         "kernel total (one __call__)",
