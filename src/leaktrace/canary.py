@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -218,11 +219,10 @@ def _address_style(addresses: pl.Series, g: Geo) -> tuple[bool, str]:
     text = addresses.drop_nulls().head(5000)
     if text.len() == 0:
         return True, ""
-    provinces = sorted(set(g.city_province))
-    starts = text.str.strip_chars().str.starts_with(provinces[0])
-    for p in provinces[1:]:
-        starts = starts | text.str.strip_chars().str.starts_with(p)
-    with_province = _share(starts) >= 0.5
+    # One regex instead of a starts_with per province (34 passes): \s is Unicode White_Space,
+    # exactly what strip_chars() strips.
+    provinces = "|".join(re.escape(p) for p in sorted(set(g.city_province)))
+    with_province = _share(text.str.contains(rf"^\s*(?:{provinces})")) >= 0.5
     spaced = _share(text.str.contains(" ", literal=True)) >= 0.5
     return with_province, " " if spaced else ""
 
