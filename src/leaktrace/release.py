@@ -56,7 +56,7 @@ from leaktrace.errors import (
 )
 from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
-from leaktrace.io.checksum import file_sha256
+from leaktrace.io.checksum import file_sha256, file_sha256_in_background
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
@@ -494,18 +494,19 @@ def _marked(
 
 def _frames_from(
     data: Any, columns: dict[str, str] | None, roles: list[str] | None = None
-) -> tuple[Iterator[pl.DataFrame], str, str]:
+) -> tuple[Iterator[pl.DataFrame], Future[str], str]:
     """(batches, input digest, format) for a path or an in-memory frame; a file is read
-    for ``roles`` only (all roles when None)."""
+    for ``roles`` only (all roles when None) and hashed meanwhile on a background thread."""
     from leaktrace.io import open_table, read_frame
 
     if isinstance(data, (str, Path)):
         src = open_table(Path(data), columns=columns)
-        return src.iter_batches(roles), file_sha256(Path(data)), src.format
+        return src.iter_batches(roles), file_sha256_in_background(Path(data)), src.format
     df = read_frame(data, columns=columns)
     buf = io.BytesIO()
     df.write_ipc(buf)
-    digest = hashlib.sha256(buf.getvalue()).hexdigest()
+    digest: Future[str] = Future()
+    digest.set_result(hashlib.sha256(buf.getvalue()).hexdigest())
     return (
         iter([df.slice(i, BATCH_ROWS) for i in range(0, max(df.height, 1), BATCH_ROWS)]),
         digest,
@@ -622,7 +623,7 @@ def _release_once(
         tmp_index.replace(index_path)
         body = ledger_body(
             plan,
-            input_sha256=input_sha,
+            input_sha256=input_sha.result(),
             output_sha256=output_sha,
             output_format=fmt if writer is not None else "frame",
             rows=kernel.rows,
