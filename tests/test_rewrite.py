@@ -157,3 +157,16 @@ def test_without_the_extension_the_reference_runs(monkeypatch: pytest.MonkeyPatc
     native = rewrite.canonical_address(s)
     monkeypatch.setattr(rewrite, "NATIVE", False)
     assert rewrite.canonical_address(s).to_list() == native.to_list() == ["杭州市西湖区文三路478号"]
+
+
+def test_big_columns_are_split_across_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the per-call byte limit (int32 view offsets) a column goes in parts, with the
+    embed symbols split alongside, and the result is the same."""
+    df = generate_orders(400, 2)
+    ch = get_channel("address")
+    sym = np.random.default_rng(1).integers(0, 2, size=(400, 4))
+    whole = ch.embed(df.get_column("address"), sym)
+    canon = rewrite.canonical_address(df.get_column("address"))
+    monkeypatch.setattr(rewrite, "_MAX_CALL_BYTES", 500)
+    _same(ch.embed(df.get_column("address"), sym), whole)
+    _same(rewrite.canonical_address(df.get_column("address")), canon)

@@ -20,9 +20,10 @@
  * White_Space property, listed exactly below. The tests compare every op with its
  * reference on generated text, so the two cannot drift apart silently.
  *
- * Input: an Arrow string array as a data buffer and int64 offsets (n + 1). Output: a new
- * data buffer, int64 offsets and one status byte per row (OK, NULLED, FALLBACK). Null input
- * slots are processed as whatever bytes they span; the caller re-applies validity. The GIL
+ * Input and output: Arrow string_view arrays (Polars' own layout, so no conversion either
+ * way): 16-byte views and their data buffers, plus one status byte per row (OK, NULLED,
+ * FALLBACK). Null input slots are processed as whatever bytes they hold; the caller
+ * re-applies validity. The GIL
  * is released while rows are rewritten, so two release threads run two batches at once.
  */
 #define PY_SSIZE_T_CLEAN
@@ -547,72 +548,138 @@ static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, ui
     return st;
 }
 
+/* ---- Arrow string views ------------------------------------------------------------ */
+
+/* An Arrow string_view row is 16 bytes: int32 length, then either the bytes themselves
+ * (length <= 12, zero-padded) or a 4-byte prefix, an int32 buffer index and an int32
+ * offset. This is Polars' own string layout, so columns cross to and from Polars without
+ * a copy (converting to large_string and back cost more than some rewrites themselves). */
+#define VIEW_INLINE 12
+
+static inline int32_t view_len(const uint8_t *v)
+{
+    int32_t len;
+    memcpy(&len, v, 4);
+    return len;
+}
+
+static inline const uint8_t *view_data(const uint8_t *v, const uint8_t *const *bufs)
+{
+    int32_t len = view_len(v), idx, off;
+    if (len <= VIEW_INLINE)
+        return v + 4;
+    memcpy(&idx, v + 8, 4);
+    memcpy(&off, v + 12, 4);
+    return bufs[idx] + off;
+}
+
+static inline void view_write(uint8_t *v, const uint8_t *s, int32_t len, int32_t offset)
+{
+    memset(v, 0, 16);
+    memcpy(v, &len, 4);
+    if (len <= VIEW_INLINE) {
+        memcpy(v + 4, s, (size_t)len);
+    } else {
+        int32_t idx = 0;
+        memcpy(v + 4, s, 4);
+        memcpy(v + 8, &idx, 4);
+        memcpy(v + 12, &offset, 4);
+    }
+}
+
 static PyObject *py_rewrite(PyObject *self, PyObject *args)
 {
     (void)self;
     int op;
-    Py_buffer data = {0}, offsets = {0}, symbols = {0};
-    if (!PyArg_ParseTuple(args, "iy*y*y*:rewrite", &op, &data, &offsets, &symbols))
+    Py_buffer views = {0}, symbols = {0};
+    PyObject *buf_list;
+    if (!PyArg_ParseTuple(args, "iy*O!y*:rewrite", &op, &views, &PyTuple_Type, &buf_list,
+                          &symbols))
         return NULL;
-    PyObject *result = NULL, *out_obj = NULL, *off_obj = NULL, *status_obj = NULL;
+    PyObject *result = NULL, *out_obj = NULL, *views_obj = NULL, *status_obj = NULL;
     uint32_t *scratch = NULL;
+    Py_ssize_t nbufs = PyTuple_GET_SIZE(buf_list), got = 0;
+    Py_buffer *bufs = calloc((size_t)nbufs + 1, sizeof(Py_buffer));
+    const uint8_t **bptr = calloc((size_t)nbufs + 1, sizeof(const uint8_t *));
     int overflow = 0;
 
+    if (!bufs || !bptr) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < nbufs; got++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(buf_list, got), &bufs[got], PyBUF_SIMPLE) < 0)
+            goto done;
+        bptr[got] = (const uint8_t *)bufs[got].buf;
+    }
     if (op < 0 || op >= OP_COUNT) {
         PyErr_SetString(PyExc_ValueError, "unknown rewrite op");
         goto done;
     }
-    if (offsets.len < (Py_ssize_t)sizeof(int64_t) || offsets.len % sizeof(int64_t)) {
-        PyErr_SetString(PyExc_ValueError, "offsets must be int64 with n + 1 entries");
+    if (views.len % 16) {
+        PyErr_SetString(PyExc_ValueError, "views must be 16 bytes per row");
         goto done;
     }
-    Py_ssize_t nrows = offsets.len / (Py_ssize_t)sizeof(int64_t) - 1;
-    const int64_t *off = (const int64_t *)offsets.buf;
+    Py_ssize_t nrows = views.len / 16;
+    const uint8_t *vin = (const uint8_t *)views.buf;
     int needs_sym = op == OP_EMBED_ADDRESS || op == OP_EMBED_TITLE;
     if (needs_sym && symbols.len != nrows * 4) {
         PyErr_SetString(PyExc_ValueError, "embed ops need 4 int8 symbols per row");
         goto done;
     }
-    size_t maxlen = 0;
+    size_t maxlen = 0, total = 0;
     for (Py_ssize_t r = 0; r < nrows; r++) {
-        if (off[r] < 0 || off[r + 1] < off[r] || off[r + 1] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "offsets out of range of the data buffer");
+        const uint8_t *v = vin + 16 * r;
+        int32_t len = view_len(v), idx, off;
+        if (len < 0) {
+            PyErr_SetString(PyExc_ValueError, "negative string view length");
             goto done;
         }
-        size_t len = (size_t)(off[r + 1] - off[r]);
-        if (len > maxlen)
-            maxlen = len;
+        if (len > VIEW_INLINE) {
+            memcpy(&idx, v + 8, 4);
+            memcpy(&off, v + 12, 4);
+            if (idx < 0 || idx >= nbufs || off < 0 || (Py_ssize_t)off + len > bufs[idx].len) {
+                PyErr_SetString(PyExc_ValueError, "string view outside its data buffer");
+                goto done;
+            }
+        }
+        if ((size_t)len > maxlen)
+            maxlen = (size_t)len;
+        total += (size_t)len;
     }
-    size_t total = (size_t)(off[nrows] - off[0]);
     size_t cap = 3 * total + 16 * (size_t)nrows + 16;
+    if (cap > (size_t)INT32_MAX) { /* view offsets are int32: the caller splits bigger input */
+        PyErr_SetString(PyExc_OverflowError, "input too large for one call; split it");
+        goto done;
+    }
     /* Written in place and shrunk at the end: no second copy of the output. */
     out_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
-    off_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(sizeof(int64_t) * (size_t)(nrows + 1)));
+    views_obj = PyBytes_FromStringAndSize(NULL, 16 * nrows);
     status_obj = PyBytes_FromStringAndSize(NULL, nrows);
     scratch = malloc(2 * sizeof(uint32_t) * (2 * maxlen + 8));
-    if (!out_obj || !off_obj || !status_obj || !scratch) {
+    if (!out_obj || !views_obj || !status_obj || !scratch) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
     }
     uint8_t *out = (uint8_t *)PyBytes_AS_STRING(out_obj);
-    int64_t *out_off = (int64_t *)PyBytes_AS_STRING(off_obj);
+    uint8_t *vout = (uint8_t *)PyBytes_AS_STRING(views_obj);
     uint8_t *status = (uint8_t *)PyBytes_AS_STRING(status_obj);
     size_t k = 0;
     Py_BEGIN_ALLOW_THREADS
     uint32_t *A = scratch, *B = scratch + (2 * maxlen + 8);
-    out_off[0] = 0;
     for (Py_ssize_t r = 0; r < nrows; r++) {
-        const uint8_t *s = (const uint8_t *)data.buf + off[r];
-        size_t n = (size_t)(off[r + 1] - off[r]), wrote = 0;
+        const uint8_t *v = vin + 16 * r;
+        size_t n = (size_t)view_len(v), wrote = 0;
         if (k + GROW(n) > cap) { /* cannot happen: every row stays within GROW(n) */
             overflow = 1;
             break;
         }
-        status[r] = (uint8_t)rewrite_row(op, s, n, needs_sym ? (const int8_t *)symbols.buf + 4 * r : NULL,
+        status[r] = (uint8_t)rewrite_row(op, view_data(v, bptr), n,
+                                         needs_sym ? (const int8_t *)symbols.buf + 4 * r : NULL,
                                          A, B, out + k, &wrote);
+        view_write(vout + 16 * r, out + k, (int32_t)wrote, (int32_t)k);
         k += wrote;
-        out_off[r + 1] = (int64_t)k;
     }
     Py_END_ALLOW_THREADS
     if (overflow) {
@@ -623,22 +690,25 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
         out_obj = NULL;
         goto done;
     }
-    result = PyTuple_Pack(3, out_obj, off_obj, status_obj);
+    result = PyTuple_Pack(3, views_obj, out_obj, status_obj);
 done:
     Py_XDECREF(out_obj);
-    Py_XDECREF(off_obj);
+    Py_XDECREF(views_obj);
     Py_XDECREF(status_obj);
     free(scratch);
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&offsets);
+    for (Py_ssize_t i = 0; i < got; i++)
+        PyBuffer_Release(&bufs[i]);
+    free(bufs);
+    free(bptr);
+    PyBuffer_Release(&views);
     PyBuffer_Release(&symbols);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"rewrite", py_rewrite, METH_VARARGS,
-     "rewrite(op, data, offsets, symbols) -> (data, offsets, status): one op over an Arrow "
-     "string array (int64 offsets); status per row 0 ok, 1 null, 2 recompute in Polars."},
+     "rewrite(op, views, data_buffers, symbols) -> (views, data, status): one op over an "
+     "Arrow string_view array; status per row 0 ok, 1 null, 2 recompute in Polars."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,8 +1,5 @@
 """Type stub of the C extension ``leaktrace._rewrite`` (source: ``_rewrite.c``)."""
 
-from typing import Any
-
-import numpy.typing as npt
 from typing_extensions import Buffer
 
 OP_CANONICAL: int
@@ -16,6 +13,6 @@ NULLED: int
 FALLBACK: int
 
 def rewrite(
-    op: int, data: Buffer, offsets: Buffer | npt.NDArray[Any], symbols: Buffer, /
+    op: int, views: Buffer, data: tuple[Buffer, ...], symbols: Buffer, /
 ) -> tuple[bytes, bytes, bytes]:
-    """One op over an Arrow string array: (data, int64 offsets, one status byte per row)."""
+    """One op over an Arrow string_view array: (views, data, one status byte per row)."""

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 
-__all__ = ["StringBuffers", "string_buffers"]
+__all__ = ["StringBuffers", "StringViews", "string_buffers", "string_views"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,30 @@ def string_buffers(arr: pa.Array | pa.ChunkedArray) -> StringBuffers:
         offsets_buf, dtype=width, count=n + 1, offset=arr.offset * width.itemsize
     )
     return StringBuffers(arr, b"" if data_buf is None else data_buf, offsets)
+
+
+@dataclass(frozen=True)
+class StringViews:
+    """An Arrow ``string_view`` array's 16-byte views (this array's rows only) and its data
+    buffers; ``array`` keeps the memory alive."""
+
+    array: pa.Array
+    views: pa.Buffer | bytes
+    data: tuple[pa.Buffer, ...]
+
+
+def string_views(arr: pa.Array | pa.ChunkedArray) -> StringViews:
+    """The views of ``arr`` as ``string_view`` (Polars' own layout: ``Series.to_arrow(
+    compat_level=pl.CompatLevel.newest())`` hands it over without a copy; other string
+    types are cast, one copy)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string_view():
+        arr = arr.cast(pa.string_view())
+    n = len(arr)
+    buffers = arr.buffers()
+    views = buffers[1]
+    if views is None:  # an empty array may come without buffers
+        return StringViews(arr, b"", ())
+    data = tuple(b if b is not None else pa.py_buffer(b"") for b in buffers[2:])
+    return StringViews(arr, views.slice(arr.offset * 16, n * 16), data)

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from leaktrace.arrowtext import string_buffers
+from leaktrace.arrowtext import string_views
 from leaktrace.pii.address import canonical_address as _address_expr
 from leaktrace.pii.name import normalise_name
 from leaktrace.pii.phone import normalise_phone
@@ -56,23 +56,40 @@ def _expr_reference(fn: Callable[[pl.Expr], pl.Expr]) -> Reference:
     return reference
 
 
+_MAX_CALL_BYTES = 1 << 28
+"""Input bytes per kernel call: its output views address their data with int32 offsets
+and the output may be three times the input."""
+
+
 def _run(values: pl.Series, op: str, reference: Reference, symbols: Symbols | None) -> pl.Series:
     """``op`` of ``_rewrite`` over ``values``; rows it cannot decide go to ``reference``."""
     if not NATIVE or values.dtype != pl.String or values.len() == 0:
         return reference(values, symbols)
-    buffers = string_buffers(values.to_arrow())
-    n = len(buffers.array)
+    total = int(values.str.len_bytes().sum() or 0)
+    if total > _MAX_CALL_BYTES:  # huge columns (a leaked file traced at once) go in parts
+        step = max(1, values.len() * _MAX_CALL_BYTES // (2 * total))
+        parts = [
+            _run(
+                values.slice(i, step),
+                op,
+                reference,
+                None if symbols is None else symbols[i : i + step],
+            )
+            for i in range(0, values.len(), step)
+        ]
+        return pl.concat(parts).alias(values.name)
+    # string_view both ways: Polars' own layout, so neither direction copies the text
+    sv = string_views(values.to_arrow(compat_level=pl.CompatLevel.newest()))
+    n = len(sv.array)
     sym = b"" if symbols is None else np.ascontiguousarray(symbols, dtype=np.int8).tobytes()
-    data, offsets, status_raw = _rewrite.rewrite(
-        getattr(_rewrite, op), buffers.data, buffers.offsets64(), sym
-    )
+    views, data, status_raw = _rewrite.rewrite(getattr(_rewrite, op), sv.views, sv.data, sym)
     status = np.frombuffer(status_raw, dtype=np.uint8)
     valid = status != _rewrite.NULLED
-    if buffers.array.null_count:
-        valid &= buffers.array.is_valid().to_numpy(zero_copy_only=False)
+    if sv.array.null_count:
+        valid &= sv.array.is_valid().to_numpy(zero_copy_only=False)
     validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     arrow = pa.Array.from_buffers(
-        pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.string_view(), n, [validity, pa.py_buffer(views), pa.py_buffer(data)]
     )
     out = pl.Series(values.name, arrow, dtype=pl.String)
     redo = np.flatnonzero((status == _rewrite.FALLBACK) & valid)
