@@ -500,7 +500,7 @@ def _frames_from(
     from leaktrace.io import open_table, read_frame
 
     if isinstance(data, (str, Path)):
-        src = open_table(Path(data), columns=columns)
+        src = open_table(Path(data), columns=columns, batch_rows=BATCH_ROWS)
         return src.iter_batches(roles), file_sha256_in_background(Path(data)), src.format
     df = read_frame(data, columns=columns)
     buf = io.BytesIO()
