@@ -4,10 +4,11 @@ Why: canonical forms and the address/title marks were most of a release's cost �
 chain of Polars string passes (seven for a canonical address) over the same short values.
 The C extension ``leaktrace._rewrite`` (``_rewrite.c``) applies each chain to one row at a
 time, in cache, with the GIL released, reading and writing Arrow string views (Polars' own
-string layout, so a column crosses into the kernel and back without a copy). The Polars expressions stay the definition: the
-tests compare both on generated text, rows the C code does not decide (characters whose
-case or digit value it does not know, e.g. ``é`` or ``٣`` in an address) are recomputed
-with the Polars reference, and without a C compiler everything runs on the reference.
+string layout, so a column crosses into the kernel and back without a copy). The Polars
+expressions stay the definition: the tests compare both on generated text, rows the C code
+does not decide (characters whose case or digit value it does not know, e.g. ``é`` or
+``٣`` in an address) are recomputed with the Polars reference, and without a C compiler
+everything runs on the reference.
 
 What a caller must know: every function takes and returns a String :class:`polars.Series`
 of the same length and name; nulls stay null (``canonical_phone`` also nulls junk values,
