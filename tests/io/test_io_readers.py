@@ -61,10 +61,13 @@ def test_sniffer_ignores_quoted_delimiters() -> None:
     assert sniff_delimiter(text) == ";"
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "xlsx", "json"])
-def test_other_formats(tmp_path: Path, orders: pl.DataFrame, fmt: str) -> None:
-    p = tmp_path / f"leak.{fmt}"
-    if fmt == "parquet":
+def _write_as(orders: pl.DataFrame, p: Path, fmt: str) -> None:
+    """``orders`` in format ``fmt`` (parquet, jsonl, xlsx, json, csv = GB18030, tsv-headerless)."""
+    if fmt == "csv":
+        _write_csv_bytes(orders, p, "gb18030")
+    elif fmt == "tsv-headerless":
+        p.write_text(orders.write_csv(separator="\t", include_header=False))
+    elif fmt == "parquet":
         orders.write_parquet(p)
     elif fmt == "jsonl":
         orders.write_ndjson(p)
@@ -72,6 +75,12 @@ def test_other_formats(tmp_path: Path, orders: pl.DataFrame, fmt: str) -> None:
         orders.write_excel(p)
     else:
         orders.write_json(p)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "xlsx", "json"])
+def test_other_formats(tmp_path: Path, orders: pl.DataFrame, fmt: str) -> None:
+    p = tmp_path / f"leak.{fmt}"
+    _write_as(orders, p, fmt)
     with open_table(p) as src:
         assert src.format == fmt
         got = src.read()
@@ -144,16 +153,7 @@ def test_projected_batches_equal_the_full_read(
     """``iter_batches(roles)``: exactly the wanted roles that exist, in role order, the same
     values as a full read, batches bounded — whether or not the format can skip columns."""
     p = tmp_path / f"leak.{fmt.split('-')[0]}"
-    if fmt == "csv":
-        _write_csv_bytes(orders, p, "gb18030")
-    elif fmt == "tsv-headerless":
-        p.write_text(orders.write_csv(separator="\t", include_header=False))
-    elif fmt == "parquet":
-        orders.write_parquet(p)
-    elif fmt == "jsonl":
-        orders.write_ndjson(p)
-    else:
-        orders.write_excel(p)
+    _write_as(orders, p, fmt)
     wanted = ["phone", "order_id", "no_such_role", "address"]
     with open_table(p, batch_rows=50) as src:
         parts = list(src.iter_batches(wanted))
