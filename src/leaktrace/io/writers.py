@@ -16,12 +16,13 @@ cannot be streamed; capped at Excel's 1,048,575 data rows).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import polars as pl
 
@@ -78,7 +79,13 @@ class TableWriter:
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or Path(".")
         )
         self._tmp = Path(name)
-        self._fh: IO[bytes] = os.fdopen(fd, "wb")
+        self._raw: IO[bytes] = os.fdopen(fd, "wb")
+        # Streamed formats are hashed as they are written (no second read of the file to
+        # digest it); XLSX is written by a zip library that may seek, so it is read back.
+        self._hash: Any = None if self.format == "xlsx" else hashlib.sha256()
+        self._fh: IO[bytes] = (
+            self._raw if self._hash is None else cast(IO[bytes], _Hashing(self._raw, self._hash))
+        )
         if self.format == "csv" and self.bom:
             self._fh.write(b"\xef\xbb\xbf")
 
@@ -155,10 +162,12 @@ class TableWriter:
             elif self.format == "xlsx":
                 frame = pl.concat(self._buffer, how="vertical") if self._buffer else pl.DataFrame()
                 frame.write_excel(self._fh, autofit=False)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self.sha256 = file_sha256(self._tmp)
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+            self.sha256 = (
+                self._hash.hexdigest() if self._hash is not None else file_sha256(self._tmp)
+            )
         except BaseException:
             self.abort()
             raise
@@ -184,7 +193,7 @@ class TableWriter:
             if self._pq is not None:
                 self._pq.close()
         with contextlib.suppress(Exception):
-            self._fh.close()
+            self._raw.close()
         self._tmp.unlink(missing_ok=True)
 
     def _fsync_dir(self) -> None:
@@ -222,3 +231,31 @@ def write_table(
     with TableWriter(path, format, bom=bom, encoding=encoding) as w:
         w.write(df)
         return w.commit()
+
+
+class _Hashing(io.RawIOBase):
+    """A write-only file that feeds every byte written to ``digest`` on the way to ``raw``.
+
+    Only sequential writes are possible (no seek), which is all CSV, JSON lines and the
+    Parquet writer need; the digest is then the file's, without reading it back.
+    """
+
+    def __init__(self, raw: IO[bytes], digest: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self._digest = digest
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        self._digest.update(view)
+        self._raw.write(view)
+        return len(view)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
