@@ -7,9 +7,9 @@ everything downstream speaks roles only. All values stay Utf8 exactly as written
 brackets and spacing are mark channels; normalising here would erase evidence) except
 ``order_time``, which is parsed to ``Datetime[μs]`` keeping its seconds.
 
-Memory: CSV and JSON lines go through Polars' streaming engine
-(``scan_csv(...).collect_batches``), Parquet through ``pyarrow`` ``iter_batches``; a
-non-UTF-8 text file is first transcoded in chunks to a temporary UTF-8 file. Only XLSX and
+Memory: CSV, JSON lines and Parquet go through Polars' streaming engine
+(``scan_csv(...).collect_batches`` and the like), reading only the columns the caller asks
+for (``TableSource.iter_batches(roles)``); a non-UTF-8 text file is first transcoded in chunks to a temporary UTF-8 file. Only XLSX and
 JSON arrays are read whole — their formats cannot be streamed, and XLSX is capped at about
 a million rows anyway.
 
@@ -440,7 +440,7 @@ class ParquetReader(Reader):
         self, *, has_header: bool, columns: Sequence[str] | None = None
     ) -> Iterator[pl.DataFrame]:
         """Polars' own streaming Parquet reader: reads only ``columns`` and decodes straight
-        into Polars memory (2x faster than pyarrow batches converted with ``from_arrow``)."""
+        into Polars memory (no pyarrow batches to convert with ``from_arrow``)."""
         self._file()  # a junk file fails here with the same message as head()
         scan = pl.scan_parquet(self.path)
         if columns is not None:
