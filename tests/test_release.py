@@ -277,9 +277,13 @@ def test_concurrent_canary_conflict_is_retried_then_reported(
 def test_concurrent_releases_reserve_disjoint_canary_numbers(
     workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
 ) -> None:
-    """Two processes releasing at once draw disjoint canary numbers and both land."""
+    """Two processes releasing at once draw disjoint canary numbers and both land — at the
+    first attempt: retries are off, so a collision would fail a process (this is what the
+    reservations prevent; without them the pool below makes a collision near certain)."""
     code = (
         "import sys, polars as pl\n"
+        "import leaktrace.release as R\n"
+        "R.CANARY_RETRIES = 0\n"
         "from leaktrace.release import release\n"
         "from leaktrace.workspace import open_workspace\n"
         "ws = open_workspace(__import__('pathlib').Path(sys.argv[1]))\n"
