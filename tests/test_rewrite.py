@@ -170,3 +170,27 @@ def test_big_columns_are_split_across_calls(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(rewrite, "_MAX_CALL_BYTES", 500)
     _same(ch.embed(df.get_column("address"), sym), whole)
     _same(rewrite.canonical_address(df.get_column("address")), canon)
+
+
+def test_kernel_refuses_malformed_views() -> None:
+    """The kernel checks every view against its buffers before reading (no out-of-bounds
+    read whatever a caller passes)."""
+    import struct
+
+    from leaktrace import _rewrite
+
+    data = b"x" * 40
+    good = struct.pack("<i4sii", 20, b"xxxx", 0, 10)
+    assert _rewrite.rewrite(_rewrite.OP_CANONICAL, good, (data,), b"")[1] == b"x" * 20
+    for views, bufs, what in [
+        (good[:15], (data,), "16 bytes"),
+        (struct.pack("<i4sii", 20, b"xxxx", 1, 0), (data,), "outside"),
+        (struct.pack("<i4sii", 20, b"xxxx", 0, 30), (data,), "outside"),
+        (struct.pack("<i4sii", -1, b"xxxx", 0, 0), (data,), "negative"),
+    ]:
+        with pytest.raises(ValueError, match=what):
+            _rewrite.rewrite(_rewrite.OP_CANONICAL, views, bufs, b"")
+    with pytest.raises(ValueError, match="4 int8 symbols"):
+        _rewrite.rewrite(_rewrite.OP_EMBED_TITLE, good, (data,), b"\x00")
+    with pytest.raises(ValueError, match="unknown"):
+        _rewrite.rewrite(99, good, (data,), b"")
