@@ -26,10 +26,6 @@ class StringBuffers:
     data: pa.Buffer | bytes
     offsets: npt.NDArray[Any]  # int32 or int64, len(array) + 1 entries
 
-    def offsets64(self) -> npt.NDArray[np.int64]:
-        """The offsets as int64 (a copy only for int32 ``string`` arrays)."""
-        return self.offsets.astype(np.int64, copy=False)
-
 
 def string_buffers(arr: pa.Array | pa.ChunkedArray) -> StringBuffers:
     """Data buffer and offsets of ``arr`` (any chunking, slicing or string type)."""

@@ -311,21 +311,18 @@ def _id_numbers(
     share = 1.0 - sample_ids.null_count() / max(sample_ids.len(), 1)
     has = rng.random(n) < share
     provinces = np.array([g.city_code[c][:2] for c in cities])
-    values: list[str | None] = [None] * n
+    values = pl.Series("id_number", [None] * n, dtype=pl.Utf8)
     todo = np.flatnonzero(has)
     for _ in range(100):
         if len(todo) == 0:
             break
         drawn = sample_id_numbers(rng, provinces[todo], male[todo])
         ok = _strictly_valid(drawn)
-        for row, number in zip(
-            todo[ok].tolist(), drawn.filter(pl.Series(ok)).to_list(), strict=True
-        ):
-            values[row] = number
+        values = values.scatter(todo[ok], drawn.filter(pl.Series(ok)))
         todo = todo[~ok]
     if len(todo):  # pragma: no cover - construction makes numbers valid
         raise RuntimeError("could not draw valid ID numbers for canaries")
-    return pl.Series("id_number", values, dtype=pl.Utf8)
+    return values
 
 
 @functools.cache
