@@ -156,3 +156,29 @@ def test_parquet_in_several_batches(tmp_path: Path) -> None:
             w.write(pl.DataFrame({"a": [i, i + 1], "b": ["张三", None]}))
     back = pl.read_parquet(p)
     assert back.height == 6 and back.columns == ["a", "b"]
+
+
+def test_parquet_dictionary_only_for_repetitive_columns(tmp_path: Path) -> None:
+    """Near-unique columns are written plain, repetitive ones with a dictionary, judged on
+    the first batch; both read back unchanged."""
+    import pyarrow.parquet as pq
+
+    n = 4000
+    first = pl.DataFrame(
+        {
+            "order_id": [str(10**17 + 7 * i) for i in range(n)],
+            "courier": [["中通快递", "顺丰速运", "韵达快递"][i % 3] for i in range(n)],
+        }
+    )
+    # a later batch where the order ids repeat does not change the decision
+    later = pl.DataFrame({"order_id": ["1"] * n, "courier": [str(i) for i in range(n)]})
+    p = tmp_path / "dict.parquet"
+    with TableWriter(p, "parquet") as w:
+        w.write(first)
+        w.write(later)
+    meta = pq.ParquetFile(p).metadata
+    for rg in range(meta.num_row_groups):
+        chunks = {meta.schema.column(i).name: meta.row_group(rg).column(i) for i in range(2)}
+        assert chunks["order_id"].dictionary_page_offset is None
+        assert chunks["courier"].dictionary_page_offset is not None
+    assert pl.read_parquet(p).equals(pl.concat([first, later]))
