@@ -253,7 +253,10 @@ def dictionary_columns(df: pl.DataFrame) -> list[str]:
     read back.
     """
     limit = DICTIONARY_MAX_SHARE * df.height
-    return [c for c in df.columns if df.get_column(c).approx_n_unique() <= limit]
+    if df.width == 0:
+        return []
+    counts = df.select(pl.all().approx_n_unique()).row(0)
+    return [c for c, k in zip(df.columns, counts, strict=True) if int(k) <= limit]
 
 
 class _Hashing(io.RawIOBase):
