@@ -457,3 +457,70 @@ def test_duckdb_fallback_used_without_the_extension(monkeypatch: pytest.MonkeyPa
     assert keyed_digest(s, KEY).to_list() == native.get_column("x").to_list()
     assert keyed_digests({"x": (s, KEY)}).equals(native)
     assert keyed_digests({"x": (s[:0], KEY)}).get_column("x").dtype == pl.UInt64
+
+
+@native
+@settings(max_examples=80, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.one_of(st.none(), texts, exact_utf8(), st.just("")),
+            st.one_of(st.none(), texts, exact_utf8(), st.just("")),
+        ),
+        max_size=40,
+    ),
+    sep=st.sampled_from(["\x1f", "", "·分隔·"]),
+    portable=st.booleans(),
+    threads=st.sampled_from([1, 2, 3]),
+    cut=st.integers(min_value=0, max_value=5),
+)
+def test_joined_digest_equals_digest_of_joined_text(
+    pairs: list[tuple[str | None, str | None]], sep: str, portable: bool, threads: int, cut: int
+) -> None:
+    """Two columns joined inside the kernel digest exactly like the joined text (and a
+    row with a null part is null), also for sliced input and two chunks."""
+    a = pl.Series("a", [p[0] for p in pairs], dtype=pl.String)
+    b = pl.Series("b", [p[1] for p in pairs], dtype=pl.String)
+    want = [None if x is None or y is None else ref_u64(x + sep + y) for x, y in pairs]
+    states = digest._native_states(KEY, portable=portable)
+    kw: dict[str, Any] = {"threads": threads, "portable": portable, "min_rows_per_thread": 1}
+    assert digest._views_u64([a, b], states, sep=sep.encode(), **kw).to_list() == want
+    assert (
+        digest._views_u64([a.slice(cut), b.slice(cut)], states, sep=sep.encode(), **kw).to_list()
+        == want[cut:]
+    )
+    two_chunks = pl.concat([a.slice(0, cut), a.slice(cut)], rechunk=False)
+    assert digest._views_u64([two_chunks, b], states, sep=sep.encode(), **kw).to_list() == want
+    assert digest.keyed_digest_joined([a, b], KEY, sep).to_list() == want
+    assert (
+        keyed_digest(
+            pl.DataFrame([a, b]).select(pl.concat_str("a", "b", separator=sep)).to_series(), KEY
+        ).to_list()
+        == want
+    )
+
+
+@native
+def test_views_kernel_refuses_views_outside_their_buffers() -> None:
+    inner, outer = digest._native_states(KEY)
+    data = (b"x" * 40,)
+
+    def view(length: int, buf: int = 0, offset: int = 0) -> bytes:
+        return np.array([length, 0, buf, offset], dtype=np.int32).tobytes()
+
+    ok = view(30, 0, 10)
+    assert len(_hmac.hmac_sha256_u64_views(((ok, data),), b"", inner, outer)) == 8
+    for bad in (view(31, 0, 10), view(20, 1, 0), view(20, 0, -1), view(-1)):
+        with pytest.raises(ValueError, match="row 1: a string view lies outside"):
+            _hmac.hmac_sha256_u64_views(((ok + bad, data),), b"", inner, outer)
+        with pytest.raises(ValueError, match="row 0: a string view lies outside"):
+            _hmac.hmac_sha256_u64_views(((ok, data), (bad, data)), b"-", inner, outer)
+    with pytest.raises(ValueError, match="16 bytes per row"):
+        _hmac.hmac_sha256_u64_views(((ok[:15], data),), b"", inner, outer)
+    with pytest.raises(ValueError, match="differ in length"):
+        _hmac.hmac_sha256_u64_views(((ok, data), (ok + ok, data)), b"", inner, outer)
+    with pytest.raises(ValueError, match="one or two"):
+        _hmac.hmac_sha256_u64_views(((ok, data),) * 3, b"", inner, outer)
+    with pytest.raises(ValueError, match="pair"):
+        _hmac.hmac_sha256_u64_views(((ok, list(data)),), b"", inner, outer)
+    assert _hmac.hmac_sha256_u64_views(((b"", ()),), b"", inner, outer) == b""

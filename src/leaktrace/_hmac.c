@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LT_NO_SHANI)
@@ -282,22 +283,10 @@ typedef struct {
     uint8_t tail[128];
 } msg_t;
 
-static inline __attribute__((always_inline)) int
-msg_prepare(msg_t *g, const uint8_t *data, size_t data_len, const void *offsets, int off64,
-            size_t i)
+/* The message m[0:len] as blocks: whole blocks in place, the padded tail copied. */
+static inline __attribute__((always_inline)) void msg_set(msg_t *g, const uint8_t *m, size_t len)
 {
-    int64_t a, b;
-    if (off64) {
-        a = ((const int64_t *)offsets)[i];
-        b = ((const int64_t *)offsets)[i + 1];
-    } else {
-        a = ((const int32_t *)offsets)[i];
-        b = ((const int32_t *)offsets)[i + 1];
-    }
-    if (a < 0 || b < a || (uint64_t)b > (uint64_t)data_len)
-        return -1;
-    size_t len = (size_t)(b - a);
-    g->m = data + a;
+    g->m = m;
     g->full = len / 64;
     size_t rem = len - g->full * 64;
     size_t nb = rem < 56 ? 1 : 2;
@@ -308,6 +297,101 @@ msg_prepare(msg_t *g, const uint8_t *data, size_t data_len, const void *offsets,
     memset(g->tail + rem + 1, 0, nb * 64 - 8 - rem - 1);
     /* the inner hash also covers the 64-byte ipad block */
     store_be64(g->tail + nb * 64 - 8, ((uint64_t)len + 64) * 8);
+}
+
+/* ---------------------------------------------------------------- row sources */
+
+/* Arrow string_view: 16 bytes per row; length (int32), then either the string itself
+ * (length <= 12) or a 4-byte prefix, the data buffer index and the offset in it. */
+#define LT_VIEW_INLINE 12
+
+typedef struct {
+    const uint8_t *views;
+    const uint8_t **bufs;
+    const size_t *buflens;
+    size_t nbufs;
+} viewcol_t;
+
+static inline __attribute__((always_inline)) int view_get(const viewcol_t *c, size_t i,
+                                                          const uint8_t **p, size_t *len)
+{
+    const uint8_t *v = c->views + 16 * i;
+    int32_t n, idx, off;
+    memcpy(&n, v, 4);
+    if (n < 0)
+        return -1;
+    if (n <= LT_VIEW_INLINE) {
+        *p = v + 4;
+        *len = (size_t)n;
+        return 0;
+    }
+    memcpy(&idx, v + 8, 4);
+    memcpy(&off, v + 12, 4);
+    if (idx < 0 || (size_t)idx >= c->nbufs || off < 0 ||
+        (size_t)off + (size_t)n > c->buflens[idx])
+        return -1;
+    *p = c->bufs[idx] + off;
+    *len = (size_t)n;
+    return 0;
+}
+
+/* Where row i's message comes from: an Arrow string array (data + offsets, ncols == 0),
+ * or one or two string_view columns, two joined by `sep` (the identity keys hash
+ * "a<US>b"; joining here spares building the joined column first). */
+typedef struct {
+    const uint8_t *data;
+    size_t data_len;
+    const void *offsets;
+    int off64;
+    int ncols;
+    viewcol_t cols[2];
+    const uint8_t *sep;
+    size_t seplen;
+} src_t;
+
+/* Row i's message; two columns are joined in `scratch` (room for the longest row). Returns
+ * -1 when offsets or views point outside their buffers. */
+static inline __attribute__((always_inline)) int src_row(const src_t *s, size_t i,
+                                                         uint8_t *scratch, const uint8_t **m,
+                                                         size_t *len)
+{
+    if (s->ncols == 0) {
+        int64_t a, b;
+        if (s->off64) {
+            a = ((const int64_t *)s->offsets)[i];
+            b = ((const int64_t *)s->offsets)[i + 1];
+        } else {
+            a = ((const int32_t *)s->offsets)[i];
+            b = ((const int32_t *)s->offsets)[i + 1];
+        }
+        if (a < 0 || b < a || (uint64_t)b > (uint64_t)s->data_len)
+            return -1;
+        *m = s->data + a;
+        *len = (size_t)(b - a);
+        return 0;
+    }
+    if (s->ncols == 1)
+        return view_get(&s->cols[0], i, m, len);
+    const uint8_t *a, *b;
+    size_t la, lb;
+    if (view_get(&s->cols[0], i, &a, &la) < 0 || view_get(&s->cols[1], i, &b, &lb) < 0)
+        return -1;
+    memcpy(scratch, a, la);
+    memcpy(scratch + la, s->sep, s->seplen);
+    memcpy(scratch + la + s->seplen, b, lb);
+    *m = scratch;
+    *len = la + s->seplen + lb;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int msg_prepare(msg_t *g, const src_t *s, size_t i,
+                                                             uint8_t *scratch)
+{
+    const uint8_t *m;
+    size_t len;
+    if (src_row(s, i, scratch, &m, &len) < 0)
+        return -1;
+    msg_set(g, m, len);
     return 0;
 }
 
@@ -331,15 +415,15 @@ typedef void (*compress2_fn)(uint32_t sa[8], const uint8_t *ba, uint32_t sb[8],
                              const uint8_t *bb);
 
 /*
- * out[i] = first 8 bytes (big-endian) of HMAC-SHA256 for rows i in [row0, row1), where row i
- * is data[offsets[i] : offsets[i+1]] and inner/outer are the chaining values after the ipad /
- * opad key block. Rows go in pairs through `compress2` (two independent chains at once).
- * Returns the first bad row + 1 on malformed offsets, 0 when all went well.
+ * out[i] = first 8 bytes (big-endian) of HMAC-SHA256 for rows i in [row0, row1) of `src`,
+ * inner/outer being the chaining values after the ipad / opad key block. Rows go in pairs
+ * through `compress2` (two independent chains at once); `scratch` holds two joined rows.
+ * Returns the first bad row + 1 on malformed offsets or views, 0 when all went well.
  */
 static inline __attribute__((always_inline)) size_t
-hmac_rows(const uint8_t *data, size_t data_len, const void *offsets, int off64, size_t row0,
-          size_t row1, const uint32_t inner[8], const uint32_t outer[8], uint64_t *out,
-          compress_fn compress, compress2_fn compress2)
+hmac_rows(const src_t *src, uint8_t *scratch, size_t scratch_half, size_t row0, size_t row1,
+          const uint32_t inner[8], const uint32_t outer[8], uint64_t *out, compress_fn compress,
+          compress2_fn compress2)
 {
     msg_t ma, mb;
     uint8_t oa[64], ob[64];
@@ -347,9 +431,9 @@ hmac_rows(const uint8_t *data, size_t data_len, const void *offsets, int off64, 
     size_t i = row0;
 
     for (; i + 1 < row1; i += 2) {
-        if (msg_prepare(&ma, data, data_len, offsets, off64, i) < 0)
+        if (msg_prepare(&ma, src, i, scratch) < 0)
             return i + 1;
-        if (msg_prepare(&mb, data, data_len, offsets, off64, i + 1) < 0)
+        if (msg_prepare(&mb, src, i + 1, scratch + scratch_half) < 0)
             return i + 2;
         memcpy(sa, inner, sizeof sa);
         memcpy(sb, inner, sizeof sb);
@@ -369,7 +453,7 @@ hmac_rows(const uint8_t *data, size_t data_len, const void *offsets, int off64, 
         out[i + 1] = ((uint64_t)sb[0] << 32) | sb[1];
     }
     if (i < row1) {
-        if (msg_prepare(&ma, data, data_len, offsets, off64, i) < 0)
+        if (msg_prepare(&ma, src, i, scratch) < 0)
             return i + 1;
         memcpy(sa, inner, sizeof sa);
         if (ma.full)
@@ -390,30 +474,29 @@ sha256_portable_x2(uint32_t sa[8], const uint8_t *ba, uint32_t sb[8], const uint
     sha256_portable(sb, bb, 1);
 }
 
-static size_t hmac_rows_portable(const uint8_t *data, size_t data_len, const void *offsets,
-                                 int off64, size_t row0, size_t row1, const uint32_t inner[8],
+static size_t hmac_rows_portable(const src_t *src, uint8_t *scratch, size_t scratch_half,
+                                 size_t row0, size_t row1, const uint32_t inner[8],
                                  const uint32_t outer[8], uint64_t *out)
 {
-    return hmac_rows(data, data_len, offsets, off64, row0, row1, inner, outer, out,
-                     sha256_portable, sha256_portable_x2);
+    return hmac_rows(src, scratch, scratch_half, row0, row1, inner, outer, out, sha256_portable,
+                     sha256_portable_x2);
 }
 
 #if LT_HAVE_SHANI_CODE
 LT_SHANI_TARGET
-static size_t hmac_rows_shani(const uint8_t *data, size_t data_len, const void *offsets,
-                              int off64, size_t row0, size_t row1, const uint32_t inner[8],
+static size_t hmac_rows_shani(const src_t *src, uint8_t *scratch, size_t scratch_half,
+                              size_t row0, size_t row1, const uint32_t inner[8],
                               const uint32_t outer[8], uint64_t *out)
 {
-    return hmac_rows(data, data_len, offsets, off64, row0, row1, inner, outer, out,
-                     sha256_shani, sha256_shani_x2);
+    return hmac_rows(src, scratch, scratch_half, row0, row1, inner, outer, out, sha256_shani,
+                     sha256_shani_x2);
 }
 #endif
 
 typedef struct {
-    const uint8_t *data;
-    size_t data_len;
-    const void *offsets;
-    int off64;
+    const src_t *src;
+    uint8_t *scratch; /* 2 * scratch_half bytes, this job's own */
+    size_t scratch_half;
     size_t row0, row1;
     const uint32_t *inner, *outer;
     uint64_t *out;
@@ -426,14 +509,69 @@ static void *run_job(void *arg)
     job_t *j = (job_t *)arg;
 #if LT_HAVE_SHANI_CODE
     if (j->use_shani) {
-        j->bad = hmac_rows_shani(j->data, j->data_len, j->offsets, j->off64, j->row0, j->row1,
-                                 j->inner, j->outer, j->out);
+        j->bad = hmac_rows_shani(j->src, j->scratch, j->scratch_half, j->row0, j->row1, j->inner,
+                                 j->outer, j->out);
         return NULL;
     }
 #endif
-    j->bad = hmac_rows_portable(j->data, j->data_len, j->offsets, j->off64, j->row0, j->row1,
-                                j->inner, j->outer, j->out);
+    j->bad = hmac_rows_portable(j->src, j->scratch, j->scratch_half, j->row0, j->row1, j->inner,
+                                j->outer, j->out);
     return NULL;
+}
+
+/* Rows [0, n) of `src` split in contiguous runs over up to `threads` threads (fewer when a
+ * run would hold < min_rows rows); job 0 runs on the calling thread. Each job gets its own
+ * scratch of 2 * scratch_half bytes. Called without the GIL. Returns -1 when scratch
+ * memory cannot be allocated; `*bad` = first bad row + 1, or 0. */
+static int run_jobs(const src_t *src, size_t n, size_t scratch_half, const uint32_t inner[8],
+                    const uint32_t outer[8], uint64_t *out, size_t threads, size_t min_rows,
+                    int use_shani, size_t *bad)
+{
+    job_t jobs[LT_MAX_THREADS];
+    pthread_t tids[LT_MAX_THREADS];
+    int started[LT_MAX_THREADS];
+    size_t nthreads = threads > LT_MAX_THREADS ? LT_MAX_THREADS : threads;
+    if (nthreads > n / min_rows)
+        nthreads = n / min_rows;
+    if (nthreads < 1)
+        nthreads = 1;
+    uint8_t *scratch = NULL;
+    if (scratch_half) {
+        scratch = malloc(2 * scratch_half * nthreads);
+        if (scratch == NULL)
+            return -1;
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+        jobs[t].src = src;
+        jobs[t].scratch = scratch ? scratch + 2 * scratch_half * t : NULL;
+        jobs[t].scratch_half = scratch_half;
+        jobs[t].row0 = n * t / nthreads;
+        jobs[t].row1 = n * (t + 1) / nthreads;
+        jobs[t].inner = inner;
+        jobs[t].outer = outer;
+        jobs[t].out = out;
+        jobs[t].use_shani = use_shani;
+        jobs[t].bad = 0;
+        started[t] = 0;
+    }
+    for (size_t t = 1; t < nthreads; t++)
+        started[t] = pthread_create(&tids[t], NULL, run_job, &jobs[t]) == 0;
+    run_job(&jobs[0]);
+    for (size_t t = 1; t < nthreads; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            run_job(&jobs[t]);
+    }
+    *bad = 0;
+    for (size_t t = 0; t < nthreads; t++) {
+        if (jobs[t].bad) {
+            *bad = jobs[t].bad;
+            break;
+        }
+    }
+    free(scratch);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- Python glue */
@@ -569,50 +707,23 @@ static PyObject *py_hmac_sha256_u64(PyObject *self, PyObject *args, PyObject *kw
         goto done;
 
     uint64_t *out = (uint64_t *)PyBytes_AS_STRING(result);
-    int use_shani = use_shani_for(portable);
-    size_t nthreads = (size_t)(threads > LT_MAX_THREADS ? LT_MAX_THREADS : threads);
-    if (nthreads > n / (size_t)min_rows)
-        nthreads = n / (size_t)min_rows;
-    if (nthreads < 1)
-        nthreads = 1;
-
-    job_t jobs[LT_MAX_THREADS];
-    pthread_t tids[LT_MAX_THREADS];
-    int started[LT_MAX_THREADS];
+    src_t src;
+    memset(&src, 0, sizeof src);
+    src.data = (const uint8_t *)data.buf;
+    src.data_len = (size_t)data.len;
+    src.offsets = offs.buf;
+    src.off64 = off64;
     size_t bad = 0;
-
+    int failed;
     Py_BEGIN_ALLOW_THREADS
-    for (size_t t = 0; t < nthreads; t++) {
-        jobs[t].data = (const uint8_t *)data.buf;
-        jobs[t].data_len = (size_t)data.len;
-        jobs[t].offsets = offs.buf;
-        jobs[t].off64 = off64;
-        jobs[t].row0 = n * t / nthreads;
-        jobs[t].row1 = n * (t + 1) / nthreads;
-        jobs[t].inner = inner;
-        jobs[t].outer = outer;
-        jobs[t].out = out;
-        jobs[t].use_shani = use_shani;
-        jobs[t].bad = 0;
-        started[t] = 0;
-    }
-    /* Job 0 runs on this thread; the others on new threads (or here too if none starts). */
-    for (size_t t = 1; t < nthreads; t++)
-        started[t] = pthread_create(&tids[t], NULL, run_job, &jobs[t]) == 0;
-    run_job(&jobs[0]);
-    for (size_t t = 1; t < nthreads; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            run_job(&jobs[t]);
-    }
-    for (size_t t = 0; t < nthreads; t++) {
-        if (jobs[t].bad) {
-            bad = jobs[t].bad;
-            break;
-        }
-    }
+    failed = run_jobs(&src, n, 0, inner, outer, out, (size_t)threads, (size_t)min_rows,
+                      use_shani_for(portable), &bad);
     Py_END_ALLOW_THREADS
+    if (failed) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+        goto done;
+    }
 
     if (bad) {
         Py_CLEAR(result);
@@ -625,6 +736,151 @@ done:
     if (have_offs)
         PyBuffer_Release(&offs);
     PyBuffer_Release(&data);
+    PyBuffer_Release(&inner_b);
+    PyBuffer_Release(&outer_b);
+    return result;
+}
+
+PyDoc_STRVAR(hmac_sha256_u64_views_doc,
+"hmac_sha256_u64_views(columns, sep, inner_state, outer_state, threads=2, *, portable=False,\n"
+"                      min_rows_per_thread=4096) -> bytes\n"
+"\n"
+"Like hmac_sha256_u64, for Arrow string_view columns: `columns` is a tuple of one or two\n"
+"(views, data_buffers) pairs (16-byte views of the array's own rows, the tuple of its data\n"
+"buffers). Row i's message is column 0's value, or with two columns value0 + sep + value1.\n"
+"Null slots are hashed as whatever their views hold; the caller masks them.");
+
+static PyObject *py_hmac_sha256_u64_views(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"columns", "sep",      "inner_state",         "outer_state",
+                             "threads", "portable", "min_rows_per_thread", NULL};
+    PyObject *columns;
+    Py_buffer sep, inner_b, outer_b;
+    int threads = 2, portable = 0;
+    Py_ssize_t min_rows = LT_MIN_ROWS_PER_THREAD;
+    PyObject *result = NULL;
+    Py_buffer views[2];
+    int have_views[2] = {0, 0};
+    Py_buffer *bufs[2] = {NULL, NULL};
+    Py_ssize_t got[2] = {0, 0};
+    const uint8_t **bptr[2] = {NULL, NULL};
+    size_t *blen[2] = {NULL, NULL};
+    src_t src;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Oy*y*y*|i$pn:hmac_sha256_u64_views", kwlist,
+                                     &columns, &sep, &inner_b, &outer_b, &threads, &portable,
+                                     &min_rows))
+        return NULL;
+    memset(&src, 0, sizeof src);
+    uint32_t inner[8], outer[8];
+    if (state_from_buffer(&inner_b, inner, "inner_state") < 0 ||
+        state_from_buffer(&outer_b, outer, "outer_state") < 0)
+        goto done;
+    if (threads < 1 || min_rows < 1) {
+        PyErr_SetString(PyExc_ValueError, "threads and min_rows_per_thread must be >= 1");
+        goto done;
+    }
+    if (!PyTuple_Check(columns) || PyTuple_GET_SIZE(columns) < 1 ||
+        PyTuple_GET_SIZE(columns) > 2) {
+        PyErr_SetString(PyExc_ValueError, "columns must be a tuple of one or two columns");
+        goto done;
+    }
+    int ncols = (int)PyTuple_GET_SIZE(columns);
+    size_t n = 0;
+    for (int c = 0; c < ncols; c++) {
+        PyObject *col = PyTuple_GET_ITEM(columns, c);
+        if (!PyTuple_Check(col) || PyTuple_GET_SIZE(col) != 2 ||
+            !PyTuple_Check(PyTuple_GET_ITEM(col, 1))) {
+            PyErr_SetString(PyExc_ValueError,
+                            "each column must be a (views, tuple of data buffers) pair");
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(col, 0), &views[c], PyBUF_SIMPLE) < 0)
+            goto done;
+        have_views[c] = 1;
+        if (views[c].len % 16) {
+            PyErr_SetString(PyExc_ValueError, "views must be 16 bytes per row");
+            goto done;
+        }
+        size_t rows = (size_t)views[c].len / 16;
+        if (c == 0)
+            n = rows;
+        else if (rows != n) {
+            PyErr_SetString(PyExc_ValueError, "the columns differ in length");
+            goto done;
+        }
+        PyObject *buf_list = PyTuple_GET_ITEM(col, 1);
+        Py_ssize_t nbufs = PyTuple_GET_SIZE(buf_list);
+        bufs[c] = calloc((size_t)nbufs + 1, sizeof(Py_buffer));
+        bptr[c] = calloc((size_t)nbufs + 1, sizeof(const uint8_t *));
+        blen[c] = calloc((size_t)nbufs + 1, sizeof(size_t));
+        if (!bufs[c] || !bptr[c] || !blen[c]) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (; got[c] < nbufs; got[c]++) {
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(buf_list, got[c]), &bufs[c][got[c]],
+                                   PyBUF_SIMPLE) < 0)
+                goto done;
+            bptr[c][got[c]] = (const uint8_t *)bufs[c][got[c]].buf;
+            blen[c][got[c]] = (size_t)bufs[c][got[c]].len;
+        }
+        src.cols[c].views = (const uint8_t *)views[c].buf;
+        src.cols[c].bufs = bptr[c];
+        src.cols[c].buflens = blen[c];
+        src.cols[c].nbufs = (size_t)nbufs;
+    }
+    src.ncols = ncols;
+    src.sep = (const uint8_t *)sep.buf;
+    src.seplen = (size_t)sep.len;
+    size_t scratch_half = 0;
+    if (ncols == 2) { /* room for the longest joined row (a bad length is refused later) */
+        scratch_half = src.seplen + 1;
+        for (int c = 0; c < 2; c++) {
+            int32_t longest = 0;
+            for (size_t i = 0; i < n; i++) {
+                int32_t len;
+                memcpy(&len, src.cols[c].views + 16 * i, 4);
+                if (len > longest)
+                    longest = len;
+            }
+            scratch_half += (size_t)longest;
+        }
+    }
+    if (n > (size_t)PY_SSIZE_T_MAX / 8) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
+    if (result == NULL)
+        goto done;
+    size_t bad = 0;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = run_jobs(&src, n, scratch_half, inner, outer, (uint64_t *)PyBytes_AS_STRING(result),
+                      (size_t)threads, (size_t)min_rows, use_shani_for(portable), &bad);
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    } else if (bad) {
+        Py_CLEAR(result);
+        PyErr_Format(PyExc_ValueError, "row %zu: a string view lies outside its data buffers",
+                     bad - 1);
+    }
+
+done:
+    for (int c = 0; c < 2; c++) {
+        for (Py_ssize_t i = 0; i < got[c]; i++)
+            PyBuffer_Release(&bufs[c][i]);
+        free(bufs[c]);
+        free(bptr[c]);
+        free(blen[c]);
+        if (have_views[c])
+            PyBuffer_Release(&views[c]);
+    }
+    PyBuffer_Release(&sep);
     PyBuffer_Release(&inner_b);
     PyBuffer_Release(&outer_b);
     return result;
@@ -648,6 +904,8 @@ static PyMethodDef hmac_methods[] = {
      METH_VARARGS | METH_KEYWORDS, sha256_midstate_doc},
     {"hmac_sha256_u64", (PyCFunction)(void (*)(void))py_hmac_sha256_u64,
      METH_VARARGS | METH_KEYWORDS, hmac_sha256_u64_doc},
+    {"hmac_sha256_u64_views", (PyCFunction)(void (*)(void))py_hmac_sha256_u64_views,
+     METH_VARARGS | METH_KEYWORDS, hmac_sha256_u64_views_doc},
     {"has_sha_ni", py_has_sha_ni, METH_NOARGS, has_sha_ni_doc},
     {NULL, NULL, 0, NULL},
 };

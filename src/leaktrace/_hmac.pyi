@@ -23,5 +23,18 @@ def hmac_sha256_u64(
     Row i is ``data[offsets[i]:offsets[i + 1]]`` (int32 or int64 offsets, as in Arrow).
     """
 
+def hmac_sha256_u64_views(
+    columns: tuple[tuple[Buffer | bytes, tuple[Buffer, ...]], ...],
+    sep: Buffer,
+    inner_state: Buffer,
+    outer_state: Buffer,
+    threads: int = 2,
+    *,
+    portable: bool = False,
+    min_rows_per_thread: int = 4096,
+) -> bytes:
+    """As :func:`hmac_sha256_u64` over one or two Arrow string_view columns, each given as
+    ``(views, data_buffers)``; two are joined by ``sep`` (row i: ``a[i] + sep + b[i]``)."""
+
 def has_sha_ni() -> bool:
     """Whether SHA-NI is compiled in and supported by this CPU."""

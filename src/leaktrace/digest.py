@@ -47,14 +47,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from leaktrace.arrowtext import string_buffers
+from leaktrace.arrowtext import string_buffers, string_views
 from leaktrace.errors import InputError
 
 try:
@@ -69,6 +69,7 @@ __all__ = [
     "keyed_digest",
     "keyed_digest_hex",
     "keyed_digest_hex_one",
+    "keyed_digest_joined",
     "keyed_digest_one",
     "keyed_digests",
 ]
@@ -152,13 +153,56 @@ def _native_u64(
     min_rows_per_thread: int = 4096,
 ) -> pl.Series:
     """The native kernel over one String series (already :func:`_as_utf8`); nulls stay null."""
-    return _arrow_u64(
-        text.to_arrow(),
+    return _views_u64(
+        [text],
         states,
         threads=threads,
         portable=portable,
         min_rows_per_thread=min_rows_per_thread,
     ).alias(text.name)
+
+
+def _views_u64(
+    parts: Sequence[pl.Series],
+    states: tuple[bytes, bytes],
+    *,
+    sep: bytes = b"",
+    threads: int | None = None,
+    portable: bool = False,
+    min_rows_per_thread: int = 4096,
+) -> pl.Series:
+    """The native kernel over one or two String series of equal length, the message of a
+    row being the first value, or ``first + sep + second``; null where any part is null.
+
+    Why views: they are Polars' own string layout, so the kernel reads the text where
+    Polars keeps it; the ``string``/``large_string`` path (:func:`_arrow_u64`) first copies
+    every value into a contiguous buffer, and joining two columns first would copy again.
+    """
+    if not 1 <= len(parts) <= 2:
+        raise ValueError("one or two columns")
+    columns = []
+    valid: np.ndarray[tuple[int], np.dtype[np.bool_]] | None = None
+    for part in parts:
+        sv = string_views(part.to_arrow(compat_level=pl.CompatLevel.newest()))
+        columns.append((sv.views, sv.data))
+        if sv.array.null_count:
+            ok = sv.array.is_valid().to_numpy(zero_copy_only=False)
+            valid = ok if valid is None else valid & ok
+    if len(sv.array) == 0:
+        return pl.Series("", [], dtype=pl.UInt64)
+    raw = _hmac.hmac_sha256_u64_views(
+        tuple(columns),
+        sep,
+        states[0],
+        states[1],
+        THREADS if threads is None else threads,
+        portable=portable,
+        min_rows_per_thread=min_rows_per_thread,
+    )
+    out = pl.Series("", np.frombuffer(raw, dtype=np.uint64))
+    if valid is not None:
+        out = out.zip_with(pl.Series(valid), pl.Series([None], dtype=pl.UInt64))
+    return out
 
 
 def _arrow_u64(
@@ -172,13 +216,20 @@ def _arrow_u64(
     """The native kernel over an Arrow string array (any offset, chunking or string type).
 
     The kernel reads the data and offsets buffers in place (``string``: int32 offsets,
-    ``large_string``: int64; ``string_view`` is first cast to ``large_string``, one copy).
-    It hashes whatever bytes a null slot spans (usually none); the validity is re-applied
-    here.
+    ``large_string``: int64; ``string_view`` goes to :func:`_views_u64`). It hashes
+    whatever bytes a null slot spans (usually none); the validity is re-applied here.
     """
     n = len(arr)
     if n == 0:
         return pl.Series("", [], dtype=pl.UInt64)
+    if arr.type == pa.string_view():
+        return _views_u64(
+            [pl.Series(arr)],
+            states,
+            threads=threads,
+            portable=portable,
+            min_rows_per_thread=min_rows_per_thread,
+        )
     buffers = string_buffers(arr)
     arr = buffers.array
     raw = _hmac.hmac_sha256_u64(
@@ -206,6 +257,21 @@ def keyed_digest(values: pl.Series, key: bytes) -> pl.Series:
         return _keyed_digest_duckdb(values, key)
     states = _native_states(key)
     return _native_u64(_as_utf8(values), states).alias(values.name)
+
+
+def keyed_digest_joined(parts: Sequence[pl.Series], key: bytes, sep: str) -> pl.Series:
+    """:func:`keyed_digest` of ``pl.concat_str(parts, separator=sep)`` (one or two String
+    series; null where any part is null), without building the joined column."""
+    if not NATIVE or len(parts) > 2:
+        return keyed_digest(
+            pl.DataFrame({f"p{i}": _as_utf8(p) for i, p in enumerate(parts)})
+            .select(pl.concat_str(pl.all(), separator=sep))
+            .to_series(),
+            key,
+        )
+    if parts[0].len() == 0:
+        return pl.Series("", [], dtype=pl.UInt64)
+    return _views_u64([_as_utf8(p) for p in parts], _native_states(key), sep=sep.encode("utf-8"))
 
 
 def _keyed_digest_duckdb(values: pl.Series, key: bytes) -> pl.Series:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from leaktrace import rewrite
-from leaktrace.digest import keyed_digests
+from leaktrace.digest import keyed_digest_joined
 
 __all__ = ["IDENTITY_KEYS", "canonical_columns", "identity_digests", "identity_messages"]
 
@@ -62,8 +62,8 @@ def canonical_columns(df: pl.DataFrame) -> pl.DataFrame:
 
 def identity_messages(df: pl.DataFrame) -> pl.DataFrame:
     """The text each identity key digests (canonical parts joined by U+001F; null if any
-    part is null). Exposed so that a release can digest them with its other keyed columns
-    in one :func:`leaktrace.digest.keyed_digests` query."""
+    part is null): the definition :func:`identity_digests` follows without building these
+    columns (the tests compare the two)."""
     return canonical_columns(df).select(
         [
             pl.concat_str([pl.col(c) for c in parts], separator=_SEP).alias(k)
@@ -73,6 +73,13 @@ def identity_messages(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def identity_digests(df: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
-    """The identity-key digests (UInt64, nullable) of every row of ``df``."""
-    joined = identity_messages(df)
-    return keyed_digests({k: (joined.get_column(k), index_key) for k in IDENTITY_KEYS})
+    """The identity-key digests (UInt64, nullable) of every row of ``df``: the digests of
+    :func:`identity_messages`, each pair joined inside the digest kernel instead of as a
+    column first."""
+    canon = canonical_columns(df)
+    return pl.DataFrame(
+        [
+            keyed_digest_joined([canon.get_column(c) for c in parts], index_key, _SEP).alias(k)
+            for k, parts in _PARTS.items()
+        ]
+    )
