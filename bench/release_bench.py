@@ -39,8 +39,9 @@ from leaktrace import release as release_module
 from leaktrace.canary import generate_canaries
 from leaktrace.channels import get_channel
 from leaktrace.digest import keyed_digests
-from leaktrace.identity import identity_messages
+from leaktrace.identity import IDENTITY_PARTS, canonical_columns, identity_digests
 from leaktrace.io import open_table
+from leaktrace.io.writers import TableWriter
 from leaktrace.masking import apply_policy_fields
 from leaktrace.prf import prf_blocks, symbols_from_blocks
 from leaktrace.release import (
@@ -210,17 +211,18 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
             continue
         sym = symbols_from_blocks(prf_blocks(plan.mark_key, anchors, ch.code), list(ch.alphabets))
         tm(f"embed {name} (+PRF)", lambda ch=ch, sym=sym: ch.embed(out.get_column(ch.role), sym))
-    tm("identity canonical forms", lambda: identity_messages(out))
-    msgs = identity_messages(out)
-    tm(
-        "identity digests (4 HMAC)",
-        lambda: keyed_digests({k: (msgs.get_column(k), plan.index_key) for k in msgs.columns}),
-    )
+    tm("identity canonical forms", lambda: canonical_columns(out))
+    tm("identity keys (forms + 4 HMAC)", lambda: identity_digests(out, plan.index_key))
     released, index = _BatchKernel(plan)(batch)
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "release_bench_stage"
     tmp.mkdir(exist_ok=True)
-    tm("write output batch (parquet)", lambda: released.write_parquet(tmp / "o.parquet"))
-    tm("write output batch (csv)", lambda: released.write_csv(tmp / "o.csv"))
+
+    def write_output(suffix: str) -> None:  # as a release writes it (hashed, fsynced)
+        with TableWriter(tmp / f"o.{suffix}") as writer:
+            writer.write(released)
+
+    tm("write output batch (parquet)", lambda: write_output("parquet"))
+    tm("write output batch (csv)", lambda: write_output("csv"))
 
     def write_index() -> None:
         writer = index_parquet_writer(tmp / "i.parquet", index.schema)
@@ -243,14 +245,19 @@ def digest_floor(src: Path) -> list[list[str]]:
     keys per row (HMAC-SHA256), on one thread, best of 3 — the part of a release no
     pipelining can hide."""
     df = pl.read_parquet(src)
-    msgs = identity_messages(df)
-    cols = [df["order_id"].cast(pl.String), df["phone"], *msgs.get_columns()]
+    canon = canonical_columns(df)
+    # as a release digests them: two single columns, four identity keys joined in the kernel
+    cols = [
+        [df["order_id"].cast(pl.String)],
+        [df["phone"]],
+        *[[canon.get_column(c) for c in parts] for parts in IDENTITY_PARTS.values()],
+    ]
     states = digest._native_states(bytes(range(32)))
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         for c in cols:
-            digest._native_u64(c, states, threads=1)
+            digest._views_u64(c, states, sep=b"\x1f", threads=1)
         best = min(best, time.perf_counter() - t0)
     n = df.height * len(cols)
     return [

@@ -21,12 +21,18 @@ import polars as pl
 from leaktrace import rewrite
 from leaktrace.digest import keyed_digest_joined
 
-__all__ = ["IDENTITY_KEYS", "canonical_columns", "identity_digests", "identity_messages"]
+__all__ = [
+    "IDENTITY_KEYS",
+    "IDENTITY_PARTS",
+    "canonical_columns",
+    "identity_digests",
+    "identity_messages",
+]
 
 IDENTITY_KEYS = ["k_order", "k_phone_name", "k_phone_addr", "k_name_addr"]
 _SEP = "\x1f"
 
-_PARTS: dict[str, tuple[str, ...]] = {
+IDENTITY_PARTS: dict[str, tuple[str, ...]] = {
     "k_order": ("order_id",),
     "k_phone_name": ("phone", "name"),
     "k_phone_addr": ("phone", "address"),
@@ -67,7 +73,7 @@ def identity_messages(df: pl.DataFrame) -> pl.DataFrame:
     return canonical_columns(df).select(
         [
             pl.concat_str([pl.col(c) for c in parts], separator=_SEP).alias(k)
-            for k, parts in _PARTS.items()
+            for k, parts in IDENTITY_PARTS.items()
         ]
     )
 
@@ -80,6 +86,6 @@ def identity_digests(df: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
     return pl.DataFrame(
         [
             keyed_digest_joined([canon.get_column(c) for c in parts], index_key, _SEP).alias(k)
-            for k, parts in _PARTS.items()
+            for k, parts in IDENTITY_PARTS.items()
         ]
     )
