@@ -36,8 +36,9 @@
 enum { OP_CANONICAL, OP_NAME, OP_PHONE, OP_ADDRESS, OP_EMBED_ADDRESS, OP_EMBED_TITLE, OP_COUNT };
 enum { ST_OK = 0, ST_NULLED = 1, ST_FALLBACK = 2 };
 
-/* Worst-case growth of one pass: a byte becomes at most 3 (half → full-width digit,
- * [ → 【); a few passes add a fixed number of bytes per match. Four passes in a row. */
+/* Room one row may use in the output: a byte becomes at most 3 (half → full-width digit,
+ * [ → 【, a truncated sequence → U+FFFD), 栋 → 号楼 is 3 bytes for 3, the address embed
+ * adds at most 4 (室 and a space), and enc4() stores up to 3 bytes past the text. */
 #define GROW(n) ((n) * 3 + 16)
 
 typedef struct {
@@ -253,9 +254,14 @@ static inline int is_separator(uint32_t cp)
 
 /* ---- code-point passes ------------------------------------------------------------- */
 
-/* The address and title rules look at neighbouring characters, several passes in a row;
- * decoding each row once into code points and encoding once at the end is cheaper than
- * re-decoding UTF-8 in every pass. */
+/* Why these ops work on characters rather than bytes: their rules look at neighbouring
+ * characters. The address ops walk the row once (runs of ideographs, which no rule
+ * touches, are copied as they are), the title embed decodes the row into code points (A)
+ * for its look-ahead; both encode their result straight into the output with enc4(),
+ * which gives exactly enc()'s bytes without a branch per length (rows switch between
+ * 3-byte CJK and 1-byte digits every few characters, and a branch on the length
+ * mispredicted at each switch). Every character is read with dec()'s semantics (invalid
+ * bytes included), so the output is the same whichever path a character takes. */
 
 enum {
     CP_HAO = 0x53F7,   /* 号 */
@@ -287,144 +293,251 @@ static size_t decode_all(const uint8_t *s, size_t n, uint32_t *o)
     return m;
 }
 
-static size_t encode_all(const uint32_t *cp, size_t m, uint8_t *o)
+/* enc() without a branch: always stores 4 bytes (the ones past the returned length are
+ * overwritten by the next character or lie in the slack GROW leaves), so the output
+ * needs 3 bytes of room past the encoded text. */
+static inline size_t enc4(uint8_t *o, uint32_t cp)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++) {
-        if (cp[i] < 0x80)
-            o[k++] = (uint8_t)cp[i];
-        else
-            k += enc(o + k, cp[i]);
-    }
-    return k;
+    static const uint8_t lead[5] = {0, 0x00, 0xC0, 0xE0, 0xF0};
+    static const uint8_t unused[5] = {0, 18, 12, 6, 0};
+    size_t len = 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000);
+    uint32_t x = cp << unused[len]; /* payload at the top of a 21-bit field */
+    o[0] = (uint8_t)(lead[len] | (x >> 18));
+    o[1] = (uint8_t)(0x80 | ((x >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((x >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (x & 0x3F));
+    return len;
 }
 
-/* canonical_address: one map pass (width fold, whitespace and brackets dropped, ASCII
- * upper-cased — these touch single characters, and upper-casing commutes with the later
- * rules, which only look at digits, separators and CJK words), then the separator rule,
- * then the building-word and 室 rules together: a word is replaced by 栋 (never a digit)
- * and digits are never replaced, so "preceded by a digit" means the same before and after
- * the word rule. Returns 0 (FALLBACK) for characters outside address_safe(). */
-static int op_address(const uint8_t *s, size_t n, uint32_t *A, uint32_t *B, uint8_t *out,
-                      size_t *outn)
+/* Whether the encoded text ending at o + k ends with code point `cp` (3-byte, as all
+ * the words the tail rules look for). enc4() output is well-formed, so 3 bytes that spell
+ * a 3-byte sequence are a whole character. */
+static inline int ends_with3(const uint8_t *o, size_t k, uint32_t cp)
 {
-    size_t m = decode_all(s, n, A), k = 0;
-    for (size_t i = 0; i < m; i++) {
-        uint32_t cp = A[i];
+    return k >= 3 && o[k - 3] == (uint8_t)(0xE0 | (cp >> 12)) &&
+           o[k - 2] == (uint8_t)(0x80 | ((cp >> 6) & 0x3F)) &&
+           o[k - 1] == (uint8_t)(0x80 | (cp & 0x3F));
+}
+
+/* Length of the (half- or full-width) digit the encoded text ending at o + k ends with,
+ * or 0. */
+static inline size_t ends_with_digit(const uint8_t *o, size_t k)
+{
+    if (k >= 1 && o[k - 1] >= '0' && o[k - 1] <= '9')
+        return 1;
+    if (k >= 3 && o[k - 3] == 0xEF && o[k - 2] == 0xBC && o[k - 1] >= 0x90 && o[k - 1] <= 0x99)
+        return 3; /* U+FF10..U+FF19 */
+    return 0;
+}
+
+/* The code point of the U+4E00..U+9FFF ideograph (the bulk of addresses and titles)
+ * starting at s[i], or 0. Such a sequence is well-formed and dec() + enc() give it back
+ * unchanged, so the address ops copy runs of them as they are. */
+static inline uint32_t cjk_at(const uint8_t *s, size_t i, size_t n)
+{
+    if (i + 3 > n || (s[i] & 0xF0) != 0xE0 || (s[i + 1] & 0xC0) != 0x80 ||
+        (s[i + 2] & 0xC0) != 0x80)
+        return 0;
+    uint32_t cp = ((uint32_t)(s[i] & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+                  (s[i + 2] & 0x3F);
+    return cp - 0x4E00u <= 0x9FFFu - 0x4E00u ? cp : 0;
+}
+
+/* Width fold of canonical(): U+FF01..U+FF5E → ASCII, U+3000 → space. */
+static inline uint32_t fold_width(uint32_t cp)
+{
+    if (cp >= 0xFF01 && cp <= 0xFF5E)
+        return cp - 0xFEE0;
+    return cp == 0x3000 ? 0x20 : cp;
+}
+
+/* ASCII classes for the address rules (after the width fold). */
+enum { AC_DROP = 1, AC_SEP = 2, AC_DIGIT = 4, AC_LOWER = 8 };
+static uint8_t ascii_class[128];
+
+static void init_ascii_class(void)
+{
+    for (uint32_t c = 0; c < 128; c++)
+        ascii_class[c] = (uint8_t)(((is_ws(c) || is_bracket(c)) ? AC_DROP : 0) |
+                                   (is_separator(c) ? AC_SEP : 0) |
+                                   (is_half_digit(c) ? AC_DIGIT : 0) |
+                                   ((c >= 'a' && c <= 'z') ? AC_LOWER : 0));
+}
+
+/* canonical_address in one pass over the row: map (width fold, whitespace and brackets
+ * dropped, ASCII upper-cased — single characters, and upper-casing commutes with the later
+ * rules, which only look at digits, separators and CJK words), the separator rule
+ * (\d)SEP+ → $1-, then the building-word and 室 rules together: a word is replaced by 栋
+ * (never a digit) and digits are never replaced, so "preceded by a digit" means the same
+ * before and after the word rule, and the same before and after the separator rule (a
+ * separator is no digit, nor is the '-' it becomes). Returns 0 (FALLBACK) for characters
+ * outside address_safe(). Why the two runs at the top of the loop: most of a row is
+ * ideographs no rule touches unless a digit precedes them (copied as they are), and
+ * ASCII or full-width characters that are only folded and upper-cased. */
+static int op_address(const uint8_t *s, size_t n, uint8_t *out, size_t *outn)
+{
+    size_t i = 0, k = 0;
+    int prev_digit = 0; /* the previous kept character (after the map) is a digit */
+    int in_seps = 0;    /* inside a separator run that follows a digit: dropped */
+    while (i < n) {
+        if (!prev_digit && cjk_at(s, i, n)) {
+            do {
+                out[k] = s[i];
+                out[k + 1] = s[i + 1];
+                out[k + 2] = s[i + 2];
+                i += 3;
+                k += 3;
+            } while (cjk_at(s, i, n));
+            in_seps = 0;
+            if (i >= n)
+                break;
+        }
+        uint32_t cp;
+        size_t len = dec(s, i, n, &cp);
+        i += len;
+        uint32_t f = fold_width(cp);
+        if (f < 0x80 && !(ascii_class[f] & (AC_DROP | AC_SEP))) { /* kept as it is */
+            uint8_t ac = ascii_class[f];
+            out[k++] = (uint8_t)(ac & AC_LOWER ? f - 32 : f);
+            prev_digit = (ac & AC_DIGIT) != 0;
+            in_seps = 0;
+            continue;
+        }
+        /* the rest, rule by rule */
         if (cp >= 0x80 && !address_safe(cp))
             return 0;
-        if (cp >= 0xFF01 && cp <= 0xFF5E)
-            cp -= 0xFEE0;
-        else if (cp == 0x3000)
-            cp = 0x20;
+        cp = f;
         if (is_ws(cp) || is_bracket(cp))
-            continue;
-        if (cp >= 'a' && cp <= 'z')
-            cp -= 32;
-        B[k++] = cp;
-    }
-    size_t j = 0;
-    for (size_t i = 0; i < k;) { /* (\d)SEP+ → $1- */
-        if (is_separator(B[i]) && i > 0 && is_half_digit(B[i - 1])) {
-            A[j++] = '-';
-            while (i < k && is_separator(B[i]))
-                i++;
+            continue; /* not a character of the mapped text: no state changes */
+        if (is_separator(cp)) {
+            if (prev_digit) {
+                out[k++] = '-';
+                in_seps = 1;
+            } else if (!in_seps)
+                k += enc4(out + k, cp);
+            prev_digit = 0;
             continue;
         }
-        A[j++] = B[i++];
-    }
-    k = 0;
-    for (size_t i = 0; i < j;) { /* (\d+)(号楼|栋|幢|座楼) → $1栋, (\d)室 → $1 */
-        uint32_t cp = A[i];
-        if (i > 0 && is_half_digit(A[i - 1])) {
-            if ((cp == CP_HAO || cp == CP_ZUO) && i + 1 < j && A[i + 1] == CP_LOU) {
-                B[k++] = CP_DONG;
-                i += 2;
+        in_seps = 0;
+        if (prev_digit) {
+            prev_digit = 0;
+            if (cp == CP_HAO || cp == CP_ZUO) { /* 号楼 / 座楼: the next kept character */
+                size_t j = i;
+                uint32_t next = 0;
+                while (j < n) {
+                    j += dec(s, j, n, &next);
+                    uint32_t g = fold_width(next);
+                    if (!is_ws(g) && !is_bracket(g))
+                        break; /* (the dropped ones are all address_safe) */
+                }
+                if (next == CP_LOU) {
+                    k += enc4(out + k, CP_DONG);
+                    i = j;
+                    continue;
+                }
+            } else if (cp == CP_DONG || cp == CP_ZHUANG) {
+                k += enc4(out + k, CP_DONG);
                 continue;
-            }
-            if (cp == CP_DONG || cp == CP_ZHUANG) {
-                B[k++] = CP_DONG;
-                i++;
+            } else if (cp == CP_SHI)
                 continue;
-            }
-            if (cp == CP_SHI) {
-                i++;
-                continue;
-            }
         }
-        B[k++] = cp;
-        i++;
+        k += enc4(out + k, cp);
+        prev_digit = is_half_digit(cp);
     }
-    *outn = encode_all(B, k, out);
+    *outn = k;
     return 1;
 }
 
-static void op_embed_address(const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
-                             uint32_t *B, uint8_t *out, size_t *outn)
+/* The address embed in one pass over the row, rules 1, 2 and 4 as characters come and
+ * rule 3 on the encoded tail. Runs of ideographs are copied as they are (rule 2 only looks
+ * at the character after a digit, rule 4 only until the first 区/县). */
+static void op_embed_address(const uint8_t *s, size_t n, const int8_t *sym, uint8_t *out,
+                             size_t *outn)
 {
-    size_t m = decode_all(s, n, A);
-    /* 1. digit width */
-    for (size_t i = 0; i < m; i++) {
-        if (sym[0] == 1 && is_half_digit(A[i]))
-            A[i] = 0xFF10 + (A[i] - '0');
-        else if (sym[0] != 1 && is_full_digit(A[i]))
-            A[i] = '0' + (A[i] - 0xFF10);
-    }
-    /* 2. ([0-9０-９])(?:号楼|栋|幢) → digit + word(b1) */
-    size_t k = 0;
-    for (size_t i = 0; i < m;) {
-        size_t w = 0;
-        if (i > 0 && is_any_digit(A[i - 1])) {
-            if (A[i] == CP_HAO && i + 1 < m && A[i + 1] == CP_LOU)
-                w = 2;
-            else if (A[i] == CP_DONG || A[i] == CP_ZHUANG)
-                w = 1;
+    uint32_t zero = sym[0] == 1 ? 0xFF10 : '0';
+    size_t i = 0, k = 0;
+    int prev_digit = 0, district = 0;
+    while (i < n) {
+        uint32_t cp;
+        if (!prev_digit) {
+            while ((cp = cjk_at(s, i, n)) != 0 && (district || (cp != CP_QU && cp != CP_XIAN))) {
+                out[k] = s[i];
+                out[k + 1] = s[i + 1];
+                out[k + 2] = s[i + 2];
+                i += 3;
+                k += 3;
+            }
+            if (i >= n)
+                break;
         }
-        if (!w) {
-            B[k++] = A[i++];
+        /* 1. digit width, first for runs of whole digits (either width, ASCII or
+         * EF BC 90..99 as is: the common case in house numbers) */
+        if ((uint8_t)(s[i] - '0') <= 9 || (i + 3 <= n && s[i] == 0xEF && s[i + 1] == 0xBC &&
+                                (uint8_t)(s[i + 2] - 0x90) <= 9)) {
+            do {
+                uint32_t v = s[i] == 0xEF ? s[i + 2] - 0x90u : s[i] - (uint32_t)'0';
+                i += s[i] == 0xEF ? 3 : 1;
+                k += enc4(out + k, zero + v);
+            } while (i < n && ((uint8_t)(s[i] - '0') <= 9 || (i + 3 <= n && s[i] == 0xEF && s[i + 1] == 0xBC &&
+                                                  (uint8_t)(s[i + 2] - 0x90) <= 9)));
+            prev_digit = 1;
             continue;
         }
-        if (sym[1] == 2)
-            B[k++] = CP_ZHUANG;
-        else if (sym[1] == 1)
-            B[k++] = CP_DONG;
-        else {
-            B[k++] = CP_HAO;
-            B[k++] = CP_LOU;
+        size_t len = dec(s, i, n, &cp);
+        i += len;
+        /* ... and the other ways to spell them (e.g. overlong bytes): ([0-9]) ↔ ([０-９]) */
+        uint32_t half = cp - '0', full = cp - 0xFF10;
+        if (half <= 9 || full <= 9) {
+            k += enc4(out + k, zero + (half <= 9 ? half : full));
+            prev_digit = 1;
+            continue;
         }
-        i += w;
+        /* 2. ([0-9０-９])(?:号楼|栋|幢) → digit + word(b1) */
+        if (prev_digit && (cp == CP_DONG || cp == CP_ZHUANG || cp == CP_HAO)) {
+            uint32_t next = 0;
+            size_t next_len = cp == CP_HAO && i < n ? dec(s, i, n, &next) : 0;
+            if (cp != CP_HAO || next == CP_LOU) {
+                i += cp == CP_HAO ? next_len : 0;
+                if (sym[1] == 2)
+                    k += enc4(out + k, CP_ZHUANG);
+                else if (sym[1] == 1)
+                    k += enc4(out + k, CP_DONG);
+                else {
+                    k += enc4(out + k, CP_HAO);
+                    k += enc4(out + k, CP_LOU);
+                }
+                prev_digit = 0;
+                continue;
+            }
+        }
+        prev_digit = 0;
+        k += enc4(out + k, cp);
+        /* 4. ^([^区县]*[区县])\s* → $1 + (" " if b3). Rule 3 below neither removes nor adds
+         * a 区/县 or whitespace, so doing this first gives the same text. */
+        if (!district && (cp == CP_QU || cp == CP_XIAN)) {
+            district = 1;
+            while (i < n) {
+                size_t l = dec(s, i, n, &cp);
+                if (!is_ws(cp))
+                    break;
+                i += l;
+            }
+            if (sym[3] == 1)
+                out[k++] = ' ';
+        }
     }
-    /* 3. ((?:单元|楼|栋|幢)[0-9０-９]+)室?$ → $1 + (室 if b2) */
-    size_t end = k;
-    if (end > 0 && B[end - 1] == CP_SHI)
-        end--;
-    size_t j = end;
-    while (j > 0 && is_any_digit(B[j - 1]))
-        j--;
-    if (j < end && ((j >= 2 && B[j - 2] == CP_DAN && B[j - 1] == CP_YUAN) ||
-                    (j >= 1 && (B[j - 1] == CP_LOU || B[j - 1] == CP_DONG ||
-                                B[j - 1] == CP_ZHUANG)))) {
+    /* 3. ((?:单元|楼|栋|幢)[0-9０-９]+)室?$ → $1 + (室 if b2), on the encoded text */
+    size_t end = k - (ends_with3(out, k, CP_SHI) ? 3 : 0), j = end, d;
+    while ((d = ends_with_digit(out, j)) != 0)
+        j -= d;
+    if (j < end && ((ends_with3(out, j, CP_YUAN) && ends_with3(out, j - 3, CP_DAN)) ||
+                    ends_with3(out, j, CP_LOU) || ends_with3(out, j, CP_DONG) ||
+                    ends_with3(out, j, CP_ZHUANG))) {
         k = end;
         if (sym[2] == 1)
-            B[k++] = CP_SHI;
+            k += enc4(out + k, CP_SHI);
     }
-    /* 4. ^([^区县]*[区县])\s* → $1 + (" " if b3) */
-    size_t cut = 0;
-    while (cut < k && B[cut] != CP_QU && B[cut] != CP_XIAN)
-        cut++;
-    if (cut == k) {
-        *outn = encode_all(B, k, out);
-        return;
-    }
-    cut++;
-    size_t rest = cut;
-    while (rest < k && is_ws(B[rest]))
-        rest++;
-    size_t o = encode_all(B, cut, out);
-    if (sym[3] == 1)
-        out[o++] = ' ';
-    o += encode_all(B + rest, k - rest, out + o);
-    *outn = o;
+    *outn = k;
 }
 
 static const char *const UNITS[] = {"mah", "ml", "kg", "mm", "cm", "gb", "tb", "g", "l", "w"};
@@ -445,83 +558,89 @@ static size_t unit_at(const uint32_t *A, size_t i, size_t m, const char *u)
     return len;
 }
 
+/* Rule 3 of the title embed for the digit at A[i]: a unit right after it (the first in
+ * UNITS order that matches) is rewritten in place, upper-case if `upper`. Each digit's
+ * unit is decided on its own (a unit is letters, never the next digit), so applying this
+ * at each digit as the final pass reaches it gives the reference's left-to-right result. */
+static void title_unit(uint32_t *A, size_t i, size_t m, int upper)
+{
+    if (i + 1 >= m)
+        return;
+    uint32_t next = A[i + 1] | 0x20; /* every unit starts with one of these letters */
+    if (!(next == 'm' || next == 'k' || next == 'c' || next == 'g' || next == 't' ||
+          next == 'l' || next == 'w' || A[i + 1] == CP_KELVIN) ||
+        (A[i + 1] >= 0x80 && A[i + 1] != CP_KELVIN))
+        return;
+    for (size_t u = 0; u < sizeof UNITS / sizeof *UNITS; u++) {
+        size_t ul = unit_at(A, i + 1, m, UNITS[u]);
+        if (ul) {
+            for (size_t c = 0; c < ul; c++)
+                A[i + 1 + c] = upper ? (uint32_t)(UNITS[u][c] - 32) : (uint32_t)UNITS[u][c];
+            return;
+        }
+    }
+}
+
 static inline int is_title_letter(uint32_t cp)
 {
     return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= 0xFF41 && cp <= 0xFF5A) ||
            (cp >= 0xFF21 && cp <= 0xFF3A);
 }
 
-static void op_embed_title(const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
-                           uint32_t *B, uint8_t *out, size_t *outn)
+static void op_embed_title(uint32_t *A, size_t m, const int8_t *sym, uint8_t *out,
+                           size_t *outn)
 {
-    size_t m = decode_all(s, n, A);
-    /* 1. bracket style and 2. digit width: both one character for one */
+    /* 1. bracket style and 2. digit width: both one character for one, branch-free */
+    uint32_t zero = sym[1] == 1 ? 0xFF10 : '0';
+    uint32_t from_l = sym[0] == 1 ? '[' : CP_LB, from_r = sym[0] == 1 ? ']' : CP_RB;
+    uint32_t to_l = sym[0] == 1 ? CP_LB : '[', to_r = sym[0] == 1 ? CP_RB : ']';
     for (size_t i = 0; i < m; i++) {
-        uint32_t cp = A[i];
-        if (sym[0] == 1)
-            cp = cp == '[' ? CP_LB : cp == ']' ? CP_RB : cp;
-        else
-            cp = cp == CP_LB ? '[' : cp == CP_RB ? ']' : cp;
-        if (sym[1] == 1 && is_half_digit(cp))
-            cp = 0xFF10 + (cp - '0');
-        else if (sym[1] != 1 && is_full_digit(cp))
-            cp = '0' + (cp - 0xFF10);
-        A[i] = cp;
+        uint32_t cp = A[i], half = cp - '0', full = cp - 0xFF10;
+        cp = cp == from_l ? to_l : cp == from_r ? to_r : cp;
+        A[i] = half <= 9 ? zero + half : full <= 9 ? zero + full : cp;
     }
-    /* 3. digit + unit (any case) → digit + UNIT / unit; leftmost, first unit in order */
-    for (size_t i = 0; i < m; i++) {
-        if (!is_any_digit(A[i]) || i + 1 >= m)
-            continue;
-        uint32_t next = A[i + 1] | 0x20; /* every unit starts with one of these letters */
-        if (!(next == 'm' || next == 'k' || next == 'c' || next == 'g' || next == 't' ||
-              next == 'l' || next == 'w' || A[i + 1] == CP_KELVIN) ||
-            (A[i + 1] >= 0x80 && A[i + 1] != CP_KELVIN))
-            continue;
-        for (size_t u = 0; u < sizeof UNITS / sizeof *UNITS; u++) {
-            size_t ul = unit_at(A, i + 1, m, UNITS[u]);
-            if (ul) {
-                for (size_t c = 0; c < ul; c++)
-                    A[i + 1 + c] = sym[2] == 1 ? (uint32_t)(UNITS[u][c] - 32) : (uint32_t)UNITS[u][c];
-                i += ul;
-                break;
-            }
-        }
-    }
-    /* 4. ([0-9０-９][a-zA-Zａ-ｚＡ-Ｚ]*)\s*[*×]\s*([0-9０-９]) → $1 + (× if b3 else *) + $2 */
+    /* 3. digit + unit (any case) → digit + UNIT / unit, and 4. ([0-9０-９][a-zA-Zａ-ｚＡ-Ｚ]*)
+     * \s*[*×]\s*([0-9０-９]) → $1 + (× if b3 else *) + $2, in one pass: rule 3 only
+     * rewrites the letters right after a digit, so it is applied at each digit before rule
+     * 4 looks past it (and at the digit rule 4 jumps to). */
     size_t k = 0;
     for (size_t i = 0; i < m;) {
-        if (is_any_digit(A[i])) {
-            size_t q = i + 1;
-            while (q < m && is_title_letter(A[q]))
-                q++;
-            size_t r = q;
-            while (r < m && is_ws(A[r]))
-                r++;
-            if (r < m && (A[r] == '*' || A[r] == CP_TIMES)) {
-                size_t e = r + 1;
-                while (e < m && is_ws(A[e]))
-                    e++;
-                if (e < m && is_any_digit(A[e])) {
-                    while (i < q)
-                        B[k++] = A[i++];
-                    B[k++] = sym[3] == 1 ? CP_TIMES : '*';
-                    B[k++] = A[e];
-                    i = e + 1;
-                    continue;
-                }
+        if (!is_any_digit(A[i])) {
+            k += enc4(out + k, A[i++]);
+            continue;
+        }
+        title_unit(A, i, m, sym[2] == 1);
+        size_t q = i + 1;
+        while (q < m && is_title_letter(A[q]))
+            q++;
+        size_t r = q;
+        while (r < m && is_ws(A[r]))
+            r++;
+        if (r < m && (A[r] == '*' || A[r] == CP_TIMES)) {
+            size_t e = r + 1;
+            while (e < m && is_ws(A[e]))
+                e++;
+            if (e < m && is_any_digit(A[e])) {
+                while (i < q)
+                    k += enc4(out + k, A[i++]);
+                k += enc4(out + k, sym[3] == 1 ? CP_TIMES : '*');
+                title_unit(A, e, m, sym[2] == 1);
+                k += enc4(out + k, A[e]);
+                i = e + 1;
+                continue;
             }
         }
-        B[k++] = A[i++];
+        k += enc4(out + k, A[i++]);
     }
-    *outn = encode_all(B, k, out);
+    *outn = k;
 }
 
 /* ---- driver ------------------------------------------------------------------------ */
 
-/* Rewrite one row into `out` (capacity GROW(n)); returns the status and sets *outn. `A`,
- * `B` are code-point scratch arrays of 2 n + 8 entries. */
+/* Rewrite one row into `out` (capacity GROW(n)); returns the status and sets *outn. `A`
+ * is a code-point scratch array of n entries. */
 static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
-                       uint32_t *B, uint8_t *out, size_t *outn)
+                       uint8_t *out, size_t *outn)
 {
     buf_t o = {out, 0};
     int st = ST_OK;
@@ -534,14 +653,14 @@ static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, ui
         st = op_phone(s, n, &o);
         break;
     case OP_ADDRESS:
-        if (!op_address(s, n, A, B, out, &o.n))
+        if (!op_address(s, n, out, &o.n))
             st = ST_FALLBACK;
         break;
     case OP_EMBED_ADDRESS:
-        op_embed_address(s, n, sym, A, B, out, &o.n);
+        op_embed_address(s, n, sym, out, &o.n);
         break;
     default: /* OP_EMBED_TITLE */
-        op_embed_title(s, n, sym, A, B, out, &o.n);
+        op_embed_title(A, decode_all(s, n, A), sym, out, &o.n);
         break;
     }
     *outn = st == ST_OK ? o.n : 0;
@@ -656,7 +775,7 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
     out_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
     views_obj = PyBytes_FromStringAndSize(NULL, 16 * nrows);
     status_obj = PyBytes_FromStringAndSize(NULL, nrows);
-    scratch = malloc(2 * sizeof(uint32_t) * (2 * maxlen + 8));
+    scratch = malloc(sizeof(uint32_t) * (maxlen + 1));
     if (!out_obj || !views_obj || !status_obj || !scratch) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
@@ -667,7 +786,6 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
     uint8_t *status = (uint8_t *)PyBytes_AS_STRING(status_obj);
     size_t k = 0;
     Py_BEGIN_ALLOW_THREADS
-    uint32_t *A = scratch, *B = scratch + (2 * maxlen + 8);
     for (Py_ssize_t r = 0; r < nrows; r++) {
         const uint8_t *v = vin + 16 * r;
         size_t n = (size_t)view_len(v), wrote = 0;
@@ -677,7 +795,7 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
         }
         status[r] = (uint8_t)rewrite_row(op, view_data(v, bptr), n,
                                          needs_sym ? (const int8_t *)symbols.buf + 4 * r : NULL,
-                                         A, B, out + k, &wrote);
+                                         scratch, out + k, &wrote);
         view_write(vout + 16 * r, out + k, (int32_t)wrote, (int32_t)k);
         k += wrote;
     }
@@ -722,6 +840,7 @@ PyMODINIT_FUNC PyInit__rewrite(void)
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
+    init_ascii_class();
     static const struct {
         const char *name;
         int value;
