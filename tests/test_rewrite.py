@@ -181,7 +181,7 @@ def test_kernel_refuses_malformed_views() -> None:
 
     data = b"x" * 40
     good = struct.pack("<i4sii", 20, b"xxxx", 0, 10)
-    assert _rewrite.rewrite(_rewrite.OP_CANONICAL, good, (data,), b"")[1] == b"x" * 20
+    assert bytes(_rewrite.rewrite(_rewrite.OP_CANONICAL, good, (data,), b"")[1]) == b"x" * 20
     for views, bufs, what in [
         (good[:15], (data,), "16 bytes"),
         (struct.pack("<i4sii", 20, b"xxxx", 1, 0), (data,), "outside"),
@@ -194,3 +194,24 @@ def test_kernel_refuses_malformed_views() -> None:
         _rewrite.rewrite(_rewrite.OP_EMBED_TITLE, good, (data,), b"\x00")
     with pytest.raises(ValueError, match="unknown"):
         _rewrite.rewrite(99, good, (data,), b"")
+
+
+def test_reused_output_memory_never_changes_live_results() -> None:
+    """Long outputs (over 4 MB of room) go back to a pool when freed and later calls write
+    into that memory: a result still alive must keep its text through such calls."""
+    rnd = np.random.default_rng(5)
+    words = ["北京市朝阳区", "建国路", "８８号楼", "3单元", "1201室", "【旗舰店】", "12ＧＢ"]
+
+    def column(seed: int) -> pl.Series:
+        r = np.random.default_rng(seed)
+        return pl.Series("v", ["".join(r.choice(words, size=4)) + str(i) for i in range(120_000)])
+
+    first, second = column(1), column(2)
+    want_first = rewrite.canonical_address(first).to_list()
+    keep = rewrite.canonical_address(first)
+    for seed in range(3, 8):  # each frees its output; the next call may reuse it
+        other = column(seed)
+        sym = rnd.integers(0, 2, size=(other.len(), 4)).astype(np.int8)
+        rewrite.native_embed(other, sym, "OP_EMBED_ADDRESS", lambda v, s: v)
+        assert rewrite.canonical_address(second).len() == second.len()
+    assert keep.to_list() == want_first

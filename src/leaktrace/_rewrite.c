@@ -706,6 +706,116 @@ static inline void view_write(uint8_t *v, const uint8_t *s, int32_t len, int32_t
     }
 }
 
+/* ---- output memory ------------------------------------------------------------------ */
+
+/* Why a pool: the text written by one call over a long column (addresses, titles) needs
+ * tens of MB of room, which glibc maps afresh for every call and unmaps when Arrow lets the
+ * result go, so every page of every call was faulted in again: 3,600 page faults and a
+ * quarter of the time of one 200k-row address embed (perf stat, session 4). The room for
+ * long outputs is kept in a small pool instead, so the next call writes into pages that are
+ * already mapped. The pool is only touched with the GIL held (in rewrite() and in the
+ * dealloc of Output), and holds at most POOL_MAX_BYTES. */
+#define POOL_SLOTS 4
+#define POOL_MIN_BYTES ((size_t)4 << 20)
+#define POOL_MAX_BYTES ((size_t)128 << 20)
+
+static struct {
+    uint8_t *p;
+    size_t cap;
+} pool[POOL_SLOTS];
+static size_t pool_bytes;
+
+/* At least `need` bytes; their capacity in *cap. */
+static uint8_t *pool_take(size_t need, size_t *cap)
+{
+    int best = -1;
+    if (need >= POOL_MIN_BYTES)
+        for (int i = 0; i < POOL_SLOTS; i++)
+            if (pool[i].p && pool[i].cap >= need && (best < 0 || pool[i].cap < pool[best].cap))
+                best = i;
+    if (best < 0) {
+        *cap = need;
+        return malloc(need ? need : 1);
+    }
+    uint8_t *p = pool[best].p;
+    *cap = pool[best].cap;
+    pool_bytes -= pool[best].cap;
+    pool[best].p = NULL;
+    return p;
+}
+
+/* Keep a long output's room for the next call (in place of a smaller one), or free it. */
+static void pool_give(uint8_t *p, size_t cap)
+{
+    if (cap >= POOL_MIN_BYTES && cap <= POOL_MAX_BYTES) {
+        int slot = -1;
+        for (int i = 0; i < POOL_SLOTS && slot < 0; i++)
+            if (!pool[i].p)
+                slot = i;
+        if (slot < 0) { /* all taken: replace the smallest room if it is smaller */
+            int small = 0;
+            for (int i = 1; i < POOL_SLOTS; i++)
+                if (pool[i].cap < pool[small].cap)
+                    small = i;
+            if (pool[small].cap < cap) {
+                pool_bytes -= pool[small].cap;
+                free(pool[small].p);
+                pool[small].p = NULL;
+                slot = small;
+            }
+        }
+        if (slot >= 0) {
+            while (pool_bytes + cap > POOL_MAX_BYTES) { /* drop the largest rooms first */
+                int big = -1;
+                for (int i = 0; i < POOL_SLOTS; i++)
+                    if (pool[i].p && (big < 0 || pool[i].cap > pool[big].cap))
+                        big = i;
+                pool_bytes -= pool[big].cap;
+                free(pool[big].p);
+                pool[big].p = NULL;
+            }
+            pool[slot].p = p;
+            pool[slot].cap = cap;
+            pool_bytes += cap;
+            return;
+        }
+    }
+    free(p);
+}
+
+/* The text of one call's output: a read-only buffer whose memory returns to the pool. */
+typedef struct {
+    PyObject_HEAD
+    uint8_t *p;
+    size_t cap;
+    Py_ssize_t len;
+} Output;
+
+static int output_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    Output *o = (Output *)self;
+    return PyBuffer_FillInfo(view, self, o->p, o->len, 1, flags);
+}
+
+static void output_dealloc(PyObject *self)
+{
+    Output *o = (Output *)self;
+    if (o->p)
+        pool_give(o->p, o->cap);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyBufferProcs output_as_buffer = {output_getbuffer, NULL};
+
+static PyTypeObject OutputType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "leaktrace._rewrite.Output",
+    .tp_basicsize = sizeof(Output),
+    .tp_dealloc = output_dealloc,
+    .tp_as_buffer = &output_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Rewritten text (read-only buffer); its memory is reused by later calls.",
+};
+
 static PyObject *py_rewrite(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -771,8 +881,20 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_OverflowError, "input too large for one call; split it");
         goto done;
     }
-    /* Written in place and shrunk at the end: no second copy of the output. */
-    out_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+    /* Written in place: no second copy of the output. */
+    {
+        Output *o = PyObject_New(Output, &OutputType);
+        if (o) {
+            o->len = 0;
+            o->p = pool_take(cap, &o->cap);
+            if (!o->p) {
+                o->cap = 0;
+                Py_DECREF(o);
+                o = NULL;
+            }
+        }
+        out_obj = (PyObject *)o;
+    }
     views_obj = PyBytes_FromStringAndSize(NULL, 16 * nrows);
     status_obj = PyBytes_FromStringAndSize(NULL, nrows);
     scratch = malloc(sizeof(uint32_t) * (maxlen + 1));
@@ -781,7 +903,7 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
             PyErr_NoMemory();
         goto done;
     }
-    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(out_obj);
+    uint8_t *out = ((Output *)out_obj)->p;
     uint8_t *vout = (uint8_t *)PyBytes_AS_STRING(views_obj);
     uint8_t *status = (uint8_t *)PyBytes_AS_STRING(status_obj);
     size_t k = 0;
@@ -804,10 +926,7 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "rewrite output exceeded its bound");
         goto done;
     }
-    if (_PyBytes_Resize(&out_obj, (Py_ssize_t)k) < 0) {
-        out_obj = NULL;
-        goto done;
-    }
+    ((Output *)out_obj)->len = (Py_ssize_t)k;
     result = PyTuple_Pack(3, views_obj, out_obj, status_obj);
 done:
     Py_XDECREF(out_obj);
@@ -841,6 +960,10 @@ PyMODINIT_FUNC PyInit__rewrite(void)
     if (!m)
         return NULL;
     init_ascii_class();
+    if (PyType_Ready(&OutputType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     static const struct {
         const char *name;
         int value;

@@ -12,7 +12,12 @@ OK: int
 NULLED: int
 FALLBACK: int
 
+class Output(Buffer):
+    """Rewritten text, a read-only buffer; its memory is reused by later calls once freed."""
+
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
 def rewrite(
     op: int, views: Buffer, data: tuple[Buffer, ...], symbols: Buffer, /
-) -> tuple[bytes, bytes, bytes]:
+) -> tuple[bytes, Output, bytes]:
     """One op over an Arrow string_view array: (views, data, one status byte per row)."""
