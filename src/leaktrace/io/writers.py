@@ -128,13 +128,17 @@ class TableWriter:
     def _write_parquet(self, df: pl.DataFrame) -> None:
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-        table = df.to_arrow()
+        # Polars' own string layout (string_view) goes to the writer as it is: converting
+        # to large_string first copied every string. Without the Arrow schema in the file,
+        # readers see plain Parquet strings (no reader needs to know string_view).
+        table = df.to_arrow(compat_level=pl.CompatLevel.newest())
         if self._pq is None:
             self._pq = pq.ParquetWriter(
                 self._fh,
                 table.schema,
                 compression="zstd",
                 use_dictionary=dictionary_columns(df),
+                store_schema=False,
             )
         else:
             # pyarrow ≥ 15 exposes the Arrow schema directly on the writer
