@@ -215,3 +215,40 @@ def test_strict_id_check_accepts_nothing_stdnum_refuses() -> None:
     ok = _strictly_valid(ids)
     assert all(ric.is_valid(v) for v in ids.filter(pl.Series(ok)).to_list())
     assert not ok.all()
+
+
+def _cities_by_substring(addresses: pl.Series, limit: int = 5000) -> list[int]:
+    """The definition: each city's index once per address containing its name, city order."""
+    g = geo()
+    text = addresses.drop_nulls().head(limit).str.replace_all(r"\s", "")
+    found: list[int] = []
+    for i, (province, city) in enumerate(zip(g.city_province, g.city_name, strict=True)):
+        found += [i] * int(text.str.contains(city or province, literal=True).sum())
+    return found
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.lists(st.integers(0, 400), max_size=4), st.sampled_from(["", " ", "路1号"])),
+        max_size=40,
+    )
+)
+def test_cities_in_addresses_is_a_substring_count(picks: list[tuple[list[int], str]]) -> None:
+    """Addresses naming several cities, one name inside another (鞍山市 in 马鞍山市), none."""
+    from leaktrace.canary import _cities_in_addresses
+
+    g = geo()
+    names = [c or p for p, c in zip(g.city_province, g.city_name, strict=True)]
+    names += ["马鞍山市", "鞍山", "北京"]
+    values = ["".join(names[i % len(names)] for i in idx) + tail for idx, tail in picks]
+    s = pl.Series([*values, None], dtype=pl.String)
+    assert _cities_in_addresses(g, s).tolist() == _cities_by_substring(s)
+
+
+def test_cities_in_addresses_on_orders() -> None:
+    from leaktrace.canary import _cities_in_addresses
+
+    addresses = generate_orders(6000, 3).get_column("address")
+    got = _cities_in_addresses(geo(), addresses)
+    assert got.tolist() == _cities_by_substring(addresses) and len(got) >= 5000

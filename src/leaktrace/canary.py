@@ -204,14 +204,29 @@ def _canary_cities(
 
 
 def _cities_in_addresses(g: Geo, addresses: pl.Series, limit: int = 5000) -> IntArray:
-    """City indices found in (up to ``limit`` of) the sample's addresses."""
+    """City indices found in (up to ``limit`` of) the sample's addresses: each city's index
+    once per address that names it (its city name, or its province for a municipality),
+    in city order.
+
+    One Aho-Corasick pass finds every name in every address (overlapping, so 鞍山市 is
+    found inside 马鞍山市 as a substring test would); a ``str.contains`` per city was 340
+    passes over the sample, a third of a release's canary time when pool numbers have no
+    known prefix city.
+    """
     text = addresses.drop_nulls().head(limit).str.replace_all(r"\s", "")
-    found: list[int] = []
-    for i, (province, city) in enumerate(zip(g.city_province, g.city_name, strict=True)):
-        needle = city or province
-        hits = int(text.str.contains(needle, literal=True).sum())
-        found.extend([i] * hits)
-    return np.array(found, dtype=np.int64)
+    needles = [
+        city or province for province, city in zip(g.city_province, g.city_name, strict=True)
+    ]
+    hits = (
+        text.str.extract_many(list(dict.fromkeys(needles)), overlapping=True)
+        .list.unique()
+        .explode()
+        .drop_nulls()
+        .value_counts(name="hits")
+    )
+    count = dict(zip(hits.to_series(0).to_list(), hits.get_column("hits").to_list(), strict=True))
+    per_city = np.array([count.get(n, 0) for n in needles], dtype=np.int64)
+    return np.repeat(np.arange(len(needles), dtype=np.int64), per_city)
 
 
 def _address_style(addresses: pl.Series, g: Geo) -> tuple[bool, str]:
