@@ -13,8 +13,9 @@ standard construction (RFC 2104)
 with ``K'`` the key zero-padded to the 64-byte SHA-256 block (or first hashed when longer)
 spends two of its SHA-256 compressions on the key blocks alone. :func:`keyed_digest` and
 :func:`keyed_digests` therefore compress ``K' ⊕ ipad`` and ``K' ⊕ opad`` once per key
-(``_hmac.sha256_midstate``) and hand the two chaining values with the Arrow data and
-offsets buffers to the C extension ``leaktrace._hmac`` (``_hmac.c``), which then costs 2
+(``_hmac.sha256_midstate``) and hand the two chaining values with the column's Arrow
+string views (Polars' own layout, read in place; an identity key's two parts are joined
+inside the kernel) to the C extension ``leaktrace._hmac`` (``_hmac.c``), which then costs 2
 compressions for a message under 56 bytes (4 for 40 Chinese characters), splits the rows
 over :data:`THREADS` pthreads with the GIL released, and uses the x86 SHA extensions
 (SHA-NI, two messages interleaved) when the CPU has them, else portable C. Measured with the
