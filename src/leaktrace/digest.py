@@ -49,6 +49,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -200,6 +201,11 @@ def _views_u64(
         portable=portable,
         min_rows_per_thread=min_rows_per_thread,
     )
+    return _u64_series(raw, valid)
+
+
+def _u64_series(raw: bytes, valid: Any) -> pl.Series:
+    """The kernel's native uint64s as a Series, null where ``valid`` (if given) is false."""
     out = pl.Series("", np.frombuffer(raw, dtype=np.uint64))
     if valid is not None:
         out = out.zip_with(pl.Series(valid), pl.Series([None], dtype=pl.UInt64))
@@ -242,10 +248,7 @@ def _arrow_u64(
         portable=portable,
         min_rows_per_thread=min_rows_per_thread,
     )
-    out = pl.Series("", np.frombuffer(raw, dtype=np.uint64))
-    if arr.null_count:
-        out = out.zip_with(pl.Series(arr.is_valid()), pl.Series([None], dtype=pl.UInt64))
-    return out
+    return _u64_series(raw, arr.is_valid() if arr.null_count else None)
 
 
 def keyed_digest(values: pl.Series, key: bytes) -> pl.Series:
