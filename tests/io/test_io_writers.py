@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from leaktrace.errors import InputError
@@ -76,7 +76,21 @@ SETTINGS = settings(
 @SETTINGS
 @given(df=frames())
 def test_round_trip(tmp_path: Path, name: str, kw: dict[str, object], df: pl.DataFrame) -> None:
+    if kw.get("encoding") in ("gbk", "gb18030"):
+        # GB bytes that are also valid UTF-8 (泉 is C8 AA in GB18030, which is UTF-8 for Ȫ)
+        # cannot be told apart: detection reads them as UTF-8. Real files, with Chinese
+        # headers or more than a few characters, are not (tests/io/test_io_readers.py).
+        encoded = df.write_csv().encode(str(kw["encoding"]))
+        assume(not (_decodes_as_utf8(encoded) and not encoded.isascii()))
     assert _round_trip(tmp_path, df, name, **kw).equals(df)
+
+
+def _decodes_as_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @settings(
