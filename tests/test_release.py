@@ -192,6 +192,13 @@ def test_cli_errors_are_one_line_exit_2(
             None,
         ),
         (["release", str(gbk), "--to", "nobody", "--out", str(tmp_path / "o.csv")], "nobody"),
+        (
+            [
+                *("release", str(gbk), "--to", "zto", "--out", str(tmp_path / "o.csv")),
+                *("--encoding", "gb-nonsense"),
+            ],
+            "unknown encoding 'gb-nonsense'",
+        ),
     ]
     for args, needle in cases:
         r = run_cli(*args, home=workspace.home)
@@ -310,3 +317,32 @@ def test_concurrent_releases_reserve_disjoint_canary_numbers(
     contacts = [t["contact"] for t in Ledger(workspace).canary_tokens()]
     assert len(contacts) == len(set(contacts)) == 2 * per_release
     assert Ledger(workspace).verify().ok
+
+
+def test_cli_release_and_trace_with_encoding(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """--encoding names a CSV's encoding instead of detecting it, for release and trace."""
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(shop.head(300).write_csv(datetime_format="%Y-%m-%d %H:%M:%S").encode("gb18030"))
+    out = tmp_path / "out.csv"
+    r = run_cli(
+        "release",
+        str(gbk),
+        "--to",
+        "zto",
+        "--out",
+        str(out),
+        "--encoding",
+        "gbk",
+        "--json",
+        home=workspace.home,
+    )
+    assert r.returncode == 0, r.stderr
+    released = read_table(out)
+    assert json.loads(r.stdout)["rows"] == released.height > 0
+    leaked = tmp_path / "leaked.csv"
+    leaked.write_bytes(out.read_bytes().decode("utf-8").encode("gb18030"))
+    t = run_cli("trace", str(leaked), "--encoding", "gb18030", "--json", home=workspace.home)
+    assert t.returncode == 0, t.stderr
+    assert json.loads(t.stdout)["accused"][0]["recipient"] == "zto"

@@ -493,15 +493,20 @@ def _marked(
 
 
 def _frames_from(
-    data: Any, columns: dict[str, str] | None, roles: list[str] | None = None
+    data: Any,
+    columns: dict[str, str] | None,
+    roles: list[str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[Iterator[pl.DataFrame], Future[str], str]:
     """(batches, input digest, format) for a path or an in-memory frame; a file is read
     for ``roles`` only (all roles when None) and hashed meanwhile on a background thread."""
     from leaktrace.io import open_table, read_frame
 
     if isinstance(data, (str, Path)):
-        src = open_table(Path(data), columns=columns, batch_rows=BATCH_ROWS)
+        src = open_table(Path(data), columns=columns, batch_rows=BATCH_ROWS, encoding=encoding)
         return src.iter_batches(roles), file_sha256_in_background(Path(data)), src.format
+    if encoding is not None:
+        raise InputError("an encoding applies to an input file, not to a data frame")
     df = read_frame(data, columns=columns)
     buf = io.BytesIO()
     df.write_ipc(buf)
@@ -523,11 +528,12 @@ def release(
     out: str | Path | None = None,
     format: str | None = None,
     progress: Callable[[int], None] | None = None,
+    encoding: str | None = None,
 ) -> ReleaseResult:
     """Release ``data`` to ``recipient``: mask, mark, write, and record in the ledger.
 
-    ``data`` is a file path (CSV/XLSX/Parquet/JSONL, encodings detected) or a Polars or
-    pandas frame. With ``out`` the copy is written there atomically; without it the
+    ``data`` is a file path (CSV/XLSX/Parquet/JSONL, encodings detected unless
+    ``encoding`` names it) or a Polars or pandas frame. With ``out`` the copy is written there atomically; without it the
     released frame is returned in ``result.frame`` (pandas input gives a pandas frame via
     ``result.frame.to_pandas()``). Either way the ledger records the release.
 
@@ -540,7 +546,7 @@ def release(
     )
     for attempt in range(CANARY_RETRIES + 1):
         try:
-            return _release_once(ws, data, recipient, out, format, progress)
+            return _release_once(ws, data, recipient, out, format, progress, encoding)
         except CanaryConflictError:
             if attempt == CANARY_RETRIES:
                 raise
@@ -557,6 +563,7 @@ def _release_once(
     out: str | Path | None,
     format: str | None,
     progress: Callable[[int], None] | None,
+    encoding: str | None = None,
 ) -> ReleaseResult:
     """One attempt of :func:`release`; leaves nothing behind when it raises."""
     from leaktrace.io.writers import TableWriter
@@ -575,7 +582,9 @@ def _release_once(
         if not out_path.parent.is_dir():
             raise InputError(f"the folder of --out {out_path} does not exist")
     ledger = Ledger(ws)
-    batches, input_sha, _fmt = _frames_from(data, policy.columns or None, plan.input_roles())
+    batches, input_sha, _fmt = _frames_from(
+        data, policy.columns or None, plan.input_roles(), encoding
+    )
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
     kernel = _BatchKernel(
         plan,

@@ -171,3 +171,37 @@ def test_parquet_read_errors_name_the_file(tmp_path: Path) -> None:
     p.write_bytes(data[:4] + b"\0" * (len(data) - 8) + data[-4:])  # pages destroyed
     with pytest.raises(InputError, match=r"bad\.parquet: cannot read Parquet"):
         list(src.iter_batches())
+
+
+def test_encoding_override_reads_what_detection_cannot_decide(tmp_path: Path) -> None:
+    """泉 in GB18030 is C8 AA, which is also UTF-8 (Ȫ): detection says UTF-8, the caller
+    who knows better says gb18030."""
+    from leaktrace.io import read_table
+
+    p = tmp_path / "short.csv"
+    p.write_bytes("order_id,merchant\n1234567890123456,泉\n".encode("gb18030"))
+    assert read_table(p)["merchant"].to_list() == ["Ȫ"]
+    assert read_table(p, encoding="gb18030")["merchant"].to_list() == ["泉"]
+    assert read_table(p, encoding="GBK")["merchant"].to_list() == ["泉"]  # read as GB18030
+    j = tmp_path / "short.jsonl"
+    j.write_bytes('{"order_id": "1234567890123456", "merchant": "泉"}\n'.encode("gb18030"))
+    assert read_table(j, encoding="gb18030")["merchant"].to_list() == ["泉"]
+
+
+def test_encoding_override_errors(tmp_path: Path, orders: pl.DataFrame) -> None:
+    from leaktrace.errors import InputError
+    from leaktrace.io import read_table
+
+    p = tmp_path / "leak.csv"
+    _write_csv_bytes(orders.head(20), p, "utf-8")
+    with pytest.raises(InputError, match="unknown encoding 'latin-9x'"):
+        read_table(p, encoding="latin-9x")
+    q = tmp_path / "leak.parquet"
+    orders.head(20).write_parquet(q)
+    with pytest.raises(InputError, match="applies to CSV and JSON files, not parquet"):
+        read_table(q, encoding="gbk")
+    # UTF-8 Chinese is not GB18030: the override is taken at its word and fails loudly
+    c = tmp_path / "utf8-chinese.csv"
+    c.write_text("order_id,收货人\n1234567890123456,张三\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid gb18030"):
+        read_table(c, encoding="gb18030")

@@ -21,6 +21,7 @@ from leaktrace.errors import InputError, LeaktraceError
 
 __all__ = [
     "AlphaOption",
+    "EncodingOption",
     "HomeOption",
     "JsonOption",
     "ReportOption",
@@ -49,6 +50,14 @@ HomeOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ReportOption = Annotated[
     Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a CSV/JSON input (utf-8, gbk, gb18030 …); default: detected.",
+        show_default=False,
+    ),
 ]
 AlphaOption = Annotated[
     float, typer.Option(help="Bound on the probability of accusing any innocent recipient.")

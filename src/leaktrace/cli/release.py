@@ -12,6 +12,7 @@ from rich.table import Table
 
 from leaktrace.cli import app
 from leaktrace.cli.common import (
+    EncodingOption,
     HomeOption,
     JsonOption,
     err_console,
@@ -38,6 +39,7 @@ def release_cmd(
     ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Release INPUT to one recipient: filter, mask, mark, add canaries, record in the ledger."""
     from leaktrace.release import release
@@ -60,9 +62,10 @@ def release_cmd(
                 out=out,
                 format=format,
                 progress=lambda n: prog.advance(task, n),
+                encoding=encoding,
             )
     else:
-        res = release(input, recipient=to, workspace=ws, out=out, format=format)
+        res = release(input, recipient=to, workspace=ws, out=out, format=format, encoding=encoding)
     if json_out:
         print_json(res.summary())
     else:

@@ -11,6 +11,7 @@ from rich.table import Table
 from leaktrace.cli import app
 from leaktrace.cli.common import (
     AlphaOption,
+    EncodingOption,
     HomeOption,
     JsonOption,
     ReportOption,
@@ -37,6 +38,7 @@ def trace_cmd(
     alpha: AlphaOption = 1e-9,
     home: HomeOption = None,
     json_out: JsonOption = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Name the recipient(s) whose copy LEAKED came from, or say that none is identified."""
     from leaktrace.trace import trace
@@ -45,7 +47,7 @@ def trace_cmd(
 
     check_alpha(alpha)
     ws = open_workspace(resolve_home(home))
-    result = trace(leaked, workspace=ws, alpha=alpha)
+    result = trace(leaked, workspace=ws, alpha=alpha, encoding=encoding)
     if report:
         write_report(result, report)
     if bundle:

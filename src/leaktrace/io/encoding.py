@@ -29,6 +29,7 @@ __all__ = [
     "detect_file_encoding",
     "looks_binary",
     "normalise_encoding_name",
+    "resolve_encoding",
     "transcode_to_utf8",
 ]
 
@@ -55,6 +56,18 @@ def normalise_encoding_name(name: str) -> str:
     if canonical == "ascii":
         return "utf-8"
     return canonical
+
+
+def resolve_encoding(name: str) -> str:
+    """A caller's encoding name as :func:`detect_encoding` would name it; InputError if
+    Python has no such codec."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise InputError(
+            f"unknown encoding {name!r}; use e.g. utf-8, utf-8-sig, gbk or gb18030"
+        ) from None
+    return normalise_encoding_name(name)
 
 
 def looks_binary(sample: bytes) -> bool:

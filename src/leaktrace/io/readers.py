@@ -32,7 +32,12 @@ import polars as pl
 from leaktrace.errors import InputError
 from leaktrace.io.columns import RoleMap, infer_roles, row_looks_like_data
 from leaktrace.io.datetimes import parse_datetime
-from leaktrace.io.encoding import detect_file_encoding, looks_binary, transcode_to_utf8
+from leaktrace.io.encoding import (
+    detect_file_encoding,
+    looks_binary,
+    resolve_encoding,
+    transcode_to_utf8,
+)
 from leaktrace.roles import Role
 
 if TYPE_CHECKING:
@@ -178,10 +183,12 @@ class Reader(ABC):
     suffixes: ClassVar[tuple[str, ...]]
     supports_headerless: ClassVar[bool] = False
 
-    def __init__(self, path: Path, *, batch_rows: int) -> None:
+    def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
+        """``encoding`` (text formats only) replaces detection: the file is read as that."""
         self.path = path
         self.batch_rows = batch_rows
         self.encoding: str | None = None
+        self.requested_encoding = encoding
 
     @abstractmethod
     def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
@@ -208,9 +215,9 @@ class Reader(ABC):
 class _TextReader(Reader):
     """Shared by text formats: detect encoding, transcode to a temp UTF-8 file if needed."""
 
-    def __init__(self, path: Path, *, batch_rows: int) -> None:
-        super().__init__(path, batch_rows=batch_rows)
-        self.encoding = detect_file_encoding(path)
+    def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
+        super().__init__(path, batch_rows=batch_rows, encoding=encoding)
+        self.encoding = encoding or detect_file_encoding(path)
         self._tmp: Path | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         if self.encoding in _UTF8:
@@ -238,8 +245,8 @@ class CsvReader(_TextReader):
     suffixes = (".csv", ".tsv", ".txt", ".tab")
     supports_headerless = True
 
-    def __init__(self, path: Path, *, batch_rows: int) -> None:
-        super().__init__(path, batch_rows=batch_rows)
+    def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
+        super().__init__(path, batch_rows=batch_rows, encoding=encoding)
         prefer = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
         self.delimiter = sniff_delimiter(self.sample_text(), prefer=prefer)
 
@@ -287,8 +294,8 @@ class NdjsonReader(_TextReader):
     format = "jsonl"
     suffixes = (".jsonl", ".ndjson")
 
-    def __init__(self, path: Path, *, batch_rows: int) -> None:
-        super().__init__(path, batch_rows=batch_rows)
+    def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
+        super().__init__(path, batch_rows=batch_rows, encoding=encoding)
         keys: dict[str, None] = {}
         with self.utf8_path.open(encoding="utf-8-sig", errors="replace") as fh:
             for lineno, line in enumerate(fh, start=1):
@@ -329,8 +336,8 @@ class NdjsonReader(_TextReader):
 class _WholeReader(Reader):
     """Formats read in one piece and sliced into batches."""
 
-    def __init__(self, path: Path, *, batch_rows: int) -> None:
-        super().__init__(path, batch_rows=batch_rows)
+    def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
+        super().__init__(path, batch_rows=batch_rows, encoding=encoding)
         self._frames: dict[bool, pl.DataFrame] = {}
 
     @abstractmethod
@@ -387,7 +394,7 @@ class JsonReader(_WholeReader):
     suffixes = (".json",)
 
     def _load(self, has_header: bool) -> pl.DataFrame:
-        enc = detect_file_encoding(self.path)
+        enc = self.requested_encoding or detect_file_encoding(self.path)
         self.encoding = enc
         try:
             text = self.path.read_bytes().decode(enc)
@@ -579,12 +586,15 @@ def open_table(
     columns: dict[str, str] | None = None,
     batch_rows: int = 200_000,
     format: str | None = None,
+    encoding: str | None = None,
 ) -> TableSource:
     """Open ``path`` for role-normalised batch reading.
 
     ``columns`` overrides inference: ``{role name: source column}`` (for headerless files
     the source columns are ``column_1`` …). ``format`` forces a reader (``csv``, ``xlsx``,
-    ``parquet``, ``jsonl``, ``json``) instead of choosing by suffix.
+    ``parquet``, ``jsonl``, ``json``) instead of choosing by suffix. ``encoding`` (CSV and
+    JSON only: ``utf-8``, ``gbk``, ``gb18030`` …) replaces detection, for the files it
+    cannot decide: a short GB18030 file can also be valid UTF-8 and is then read as UTF-8.
     """
     p = Path(path)
     if not p.exists():
@@ -594,16 +604,23 @@ def open_table(
     if p.stat().st_size == 0:
         raise InputError(f"{p}: file is empty")
     cls = reader_for(p, format)
-    if cls.format in ("csv", "jsonl", "json"):
+    if encoding is not None:
+        if cls.format not in _TEXT_FORMATS:
+            raise InputError(f"{p}: an encoding applies to CSV and JSON files, not {cls.format}")
+        encoding = resolve_encoding(encoding)
+    if cls.format in _TEXT_FORMATS:
         with p.open("rb") as fh:
             if looks_binary(fh.read(4096)) and not _has_text_bom(p):
                 raise InputError(f"{p}: not a text file (binary data)")
-    reader = cls(p, batch_rows=batch_rows)
+    reader = cls(p, batch_rows=batch_rows, encoding=encoding)
     try:
         return TableSource(reader, columns=columns)
     except BaseException:
         reader.close()
         raise
+
+
+_TEXT_FORMATS = ("csv", "jsonl", "json")
 
 
 def _has_text_bom(p: Path) -> bool:
@@ -618,9 +635,12 @@ def read_table(
     columns: dict[str, str] | None = None,
     batch_rows: int = 200_000,
     format: str | None = None,
+    encoding: str | None = None,
 ) -> pl.DataFrame:
     """:func:`open_table` and read every batch into one role-named frame."""
-    with open_table(path, columns=columns, batch_rows=batch_rows, format=format) as src:
+    with open_table(
+        path, columns=columns, batch_rows=batch_rows, format=format, encoding=encoding
+    ) as src:
         return src.read()
 
 

@@ -24,14 +24,17 @@ def trace(
     home: str | Path | None = None,
     workspace: Workspace | None = None,
     alpha: float = DEFAULT_ALPHA,
+    encoding: str | None = None,
 ) -> TraceResult:
-    """Trace a leaked file (any supported format, any headers) or frame.
+    """Trace a leaked file (any supported format, any headers; a CSV's encoding is
+    detected unless ``encoding`` names it) or frame.
 
     Returns every recipient whose corrected p-value is ≤ ``alpha`` in ``accused`` (empty,
     with verdict "no recipient identified", when the data carries no marks), and all
     candidates considered. Raises :class:`LedgerIntegrityError` if the ledger does not
     verify: leaktrace never accuses on a ledger that fails ``verify``.
     """
+    from leaktrace.errors import InputError
     from leaktrace.io import read_frame, read_table
     from leaktrace.io.checksum import file_sha256
     from leaktrace.trace.engine import frame_digest
@@ -41,9 +44,11 @@ def trace(
     )
     if isinstance(data, (str, Path)):
         path = Path(data)
-        df = read_table(path)
+        df = read_table(path, encoding=encoding)
         digest = file_sha256(path)
     else:
+        if encoding is not None:
+            raise InputError("an encoding applies to a leaked file, not to a data frame")
         df = read_frame(data)
         digest = frame_digest(data)
     return trace_frame(
