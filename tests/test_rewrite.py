@@ -215,3 +215,23 @@ def test_reused_output_memory_never_changes_live_results() -> None:
         rewrite.native_embed(other, sym, "OP_EMBED_ADDRESS", lambda v, s: v)
         assert rewrite.canonical_address(second).len() == second.len()
     assert keep.to_list() == want_first
+
+
+def test_title_embed_long_runs_after_a_digit_match_reference() -> None:
+    """The title kernel decides rules 3 and 4 on a window of characters after each digit
+    and hands rows whose letters or whitespace run past it to its code-point version: both
+    sides of that limit, and chained signs, give the reference's text."""
+    ch = get_channel("title")
+    rng = np.random.default_rng(8)
+    ws = [" ", "\t", "\u3000", "\u00a0", "\u2003", "\x85"]
+    values = []
+    for n_letters in range(0, 30, 3):
+        for n_ws in range(0, 30, 4):
+            letters = "".join(rng.choice(list("gbmlKkｍＬ\u212ax"), size=n_letters))
+            space = "".join(rng.choice(ws, size=n_ws))
+            values.append(f"【装】5{letters}{space}×{space}３\u212ag*2ML 12{space}*{space}x[9]")
+    values += ["1*2*3", "５ｍｌ×２", "2kG×3Mah", "7 * ", "8×", "[1]【2】", "x\u212ag9\u212ag"]
+    s = pl.Series("v", values, dtype=pl.String)
+    for seed in range(4):
+        sym = np.random.default_rng(seed).integers(0, 2, size=(s.len(), 4))
+        _same(ch.embed(s, sym), ch.embed_reference(s, sym))

@@ -256,10 +256,11 @@ static inline int is_separator(uint32_t cp)
 
 /* Why these ops work on characters rather than bytes: their rules look at neighbouring
  * characters. The address ops walk the row once (runs of ideographs, which no rule
- * touches, are copied as they are), the title embed decodes the row into code points (A)
- * for its look-ahead; both encode their result straight into the output with enc4(),
- * which gives exactly enc()'s bytes without a branch per length (rows switch between
- * 3-byte CJK and 1-byte digits every few characters, and a branch on the length
+ * touches, are copied as they are), the title embed works on bytes too
+ * (op_embed_title_bytes) and decodes the row into code points (A) for its look-ahead only
+ * when that path cannot decide a row; both encode their result straight into the output
+ * with enc4(), which gives exactly enc()'s bytes without a branch per length (rows switch
+ * between 3-byte CJK and 1-byte digits every few characters, and a branch on the length
  * mispredicted at each switch). Every character is read with dec()'s semantics (invalid
  * bytes included), so the output is the same whichever path a character takes. */
 
@@ -544,41 +545,46 @@ static const char *const UNITS[] = {"mah", "ml", "kg", "mm", "cm", "gb", "tb", "
 
 /* Whether unit `u` (lower-case ASCII) starts at A[i], in any letter case (k also as U+212A
  * KELVIN SIGN, which the reference's case-insensitive forms include); its length or 0. */
-static size_t unit_at(const uint32_t *A, size_t i, size_t m, const char *u)
+static inline size_t unit_at(const uint32_t *A, size_t i, size_t m, const char *u)
 {
-    size_t len = strlen(u);
-    if (i + len > m)
-        return 0;
-    for (size_t c = 0; c < len; c++) {
+    size_t c = 0;
+    for (; u[c]; c++) {
+        if (i + c >= m)
+            return 0;
         uint32_t cp = A[i + c];
         int ok = (cp < 0x80 && (cp | 0x20) == (uint32_t)u[c]) || (u[c] == 'k' && cp == CP_KELVIN);
         if (!ok)
             return 0;
     }
-    return len;
+    return c;
 }
 
 /* Rule 3 of the title embed for the digit at A[i]: a unit right after it (the first in
  * UNITS order that matches) is rewritten in place, upper-case if `upper`. Each digit's
  * unit is decided on its own (a unit is letters, never the next digit), so applying this
- * at each digit as the final pass reaches it gives the reference's left-to-right result. */
-static void title_unit(uint32_t *A, size_t i, size_t m, int upper)
+ * at each digit as the final pass reaches it gives the reference's left-to-right result.
+ * Only the units starting with the letter after the digit are tried (in UNITS order).
+ * Returns the unit's length (0: none). */
+static size_t title_unit(uint32_t *A, size_t i, size_t m, int upper)
 {
     if (i + 1 >= m)
-        return;
-    uint32_t next = A[i + 1] | 0x20; /* every unit starts with one of these letters */
-    if (!(next == 'm' || next == 'k' || next == 'c' || next == 'g' || next == 't' ||
-          next == 'l' || next == 'w' || A[i + 1] == CP_KELVIN) ||
-        (A[i + 1] >= 0x80 && A[i + 1] != CP_KELVIN))
-        return;
+        return 0;
+    uint32_t a = A[i + 1];
+    uint32_t first = a == CP_KELVIN ? 'k' : a < 0x80 ? (a | 0x20) : 0;
+    if (!(first == 'm' || first == 'k' || first == 'c' || first == 'g' || first == 't' ||
+          first == 'l' || first == 'w'))
+        return 0; /* every unit starts with one of these letters */
     for (size_t u = 0; u < sizeof UNITS / sizeof *UNITS; u++) {
+        if ((uint32_t)UNITS[u][0] != first)
+            continue;
         size_t ul = unit_at(A, i + 1, m, UNITS[u]);
         if (ul) {
             for (size_t c = 0; c < ul; c++)
                 A[i + 1 + c] = upper ? (uint32_t)(UNITS[u][c] - 32) : (uint32_t)UNITS[u][c];
-            return;
+            return ul;
         }
     }
+    return 0;
 }
 
 static inline int is_title_letter(uint32_t cp)
@@ -635,6 +641,233 @@ static void op_embed_title(uint32_t *A, size_t m, const int8_t *sym, uint8_t *ou
     *outn = k;
 }
 
+/* The title embed on UTF-8 bytes, the path every well-formed row takes. Why: almost every
+ * byte of a title is copied as it is (rules 1 and 2 map single characters, rules 3 and 4
+ * only look at the few characters after a digit), and decoding whole rows into code
+ * points (op_embed_title) was most of the cost. Only well-formed UTF-8 is handled here,
+ * where dec() + enc4() give every character back as it is; a row with anything else, or
+ * whose letters or whitespace after a digit run past TITLE_WINDOW characters, returns 0
+ * and is done by op_embed_title, so the output is the same byte for byte either way. */
+
+/* Length of the well-formed UTF-8 character at s[i] (its code point in *cp), or 0. */
+static inline size_t utf8_at(const uint8_t *s, size_t i, size_t n, uint32_t *cp)
+{
+    uint8_t c = s[i];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0) {
+        if (i + 2 > n || (s[i + 1] & 0xC0) != 0x80)
+            return 0;
+        *cp = ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+        return 2;
+    }
+    if (c < 0xF0) {
+        if (i + 3 > n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+            (c == 0xE0 && s[i + 1] < 0xA0))
+            return 0;
+        *cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+              (s[i + 2] & 0x3F);
+        return 3;
+    }
+    if (c > 0xF4 || i + 4 > n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+        (s[i + 3] & 0xC0) != 0x80 || (c == 0xF0 && s[i + 1] < 0x90) ||
+        (c == 0xF4 && s[i + 1] > 0x8F))
+        return 0;
+    *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
+          ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+    return 4;
+}
+
+/* Bytes that, right after a digit, start a character rules 3 and 4 cannot act on (no
+ * letter, whitespace, * or ×; the character itself is checked later by the byte loop). */
+static uint8_t title_plain_next[256];
+
+static void init_title_class(void)
+{
+    for (uint32_t c = 0; c < 256; c++) {
+        int plain;
+        if (c < 0x80)
+            plain = !is_title_letter(c) && !is_ws(c) && c != '*';
+        else /* 0xC2 NEL/NBSP, 0xC3 ×, 0xE1-0xE3 whitespace and KELVIN, 0xEF letters */
+            plain = (c >= 0xC4 && c <= 0xE0) || (c >= 0xE4 && c <= 0xEE) ||
+                    (c >= 0xF0 && c <= 0xF4);
+        title_plain_next[c] = (uint8_t)plain;
+    }
+}
+
+#define TITLE_WINDOW 24
+
+/* The characters from a digit on, decoded as far as rules 3 and 4 look: cp[0] is the
+ * digit (already in its new width), cp[t] starts at byte pos[t], pos[m] is the end of the
+ * last one. `bad`: an ill-formed character or the window is full (the row falls back). */
+typedef struct {
+    uint32_t cp[TITLE_WINDOW];
+    size_t pos[TITLE_WINDOW + 1];
+    size_t m;
+    int bad;
+} title_window;
+
+/* Whether character t exists (decoding up to it); 0 at the end of the row or when bad. */
+static inline int tw_has(title_window *w, const uint8_t *s, size_t n, size_t t)
+{
+    while (w->m <= t) {
+        size_t p = w->pos[w->m], len;
+        if (p >= n)
+            return 0;
+        if (w->m == TITLE_WINDOW || (len = utf8_at(s, p, n, &w->cp[w->m])) == 0) {
+            w->bad = 1;
+            return 0;
+        }
+        w->pos[++w->m] = p + len;
+    }
+    return 1;
+}
+
+/* Rules 3 and 4 at the digit (new code point `d`) at s[i..j), the same steps as
+ * op_embed_title on the window: writes the digit, its unit and, when rule 4 matches, the
+ * sign, the next digit and its unit; returns the byte where the loop resumes (the
+ * characters before it are written), or 0 for a row op_embed_title must do. */
+static size_t title_at_digit(const uint8_t *s, size_t i, size_t j, size_t n, uint32_t d,
+                             uint32_t zero, const int8_t *sym, uint8_t *out, size_t *k)
+{
+    title_window w;
+    int upper = sym[2] == 1;
+    w.cp[0] = d;
+    w.pos[0] = i;
+    w.pos[1] = j;
+    w.m = 1;
+    w.bad = 0;
+    tw_has(&w, s, n, 3); /* title_unit looks at up to 3 characters */
+    if (w.bad)
+        return 0;
+    size_t ul = title_unit(w.cp, 0, w.m, upper);
+    size_t q = 1;
+    while (tw_has(&w, s, n, q) && is_title_letter(w.cp[q]))
+        q++;
+    size_t r = q;
+    while (tw_has(&w, s, n, r) && is_ws(w.cp[r]))
+        r++;
+    if (tw_has(&w, s, n, r) && (w.cp[r] == '*' || w.cp[r] == CP_TIMES)) {
+        size_t e = r + 1;
+        while (tw_has(&w, s, n, e) && is_ws(w.cp[e]))
+            e++;
+        if (tw_has(&w, s, n, e) && is_any_digit(w.cp[e])) {
+            tw_has(&w, s, n, e + 3);
+            if (w.bad)
+                return 0;
+            size_t o = *k;
+            for (size_t t = 0; t < q; t++)
+                o += enc4(out + o, w.cp[t]);
+            o += enc4(out + o, sym[3] == 1 ? CP_TIMES : '*');
+            size_t ue = title_unit(w.cp, e, w.m, upper);
+            uint32_t half = w.cp[e] - '0';
+            o += enc4(out + o, zero + (half <= 9 ? half : w.cp[e] - 0xFF10));
+            for (size_t t = e + 1; t <= e + ue; t++)
+                out[o++] = (uint8_t)w.cp[t];
+            *k = o;
+            return w.pos[e + 1 + ue];
+        }
+    }
+    if (w.bad)
+        return 0;
+    size_t o = *k;
+    o += enc4(out + o, d);
+    for (size_t t = 1; t <= ul; t++)
+        out[o++] = (uint8_t)w.cp[t];
+    *k = o;
+    return w.pos[1 + ul];
+}
+
+/* Returns 0 when the row must be done by op_embed_title (see above). */
+static int op_embed_title_bytes(const uint8_t *s, size_t n, const int8_t *sym, uint8_t *out,
+                                size_t *outn)
+{
+    uint32_t zero = sym[1] == 1 ? 0xFF10 : '0';
+    int full = sym[1] == 1, to_lenticular = sym[0] == 1;
+    size_t i = 0, k = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        uint32_t v;
+        size_t j;
+        if ((uint8_t)(c - 0xE4) <= 0xE9 - 0xE4 && i + 3 <= n && (s[i + 1] & 0xC0) == 0x80 &&
+            (s[i + 2] & 0xC0) == 0x80) { /* runs of ideographs and the like: as they are */
+            do {
+                out[k] = s[i];
+                out[k + 1] = s[i + 1];
+                out[k + 2] = s[i + 2];
+                k += 3;
+                i += 3;
+            } while (i + 3 <= n && (uint8_t)(s[i] - 0xE4) <= 0xE9 - 0xE4 &&
+                     (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80);
+            continue;
+        }
+        if (c < 0x80) {
+            if ((uint8_t)(c - '0') > 9) {
+                if ((c == '[' || c == ']') && to_lenticular) { /* [ ] → 【 】 */
+                    out[k] = 0xE3;
+                    out[k + 1] = 0x80;
+                    out[k + 2] = c == '[' ? 0x90 : 0x91;
+                    k += 3;
+                } else
+                    out[k++] = c;
+                i++;
+                continue;
+            }
+            v = c - (uint32_t)'0';
+            j = i + 1;
+        } else if (c >= 0xE1 && c <= 0xEF && i + 3 <= n && (s[i + 1] & 0xC0) == 0x80 &&
+                   (s[i + 2] & 0xC0) == 0x80) {
+            if (c == 0xEF && s[i + 1] == 0xBC && (uint8_t)(s[i + 2] - 0x90) <= 9) {
+                v = s[i + 2] - 0x90u; /* U+FF10..U+FF19 */
+                j = i + 3;
+            } else {
+                if (c == 0xE3 && s[i + 1] == 0x80 && (s[i + 2] == 0x90 || s[i + 2] == 0x91) &&
+                    !to_lenticular) /* 【 】 → [ ] */
+                    out[k++] = s[i + 2] == 0x90 ? '[' : ']';
+                else {
+                    out[k] = c;
+                    out[k + 1] = s[i + 1];
+                    out[k + 2] = s[i + 2];
+                    k += 3;
+                }
+                i += 3;
+                continue;
+            }
+        } else {
+            uint32_t cp;
+            size_t len = utf8_at(s, i, n, &cp);
+            if (!len)
+                return 0;
+            put(out + k, s + i, len);
+            k += len;
+            i += len;
+            continue;
+        }
+        /* a digit (value v) at s[i..j) */
+        if (j >= n || title_plain_next[s[j]] ||
+            (s[j] == 0xEF && j + 3 <= n && s[j + 1] == 0xBC && (uint8_t)(s[j + 2] - 0x90) <= 9)) {
+            if (full) { /* nothing after it for rules 3 and 4 */
+                out[k] = 0xEF;
+                out[k + 1] = 0xBC;
+                out[k + 2] = (uint8_t)(0x90 + v);
+                k += 3;
+            } else
+                out[k++] = (uint8_t)('0' + v);
+            i = j;
+            continue;
+        }
+        i = title_at_digit(s, i, j, n, zero + v, zero, sym, out, &k);
+        if (!i)
+            return 0;
+    }
+    *outn = k;
+    return 1;
+}
+
 /* ---- driver ------------------------------------------------------------------------ */
 
 /* Rewrite one row into `out` (capacity GROW(n)); returns the status and sets *outn. `A`
@@ -660,7 +893,8 @@ static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, ui
         op_embed_address(s, n, sym, out, &o.n);
         break;
     default: /* OP_EMBED_TITLE */
-        op_embed_title(A, decode_all(s, n, A), sym, out, &o.n);
+        if (!op_embed_title_bytes(s, n, sym, out, &o.n))
+            op_embed_title(A, decode_all(s, n, A), sym, out, &o.n);
         break;
     }
     *outn = st == ST_OK ? o.n : 0;
@@ -960,6 +1194,7 @@ PyMODINIT_FUNC PyInit__rewrite(void)
     if (!m)
         return NULL;
     init_ascii_class();
+    init_title_class();
     if (PyType_Ready(&OutputType) < 0) {
         Py_DECREF(m);
         return NULL;
