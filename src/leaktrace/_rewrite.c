@@ -593,8 +593,10 @@ static inline int is_title_letter(uint32_t cp)
            (cp >= 0xFF21 && cp <= 0xFF3A);
 }
 
-static void op_embed_title(uint32_t *A, size_t m, const int8_t *sym, uint8_t *out,
-                           size_t *outn)
+/* noinline, like op_embed_title_bytes: inlined into the per-row dispatch, the title code
+ * cost the address embed 10-15 % (bench/rewrite_bench.py), by register pressure alone. */
+static __attribute__((noinline)) void op_embed_title(uint32_t *A, size_t m, const int8_t *sym,
+                                                     uint8_t *out, size_t *outn)
 {
     /* 1. bracket style and 2. digit width: both one character for one, branch-free */
     uint32_t zero = sym[1] == 1 ? 0xFF10 : '0';
@@ -783,8 +785,9 @@ static size_t title_at_digit(const uint8_t *s, size_t i, size_t j, size_t n, uin
 }
 
 /* Returns 0 when the row must be done by op_embed_title (see above). */
-static int op_embed_title_bytes(const uint8_t *s, size_t n, const int8_t *sym, uint8_t *out,
-                                size_t *outn)
+static __attribute__((noinline)) int op_embed_title_bytes(const uint8_t *s, size_t n,
+                                                          const int8_t *sym, uint8_t *out,
+                                                          size_t *outn)
 {
     uint32_t zero = sym[1] == 1 ? 0xFF10 : '0';
     int full = sym[1] == 1, to_lenticular = sym[0] == 1;
