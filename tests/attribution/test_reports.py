@@ -7,9 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from leaktrace.attribution.attribute import attribute
 from leaktrace.attribution.reports import add_reports, parse_report_file
+from leaktrace.errors import InputError
 from leaktrace.workspace import Workspace
 
 
@@ -93,3 +95,23 @@ def test_csv_and_xlsx(ws: Workspace, attr_shop: pl.DataFrame, tmp_path: Path) ->
         assert reps[1].quoted == {"name": True}
         assert reps[2].problems  # bad phone and loss, kept
         assert reps[2].quoted == {"product": True}
+
+
+def test_json_reports_in_gb18030_and_broken_bytes(tmp_path: Path) -> None:
+    """A GB18030 JSON-lines file is read in its encoding (not with replacement characters,
+    which would hide the product a scammer quoted); bytes that are not valid in the
+    detected encoding (a UTF-8 BOM, then broken UTF-8) are an error naming the file."""
+    line = {
+        "victim_phone": "13912345678",
+        "reported_at": "2030-01-02T10:00:00+08:00",
+        "quoted": {"product": "农夫山泉 550ml×24瓶"},
+        "transcript": "我是快递客服，您的包裹丢失了，给您理赔",
+    }
+    gb = tmp_path / "gb.jsonl"
+    gb.write_bytes((json.dumps(line, ensure_ascii=False) + "\n").encode("gb18030"))
+    (rep,) = parse_report_file(gb)
+    assert rep.quoted == {"product": "农夫山泉 550ml×24瓶"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'\xef\xbb\xbf{"victim_phone": "139\xff\xfe\x81"}\n' * 3)
+    with pytest.raises(InputError, match=r"bad\.jsonl"):
+        parse_report_file(bad)

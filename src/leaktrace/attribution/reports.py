@@ -215,6 +215,21 @@ def _row_obj(row: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def _decoded(path: Path) -> str:
+    """A JSON report file's text, in its detected encoding (UTF-8, or GBK/GB18030 as some
+    Chinese tools write it). Why not ``errors="replace"``: a phone or order number turned
+    into replacement characters would silently drop a report from attribution."""
+    from leaktrace.io.encoding import detect_file_encoding
+
+    encoding = detect_file_encoding(path)
+    try:
+        return path.read_bytes().decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path.name}: bytes at offset {exc.start} are not valid {encoding}"
+        ) from None
+
+
 def parse_report_file(path: Path) -> list[VictimReport]:
     """Reports from a ``.jsonl``/``.ndjson``, ``.json`` (array), ``.csv`` or ``.xlsx``."""
     if not path.exists():
@@ -223,7 +238,7 @@ def parse_report_file(path: Path) -> list[VictimReport]:
     name = path.name
     out: list[VictimReport] = []
     if suffix in (".jsonl", ".ndjson", ".json"):
-        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        text = _decoded(path)
         if suffix == ".json" and text.lstrip().startswith("["):
             try:
                 items = json.loads(text)
