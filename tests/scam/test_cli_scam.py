@@ -136,3 +136,13 @@ def test_python_dash_m_subprocess() -> None:
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["is_scam"] is False
+
+
+@pytest.mark.parametrize("text", ["您好，我是淘宝客服", "退款", "快递丢失理赔"])
+def test_short_gb18030_file_is_read_as_gb18030(tmp_path: Path, text: str) -> None:
+    """Short GB18030 files: charset-normalizer alone guessed UTF-16 for these; the shared
+    detector (strict UTF-8, then GB18030 when it gives CJK) reads them right."""
+    from leaktrace.scam._io import decode_bytes
+
+    data = ("text\n" + text + "\n").encode("gb18030")
+    assert decode_bytes(data, "short.txt") == "text\n" + text + "\n"

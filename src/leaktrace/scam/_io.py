@@ -1,8 +1,8 @@
 """Reading texts from files: encodings, formats, the text column.
 
 Chinese files arrive as UTF-8, UTF-8 with BOM, GBK or GB18030 (Excel "CSV" on Windows).
-We try strict UTF-8 first (fast and unambiguous) and otherwise ask charset-normalizer;
-binary input is refused with one clear line instead of being decoded into junk.
+The encoding is detected as for order files (:mod:`leaktrace.io.encoding`); binary input
+is refused with one clear line instead of being decoded into junk.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 import polars as pl
-from charset_normalizer import from_bytes
 
 from leaktrace.errors import InputError, MissingColumnError
+from leaktrace.io.encoding import detect_encoding
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -45,21 +45,17 @@ _SAMPLE = 256 * 1024
 
 
 def decode_bytes(data: bytes, name: str) -> str:
-    """Decode a file's bytes; raise :class:`InputError` for binary or undecodable data."""
+    """Decode a file's bytes; raise :class:`InputError` for binary or undecodable data.
+
+    The encoding is detected as for every other input (:func:`leaktrace.io.encoding.
+    detect_encoding`: BOM, strict UTF-8, GB18030 when it yields mostly CJK, then
+    charset-normalizer), so a message file and an order file are read the same way.
+    """
     if b"\x00" in data[:_SAMPLE]:
         raise InputError(f"{name}: looks like a binary file (NUL bytes), not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(data[:_SAMPLE]).best()
-    if best is None:
+    encoding = detect_encoding(data[:_SAMPLE])
+    if encoding is None:
         raise InputError(f"{name}: cannot detect the text encoding (binary file?)")
-    encoding = best.encoding
-    # charset-normalizer names GBK-family data by its smallest fitting code page; GB18030
-    # is the strict superset, so decoding with it never loses a character GBK would keep.
-    if encoding.replace("_", "").lower() in {"gb2312", "gbk", "hz"}:
-        encoding = "gb18030"
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
