@@ -205,3 +205,19 @@ def test_encoding_override_errors(tmp_path: Path, orders: pl.DataFrame) -> None:
     c.write_text("order_id,收货人\n1234567890123456,张三\n", encoding="utf-8")
     with pytest.raises(InputError, match="not valid gb18030"):
         read_table(c, encoding="gb18030")
+
+
+def test_invalid_utf8_after_the_detection_sample_is_an_error(tmp_path: Path) -> None:
+    """UTF-8 is detected from the first 256 KB; a bad byte after it is a clear error (it
+    used to become U+FFFD in the released copy)."""
+    from leaktrace.errors import InputError
+    from leaktrace.io import read_table
+
+    rows = "".join(f"{10**15 + i},张三{i}\n" for i in range(20_000))
+    p = tmp_path / "late.csv"
+    p.write_bytes(("order_id,name\n" + rows).encode("utf-8") + b"9999999999999999,\xff\xfe\n")
+    assert p.stat().st_size > 256 * 1024
+    with pytest.raises(InputError, match="not valid UTF-8 after the first 256 KB"):
+        read_table(p)
+    with pytest.raises(InputError, match=r"not valid UTF-8$"):
+        read_table(p, encoding="utf-8")

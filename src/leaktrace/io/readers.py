@@ -33,6 +33,7 @@ from leaktrace.errors import InputError
 from leaktrace.io.columns import RoleMap, infer_roles, row_looks_like_data
 from leaktrace.io.datetimes import parse_datetime
 from leaktrace.io.encoding import (
+    SAMPLE_BYTES,
     detect_file_encoding,
     looks_binary,
     resolve_encoding,
@@ -257,7 +258,9 @@ class CsvReader(_TextReader):
             has_header=has_header,
             infer_schema=False,
             truncate_ragged_lines=True,
-            encoding="utf8-lossy",
+            # strict: bytes that are not UTF-8 past the sample the encoding was detected
+            # from are an error, not U+FFFD in a released copy (and cheaper to read)
+            encoding="utf8",
             with_column_names=_dedupe if has_header else None,
             raise_if_empty=False,
         )
@@ -266,6 +269,13 @@ class CsvReader(_TextReader):
         try:
             return fn()
         except pl.exceptions.PolarsError as exc:
+            if "invalid utf-8" in str(exc):
+                if self.requested_encoding:
+                    raise self._fail("bytes that are not valid UTF-8") from None
+                raise self._fail(
+                    f"bytes that are not valid UTF-8 after the first {SAMPLE_BYTES // 1024} KB "
+                    "the encoding was detected from; name the file's encoding (--encoding)"
+                ) from None
             # Polars messages may quote cell text: report only the error kind.
             raise self._fail(f"cannot parse as CSV ({type(exc).__name__})") from None
 
