@@ -383,9 +383,7 @@ static int op_address(const uint8_t *s, size_t n, uint8_t *out, size_t *outn)
     while (i < n) {
         if (!prev_digit && cjk_at(s, i, n)) {
             do {
-                out[k] = s[i];
-                out[k + 1] = s[i + 1];
-                out[k + 2] = s[i + 2];
+                put(out + k, s + i, 3);
                 i += 3;
                 k += 3;
             } while (cjk_at(s, i, n));
@@ -462,9 +460,7 @@ static void op_embed_address(const uint8_t *s, size_t n, const int8_t *sym, uint
         uint32_t cp;
         if (!prev_digit) {
             while ((cp = cjk_at(s, i, n)) != 0 && (district || (cp != CP_QU && cp != CP_XIAN))) {
-                out[k] = s[i];
-                out[k + 1] = s[i + 1];
-                out[k + 2] = s[i + 2];
+                put(out + k, s + i, 3);
                 i += 3;
                 k += 3;
             }
@@ -799,9 +795,7 @@ static __attribute__((noinline)) int op_embed_title_bytes(const uint8_t *s, size
         if ((uint8_t)(c - 0xE4) <= 0xE9 - 0xE4 && i + 3 <= n && (s[i + 1] & 0xC0) == 0x80 &&
             (s[i + 2] & 0xC0) == 0x80) { /* runs of ideographs and the like: as they are */
             do {
-                out[k] = s[i];
-                out[k + 1] = s[i + 1];
-                out[k + 2] = s[i + 2];
+                put(out + k, s + i, 3);
                 k += 3;
                 i += 3;
             } while (i + 3 <= n && (uint8_t)(s[i] - 0xE4) <= 0xE9 - 0xE4 &&
@@ -832,9 +826,7 @@ static __attribute__((noinline)) int op_embed_title_bytes(const uint8_t *s, size
                     !to_lenticular) /* 【 】 → [ ] */
                     out[k++] = s[i + 2] == 0x90 ? '[' : ']';
                 else {
-                    out[k] = c;
-                    out[k + 1] = s[i + 1];
-                    out[k + 2] = s[i + 2];
+                    put(out + k, s + i, 3);
                     k += 3;
                 }
                 i += 3;

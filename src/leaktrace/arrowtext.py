@@ -1,9 +1,10 @@
 """The raw buffers of an Arrow string array, for the native kernels that read them in place.
 
-Why one helper: the digest and rewrite kernels take a string column as (data bytes, offsets)
-straight from Arrow memory, and each must handle the same cases — a chunked array, a
-sliced array (non-zero offset), ``string`` (int32 offsets), ``large_string`` (int64) and
-``string_view`` (no offsets at all, cast once to ``large_string``).
+Why one helper: the digest and rewrite kernels read a string column straight from Arrow
+memory, and each must handle the same cases — a chunked array, a sliced array (non-zero
+offset) and the string type. :func:`string_views` gives ``string_view`` (Polars' own
+layout, what a release hands the kernels); :func:`string_buffers` gives data + offsets for
+``string`` (int32) and ``large_string`` (int64) arrays, other types cast once.
 """
 
 from __future__ import annotations

@@ -273,8 +273,6 @@ def keyed_digest_joined(parts: Sequence[pl.Series], key: bytes, sep: str) -> pl.
             .to_series(),
             key,
         )
-    if parts[0].len() == 0:
-        return pl.Series("", [], dtype=pl.UInt64)
     return _views_u64([_as_utf8(p) for p in parts], _native_states(key), sep=sep.encode("utf-8"))
 
 
