@@ -9,9 +9,9 @@ brackets and spacing are mark channels; normalising here would erase evidence) e
 
 Memory: CSV, JSON lines and Parquet go through Polars' streaming engine
 (``scan_csv(...).collect_batches`` and the like), reading only the columns the caller asks
-for (``TableSource.iter_batches(roles)``); a non-UTF-8 text file is first transcoded in chunks to a temporary UTF-8 file. Only XLSX and
-JSON arrays are read whole — their formats cannot be streamed, and XLSX is capped at about
-a million rows anyway.
+for (``TableSource.iter_batches(roles)``); a non-UTF-8 text file is first transcoded in
+chunks to a temporary UTF-8 file. Only XLSX and JSON arrays are read whole — their formats
+cannot be streamed, and XLSX is capped at about a million rows anyway.
 
 A new format is one :class:`Reader` subclass plus :func:`register_reader`.
 """
@@ -590,6 +590,10 @@ class TableSource:
         self.close()
 
 
+_TEXT_FORMATS = ("csv", "jsonl", "json")
+"""Formats whose encoding is detected (or named by the caller)."""
+
+
 def open_table(
     path: str | Path,
     *,
@@ -628,9 +632,6 @@ def open_table(
     except BaseException:
         reader.close()
         raise
-
-
-_TEXT_FORMATS = ("csv", "jsonl", "json")
 
 
 def _has_text_bom(p: Path) -> bool:

@@ -256,9 +256,9 @@ def dictionary_columns(df: pl.DataFrame) -> list[str]:
     are HyperLogLog estimates; a wrong guess changes only size and speed, never the values
     read back.
     """
-    limit = DICTIONARY_MAX_SHARE * df.height
     if df.width == 0:
         return []
+    limit = DICTIONARY_MAX_SHARE * df.height
     counts = df.select(pl.all().approx_n_unique()).row(0)
     return [c for c, k in zip(df.columns, counts, strict=True) if int(k) <= limit]
 
