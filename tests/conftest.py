@@ -23,8 +23,8 @@ def shop_parquet(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -
     return p
 
 
-def make_workspace(home: Path) -> Workspace:
-    ws = init_workspace(home)
+def make_workspace(home: Path, database_url: str = "sqlite:///ledger.db") -> Workspace:
+    ws = init_workspace(home, database_url=database_url)
     add_recipient(
         ws, "zto", template="courier", where="courier = '中通快递'", display_name="中通快递"
     )

@@ -107,13 +107,42 @@ def test_key_files_are_private(workspace: Workspace) -> None:
 
 
 def test_canary_reservations_are_distinct_free_and_released(workspace: Workspace) -> None:
-    """Reserved numbers: never used, never reserved twice, even from a pool with repeats;
-    a short pool is refused; dropping a release's reservations frees them."""
+    check_reservations(Ledger(workspace))
+
+
+def test_numbers_of_recorded_canaries_are_never_reserved(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    check_used_numbers_excluded(workspace, shop, tmp_path)
+
+
+def check_used_numbers_excluded(ws: Workspace, shop: pl.DataFrame, tmp_path: Path) -> None:
+    """A pool of the numbers recorded releases used plus 40 fresh ones yields exactly the
+    fresh ones, then nothing."""
     import numpy as np
 
     from leaktrace.errors import ConfigError
 
-    ledger = Ledger(workspace)
+    _release_two(ws, shop, tmp_path)
+    ledger = Ledger(ws)
+    used = sorted({t["contact"] for t in ledger.canary_tokens() if t["contact"]})
+    assert len(used) >= 10
+    fresh = [str(19990000000 + i) for i in range(40)]
+    pool = used[:5] + fresh + used[5:]
+    got = ledger.reserve_canary_contacts("probe", pool, 40, np.random.default_rng(7))
+    assert sorted(got) == fresh
+    with pytest.raises(ConfigError, match="unused numbers"):
+        ledger.reserve_canary_contacts("probe2", pool, 1, np.random.default_rng(8))
+
+
+def check_reservations(ledger: Ledger) -> None:
+    """Reserved numbers: never used, never reserved twice, even from a pool with repeats;
+    a short pool is refused; dropping a release's reservations frees them. (Shared with
+    the PostgreSQL tests: the query that finds taken numbers differs by database.)"""
+    import numpy as np
+
+    from leaktrace.errors import ConfigError
+
     pool = [str(17090000000 + i) for i in range(1500)] * 2  # every number listed twice
     first = ledger.reserve_canary_contacts("r1", pool, 1000, np.random.default_rng(1))
     assert len(set(first)) == 1000
@@ -202,3 +231,67 @@ def test_random_walk_visits_each_index_once(n: int, chunks: list[int]) -> None:
         assert len(part) == min(m, n - len(drawn))
         drawn += part
     assert sorted(drawn) == list(range(n)) and walk.exhausted
+
+
+def test_reservations_and_tokens_are_looked_up_through_the_contact_index(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Every statement a reservation runs searches the tokens and reservations by index:
+    a full scan of the token table (10,000 rows per 1M released) in every batch of every
+    release is what made releases slow down as the ledger grew."""
+    import numpy as np
+
+    _release_two(workspace, shop, tmp_path)
+    ledger = Ledger(workspace)
+    statements: list[str] = []
+
+    from sqlalchemy import event
+
+    event.listen(
+        ledger.engine,
+        "before_cursor_execute",
+        lambda conn, cur, stmt, params, ctx, many: statements.append((stmt, params)),
+    )
+    pool = [str(17090000000 + i) for i in range(5000)]
+    assert len(ledger.reserve_canary_contacts("probe", pool, 300, np.random.default_rng(5))) == 300
+    selects = [(q, p) for q, p in statements if q.lstrip().upper().startswith("SELECT")]
+    assert selects
+    with _db(workspace) as con:
+        for q, p in selects:
+            plan = " ".join(str(r[-1]) for r in con.execute("EXPLAIN QUERY PLAN " + q, p))
+            assert "SCAN canary_tokens" not in plan and "SCAN canary_reservations" not in plan, plan
+
+
+def test_unused_token_indexes_of_older_ledgers_are_dropped(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A ledger made before the token table was slimmed loses the four indexes nothing
+    queries on its next write, keeps every token, and still refuses a reused contact."""
+    _release_two(workspace, shop, tmp_path)
+    old = {
+        "ix_canary_tokens_release_id": "release_id",
+        "ix_canary_tokens_recipient": "recipient",
+        "ix_canary_tokens_anchor": "anchor",
+        "ix_canary_tokens_contact": "contact",
+    }
+    with _db(workspace) as con:
+        for name, col in old.items():
+            con.execute(f"CREATE INDEX {name} ON canary_tokens ({col})")
+        tokens = con.execute("SELECT count(*) FROM canary_tokens").fetchone()[0]
+    assert tokens > 0
+    release(shop, recipient="sms", workspace=workspace, out=tmp_path / "sms.parquet")
+    with _db(workspace) as con:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert not names & set(old)
+        assert "ux_canary_contact" in names
+        assert con.execute("SELECT count(*) FROM canary_tokens").fetchone()[0] > tokens
+        contact = con.execute(
+            "SELECT contact FROM canary_tokens WHERE contact <> '' LIMIT 1"
+        ).fetchone()[0]
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute(
+                "INSERT INTO canary_tokens (release_id, recipient, anchor, kind, contact) "
+                "VALUES ('x', 'x', 'x', 'phone', ?)",
+                (contact,),
+            )
+    assert Ledger(workspace).verify().ok

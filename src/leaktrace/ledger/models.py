@@ -57,13 +57,18 @@ class CanaryToken(Base):
     __tablename__ = "canary_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[str] = mapped_column(String(64), index=True)
-    recipient: Mapped[str] = mapped_column(String(200), index=True)
-    anchor: Mapped[str] = mapped_column(String(20), index=True)  # keyed digest of the order id
+    release_id: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(200))
+    anchor: Mapped[str] = mapped_column(String(20))  # keyed digest of the order id
     kind: Mapped[str] = mapped_column(String(16))  # phone | email
-    contact: Mapped[str] = mapped_column(String(200), index=True)  # platform-owned contact point
+    contact: Mapped[str] = mapped_column(String(200))  # platform-owned contact point
 
-    # one release per contact point: a call to a canary number must name exactly one copy
+    # One release per contact point: a call to a canary number must name exactly one copy.
+    # This is the table's only index. Readers take every token (a trace) or look contacts
+    # up (``contact IN (...) AND contact <> ''``, which this partial index serves); each
+    # further index cost every release one B-tree insert per token, and with four more
+    # (release_id, recipient, anchor, contact: none of them queried) recording the 10,000
+    # tokens of a 1M-row release took 0.36 s instead of 0.17 s on a 680,000-token ledger.
     __table_args__ = (
         Index(
             "ux_canary_contact",
