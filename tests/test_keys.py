@@ -95,3 +95,57 @@ def test_workspace_files_are_owner_only(workspace: Workspace) -> None:
     assert workspace.home.stat().st_mode & 0o077 == 0
     for name in ("leaktrace.toml", "ledger.db"):
         assert (workspace.home / name).stat().st_mode & 0o077 == 0, name
+
+
+def test_new_keys_are_format_2_and_make_siphash_digest_keys(workspace: Workspace) -> None:
+    from leaktrace.digest import SipKey
+
+    raw = (workspace.home / "keys" / "master.v1.key").read_bytes()
+    assert len(raw) == 36 and raw.startswith(b"LTK2")
+    k = workspace.keys
+    for purpose in ("anchor", "index", "customer"):
+        assert isinstance(k.derive(purpose), SipKey)
+    for purpose in ("mark/timestamp", "alias", "canary", "mask-digest"):
+        assert not isinstance(k.derive(purpose), SipKey)
+
+
+def test_format_1_keys_keep_hmac_and_trace_beside_a_rotated_format_2_key(
+    tmp_path: Path, shop: pl.DataFrame
+) -> None:
+    """A workspace made before key format 2 (a bare 32-byte master key) keeps its HMAC
+    digests; rotating adds a SipHash version; releases of both trace to their source."""
+    from conftest import make_workspace
+    from leaktrace.digest import SipKey, keyed_digest_one
+    from leaktrace.identity import canonical_columns
+    from leaktrace.keys import write_secret_file
+
+    ws = make_workspace(tmp_path / "ws")
+    key_file = ws.home / "keys" / "master.v1.key"
+    key_file.unlink()
+    write_secret_file(key_file, os.urandom(32))  # as `leaktrace init` wrote it before
+    ws = open_workspace(ws.home)
+    assert not isinstance(ws.keys.derive("index"), SipKey)
+    old = release(shop, recipient="cs-firm", workspace=ws)
+    assert old.frame is not None
+    index = pl.read_parquet(ws.home / old.entry.index_file)
+    sent = canonical_columns(old.frame.head(1).select("order_id"))["order_id"][0]
+    hmac_digest = keyed_digest_one(sent, bytes(ws.keys.derive("index", 1)))
+    assert index["k_order"][0] == hmac_digest  # the HMAC-SHA256 digest, as before
+
+    assert ws.keys.rotate() == 2
+    ws = open_workspace(ws.home)
+    assert isinstance(ws.keys.derive("index", 2), SipKey)
+    new = release(shop, recipient="cs-firm", workspace=ws)
+    assert new.frame is not None
+    r_old = trace(old.frame.sample(8, seed=1).select(COLS), workspace=ws)
+    r_new = trace(new.frame.sample(8, seed=2).select(COLS), workspace=ws)
+    assert [(c.recipient, c.key_version) for c in r_old.accused] == [("cs-firm", 1)]
+    assert [(c.recipient, c.key_version) for c in r_new.accused] == [("cs-firm", 2)]
+
+
+def test_a_damaged_master_key_file_is_refused(workspace: Workspace) -> None:
+    key_file = workspace.home / "keys" / "master.v1.key"
+    os.chmod(key_file, 0o600)
+    key_file.write_bytes(b"LTK3" + bytes(32))
+    with pytest.raises(KeyFileError, match="not a leaktrace master key"):
+        KeyRing(workspace.home / "keys")

@@ -36,5 +36,16 @@ def hmac_sha256_u64_views(
     """As :func:`hmac_sha256_u64` over one or two Arrow string_view columns, each given as
     ``(views, data_buffers)``; two are joined by ``sep`` (row i: ``a[i] + sep + b[i]``)."""
 
+def siphash24_u64_views(
+    columns: tuple[tuple[Buffer | bytes, tuple[Buffer, ...]], ...],
+    sep: Buffer,
+    key: Buffer,
+    threads: int = 2,
+    *,
+    min_rows_per_thread: int = 4096,
+) -> bytes:
+    """As :func:`hmac_sha256_u64_views` with SipHash-2-4 under the 16-byte ``key``: n
+    native uint64 digests."""
+
 def has_sha_ni() -> bool:
     """Whether SHA-NI is compiled in and supported by this CPU."""

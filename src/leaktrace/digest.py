@@ -37,6 +37,18 @@ connection that is closed before the function returns; they are never formatted 
 text, logs or error messages (DuckDB errors are replaced by a generic message without
 chaining, because a DuckDB message may echo bound values).
 
+Two schemes: a key is either plain ``bytes`` (HMAC-SHA256 as above) or a :class:`SipKey`,
+whose digests are SipHash-2-4 (Aumasson & Bernstein 2012, the keyed hash of CPython's and
+Rust's hash tables; 128-bit key, 64-bit output) under its first 16 bytes. Both are
+pseudorandom functions with a 64-bit output, which is all an index lookup needs; SipHash
+costs 10-25 ns per short value in ``_hmac.c`` where HMAC-SHA256 costs two to four SHA-256
+compressions (50-120 ns even with SHA-NI). Which scheme a key uses is a property of the
+workspace's key version (:meth:`leaktrace.keys.KeyRing.derive`): versions created since
+key format 2 use SipHash for the anchor, index and customer digests, older versions keep
+HMAC-SHA256, so an old release is traced with the digests it was made with. Without the C
+extension SipHash runs vectorised in NumPy (:func:`_sip_numpy`), a reference
+implementation in pure Python serves single values (:func:`siphash24`).
+
 Encoding is part of the contract: the message is the UTF-8 encoding of the string exactly as
 given (no normalisation here — normalise phones/names *before* digesting, consistently on the
 release and the tracing side). Integers are digested as their canonical decimal string, so an
@@ -68,16 +80,164 @@ else:
 
 __all__ = [
     "MIN_KEY_BYTES",
+    "SipKey",
     "keyed_digest",
     "keyed_digest_hex",
     "keyed_digest_hex_one",
     "keyed_digest_joined",
     "keyed_digest_one",
     "keyed_digests",
+    "siphash24",
 ]
 
 MIN_KEY_BYTES = 16
 """Shorter keys are refused: they are a configuration bug, never a deliberate choice."""
+
+
+class SipKey(bytes):
+    """A digest key whose 64-bit digests are SipHash-2-4 under its first 16 bytes.
+
+    A ``bytes`` subclass, so that every function taking a key takes it unchanged and a
+    release plan pickled to a Spark executor keeps the scheme; it never prints its bytes.
+    """
+
+    __slots__ = ()
+    scheme = "siphash-2-4"
+
+    def __repr__(self) -> str:
+        return "SipKey(<hidden>)"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (SipKey, (bytes(self),))
+
+
+def _sip_words(key: bytes) -> tuple[int, int]:
+    _check_key(key)
+    return int.from_bytes(key[:8], "little"), int.from_bytes(key[8:16], "little")
+
+
+def _check_key(key: bytes) -> None:
+    if not isinstance(key, bytes | bytearray):
+        raise TypeError("digest key must be bytes")
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"digest key must be at least {MIN_KEY_BYTES} bytes")
+
+
+_M64 = (1 << 64) - 1
+
+
+def siphash24(key: bytes, message: bytes) -> int:
+    """SipHash-2-4 of ``message`` under the first 16 bytes of ``key`` (reference code, one
+    value: the kernel and :func:`_sip_numpy` are tested against it and the paper's vectors)."""
+    k0, k1 = _sip_words(key)
+    v = [0x736F6D6570736575 ^ k0, 0x646F72616E646F6D ^ k1, 0x6C7967656E657261 ^ k0,
+         0x7465646279746573 ^ k1]  # fmt: skip
+
+    def rounds(r: int) -> None:
+        for _ in range(r):
+            v[0] = (v[0] + v[1]) & _M64
+            v[1] = ((v[1] << 13) | (v[1] >> 51)) & _M64 ^ v[0]
+            v[0] = ((v[0] << 32) | (v[0] >> 32)) & _M64
+            v[2] = (v[2] + v[3]) & _M64
+            v[3] = ((v[3] << 16) | (v[3] >> 48)) & _M64 ^ v[2]
+            v[0] = (v[0] + v[3]) & _M64
+            v[3] = ((v[3] << 21) | (v[3] >> 43)) & _M64 ^ v[0]
+            v[2] = (v[2] + v[1]) & _M64
+            v[1] = ((v[1] << 17) | (v[1] >> 47)) & _M64 ^ v[2]
+            v[2] = ((v[2] << 32) | (v[2] >> 32)) & _M64
+
+    n = len(message)
+    full = n - n % 8
+    for i in range(0, full, 8):
+        w = int.from_bytes(message[i : i + 8], "little")
+        v[3] ^= w
+        rounds(2)
+        v[0] ^= w
+    b = ((n & 0xFF) << 56) | int.from_bytes(message[full:], "little")
+    v[3] ^= b
+    rounds(2)
+    v[0] ^= b
+    v[2] ^= 0xFF
+    rounds(4)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def _sip_numpy(text: pl.Series, key: bytes) -> pl.Series:
+    """SipHash-2-4 of every value of a String series, vectorised in NumPy (nulls stay null).
+
+    The fallback where the C extension is missing. Rows are grouped by their number of
+    8-byte words; each group becomes a (rows x words) matrix of little-endian words, the
+    final word carrying the tail bytes and the length in its top byte, and the rounds run on
+    whole columns of that matrix.
+    """
+    k0, k1 = (np.uint64(w) for w in _sip_words(key))
+    arr = text.to_arrow().cast(pa.large_binary())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    out = np.zeros(n, dtype=np.uint64)
+    if n:
+        bufs = arr.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+        data = (
+            np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        )
+        data = np.concatenate([data, np.zeros(1, np.uint8)])  # a safe index for padding
+        lens = offsets[1:] - offsets[:-1]
+        words = lens // 8 + 1
+        for w in np.unique(words).tolist():
+            rows = np.nonzero(words == w)[0]
+            length, start = lens[rows], offsets[rows]
+            pos = np.arange(8 * w)
+            inside = pos[None, :] < length[:, None]
+            idx = np.where(inside, start[:, None] + pos[None, :], len(data) - 1)
+            mat = data[idx]
+            mat[:, 8 * w - 1] = (length & 0xFF).astype(np.uint8)
+            m = np.ascontiguousarray(mat).view("<u8").astype(np.uint64)
+            out[rows] = _sip_rounds(m, k0, k1)
+    res = pl.Series(text.name, out)
+    if arr.null_count:
+        res = res.zip_with(
+            pl.Series(arr.is_valid().to_numpy(zero_copy_only=False)),
+            pl.Series([None], dtype=pl.UInt64),
+        )
+    return res
+
+
+def _sip_rounds(m: np.ndarray[Any, np.dtype[np.uint64]], k0: np.uint64, k1: np.uint64) -> Any:
+    """SipHash-2-4 over the rows of a word matrix (the last column is the final word)."""
+    rows = m.shape[0]
+    v0 = np.full(rows, np.uint64(0x736F6D6570736575) ^ k0)
+    v1 = np.full(rows, np.uint64(0x646F72616E646F6D) ^ k1)
+    v2 = np.full(rows, np.uint64(0x6C7967656E657261) ^ k0)
+    v3 = np.full(rows, np.uint64(0x7465646279746573) ^ k1)
+
+    def rotl(x: Any, b: int) -> Any:
+        return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
+
+    def sipround(v0: Any, v1: Any, v2: Any, v3: Any) -> tuple[Any, Any, Any, Any]:
+        v0 = v0 + v1
+        v1 = rotl(v1, 13) ^ v0
+        v0 = rotl(v0, 32)
+        v2 = v2 + v3
+        v3 = rotl(v3, 16) ^ v2
+        v0 = v0 + v3
+        v3 = rotl(v3, 21) ^ v0
+        v2 = v2 + v1
+        v1 = rotl(v1, 17) ^ v2
+        v2 = rotl(v2, 32)
+        return v0, v1, v2, v3
+
+    for j in range(m.shape[1]):
+        w = m[:, j]
+        v3 = v3 ^ w
+        v0, v1, v2, v3 = sipround(*sipround(v0, v1, v2, v3))
+        v0 = v0 ^ w
+    v2 = v2 ^ np.uint64(0xFF)
+    for _ in range(4):
+        v0, v1, v2, v3 = sipround(v0, v1, v2, v3)
+    return v0 ^ v1 ^ v2 ^ v3
+
 
 _BLOCK = 64  # SHA-256 block size in bytes (RFC 2104 "B")
 
@@ -86,10 +246,7 @@ _SQL_HEX = "SELECT sha256($kout || unhex(sha256($kin || encode(v)))) AS d FROM _
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:
     """Inner and outer padded key blocks of RFC 2104."""
-    if not isinstance(key, bytes | bytearray):
-        raise TypeError("digest key must be bytes")
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"digest key must be at least {MIN_KEY_BYTES} bytes")
+    _check_key(key)
     k = bytes(key)
     if len(k) > _BLOCK:
         k = hashlib.sha256(k).digest()
@@ -166,7 +323,7 @@ def _native_u64(
 
 def _views_u64(
     parts: Sequence[pl.Series],
-    states: tuple[bytes, bytes],
+    states: tuple[bytes, bytes] | SipKey,
     *,
     sep: bytes = b"",
     threads: int | None = None,
@@ -175,6 +332,7 @@ def _views_u64(
 ) -> pl.Series:
     """The native kernel over one or two String series of equal length, the message of a
     row being the first value, or ``first + sep + second``; null where any part is null.
+    ``states`` is an HMAC key's two chaining values, or a :class:`SipKey`.
 
     Why views: they are Polars' own string layout, so the kernel reads the text where
     Polars keeps it; the ``string``/``large_string`` path (:func:`_arrow_u64`) first copies
@@ -192,15 +350,25 @@ def _views_u64(
             valid = ok if valid is None else valid & ok
     if len(sv.array) == 0:
         return pl.Series("", [], dtype=pl.UInt64)
-    raw = _hmac.hmac_sha256_u64_views(
-        tuple(columns),
-        sep,
-        states[0],
-        states[1],
-        THREADS if threads is None else threads,
-        portable=portable,
-        min_rows_per_thread=min_rows_per_thread,
-    )
+    if isinstance(states, SipKey):
+        _check_key(states)
+        raw = _hmac.siphash24_u64_views(
+            tuple(columns),
+            sep,
+            bytes(states[:16]),
+            THREADS if threads is None else threads,
+            min_rows_per_thread=min_rows_per_thread,
+        )
+    else:
+        raw = _hmac.hmac_sha256_u64_views(
+            tuple(columns),
+            sep,
+            states[0],
+            states[1],
+            THREADS if threads is None else threads,
+            portable=portable,
+            min_rows_per_thread=min_rows_per_thread,
+        )
     return _u64_series(raw, valid)
 
 
@@ -252,11 +420,16 @@ def _arrow_u64(
 
 
 def keyed_digest(values: pl.Series, key: bytes) -> pl.Series:
-    """UInt64 = first 8 bytes (big-endian) of HMAC-SHA256(key, utf8(value)); nulls stay null.
+    """UInt64 = first 8 bytes (big-endian) of HMAC-SHA256(key, utf8(value)), or with a
+    :class:`SipKey` SipHash-2-4(key[:16], utf8(value)); nulls stay null.
 
     64 bits is plenty for an index lookup (collisions among 10^8 values: p ≈ 3e-4 for *any*
     pair, and a collision only adds a candidate release, it never hides one).
     """
+    if isinstance(key, SipKey):
+        if not NATIVE:  # pragma: no cover - exercised directly by the tests
+            return _sip_numpy(_as_utf8(values), key).alias(values.name)
+        return _views_u64([_as_utf8(values)], key).alias(values.name)
     if not NATIVE:  # pragma: no cover - exercised directly by the tests
         return _keyed_digest_duckdb(values, key)
     states = _native_states(key)
@@ -273,7 +446,8 @@ def keyed_digest_joined(parts: Sequence[pl.Series], key: bytes, sep: str) -> pl.
             .to_series(),
             key,
         )
-    return _views_u64([_as_utf8(p) for p in parts], _native_states(key), sep=sep.encode("utf-8"))
+    states = key if isinstance(key, SipKey) else _native_states(key)
+    return _views_u64([_as_utf8(p) for p in parts], states, sep=sep.encode("utf-8"))
 
 
 def _keyed_digest_duckdb(values: pl.Series, key: bytes) -> pl.Series:
@@ -314,11 +488,19 @@ def keyed_digests(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.DataFram
     if trivial is not None:
         return trivial
     if not NATIVE:  # pragma: no cover - exercised directly by the tests
-        return _keyed_digests_duckdb(columns)
+        hmac_cols = {n: c for n, c in columns.items() if not isinstance(c[1], SipKey)}
+        done = _keyed_digests_duckdb(hmac_cols) if hmac_cols else pl.DataFrame()
+        return pl.DataFrame(
+            [
+                done.get_column(n) if n in hmac_cols else keyed_digest(v, k).alias(n)
+                for n, (v, k) in columns.items()
+            ]
+        )
     prepared = [
-        (name, _native_states(key), _as_utf8(values)) for name, (values, key) in columns.items()
+        (name, key if isinstance(key, SipKey) else _native_states(key), _as_utf8(values))
+        for name, (values, key) in columns.items()
     ]
-    return pl.DataFrame([_native_u64(text, states).alias(name) for name, states, text in prepared])
+    return pl.DataFrame([_views_u64([text], states).alias(name) for name, states, text in prepared])
 
 
 def _keyed_digests_duckdb(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.DataFrame:
@@ -365,6 +547,8 @@ def keyed_digest_hex(values: pl.Series, key: bytes) -> pl.Series:
 
 def keyed_digest_one(value: str, key: bytes) -> int:
     """Scalar twin of :func:`keyed_digest` for one value (tracing a single quoted phone)."""
+    if isinstance(key, SipKey):
+        return siphash24(key, value.encode("utf-8"))
     _pads(key)  # same key checks as the vectorised path
     mac = hmac.new(bytes(key), value.encode("utf-8"), "sha256").digest()
     return int.from_bytes(mac[:8], "big")

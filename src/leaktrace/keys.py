@@ -7,6 +7,14 @@ rewrite history. Every derived key names its purpose and the key *version* in th
 it was made with. Rotation appends ``master.v<N>.key``; nothing is ever overwritten.
 
 Key objects never print their bytes: ``repr`` shows only the version.
+
+Key format: a master key file written since key format 2 is ``b"LTK2"`` followed by the 32
+key bytes; an older one is the 32 bytes alone. The format travels with the key because it
+decides how the key's digests are computed: under a format-2 key the anchor, index and
+customer digests (:data:`DIGEST_PURPOSES`) are SipHash-2-4, under a format-1 key
+HMAC-SHA256 (see :mod:`leaktrace.digest`). A version's format never changes, so every
+release of that version, and every trace of it, computes the same digests; rotating an old
+workspace's key adds a format-2 version and leaves the old one as it was.
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from leaktrace.digest import SipKey
 from leaktrace.errors import KeyFileError
 
 __all__ = [
+    "DIGEST_PURPOSES",
     "KeyRing",
     "MasterKey",
     "load_public_key",
@@ -34,6 +44,23 @@ __all__ = [
 
 MASTER_KEY_BYTES = 32
 _SALT = b"leaktrace/v1"
+KEY_FORMAT_2 = b"LTK2"
+"""Prefix of a format-2 master key file (digests of :data:`DIGEST_PURPOSES` are SipHash)."""
+DIGEST_PURPOSES = frozenset({"anchor", "index", "customer"})
+"""Purposes whose derived keys make the 64-bit lookup digests of the exposure index."""
+
+
+def _new_master_file() -> bytes:
+    return KEY_FORMAT_2 + os.urandom(MASTER_KEY_BYTES)
+
+
+def _parse_master(path: Path, raw: bytes) -> tuple[bytes, int]:
+    """(key bytes, key format) of a master key file's content."""
+    if len(raw) == MASTER_KEY_BYTES:
+        return raw, 1
+    if len(raw) == len(KEY_FORMAT_2) + MASTER_KEY_BYTES and raw.startswith(KEY_FORMAT_2):
+        return raw[len(KEY_FORMAT_2) :], 2
+    raise KeyFileError(f"key file {path} is not a leaktrace master key (wrong size or header)")
 
 
 def write_secret_file(path: Path, data: bytes) -> None:
@@ -64,13 +91,18 @@ class MasterKey:
 
     version: int
     _secret: bytes = field(repr=False)
+    key_format: int = 1
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
-        """A subkey for ``purpose`` (e.g. ``"mark/timestamp/courier-zto"``)."""
+        """A subkey for ``purpose`` (e.g. ``"mark/timestamp/courier-zto"``); a
+        :class:`~leaktrace.digest.SipKey` for a digest purpose of a format-2 key."""
         info = f"{purpose}|v{self.version}".encode()
-        return HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT, info=info).derive(
+        raw = HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT, info=info).derive(
             self._secret
         )
+        if self.key_format >= 2 and purpose in DIGEST_PURPOSES:
+            return SipKey(raw)
+        return raw
 
     def __repr__(self) -> str:
         return f"MasterKey(version={self.version}, secret=<hidden>)"
@@ -82,7 +114,7 @@ class MasterKey:
 class KeyRing:
     """All key versions of a workspace plus its signing key.
 
-    Layout under ``keys/``: ``master.v1.key`` (32 raw bytes, 0600), ``signing.key``
+    Layout under ``keys/``: ``master.v1.key`` (``LTK2`` + 32 raw bytes, 0600), ``signing.key``
     (Ed25519 PEM, 0600), ``signing.pub`` (PEM, public).
     """
 
@@ -93,10 +125,9 @@ class KeyRing:
             raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
         self._masters: dict[int, MasterKey] = {}
         for v in versions:
-            raw = _read_secret_file(key_dir / f"master.v{v}.key")
-            if len(raw) != MASTER_KEY_BYTES:
-                raise KeyFileError(f"key file {key_dir / f'master.v{v}.key'} is not 32 bytes")
-            self._masters[v] = MasterKey(v, raw)
+            path = key_dir / f"master.v{v}.key"
+            secret, key_format = _parse_master(path, _read_secret_file(path))
+            self._masters[v] = MasterKey(v, secret, key_format)
         self.current_version = versions[-1]
 
     def __repr__(self) -> str:
@@ -111,7 +142,7 @@ class KeyRing:
     def create(key_dir: Path) -> KeyRing:
         key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(key_dir, 0o700)
-        write_secret_file(key_dir / "master.v1.key", os.urandom(MASTER_KEY_BYTES))
+        write_secret_file(key_dir / "master.v1.key", _new_master_file())
         sk = Ed25519PrivateKey.generate()
         pem = sk.private_bytes(
             serialization.Encoding.PEM,
@@ -129,8 +160,9 @@ class KeyRing:
     def rotate(self) -> int:
         """Add a new master key version; returns it. Old versions stay for tracing."""
         v = self.current_version + 1
-        write_secret_file(self.key_dir / f"master.v{v}.key", os.urandom(MASTER_KEY_BYTES))
-        self._masters[v] = MasterKey(v, _read_secret_file(self.key_dir / f"master.v{v}.key"))
+        path = self.key_dir / f"master.v{v}.key"
+        write_secret_file(path, _new_master_file())
+        self._masters[v] = MasterKey(v, *_parse_master(path, _read_secret_file(path)))
         self.current_version = v
         return v
 

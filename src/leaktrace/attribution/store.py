@@ -5,8 +5,8 @@ Two tables, ``victim_reports`` and ``canary_hits``, on their own ``MetaData`` (c
 
 What is stored, and why:
 
-* the victim's phone only as keyed digests (HMAC under ``ws.keys.derive("customer", v)``,
-  the exposure index's customer key) for every key version at intake time — what the
+* the victim's phone only as keyed digests (under ``ws.keys.derive("customer", v)``, the
+  exposure index's customer key and digest scheme) for every key version at intake time — what the
   attribution joins on — plus ONE AES-GCM-encrypted blob (key
   ``ws.keys.derive("report-pii", v)``, 96-bit random nonce, associated data = table name
   and key version) holding what the victim told us verbatim: phone, quoted values,
