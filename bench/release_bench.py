@@ -212,7 +212,7 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
         sym = symbols_from_blocks(prf_blocks(plan.mark_key, anchors, ch.code), list(ch.alphabets))
         tm(f"embed {name} (+PRF)", lambda ch=ch, sym=sym: ch.embed(out.get_column(ch.role), sym))
     tm("identity canonical forms", lambda: canonical_columns(out))
-    tm("identity keys (forms + 4 HMAC)", lambda: identity_digests(out, plan.index_key))
+    tm("identity keys (forms + 4 digests)", lambda: identity_digests(out, plan.index_key))
     released, index = _BatchKernel(plan)(batch)
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "release_bench_stage"
     tmp.mkdir(exist_ok=True)
