@@ -149,3 +149,30 @@ def test_a_damaged_master_key_file_is_refused(workspace: Workspace) -> None:
     key_file.write_bytes(b"LTK3" + bytes(32))
     with pytest.raises(KeyFileError, match="not a leaktrace master key"):
         KeyRing(workspace.home / "keys")
+
+
+def test_cli_rotate_reports_version_and_format(workspace: Workspace) -> None:
+    import json
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "leaktrace",
+            "keys",
+            "rotate",
+            "--json",
+            "--home",
+            str(workspace.home),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"key_version": 2, "key_format": 2}
+    raw = (workspace.home / "keys" / "master.v2.key").read_bytes()
+    assert (
+        raw.startswith(b"LTK2")
+        and (workspace.home / "keys" / "master.v2.key").stat().st_mode & 0o077 == 0
+    )

@@ -103,10 +103,14 @@ def recipient_list(home: HomeOption = None, json_out: JsonOption = False) -> Non
 @keys_app.command("rotate")
 @handle_errors
 def keys_rotate(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Add a new master key version; old releases keep tracing with their version."""
+    """Add a new master key version; old releases keep tracing with their version.
+
+    The new version is key format 2 (SipHash-2-4 digests): rotating is also how a workspace
+    made before format 2 gets the faster digests for its future releases."""
     ws = open_workspace(resolve_home(home))
     v = ws.keys.rotate()
+    key_format = ws.keys.master(v).key_format
     if json_out:
-        print_json({"key_version": v})
+        print_json({"key_version": v, "key_format": key_format})
     else:
-        err_console.print(f"master key rotated to v{v}")
+        err_console.print(f"master key rotated to v{v} (key format {key_format})")
