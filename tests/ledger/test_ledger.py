@@ -295,3 +295,16 @@ def test_unused_token_indexes_of_older_ledgers_are_dropped(
                 (contact,),
             )
     assert Ledger(workspace).verify().ok
+
+
+def test_reservations_on_other_databases_use_chunks_of_parameters(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The portable path (``IN (...)`` in chunks, for databases without an array
+    parameter), run on SQLite with its array route switched off."""
+    import leaktrace.ledger.ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "_CANDIDATE_ARRAYS", {})
+    monkeypatch.setattr(ledger_module, "_IN_CHUNK", 7)
+    check_reservations(Ledger(workspace))  # first: its pool overlaps the default canary pool
+    check_used_numbers_excluded(workspace, shop, tmp_path)

@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -125,13 +125,18 @@ _IN_CHUNK = 900
 SQLite's old limit of 999 bound parameters)."""
 _CANDIDATES = 50_000
 """Most pool numbers checked in one round of a reservation."""
+_CANDIDATE_ARRAYS: dict[str, tuple[str, Callable[[list[str]], object]]] = {
+    "sqlite": ("SELECT value FROM json_each(:c)", json.dumps),
+    "postgresql": ("SELECT unnest(CAST(:c AS text[]))", list),
+}
+"""Per database: a subquery listing the strings of one parameter, and how to pass them."""
 
 
 def _sqlite_cache(dbapi_conn: Any, _record: Any) -> None:
     """64 MB of page cache per connection instead of SQLite's 2 MB: recording a release's
-    10,000 canary tokens inserts them at random places of the contact index, which on a
-    ledger of 700,000 tokens took 0.10 s with the default cache and 0.05 s with this one.
-    Memory is taken only as pages are read."""
+    10,000 canary tokens inserts them at random places of the contact index, and on a
+    ledger of 700,000 tokens recording took 0.19 s with the default cache and 0.16 s with
+    this one. Memory is taken only as pages are read."""
     dbapi_conn.execute("PRAGMA cache_size = -65536")
 
 
@@ -349,13 +354,8 @@ class Ledger:
         and a release on a well-used pool checks tens of thousands. The token side says
         ``contact <> ''`` so that the partial unique index on contacts serves it.
         """
-        dialect = s.get_bind().dialect.name
-        if dialect == "sqlite":
-            one = "SELECT value FROM json_each(:c)"
-            arg: object = json.dumps(cand)
-        elif dialect == "postgresql":
-            one, arg = "SELECT unnest(CAST(:c AS text[]))", cand
-        else:
+        array = _CANDIDATE_ARRAYS.get(s.get_bind().dialect.name)
+        if array is None:  # any other database: chunks of bound parameters
             out: set[str] = set()
             for i in range(0, len(cand), _IN_CHUNK):
                 part = cand[i : i + _IN_CHUNK]
@@ -372,11 +372,12 @@ class Ledger:
                     )
                 )
             return out
+        one, as_param = array
         sql = (
             f"SELECT contact FROM canary_tokens WHERE contact IN ({one}) AND contact <> '' "
             f"UNION ALL SELECT contact FROM canary_reservations WHERE contact IN ({one})"
         )
-        return set(s.execute(text(sql), {"c": arg}).scalars())
+        return set(s.execute(text(sql), {"c": as_param(cand)}).scalars())
 
     def canary_reservations(self) -> list[dict[str, Any]]:
         """Open reservations per release: ``{"release_id", "numbers", "since"}``, oldest first.
