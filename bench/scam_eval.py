@@ -145,6 +145,12 @@ def main() -> None:
     ap.add_argument("--skip-jieba", action="store_true")
     args = ap.parse_args()
 
+    if not args.data.is_dir():
+        # The corpus is the team's shared data, beside the project (../shared), not shipped.
+        sys.exit(
+            f"scam_eval: no fraud-text corpus at {args.data} (a checkout beside ../shared has "
+            "it; or pass --data DIR)"
+        )
     corpus = build_corpus(args.data, DEFAULT_SPLIT_PATH, DEFAULT_SEED)
     out: list[str] = [
         "# Scam detector evaluation",
