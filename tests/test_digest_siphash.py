@@ -96,3 +96,13 @@ def test_key_type_survives_pickling_and_never_prints() -> None:
     assert "hidden" in repr(KEY) and KEY.hex() not in repr(KEY)
     with pytest.raises(ValueError, match="at least 16"):
         keyed_digest(pl.Series(["x"]), SipKey(b"short"))
+
+
+def test_hex_digests_refuse_a_siphash_key() -> None:
+    """The 64-hex-character digests are HMAC only; a SipKey there would silently mean HMAC."""
+    from leaktrace.digest import keyed_digest_hex, keyed_digest_hex_one
+
+    with pytest.raises(TypeError, match="64-bit"):
+        keyed_digest_hex(pl.Series(["x"]), KEY)
+    with pytest.raises(TypeError, match="64-bit"):
+        keyed_digest_hex_one("x", KEY)

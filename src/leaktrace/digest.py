@@ -541,8 +541,15 @@ def _keyed_digests_duckdb(columns: Mapping[str, tuple[pl.Series, bytes]]) -> pl.
 
 
 def keyed_digest_hex(values: pl.Series, key: bytes) -> pl.Series:
-    """Full HMAC-SHA256 as 64 lowercase hex characters; nulls stay null."""
+    """Full HMAC-SHA256 as 64 lowercase hex characters; nulls stay null. (A :class:`SipKey`
+    is refused: its scheme has 64-bit digests only.)"""
+    _no_sip(key)
     return _hex(values, key)
+
+
+def _no_sip(key: bytes) -> None:
+    if isinstance(key, SipKey):
+        raise TypeError("a SipKey makes 64-bit digests only; use keyed_digest")
 
 
 def keyed_digest_one(value: str, key: bytes) -> int:
@@ -556,6 +563,7 @@ def keyed_digest_one(value: str, key: bytes) -> int:
 
 def keyed_digest_hex_one(value: str, key: bytes) -> str:
     """Scalar twin of :func:`keyed_digest_hex`."""
+    _no_sip(key)
     _pads(key)
     return hmac.new(bytes(key), value.encode("utf-8"), "sha256").hexdigest()
 
