@@ -29,7 +29,15 @@ import polars as pl
 from leaktrace.errors import InputError
 from leaktrace.io.checksum import file_sha256
 
-__all__ = ["XLSX_MAX_ROWS", "TableWriter", "WriteFormat", "dictionary_columns", "write_table"]
+__all__ = [
+    "XLSX_MAX_ROWS",
+    "HashingWriter",
+    "TableWriter",
+    "WriteFormat",
+    "dictionary_columns",
+    "fsync_dir",
+    "write_table",
+]
 
 WriteFormat = Literal["csv", "parquet", "jsonl", "xlsx"]
 XLSX_MAX_ROWS = 1_048_575
@@ -84,7 +92,9 @@ class TableWriter:
         # digest it); XLSX is written by a zip library that may seek, so it is read back.
         self._hash: Any = None if self.format == "xlsx" else hashlib.sha256()
         self._fh: IO[bytes] = (
-            self._raw if self._hash is None else cast(IO[bytes], _Hashing(self._raw, self._hash))
+            self._raw
+            if self._hash is None
+            else cast(IO[bytes], HashingWriter(self._raw, self._hash))
         )
         if self.format == "csv" and self.bom:
             self._fh.write(b"\xef\xbb\xbf")
@@ -206,12 +216,7 @@ class TableWriter:
         self._tmp.unlink(missing_ok=True)
 
     def _fsync_dir(self) -> None:
-        with contextlib.suppress(OSError):
-            fd = os.open(self.path.parent or Path("."), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_dir(self.path.parent or Path("."))
 
     def __enter__(self) -> TableWriter:
         return self
@@ -263,7 +268,17 @@ def dictionary_columns(df: pl.DataFrame) -> list[str]:
     return [c for c, k in zip(df.columns, counts, strict=True) if int(k) <= limit]
 
 
-class _Hashing(io.RawIOBase):
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every filesystem allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class HashingWriter(io.RawIOBase):
     """A write-only file that feeds every byte written to ``digest`` on the way to ``raw``.
 
     Only sequential writes are possible (no seek), which is all CSV, JSON lines and the
