@@ -77,6 +77,7 @@ from leaktrace.fpe import FF1
 from leaktrace.io.checksum import file_sha256
 from leaktrace.io.columns import RoleAssignment, RoleMap, infer_roles
 from leaktrace.io.readers import normalise_frame
+from leaktrace.io.writers import fsync_dir, fsync_tree
 from leaktrace.keys import KeyRing, MasterKey
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.release import (
@@ -568,10 +569,14 @@ def _run(
             if input_files
             else _digest_of_digests([str(s["input_sha256"]) for s in summaries])
         )
+        fsync_tree(tmp_out)
+        fsync_tree(tmp_index)
         os.replace(tmp_out, out_path)
         out_renamed = True
         output_sha = directory_sha256(out_path)
         tmp_index.replace(index_path)
+        fsync_dir(out_path.parent)
+        fsync_dir(index_path.parent)
         body = ledger_body(
             plan,
             input_sha256=input_sha,

@@ -36,6 +36,7 @@ __all__ = [
     "WriteFormat",
     "dictionary_columns",
     "fsync_dir",
+    "fsync_tree",
     "write_table",
 ]
 
@@ -276,6 +277,23 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """fsync a file, or every file and folder under a folder (a Spark output), so that a
+    ledger record committed next never names data that a power loss could take back."""
+    if path.is_dir():
+        for sub in sorted(path.rglob("*")):
+            if sub.is_file():
+                fsync_tree(sub)
+        for folder in [path, *sorted(p for p in path.rglob("*") if p.is_dir())]:
+            fsync_dir(folder)
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class HashingWriter(io.RawIOBase):
