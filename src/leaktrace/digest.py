@@ -38,8 +38,8 @@ text, logs or error messages (DuckDB errors are replaced by a generic message wi
 chaining, because a DuckDB message may echo bound values).
 
 Two schemes: a key is either plain ``bytes`` (HMAC-SHA256 as above) or a :class:`SipKey`,
-whose digests are SipHash-2-4 (Aumasson & Bernstein 2012, the keyed hash of CPython's and
-Rust's hash tables; 128-bit key, 64-bit output) under its first 16 bytes. Both are
+whose digests are SipHash-2-4 (Aumasson & Bernstein 2012, designed as a PRF for short
+inputs; 128-bit key, 64-bit output) under its first 16 bytes. Both are
 pseudorandom functions with a 64-bit output, which is all an index lookup needs; SipHash
 costs 10-25 ns per short value in ``_hmac.c`` where HMAC-SHA256 costs two to four SHA-256
 compressions (50-120 ns even with SHA-NI). Which scheme a key uses is a property of the
