@@ -58,6 +58,7 @@ from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.io.checksum import file_sha256, file_sha256_in_background
 from leaktrace.ledger import Ledger, ReleaseEntry
+from leaktrace.ledger.chain import canary_digest
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
 from leaktrace.workspace import Workspace, open_workspace
@@ -144,7 +145,6 @@ def ledger_body(
     ``rows`` counts real rows; the record's ``rows`` includes the canaries. The index's
     SHA-256 is read from ``index_path`` unless the caller hashed it while writing.
     """
-    canary_anchors = sorted(t["anchor"] for t in canary_tokens)
     return {
         "release_id": plan.release_id,
         "recipient": plan.recipient,
@@ -160,7 +160,7 @@ def ledger_body(
         "output_format": output_format,
         "rows": rows + len(canary_tokens),
         "canaries": len(canary_tokens),
-        "canary_digest": hashlib.sha256(json.dumps(canary_anchors).encode()).hexdigest(),
+        "canary_digest": canary_digest(canary_tokens),
         "index_file": index_rel,
         "index_sha256": index_sha256 or file_sha256(index_path),
     }

@@ -308,3 +308,59 @@ def test_reservations_on_other_databases_use_chunks_of_parameters(
     monkeypatch.setattr(ledger_module, "_IN_CHUNK", 7)
     check_reservations(Ledger(workspace))  # first: its pool overlaps the default canary pool
     check_used_numbers_excluded(workspace, shop, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expect"),
+    [
+        (  # a canary number moved to another token: a call would name the wrong release
+            "update canary_tokens set contact = '19999999999' where id = (select min(id) from canary_tokens)",
+            "altered",
+        ),
+        (
+            "update canary_tokens set recipient = 'yto' where id = (select min(id) from canary_tokens)",
+            "another recipient",
+        ),
+        ("delete from canary_tokens where id = (select max(id) from canary_tokens)", "says"),
+        (
+            "update canary_tokens set release_id = (select release_id from releases where seq = 2)"
+            " where id = (select min(id) from canary_tokens)",
+            "record 1",
+        ),
+        (
+            "insert into canary_tokens (release_id, recipient, anchor, kind, contact)"
+            " values ('rel-nowhere', 'zto', '00', 'phone', '19999999998')",
+            "not in the ledger",
+        ),
+    ],
+)
+def test_altered_canary_tokens_are_caught(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, sql: str, expect: str
+) -> None:
+    """Canary tokens are what a canary hit is looked up in, so each one must be exactly what
+    the signed record describes; any change fails verify (and so every trace)."""
+    _release_two(workspace, shop, tmp_path)
+    assert Ledger(workspace).verify().ok
+    with _db(workspace) as con:
+        con.execute(sql)
+    res = Ledger(workspace).verify()
+    assert not res.ok
+    assert expect in (res.problem or ""), res.problem
+    with pytest.raises(LedgerIntegrityError):
+        Ledger(workspace).require_valid()
+
+
+def test_records_with_the_older_canary_digest_still_verify(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Releases recorded before the digest covered contacts (anchors only) verify as before;
+    a token removed from one is still caught by the count."""
+    import leaktrace.release as release_module
+    from leaktrace.ledger.chain import canary_digest_v1
+
+    monkeypatch.setattr(release_module, "canary_digest", canary_digest_v1)
+    _release_two(workspace, shop, tmp_path)
+    assert Ledger(workspace).verify().ok
+    with _db(workspace) as con:
+        con.execute("delete from canary_tokens where id = (select max(id) from canary_tokens)")
+    assert not Ledger(workspace).verify().ok

@@ -124,7 +124,9 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
         return
     if not res.ok:
         raise LedgerIntegrityError(f"ledger does not verify: {res.problem}")
-    err_console.print(f"ledger OK: {res.records} records, chain and signatures verified")
+    err_console.print(
+        f"ledger OK: {res.records} records, chain, signatures, index files and canary tokens verified"
+    )
 
 
 @app.command("resolve")

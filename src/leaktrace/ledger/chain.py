@@ -14,7 +14,15 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-__all__ = ["GENESIS", "canonical_json", "record_hash", "sign", "verify_signature"]
+__all__ = [
+    "GENESIS",
+    "canary_digest",
+    "canary_digest_v1",
+    "canonical_json",
+    "record_hash",
+    "sign",
+    "verify_signature",
+]
 
 GENESIS = "0" * 64
 
@@ -40,6 +48,23 @@ HASHED_FIELDS = (
     "index_sha256",
     "prev_hash",
 )
+
+
+def canary_digest(tokens: list[dict[str, str]]) -> str:
+    """The ``canary_digest`` of a release record: SHA-256 of the canonical JSON list of its
+    tokens' ``[anchor, kind, contact]``, sorted.
+
+    Why the contact too: a canary hit names the release whose token holds the number called,
+    so a token whose contact was changed or swapped with another's would accuse the wrong
+    recipient; with the contact in the signed record, ``verify`` catches it."""
+    rows = sorted([t["anchor"], t["kind"], t["contact"]] for t in tokens)
+    return hashlib.sha256(canonical_json(rows)).hexdigest()
+
+
+def canary_digest_v1(tokens: list[dict[str, str]]) -> str:
+    """The ``canary_digest`` of records made before session 5: the sorted anchors only
+    (their contacts can be checked for uniqueness and recipient, not against the record)."""
+    return hashlib.sha256(json.dumps(sorted(t["anchor"] for t in tokens)).encode()).hexdigest()
 
 
 def canonical_json(obj: Any) -> bytes:

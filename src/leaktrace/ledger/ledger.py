@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 
 from leaktrace.errors import CanaryConflictError, ConfigError, LedgerIntegrityError
 from leaktrace.io.checksum import file_sha256
-from leaktrace.ledger.chain import GENESIS, record_hash, sign, verify_signature
+from leaktrace.ledger.chain import (
+    GENESIS,
+    canary_digest,
+    canary_digest_v1,
+    record_hash,
+    sign,
+    verify_signature,
+)
 from leaktrace.ledger.models import Base, CanaryReservation, CanaryToken, ReleaseRecord
 
 if TYPE_CHECKING:
@@ -215,6 +222,21 @@ def close_engines(url: str | None = None) -> None:
     with _ENGINES_LOCK:
         for key in [k for k in _ENGINES if url is None or k[1] == url]:
             _ENGINES.pop(key).dispose()
+
+
+def _token_problem(e: ReleaseEntry, tokens: list[dict[str, str]]) -> str | None:
+    """Whether a release's canary tokens are exactly those its signed record describes.
+
+    The tokens are what a canary hit is looked up in: one altered, added, removed or moved
+    to another release would make a call to a canary number name the wrong recipient."""
+    where = f"record {e.seq} ({e.release_id})"
+    if len(tokens) != e.canaries:
+        return f"{where}: {len(tokens)} canary tokens in the ledger, the record says {e.canaries}"
+    if any(t["recipient"] != e.recipient for t in tokens):
+        return f"{where}: a canary token names another recipient than the record"
+    if e.canary_digest not in (canary_digest(tokens), canary_digest_v1(tokens)):
+        return f"{where}: its canary tokens were altered (digest does not match the record)"
+    return None
 
 
 class Ledger:
@@ -473,6 +495,14 @@ class Ledger:
             return VerifyResult(
                 False, 0, None, f"ledger database unreadable ({type(exc).__name__})"
             )
+        try:
+            tokens = self._tokens_by_release()
+        except SQLAlchemyError as exc:
+            return VerifyResult(
+                False, 0, None, f"ledger database unreadable ({type(exc).__name__})"
+            )
+        known = {e.release_id for e in entries}
+        stray = sorted(set(tokens) - known)
         prev = GENESIS
         for i, e in enumerate(entries, start=1):
             problem = None
@@ -494,10 +524,25 @@ class Ledger:
                     problem = (
                         f"record {e.seq} ({e.release_id}): index file {e.index_file} was altered"
                     )
+            if problem is None:
+                problem = _token_problem(e, tokens.get(e.release_id, []))
             if problem:
                 return VerifyResult(False, len(entries), e.seq, problem, [problem])
             prev = e.record_hash
+        if stray:
+            problem = f"canary tokens name release {stray[0]}, which is not in the ledger"
+            return VerifyResult(False, len(entries), None, problem, [problem])
         return VerifyResult(True, len(entries))
+
+    def _tokens_by_release(self) -> dict[str, list[dict[str, str]]]:
+        """Every canary token grouped by release, read straight from the table."""
+        cols = ("release_id", "recipient", "anchor", "kind", "contact")
+        out: dict[str, list[dict[str, str]]] = {}
+        with Session(self.engine) as s:
+            for row in s.execute(select(*(getattr(CanaryToken, c) for c in cols))):
+                t = dict(zip(cols, row, strict=True))
+                out.setdefault(t["release_id"], []).append(t)
+        return out
 
     def require_valid(self) -> None:
         res = self.verify()
