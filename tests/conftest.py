@@ -39,3 +39,28 @@ def make_workspace(home: Path, database_url: str = "sqlite:///ledger.db") -> Wor
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def synced_at_append(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """For each ledger append, the paths fsynced before it (durability tests): one list per
+    ``Ledger.append`` call, filled as the test runs."""
+    import os
+
+    from leaktrace.ledger import Ledger
+
+    synced: list[str] = []
+    seen: list[list[str]] = []
+    real_fsync, real_append = os.fsync, Ledger.append
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def append(self: Ledger, *a: object, **k: object) -> object:
+        seen.append(list(synced))
+        return real_append(self, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Ledger, "append", append)
+    return seen

@@ -349,33 +349,15 @@ def test_cli_release_and_trace_with_encoding(
 
 
 def test_output_and_index_reach_the_disk_before_the_record(
-    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, synced_at_append: list[list[str]]
 ) -> None:
     """After a power loss the ledger must never name an index or output that is not on disk:
     both files are fsynced before the record is appended, and the index digest recorded
     (hashed while writing) is the file's."""
-    import os
-
     from leaktrace.io.checksum import file_sha256
 
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    seen_at_append: list[list[str]] = []
-    real_append = Ledger.append
-
-    def append(self: Ledger, *a: object, **k: object) -> object:
-        seen_at_append.append(list(synced))
-        return real_append(self, *a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(Ledger, "append", append)
     res = release(shop, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.parquet")
-    (before,) = seen_at_append
+    (before,) = synced_at_append
     index_dir = str(workspace.home / "index")
     assert any(p.startswith(index_dir + "/.tmp-") for p in before)  # the index, before rename
     assert any(Path(p).name.startswith(".cs.parquet.") for p in before)  # the output

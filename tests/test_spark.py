@@ -189,35 +189,16 @@ def test_many_partitions_csv_rate_and_directory_digest(
 
 
 def test_output_files_and_index_are_synced_before_the_record(
-    spark: object, orders_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: object, orders_file: Path, tmp_path: Path, synced_at_append: list[list[str]]
 ) -> None:
     """As on one machine: every part file Spark wrote and the merged index are fsynced
     before the ledger record that names them is appended."""
-    import os
-
-    import leaktrace.io.writers as writers_module
     from leaktrace.spark import release_spark
 
     ws = make_workspace(tmp_path / "ws")
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    seen: list[list[str]] = []
-    real_append = Ledger.append
-
-    def append(self: Ledger, *a: object, **k: object) -> object:
-        seen.append(list(synced))
-        return real_append(self, *a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(writers_module.os, "fsync", fsync)
-    monkeypatch.setattr(Ledger, "append", append)
     sdf = spark.read.parquet(str(orders_file)).repartition(3)  # type: ignore[attr-defined]
     res = release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "cs")
-    (before,) = seen
+    (before,) = synced_at_append
     parts = sorted((tmp_path / "cs").glob("part-*.parquet"))
     assert len(parts) == 3
     # synced under the temporary name they had before the rename into place
