@@ -295,6 +295,19 @@ def test_unused_token_indexes_of_older_ledgers_are_dropped(
                 (contact,),
             )
     assert Ledger(workspace).verify().ok
+    # once migrated, a ledger runs no DDL (a read-only database role never trips on it)
+    import numpy as np
+    from sqlalchemy import event
+
+    ledger = Ledger(workspace)
+    statements: list[str] = []
+    event.listen(
+        ledger.engine,
+        "before_cursor_execute",
+        lambda conn, cur, stmt, params, ctx, many: statements.append(stmt),
+    )
+    ledger.reserve_canary_contacts("p", ["19990000000"], 1, np.random.default_rng(1))
+    assert statements and not [q for q in statements if "DROP INDEX" in q.upper()]
 
 
 def test_reservations_on_other_databases_use_chunks_of_parameters(

@@ -21,8 +21,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import (
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from leaktrace.errors import CanaryConflictError, ConfigError, LedgerIntegrityError
@@ -452,9 +463,17 @@ class Ledger:
         if not self._reservations_ready:
             with self._lock():
                 CanaryReservation.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
-                with self.engine.begin() as conn:
-                    for name in _UNUSED_TOKEN_INDEXES:
-                        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+                # only what is there: a migrated ledger runs no DDL at all
+                try:
+                    indexes = inspect(self.engine).get_indexes("canary_tokens")
+                except NoSuchTableError:
+                    indexes = []
+                present = {i["name"] for i in indexes}
+                stale = [n for n in _UNUSED_TOKEN_INDEXES if n in present]
+                if stale:
+                    with self.engine.begin() as conn:
+                        for name in stale:
+                            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
             self._reservations_ready = True
 
     def drop_canary_reservations(self, release_id: str) -> None:
