@@ -705,6 +705,14 @@ static PyObject *py_sha256_midstate(PyObject *self, PyObject *args, PyObject *kw
     return PyBytes_FromStringAndSize((const char *)outb, 32);
 }
 
+/* A bytes object for n native uint64 digests (NULL with MemoryError set when too large). */
+static PyObject *u64_result(size_t n)
+{
+    if (n > (size_t)PY_SSIZE_T_MAX / 8)
+        return PyErr_NoMemory();
+    return PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
+}
+
 /* 1 for int64, 0 for int32, -1 (exception set) otherwise. */
 static int offsets_width(const Py_buffer *v)
 {
@@ -780,11 +788,7 @@ static PyObject *py_hmac_sha256_u64(PyObject *self, PyObject *args, PyObject *kw
         goto done;
     }
     size_t n = (size_t)count - 1;
-    if (n > (size_t)PY_SSIZE_T_MAX / 8) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
+    result = u64_result(n);
     if (result == NULL)
         goto done;
 
@@ -918,11 +922,7 @@ static PyObject *views_digest(PyObject *columns, const Py_buffer *sep, const dig
             scratch_half += (size_t)longest;
         }
     }
-    if (n > (size_t)PY_SSIZE_T_MAX / 8) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
+    result = u64_result(n);
     if (result == NULL)
         goto done;
     size_t bad = 0;

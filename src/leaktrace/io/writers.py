@@ -283,11 +283,9 @@ def fsync_tree(path: Path) -> None:
     """fsync a file, or every file and folder under a folder (a Spark output), so that a
     ledger record committed next never names data that a power loss could take back."""
     if path.is_dir():
-        for sub in sorted(path.rglob("*")):
-            if sub.is_file():
-                fsync_tree(sub)
-        for folder in [path, *sorted(p for p in path.rglob("*") if p.is_dir())]:
-            fsync_dir(folder)
+        for sub in sorted(path.iterdir()):
+            fsync_tree(sub)
+        fsync_dir(path)
         return
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -497,8 +497,12 @@ class Ledger:
             return _entry(r) if r else None
 
     def canary_tokens(self) -> list[dict[str, str]]:
-        # Plain rows, not ORM objects: at 1 % canaries a ledger holds 10,000 tokens per
-        # million rows released, and traces read them all.
+        return self._token_rows()
+
+    def _token_rows(self) -> list[dict[str, str]]:
+        """Every token, in recording order. Plain rows, not ORM objects: at 1 % canaries a
+        ledger holds 10,000 tokens per million rows released, and traces read them all.
+        (``verify`` reads them here, not through :meth:`canary_tokens`.)"""
         cols = ("release_id", "recipient", "anchor", "kind", "contact")
         with Session(self.engine) as s:
             rows = s.execute(
@@ -554,13 +558,9 @@ class Ledger:
         return VerifyResult(True, len(entries))
 
     def _tokens_by_release(self) -> dict[str, list[dict[str, str]]]:
-        """Every canary token grouped by release, read straight from the table."""
-        cols = ("release_id", "recipient", "anchor", "kind", "contact")
         out: dict[str, list[dict[str, str]]] = {}
-        with Session(self.engine) as s:
-            for row in s.execute(select(*(getattr(CanaryToken, c) for c in cols))):
-                t = dict(zip(cols, row, strict=True))
-                out.setdefault(t["release_id"], []).append(t)
+        for t in self._token_rows():
+            out.setdefault(t["release_id"], []).append(t)
         return out
 
     def require_valid(self) -> None:
