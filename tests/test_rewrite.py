@@ -194,6 +194,12 @@ def test_kernel_refuses_malformed_views() -> None:
         _rewrite.rewrite(_rewrite.OP_EMBED_TITLE, good, (data,), b"\x00")
     with pytest.raises(ValueError, match="unknown"):
         _rewrite.rewrite(99, good, (data,), b"")
+    for params in (b"", b"\x03", b"\x06\x06", b"\x03\x04\x00"):
+        with pytest.raises(ValueError, match="head \\+ tail"):
+            _rewrite.rewrite(_rewrite.OP_MASK_PHONE, good, (data,), params)
+    for params in (b"", b"\x00" * 511, b"\x00" * 515):
+        with pytest.raises(ValueError, match="bitmap"):
+            _rewrite.rewrite(_rewrite.OP_MASK_NAME, good, (data,), params)
 
 
 def test_reused_output_memory_never_changes_live_results() -> None:

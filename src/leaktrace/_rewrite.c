@@ -12,6 +12,14 @@
  *   OP_ADDRESS         leaktrace.pii.address.canonical_address
  *   OP_EMBED_ADDRESS   leaktrace.channels.address.AddressChannel.embed (4 symbols per row)
  *   OP_EMBED_TITLE     leaktrace.channels.title.TitleChannel.embed     (4 symbols per row)
+ *   OP_MASK_NAME       leaktrace.masking.name (mask_name), common case only (params: the
+ *                      compound surnames, see op_mask_name)
+ *   OP_MASK_PHONE      leaktrace.masking.phone (mask_phone), common case only (params: two
+ *                      bytes, digits kept at the head and at the tail)
+ *
+ * The two masking ops decide only the common case (a plain name, an ASCII 11-digit mobile)
+ * and give every other row FALLBACK: the operator's own Polars rule is the definition and
+ * handles the rest.
  *
  * Where the reference depends on Unicode tables this file does not carry (\d over every
  * script's digits and full Unicode upper-casing, both only in OP_ADDRESS), a row holding a
@@ -33,7 +41,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_CANONICAL, OP_NAME, OP_PHONE, OP_ADDRESS, OP_EMBED_ADDRESS, OP_EMBED_TITLE, OP_COUNT };
+enum {
+    OP_CANONICAL,
+    OP_NAME,
+    OP_PHONE,
+    OP_ADDRESS,
+    OP_EMBED_ADDRESS,
+    OP_EMBED_TITLE,
+    OP_MASK_NAME,
+    OP_MASK_PHONE,
+    OP_COUNT
+};
 enum { ST_OK = 0, ST_NULLED = 1, ST_FALLBACK = 2 };
 
 /* Room one row may use in the output: a byte becomes at most 3 (half → full-width digit,
@@ -863,12 +881,81 @@ static __attribute__((noinline)) int op_embed_title_bytes(const uint8_t *s, size
     return 1;
 }
 
+/* ---- OP_MASK_NAME, OP_MASK_PHONE ---------------------------------------------------- */
+
+/* mask_name's common case: at least two characters, no whitespace or separator dot
+ * ([\s·•・.．]) and no compound surname at the start. Such a value keeps its first
+ * character and every other character becomes one '*'. Anything else: FALLBACK.
+ * `params` is a 512-byte bitmap of the surnames' first characters (code point mod 4096),
+ * then the compound surnames as sorted uint64 keys (first << 32 | second): the bitmap
+ * spares almost every name the binary search (which cost more than the rest of the op). */
+#define NAME_BITMAP 512
+static int op_mask_name(const uint8_t *s, size_t n, const uint8_t *params, size_t nparams,
+                        uint8_t *out, size_t *outn)
+{
+    const uint8_t *bitmap = params, *pairs = params + NAME_BITMAP;
+    size_t npairs = (nparams - NAME_BITMAP) / 8;
+    size_t ncp = 0, first_len = 0;
+    uint32_t first = 0, second = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = dec(s, i, n, &cp);
+        if (is_ws(cp) || cp == 0xB7 || cp == 0x2022 || cp == 0x30FB || cp == '.' || cp == 0xFF0E)
+            return ST_FALLBACK;
+        if (ncp == 0) {
+            first = cp;
+            first_len = len;
+        } else if (ncp == 1) {
+            second = cp;
+        }
+        ncp++;
+        i += len;
+    }
+    if (ncp < 2)
+        return ST_FALLBACK;
+    uint64_t key = (uint64_t)first << 32 | second;
+    size_t lo = 0, hi = bitmap[(first & 4095) >> 3] & (1u << (first & 7)) ? npairs : 0;
+    while (lo < hi) { /* binary search; memcpy because a bytes buffer need not be aligned */
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t x;
+        memcpy(&x, pairs + 8 * mid, 8);
+        if (x == key)
+            return ST_FALLBACK;
+        if (x < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memcpy(out, s, first_len);
+    memset(out + first_len, '*', ncp - 1);
+    *outn = first_len + ncp - 1;
+    return ST_OK;
+}
+
+/* mask_phone's common case, an ASCII 11-digit mobile (^1[0-9]{10}$): the first `head` and
+ * last `tail` digits stay, the rest become '*'. Anything else: FALLBACK. */
+static int op_mask_phone(const uint8_t *s, size_t n, size_t head, size_t tail, uint8_t *out,
+                         size_t *outn)
+{
+    if (n != 11 || s[0] != '1')
+        return ST_FALLBACK;
+    for (size_t i = 1; i < 11; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return ST_FALLBACK;
+    memcpy(out, s, head);
+    memset(out + head, '*', 11 - head - tail);
+    memcpy(out + 11 - tail, s + 11 - tail, tail);
+    *outn = 11;
+    return ST_OK;
+}
+
 /* ---- driver ------------------------------------------------------------------------ */
 
 /* Rewrite one row into `out` (capacity GROW(n)); returns the status and sets *outn. `A`
- * is a code-point scratch array of n entries. */
-static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, uint32_t *A,
-                       uint8_t *out, size_t *outn)
+ * is a code-point scratch array of n entries; `sym` is the row's symbols (embeds) or the
+ * call's parameters (masking ops, `nsym` bytes). */
+static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, size_t nsym,
+                       uint32_t *A, uint8_t *out, size_t *outn)
 {
     buf_t o = {out, 0};
     int st = ST_OK;
@@ -886,6 +973,12 @@ static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, ui
         break;
     case OP_EMBED_ADDRESS:
         op_embed_address(s, n, sym, out, &o.n);
+        break;
+    case OP_MASK_NAME:
+        st = op_mask_name(s, n, (const uint8_t *)sym, nsym, out, &o.n);
+        break;
+    case OP_MASK_PHONE:
+        st = op_mask_phone(s, n, (uint8_t)sym[0], (uint8_t)sym[1], out, &o.n);
         break;
     default: /* OP_EMBED_TITLE */
         if (!op_embed_title_bytes(s, n, sym, out, &o.n))
@@ -1085,6 +1178,16 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "embed ops need 4 int8 symbols per row");
         goto done;
     }
+    if (op == OP_MASK_NAME && (symbols.len < NAME_BITMAP || (symbols.len - NAME_BITMAP) % 8)) {
+        PyErr_SetString(PyExc_ValueError, "mask_name needs a bitmap and uint64 surname keys");
+        goto done;
+    }
+    if (op == OP_MASK_PHONE &&
+        (symbols.len != 2 || ((const uint8_t *)symbols.buf)[0] +
+                                     ((const uint8_t *)symbols.buf)[1] > 11)) {
+        PyErr_SetString(PyExc_ValueError, "mask_phone needs 2 bytes: head + tail <= 11");
+        goto done;
+    }
     size_t maxlen = 0, total = 0;
     for (Py_ssize_t r = 0; r < nrows; r++) {
         const uint8_t *v = vin + 16 * r;
@@ -1144,9 +1247,10 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
             overflow = 1;
             break;
         }
-        status[r] = (uint8_t)rewrite_row(op, view_data(v, bptr), n,
-                                         needs_sym ? (const int8_t *)symbols.buf + 4 * r : NULL,
-                                         scratch, out + k, &wrote);
+        status[r] = (uint8_t)rewrite_row(
+            op, view_data(v, bptr), n,
+            needs_sym ? (const int8_t *)symbols.buf + 4 * r : (const int8_t *)symbols.buf,
+            needs_sym ? 4 : (size_t)symbols.len, scratch, out + k, &wrote);
         view_write(vout + 16 * r, out + k, (int32_t)wrote, (int32_t)k);
         k += wrote;
     }
@@ -1200,7 +1304,8 @@ PyMODINIT_FUNC PyInit__rewrite(void)
     } consts[] = {
         {"OP_CANONICAL", OP_CANONICAL}, {"OP_NAME", OP_NAME}, {"OP_PHONE", OP_PHONE},
         {"OP_ADDRESS", OP_ADDRESS}, {"OP_EMBED_ADDRESS", OP_EMBED_ADDRESS},
-        {"OP_EMBED_TITLE", OP_EMBED_TITLE}, {"OK", ST_OK}, {"NULLED", ST_NULLED},
+        {"OP_EMBED_TITLE", OP_EMBED_TITLE}, {"OP_MASK_NAME", OP_MASK_NAME},
+        {"OP_MASK_PHONE", OP_MASK_PHONE}, {"OK", ST_OK}, {"NULLED", ST_NULLED},
         {"FALLBACK", ST_FALLBACK},
     };
     for (size_t i = 0; i < sizeof consts / sizeof *consts; i++)

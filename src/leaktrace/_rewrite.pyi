@@ -8,6 +8,8 @@ OP_PHONE: int
 OP_ADDRESS: int
 OP_EMBED_ADDRESS: int
 OP_EMBED_TITLE: int
+OP_MASK_NAME: int
+OP_MASK_PHONE: int
 OK: int
 NULLED: int
 FALLBACK: int

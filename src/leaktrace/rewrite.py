@@ -45,6 +45,7 @@ __all__ = [
     "canonical_phone",
     "canonical_text",
     "native_embed",
+    "native_mask",
 ]
 
 Symbols = npt.NDArray[Any]
@@ -63,8 +64,17 @@ _MAX_CALL_BYTES = 1 << 28
 and the output may be three times the input."""
 
 
-def _run(values: pl.Series, op: str, reference: Reference, symbols: Symbols | None) -> pl.Series:
-    """``op`` of ``_rewrite`` over ``values``; rows it cannot decide go to ``reference``."""
+def _run(
+    values: pl.Series,
+    op: str,
+    reference: Reference,
+    symbols: Symbols | None,
+    params: bytes | None = None,
+) -> pl.Series:
+    """``op`` of ``_rewrite`` over ``values``; rows it cannot decide go to ``reference``.
+
+    ``symbols`` are per row (sliced with the rows), ``params`` per call (the same bytes for
+    every part of a split column)."""
     if not NATIVE or values.dtype != pl.String or values.len() == 0:
         return reference(values, symbols)
     total = int(values.str.len_bytes().sum() or 0)
@@ -76,6 +86,7 @@ def _run(values: pl.Series, op: str, reference: Reference, symbols: Symbols | No
                 op,
                 reference,
                 None if symbols is None else symbols[i : i + step],
+                params,
             )
             for i in range(0, values.len(), step)
         ]
@@ -83,7 +94,10 @@ def _run(values: pl.Series, op: str, reference: Reference, symbols: Symbols | No
     # string_view both ways: Polars' own layout, so neither direction copies the text
     sv = string_views(values.to_arrow(compat_level=pl.CompatLevel.newest()))
     n = len(sv.array)
-    sym = b"" if symbols is None else np.ascontiguousarray(symbols, dtype=np.int8).tobytes()
+    if params is not None:
+        sym = params
+    else:
+        sym = b"" if symbols is None else np.ascontiguousarray(symbols, dtype=np.int8).tobytes()
     views, data, status_raw = _rewrite.rewrite(getattr(_rewrite, op), sv.views, sv.data, sym)
     status = np.frombuffer(status_raw, dtype=np.uint8)
     valid = status != _rewrite.NULLED
@@ -141,3 +155,12 @@ def native_embed(
         return reference(v, s)
 
     return _run(values, op, ref, symbols)
+
+
+def native_mask(
+    values: pl.Series, op: str, params: bytes, reference: Callable[[pl.Series], pl.Series]
+) -> pl.Series:
+    """A masking operator's common case natively (``op`` ``OP_MASK_NAME`` or
+    ``OP_MASK_PHONE`` with its ``params``, see ``_rewrite.c``); every row the kernel does
+    not decide is masked by ``reference``, the operator's Polars definition."""
+    return _run(values, op, lambda v, _s: reference(v), None, params)

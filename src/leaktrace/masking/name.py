@@ -19,12 +19,14 @@ Decisions:
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from leaktrace.masking._text import two_paths
 from leaktrace.masking.base import MaskContext, MaskingOperator
+from leaktrace.rewrite import native_mask
 
-__all__ = ["COMPOUND_SURNAMES", "MaskName"]
+__all__ = ["COMPOUND_SURNAMES", "MaskName", "mask_names_reference"]
 
 COMPOUND_SURNAMES: tuple[str, ...] = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
@@ -58,7 +60,28 @@ class MaskName(MaskingOperator):
         return col.map_batches(_mask_names, return_dtype=pl.String, is_elementwise=True)
 
 
+def _surname_params() -> bytes:
+    """The compound surnames as the native kernel looks them up: a 4096-bit map of their
+    first characters (code point mod 4096), then sorted keys ``first << 32 | second``."""
+    bitmap = np.zeros(4096, dtype=bool)
+    bitmap[[ord(name[0]) % 4096 for name in COMPOUND_SURNAMES]] = True
+    pairs = [ord(name[0]) << 32 | ord(name[1]) for name in COMPOUND_SURNAMES]
+    keys = np.sort(np.array(pairs, dtype=np.uint64))
+    return np.packbits(bitmap, bitorder="little").tobytes() + keys.tobytes()
+
+
+_SURNAME_KEYS = _surname_params()
+
+
 def _mask_names(values: pl.Series) -> pl.Series:
+    """The operator: plain names natively (``_rewrite.c`` OP_MASK_NAME), the rest by
+    :func:`mask_names_reference`, which is the definition."""
+    s = values.cast(pl.String)
+    return native_mask(s, "OP_MASK_NAME", _SURNAME_KEYS, mask_names_reference).alias(values.name)
+
+
+def mask_names_reference(values: pl.Series) -> pl.Series:
+    """mask_name in Polars: the definition the native kernel must agree with."""
     s = values.cast(pl.String)
     v = pl.col("v")
     general = (

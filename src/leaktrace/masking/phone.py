@@ -25,8 +25,9 @@ import polars as pl
 
 from leaktrace.masking._text import fold_digits, stars, two_paths
 from leaktrace.masking.base import MaskContext, MaskingOperator
+from leaktrace.rewrite import native_mask
 
-__all__ = ["MaskPhone"]
+__all__ = ["MaskPhone", "mask_phones_reference"]
 
 _MODES: dict[str, tuple[int, int]] = {"keep4": (3, 4), "waybill": (3, 2), "last4": (0, 4)}
 
@@ -52,15 +53,28 @@ class MaskPhone(MaskingOperator):
 
     def expr(self, col: pl.Expr) -> pl.Expr:
         head, tail = self.head, self.tail
+        params = bytes([head, tail])
 
         def run(values: pl.Series) -> pl.Series:
-            s = values.cast(pl.String)
-            general = s.str.contains(_PLAIN_MOBILE).not_().fill_null(False)
-            return two_paths(
-                s, general, lambda v: _plain_mobile(v, head, tail), lambda v: _rule(v, head, tail)
+            # ASCII 11-digit mobiles natively (_rewrite.c OP_MASK_PHONE), the rest by the
+            # reference, which is the definition
+            return native_mask(
+                values.cast(pl.String),
+                "OP_MASK_PHONE",
+                params,
+                lambda v: mask_phones_reference(v, head, tail),
             ).alias(values.name)
 
         return col.map_batches(run, return_dtype=pl.String, is_elementwise=True)
+
+
+def mask_phones_reference(values: pl.Series, head: int, tail: int) -> pl.Series:
+    """mask_phone in Polars: the definition the native kernel must agree with."""
+    s = values.cast(pl.String)
+    general = s.str.contains(_PLAIN_MOBILE).not_().fill_null(False)
+    return two_paths(
+        s, general, lambda v: _plain_mobile(v, head, tail), lambda v: _rule(v, head, tail)
+    ).alias(values.name)
 
 
 def _plain_mobile(values: pl.Series, head: int, tail: int) -> pl.Series:
