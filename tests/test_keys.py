@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,7 @@ def test_format_1_keys_keep_hmac_and_trace_beside_a_rotated_format_2_key(
     key_file = ws.home / "keys" / "master.v1.key"
     key_file.unlink()
     write_secret_file(key_file, os.urandom(32))  # as `leaktrace init` wrote it before
+    (ws.home / "keys" / "master.v1.check").unlink()  # ... without a check value
     ws = open_workspace(ws.home)
     assert not isinstance(ws.keys.derive("index"), SipKey)
     old = release(shop, recipient="cs-firm", workspace=ws)
@@ -176,3 +178,48 @@ def test_cli_rotate_reports_version_and_format(workspace: Workspace) -> None:
         raw.startswith(b"LTK2")
         and (workspace.home / "keys" / "master.v2.key").stat().st_mode & 0o077 == 0
     )
+
+
+def test_a_replaced_or_rewritten_key_file_fails_verify(tmp_path: Path) -> None:
+    """Each master key has a signed check value beside it. A key file replaced by another
+    secret, or its own secret saved in the other format, would make every trace of that
+    version find nothing; verify says so and names the file."""
+    from conftest import make_workspace
+    from leaktrace.keys import KEY_FORMAT_2, write_secret_file
+    from leaktrace.ledger import Ledger
+
+    ws = make_workspace(tmp_path / "ws")
+    keys = ws.home / "keys"
+    assert ws.keys.rotate() == 2
+    assert sorted(p.name for p in keys.glob("*.check")) == ["master.v1.check", "master.v2.check"]
+    assert Ledger(open_workspace(ws.home)).verify().ok
+    good = (keys / "master.v1.key").read_bytes()
+    for replacement in (good[len(KEY_FORMAT_2) :], KEY_FORMAT_2 + os.urandom(32)):
+        (keys / "master.v1.key").unlink()
+        write_secret_file(keys / "master.v1.key", replacement)
+        res = Ledger(open_workspace(ws.home)).verify()
+        assert not res.ok
+        assert res.problem is not None and "master.v1.key does not match" in res.problem
+        assert good.hex() not in res.problem and replacement.hex() not in res.problem
+    (keys / "master.v1.key").unlink()
+    write_secret_file(keys / "master.v1.key", good)
+    assert Ledger(open_workspace(ws.home)).verify().ok
+
+    check = keys / "master.v2.check"
+    forged = json.loads(check.read_text())
+    forged["key_format"] = 1
+    check.write_text(json.dumps(forged))
+    res = Ledger(open_workspace(ws.home)).verify()
+    assert not res.ok and res.problem is not None and "master.v2.check" in res.problem
+
+
+def test_a_workspace_without_check_values_gets_them_on_verify(tmp_path: Path) -> None:
+    from conftest import make_workspace
+    from leaktrace.ledger import Ledger
+
+    ws = make_workspace(tmp_path / "ws")
+    check = ws.home / "keys" / "master.v1.check"
+    check.unlink()
+    assert Ledger(open_workspace(ws.home)).verify().ok
+    assert check.exists()
+    assert Ledger(open_workspace(ws.home)).verify().ok

@@ -15,15 +15,26 @@ customer digests (:data:`DIGEST_PURPOSES`) are SipHash-2-4, under a format-1 key
 HMAC-SHA256 (see :mod:`leaktrace.digest`). A version's format never changes, so every
 release of that version, and every trace of it, computes the same digests; rotating an old
 workspace's key adds a format-2 version and leaves the old one as it was.
+
+Check values: beside each master key, ``master.v<N>.check`` holds a one-way digest of the key
+*and its format*, signed with the workspace's Ed25519 key. ``leaktrace verify`` compares it
+with the key file. Why: a key file replaced or rewritten (another secret, or the same secret
+saved in the other format) would make every trace of that version's releases find nothing,
+silently; it is safe for partners (no accusation) but hides a leak. Workspaces made before
+check values get theirs written by their next ``verify`` (trust on first use).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -104,6 +115,11 @@ class MasterKey:
             return SipKey(raw)
         return raw
 
+    def check_value(self) -> str:
+        """A one-way digest of the key and its format (safe to store beside the key)."""
+        sub = self.derive("key-check")
+        return hashlib.sha256(b"leaktrace key check|" + bytes([self.key_format]) + sub).hexdigest()
+
     def __repr__(self) -> str:
         return f"MasterKey(version={self.version}, secret=<hidden>)"
 
@@ -155,7 +171,9 @@ class KeyRing:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        return KeyRing(key_dir)
+        ring = KeyRing(key_dir)
+        ring.write_check(1)
+        return ring
 
     def rotate(self) -> int:
         """Add a new master key version; returns it. Old versions stay for tracing."""
@@ -164,7 +182,44 @@ class KeyRing:
         write_secret_file(path, _new_master_file())
         self._masters[v] = MasterKey(v, *_parse_master(path, _read_secret_file(path)))
         self.current_version = v
+        self.write_check(v)
         return v
+
+    def check_path(self, version: int) -> Path:
+        return self.key_dir / f"master.v{version}.check"
+
+    def write_check(self, version: int) -> None:
+        """Write the signed check value of key ``version`` (see the module docstring)."""
+        m = self.master(version)
+        body = {"version": version, "key_format": m.key_format, "check": m.check_value()}
+        signature = self.signing_key().sign(_check_message(body)).hex()
+        self.check_path(version).write_text(json.dumps({**body, "signature": signature}) + "\n")
+
+    def check_problem(self) -> str | None:
+        """The first master key that does not match its signed check value, in words; None
+        when all match. A version without a check value (a workspace made before them) gets
+        one now, if the folder is writable."""
+        pk = self.public_key()
+        for v, m in sorted(self._masters.items()):
+            path = self.check_path(v)
+            if not path.exists():
+                with contextlib.suppress(OSError):
+                    self.write_check(v)
+                continue
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                body = {k: data[k] for k in ("version", "key_format", "check")}
+                pk.verify(bytes.fromhex(data["signature"]), _check_message(body))
+            except (OSError, ValueError, KeyError, TypeError, InvalidSignature):
+                return f"key check file {path.name} is unreadable or not signed by this workspace"
+            if body["version"] != v or body["check"] != m.check_value():
+                return (
+                    f"master key file master.v{v}.key does not match its check value: it was "
+                    f"replaced or rewritten (key format {m.key_format} now, "
+                    f"{body['key_format']} when made), so releases of key version {v} "
+                    "could not be traced"
+                )
+        return None
 
     def master(self, version: int | None = None) -> MasterKey:
         v = self.current_version if version is None else version
@@ -185,6 +240,10 @@ class KeyRing:
 
     def public_key(self) -> Ed25519PublicKey:
         return load_public_key(self.key_dir / "signing.pub")
+
+
+def _check_message(body: dict[str, object]) -> bytes:
+    return b"leaktrace key check value|" + json.dumps(body, sort_keys=True).encode()
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:

@@ -125,7 +125,7 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     if not res.ok:
         raise LedgerIntegrityError(f"ledger does not verify: {res.problem}")
     err_console.print(
-        f"ledger OK: {res.records} records, chain, signatures, index files and canary tokens verified"
+        f"ledger OK: {res.records} records, key check values, chain, signatures, index files and canary tokens verified"
     )
 
 

@@ -512,6 +512,9 @@ class Ledger:
 
     def verify(self, *, check_index: bool = True) -> VerifyResult:
         pk = self.ws.keys.public_key()
+        key_problem = self.ws.keys.check_problem()
+        if key_problem:
+            return VerifyResult(False, 0, None, key_problem, [key_problem])
         try:
             entries = self.entries()
         except SQLAlchemyError as exc:
