@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from leaktrace.alias import resolve_alias
 from leaktrace.errors import InputError, MissingColumnError, UnknownRecipientError
 from leaktrace.io import read_table
+from leaktrace.io.checksum import file_sha256
 from leaktrace.ledger import Ledger
 from leaktrace.release import release
 from leaktrace.workspace import Workspace
@@ -346,6 +348,32 @@ def test_cli_release_and_trace_with_encoding(
     t = run_cli("trace", str(leaked), "--encoding", "gb18030", "--json", home=workspace.home)
     assert t.returncode == 0, t.stderr
     assert json.loads(t.stdout)["accused"][0]["recipient"] == "zto"
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_writeback_starts_after_every_batch_and_is_only_advice(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Output and index are handed to the disk batch by batch (so the fsync before the
+    ledger record has little left); a kernel that refuses the advice changes nothing."""
+    import leaktrace.release as release_module
+
+    advised: list[str] = []
+
+    def refuse(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        advised.append(os.readlink(f"/proc/self/fd/{fd}"))
+        raise OSError(22, "refused")
+
+    monkeypatch.setattr(release_module, "BATCH_ROWS", 500)
+    monkeypatch.setattr(os, "posix_fadvise", refuse)
+    res = release(shop, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.parquet")
+    batches = -(-shop.height // 500)
+    outputs = [p for p in advised if Path(p).name.startswith(".cs.parquet.")]
+    indexes = [p for p in advised if p.startswith(str(workspace.home / "index") + "/.tmp-")]
+    assert len(outputs) == len(indexes) == batches > 1
+    assert res.output_sha256 == file_sha256(tmp_path / "cs.parquet")
+    assert Ledger(workspace).verify().ok
 
 
 def test_output_and_index_reach_the_disk_before_the_record(

@@ -568,7 +568,7 @@ def _release_once(
     encoding: str | None = None,
 ) -> ReleaseResult:
     """One attempt of :func:`release`; leaves nothing behind when it raises."""
-    from leaktrace.io.writers import HashingWriter, TableWriter, fsync_dir
+    from leaktrace.io.writers import HashingWriter, TableWriter, fsync_dir, start_writeback
 
     plan = make_plan(ws, recipient)
     policy = plan.policy
@@ -618,8 +618,10 @@ def _release_once(
             index_writer.write_table(index)
             if writer is not None:
                 writer.write(released)
+                writer.start_writeback()
             else:
                 frames.append(released)
+            start_writeback(index_sink)
             if progress:
                 progress(height)
         if kernel.rows == 0:
