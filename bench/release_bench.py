@@ -233,7 +233,7 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
     # as in a release: the ledger hands over k reserved numbers (here: the pool's first k)
     tm(
         "kernel total (one __call__)",
-        lambda: _BatchKernel(plan, reserve=lambda pool, k: pool[:k])(batch),
+        lambda: _BatchKernel(plan, reserve=lambda pool, k, extra: pool[:k])(batch),
     )
     shutil.rmtree(tmp, ignore_errors=True)
     scale = 1_000_000 / batch.height

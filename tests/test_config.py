@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,3 +41,19 @@ def test_phone_numbers_are_the_expanded_pool(phones: list[str]) -> None:
         assert value in pool
     for value in ("１７０９００００００１", "abc", "99999999999999", 17090000001):
         assert (value in pool) == (value in want)
+
+
+@given(st.lists(st.one_of(ranges, singles), max_size=6), st.randoms(use_true_random=False))
+def test_take_is_indexing_many(phones: list[str], rnd: object) -> None:
+    """``take`` (the reservation's vectorised lookup) gives exactly ``pool[i]`` per index,
+    in the order asked, repeats included; out-of-range indices are refused."""
+    import random
+
+    assert isinstance(rnd, random.Random)
+    pool = CanaryPool(phones=phones).phone_numbers()
+    want = _eager(phones)
+    idx = [rnd.randrange(len(want)) for _ in range(40)] if want else []
+    assert pool.take(idx) == [want[i] for i in idx]
+    assert pool.take([]) == []
+    with pytest.raises(IndexError):
+        pool.take([len(want)])

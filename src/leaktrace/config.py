@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -168,6 +169,30 @@ class PhoneNumbers(Sequence[str]):
             return part
         first, _, width = part
         return str(first + i - self._starts[p]).zfill(width)
+
+    def take(self, indices: Sequence[int]) -> list[str]:
+        """``[self[i] for i in indices]`` for non-negative indices, a part at a time.
+
+        Why: a canary reservation looks up tens of thousands of random pool positions on a
+        well-used pool, and one ``__getitem__`` each (a bisect and a format) cost 1.1 µs.
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self._len):
+            raise IndexError("canary pool index out of range")
+        part_of = np.searchsorted(np.asarray(self._starts, dtype=np.int64), idx, "right") - 1
+        out: list[str] = [""] * idx.size
+        for p in np.unique(part_of).tolist():
+            rows = np.flatnonzero(part_of == p).tolist()
+            part = self._parts[p]
+            if isinstance(part, str):
+                for r in rows:
+                    out[r] = part
+                continue
+            first, _, width = part
+            values = (idx[rows] + (first - self._starts[p])).tolist()
+            for r, v in zip(rows, values, strict=True):
+                out[r] = str(v).zfill(width)
+        return out
 
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, str):

@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 __all__ = ["ReleasePlan", "ReleaseResult", "check_where", "release"]
 
 BATCH_ROWS = 200_000
+RESERVE_AHEAD = 4
+"""Batches' worth of canary numbers a batch reserves beyond its own (see ``_BatchKernel``)."""
 
 
 def check_where(where: str) -> pl.Expr:
@@ -294,12 +296,14 @@ class _BatchKernel:
         self,
         plan: ReleasePlan,
         used_canary_contacts: set[str] | None = None,
-        reserve: Callable[[Sequence[str], int], list[str]] | None = None,
+        reserve: Callable[[Sequence[str], int, int], list[str]] | None = None,
     ) -> None:
-        """``reserve(pool, k)`` takes ``k`` free canary numbers from ``pool`` for this
-        release (the ledger's reservations, so concurrent releases never share one);
-        without it numbers are drawn from the pool minus ``used_canary_contacts`` (Spark
-        executors, which get a disjoint slice of the pool each)."""
+        """``reserve(pool, k, extra)`` takes ``k`` free canary numbers from ``pool`` for
+        this release, and up to ``extra`` more for later batches (the ledger's reservations,
+        so concurrent releases never share one; unused ones are freed when the release is
+        recorded); without it numbers are drawn from the pool minus
+        ``used_canary_contacts`` (Spark executors, which get a disjoint slice of the pool
+        each)."""
         self.plan = plan
         self._reserve = reserve
         self.rows = 0
@@ -307,6 +311,7 @@ class _BatchKernel:
         self.canary_tokens: list[dict[str, str]] = []
         self._pool = plan.ws.config.canary_pool.phone_numbers()
         self._used: set[str] = set(used_canary_contacts) if used_canary_contacts else set()
+        self._stock: list[str] = []  # reserved ahead, not yet given to a batch
         self.batch_no = 0
         self.required = [
             r for r, op in plan.policy.fields.items() if not op.endswith("?") and op != "drop"
@@ -352,8 +357,13 @@ class _BatchKernel:
         phones: list[str] = []
         if k and "phone" in batch.columns:
             if self._reserve is not None:
-                # the ledger excludes used and reserved numbers (this release's too)
-                phones = self._reserve(self._pool, k)
+                # the ledger excludes used and reserved numbers (this release's too). The
+                # first batch takes only its own (marking starts sooner); later ones reserve
+                # for RESERVE_AHEAD more batches, one commit instead of several.
+                if len(self._stock) < k:
+                    ahead = RESERVE_AHEAD * k if self.batch_no else 0
+                    self._stock += self._reserve(self._pool, k - len(self._stock), ahead)
+                phones, self._stock = self._stock[:k], self._stock[k:]
             else:
                 fresh = [p for p in self._pool if p not in self._used]
                 if len(fresh) < k:
@@ -590,8 +600,8 @@ def _release_once(
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
     kernel = _BatchKernel(
         plan,
-        reserve=lambda pool, k: ledger.reserve_canary_contacts(
-            plan.release_id, pool, k, reserve_rng
+        reserve=lambda pool, k, extra: ledger.reserve_canary_contacts(
+            plan.release_id, pool, k, reserve_rng, extra
         ),
     )
     ws.index_dir.mkdir(exist_ok=True)
