@@ -361,7 +361,7 @@ class _BatchKernel:
                 # first batch takes only its own (marking starts sooner); later ones reserve
                 # for RESERVE_AHEAD more batches, one commit instead of several.
                 if len(self._stock) < k:
-                    ahead = RESERVE_AHEAD * k if self.batch_no else 0
+                    ahead = RESERVE_AHEAD * k if self.batch_no >= 2 else 0
                     self._stock += self._reserve(self._pool, k - len(self._stock), ahead)
                 phones, self._stock = self._stock[:k], self._stock[k:]
             else:
