@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 __all__ = ["ReleasePlan", "ReleaseResult", "check_where", "release"]
 
 BATCH_ROWS = 200_000
-RESERVE_AHEAD = 4
+RESERVE_AHEAD = 2
 """Batches' worth of canary numbers a batch reserves beyond its own (see ``_BatchKernel``)."""
 
 
