@@ -475,7 +475,8 @@ class ParquetReader(Reader):
     def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
         """The first ``n`` rows, read by Polars as :meth:`batches` reads them (so a sample
         has the batches' types). pyarrow's first read after a release's writes waited
-        70-90 ms now and then on its allocator, at the start of the next release."""
+        tens of milliseconds now and then on its allocator, at the start of the next
+        release."""
         self._file()  # a junk file fails here with the same message as batches()
         try:
             return _stringify(pl.read_parquet(self.path, n_rows=n))
