@@ -193,7 +193,11 @@ class KeyRing:
         m = self.master(version)
         body = {"version": version, "key_format": m.key_format, "check": m.check_value()}
         signature = self.signing_key().sign(_check_message(body)).hex()
-        self.check_path(version).write_text(json.dumps({**body, "signature": signature}) + "\n")
+        # written aside and renamed: a verify in another process never reads half a file
+        path = self.check_path(version)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**body, "signature": signature}) + "\n")
+        os.replace(tmp, path)
 
     def check_problem(self) -> str | None:
         """The first master key that does not match its signed check value, in words; None
