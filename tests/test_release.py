@@ -376,6 +376,33 @@ def test_writeback_starts_after_every_batch_and_is_only_advice(
     assert Ledger(workspace).verify().ok
 
 
+def test_canary_numbers_reserved_ahead_are_used_or_freed(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the third batch on, one reservation covers the next batches too; a release
+    records exactly its canaries' numbers and leaves no reservation behind."""
+    import leaktrace.release as release_module
+
+    calls: list[tuple[int, int]] = []
+    real = Ledger.reserve_canary_contacts
+
+    def reserve(self: Ledger, release_id: str, pool: object, k: int, rng: object, extra: int = 0):  # type: ignore[no-untyped-def]
+        calls.append((k, extra))
+        return real(self, release_id, pool, k, rng, extra)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(release_module, "BATCH_ROWS", 300)
+    monkeypatch.setattr(Ledger, "reserve_canary_contacts", reserve)
+    res = release(shop, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.parquet")
+    batches = -(-shop.height // 300)
+    assert batches >= 6 and 2 < len(calls) < batches
+    assert [extra for _, extra in calls[:2]] == [0, 0] and calls[2][1] > 0
+    ledger = Ledger(workspace)
+    tokens = [t for t in ledger.canary_tokens() if t["release_id"] == res.release_id]
+    assert len(tokens) == res.canaries == len({t["contact"] for t in tokens})
+    assert ledger.canary_reservations() == []
+    assert ledger.verify().ok
+
+
 def test_output_and_index_reach_the_disk_before_the_record(
     workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, synced_at_append: list[list[str]]
 ) -> None:

@@ -358,8 +358,9 @@ class _BatchKernel:
         if k and "phone" in batch.columns:
             if self._reserve is not None:
                 # the ledger excludes used and reserved numbers (this release's too). The
-                # first batch takes only its own (marking starts sooner); later ones reserve
-                # for RESERVE_AHEAD more batches, one commit instead of several.
+                # first two batches take only their own (each mark thread starts sooner);
+                # from the third on, a reservation also covers RESERVE_AHEAD more batches:
+                # one commit instead of several.
                 if len(self._stock) < k:
                     ahead = RESERVE_AHEAD * k if self.batch_no >= 2 else 0
                     self._stock += self._reserve(self._pool, k - len(self._stock), ahead)
