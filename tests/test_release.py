@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -386,9 +387,10 @@ def test_canary_numbers_reserved_ahead_are_used_or_freed(
     calls: list[tuple[int, int]] = []
     real = Ledger.reserve_canary_contacts
 
-    def reserve(self: Ledger, release_id: str, pool: object, k: int, rng: object, extra: int = 0):  # type: ignore[no-untyped-def]
-        calls.append((k, extra))
-        return real(self, release_id, pool, k, rng, extra)  # type: ignore[arg-type]
+    def reserve(self: Ledger, *args: Any, **kwargs: Any) -> list[str]:
+        _release_id, _pool, k, _rng, *rest = args
+        calls.append((k, rest[0] if rest else kwargs.get("extra", 0)))
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(release_module, "BATCH_ROWS", 300)
     monkeypatch.setattr(Ledger, "reserve_canary_contacts", reserve)
