@@ -100,6 +100,17 @@ def test_rows_drawn_from_sample(sample: pl.DataFrame, pool: list[str]) -> None:
     assert (t.dt.microsecond() == 0).all()
 
 
+@pytest.mark.parametrize("shift_days", [0, -25_000])  # and before 1970 (negative epochs)
+def test_times_keep_sub_seconds_only_when_the_sample_has_them(
+    sample: pl.DataFrame, pool: list[str], shift_days: int
+) -> None:
+    shift = pl.duration(days=shift_days)
+    whole = sample.with_columns(pl.col("order_time") + shift)
+    assert (make(whole, pool)["order_time"].dt.microsecond() == 0).all()
+    fine = whole.with_columns(pl.col("order_time") + pl.duration(microseconds=250_000))
+    assert (make(fine, pool)["order_time"].dt.microsecond() != 0).any()
+
+
 def test_id_numbers_valid(sample: pl.DataFrame, pool: list[str]) -> None:
     rows = generate_canaries(
         sample.filter(pl.col("id_number").is_not_null()),  # every row has one: so must canaries

@@ -308,7 +308,9 @@ def _order_times(rng: np.random.Generator, times: pl.Series, donor: IntArray) ->
     tod = tod_src - tod_src.dt.truncate("1d")
     lo, hi = valid.min(), valid.max()
     combined = (day + tod).clip(lo, hi)  # type: ignore[arg-type]
-    if (valid.dt.microsecond() == 0).all():
+    # whole seconds in every real row: the canaries too (integer arithmetic; extracting
+    # the microsecond field went through the calendar and cost 2 ms per 200k rows)
+    if (valid.dt.epoch("us") % 1_000_000 == 0).all():
         combined = combined.dt.truncate("1s")
     return combined.alias("order_time")
 

@@ -397,8 +397,7 @@ class _BatchKernel:
             release_id=f"{plan.release_id}/{prep.batch_no}",
             pool_phones=prep.phones,
             pool_emails=plan.ws.config.canary_pool.emails,
-            exclude_order_ids=batch.get_column("order_id"),
-        ).select(batch.columns)
+        ).select(batch.columns)  # the sample is the batch: its order ids are never reused
         rng = np.random.Generator(
             np.random.Philox(
                 key=int.from_bytes(
