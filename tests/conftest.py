@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +23,16 @@ def shop_parquet(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -
     p = tmp_path_factory.mktemp("shop") / "orders.parquet"
     shop.write_parquet(p)
     return p
+
+
+def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m leaktrace ARGS --home HOME`` as a user runs it (a fresh process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "leaktrace", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def make_workspace(home: Path, database_url: str = "sqlite:///ledger.db") -> Workspace:

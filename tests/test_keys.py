@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from conftest import run_cli
 from leaktrace.errors import KeyFileError
 from leaktrace.keys import KeyRing
 from leaktrace.release import release
@@ -56,28 +55,10 @@ def test_cli_verify_names_the_first_bad_record(
     release(shop, recipient="yto", workspace=workspace)
     with sqlite3.connect(workspace.home / "ledger.db") as con:
         con.execute("update releases set canaries = canaries + 1 where seq = 2")
-    r = subprocess.run(
-        [sys.executable, "-m", "leaktrace", "verify", "--home", str(workspace.home)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_cli("verify", home=workspace.home)
     assert r.returncode == 2
     assert "record 2" in r.stderr and "Traceback" not in r.stderr
-    t = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "leaktrace",
-            "trace",
-            str(tmp_path / "x.csv"),
-            "--home",
-            str(workspace.home),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    t = run_cli("trace", str(tmp_path / "x.csv"), home=workspace.home)
     assert t.returncode == 2
 
 
@@ -156,21 +137,7 @@ def test_a_damaged_master_key_file_is_refused(workspace: Workspace) -> None:
 def test_cli_rotate_reports_version_and_format(workspace: Workspace) -> None:
     import json
 
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "leaktrace",
-            "keys",
-            "rotate",
-            "--json",
-            "--home",
-            str(workspace.home),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_cli("keys", "rotate", "--json", home=workspace.home)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"key_version": 2, "key_format": 2}
     raw = (workspace.home / "keys" / "master.v2.key").read_bytes()

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from conftest import run_cli
 from leaktrace.alias import resolve_alias
 from leaktrace.errors import InputError, MissingColumnError, UnknownRecipientError
 from leaktrace.io import read_table
@@ -19,15 +20,6 @@ from leaktrace.io.checksum import file_sha256
 from leaktrace.ledger import Ledger
 from leaktrace.release import release
 from leaktrace.workspace import Workspace
-
-
-def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leaktrace", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_courier_gets_only_its_shipments_masked_and_marked(

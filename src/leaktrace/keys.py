@@ -74,6 +74,11 @@ def _parse_master(path: Path, raw: bytes) -> tuple[bytes, int]:
     raise KeyFileError(f"key file {path} is not a leaktrace master key (wrong size or header)")
 
 
+def _load_master(key_dir: Path, version: int) -> MasterKey:
+    path = key_dir / f"master.v{version}.key"
+    return MasterKey(version, *_parse_master(path, _read_secret_file(path)))
+
+
 def write_secret_file(path: Path, data: bytes) -> None:
     """Create ``path`` with mode 0600 *before* any byte is written (no umask window)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,9 +146,7 @@ class KeyRing:
             raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
         self._masters: dict[int, MasterKey] = {}
         for v in versions:
-            path = key_dir / f"master.v{v}.key"
-            secret, key_format = _parse_master(path, _read_secret_file(path))
-            self._masters[v] = MasterKey(v, secret, key_format)
+            self._masters[v] = _load_master(key_dir, v)
         self.current_version = versions[-1]
 
     def __repr__(self) -> str:
@@ -178,9 +181,8 @@ class KeyRing:
     def rotate(self) -> int:
         """Add a new master key version; returns it. Old versions stay for tracing."""
         v = self.current_version + 1
-        path = self.key_dir / f"master.v{v}.key"
-        write_secret_file(path, _new_master_file())
-        self._masters[v] = MasterKey(v, *_parse_master(path, _read_secret_file(path)))
+        write_secret_file(self.key_dir / f"master.v{v}.key", _new_master_file())
+        self._masters[v] = _load_master(self.key_dir, v)
         self.current_version = v
         self.write_check(v)
         return v

@@ -621,6 +621,7 @@ def _release_once(
     index_sink = cast(IO[bytes], HashingWriter(index_file, index_hash))
     index_writer: pq.ParquetWriter | None = None
     frames: list[pl.DataFrame] = []
+    frame: pl.DataFrame | None = None  # the released rows, when no output file is written
     writer: TableWriter | None = None
     committed = False
     try:
@@ -695,7 +696,7 @@ def _release_once(
         output=out_path,
         output_sha256=output_sha,
         entry=entry,
-        frame=pl.concat(frames) if writer is None else None,
+        frame=frame,
     )
 
 

@@ -160,14 +160,13 @@ def test_stale_reservations_of_dead_releases_can_be_freed(
 ) -> None:
     """A release that died keeps its numbers taken until an operator frees them by age;
     the CLI lists and frees them, and never touches a recorded release's numbers."""
-    import subprocess
-    import sys
     from datetime import timedelta
 
     import numpy as np
     from sqlalchemy import update
     from sqlalchemy.orm import Session
 
+    from conftest import run_cli
     from leaktrace.errors import ConfigError
     from leaktrace.ledger.models import CanaryReservation
 
@@ -187,22 +186,8 @@ def test_stale_reservations_of_dead_releases_can_be_freed(
     ]
     with pytest.raises(ConfigError, match="positive"):
         ledger.free_stale_canary_reservations(timedelta(0))
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "leaktrace",
-            "canary",
-            "reservations",
-            "--free-older-than",
-            "24",
-            "--json",
-            "--home",
-            str(workspace.home),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    cli = run_cli(
+        "canary", "reservations", "--free-older-than", "24", "--json", home=workspace.home
     )
     assert cli.returncode == 0, cli.stderr
     out = json.loads(cli.stdout)

@@ -294,14 +294,18 @@ def start_writeback(fh: IO[bytes]) -> None:
             os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename in ``folder`` durable (best effort: not every filesystem allows it)."""
     with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_path(folder)
 
 
 def fsync_tree(path: Path) -> None:
@@ -311,12 +315,8 @@ def fsync_tree(path: Path) -> None:
         for sub in sorted(path.iterdir()):
             fsync_tree(sub)
         fsync_dir(path)
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    else:
+        _fsync_path(path)
 
 
 class HashingWriter(io.RawIOBase):

@@ -280,7 +280,7 @@ def _token_problem(e: ReleaseEntry, tokens: list[dict[str, str]]) -> str | None:
 class Ledger:
     def __init__(self, ws: Workspace, engine: Engine | None = None) -> None:
         self.ws = ws
-        self._reservations_ready = False
+        self._schema_ready = False
         self.engine = engine or engine_for(ws.database_url)
 
     def create_schema(self) -> None:
@@ -497,7 +497,7 @@ class Ledger:
         B-tree insert per token (see :class:`CanaryToken`). Creating a table and dropping an
         index change no record, token or hash. Checked once per :class:`Ledger` (a release
         reserves numbers batch by batch)."""
-        if not self._reservations_ready:
+        if not self._schema_ready:
             with self._lock():
                 CanaryReservation.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
                 # only what is there: a migrated ledger runs no DDL at all
@@ -511,7 +511,7 @@ class Ledger:
                     with self.engine.begin() as conn:
                         for name in stale:
                             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
-            self._reservations_ready = True
+            self._schema_ready = True
 
     def drop_canary_reservations(self, release_id: str) -> None:
         """Free the numbers reserved by a release that failed before it was recorded."""
