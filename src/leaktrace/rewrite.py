@@ -77,7 +77,11 @@ def _run(
     every part of a split column)."""
     if not NATIVE or values.dtype != pl.String or values.len() == 0:
         return reference(values, symbols)
-    total = int(values.str.len_bytes().sum() or 0)
+    # string_view both ways: Polars' own layout, so neither direction copies the text
+    sv = string_views(values.to_arrow(compat_level=pl.CompatLevel.newest()))
+    # Every view starts with its value's length: summed straight from the views (a null's
+    # view may hold any length, which can only overestimate and split a column needlessly).
+    total = int(np.frombuffer(sv.views, dtype=np.uint32)[::4].sum(dtype=np.int64))
     if total > _MAX_CALL_BYTES:  # huge columns (a leaked file traced at once) go in parts
         step = max(1, values.len() * _MAX_CALL_BYTES // (2 * total))
         parts = [
@@ -91,8 +95,6 @@ def _run(
             for i in range(0, values.len(), step)
         ]
         return pl.concat(parts).alias(values.name)
-    # string_view both ways: Polars' own layout, so neither direction copies the text
-    sv = string_views(values.to_arrow(compat_level=pl.CompatLevel.newest()))
     n = len(sv.array)
     if params is not None:
         sym = params

@@ -200,3 +200,29 @@ def test_parquet_dictionary_only_for_repetitive_columns(tmp_path: Path) -> None:
     import pyarrow as pa
 
     assert pq.read_schema(p).field("order_id").type == pa.string()
+
+
+def test_parquet_statistics_for_times_and_numbers_only(tmp_path: Path) -> None:
+    """Row-group min/max are written for times and numbers (what range filters use), not
+    for text; the values read back unchanged either way."""
+    import pyarrow.parquet as pq
+
+    df = pl.DataFrame(
+        {
+            "order_id": ["1234567890123456", "2234567890123456"],
+            "order_time": [datetime(2024, 6, 1, 8), datetime(2024, 6, 2, 9)],
+            "name": ["张*", "李**"],
+            "quantity": [1, 3],
+        }
+    )
+    p = tmp_path / "stats.parquet"
+    write_table(df, p)
+    rg = pq.ParquetFile(p).metadata.row_group(0)
+    stats = {rg.column(i).path_in_schema: rg.column(i).statistics for i in range(df.width)}
+    assert stats["order_id"] is None and stats["name"] is None
+    times = stats["order_time"]
+    assert times is not None and times.has_min_max
+    assert (times.min, times.max) == (datetime(2024, 6, 1, 8), datetime(2024, 6, 2, 9))
+    quantity = stats["quantity"]
+    assert quantity is not None and (quantity.min, quantity.max) == (1, 3)
+    assert pl.read_parquet(p).equals(df)
