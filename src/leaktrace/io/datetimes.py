@@ -45,8 +45,12 @@ def _parse_series(s: pl.Series) -> pl.Series:
     expensive unification is never run on a million rows.
     """
     frame = pl.DataFrame({"v": s.cast(pl.String)})
+    # No parse cache: order times are nearly unique (it cost more than it saved, about as
+    # much again as parsing).
     out = frame.select(
-        pl.col("v").str.strip_chars().str.to_datetime(_FAST, strict=False, time_unit="us")
+        pl.col("v")
+        .str.strip_chars()
+        .str.to_datetime(_FAST, strict=False, time_unit="us", cache=False)
     ).to_series()
     remaining = frame.select(
         pl.when(out.is_null()).then(pl.col("v")).otherwise(None).alias("v")
@@ -57,7 +61,7 @@ def _parse_series(s: pl.Series) -> pl.Series:
     for fmt in DATETIME_FORMATS:
         if unified.null_count() == unified.len():
             break
-        parsed = unified.str.to_datetime(fmt, strict=False, time_unit="us")
+        parsed = unified.str.to_datetime(fmt, strict=False, time_unit="us", cache=False)
         out = out.fill_null(parsed)
         unified = (
             pl.DataFrame({"u": unified, "p": parsed})
