@@ -411,3 +411,28 @@ def test_output_and_index_reach_the_disk_before_the_record(
     assert any(p.startswith(index_dir + "/.tmp-") for p in before)  # the index, before rename
     assert any(Path(p).name.startswith(".cs.parquet.") for p in before)  # the output
     assert res.entry.index_sha256 == file_sha256(workspace.home / res.entry.index_file)
+
+
+def test_index_stores_digests_plain_and_days_with_statistics(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The exposure index: keyed digests uncompressed, without dictionary or min/max (random
+    64-bit values: nothing to gain); is_canary and order_day compressed, with min/max, so a
+    reader can skip row groups by day. Reading it back gives the same rows either way."""
+    import pyarrow.parquet as pq
+
+    res = release(shop, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.parquet")
+    path = workspace.home / res.entry.index_file
+    meta = pq.ParquetFile(path).metadata
+    chunks = {
+        meta.schema.column(i).name: meta.row_group(0).column(i) for i in range(meta.num_columns)
+    }
+    for name in ["anchor", "customer", "k_order", "k_phone_name", "k_phone_addr", "k_name_addr"]:
+        assert chunks[name].compression == "UNCOMPRESSED", name
+        assert chunks[name].statistics is None, name
+        assert chunks[name].dictionary_page_offset is None, name
+    day = chunks["order_day"]
+    assert day.compression == "ZSTD" and day.statistics is not None
+    assert day.statistics.has_min_max and day.dictionary_page_offset is not None
+    index = pl.read_parquet(path)
+    assert index.height == res.rows and index.get_column("anchor").null_count() == 0

@@ -464,10 +464,19 @@ class _BatchKernel:
 
 
 def index_parquet_writer(path: Path | IO[bytes], schema: pa.Schema) -> pq.ParquetWriter:
-    """The exposure-index writer: no dictionary for the keyed digests (random 64-bit values:
-    building and then abandoning a dictionary was 70 % of writing an index batch)."""
+    """The exposure-index writer. The keyed digests are random 64-bit values, so for them no
+    dictionary (building and then abandoning one was 70 % of writing an index batch), no
+    compression (zstd cannot shrink them: it only cost CPU) and no min/max (every row group
+    spans the whole range, so a reader can never skip one); ``is_canary`` and ``order_day``
+    keep all three."""
+    digests = [f.name for f in schema if f.type == pa.uint64()]
+    others = [f.name for f in schema if f.name not in digests]
     return pq.ParquetWriter(
-        path, schema, compression="zstd", use_dictionary=["is_canary", "order_day"]
+        path,
+        schema,
+        compression={**dict.fromkeys(digests, "none"), **dict.fromkeys(others, "zstd")},
+        use_dictionary=others,
+        write_statistics=others,
     )
 
 
