@@ -36,6 +36,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/release_bench.py
+	$(VENV)/bin/python bench/io_bench.py --rows 200000 --repeat 3
 	$(VENV)/bin/python bench/ledger_growth.py --rows 200000 --releases 30 --report 1,10,20,30
 	$(VENV)/bin/python bench/attacks.py --quick --reuse
 	$(VENV)/bin/python bench/scam_eval.py

@@ -45,8 +45,8 @@ def _parse_series(s: pl.Series) -> pl.Series:
     expensive unification is never run on a million rows.
     """
     frame = pl.DataFrame({"v": s.cast(pl.String)})
-    # No parse cache: order times are nearly unique (it cost more than it saved, about as
-    # much again as parsing).
+    # No parse cache: order times are nearly unique, and the cache cost about as much
+    # again as parsing (bench/io_bench.py).
     out = frame.select(
         pl.col("v")
         .str.strip_chars()
