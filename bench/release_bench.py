@@ -229,7 +229,7 @@ def stage_profile(ws: Workspace, src: Path, recipient: str) -> list[list[str]]:
         writer.write_table(index)
         writer.close()
 
-    tm("write index batch (parquet zstd)", write_index)
+    tm("write index batch (parquet)", write_index)
     # as in a release: the ledger hands over k reserved numbers (here: the pool's first k)
     tm(
         "kernel total (one __call__)",
