@@ -226,3 +226,31 @@ def test_parquet_statistics_for_times_and_numbers_only(tmp_path: Path) -> None:
     quantity = stats["quantity"]
     assert quantity is not None and (quantity.min, quantity.max) == (1, 3)
     assert pl.read_parquet(p).equals(df)
+
+
+def test_parquet_nested_categorical_and_enum_columns(tmp_path: Path) -> None:
+    """Any Polars frame can be written: lists and structs (which Polars cannot count for a
+    dictionary), categoricals and enums (written as plain strings), in several batches."""
+    frame = pl.DataFrame(
+        {
+            "items": [[1, 2], [3], []],
+            "courier": pl.Series(["中通快递", "顺丰速运", "中通快递"], dtype=pl.Categorical),
+            "level": pl.Series(["省", "市", "区"], dtype=pl.Enum(["省", "市", "区"])),
+            "meta": [{"x": 1}, {"x": 2}, {"x": None}],
+            "amount": [1.5, None, 3.0],
+        }
+    )
+    p = tmp_path / "mixed.parquet"
+    with TableWriter(p, "parquet") as w:
+        w.write(frame)
+        w.write(frame)
+    back = pl.read_parquet(p)
+    expected = pl.concat([frame, frame]).with_columns(pl.col("courier", "level").cast(pl.String))
+    assert back.equals(expected)
+
+
+def test_csv_refuses_nested_columns_by_name(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"items": [[1, 2], [3]], "name": ["张三", "李四"]})
+    with pytest.raises(InputError, match="nested column\\(s\\) items"):
+        write_table(frame, tmp_path / "x.csv")
+    assert list(tmp_path.iterdir()) == []  # nothing left behind

@@ -122,6 +122,12 @@ class TableWriter:
         self.rows += df.height
 
     def _write_csv(self, df: pl.DataFrame) -> None:
+        nested = [c for c, t in df.schema.items() if t.is_nested()]
+        if nested:
+            raise InputError(
+                f"{self.path}: CSV cannot hold the nested column(s) {', '.join(nested)}; "
+                "write Parquet or JSON lines"
+            )
         include_header = not self._header_written
         if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
             df.write_csv(self._fh, include_header=include_header, datetime_format=_DATETIME_FORMAT)
@@ -144,6 +150,11 @@ class TableWriter:
         # Polars' own string layout (string_view) goes to the writer as it is: converting
         # to large_string first copied every string. Without the Arrow schema in the file,
         # readers see plain Parquet strings (no reader needs to know string_view).
+        # Categorical and enum columns become plain strings first: pyarrow cannot write a
+        # dictionary of string views (the writer makes its own dictionary where it pays).
+        coded = [c for c, t in df.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+        if coded:
+            df = df.with_columns(pl.col(coded).cast(pl.String))
         table = df.to_arrow(compat_level=pl.CompatLevel.newest())
         if self._pq is None:
             self._pq = pq.ParquetWriter(
@@ -271,11 +282,12 @@ def dictionary_columns(df: pl.DataFrame) -> list[str]:
     are HyperLogLog estimates; a wrong guess changes only size and speed, never the values
     read back.
     """
-    if df.width == 0:
-        return []
+    flat = [c for c, t in df.schema.items() if not t.is_nested() and t != pl.Object]
+    if not flat:
+        return []  # nested columns (lists, structs) get none: Polars cannot count them
     limit = DICTIONARY_MAX_SHARE * df.height
-    counts = df.select(pl.all().approx_n_unique()).row(0)
-    return [c for c, k in zip(df.columns, counts, strict=True) if int(k) <= limit]
+    counts = df.select(pl.col(flat).approx_n_unique()).row(0)
+    return [c for c, k in zip(flat, counts, strict=True) if int(k) <= limit]
 
 
 def statistics_columns(df: pl.DataFrame) -> list[str]:
@@ -286,7 +298,11 @@ def statistics_columns(df: pl.DataFrame) -> list[str]:
     names, aliases, addresses are not range-filtered) and made writing a released batch
     cost 8-16 % more CPU, every value compared byte by byte (``bench/io_bench.py``).
     """
-    return [c for c, t in df.schema.items() if t not in (pl.String, pl.Binary, pl.Categorical)]
+    return [
+        c
+        for c, t in df.schema.items()
+        if t not in (pl.String, pl.Binary, pl.Categorical) and not t.is_nested()
+    ]
 
 
 def start_writeback(fh: IO[bytes]) -> None:
