@@ -11,6 +11,9 @@ between runs and machines.
 
     .venv/bin/python bench/release_bench.py --rows 1000000 --big-rows 10000000 --out /tmp/rb
 
+``--canary-cost`` also times the cs policy with canaries switched off, to show what they
+cost; it is a measurement, not a setting to use (see docs/policy.md on the canary rate).
+
 The CSV baseline reads with ``infer_schema=False`` (every column as text): the release
 reader does the same, and schema inference fails on this data anyway (ID numbers ending
 in ``X`` after a run of all-digit ones).
@@ -104,14 +107,31 @@ def baseline(src: Path, dst: Path) -> None:
         pl.read_csv(src, infer_schema=False).write_csv(dst)
 
 
-def time_table(ws: Workspace, inputs: dict[str, Path], out: Path, runs: int) -> list[list[str]]:
+NO_CANARIES = "cs-no-canaries"
+"""With ``--canary-cost``: the cs policy with canaries off, timed beside cs to show what the
+canaries (generating, slotting, reserving numbers, recording tokens) cost. A measurement
+only: a release without canaries has no evidence against a name-and-phone leak."""
+
+
+def add_no_canary_recipient(ws: Workspace) -> None:
+    policy = ws.config.policy_for("cs").model_copy(deep=True)
+    policy.canary_rate, policy.canary_min = 0.0, 0
+    ws.config.policies[NO_CANARIES] = policy
+    add_recipient(ws, NO_CANARIES, template="customer-service")
+    ws.config.recipient(NO_CANARIES).policy = NO_CANARIES
+    ws.save()
+
+
+def time_table(
+    ws: Workspace, inputs: dict[str, Path], out: Path, runs: int, recipients: list[str]
+) -> list[list[str]]:
     rows = []
     for fmt, src in inputs.items():
         base, base_cpu = _median_time(
             lambda src=src, fmt=fmt: baseline(src, out / f"base.{fmt}"), runs
         )
         rows.append([f"{fmt}→{fmt}", "polars read+write", f"{base:.2f}", f"{base_cpu:.2f}", "1.00"])
-        for rec in RECIPIENTS:
+        for rec in recipients:
             t, t_cpu = _median_time(
                 lambda src=src, fmt=fmt, rec=rec: release(
                     src, recipient=rec, workspace=ws, out=out / f"rel_{rec}.{fmt}"
@@ -311,6 +331,9 @@ def main() -> None:
     )
     ap.add_argument("--batch-rows", type=int, help="rows per batch (leaktrace.release.BATCH_ROWS)")
     ap.add_argument("--only-times", action="store_true", help="the 1M-row table only")
+    ap.add_argument(
+        "--canary-cost", action="store_true", help=f"also time cs with canaries off ({NO_CANARIES})"
+    )
     args = ap.parse_args()
     if args.mark_threads:
         release_module.MARK_THREADS = args.mark_threads
@@ -323,10 +346,14 @@ def main() -> None:
 
     pq_path, csv_path = write_inputs(args.rows, args.out)
     ws = make_workspace(args.out / "ws")
+    recipients = list(RECIPIENTS)
+    if args.canary_cost:
+        add_no_canary_recipient(ws)
+        recipients.append(NO_CANARIES)
     print(f"## {args.rows:,} rows, median of {args.runs} warm runs\n")
     _print_table(
         ["case", "what", "seconds", "CPU seconds", "ratio"],
-        time_table(ws, {"parquet": pq_path, "csv": csv_path}, args.out, args.runs),
+        time_table(ws, {"parquet": pq_path, "csv": csv_path}, args.out, args.runs, recipients),
     )
     if args.only_times:
         return
