@@ -14,7 +14,6 @@ the release's settings and with each alternative. Times are the process's CPU se
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from release_bench import _cpu_seconds  # this folder is on sys.path when run as a script
 
 from leaktrace.io.writers import dictionary_columns, statistics_columns
 from leaktrace.release import BATCH_ROWS, index_parquet_writer, release
@@ -30,17 +30,12 @@ from leaktrace.synth import generate_orders
 from leaktrace.workspace import add_recipient, init_workspace
 
 
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _best(fn: Callable[[], object], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
-        c0 = _cpu()
+        c0 = _cpu_seconds()
         fn()
-        best = min(best, _cpu() - c0)
+        best = min(best, _cpu_seconds() - c0)
     return best
 
 

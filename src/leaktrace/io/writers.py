@@ -54,6 +54,8 @@ _SUFFIX_FORMAT: dict[str, WriteFormat] = {
     ".xlsx": "xlsx",
 }
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_CODED_TEXT = pl.Categorical | pl.Enum
+"""Text stored as codes in Polars; Parquet gets it as plain strings."""
 
 
 class TableWriter:
@@ -152,7 +154,7 @@ class TableWriter:
         # readers see plain Parquet strings (no reader needs to know string_view).
         # Categorical and enum columns become plain strings first: pyarrow cannot write a
         # dictionary of string views (the writer makes its own dictionary where it pays).
-        coded = [c for c, t in df.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+        coded = [c for c, t in df.schema.items() if isinstance(t, _CODED_TEXT)]
         if coded:
             df = df.with_columns(pl.col(coded).cast(pl.String))
         table = df.to_arrow(compat_level=pl.CompatLevel.newest())
@@ -301,7 +303,7 @@ def statistics_columns(df: pl.DataFrame) -> list[str]:
     return [
         c
         for c, t in df.schema.items()
-        if t not in (pl.String, pl.Binary, pl.Categorical) and not t.is_nested()
+        if not isinstance(t, pl.String | pl.Binary | _CODED_TEXT) and not t.is_nested()
     ]
 
 

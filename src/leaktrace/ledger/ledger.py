@@ -554,11 +554,6 @@ class Ledger:
             return VerifyResult(False, 0, None, key_problem, [key_problem])
         try:
             entries = self.entries()
-        except SQLAlchemyError as exc:
-            return VerifyResult(
-                False, 0, None, f"ledger database unreadable ({type(exc).__name__})"
-            )
-        try:
             tokens = self._tokens_by_release()
         except SQLAlchemyError as exc:
             return VerifyResult(
