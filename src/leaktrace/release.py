@@ -172,6 +172,16 @@ def mark_key_for(ws: Workspace, recipient: str, version: int) -> bytes:
     return ws.keys.derive(f"mark/{recipient}", version)
 
 
+def bias_key_for(ws: Workspace, version: int) -> bytes:
+    """The key of the Tardos code's per-position biases (policy ``code = "tardos"``).
+
+    Shared by every recipient of a key version, so the release kernel, the wave simulator
+    and the tracer must all take it from here: marks embedded with one bias and scored with
+    another carry no Tardos evidence at all.
+    """
+    return ws.keys.derive("tardos-bias", version)
+
+
 def alias_cipher_for(ws: Workspace, version: int) -> FF1:
     return FF1(ws.keys.derive("alias", version))
 
@@ -197,7 +207,7 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
         customer_key=ws.keys.derive("customer", v),
         mark_key=mark_key_for(ws, recipient, v),
         canary_key=ws.keys.derive("canary", v),
-        bias_key=ws.keys.derive("tardos-bias", v),
+        bias_key=bias_key_for(ws, v),
         alias_cipher=alias_cipher_for(ws, v) if uses_alias else None,
         alias_tweak=alias_tweak_for(recipient, v),
         mask_ctx=MaskContext(
@@ -444,7 +454,14 @@ class _BatchKernel:
             else pl.Series("customer", [None] * batch.height, dtype=pl.UInt64)
         )
         out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
-        out = embed_marks(out, anchors, plan.policy.channels, plan.mark_key)
+        out = embed_marks(
+            out,
+            anchors,
+            plan.policy.channels,
+            plan.mark_key,
+            code=plan.policy.code,
+            bias_key=plan.bias_key,
+        )
         index = (
             identity_digests(out, plan.index_key)
             .with_columns(

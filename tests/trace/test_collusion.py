@@ -78,3 +78,25 @@ def test_minority_voting_collusion(tmp_path: Path, shop: pl.DataFrame, code: str
     assert accused <= set(COLLUDERS), f"innocent accused: {accused - set(COLLUDERS)}"
     if code == "tardos":
         assert accused, "Tardos layer must name at least one colluder"
+
+
+def test_tardos_policy_release_embeds_tardos_marks(tmp_path: Path, shop: pl.DataFrame) -> None:
+    """A release under ``code = "tardos"`` carries the biased symbols the tracer scores it
+    with, so one recipient's own leaked rows give strong Tardos evidence. (Session 8 found
+    releases embedding fair marks while the ledger said "tardos": the Tardos family then
+    had no evidence at all.)"""
+    ws = _workspace(tmp_path / "ws", "tardos")
+    for i in range(3):
+        release(shop, recipient=f"r{i}", workspace=ws)
+    copy = release(shop, recipient="r3", workspace=ws).frame
+    assert copy is not None
+    leak = (
+        shop.select("order_id")
+        .join(copy, on="order_id")
+        .sample(300, seed=1)
+        .select("name", "address", "product")
+    )
+    res = trace(leak, workspace=ws)
+    by = {c.recipient: c for c in res.candidates}
+    assert by["r3"].log10_p_tardos < -6, by["r3"].log10_p_tardos
+    assert {c.recipient for c in res.accused} == {"r3"}

@@ -22,7 +22,7 @@ import polars as pl
 
 from leaktrace.errors import InputError
 from leaktrace.masking import MaskContext, apply_policy_fields
-from leaktrace.release import anchors_of, embed_marks, mark_key_for
+from leaktrace.release import anchors_of, bias_key_for, embed_marks, mark_key_for
 from leaktrace.workspace import Workspace
 
 __all__ = ["simulate_wave"]
@@ -55,7 +55,14 @@ def _copy_of(ws: Workspace, rows: pl.DataFrame, recipient: str, version: int) ->
     )
     anchors = anchors_of(rows.get_column("order_id"), ws.keys.derive("anchor", version))
     out = apply_policy_fields(rows, policy.fields, ctx)
-    return embed_marks(out, anchors, policy.channels, mark_key_for(ws, recipient, version))
+    return embed_marks(
+        out,
+        anchors,
+        policy.channels,
+        mark_key_for(ws, recipient, version),
+        code=policy.code,
+        bias_key=bias_key_for(ws, version),
+    )
 
 
 def simulate_wave(

@@ -30,7 +30,7 @@ from leaktrace.errors import InputError
 from leaktrace.identity import IDENTITY_KEYS, canonical_columns, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.prf import match_probability
-from leaktrace.release import mark_key_for
+from leaktrace.release import bias_key_for, mark_key_for
 from leaktrace.trace.stats import (
     Tail,
     binomial_tail,
@@ -398,7 +398,7 @@ def _score_marks(
     informative_rows: set[int],
 ) -> None:
     key = mark_key_for(ws, c.recipient, c.key_version)
-    bias_key = ws.keys.derive("tardos-bias", c.key_version)
+    bias_key = bias_key_for(ws, c.key_version)
     tardos_releases = [r.release_id for r in rels if r.code == "tardos"]
     classes: dict[float, list[int]] = {}
     score = 0
