@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_cli
 from leaktrace.alias import resolve_alias
-from leaktrace.errors import InputError, MissingColumnError, UnknownRecipientError
+from leaktrace.errors import InputError, MissingColumnError, PolicyError, UnknownRecipientError
 from leaktrace.io import read_table
 from leaktrace.io.checksum import file_sha256
 from leaktrace.ledger import Ledger
@@ -204,6 +204,29 @@ def test_cli_errors_are_one_line_exit_2(
             assert needle in r.stderr
     assert not (tmp_path / "o.csv").exists()
     assert Ledger(workspace).entries() == []
+
+
+def test_truncated_order_time_with_timestamp_channel_is_refused(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    """The timestamp channel would write keyed seconds back into a truncated time (an
+    "hour" of 01:00:56): the policy check refuses the pair, in memory and in the TOML."""
+    policy = workspace.config.policy_for("zto")
+    policy.fields["order_time"] = "truncate_date:hour"
+    assert "timestamp" in policy.channels
+    with pytest.raises(PolicyError, match=r"order_time.*truncate_date.*timestamp"):
+        release(shop, recipient="zto", workspace=workspace)
+    assert Ledger(workspace).entries() == []
+    workspace.save()
+    r = run_cli("releases", home=workspace.home)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "truncate_date" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    policy.channels.remove("timestamp")
+    workspace.save()
+    res = release(shop, recipient="zto", workspace=workspace)
+    assert res.frame is not None
+    times = res.frame.get_column("order_time").drop_nulls()
+    assert times.len() and (times.dt.truncate("1h") == times).all()
 
 
 def test_cli_recipient_add_and_list(tmp_path: Path) -> None:

@@ -261,26 +261,39 @@ class WorkspaceConfig(_Strict):
 
     def check(self) -> None:
         """Cross-reference checks pydantic cannot do field by field."""
-        from leaktrace.channels import CHANNELS
-        from leaktrace.masking import check_spec
-
         for rname, r in self.recipients.items():
             if r.policy not in self.policies:
                 raise PolicyError(
                     f"recipient {rname!r} uses policy {r.policy!r}, which is not defined"
                 )
-        for pname, p in self.policies.items():
-            for role, op in p.fields.items():
-                try:
-                    check_spec(op)
-                except PolicyError as exc:
-                    raise PolicyError(f"policy {pname!r}: field {role!r}: {exc.message}") from None
-            for ch in p.channels:
-                if ch not in CHANNELS:
-                    raise PolicyError(
-                        f"policy {pname!r}: unknown mark channel {ch!r}; "
-                        f"known: {', '.join(sorted(CHANNELS))}"
-                    )
+        for pname in self.policies:
+            self.check_policy(pname)
+
+    def check_policy(self, pname: str) -> None:
+        """One policy's masking specs and channels, alone and together. A release runs it
+        for its own policy too, so a policy edited in memory is held to the same rules."""
+        from leaktrace.channels import CHANNELS
+        from leaktrace.masking import check_spec
+
+        p = self.policies[pname]
+        for role, op in p.fields.items():
+            try:
+                check_spec(op)
+            except PolicyError as exc:
+                raise PolicyError(f"policy {pname!r}: field {role!r}: {exc.message}") from None
+        for ch in p.channels:
+            if ch not in CHANNELS:
+                raise PolicyError(
+                    f"policy {pname!r}: unknown mark channel {ch!r}; "
+                    f"known: {', '.join(sorted(CHANNELS))}"
+                )
+            channel = CHANNELS[ch]
+            op = p.fields.get(channel.role, "").rstrip("?").split(":", 1)[0]
+            if op in channel.incompatible_operators:
+                raise PolicyError(
+                    f"policy {pname!r}: field {channel.role!r} uses {op!r}, and the {ch!r} "
+                    f"channel would write its marks back into it; drop one of the two"
+                )
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -44,7 +44,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from leaktrace import rewrite
 from leaktrace.callable_module import make_callable
 from leaktrace.canary import canary_rng, generate_canaries
-from leaktrace.channels import CHANNELS, channel_symbols, get_channel
+from leaktrace.channels import channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
 from leaktrace.errors import (
@@ -190,8 +190,11 @@ alias_tweak_for = alias_tweak
 
 
 def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
+    """Keys, policy and release id of one release. The policy is checked again here (it may
+    have been edited in memory since the workspace was loaded)."""
     r = ws.config.recipient(recipient)
     policy = ws.config.policy_for(recipient)
+    ws.config.check_policy(r.policy)
     v = ws.keys.current_version
     uses_alias = policy.fields.get("order_id", "").rstrip("?") == "alias"
     return ReleasePlan(
@@ -612,9 +615,6 @@ def _release_once(
 
     plan = make_plan(ws, recipient)
     policy = plan.policy
-    for ch in policy.channels:
-        if ch not in CHANNELS:
-            raise PolicyError(f"policy {plan.policy_name!r}: unknown channel {ch!r}")
     out_path = Path(out) if out is not None else None
     fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
     if out_path is not None:

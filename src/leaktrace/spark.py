@@ -70,9 +70,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from leaktrace import errors as _errors
-from leaktrace.channels import CHANNELS
 from leaktrace.config import CanaryPool, WorkspaceConfig
-from leaktrace.errors import ConfigError, InputError, KeyFileError, PolicyError
+from leaktrace.errors import ConfigError, InputError, KeyFileError
 from leaktrace.fpe import FF1
 from leaktrace.io.checksum import file_sha256
 from leaktrace.io.columns import RoleAssignment, RoleMap, infer_roles
@@ -349,8 +348,9 @@ def _data_files(folder: Path) -> list[Path]:
     )
 
 
-def directory_sha256(folder: Path) -> str:
+def directory_sha256(folder: str | Path) -> str:
     """``output_sha256`` of a Spark output folder (see the module docstring)."""
+    folder = Path(folder)
     files = _data_files(folder)
     if not files:
         raise InputError(f"{folder}: no data files")
@@ -491,10 +491,6 @@ def release_spark(
     out_path = Path(out).absolute()
     _check_out(out_path)
     plan = make_plan(ws, recipient)
-    policy = plan.policy
-    for ch in policy.channels:
-        if ch not in CHANNELS:
-            raise PolicyError(f"policy {plan.policy_name!r}: unknown channel {ch!r}")
     ledger = Ledger(ws)
     with no_pandas_version_warning():
         return _run(sdf, ws, plan, ledger, out_path, format)

@@ -33,6 +33,14 @@ def test_check_text_json() -> None:
     assert any(s["stage"] == "screen_sharing" for s in d["stages"])
 
 
+def test_check_json_notes_truncation_on_stderr() -> None:
+    code, out, err = run("check", SCAM + "。" * 30_000, "--json")
+    assert code == 0 and json.loads(out)["is_scam"] is True
+    assert "only the first 20000" in err
+    code, out, err = run("check", SCAM, "--json")
+    assert code == 0 and err == ""
+
+
 def test_check_text_human() -> None:
     code, out, _ = run("check", SCAM)
     assert code == 0 and "疑似诈骗" in out and "screen_sharing" in out

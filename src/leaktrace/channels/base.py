@@ -38,6 +38,9 @@ class MarkChannel:
     code: ClassVar[int]
     alphabets: ClassVar[tuple[int, ...]]
     may_change: ClassVar[str]
+    #: Masking operators of ``role`` this channel cannot follow: the policy check refuses
+    #: the pair, since the channel would write its marks back into the masked value.
+    incompatible_operators: ClassVar[frozenset[str]] = frozenset()
 
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         raise NotImplementedError

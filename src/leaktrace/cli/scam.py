@@ -106,6 +106,12 @@ def check_cmd(
     if json_:
         for r in results:
             print_json(r.to_dict())
+        cut = sum(r.truncated for r in results)
+        if cut:  # on stderr: the JSON on stdout keeps its documented keys
+            err_console.print(
+                f"note: {cut} text(s) longer than {MAX_CHARS} characters; only the first "
+                f"{MAX_CHARS} of each were analysed"
+            )
         return
     if file is None:
         _print_human(results[0])

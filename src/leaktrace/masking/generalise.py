@@ -2,8 +2,9 @@
 
 Why: an exact order time or amount, joined with a product, re-identifies an order (and is
 exactly what the scam callers in DESIGN §1 quoted); GB/T 37964-2019 (去标识化指南) lists
-generalisation (泛化) as the standard technique. NB a coarsened timestamp also erases the
-``timestamp`` mark channel — a policy should pick one or the other.
+generalisation (泛化) as the standard technique. A policy cannot combine ``truncate_date``
+on ``order_time`` with the ``timestamp`` mark channel (the policy check refuses it): the
+channel would write keyed seconds back into the truncated time.
 
 ``truncate_date``: arg ``day`` (default), ``hour`` or ``month``. Datetime columns stay
 Datetime (truncated), Date columns stay Date (``hour`` = ``day``). Text columns are parsed
