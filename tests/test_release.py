@@ -19,7 +19,7 @@ from leaktrace.io import read_table
 from leaktrace.io.checksum import file_sha256
 from leaktrace.ledger import Ledger
 from leaktrace.release import release
-from leaktrace.workspace import Workspace
+from leaktrace.workspace import Workspace, open_workspace
 
 
 def test_courier_gets_only_its_shipments_masked_and_marked(
@@ -212,9 +212,9 @@ def test_truncated_order_time_with_timestamp_channel_is_refused(
     """The timestamp channel would write keyed seconds back into a truncated time (an
     "hour" of 01:00:56): the policy check refuses the pair, in memory and in the TOML."""
     policy = workspace.config.policy_for("zto")
-    policy.fields["order_time"] = "truncate_date:hour"
+    policy.fields["order_time"] = " truncate_date:hour"  # as the operator parser reads it
     assert "timestamp" in policy.channels
-    with pytest.raises(PolicyError, match=r"order_time.*truncate_date.*timestamp"):
+    with pytest.raises(PolicyError, match=r"timestamp.*order_time.*truncate_date"):
         release(shop, recipient="zto", workspace=workspace)
     assert Ledger(workspace).entries() == []
     workspace.save()
@@ -227,6 +227,33 @@ def test_truncated_order_time_with_timestamp_channel_is_refused(
     assert res.frame is not None
     times = res.frame.get_column("order_time").drop_nulls()
     assert times.len() and (times.dt.truncate("1h") == times).all()
+
+
+def test_channels_refuse_masks_they_cannot_mark(workspace: Workspace, shop: pl.DataFrame) -> None:
+    """The address and title channels put full-width digits into a hex digest: refused."""
+    policy = workspace.config.policy_for("zto")
+    for role, channel in (("address", "address"), ("product", "title")):
+        policy.fields[role] = "digest:16"
+        with pytest.raises(PolicyError, match=rf"{channel}.*{role}.*digest"):
+            release(shop, recipient="zto", workspace=workspace)
+        policy.fields[role] = "keep"
+    policy.fields["address"] = "generalise_address"  # a district-level address is markable
+    assert release(shop, recipient="zto", workspace=workspace).rows > 0
+
+
+def test_spaced_specs_mean_what_the_parser_reads(workspace: Workspace, shop: pl.DataFrame) -> None:
+    """``"alias "`` sends aliases and records them; ``"keep? "`` is optional."""
+    text = (workspace.home / "leaktrace.toml").read_text(encoding="utf-8")
+    assert 'order_id = "alias"' in text
+    text = text.replace('order_id = "alias"', 'order_id = "alias "', 1)
+    (workspace.home / "leaktrace.toml").write_text(text, encoding="utf-8")
+    ws = open_workspace(workspace.home)
+    policy = ws.config.policy_for("zto")
+    assert policy.fields["order_id"] == "alias"
+    policy.fields["email"] = "keep? "  # an in-memory edit is parsed the same way
+    res = release(shop.drop("email"), recipient="zto", workspace=ws)
+    assert res.entry.alias is True
+    assert "email" not in (res.frame.columns if res.frame is not None else [])
 
 
 def test_cli_recipient_add_and_list(tmp_path: Path) -> None:

@@ -75,10 +75,23 @@ class Policy(_Strict):
     @field_validator("fields")
     @classmethod
     def _known_roles(cls, v: dict[str, str]) -> dict[str, str]:
+        """Known roles, and each spec in its one canonical spelling (``NAME[:ARG][?]``,
+        no spaces): the kernel, the policy check and the ledger compare spec strings, and
+        ``" alias"`` or ``"keep? "`` must mean there what the operator parser reads."""
+        from leaktrace.masking.base import parse_spec
+
         unknown = sorted(set(v) - ROLE_NAMES)
         if unknown:
             raise ValueError(f"unknown field role(s) {unknown}; known: {sorted(ROLE_NAMES)}")
-        return v
+        out: dict[str, str] = {}
+        for role, spec in v.items():
+            try:
+                op = parse_spec(spec)
+            except PolicyError as exc:
+                raise ValueError(f"{role}: {exc.message}") from None
+            arg = f":{op.arg}" if op.arg is not None else ""
+            out[role] = f"{op.name}{arg}{'?' if op.optional else ''}"
+        return out
 
 
 class Recipient(_Strict):
@@ -274,6 +287,7 @@ class WorkspaceConfig(_Strict):
         for its own policy too, so a policy edited in memory is held to the same rules."""
         from leaktrace.channels import CHANNELS
         from leaktrace.masking import check_spec
+        from leaktrace.masking.base import parse_spec
 
         p = self.policies[pname]
         for role, op in p.fields.items():
@@ -288,11 +302,13 @@ class WorkspaceConfig(_Strict):
                     f"known: {', '.join(sorted(CHANNELS))}"
                 )
             channel = CHANNELS[ch]
-            op = p.fields.get(channel.role, "").rstrip("?").split(":", 1)[0]
-            if op in channel.incompatible_operators:
+            mask = p.fields.get(channel.role)
+            name = parse_spec(mask).name if mask is not None else "drop"
+            if name != "drop" and name not in channel.compatible_operators:
                 raise PolicyError(
-                    f"policy {pname!r}: field {channel.role!r} uses {op!r}, and the {ch!r} "
-                    f"channel would write its marks back into it; drop one of the two"
+                    f"policy {pname!r}: the {ch!r} channel cannot mark field {channel.role!r} "
+                    f"masked with {name!r} (it would write its marks into the masked value); "
+                    f"it marks {', '.join(sorted(channel.compatible_operators))} only"
                 )
 
 

@@ -61,6 +61,7 @@ from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.ledger.chain import canary_digest
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
+from leaktrace.masking.base import parse_spec
 from leaktrace.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class ReleasePlan:
 
     @property
     def sent_roles(self) -> list[str]:
-        return [r for r, op in self.policy.fields.items() if op.rstrip("?") != "drop"]
+        return [r for r, op in self.policy.fields.items() if parse_spec(op).name != "drop"]
 
     def policy_hash(self) -> str:
         body = {
@@ -196,7 +197,9 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
     policy = ws.config.policy_for(recipient)
     ws.config.check_policy(r.policy)
     v = ws.keys.current_version
-    uses_alias = policy.fields.get("order_id", "").rstrip("?") == "alias"
+    uses_alias = (
+        "order_id" in policy.fields and parse_spec(policy.fields["order_id"]).name == "alias"
+    )
     return ReleasePlan(
         ws=ws,
         recipient=recipient,
@@ -327,7 +330,9 @@ class _BatchKernel:
         self._stock: list[str] = []  # reserved ahead, not yet given to a batch
         self.batch_no = 0
         self.required = [
-            r for r, op in plan.policy.fields.items() if not op.endswith("?") and op != "drop"
+            r
+            for r, op in plan.policy.fields.items()
+            if not (spec := parse_spec(op)).optional and spec.name != "drop"
         ]
         if "order_id" not in self.required:
             self.required.append("order_id")

@@ -49,6 +49,8 @@ class AddressChannel(MarkChannel):
         "digit width, 号楼/栋 spelling, trailing 室 after the room number, "
         "one space after the district"
     )
+    # a district-level address still has a district to put the space after
+    compatible_operators: ClassVar[frozenset[str]] = frozenset({"keep", "generalise_address"})
 
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         if values.dtype != pl.Utf8:

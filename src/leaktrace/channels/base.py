@@ -38,9 +38,11 @@ class MarkChannel:
     code: ClassVar[int]
     alphabets: ClassVar[tuple[int, ...]]
     may_change: ClassVar[str]
-    #: Masking operators of ``role`` this channel cannot follow: the policy check refuses
-    #: the pair, since the channel would write its marks back into the masked value.
-    incompatible_operators: ClassVar[frozenset[str]] = frozenset()
+    #: Masking operators of ``role`` whose output this channel can mark. The policy check
+    #: refuses any other: a channel writing into a digest or a truncated time would break
+    #: the mask (full-width digits in a hex digest, 01:00:37 for an hour) without a mark
+    #: that reads back.
+    compatible_operators: ClassVar[frozenset[str]] = frozenset({"keep"})
 
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         raise NotImplementedError

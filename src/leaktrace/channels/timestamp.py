@@ -27,8 +27,6 @@ class TimestampChannel(MarkChannel):
     code: ClassVar[int] = 1
     alphabets: ClassVar[tuple[int, ...]] = (60,)
     may_change: ClassVar[str] = "the seconds of order_time (same minute)"
-    # a truncated hour or day would come out as 00:00:37: neither clean nor a mark
-    incompatible_operators: ClassVar[frozenset[str]] = frozenset({"truncate_date"})
 
     def embed(self, values: pl.Series, symbols: Symbols) -> pl.Series:
         if not isinstance(values.dtype, pl.Datetime):

@@ -3,13 +3,15 @@
 Why: some recipients need to *join* on a value without reading it (an analytics team
 counting repeat buyers by phone). A keyed digest gives them equality and nothing else, and
 because the key is derived per recipient, two recipients' digests of the same phone differ:
-they cannot pool their copies on it, and a leaked digest column names the recipient whose
-key produced it.
+they cannot pool their copies on it. A leaked digest column could in principle name the
+recipient whose key produced it, but the tracer does not use digest columns as evidence
+(yet): a leak of digests alone is traced only through the row's other columns, its order
+alias and its canaries.
 
 Key: ``recipient_digest_key(ctx.digest_key, ctx.recipient)`` =
 HMAC-SHA256(digest_key, b"leaktrace/masking/digest/v1\\0" + utf8(recipient)). The domain
 label keeps these keys apart from any other use of the same master key (e.g. the ledger's
-exposure index digests). The tracer recomputes it from the recipient name.
+exposure index digests).
 
 Arg: the number of hex characters to keep, 16–64 (default 64), for recipients whose
 systems have short fields; 16 hex = 64 bits is still collision-free at platform scale.
