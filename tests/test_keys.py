@@ -190,3 +190,34 @@ def test_a_workspace_without_check_values_gets_them_on_verify(tmp_path: Path) ->
     assert Ledger(open_workspace(ws.home)).verify().ok
     assert check.exists()
     assert Ledger(open_workspace(ws.home)).verify().ok
+
+
+def test_verify_catches_a_missing_key_or_check_file(tmp_path: Path, shop: pl.DataFrame) -> None:
+    """Once a workspace has check values, deleting one must not let a replaced key through
+    (it used to be re-created for whatever key was there), and a key version the ledger's
+    releases were made with must be present."""
+    from conftest import make_workspace
+    from leaktrace.keys import KEY_FORMAT_2, write_secret_file
+    from leaktrace.ledger import Ledger
+
+    ws = make_workspace(tmp_path / "ws")
+    release(shop, recipient="cs-firm", workspace=ws)
+    assert ws.keys.rotate() == 2
+    ws = open_workspace(ws.home)
+    release(shop, recipient="cs-firm", workspace=ws)
+    keys = ws.home / "keys"
+    good = (keys / "master.v1.key").read_bytes()
+    (keys / "master.v1.check").unlink()
+    (keys / "master.v1.key").unlink()
+    write_secret_file(keys / "master.v1.key", KEY_FORMAT_2 + os.urandom(32))
+    res = Ledger(open_workspace(ws.home)).verify()
+    assert not res.ok and res.problem is not None and "master.v1.check is missing" in res.problem
+    assert not (keys / "master.v1.check").exists()
+    (keys / "master.v1.key").unlink()
+    write_secret_file(keys / "master.v1.key", good)
+    ws.keys.write_check(1)
+    assert Ledger(open_workspace(ws.home)).verify().ok
+    (keys / "master.v2.key").unlink()
+    (keys / "master.v2.check").unlink()
+    res = Ledger(open_workspace(ws.home)).verify()
+    assert not res.ok and res.problem is not None and "version 2 is not in" in res.problem

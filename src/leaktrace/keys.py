@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,6 +181,11 @@ class KeyRing:
 
     def rotate(self) -> int:
         """Add a new master key version; returns it. Old versions stay for tracing."""
+        if not any(self.check_path(u).exists() for u in self._masters):
+            # a workspace from before check values: trust on first use, as verify does, or
+            # the new version's check file would make the old ones' absence a problem
+            for u in self._masters:
+                self.write_check(u)
         v = self.current_version + 1
         write_secret_file(self.key_dir / f"master.v{v}.key", _new_master_file())
         self._masters[v] = _load_master(self.key_dir, v)
@@ -201,14 +207,32 @@ class KeyRing:
         tmp.write_text(json.dumps({**body, "signature": signature}) + "\n")
         os.replace(tmp, path)
 
-    def check_problem(self) -> str | None:
-        """The first master key that does not match its signed check value, in words; None
-        when all match. A version without a check value (a workspace made before them) gets
-        one now, if the folder is writable."""
+    def check_problem(self, used: Iterable[int] = ()) -> str | None:
+        """The first master key that is missing or does not match its signed check value,
+        in words; None when all is well. ``used``: the key versions the ledger's releases
+        were made with — each must be present, or those releases could not be traced.
+
+        Trust on first use only for a workspace made before check values existed (no check
+        file at all): its keys get one now, if the folder is writable. Where other versions
+        have one, a missing check file is a problem, not a gap to fill: deleting it must not
+        let a replaced key through.
+        """
+        missing = sorted(set(used) - set(self._masters))
+        if missing:
+            return (
+                f"master key version {missing[0]} is not in {self.key_dir}, and the ledger has "
+                "releases made with it: they could not be traced"
+            )
         pk = self.public_key()
+        legacy = not any(self.check_path(v).exists() for v in self._masters)
         for v, m in sorted(self._masters.items()):
             path = self.check_path(v)
             if not path.exists():
+                if not legacy:
+                    return (
+                        f"key check file {path.name} is missing: master.v{v}.key cannot be "
+                        "confirmed as the key its releases were made with"
+                    )
                 with contextlib.suppress(OSError):
                     self.write_check(v)
                 continue

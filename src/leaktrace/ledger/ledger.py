@@ -549,9 +549,6 @@ class Ledger:
 
     def verify(self, *, check_index: bool = True) -> VerifyResult:
         pk = self.ws.keys.public_key()
-        key_problem = self.ws.keys.check_problem()
-        if key_problem:
-            return VerifyResult(False, 0, None, key_problem, [key_problem])
         try:
             entries = self.entries()
             tokens = self._tokens_by_release()
@@ -559,6 +556,9 @@ class Ledger:
             return VerifyResult(
                 False, 0, None, f"ledger database unreadable ({type(exc).__name__})"
             )
+        key_problem = self.ws.keys.check_problem({e.key_version for e in entries})
+        if key_problem:
+            return VerifyResult(False, 0, None, key_problem, [key_problem])
         known = {e.release_id for e in entries}
         stray = sorted(set(tokens) - known)
         prev = GENESIS
