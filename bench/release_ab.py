@@ -2,7 +2,8 @@
 
 Why: a whole 1M-row release varies by about ±10 % from run to run on the 2-core machine,
 more than most single changes move it. Timing the two versions in turn, several rounds,
-each in its own fresh workspace and process, lets the same machine state hit both.
+each in its own fresh workspace and process, lets the same machine state hit both. Both
+run with this checkout's allocator settings (``leaktrace.allocation``, as the CLI).
 
     .venv/bin/python bench/release_ab.py --a /path/to/checkout-before --b . \\
         --input /tmp/rb/orders_1000000.parquet --rounds 3 --runs 3
@@ -23,8 +24,13 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import resource, statistics, sys, time
+import importlib.util, resource, statistics, sys, time
 from pathlib import Path
+# Both versions run with THIS checkout's allocator settings (the CLI's), loaded by path so
+# that an older checkout without leaktrace/allocation.py is timed under the same settings.
+spec = importlib.util.spec_from_file_location("_allocation", sys.argv[6])
+allocation = importlib.util.module_from_spec(spec); spec.loader.exec_module(allocation)
+allocation.configure_process()
 sys.path.insert(0, sys.argv[1] + "/src")
 sys.path.insert(0, sys.argv[2])
 import leaktrace
@@ -56,6 +62,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     bench_dir = str(Path(__file__).resolve().parent)
+    allocation = str(Path(bench_dir).parent / "src" / "leaktrace" / "allocation.py")
     print("| round | checkout | recipient | median wall s | median CPU s |")
     print("|---|---|---|---|---|")
     for rnd in range(1, args.rounds + 1):
@@ -64,7 +71,7 @@ def main() -> None:
             try:
                 done = subprocess.run(
                     [sys.executable, "-c", CHILD, str(tree.resolve()), bench_dir,
-                     str(tmp / "ws"), str(args.input), str(args.runs)],
+                     str(tmp / "ws"), str(args.input), str(args.runs), allocation],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
             finally:

@@ -14,6 +14,12 @@ between runs and machines.
 ``--canary-cost`` also times the cs policy with canaries switched off, to show what they
 cost; it is a measurement, not a setting to use (see docs/policy.md on the canary rate).
 
+Allocators: by default the whole benchmark process (baseline and release alike, and the
+10M-row child processes) runs with the allocator settings the ``leaktrace`` command sets
+for itself (:mod:`leaktrace.allocation`: freed pages are kept for reuse);
+``--polars-allocator`` keeps Polars' defaults instead, which is what a Python process that
+imports Polars before leaktrace gets. The tables print each case's minor page faults.
+
 The CSV baseline reads with ``infer_schema=False`` (every column as text): the release
 reader does the same, and schema inference fails on this data anyway (ID numbers ending
 in ``X`` after a run of all-digit ones).
@@ -33,6 +39,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+POLARS_ALLOCATOR = "--polars-allocator" in sys.argv
+if not POLARS_ALLOCATOR:  # as the CLI does, and before Polars loads (it reads them once)
+    try:
+        from leaktrace.allocation import configure_process
+    except ImportError:  # an older checkout under release_ab.py, which set them already
+        pass
+    else:
+        configure_process()
 
 import numpy as np
 import polars as pl
@@ -67,16 +82,22 @@ def _cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _median_time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """(median wall seconds, median CPU seconds) of ``runs`` warm runs."""
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _median_time(fn: Callable[[], object], runs: int) -> tuple[float, float, int]:
+    """(median wall seconds, median CPU seconds, median minor page faults) of ``runs`` warm
+    runs."""
     fn()  # warm-up: page cache, imports, Polars/DuckDB thread pools
-    times, cpus = [], []
+    times, cpus, faults = [], [], []
     for _ in range(runs):
-        c0, t0 = _cpu_seconds(), time.perf_counter()
+        f0, c0, t0 = _minor_faults(), _cpu_seconds(), time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
         cpus.append(_cpu_seconds() - c0)
-    return statistics.median(times), statistics.median(cpus)
+        faults.append(_minor_faults() - f0)
+    return statistics.median(times), statistics.median(cpus), int(statistics.median(faults))
 
 
 def write_inputs(n: int, out: Path) -> tuple[Path, Path]:
@@ -127,32 +148,50 @@ def time_table(
 ) -> list[list[str]]:
     rows = []
     for fmt, src in inputs.items():
-        base, base_cpu = _median_time(
+        base, base_cpu, base_faults = _median_time(
             lambda src=src, fmt=fmt: baseline(src, out / f"base.{fmt}"), runs
         )
-        rows.append([f"{fmt}→{fmt}", "polars read+write", f"{base:.2f}", f"{base_cpu:.2f}", "1.00"])
+        rows.append(
+            [
+                f"{fmt}→{fmt}",
+                "polars read+write",
+                f"{base:.2f}",
+                f"{base_cpu:.2f}",
+                f"{base_faults:,}",
+                "1.00",
+            ]
+        )
         for rec in recipients:
-            t, t_cpu = _median_time(
+            t, t_cpu, faults = _median_time(
                 lambda src=src, fmt=fmt, rec=rec: release(
                     src, recipient=rec, workspace=ws, out=out / f"rel_{rec}.{fmt}"
                 ),
                 runs,
             )
             rows.append(
-                [f"{fmt}→{fmt}", f"release {rec}", f"{t:.2f}", f"{t_cpu:.2f}", f"{t / base:.2f}"]
+                [
+                    f"{fmt}→{fmt}",
+                    f"release {rec}",
+                    f"{t:.2f}",
+                    f"{t_cpu:.2f}",
+                    f"{faults:,}",
+                    f"{t / base:.2f}",
+                ]
             )
     return rows
 
 
 def peak_memory(ws_home: Path, csv_path: Path, out: Path) -> list[list[str]]:
+    # the children run with this process's allocator settings, set before Polars loads
+    setup = "" if POLARS_ALLOCATOR else "import leaktrace.allocation as a; a.configure_process();"
     rel = (
-        "from pathlib import Path; from leaktrace.workspace import open_workspace;"
+        setup + "from pathlib import Path; from leaktrace.workspace import open_workspace;"
         "from leaktrace.release import release;"
         f"release(Path({str(csv_path)!r}), recipient='cs',"
         f" workspace=open_workspace(Path({str(ws_home)!r})), out=Path({str(out / 'big_rel.csv')!r}))"
     )
     base = (
-        "import polars as pl;"
+        setup + "import polars as pl;"
         f"pl.read_csv({str(csv_path)!r}, infer_schema=False)"
         f".write_csv({str(out / 'big_base.csv')!r})"
     )
@@ -332,6 +371,11 @@ def main() -> None:
     ap.add_argument("--batch-rows", type=int, help="rows per batch (leaktrace.release.BATCH_ROWS)")
     ap.add_argument("--only-times", action="store_true", help="the 1M-row table only")
     ap.add_argument(
+        "--polars-allocator",
+        action="store_true",
+        help="keep Polars' allocator defaults instead of the leaktrace CLI's settings",
+    )
+    ap.add_argument(
         "--canary-cost", action="store_true", help=f"also time cs with canaries off ({NO_CANARIES})"
     )
     args = ap.parse_args()
@@ -342,7 +386,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     print(machine())
     print(f"command: {' '.join(sys.argv)}")
-    print(f"MARK_THREADS={release_module.MARK_THREADS} BATCH_ROWS={release_module.BATCH_ROWS}\n")
+    print(f"MARK_THREADS={release_module.MARK_THREADS} BATCH_ROWS={release_module.BATCH_ROWS}")
+    allocator = (
+        "Polars' defaults" if POLARS_ALLOCATOR else "the leaktrace CLI's (leaktrace.allocation)"
+    )
+    print(f"allocator settings: {allocator}\n")
 
     pq_path, csv_path = write_inputs(args.rows, args.out)
     ws = make_workspace(args.out / "ws")
@@ -352,7 +400,7 @@ def main() -> None:
         recipients.append(NO_CANARIES)
     print(f"## {args.rows:,} rows, median of {args.runs} warm runs\n")
     _print_table(
-        ["case", "what", "seconds", "CPU seconds", "ratio"],
+        ["case", "what", "seconds", "CPU seconds", "minor page faults", "ratio"],
         time_table(ws, {"parquet": pq_path, "csv": csv_path}, args.out, args.runs, recipients),
     )
     if args.only_times:

@@ -254,6 +254,12 @@ def test_spaced_specs_mean_what_the_parser_reads(workspace: Workspace, shop: pl.
     res = release(shop.drop("email"), recipient="zto", workspace=ws)
     assert res.entry.alias is True
     assert "email" not in (res.frame.columns if res.frame is not None else [])
+    # the record lists what was sent: no email (the input had none), no address channel
+    assert "email" not in res.entry.fields and "address" in res.entry.fields
+    policy.fields["address"] = "drop"
+    res = release(shop, recipient="zto", workspace=ws)
+    assert "address" not in res.entry.fields and "address" not in res.entry.channels
+    assert "title" in res.entry.channels
 
 
 def test_cli_recipient_add_and_list(tmp_path: Path) -> None:

@@ -142,19 +142,24 @@ def ledger_body(
     index_rel: str,
     index_path: Path,
     index_sha256: str | None = None,
+    sent: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The ledger record of a completed release (single machine or Spark): one definition.
 
     ``rows`` counts real rows; the record's ``rows`` includes the canaries. The index's
     SHA-256 is read from ``index_path`` unless the caller hashed it while writing.
+    ``sent``: the columns (roles) the output actually has. The record lists those fields
+    and the channels of those columns only: an optional field the input lacked was not
+    sent, and attribution must not count the recipient as able to quote it.
     """
+    out = set(plan.sent_roles if sent is None else sent)
     return {
         "release_id": plan.release_id,
         "recipient": plan.recipient,
         "policy_name": plan.policy_name,
         "policy_hash": plan.policy_hash(),
-        "fields": plan.sent_roles,
-        "channels": list(plan.policy.channels),
+        "fields": [r for r in plan.sent_roles if r in out],
+        "channels": [c for c in plan.policy.channels if get_channel(c).role in out],
         "code": plan.policy.code,
         "alias": plan.alias_cipher is not None,
         "key_version": plan.key_version,
@@ -658,9 +663,11 @@ def _release_once(
     try:
         if out_path is not None:
             writer = TableWriter(out_path, _check_format(fmt))
+        sent: list[str] = []
         for released, index, height in _marked(kernel, batches):
             if index_writer is None:
                 index_writer = index_parquet_writer(index_sink, index.schema)
+                sent = released.columns
             index_writer.write_table(index)
             if writer is not None:
                 writer.write(released)
@@ -701,6 +708,7 @@ def _release_once(
             index_rel=index_rel,
             index_path=index_path,
             index_sha256=index_hash.hexdigest(),
+            sent=sent,
         )
         entry = ledger.append(body, kernel.canary_tokens)
         committed = True

@@ -582,6 +582,7 @@ def _run(
             canary_tokens=tokens,
             index_rel=index_rel,
             index_path=index_path,
+            sent=out_schema.names,
         )
         _check_body(body)
         entry = ledger.append(body, tokens)

@@ -24,5 +24,10 @@ def _register() -> None:
 
 
 def main() -> None:
+    """The console entry point. Allocator settings first: they only take effect before
+    Polars is imported (see :mod:`leaktrace.allocation`)."""
+    from leaktrace.allocation import configure_process
+
+    configure_process()
     _register()
     app()
