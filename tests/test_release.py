@@ -282,6 +282,13 @@ def test_cli_recipient_add_and_list(tmp_path: Path) -> None:
         "recipient", "add", "x", "--template", "courier", "--where", "courier = = ", home=home
     )
     assert bad.returncode == 2 and "where" in bad.stderr
+    typed = run_cli(
+        "recipient", "add", "y", "--template", "merchant", "--where", "amount > 100", home=home
+    )
+    assert typed.returncode == 2 and "cast(amount as double) > 100" in typed.stderr
+    cast = "cast(amount as double) > 100 and order_time >= timestamp '2024-01-01'"
+    ok = run_cli("recipient", "add", "y", "--template", "merchant", "--where", cast, home=home)
+    assert ok.returncode == 0, ok.stderr
     again = run_cli("init", home=home)
     assert again.returncode == 2 and "already exists" in again.stderr
 

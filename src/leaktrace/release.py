@@ -75,11 +75,32 @@ RESERVE_AHEAD = 2
 
 
 def check_where(where: str) -> pl.Expr:
-    """Parse a ``where`` filter (SQL boolean over role names) or raise PolicyError."""
+    """Parse a ``where`` filter (SQL boolean over role names) or raise PolicyError.
+
+    The filter is also run once on a one-row frame typed as a release reads its input
+    (every role text, ``order_time`` a datetime), so ``amount > 100`` is refused when the
+    recipient is added — with the cast it needs — instead of failing every release.
+    """
     try:
-        return pl.sql_expr(where)
+        expr = pl.sql_expr(where)
+        names = expr.meta.root_names()
     except Exception as exc:  # polars raises several error types for bad SQL
         raise PolicyError(f"invalid where expression {where!r}: {type(exc).__name__}") from None
+    probe = pl.DataFrame(
+        {
+            n: pl.Series([None], dtype=pl.Datetime("us") if n == "order_time" else pl.String)
+            for n in names
+        }
+    )
+    try:
+        probe.filter(expr)
+    except Exception as exc:
+        raise PolicyError(
+            f"where expression {where!r} cannot run on the input's columns, which are text "
+            f"(order_time a datetime): {type(exc).__name__}; write numbers and times as "
+            "cast(amount as double) > 100, order_time >= timestamp '2024-06-01'"
+        ) from None
+    return expr
 
 
 @dataclass
