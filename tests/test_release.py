@@ -262,6 +262,27 @@ def test_spaced_specs_mean_what_the_parser_reads(workspace: Workspace, shop: pl.
     assert "title" in res.entry.channels
 
 
+def test_canaries_pass_the_recipients_where_filter(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    """A canary outside the recipient's filter (a Beijing address in a Zhejiang-only copy)
+    would stand out; canaries are drawn until they pass it, or left out when they cannot."""
+    from leaktrace.workspace import add_recipient
+
+    add_recipient(workspace, "zj", template="merchant", where="address like '浙江省%'")
+    add_recipient(workspace, "p138", template="merchant", where="substr(phone, 1, 3) = '138'")
+    zj = release(shop, recipient="zj", workspace=workspace)
+    assert zj.frame is not None and zj.canaries >= 3
+    assert zj.frame.get_column("address").str.starts_with("浙江省").all()
+    real = shop.filter(pl.col("address").str.starts_with("浙江省")).height
+    assert zj.rows == real + zj.canaries
+    # pool numbers never start with 138: no canary can pass, and none is sent
+    p138 = release(shop, recipient="p138", workspace=workspace)
+    assert p138.canaries == 0
+    assert p138.rows == shop.filter(pl.col("phone").str.starts_with("138")).height
+    assert Ledger(workspace).verify().ok
+
+
 def test_cli_recipient_add_and_list(tmp_path: Path) -> None:
     home = tmp_path / "w"
     assert run_cli("init", home=home).returncode == 0

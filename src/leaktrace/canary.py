@@ -117,8 +117,13 @@ def generate_canaries(
     pool_phones: list[str],
     pool_emails: list[str],
     exclude_order_ids: pl.Series | None = None,
+    cities_from_sample: bool = False,
 ) -> pl.DataFrame:
     """``n`` canary rows with exactly ``sample``'s columns and dtypes (see module docstring).
+
+    ``cities_from_sample``: take each canary's city from the sample's addresses instead of
+    its phone's prefix — for a recipient whose ``where`` filter selects rows by address,
+    whose canaries must pass the same filter to look like its other rows.
 
     Raises :class:`ConfigError` when ``sample`` has a phone column and ``pool_phones``
     holds fewer than ``n`` distinct numbers, :class:`InputError` on an empty sample.
@@ -149,7 +154,7 @@ def generate_canaries(
         phones = [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
         out["phone"] = pl.Series("phone", phones, dtype=pl.Utf8)
 
-    cities = _canary_cities(rng, g, sample, phones, n)
+    cities = _canary_cities(rng, g, sample, None if cities_from_sample else phones, n)
     male = sample_genders(rng, n)
 
     if "order_id" in cols:

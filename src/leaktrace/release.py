@@ -434,14 +434,10 @@ class _BatchKernel:
         n = batch.height
         if not k:
             return batch.rechunk(), np.zeros(n, dtype=bool), []
-        can = generate_canaries(
-            batch,
-            k,
-            key=plan.canary_key,
-            release_id=f"{plan.release_id}/{prep.batch_no}",
-            pool_phones=prep.phones,
-            pool_emails=plan.ws.config.canary_pool.emails,
-        ).select(batch.columns)  # the sample is the batch: its order ids are never reused
+        can = self._canaries_within_where(prep)
+        k = can.height
+        if not k:
+            return batch.rechunk(), np.zeros(n, dtype=bool), []
         rng = np.random.Generator(
             np.random.Philox(
                 key=int.from_bytes(
@@ -469,6 +465,47 @@ class _BatchKernel:
             for a, c in zip(can_anchors.tolist(), contacts, strict=True)
         ]
         return batch, is_canary, tokens
+
+    def _canaries_within_where(self, prep: PreparedBatch) -> pl.DataFrame:
+        """``prep.canaries`` canary rows that pass the recipient's ``where`` filter.
+
+        Why: a canary outside the filter (a Beijing address in a Zhejiang-only copy) is
+        recognisable, and removing it removes the evidence. Donor-copied columns (courier,
+        merchant) pass by construction; for the others, cities come from the filtered batch
+        and rows that still fail are drawn again, ``WHERE_ATTEMPTS`` times at most. A
+        filter synthetic rows cannot meet (one on the phone number, which comes from the
+        canary pool) leaves fewer canaries, or none: the release's ``canaries`` says so.
+        """
+        plan, batch, k = self.plan, prep.batch, prep.canaries
+        phones: list[str] | None = prep.phones if "phone" in batch.columns else None
+
+        def draw(count: int, pool: list[str], attempt: int) -> pl.DataFrame:
+            salt = "" if attempt == 0 else f"/where{attempt}"
+            return generate_canaries(
+                batch,
+                count,
+                key=plan.canary_key,
+                release_id=f"{plan.release_id}/{prep.batch_no}{salt}",
+                pool_phones=pool,
+                pool_emails=plan.ws.config.canary_pool.emails,
+                cities_from_sample=plan.where is not None,
+            ).select(batch.columns)  # the sample is the batch: its order ids are never reused
+
+        can = draw(k, prep.phones, 0)
+        if plan.where is None:
+            return can
+        kept: list[pl.DataFrame] = []
+        for attempt in range(1, WHERE_ATTEMPTS + 1):
+            ok = can.select(plan.where.fill_null(False)).to_series()
+            kept.append(can.filter(ok))
+            failed = can.filter(~ok)
+            if not failed.height or attempt == WHERE_ATTEMPTS:
+                break
+            pool = failed.get_column("phone").to_list() if phones is not None else []
+            can = draw(failed.height, pool, attempt)
+        out = pl.concat(kept)
+        # no canary order id twice (a redraw could repeat a kept one): keep the first
+        return out.unique(subset=["order_id"], keep="first", maintain_order=True)
 
     def mark(self, prep: PreparedBatch) -> tuple[pl.DataFrame, pa.Table, list[dict[str, str]]]:
         """Canaries, digests, masking and marks of one prepared batch: the released rows,
@@ -530,6 +567,9 @@ def index_parquet_writer(path: Path | IO[bytes], schema: pa.Schema) -> pq.Parque
         write_statistics=others,
     )
 
+
+WHERE_ATTEMPTS = 8
+"""Draws of a canary row before it is left out for failing the recipient's where filter."""
 
 MARK_THREADS = 2
 """Batches marked at once. Two: this is what a 2-core machine gains from (measured in
