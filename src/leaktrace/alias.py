@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from leaktrace.digest import keyed_digest
-from leaktrace.errors import InputError
+from leaktrace.errors import InputError, LedgerIntegrityError
 from leaktrace.identity import identity_digests
 from leaktrace.ledger import Ledger
 from leaktrace.pii.text import canonical_str
@@ -56,6 +56,11 @@ def resolve_alias(ws: Workspace, alias: str, recipient: str) -> tuple[str, int]:
                 "select count(*) from read_parquet(?) where anchor = ? and k_order = ?",
                 [files, anchor, k_order],
             ).fetchall()
+        except duckdb.Error:
+            raise LedgerIntegrityError(
+                f"an exposure index of {recipient!r}'s releases is missing or unreadable; "
+                "run 'leaktrace verify' to see which"
+            ) from None
         finally:
             con.close()
         if rows and rows[0][0]:

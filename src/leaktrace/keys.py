@@ -186,11 +186,20 @@ class KeyRing:
             # the new version's check file would make the old ones' absence a problem
             for u in self._masters:
                 self.write_check(u)
+        self.signing_key()  # the new version's check value needs it: fail before writing
         v = self.current_version + 1
-        write_secret_file(self.key_dir / f"master.v{v}.key", _new_master_file())
-        self._masters[v] = _load_master(self.key_dir, v)
+        path = self.key_dir / f"master.v{v}.key"
+        write_secret_file(path, _new_master_file())
+        try:
+            self._masters[v] = _load_master(self.key_dir, v)
+            self.write_check(v)
+        except BaseException:
+            # no half-made version: the next release would use a key without a check value
+            path.unlink(missing_ok=True)
+            self.check_path(v).unlink(missing_ok=True)
+            self._masters.pop(v, None)
+            raise
         self.current_version = v
-        self.write_check(v)
         return v
 
     def check_path(self, version: int) -> Path:
@@ -263,7 +272,13 @@ class KeyRing:
 
     def signing_key(self) -> Ed25519PrivateKey:
         raw = _read_secret_file(self.key_dir / "signing.key")
-        key = serialization.load_pem_private_key(raw, password=None)
+        try:
+            key = serialization.load_pem_private_key(raw, password=None)
+        except (ValueError, TypeError) as exc:  # the message never quotes the key
+            raise KeyFileError(
+                f"{self.key_dir / 'signing.key'} is not a readable signing key "
+                f"({type(exc).__name__})"
+            ) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{self.key_dir / 'signing.key'} is not an Ed25519 key")
         return key

@@ -21,6 +21,7 @@ neither a file nor a record.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -40,6 +41,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from sqlalchemy.exc import SQLAlchemyError
 
 from leaktrace import rewrite
 from leaktrace.callable_module import make_callable
@@ -51,6 +53,7 @@ from leaktrace.errors import (
     CanaryConflictError,
     ConfigError,
     InputError,
+    KeyFileError,
     MissingColumnError,
     PolicyError,
 )
@@ -222,6 +225,9 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
     r = ws.config.recipient(recipient)
     policy = ws.config.policy_for(recipient)
     ws.config.check_policy(r.policy)
+    key_problem = ws.keys.check_problem()
+    if key_problem:  # a release made with a replaced key could never be traced
+        raise KeyFileError(key_problem)
     v = ws.keys.current_version
     uses_alias = (
         "order_id" in policy.fields and parse_spec(policy.fields["order_id"]).name == "alias"
@@ -694,6 +700,8 @@ def _release_once(
             raise InputError(f"--out {out_path} is a directory; give a file name")
         if not out_path.parent.is_dir():
             raise InputError(f"the folder of --out {out_path} does not exist")
+        if isinstance(data, (str, Path)) and out_path.exists() and out_path.samefile(data):
+            raise InputError(f"--out {out_path} is the input file; write the copy elsewhere")
     ledger = Ledger(ws)
     batches, input_sha, _fmt = _frames_from(
         data, policy.columns or None, plan.input_roles(), encoding
@@ -779,14 +787,18 @@ def _release_once(
             writer.publish()
     finally:
         if index_writer is not None:
-            index_writer.close()
+            with contextlib.suppress(Exception):  # the error being raised matters, not this
+                index_writer.close()
         index_file.close()
         if not committed:
-            ledger.drop_canary_reservations(plan.release_id)
+            # files first: when the ledger database itself is what failed, freeing the
+            # reservations fails too, and must not leave temporary files behind
             tmp_index.unlink(missing_ok=True)
             index_path.unlink(missing_ok=True)
             if writer is not None:
                 writer.abort()  # the destination, and any file already there, is untouched
+            with contextlib.suppress(SQLAlchemyError):  # kept reservations are only wasted
+                ledger.drop_canary_reservations(plan.release_id)
     return ReleaseResult(
         release_id=plan.release_id,
         recipient=recipient,

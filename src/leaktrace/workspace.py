@@ -15,6 +15,7 @@ are the starting point of ``leaktrace recipient add --template``.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +140,30 @@ def init_workspace(
     """Create a new workspace. Refuses to touch an existing one (keys are irreplaceable)."""
     if (home / CONFIG_NAME).exists() or (home / "keys").exists():
         raise ConfigError(f"a workspace already exists at {home}; refusing to overwrite it")
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"{home} is a file, not a folder for a workspace")
+    made_home = not home.exists()
     home.mkdir(parents=True, exist_ok=True)
+    before = set(home.iterdir())
+    try:
+        return _init_in(home, name, database_url, canary_phones)
+    except BaseException:
+        # nothing half-made (a workspace without its ledger would refuse a second init);
+        # only what this call created is removed
+        if made_home:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            for part in set(home.iterdir()) - before:
+                if part.is_dir():
+                    shutil.rmtree(part, ignore_errors=True)
+                else:
+                    part.unlink(missing_ok=True)
+        raise
+
+
+def _init_in(
+    home: Path, name: str, database_url: str, canary_phones: list[str] | None
+) -> Workspace:
     # config (canary pool), ledger (canary tokens, victim reports) and index are private
     os.chmod(home, 0o700)
     keys = KeyRing.create(home / "keys")
@@ -154,7 +178,7 @@ def init_workspace(
     ws.save()
     from leaktrace.ledger import Ledger
 
-    Ledger(ws).create_schema()
+    Ledger(ws, create=True).create_schema()
     db = ws.home / "ledger.db"
     if db.exists():
         os.chmod(db, 0o600)

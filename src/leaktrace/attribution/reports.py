@@ -290,19 +290,25 @@ class IntakeResult:
         }
 
 
-def _dedupe_key(ws: Workspace, r: VictimReport) -> str:
-    body = json.dumps(
-        [
-            r.victim_phone,
-            r.reported_at.isoformat() if r.reported_at else None,
-            r.caller,
-            sorted(r.quoted.items(), key=lambda kv: kv[0]),
-        ],
-        ensure_ascii=False,
-        default=str,
-    )
-    key = ws.keys.derive("report-dedupe", ws.keys.current_version)
-    return hashlib.sha256(key + body.encode()).hexdigest()
+def _dedupe_keys(ws: Workspace, r: VictimReport) -> list[str]:
+    """The report's duplicate-detection digest under every key version, current first.
+
+    A report is a duplicate if any of them is stored: a file added again after a key
+    rotation must not count its victims twice. A malformed report (no parseable phone or
+    time) also digests its transcript and where it came from, or every unparseable row
+    would look like the same report and all but one would be dropped unseen.
+    """
+    parts: list[object] = [
+        r.victim_phone,
+        r.reported_at.isoformat() if r.reported_at else None,
+        r.caller,
+        sorted(r.quoted.items(), key=lambda kv: kv[0]),
+    ]
+    if r.problems:
+        parts += [r.source, r.transcript]
+    body = json.dumps(parts, ensure_ascii=False, default=str).encode()
+    versions = sorted(_key_versions(ws), reverse=True)  # the current version first
+    return [hashlib.sha256(ws.keys.derive("report-dedupe", v) + body).hexdigest() for v in versions]
 
 
 def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
@@ -321,10 +327,11 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
         existing = {row[0] for row in s.query(ReportRecord.dedupe).all()}
         for r, t in zip(reports, texts, strict=True):
             verdict = next(it) if t else None
-            d = _dedupe_key(ws, r)
-            if d in existing:
+            keys = _dedupe_keys(ws, r)
+            if any(k in existing for k in keys):
                 dup += 1
                 continue
+            d = keys[0]
             existing.add(d)
             if r.problems:
                 mal += 1

@@ -84,6 +84,12 @@ def simulate_wave(
     view = load_view(ws)
     if not view.entries:
         raise InputError("the ledger has no releases to simulate a wave from")
+    missing = [c for c in ("order_id", "phone") if c not in shop_df.columns]
+    if missing:
+        raise InputError(
+            f"the shop file has no {' or '.join(missing)} column: give the orders file that "
+            "was released (--shop)"
+        )
     shop = shop_df.filter(pl.col("phone").is_not_null() & pl.col("order_id").is_not_null())
     if source == "unmarked":
         fields = {"name", "order_id", "order_time", "product", "address", "card_last4"}

@@ -152,6 +152,8 @@ def canary_reservations(
     ledger = Ledger(open_workspace(resolve_home(home)))
     freed = None
     if free_older_than is not None:
+        if not 0 < free_older_than <= 24 * 365 * 100:  # also refuses nan and inf
+            raise InputError("--free-older-than takes a number of hours from 0 to 876,000")
         freed = ledger.free_stale_canary_reservations(timedelta(hours=free_older_than))
     open_ = ledger.canary_reservations()
     if json_out:
@@ -254,7 +256,7 @@ def simulate_wave_cmd(
     shop: Annotated[
         Path, typer.Option("--shop", help="The shop's orders (the file that was released).")
     ] = Path("demo-out/orders.parquet"),
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     unrelated: Annotated[float, typer.Option(help="Share of unrelated scam reports.")] = 0.2,
     home: HomeOption = None,
 ) -> None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -92,7 +92,40 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             return fn(*args, **kwargs)
         except LeaktraceError as exc:
             # plain write: Rich would wrap long paths and read [brackets] in messages as markup
-            sys.stderr.write(f"error: {' '.join(exc.message.split())}\n")
-            raise typer.Exit(exc.exit_code) from None
+            _fail(exc.message, exc.exit_code)
+        except OSError as exc:  # the user's files and folders: missing, a folder, no permission
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
+        except OverflowError:
+            _fail("a number or date given is out of range", 2)
+        except Exception as exc:
+            db_error = _database_error(exc)
+            if db_error is None:
+                raise
+            _fail(db_error, 2)
 
     return wrapper
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    raise typer.Exit(code) from None
+
+
+def _database_error(exc: Exception) -> str | None:
+    """One line for a ledger database that cannot be used (corrupt file, server down), or
+    None when ``exc`` is not a database error. Only the driver's first line is quoted, and
+    only for connection/file errors: other errors can quote SQL parameters."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+        return None
+    detail = ""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.DatabaseError) and not isinstance(
+        exc, sa_exc.IntegrityError
+    ):
+        orig = str(getattr(exc, "orig", "") or "").strip().splitlines()
+        detail = f": {orig[0][:160]}" if orig else ""
+    return (
+        f"the ledger database cannot be used ({type(exc).__name__}{detail}); "
+        "check database_url in leaktrace.toml, or restore the database from a backup"
+    )

@@ -27,9 +27,11 @@ _BATCH = 100_000
 def demo_data(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
     orders: Annotated[
-        int, typer.Option("--orders", "-n", min=0, help="Number of orders.")
+        int, typer.Option("--orders", "-n", min=0, max=1_000_000_000, help="Number of orders.")
     ] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same rows).")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed (same seed, same rows).")
+    ] = 0,
     format: Annotated[
         Literal["csv", "parquet", "xlsx", "jsonl"] | None,
         typer.Option("--format", help="Output format (default: from the file suffix)."),

@@ -142,7 +142,7 @@ def train_cmd(
         bool, typer.Option("--all", help="Train on everything, hold nothing out.")
     ] = False,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed for template negatives and the solver.")
+        int, typer.Option("--seed", min=0, help="Seed for template negatives and the solver.")
     ] = 20240501,
     analyzer: Annotated[str, typer.Option("--analyzer", help="char (shipped) or jieba.")] = "char",
     json_: JsonOption = False,

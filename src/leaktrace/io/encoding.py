@@ -172,6 +172,8 @@ def transcode_to_utf8(
                     raise InputError(
                         f"{path}: line {line}: bytes that are not valid {encoding}"
                     ) from None
+                except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
+                    raise InputError(f"{path}: cannot be read as {encoding}: {exc}") from None
                 if first and text.startswith("\ufeff"):
                     text = text[1:]
                 first = first and not text

@@ -82,6 +82,6 @@ def sign(key: Ed25519PrivateKey, digest_hex: str) -> str:
 def verify_signature(key: Ed25519PublicKey, digest_hex: str, signature_hex: str) -> bool:
     try:
         key.verify(bytes.fromhex(signature_hex), bytes.fromhex(digest_hex))
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, TypeError):  # TypeError: not a hex string at all
         return False
     return True

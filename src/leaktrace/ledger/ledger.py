@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -33,6 +34,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -122,6 +124,19 @@ def _insert_rows(
     s.connection().exec_driver_sql(sql, rows)
 
 
+def _json_list(r: ReleaseRecord, column: str) -> list[str]:
+    """A record's JSON list column; an unreadable one is a record altered outside leaktrace."""
+    try:
+        value = json.loads(getattr(r, column))
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, list):
+        raise LedgerIntegrityError(
+            f"record {r.seq} ({r.release_id}) was altered: its {column} are unreadable"
+        )
+    return [str(v) for v in value]
+
+
 def _entry(r: ReleaseRecord) -> ReleaseEntry:
     return ReleaseEntry(
         seq=r.seq,
@@ -130,8 +145,8 @@ def _entry(r: ReleaseRecord) -> ReleaseEntry:
         recipient=r.recipient,
         policy_name=r.policy_name,
         policy_hash=r.policy_hash,
-        fields=json.loads(r.fields),
-        channels=json.loads(r.channels),
+        fields=_json_list(r, "fields"),
+        channels=_json_list(r, "channels"),
         code=r.code,
         alias=bool(r.alias),
         key_version=r.key_version,
@@ -262,6 +277,19 @@ def close_engines(url: str | None = None) -> None:
             _ENGINES.pop(key).dispose()
 
 
+def _require_sqlite_file(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        return  # engine_for reports a malformed URL
+    db = parsed.database
+    if parsed.get_backend_name() == "sqlite" and db and db != ":memory:" and not Path(db).exists():
+        raise LedgerIntegrityError(
+            f"the ledger database {db} is missing; restore it from a backup (an empty new "
+            "one would silently forget every release)"
+        )
+
+
 def _token_problem(e: ReleaseEntry, tokens: list[dict[str, str]]) -> str | None:
     """Whether a release's canary tokens are exactly those its signed record describes.
 
@@ -278,9 +306,15 @@ def _token_problem(e: ReleaseEntry, tokens: list[dict[str, str]]) -> str | None:
 
 
 class Ledger:
-    def __init__(self, ws: Workspace, engine: Engine | None = None) -> None:
+    def __init__(
+        self, ws: Workspace, engine: Engine | None = None, *, create: bool = False
+    ) -> None:
+        """``create``: the workspace is being made, so a missing SQLite file is expected.
+        Otherwise a missing one is an error: SQLite would silently start an empty ledger."""
         self.ws = ws
         self._schema_ready = False
+        if engine is None and not create:
+            _require_sqlite_file(ws.database_url)
         self.engine = engine or engine_for(ws.database_url)
 
     def create_schema(self) -> None:
@@ -476,7 +510,7 @@ class Ledger:
         than your longest release. Returns how many numbers were freed.
         """
         if older_than <= timedelta(0):
-            raise ConfigError("--older-than must be a positive duration")
+            raise ConfigError("--free-older-than must be a positive number of hours")
         self._ensure_schema()
         cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="seconds")
         with self._lock(), Session(self.engine) as s, s.begin():
@@ -556,6 +590,8 @@ class Ledger:
             return VerifyResult(
                 False, 0, None, f"ledger database unreadable ({type(exc).__name__})"
             )
+        except LedgerIntegrityError as exc:
+            return VerifyResult(False, 0, None, exc.message, [exc.message])
         key_problem = self.ws.keys.check_problem({e.key_version for e in entries})
         if key_problem:
             return VerifyResult(False, 0, None, key_problem, [key_problem])

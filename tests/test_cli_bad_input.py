@@ -1,0 +1,158 @@
+"""Bad input and broken workspaces, through the CLI as a user meets them (session 8's audit).
+
+Each case: exit code 2, one stderr line without a traceback, and nothing left behind — no
+temporary file, no ledger record, no half-made key or workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from leaktrace.keys import KEY_FORMAT_2, write_secret_file
+from leaktrace.ledger import Ledger
+from leaktrace.release import release
+from leaktrace.workspace import Workspace, open_workspace
+
+
+def _user_error(r: object, needle: str = "") -> None:
+    code, err = r.returncode, r.stderr  # type: ignore[attr-defined]
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert needle in err, err
+
+
+def _temp_files(*folders: Path) -> list[Path]:
+    return [p for f in folders for p in f.iterdir() if p.name.startswith(".") and "tmp" in p.name]
+
+
+@pytest.fixture
+def released(workspace: Workspace, shop_parquet: Path, tmp_path: Path) -> Workspace:
+    release(shop_parquet, recipient="zto", workspace=workspace, out=tmp_path / "zto.csv")
+    return workspace
+
+
+def test_corrupt_or_missing_ledger_database(
+    released: Workspace, shop_parquet: Path, tmp_path: Path
+) -> None:
+    db = released.home / "ledger.db"
+    good = db.read_bytes()
+    db.write_bytes(os.urandom(4096))
+    out = tmp_path / "o.csv"
+    for args in (("releases",), ("release", str(shop_parquet), "--to", "zto", "--out", str(out))):
+        _user_error(run_cli(*args, home=released.home), "ledger database")
+    assert not out.exists() and _temp_files(tmp_path, released.home / "index") == []
+    db.unlink()
+    _user_error(run_cli("releases", home=released.home), "is missing")
+    assert not db.exists()  # not silently replaced by an empty ledger
+    db.write_bytes(good)
+    assert run_cli("releases", home=released.home).returncode == 0
+
+
+def test_tampered_record_fails_verify_by_name(released: Workspace) -> None:
+    con = sqlite3.connect(released.home / "ledger.db")
+    con.execute("update releases set fields = 'x' where seq = 1")
+    con.commit()
+    con.close()
+    _user_error(run_cli("verify", home=released.home), "record 1")
+    _user_error(run_cli("releases", home=released.home), "record 1")
+
+
+def test_resolve_with_a_missing_index(released: Workspace, tmp_path: Path) -> None:
+    alias = (tmp_path / "zto.csv").read_text(encoding="utf-8").splitlines()[1].split(",")[0]
+    for f in (released.home / "index").glob("*.parquet"):
+        f.unlink()
+    _user_error(run_cli("resolve", alias, "--from", "zto", home=released.home), "verify")
+
+
+def test_failed_rotation_leaves_no_key_and_a_replaced_key_blocks_releases(
+    released: Workspace, shop_parquet: Path, tmp_path: Path
+) -> None:
+    keys = released.home / "keys"
+    signing = (keys / "signing.key").read_bytes()
+    (keys / "signing.key").write_bytes(b"garbage")
+    _user_error(run_cli("keys", "rotate", home=released.home), "signing key")
+    assert not (keys / "master.v2.key").exists()
+    (keys / "signing.key").unlink()
+    write_secret_file(keys / "signing.key", signing)
+    (keys / "master.v1.key").unlink()
+    write_secret_file(keys / "master.v1.key", KEY_FORMAT_2 + os.urandom(32))
+    out = tmp_path / "o.csv"
+    r = run_cli("release", str(shop_parquet), "--to", "zto", "--out", str(out), home=released.home)
+    _user_error(r, "does not match its check value")
+    assert not out.exists()
+    assert len(Ledger(open_workspace(released.home)).entries()) == 1
+
+
+def test_out_equal_to_input_is_refused(
+    workspace: Workspace, shop_parquet: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "orders.parquet"
+    shutil.copy(shop_parquet, src)
+    before = src.read_bytes()
+    r = run_cli("release", str(src), "--to", "zto", "--out", str(src), home=workspace.home)
+    _user_error(r, "is the input file")
+    assert src.read_bytes() == before
+
+
+def test_paths_encodings_and_numbers(released: Workspace, tmp_path: Path) -> None:
+    leak = tmp_path / "zto.csv"
+    (tmp_path / "adir").mkdir()
+    cases = [
+        (("trace", str(leak), "--report", str(tmp_path / "nodir" / "r.html")), "nodir"),
+        (("trace", str(leak), "--bundle", str(tmp_path / "adir")), "adir"),
+        (("release", str(leak), "--to", "zto", "--out", str(tmp_path / "o.csv"),
+          "--encoding", "utf-16"), "utf-16"),
+        (("canary", "reservations", "--free-older-than", "nan"), "--free-older-than"),
+    ]  # fmt: skip
+    for args, needle in cases:
+        _user_error(run_cli(*args, home=released.home), needle)
+    assert _temp_files(tmp_path) == []
+    pub = str(released.home / "keys" / "signing.pub")
+    evidence = [sys.executable, "-m", "leaktrace", "verify-evidence", str(tmp_path / "adir")]
+    _user_error(subprocess.run([*evidence, "--public-key", pub], capture_output=True, text=True))
+    _user_error(run_cli("releases", home=leak), "")  # --home is a file
+    r = run_cli("demo-data", "--orders", "10", "--seed", "-1", "--out", str(tmp_path / "d.csv"),
+                home=released.home)  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_init_with_a_bad_database_url_leaves_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "w"
+    _user_error(run_cli("init", "--database-url", "nonsense", home=home))
+    assert not home.exists()
+    assert run_cli("init", home=home).returncode == 0
+
+
+def test_malformed_reports_are_kept_and_rotation_does_not_double_count(
+    released: Workspace, tmp_path: Path
+) -> None:
+    bad = tmp_path / "b.jsonl"
+    rows = [
+        {"victim_phone": "bad", "reported_at": "x", "transcript": "骗子A"},
+        {"victim_phone": "also-bad", "reported_at": "y", "transcript": "骗子B"},
+        {"victim_phone": "13800138000", "reported_at": "2024-06-01", "transcript": "我是客服"},
+    ]
+    bad.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    first = run_cli("report", "add", str(bad), "--json", home=released.home)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["added"] == 3
+    assert run_cli("keys", "rotate", home=released.home).returncode == 0
+    again = run_cli("report", "add", str(bad), "--json", home=released.home)
+    assert json.loads(again.stdout)["added"] == 0, again.stdout
+
+
+def test_simulate_with_a_shop_file_lacking_columns(released: Workspace, tmp_path: Path) -> None:
+    ids = tmp_path / "ids.csv"
+    ids.write_text("order_id\n1\n2\n", encoding="utf-8")
+    r = run_cli("simulate", "wave", "--source", "zto", "--victims", "2", "--shop", str(ids),
+                "--out", str(tmp_path / "w.jsonl"), home=released.home)  # fmt: skip
+    _user_error(r, "phone")
