@@ -307,6 +307,10 @@ def test_cli_recipient_add_and_list(tmp_path: Path) -> None:
         "recipient", "add", "y", "--template", "merchant", "--where", "amount > 100", home=home
     )
     assert typed.returncode == 2 and "cast(amount as double) > 100" in typed.stderr
+    unknown = run_cli(
+        "recipient", "add", "z", "--template", "merchant", "--where", "nosuchcol = '1'", home=home
+    )
+    assert unknown.returncode == 2 and "not a column role" in unknown.stderr
     cast = "cast(amount as double) > 100 and order_time >= timestamp '2024-01-01'"
     ok = run_cli("recipient", "add", "y", "--template", "merchant", "--where", cast, home=home)
     assert ok.returncode == 0, ok.stderr

@@ -65,6 +65,7 @@ from leaktrace.ledger.chain import canary_digest
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
 from leaktrace.masking.base import parse_spec
+from leaktrace.roles import ROLE_NAMES
 from leaktrace.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ def check_where(where: str) -> pl.Expr:
         names = expr.meta.root_names()
     except Exception as exc:  # polars raises several error types for bad SQL
         raise PolicyError(f"invalid where expression {where!r}: {type(exc).__name__}") from None
+    unknown = sorted(set(names) - ROLE_NAMES)
+    if unknown:
+        raise PolicyError(
+            f"where expression {where!r} names {', '.join(unknown)}, which is not a column "
+            f"role (roles: {', '.join(sorted(ROLE_NAMES))})"
+        )
     probe = pl.DataFrame(
         {
             n: pl.Series([None], dtype=pl.Datetime("us") if n == "order_time" else pl.String)
@@ -695,9 +702,9 @@ def _release_once(
     out_path = Path(out) if out is not None else None
     fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
     if out_path is not None:
-        _check_format(fmt)
         if out_path.is_dir():
             raise InputError(f"--out {out_path} is a directory; give a file name")
+        _check_format(fmt)
         if not out_path.parent.is_dir():
             raise InputError(f"the folder of --out {out_path} does not exist")
         if isinstance(data, (str, Path)) and out_path.exists() and out_path.samefile(data):
