@@ -5,20 +5,22 @@ batch (the input batch, the masked and marked columns, the Parquet pages). Polar
 jemalloc returns freed pages to the kernel after half a second (``dirty_decay_ms:500``,
 set by ``polars/__init__.py`` to keep long-lived notebooks small), and glibc's ``malloc``
 unmaps large blocks on ``free``. Each page given back is faulted in again by the next
-batch: a 1M-row Parquet release took about 120,000 minor page faults against 11,000 for a
-plain Polars read+write of the same file, some 0.2 s of kernel time on a 1.6-CPU-second
-job (``bench/release_bench.py --allocator both`` prints the difference).
+batch. Measured with ``bench/release_bench.py`` (these settings) against ``bench/
+release_bench.py --polars-allocator`` on the 2-core benchmark machine, per 1M-row release
+to ``cs``: 93,000–103,000 minor page faults and 1.68–1.70 s of CPU with Polars' defaults,
+43,000–44,000 faults and 1.52–1.54 s with these (Parquet); 2.24–2.28 s against 1.90–1.93 s
+of CPU for CSV (bench/README.md, session 8).
 
 A command-line process lives for one job and exits, so holding on to the pages it freed
-costs nothing: :func:`configure_process` asks both allocators to keep them. It must run
-before Polars is imported (jemalloc reads its settings once, when Polars loads); the CLI
-calls it first thing. A long-lived Python process that calls the library (a notebook, a
-pipeline worker) keeps Polars' own settings unless it opts in the same way — by calling
-this function before importing Polars, or by exporting ``_RJEM_MALLOC_CONF`` — trading the
-memory it keeps after a release for the speed.
+costs it nothing after the job: :func:`configure_process` asks both allocators to keep
+them. It must run before Polars is imported (jemalloc reads its settings once, when Polars
+loads); the CLI calls it first thing. A long-lived Python process that calls the library
+(a notebook, a pipeline worker) keeps Polars' own settings unless it opts in the same way
+— by calling this function before importing Polars, or by exporting ``_RJEM_MALLOC_CONF``.
 
-What it does not change: peak memory. Pages are reused, not added; the 10M-row release's
-peak is measured with these settings in ``bench/release_bench.py``.
+The price is peak memory: pages are kept, so a long release's peak grows with how its
+batches' buffers fragment. The 10M-row CSV release peaked at 1,684–1,720 MiB with these
+settings and 1,465 MiB without (both under the 2 GB target; bench/README.md).
 """
 
 from __future__ import annotations
