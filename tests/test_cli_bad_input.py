@@ -156,3 +156,24 @@ def test_simulate_with_a_shop_file_lacking_columns(released: Workspace, tmp_path
     r = run_cli("simulate", "wave", "--source", "zto", "--victims", "2", "--shop", str(ids),
                 "--out", str(tmp_path / "w.jsonl"), home=released.home)  # fmt: skip
     _user_error(r, "phone")
+
+
+def test_unreadable_order_times_are_reported(workspace: Workspace, tmp_path: Path) -> None:
+    """One bad cell must not stop a release, nor vanish silently: it is sent empty, counted
+    and named by its data row."""
+    from leaktrace.synth import generate_orders
+
+    df = generate_orders(50, seed=3)
+    csv = tmp_path / "orders.csv"
+    df.write_csv(csv, datetime_format="%Y-%m-%d %H:%M:%S")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    cells = lines[8].split(",")
+    cells[1] = "2024-13-45 99:00:00"  # data row 8
+    lines[8] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    r = run_cli("release", str(csv), "--to", "cs-firm", "--out", str(out), "--json",
+                home=workspace.home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rows"] > 0
+    assert "1 order_time value(s)" in r.stderr and "data row 8" in r.stderr, r.stderr

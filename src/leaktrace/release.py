@@ -71,6 +71,8 @@ from leaktrace.workspace import Workspace, open_workspace
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leaktrace.io.readers import TableSource
+
 __all__ = ["ReleasePlan", "ReleaseResult", "check_where", "release"]
 
 BATCH_ROWS = 200_000
@@ -275,6 +277,9 @@ class ReleaseResult:
     output_sha256: str
     entry: ReleaseEntry
     frame: pl.DataFrame | None = None
+    unreadable_times: int = 0
+    """Order times in the input that were text but not a time; they were sent empty."""
+    first_unreadable_time_row: int | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -626,14 +631,15 @@ def _frames_from(
     columns: dict[str, str] | None,
     roles: list[str] | None = None,
     encoding: str | None = None,
-) -> tuple[Iterator[pl.DataFrame], Future[str], str]:
-    """(batches, input digest, format) for a path or an in-memory frame; a file is read
-    for ``roles`` only (all roles when None) and hashed meanwhile on a background thread."""
+) -> tuple[Iterator[pl.DataFrame], Future[str], TableSource | None]:
+    """(batches, input digest, the opened file or None for a frame) for a path or an
+    in-memory frame; a file is read for ``roles`` only (all roles when None) and hashed
+    meanwhile on a background thread."""
     from leaktrace.io import open_table, read_frame
 
     if isinstance(data, (str, Path)):
         src = open_table(Path(data), columns=columns, batch_rows=BATCH_ROWS, encoding=encoding)
-        return src.iter_batches(roles), file_sha256_in_background(Path(data)), src.format
+        return src.iter_batches(roles), file_sha256_in_background(Path(data)), src
     if encoding is not None:
         raise InputError("an encoding applies to an input file, not to a data frame")
     df = read_frame(data, columns=columns)
@@ -644,7 +650,7 @@ def _frames_from(
     return (
         iter([df.slice(i, BATCH_ROWS) for i in range(0, max(df.height, 1), BATCH_ROWS)]),
         digest,
-        "frame",
+        None,
     )
 
 
@@ -710,7 +716,7 @@ def _release_once(
         if isinstance(data, (str, Path)) and out_path.exists() and out_path.samefile(data):
             raise InputError(f"--out {out_path} is the input file; write the copy elsewhere")
     ledger = Ledger(ws)
-    batches, input_sha, _fmt = _frames_from(
+    batches, input_sha, source = _frames_from(
         data, policy.columns or None, plan.input_roles(), encoding
     )
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
@@ -811,11 +817,13 @@ def _release_once(
         recipient=recipient,
         rows=entry.rows,
         canaries=entry.canaries,
-        channels=list(policy.channels),
+        channels=list(entry.channels),
         output=out_path,
         output_sha256=output_sha,
         entry=entry,
         frame=frame,
+        unreadable_times=source.unreadable_times if source is not None else 0,
+        first_unreadable_time_row=source.first_unreadable_time_row if source else None,
     )
 
 

@@ -72,6 +72,13 @@ def release_cmd(
         err_console.print(
             f"released {res.rows:,} rows ({res.canaries} canaries) to {res.recipient} → {out} [{res.release_id}]"
         )
+    if res.unreadable_times:  # on stderr in both modes: stdout's JSON keeps its keys
+        err_console.print(
+            f"note: {res.unreadable_times:,} order_time value(s) of {input} are not a date "
+            f"and time and were sent empty (first at data row {res.first_unreadable_time_row})",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command("releases")

@@ -568,8 +568,34 @@ class TableSource:
         of them the input has (the others are not parsed at all where the format allows)."""
         role_map = self.roles if roles is None else self.roles.only(roles)
         columns = None if roles is None else [a.column for a in role_map.assignments.values()]
+        seen = 0
         for batch in self.iter_raw_batches(columns):
-            yield normalise_frame(batch, role_map)
+            out = normalise_frame(batch, role_map)
+            self._count_unreadable_times(batch, out, role_map, seen)
+            seen += batch.height
+            yield out
+
+    unreadable_times: int = 0
+    """Order times read so far that were text but not a time: they are sent empty."""
+    first_unreadable_time_row: int | None = None
+    """The 1-based data row of the first of them."""
+
+    def _count_unreadable_times(
+        self, raw: pl.DataFrame, out: pl.DataFrame, roles: RoleMap, seen: int
+    ) -> None:
+        """A bad time becomes null (one unparseable cell must not stop a release); this
+        keeps count so the caller can say so instead of losing it silently."""
+        if Role.ORDER_TIME not in roles or "order_time" not in out.columns:
+            return
+        src = raw.get_column(roles.assignments[Role.ORDER_TIME].column)
+        if src.dtype != pl.String:
+            return
+        bad = (src.str.strip_chars().str.len_bytes() > 0) & out.get_column("order_time").is_null()
+        n = int(bad.sum())
+        if n:
+            if self.first_unreadable_time_row is None:
+                self.first_unreadable_time_row = seen + int(bad.arg_max() or 0) + 1
+            self.unreadable_times += n
 
     def read(self) -> pl.DataFrame:
         """All batches concatenated."""
