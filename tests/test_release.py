@@ -93,6 +93,11 @@ def test_missing_column_fails_cleanly(
     assert not out.exists()
     assert Ledger(workspace).entries() == []
     assert list((workspace.home / "index").glob("*")) == []
+    src = tmp_path / "no_address.parquet"
+    shop.drop("address").write_parquet(src)
+    with pytest.raises(MissingColumnError, match=r"no_address\.parquet: .*address"):
+        release(src, recipient="zto", workspace=workspace, out=out)
+    assert not out.exists() and Ledger(workspace).entries() == []
 
 
 def test_unknown_recipient(workspace: Workspace, shop: pl.DataFrame) -> None:

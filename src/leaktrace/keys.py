@@ -146,6 +146,9 @@ class KeyRing:
         if not versions:
             raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
         self._masters: dict[int, MasterKey] = {}
+        #: Versions given a check value by :meth:`check_problem` because the workspace had
+        #: none (made before they existed): trusted as they are now, which a caller says.
+        self.trusted_on_first_use: list[int] = []
         for v in versions:
             self._masters[v] = _load_master(key_dir, v)
         self.current_version = versions[-1]
@@ -244,6 +247,7 @@ class KeyRing:
                     )
                 with contextlib.suppress(OSError):
                     self.write_check(v)
+                    self.trusted_on_first_use.append(v)
                 continue
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))

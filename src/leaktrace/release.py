@@ -685,6 +685,10 @@ def release(
         except CanaryConflictError:
             if attempt == CANARY_RETRIES:
                 raise
+        except MissingColumnError as exc:
+            if isinstance(data, (str, Path)):  # say which file lacks the column
+                raise MissingColumnError(f"{data}: {exc.message}") from None
+            raise
     raise AssertionError("unreachable")
 
 

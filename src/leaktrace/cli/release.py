@@ -134,6 +134,15 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     err_console.print(
         f"ledger OK: {res.records} records, key check values, chain, signatures, index files and canary tokens verified"
     )
+    if ws.keys.trusted_on_first_use:
+        versions = ", ".join(f"v{v}" for v in ws.keys.trusted_on_first_use)
+        err_console.print(
+            f"note: master key {versions} had no check value (a workspace made before them); "
+            "one was made now for the key as it is: if a key file was replaced after its "
+            "releases, those releases cannot be traced, and nothing here can tell",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command("resolve")
