@@ -188,6 +188,41 @@ def test_many_partitions_csv_rate_and_directory_digest(
     assert Ledger(ws).verify().ok
 
 
+@pytest.mark.parametrize("format", ["parquet", "csv"])
+def test_canary_min_when_partition_0_has_none_of_the_recipients_rows(
+    spark: object, orders_file: Path, tmp_path: Path, format: str
+) -> None:
+    """Data partitioned by courier: a small courier's rows (22 of 5,000, too few for one
+    canary at 1 %) are all outside partition 0, the one that enforces canary_min. The
+    driver tops the release up; it used to carry no canary at all."""
+    from pyspark.sql import functions as F
+
+    from leaktrace.spark import directory_sha256, release_spark
+    from leaktrace.trace import trace
+
+    ws = make_workspace(tmp_path / "ws")
+    add_recipient(ws, "fw", template="courier", where="courier = '丰网速运'")
+    sdf = spark.read.parquet(str(orders_file))  # type: ignore[attr-defined]
+    # partition 0 holds every other courier; 丰网速运 is alone in partition 1
+    sdf = sdf.repartitionByRange(2, F.when(F.col("courier") == "丰网速运", 1).otherwise(0))
+    parts = sdf.rdd.glom().map(lambda rows: {r["courier"] for r in rows}).collect()
+    assert "丰网速运" not in parts[0] and parts[1] == {"丰网速运"}
+    out = tmp_path / "fw"
+    res = release_spark(sdf, recipient="fw", workspace=ws, out=out, format=format)
+    assert res.canaries == make_plan(ws, "fw").policy.canary_min and res.rows == 22 + 3
+    files = sorted(out.glob(f"part-*.{format}"))
+    if format == "csv":
+        rows = pl.concat([pl.read_csv(f, infer_schema=False) for f in files])
+    else:
+        rows = pl.concat([pl.read_parquet(f) for f in files])
+    assert rows.height == res.rows
+    assert res.output_sha256 == directory_sha256(out)
+    assert Ledger(ws).verify().ok
+    contacts = {t["contact"] for t in Ledger(ws).canary_tokens()}
+    assert len(contacts) == res.canaries and contacts <= set(rows.get_column("phone").to_list())
+    assert [c.recipient for c in trace(rows, workspace=ws).accused] == ["fw"]
+
+
 def test_output_files_and_index_are_synced_before_the_record(
     spark: object, orders_file: Path, tmp_path: Path, synced_at_append: list[list[str]]
 ) -> None:

@@ -559,7 +559,18 @@ def _run(
         tokens: list[dict[str, str]] = [t for s in summaries for t in s["canary_tokens"]]
         if canaries != len(tokens):
             raise RuntimeError("Spark partitions reported canaries without canary tokens")
-        _merge_index(parts_dir, [s["index"] for s in summaries if s["index"]], tmp_index)
+        index_parts = [s["index"] for s in summaries if s["index"]]
+        if canaries < policy.canary_min:
+            used = {t["contact"] for t in ledger.canary_tokens()} | {t["contact"] for t in tokens}
+            extra = _top_up_canaries(
+                plan, roles_df, role_names, policy.canary_min - canaries, used,
+                out_schema, tmp_out, parts_dir, format,
+            )  # fmt: skip
+            if extra:
+                tokens += extra
+                canaries += len(extra)
+                index_parts.append(_TOP_UP_INDEX)
+        _merge_index(parts_dir, index_parts, tmp_index)
         input_sha = (
             _input_files_sha256(sdf.sparkSession, input_files)
             if input_files
@@ -605,6 +616,60 @@ def _run(
         output_sha256=output_sha,
         entry=entry,
     )
+
+
+_TOP_UP_INDEX = "part-top-up.parquet"
+_TOP_UP_DONORS = 20 * SAMPLE_ROWS
+
+
+def _top_up_canaries(
+    plan: ReleasePlan,
+    roles_df: DataFrame,
+    role_names: Sequence[str],
+    missing: int,
+    used_contacts: set[str],
+    out_schema: pa.Schema,
+    out_dir: Path,
+    parts_dir: Path,
+    format: SparkFormat,
+) -> list[dict[str, str]]:
+    """Canary rows a release still owes its policy's ``canary_min``, written as one more
+    part file of the output (and of the index); returns their tokens.
+
+    Why: only partition 0 enforces the minimum (partitions cannot count each other's), and
+    when the ``where`` filter leaves partition 0 empty — data partitioned by courier, say —
+    a release had fewer canaries than its policy promises. Here the driver draws them from
+    the first rows that pass the filter (up to ``_TOP_UP_DONORS`` rows read), through the
+    same kernel under a salt of their own; the donors' real rows are not written again.
+    When no read row passes the filter, the release keeps the canaries it has.
+    """
+    donors = pl.from_arrow(roles_df.limit(_TOP_UP_DONORS).toArrow())
+    assert isinstance(donors, pl.DataFrame)
+    donors = normalise_frame(donors, _identity_roles(role_names))
+    top_up = dataclasses.replace(
+        plan,
+        release_id=f"{plan.release_id}/top-up",
+        policy=plan.policy.model_copy(update={"canary_rate": 0.0, "canary_min": missing}),
+    )
+    kernel = _BatchKernel(top_up, used_canary_contacts=used_contacts)
+    if plan.where is not None and not donors.filter(plan.where).height:
+        return []
+    released, index = kernel(donors)
+    is_canary = index.column("is_canary").to_numpy(zero_copy_only=False)
+    if not is_canary.any():
+        return []
+    keep = pl.Series(is_canary)
+    rows = released.filter(keep).select(out_schema.names)
+    pq.write_table(index.filter(pa.array(is_canary)), parts_dir / _TOP_UP_INDEX)
+    if format == "csv":
+        rows.write_csv(out_dir / "part-top-up-c000.csv", datetime_format="%Y-%m-%d %H:%M:%S")
+    else:
+        pq.write_table(
+            rows.to_arrow().cast(out_schema),
+            out_dir / "part-top-up-c000.zstd.parquet",
+            compression="zstd",
+        )
+    return kernel.canary_tokens
 
 
 def _merge_index(parts_dir: Path, names: list[str], dest: Path) -> None:
