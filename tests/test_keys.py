@@ -222,3 +222,31 @@ def test_verify_catches_a_missing_key_or_check_file(tmp_path: Path, shop: pl.Dat
     (keys / "master.v2.check").unlink()
     res = Ledger(open_workspace(ws.home)).verify()
     assert not res.ok and res.problem is not None and "version 2 is not in" in res.problem
+
+
+def test_a_workspace_rotated_before_check_files_vouched_for_earlier_keys(
+    tmp_path: Path, shop: pl.DataFrame
+) -> None:
+    """A workspace made before check values and rotated by session-7 code has a v2 check file
+    that records nothing about v1, and no v1 check file. It must keep working: releases
+    proceed (they never trust on their own), and verify trusts v1 on first use, saying so.
+    Since session 8 a new check file also records the earlier keys' values, so deleting an
+    earlier check file no longer lets a replaced key through (previous test)."""
+    from conftest import make_workspace
+    from leaktrace.keys import _check_message
+
+    ws = make_workspace(tmp_path / "ws")
+    assert ws.keys.rotate() == 2
+    keys = ws.home / "keys"
+    old_style = {k: v for k, v in json.loads((keys / "master.v2.check").read_text()).items()}
+    assert "earlier" in old_style  # what session 8 writes
+    body = {k: old_style[k] for k in ("version", "key_format", "check")}
+    sig = ws.keys.signing_key().sign(_check_message(body)).hex()
+    (keys / "master.v2.check").write_text(json.dumps({**body, "signature": sig}))
+    (keys / "master.v1.check").unlink()
+    ws = open_workspace(ws.home)
+    assert release(shop, recipient="cs-firm", workspace=ws).rows > 0
+    assert not (keys / "master.v1.check").exists()  # a release does not trust on its own
+    r = run_cli("verify", "--json", home=ws.home)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"], r.stderr
+    assert "v1 had no check value" in r.stderr and (keys / "master.v1.check").exists()

@@ -280,11 +280,16 @@ class WorkspaceConfig(_Strict):
                     f"recipient {rname!r} uses policy {r.policy!r}, which is not defined"
                 )
         for pname in self.policies:
-            self.check_policy(pname)
+            self.check_policy(pname, pairs=False)
 
-    def check_policy(self, pname: str) -> None:
-        """One policy's masking specs and channels, alone and together. A release runs it
-        for its own policy too, so a policy edited in memory is held to the same rules."""
+    def check_policy(self, pname: str, *, pairs: bool = True) -> None:
+        """One policy's masking specs and channels, and with ``pairs`` whether each channel
+        can mark its column under that column's mask.
+
+        Loading a workspace checks specs and channel names only: a pair refused since
+        session 8 must not stop ``trace`` or ``verify`` of releases made before (they read
+        channels from the ledger). A release checks its own policy in full (it may also
+        have been edited in memory), and so does adding a recipient."""
         from leaktrace.channels import CHANNELS
         from leaktrace.masking import check_spec
         from leaktrace.masking.base import parse_spec
@@ -301,6 +306,8 @@ class WorkspaceConfig(_Strict):
                     f"policy {pname!r}: unknown mark channel {ch!r}; "
                     f"known: {', '.join(sorted(CHANNELS))}"
                 )
+            if not pairs:
+                continue
             channel = CHANNELS[ch]
             mask = p.fields.get(channel.role)
             name = parse_spec(mask).name if mask is not None else "drop"

@@ -34,6 +34,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -184,12 +185,12 @@ class KeyRing:
 
     def rotate(self) -> int:
         """Add a new master key version; returns it. Old versions stay for tracing."""
-        if not any(self.check_path(u).exists() for u in self._masters):
-            # a workspace from before check values: trust on first use, as verify does, or
-            # the new version's check file would make the old ones' absence a problem
-            for u in self._masters:
-                self.write_check(u)
         self.signing_key()  # the new version's check value needs it: fail before writing
+        # the new version's check file vouches for the earlier keys: check them first (and
+        # give a workspace from before check values its files, as verify does)
+        problem = self.check_problem()
+        if problem:
+            raise KeyFileError(problem)
         v = self.current_version + 1
         path = self.key_dir / f"master.v{v}.key"
         write_secret_file(path, _new_master_file())
@@ -209,9 +210,21 @@ class KeyRing:
         return self.key_dir / f"master.v{version}.check"
 
     def write_check(self, version: int) -> None:
-        """Write the signed check value of key ``version`` (see the module docstring)."""
+        """Write the signed check value of key ``version`` (see the module docstring).
+
+        The file also carries, under the same signature, the check values of the earlier
+        versions present now: deleting an earlier version's own check file then no longer
+        lets a replaced key through, since a later file still vouches for it.
+        """
         m = self.master(version)
-        body = {"version": version, "key_format": m.key_format, "check": m.check_value()}
+        body: dict[str, object] = {
+            "version": version,
+            "key_format": m.key_format,
+            "check": m.check_value(),
+        }
+        earlier = {str(u): k.check_value() for u, k in self._masters.items() if u < version}
+        if earlier:
+            body["earlier"] = earlier
         signature = self.signing_key().sign(_check_message(body)).hex()
         # written aside and renamed: a verify in another process never reads half a file
         path = self.check_path(version)
@@ -219,15 +232,33 @@ class KeyRing:
         tmp.write_text(json.dumps({**body, "signature": signature}) + "\n")
         os.replace(tmp, path)
 
-    def check_problem(self, used: Iterable[int] = ()) -> str | None:
+    def _read_check(self, version: int) -> dict[str, Any] | str:
+        """A check file's signed body, or the problem with it in words."""
+        path = self.check_path(version)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            names = ["version", "key_format", "check"] + (["earlier"] if "earlier" in data else [])
+            body = {k: data[k] for k in names}
+            self.public_key().verify(bytes.fromhex(data["signature"]), _check_message(body))
+        except (OSError, ValueError, KeyError, TypeError, InvalidSignature):
+            return f"key check file {path.name} is unreadable or not signed by this workspace"
+        if not isinstance(body.get("earlier", {}), dict):
+            return f"key check file {path.name} is unreadable"
+        return body
+
+    def check_problem(
+        self, used: Iterable[int] = (), *, trust_on_first_use: bool = True
+    ) -> str | None:
         """The first master key that is missing or does not match its signed check value,
         in words; None when all is well. ``used``: the key versions the ledger's releases
         were made with — each must be present, or those releases could not be traced.
 
-        Trust on first use only for a workspace made before check values existed (no check
-        file at all): its keys get one now, if the folder is writable. Where other versions
-        have one, a missing check file is a problem, not a gap to fill: deleting it must not
-        let a replaced key through.
+        A version without a check file is held to the value a later version's check file
+        recorded for it (files written since session 8 record the earlier versions'). If
+        none did — a workspace made before check values, or rotated by code that did not
+        record them — its key is trusted as it is now and given a check file when
+        ``trust_on_first_use`` (``verify`` and ``keys rotate``, which say so through
+        :attr:`trusted_on_first_use`); otherwise it is left for them to decide.
         """
         missing = sorted(set(used) - set(self._masters))
         if missing:
@@ -235,33 +266,44 @@ class KeyRing:
                 f"master key version {missing[0]} is not in {self.key_dir}, and the ledger has "
                 "releases made with it: they could not be traced"
             )
-        pk = self.public_key()
-        legacy = not any(self.check_path(v).exists() for v in self._masters)
+        bodies: dict[int, dict[str, Any]] = {}
+        for v in sorted(self._masters):
+            if self.check_path(v).exists():
+                read = self._read_check(v)
+                if isinstance(read, str):
+                    return read
+                bodies[v] = read
         for v, m in sorted(self._masters.items()):
-            path = self.check_path(v)
-            if not path.exists():
-                if not legacy:
+            body = bodies.get(v)
+            if body is not None:
+                if body["version"] != v or body["check"] != m.check_value():
                     return (
-                        f"key check file {path.name} is missing: master.v{v}.key cannot be "
-                        "confirmed as the key its releases were made with"
+                        f"master key file master.v{v}.key does not match its check value: it "
+                        f"was replaced or rewritten (key format {m.key_format} now, "
+                        f"{body['key_format']} when made), so releases of key version {v} "
+                        "could not be traced"
                     )
+                continue
+            vouched = [
+                (w, b["earlier"][str(v)])
+                for w, b in sorted(bodies.items())
+                if w > v and str(v) in b.get("earlier", {})
+            ]
+            if vouched:
+                w, value = vouched[0]
+                if value != m.check_value():
+                    return (
+                        f"key check file master.v{v}.check is missing, and master.v{v}.key "
+                        f"does not match the check value master.v{w}.check recorded for it: "
+                        f"it was replaced, so releases of key version {v} could not be traced"
+                    )
+                with contextlib.suppress(OSError):
+                    self.write_check(v)  # confirmed by the later file: restore its own
+                continue
+            if trust_on_first_use:
                 with contextlib.suppress(OSError):
                     self.write_check(v)
                     self.trusted_on_first_use.append(v)
-                continue
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                body = {k: data[k] for k in ("version", "key_format", "check")}
-                pk.verify(bytes.fromhex(data["signature"]), _check_message(body))
-            except (OSError, ValueError, KeyError, TypeError, InvalidSignature):
-                return f"key check file {path.name} is unreadable or not signed by this workspace"
-            if body["version"] != v or body["check"] != m.check_value():
-                return (
-                    f"master key file master.v{v}.key does not match its check value: it was "
-                    f"replaced or rewritten (key format {m.key_format} now, "
-                    f"{body['key_format']} when made), so releases of key version {v} "
-                    "could not be traced"
-                )
         return None
 
     def master(self, version: int | None = None) -> MasterKey:

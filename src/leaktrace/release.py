@@ -234,8 +234,10 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
     r = ws.config.recipient(recipient)
     policy = ws.config.policy_for(recipient)
     ws.config.check_policy(r.policy)
-    key_problem = ws.keys.check_problem()
-    if key_problem:  # a release made with a replaced key could never be traced
+    # a release made with a replaced key could never be traced; trusting a key without a
+    # check value is left to verify, which says that it did
+    key_problem = ws.keys.check_problem(trust_on_first_use=False)
+    if key_problem:
         raise KeyFileError(key_problem)
     v = ws.keys.current_version
     uses_alias = (
@@ -278,7 +280,8 @@ class ReleaseResult:
     entry: ReleaseEntry
     frame: pl.DataFrame | None = None
     unreadable_times: int = 0
-    """Order times in the input that were text but not a time; they were sent empty."""
+    """Order times in the input that were text but not a time, counted before the where
+    filter; the rows of them that were released carry an empty order_time."""
     first_unreadable_time_row: int | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -717,7 +720,12 @@ def _release_once(
         _check_format(fmt)
         if not out_path.parent.is_dir():
             raise InputError(f"the folder of --out {out_path} does not exist")
-        if isinstance(data, (str, Path)) and out_path.exists() and out_path.samefile(data):
+        if (
+            isinstance(data, (str, Path))
+            and out_path.exists()
+            and Path(data).exists()
+            and out_path.samefile(data)
+        ):
             raise InputError(f"--out {out_path} is the input file; write the copy elsewhere")
     ledger = Ledger(ws)
     batches, input_sha, source = _frames_from(

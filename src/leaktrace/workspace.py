@@ -215,6 +215,7 @@ def add_recipient(
         raise ConfigError(f"recipient name {name!r} may contain only letters, digits, - and _")
     if template not in ws.config.policies:
         ws.config.policies[template] = TEMPLATES[template].model_copy(deep=True)
+    ws.config.check_policy(template)  # a release to this recipient must be possible
     kind = (
         template
         if template in ("courier", "merchant", "customer-service", "sms-vendor", "internal")

@@ -107,6 +107,19 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def note_trusted_keys(ws: Any) -> None:
+    """Say on stderr which master keys were just given check values on trust (a workspace
+    made before them): a key replaced before then cannot be detected."""
+    trusted = ws.keys.trusted_on_first_use
+    if trusted:
+        versions = ", ".join(f"v{v}" for v in trusted)
+        sys.stderr.write(
+            f"note: master key {versions} had no check value (a workspace made before "
+            "them); one was made now for the key as it is: if a key file was replaced "
+            "after its releases, those releases cannot be traced, and nothing here can tell\n"
+        )
+
+
 def _fail(message: str, code: int) -> NoReturn:
     sys.stderr.write(f"error: {' '.join(message.split())}\n")
     raise typer.Exit(code) from None
@@ -120,9 +133,7 @@ def _database_error(exc: Exception) -> str | None:
     if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
         return None
     detail = ""
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.DatabaseError) and not isinstance(
-        exc, sa_exc.IntegrityError
-    ):
+    if isinstance(exc, sa_exc.OperationalError):
         orig = str(getattr(exc, "orig", "") or "").strip().splitlines()
         detail = f": {orig[0][:160]}" if orig else ""
     return (

@@ -17,6 +17,7 @@ from leaktrace.cli.common import (
     JsonOption,
     err_console,
     handle_errors,
+    note_trusted_keys,
     out_console,
     print_json,
     resolve_home,
@@ -75,7 +76,8 @@ def release_cmd(
     if res.unreadable_times:  # on stderr in both modes: stdout's JSON keeps its keys
         err_console.print(
             f"note: {res.unreadable_times:,} order_time value(s) of {input} are not a date "
-            f"and time and were sent empty (first at data row {res.first_unreadable_time_row})",
+            "and time; where their rows were released, order_time is empty (first at data "
+            f"row {res.first_unreadable_time_row})",
             highlight=False,
             markup=False,
         )
@@ -117,6 +119,7 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """Re-check the ledger's hash chain, signatures and index digests."""
     ws = open_workspace(resolve_home(home))
     res = Ledger(ws).verify()
+    note_trusted_keys(ws)
     if json_out:
         print_json(
             {
@@ -134,15 +137,6 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     err_console.print(
         f"ledger OK: {res.records} records, key check values, chain, signatures, index files and canary tokens verified"
     )
-    if ws.keys.trusted_on_first_use:
-        versions = ", ".join(f"v{v}" for v in ws.keys.trusted_on_first_use)
-        err_console.print(
-            f"note: master key {versions} had no check value (a workspace made before them); "
-            "one was made now for the key as it is: if a key file was replaced after its "
-            "releases, those releases cannot be traced, and nothing here can tell",
-            highlight=False,
-            markup=False,
-        )
 
 
 @app.command("resolve")

@@ -13,6 +13,7 @@ from leaktrace.cli.common import (
     JsonOption,
     err_console,
     handle_errors,
+    note_trusted_keys,
     out_console,
     print_json,
     resolve_home,
@@ -109,6 +110,7 @@ def keys_rotate(home: HomeOption = None, json_out: JsonOption = False) -> None:
     made before format 2 gets the faster digests for its future releases."""
     ws = open_workspace(resolve_home(home))
     v = ws.keys.rotate()
+    note_trusted_keys(ws)
     key_format = ws.keys.master(v).key_format
     if json_out:
         print_json({"key_version": v, "key_format": key_format})
