@@ -177,3 +177,19 @@ def test_unreadable_order_times_are_reported(workspace: Workspace, tmp_path: Pat
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rows"] > 0
     assert "1 order_time value(s)" in r.stderr and "data row 8" in r.stderr, r.stderr
+
+
+def test_bad_options_are_one_line(workspace: Workspace, tmp_path: Path) -> None:
+    """Click's usage errors (a wrong type, a missing argument, an unknown command) are one
+    line like every other user error, not Typer's boxed usage screen."""
+    cases = [
+        (("trace", "--alpha", "abc", str(tmp_path / "x.csv")), "--alpha"),
+        (("release",), "Missing argument"),
+        (("nosuchcmd",), "No such command"),
+    ]
+    for args, needle in cases:
+        _user_error(run_cli(*args, home=workspace.home), needle)
+    demo = [sys.executable, "-m", "leaktrace", "demo-data", "--orders", "-1", "--out", "d.csv"]
+    _user_error(subprocess.run(demo, capture_output=True, text=True, cwd=tmp_path), "--orders")
+    help_ = subprocess.run([sys.executable, "-m", "leaktrace", "--help"], capture_output=True)
+    assert help_.returncode == 0 and b"release" in help_.stdout

@@ -5,6 +5,8 @@ Each area lives in its own module and registers a Typer sub-app or commands here
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 __all__ = ["app", "main"]
@@ -30,4 +32,21 @@ def main() -> None:
 
     configure_process()
     _register()
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Click's errors (Typer vendors Click)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `leaktrace` alone: the help
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+        else:
+            # a bad option or argument: one line, like every other user error, not a box
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            message = " ".join(str(exc.format_message()).split())
+            sys.stderr.write(f"error: {message}{where}\n")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
