@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from conftest import run_cli
@@ -193,3 +194,15 @@ def test_bad_options_are_one_line(workspace: Workspace, tmp_path: Path) -> None:
     _user_error(subprocess.run(demo, capture_output=True, text=True, cwd=tmp_path), "--orders")
     help_ = subprocess.run([sys.executable, "-m", "leaktrace", "--help"], capture_output=True)
     assert help_.returncode == 0 and b"release" in help_.stdout
+
+
+def test_operator_errors_carry_no_polars_internals(workspace: Workspace, tmp_path: Path) -> None:
+    from leaktrace.synth import generate_orders
+
+    df = generate_orders(20, seed=4).with_columns(order_id=pl.lit("12"))
+    src = tmp_path / "short_ids.parquet"
+    df.write_parquet(src)
+    r = run_cli("release", str(src), "--to", "cs-firm", "--out", str(tmp_path / "o.csv"),
+                home=workspace.home)  # fmt: skip
+    _user_error(r, "FF1")
+    assert "python_udf" not in r.stderr and "expression" not in r.stderr

@@ -120,7 +120,13 @@ def note_trusted_keys(ws: Any) -> None:
         )
 
 
+_POLARS_CONTEXT = "This error occurred in the following expression"
+"""Polars appends this and its expression to an error raised inside an expression (an
+operator's check in ``map_batches``): internals the user did not write."""
+
+
 def _fail(message: str, code: int) -> NoReturn:
+    message = message.split(_POLARS_CONTEXT, 1)[0]
     sys.stderr.write(f"error: {' '.join(message.split())}\n")
     raise typer.Exit(code) from None
 
