@@ -206,3 +206,24 @@ def test_operator_errors_carry_no_polars_internals(workspace: Workspace, tmp_pat
                 home=workspace.home)  # fmt: skip
     _user_error(r, "FF1")
     assert "python_udf" not in r.stderr and "expression" not in r.stderr
+
+
+def test_releases_of_an_unknown_recipient(released: Workspace) -> None:
+    _user_error(run_cli("releases", "--recipient", "nobody", home=released.home), "nobody")
+    ok = run_cli("releases", "--recipient", "yto", "--json", home=released.home)
+    assert ok.returncode == 0 and json.loads(ok.stdout) == []  # known, no release yet
+
+
+def test_unclosed_quote_names_its_line(workspace: Workspace, tmp_path: Path) -> None:
+    from leaktrace.synth import generate_orders
+
+    csv = tmp_path / "orders.csv"
+    generate_orders(30, seed=5).write_csv(csv, datetime_format="%Y-%m-%d %H:%M:%S")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    cells = lines[12].split(",")
+    cells[2] = '"' + cells[2]  # the name field of data row 12 opens a quote, never closed
+    lines[12] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = run_cli("release", str(csv), "--to", "cs-firm", "--out", str(tmp_path / "o.csv"),
+                home=workspace.home)  # fmt: skip
+    _user_error(r, "line 13: a quoted field opened on this line is never closed")

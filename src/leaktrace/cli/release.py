@@ -95,6 +95,10 @@ def releases_cmd(
     """List ledger records."""
     ws = open_workspace(resolve_home(home))
     entries = Ledger(ws).entries(recipient)
+    if recipient is not None and not entries and recipient not in ws.config.recipients:
+        # a typo would otherwise look like "no releases"; a removed recipient's records
+        # are still listed
+        ws.config.recipient(recipient)  # raises UnknownRecipientError, naming the known ones
     if json_out:
         print_json([e.as_dict() for e in entries])
         return

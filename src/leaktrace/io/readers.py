@@ -170,6 +170,24 @@ def sniff_delimiter(text: str, *, prefer: str | None = None) -> str:
     return choice
 
 
+def _unclosed_quote_line(path: Path) -> int | None:
+    """The 1-based line where a quoted field opens that no later quote closes, if any.
+
+    Only on the error path (one pass over the file). Escaped quotes (``""``) keep the
+    parity, and a quoted field spanning lines ends balanced; so when the file holds an odd
+    number of quote characters, the last line where the count turned odd opens the field
+    that is never closed.
+    """
+    odd, opened = False, 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.count(b'"') % 2:
+                odd = not odd
+                if odd:
+                    opened = number
+    return opened if odd else None
+
+
 # --------------------------------------------------------------------------- readers
 
 
@@ -277,6 +295,11 @@ class CsvReader(_TextReader):
                     "the encoding was detected from; name the file's encoding (--encoding)"
                 ) from None
             # Polars messages may quote cell text: report only the error kind.
+            line = _unclosed_quote_line(self.utf8_path)
+            if line is not None:
+                raise self._fail(
+                    f"line {line}: a quoted field opened on this line is never closed"
+                ) from None
             raise self._fail(f"cannot parse as CSV ({type(exc).__name__})") from None
 
     def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
