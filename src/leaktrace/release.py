@@ -451,10 +451,8 @@ class _BatchKernel:
         self, prep: PreparedBatch
     ) -> tuple[pl.DataFrame, npt.NDArray[np.bool_], list[dict[str, str]]]:
         """The batch with its canaries generated and slotted in, the canary mask, the tokens."""
-        plan, batch, k = self.plan, prep.batch, prep.canaries
+        plan, batch = self.plan, prep.batch
         n = batch.height
-        if not k:
-            return batch.rechunk(), np.zeros(n, dtype=bool), []
         can = self._canaries_within_where(prep)
         k = can.height
         if not k:
@@ -497,8 +495,7 @@ class _BatchKernel:
         filter synthetic rows cannot meet (one on the phone number, which comes from the
         canary pool) leaves fewer canaries, or none: the release's ``canaries`` says so.
         """
-        plan, batch, k = self.plan, prep.batch, prep.canaries
-        phones: list[str] | None = prep.phones if "phone" in batch.columns else None
+        plan, batch = self.plan, prep.batch
 
         def draw(count: int, pool: list[str], attempt: int) -> pl.DataFrame:
             salt = "" if attempt == 0 else f"/where{attempt}"
@@ -512,7 +509,7 @@ class _BatchKernel:
                 cities_from_sample=plan.where is not None,
             ).select(batch.columns)  # the sample is the batch: its order ids are never reused
 
-        can = draw(k, prep.phones, 0)
+        can = draw(prep.canaries, prep.phones, 0)
         if plan.where is None:
             return can
         kept: list[pl.DataFrame] = []
@@ -522,7 +519,7 @@ class _BatchKernel:
             failed = can.filter(~ok)
             if not failed.height or attempt == WHERE_ATTEMPTS:
                 break
-            pool = failed.get_column("phone").to_list() if phones is not None else []
+            pool = failed.get_column("phone").to_list() if "phone" in failed.columns else []
             can = draw(failed.height, pool, attempt)
         out = pl.concat(kept)
         # no canary order id twice (a redraw could repeat a kept one): keep the first

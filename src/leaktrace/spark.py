@@ -651,9 +651,9 @@ def _top_up_canaries(
         release_id=f"{plan.release_id}/top-up",
         policy=plan.policy.model_copy(update={"canary_rate": 0.0, "canary_min": missing}),
     )
-    kernel = _BatchKernel(top_up, used_canary_contacts=used_contacts)
     if plan.where is not None and not donors.filter(plan.where).height:
         return []
+    kernel = _BatchKernel(top_up, used_canary_contacts=used_contacts)
     released, index = kernel(donors)
     is_canary = index.column("is_canary").to_numpy(zero_copy_only=False)
     if not is_canary.any():

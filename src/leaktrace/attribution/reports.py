@@ -290,8 +290,9 @@ class IntakeResult:
         }
 
 
-def _dedupe_keys(ws: Workspace, r: VictimReport) -> list[str]:
-    """The report's duplicate-detection digest under every key version, current first.
+def _dedupe_keys(keys: list[bytes], r: VictimReport) -> list[str]:
+    """The report's duplicate-detection digest under each of ``keys`` (every key version's
+    dedupe key, current first; see :func:`add_reports`).
 
     A report is a duplicate if any of them is stored: a file added again after a key
     rotation must not count its victims twice. A malformed report (no parseable phone or
@@ -307,8 +308,7 @@ def _dedupe_keys(ws: Workspace, r: VictimReport) -> list[str]:
     if r.problems:
         parts += [r.source, r.transcript]
     body = json.dumps(parts, ensure_ascii=False, default=str).encode()
-    versions = sorted(_key_versions(ws), reverse=True)  # the current version first
-    return [hashlib.sha256(ws.keys.derive("report-dedupe", v) + body).hexdigest() for v in versions]
+    return [hashlib.sha256(key + body).hexdigest() for key in keys]
 
 
 def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
@@ -318,7 +318,8 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
     texts = [r.transcript or "" for r in reports]
     verdicts = check([t for t in texts if t]) if any(texts) else []
     it = iter(verdicts)
-    versions = sorted({e for e in _key_versions(ws)})
+    versions = _key_versions(ws)
+    dedupe_keys = [ws.keys.derive("report-dedupe", v) for v in reversed(versions)]
     ids: list[int] = []
     dup = mal = 0
     problems: list[tuple[str, str]] = []
@@ -327,7 +328,7 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
         existing = {row[0] for row in s.query(ReportRecord.dedupe).all()}
         for r, t in zip(reports, texts, strict=True):
             verdict = next(it) if t else None
-            keys = _dedupe_keys(ws, r)
+            keys = _dedupe_keys(dedupe_keys, r)
             if any(k in existing for k in keys):
                 dup += 1
                 continue

@@ -550,6 +550,10 @@ class TableSource:
         columns: Mapping[str, str] | None = None,
     ) -> None:
         self._reader = reader
+        #: Order times read so far that were text but not a time (they become null), and
+        #: the 1-based data row of the first of them.
+        self.unreadable_times = 0
+        self.first_unreadable_time_row: int | None = None
         self.path: Path = reader.path
         self.format: str = reader.format
         self.has_header = True
@@ -597,11 +601,6 @@ class TableSource:
             self._count_unreadable_times(batch, out, role_map, seen)
             seen += batch.height
             yield out
-
-    unreadable_times: int = 0
-    """Order times read so far that were text but not a time: they are sent empty."""
-    first_unreadable_time_row: int | None = None
-    """The 1-based data row of the first of them."""
 
     def _count_unreadable_times(
         self, raw: pl.DataFrame, out: pl.DataFrame, roles: RoleMap, seen: int
