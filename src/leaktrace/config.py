@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -158,6 +159,7 @@ class PhoneNumbers(Sequence[str]):
             self._parts.append(part)
             total += size
         self._starts = starts
+        self._starts_np: npt.NDArray[np.int64] | None = None
         self._len = total
 
     def __len__(self) -> int:
@@ -183,6 +185,14 @@ class PhoneNumbers(Sequence[str]):
         first, _, width = part
         return str(first + i - self._starts[p]).zfill(width)
 
+    def _starts_array(self) -> npt.NDArray[np.int64]:
+        """The parts' first indices as an array, built once: a Spark partition's pool is
+        hundreds of thousands of one-number parts, and converting the list on every
+        :meth:`take` cost more than the lookup."""
+        if self._starts_np is None:
+            self._starts_np = np.asarray(self._starts, dtype=np.int64)
+        return self._starts_np
+
     def take(self, indices: Sequence[int]) -> list[str]:
         """``[self[i] for i in indices]`` for non-negative indices, a part at a time.
 
@@ -192,7 +202,7 @@ class PhoneNumbers(Sequence[str]):
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self._len):
             raise IndexError("canary pool index out of range")
-        part_of = np.searchsorted(np.asarray(self._starts, dtype=np.int64), idx, "right") - 1
+        part_of = np.searchsorted(self._starts_array(), idx, "right") - 1
         out: list[str] = [""] * idx.size
         for p in np.unique(part_of).tolist():
             rows = np.flatnonzero(part_of == p).tolist()

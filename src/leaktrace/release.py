@@ -65,6 +65,7 @@ from leaktrace.ledger.chain import canary_digest
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
 from leaktrace.masking.base import parse_spec
+from leaktrace.pool_walk import RandomWalk, take_from_pool
 from leaktrace.roles import ROLE_NAMES
 from leaktrace.workspace import Workspace, open_workspace
 
@@ -431,21 +432,38 @@ class _BatchKernel:
                     self._stock += self._reserve(self._pool, k - len(self._stock), ahead)
                 phones, self._stock = self._stock[:k], self._stock[k:]
             else:
-                fresh = [p for p in self._pool if p not in self._used]
-                if len(fresh) < k:
-                    # Reusing a number would make a call to it name the wrong release.
-                    raise ConfigError(
-                        f"the canary phone pool has {len(fresh)} unused numbers, this release "
-                        f"needs {k} more; add platform-controlled numbers to [canary_pool] phones"
-                    )
-                pick = canary_rng(plan.canary_key, f"{plan.release_id}/{self.batch_no}/pool")
-                phones = [fresh[i] for i in pick.choice(len(fresh), size=k, replace=False).tolist()]
-                self._used.update(phones)
+                phones = self._draw_unused(k)
         prepared = PreparedBatch(batch, k, phones, self.batch_no)
         self.canaries_emitted += k
         self.rows += n
         self.batch_no += 1
         return prepared
+
+    def _draw_unused(self, k: int) -> list[str]:
+        """``k`` pool numbers this kernel has not used, in a keyed random order (the path
+        without a ledger: a Spark partition, whose pool slice no other partition shares).
+
+        The pool is walked, not listed: a partition's slice of a million-number pool is
+        half a million numbers, and listing the unused ones cost every batch a pass over
+        all of them.
+        """
+        plan = self.plan
+        walk = RandomWalk(
+            len(self._pool), canary_rng(plan.canary_key, f"{plan.release_id}/{self.batch_no}/pool")
+        )
+        phones: list[str] = []
+        while len(phones) < k and not walk.exhausted:
+            for number in take_from_pool(self._pool, walk.take(k - len(phones))):
+                if number not in self._used:
+                    self._used.add(number)  # a pool listing a number twice yields it once
+                    phones.append(number)
+        if len(phones) < k:
+            # Reusing a number would make a call to it name the wrong release.
+            raise ConfigError(
+                f"the canary phone pool has {len(phones)} unused numbers, this release "
+                f"needs {k}; add platform-controlled numbers to [canary_pool] phones"
+            )
+        return phones
 
     def _with_canaries(
         self, prep: PreparedBatch

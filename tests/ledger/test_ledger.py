@@ -8,8 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from leaktrace.errors import LedgerIntegrityError
 from leaktrace.ledger import Ledger
@@ -198,24 +196,6 @@ def test_stale_reservations_of_dead_releases_can_be_freed(
     assert len(set(again)) == 80
     with pytest.raises(ConfigError, match="unused numbers"):
         ledger.reserve_canary_contacts("more", pool, 1, np.random.default_rng(4))
-
-
-@given(n=st.integers(0, 3000), chunks=st.lists(st.integers(1, 700), min_size=1, max_size=20))
-@settings(max_examples=60, deadline=None)
-def test_random_walk_visits_each_index_once(n: int, chunks: list[int]) -> None:
-    """Sparse (rejection) and dense (shuffled rest) phases together: no repeats, and the
-    walk only ends when every index was drawn."""
-    import numpy as np
-
-    from leaktrace.ledger.ledger import _RandomWalk
-
-    walk = _RandomWalk(n, np.random.default_rng(n))
-    drawn: list[int] = []
-    for m in chunks * (n // max(sum(chunks), 1) + 2):
-        part = walk.take(m)
-        assert len(part) == min(m, n - len(drawn))
-        drawn += part
-    assert sorted(drawn) == list(range(n)) and walk.exhausted
 
 
 def test_reservations_and_tokens_are_looked_up_through_the_contact_index(

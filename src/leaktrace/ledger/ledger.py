@@ -49,6 +49,7 @@ from leaktrace.ledger.chain import (
     verify_signature,
 )
 from leaktrace.ledger.models import Base, CanaryReservation, CanaryToken, ReleaseRecord
+from leaktrace.pool_walk import RandomWalk, take_from_pool
 
 if TYPE_CHECKING:
     from leaktrace.workspace import Workspace
@@ -191,48 +192,6 @@ def _sqlite_cache(dbapi_conn: Any, _record: Any) -> None:
     ledger of 700,000 tokens recording took 0.19 s with the default cache and 0.16 s with
     this one. Memory is taken only as pages are read."""
     dbapi_conn.execute("PRAGMA cache_size = -65536")
-
-
-class _RandomWalk:
-    """Indices ``0..n-1`` in random order, drawn a chunk at a time without repeats.
-
-    Why not ``rng.permutation(n)``: a pool may hold millions of numbers and a release batch
-    needs a few thousand, so the walk samples with rejection (O(drawn)) while less than
-    half of the pool has been visited, and only then shuffles what is left.
-    """
-
-    def __init__(self, n: int, rng: np.random.Generator) -> None:
-        self._n = n
-        self._rng = rng
-        self._visited: set[int] = set()
-        self._rest: list[int] | None = None  # the unvisited indices, once dense
-
-    @property
-    def exhausted(self) -> bool:
-        return len(self._visited) >= self._n
-
-    def take(self, m: int) -> list[int]:
-        out: list[int] = []
-        while len(out) < m and not self.exhausted:
-            if self._rest is None and 2 * len(self._visited) >= self._n:
-                rest = np.setdiff1d(np.arange(self._n), np.fromiter(self._visited, dtype=np.int64))
-                self._rest = self._rng.permutation(rest).tolist()
-            if self._rest is not None:
-                part = self._rest[: m - len(out)]
-                del self._rest[: len(part)]
-            else:
-                draw = self._rng.integers(0, self._n, size=m - len(out)).tolist()
-                part = [i for i in dict.fromkeys(draw) if i not in self._visited]
-            self._visited.update(part)
-            out.extend(part)
-        return out
-
-
-def _pool_take(pool: Sequence[str], indices: list[int]) -> list[str]:
-    """``[pool[i] for i in indices]``, vectorised when the pool can (a canary pool's
-    :class:`~leaktrace.config.PhoneNumbers`)."""
-    take = getattr(pool, "take", None)
-    return take(indices) if callable(take) else [pool[i] for i in indices]
 
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
@@ -416,14 +375,14 @@ class Ledger:
             # Walk the pool in random order and keep the first k numbers that no release
             # used or reserved, asking the database about each chunk of candidates only:
             # O(k) work per batch, whatever the size of the pool or of the ledger.
-            walk = _RandomWalk(len(pool), rng)
+            walk = RandomWalk(len(pool), rng)
             chosen: list[str] = []
             seen: set[str] = set()  # a pool listing a number twice still yields it once
             free = 0.5  # share of candidates found free so far (a guess until the first round)
             while len(chosen) < k + extra and not walk.exhausted:
                 want = k + extra - len(chosen)
                 step = min(max(int(1.25 * want / max(free, 0.02)) + 64, 256), _CANDIDATES)
-                cand = _pool_take(pool, walk.take(step))
+                cand = take_from_pool(pool, walk.take(step))
                 taken = self._taken(s, cand)
                 fresh = [c for c in cand if c not in taken]
                 free = max(len(fresh) / len(cand), 0.001) if cand else free
