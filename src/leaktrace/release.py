@@ -753,10 +753,16 @@ def _release_once(
             plan.release_id, pool, k, reserve_rng, extra
         ),
     )
-    ws.index_dir.mkdir(exist_ok=True)
     index_rel = f"index/{plan.release_id}.parquet"
     index_path = ws.home / index_rel
-    fd, tmp_index_name = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=ws.index_dir)
+    try:
+        ws.index_dir.mkdir(exist_ok=True)
+        fd, tmp_index_name = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=ws.index_dir)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the exposure index in {ws.index_dir}: "
+            f"{exc.strerror or type(exc).__name__}; the workspace folder must be writable"
+        ) from None
     tmp_index = Path(tmp_index_name)
     # The index is hashed as it is written (no second read of ~46 MB per 1M rows at the end)
     # and fsynced before the record that names it is committed: after a power loss the

@@ -142,6 +142,12 @@ def _database_error(exc: Exception) -> str | None:
     if isinstance(exc, sa_exc.OperationalError):
         orig = str(getattr(exc, "orig", "") or "").strip().splitlines()
         detail = f": {orig[0][:160]}" if orig else ""
+        if "readonly database" in detail:  # SQLite: the file (or its folder) is read-only
+            return (
+                "the ledger database is read-only for this user (SQLite: attempt to write a "
+                "readonly database); nothing was recorded. Give write permission on the "
+                "database file and its folder, or run as their owner"
+            )
     return (
         f"the ledger database cannot be used ({type(exc).__name__}{detail}); "
         "check database_url in leaktrace.toml, or restore the database from a backup"

@@ -88,9 +88,15 @@ class TableWriter:
         self._header_written = False
         self._buffer: list[pl.DataFrame] = []
         self._pq: Any = None
-        fd, name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or Path(".")
-        )
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or Path(".")
+            )
+        except OSError as exc:  # named by the file asked for, not by a temporary name
+            raise InputError(
+                f"cannot write {self.path}: {exc.strerror or type(exc).__name__} "
+                f"(folder {self.path.parent})"
+            ) from None
         self._tmp = Path(name)
         self._raw: IO[bytes] = os.fdopen(fd, "wb")
         # Streamed formats are hashed as they are written (no second read of the file to
