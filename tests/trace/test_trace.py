@@ -247,3 +247,21 @@ def test_header_only_file_is_an_input_error(
     f.write_text("收货人,手机,地址\n", encoding="utf-8")
     with pytest.raises(InputError):
         trace(f, workspace=workspace)
+
+
+def test_alias_test_counts_each_leaked_number_once(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    """One order number on several rows (an order of several items, a repeated row, its
+    full-width spelling) is one chance to equal an alias, not several: the leak below puts
+    one of zto's aliases (a simulated chance coincidence) on four rows of another copy."""
+    alias = released["zto"].get_column("order_id").drop_nulls()[0]
+    row = released["cs-firm"].head(1).select(["name", "phone", "address"])
+    full_width = alias.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+    leak = pl.concat([row] * 4).with_columns(
+        pl.Series("order_id", [alias, alias, alias, full_width])
+    )
+    res = trace(leak, workspace=workspace)
+    zto = next(c for c in res.candidates if c.recipient == "zto")
+    n, _q, k = zto.alias_counts["by_digits"][0]
+    assert (n, k) == (1, 1), zto.alias_counts

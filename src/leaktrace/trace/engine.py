@@ -311,6 +311,7 @@ def trace_frame(
         .to_series()
         .to_numpy()
     )
+    order_numbers = canon.get_column("order_id").to_list()
     leaked_phone = canon.get_column("phone").to_list()
     by_id = {e.release_id: e for e in entries}
     contacts = {int(t["anchor"], 16): t["contact"] for t in ledger.canary_tokens()}
@@ -352,8 +353,12 @@ def trace_frame(
     # per candidate cost 20 s of a 300k-row trace against 1,000 recipients.
     ind_by = _by_candidate(resolution.independent, by_id)
     hits_by = _by_candidate(resolution.alias_hits, by_id)
-    digits = order_digits[order_digits > 0]
-    groups, sizes = np.unique(digits, return_counts=True)
+    # test (b) counts distinct leaked numbers: one number on several rows (an order of
+    # several items, a repeated row, its full-width spelling) is one chance to match
+    distinct = {
+        order_numbers[r]: int(order_digits[r]) for r in np.flatnonzero(order_digits > 0).tolist()
+    }
+    groups, sizes = np.unique(np.array(list(distinct.values()), dtype=np.int64), return_counts=True)
     digit_groups = list(zip(groups.tolist(), sizes.tolist(), strict=True))
     for key, c in cands.items():
         _score_aliases(
@@ -362,6 +367,7 @@ def trace_frame(
             hits_by.get(key, resolution.alias_hits.clear()),
             alias_rows[key],
             order_digits,
+            order_numbers,
             digit_groups,
             informative_rows,
         )
@@ -482,14 +488,16 @@ def _score_aliases(
     alias_hits: pl.DataFrame,
     alias_rows: int,
     order_digits: np.ndarray[Any, np.dtype[np.int64]],
+    order_numbers: list[str | None],
     digit_groups: list[tuple[int, int]],
     informative_rows: set[int],
 ) -> None:
     """Aliases: two tests, combined by Bonferroni (×2).
 
     ``independent`` and ``alias_hits`` are this candidate's rows of the resolution's frames
-    (alias releases of its key version only); ``digit_groups`` is (digit count, leaked
-    numbers with that many digits) over the whole leak.
+    (alias releases of its key version only); ``digit_groups`` is (digit count, distinct
+    leaked numbers with that many digits) over the whole leak; ``order_numbers`` is each
+    row's canonical order number.
 
     (a) Rows whose order was found WITHOUT the order-number key and that this candidate
         received in an alias release: the leaked number equals its FF1 alias of THAT order
@@ -517,7 +525,8 @@ def _score_aliases(
     hit_b_rows = set(alias_hits.get_column("row_id").to_list())
     hit_rows.update(hit_b_rows)
     if digit_groups:
-        hit_digits = np.array([order_digits[r] for r in sorted(hit_b_rows)], dtype=np.int64)
+        hit_numbers = {order_numbers[r]: int(order_digits[r]) for r in hit_b_rows}
+        hit_digits = np.array(list(hit_numbers.values()), dtype=np.int64)
         group_tests = []
         for d, n_d in digit_groups:
             k_d = int((hit_digits == d).sum())
