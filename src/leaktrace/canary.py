@@ -55,13 +55,21 @@ from leaktrace.synth._data import load_json
 from leaktrace.synth.geo import Geo, geo
 from leaktrace.synth.people import sample_genders, sample_id_numbers, sample_names
 
-__all__ = ["Canary", "CanaryKind", "canary_records", "canary_rng", "generate_canaries"]
+__all__ = [
+    "RANDOM_ID_DIGITS",
+    "Canary",
+    "CanaryKind",
+    "canary_records",
+    "canary_rng",
+    "generate_canaries",
+]
 
 IntArray = npt.NDArray[np.int64]
 
 _RNG_LABEL = b"leaktrace/canary/v1\x00"
-#: Trailing digits of a canary order id that are always fresh randomness.
-_RANDOM_ID_DIGITS = 12
+#: Trailing digits of a canary order id that are always fresh randomness (the tracer's
+#: chance bound for a canary's order number rests on it).
+RANDOM_ID_DIGITS = 12
 _DONOR_COLUMNS = ("product", "sku", "quantity", "amount", "merchant", "courier")
 _GENERATED = frozenset(
     {"order_id", "order_time", "name", "phone", "address", "id_number", "email", "card_last4"}
@@ -273,7 +281,7 @@ def _order_ids(
         .alias("t")
     )
     lens = templates.str.len_chars().cast(pl.Int64).to_numpy()
-    keep = np.maximum(0, lens - _RANDOM_ID_DIGITS)
+    keep = np.maximum(0, lens - RANDOM_ID_DIGITS)
     heads = pl.select(templates.str.slice(0, pl.Series(keep))).to_series()
     # Real ids a candidate must not equal. Probed with the (few) candidates rather than
     # hashed whole: a hash set of every id of a 200k-row batch, built once per batch, was
@@ -282,11 +290,11 @@ def _order_ids(
     out = pl.Series("order_id", [None] * len(templates), dtype=pl.Utf8)
     todo = np.arange(len(templates))
     while todo.size:
-        digits = rng.integers(0, 10, size=(todo.size, _RANDOM_ID_DIGITS), dtype=np.uint8)
+        digits = rng.integers(0, 10, size=(todo.size, RANDOM_ID_DIGITS), dtype=np.uint8)
         # an id never starts with 0: only rows whose head is empty can start with the tail
         no_head = keep[todo] == 0
         digits[no_head, 0] = rng.integers(1, 10, size=int(no_head.sum()), dtype=np.uint8)
-        tails = pl.Series((digits + ord("0")).view(f"S{_RANDOM_ID_DIGITS}").ravel()).cast(pl.Utf8)
+        tails = pl.Series((digits + ord("0")).view(f"S{RANDOM_ID_DIGITS}").ravel()).cast(pl.Utf8)
         cand = heads.gather(todo) + tails.str.slice(0, pl.Series(lens[todo] - keep[todo]))
         out = out.scatter(todo, cand)
         settled = out.gather(np.setdiff1d(np.arange(len(out)), todo))

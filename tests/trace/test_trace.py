@@ -265,3 +265,39 @@ def test_alias_test_counts_each_leaked_number_once(
     zto = next(c for c in res.candidates if c.recipient == "zto")
     n, _q, k = zto.alias_counts["by_digits"][0]
     assert (n, k) == (1, 1), zto.alias_counts
+
+
+def test_canary_id_that_is_also_a_real_order_is_no_canary_evidence(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A canary's order id is random in its last 12 digits and checked against its own
+    batch only, so it can equal a real order in another recipient's copy. A leak of that
+    copy then matches the canary by order number; it must not count against the canary's
+    recipient (here zto is innocent: every leaked row comes from cs-firm's copy)."""
+    for pname in ("courier", "customer-service"):
+        workspace.config.policies[pname].fields["order_id"] = "keep"
+    workspace.save()
+    zto_path = tmp_path / "zto.parquet"
+    release(shop, recipient="zto", workspace=workspace, out=zto_path)
+    zto = pl.read_parquet(zto_path)
+    canary_id = zto.filter(~pl.col("order_id").is_in(shop["order_id"].implode()))["order_id"][0]
+    others = shop.filter(pl.col("courier") != "中通快递")
+    others = others.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit(canary_id))
+        .otherwise(pl.col("order_id"))
+        .alias("order_id")
+    )
+    cs_path = tmp_path / "cs.parquet"
+    release(others, recipient="cs-firm", workspace=workspace, out=cs_path)
+    cs = pl.read_parquet(cs_path)
+    leak = pl.concat(
+        [
+            cs.filter(pl.col("order_id") == canary_id),
+            cs.filter(pl.col("order_id") != canary_id).head(30),
+        ]
+    )
+    res = trace(leak, workspace=workspace)
+    candidate = next(c for c in res.candidates if c.recipient == "zto")
+    assert candidate.canaries == 0
+    assert "zto" not in [c.recipient for c in res.accused]

@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from leaktrace.canary import RANDOM_ID_DIGITS
 from leaktrace.channels import CHANNELS, ERASED, channel_symbols, get_channel, tardos_thresholds
 from leaktrace.channels.base import erase_constant_positions
 from leaktrace.errors import InputError
@@ -168,11 +169,15 @@ class _Resolution:
     on these rows cannot have chosen its own anchor.
     ``alias_hits``: (row_id, release_id) — leaked order numbers equal to an order number
     released in an alias release, whatever the row's other fields say.
+    ``shared_numbers``: leaked rows whose order number some index lists as a real
+    (non-canary) order, or as canaries of more than one release, in any key version: such
+    a number is not unique to one canary, so it is no canary evidence.
     """
 
     matches: pl.DataFrame
     independent: pl.DataFrame
     alias_hits: pl.DataFrame
+    shared_numbers: set[int] = field(default_factory=set)
 
 
 _MATCH_SCHEMA = {
@@ -194,6 +199,7 @@ def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry
     parts: list[pl.DataFrame] = []
     ind_parts: list[pl.DataFrame] = []
     hit_parts: list[pl.DataFrame] = []
+    shared: set[int] = set()
     by_version: dict[int, list[ReleaseEntry]] = defaultdict(list)
     for e in entries:
         by_version[e.key_version].append(e)
@@ -244,6 +250,18 @@ def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry
                 f"select distinct l.row_id, i.release_id from leaked l join idx i "
                 f"on l.k_order = i.k_order where i.release_id in ({quoted})"
             ).pl()
+            # A canary id is random in its last 12 digits only and is checked against its
+            # own batch, not the platform: it can equal a real order in another copy.
+            shared.update(
+                con.sql(
+                    "select l.row_id from leaked l join idx i on l.k_order = i.k_order "
+                    "group by l.row_id having bool_or(not i.is_canary) "
+                    "or count(distinct i.release_id) filter (where i.is_canary) > 1"
+                )
+                .pl()
+                .get_column("row_id")
+                .to_list()
+            )
         finally:
             con.close()
         lit = pl.lit(version, dtype=pl.Int32).alias("key_version")
@@ -266,6 +284,7 @@ def _resolve_anchors(ws: Workspace, df: pl.DataFrame, entries: list[ReleaseEntry
         alias_hits=cat(
             hit_parts, {"row_id": pl.UInt32, "release_id": pl.Utf8, "key_version": pl.Int32}
         ),
+        shared_numbers=shared,
     )
 
 
@@ -347,7 +366,14 @@ def trace_frame(
             c.rows = g.height
             _score_marks(ws, c, g, rels, observed, by_id, informative_rows)
             _score_canaries(
-                c, grp, canaries_total[key], contacts, leaked_phone, order_digits, informative_rows
+                c,
+                grp,
+                canaries_total[key],
+                contacts,
+                leaked_phone,
+                order_digits,
+                resolution.shared_numbers,
+                informative_rows,
             )
     # Split the alias evidence by candidate once: filtering the (rows x releases) frames
     # per candidate cost 20 s of a 300k-row trace against 1,000 recipients.
@@ -561,21 +587,25 @@ def _score_canaries(
     contacts: dict[int, str],
     leaked_phone: list[str | None],
     order_digits: np.ndarray[Any, np.dtype[np.int64]],
+    shared_numbers: set[int],
     informative_rows: set[int],
 ) -> None:
     """Canaries: a leaked row counts only if it carries a value unique to the canary.
 
     Canary rows go through the recipient's masking, so a masked name + district can match
     many real customers; only the canary's own phone (a platform-owned pool number, one per
-    canary) or its own order number identify it. Chance under the null: the pool number
-    appears nowhere else (a digest collision, 2^-64 per key), the order number by chance
-    with ≤ 10^-d per leaked number.
+    canary) or its own order number identify it, and the number only when no index lists
+    it as a real order or as another release's canary (``shared_numbers``). Chance under
+    the null: the pool number appears nowhere else (a digest collision, 2^-64 per key);
+    the order number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
+    (its last 12 digits are fresh, a leading one is never 0).
     """
     can = grp.filter(pl.col("is_canary")).unique(subset=["anchor"], keep="first")
     if not can.height:
         return
     ok = [
-        bool(om) or (leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a)))
+        (bool(om) and row not in shared_numbers)
+        or (leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a)))
         for row, a, om in zip(
             can.get_column("row_id").to_list(),
             can.get_column("anchor").to_list(),
@@ -590,7 +620,8 @@ def _score_canaries(
     informative_rows.update(can.get_column("row_id").to_list())
     nz = order_digits[order_digits > 0]
     d_min = int(nz.min()) if len(nz) else 0
-    per_row = len(IDENTITY_KEYS) * _DIGEST_COLLISION + (10.0**-d_min if d_min else 0.0)
+    by_chance = 10.0 / 9.0 * 10.0 ** -min(d_min, RANDOM_ID_DIGITS) if d_min else 0.0
+    per_row = len(IDENTITY_KEYS) * _DIGEST_COLLISION + by_chance
     q = min(1.0, canaries_total * per_row)
     c.canary_q = q
     c.log10_p_canary = binomial_tail(len(leaked_phone), q, c.canaries).log10
