@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leaktrace.attribution.attribute import attribute
+from leaktrace.attribution.attribute import AttributionResult, attribute
 from leaktrace.attribution.hits import record_hit
 from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
@@ -27,11 +27,30 @@ def test_hit_names_release_and_recipient(ws: Workspace) -> None:
     assert yto.canary_hits == 1 and yto.canary_pool_hits == 2
 
 
-def test_hit_with_persona_is_decisive(ws: Workspace) -> None:
+def test_hit_with_persona_counts_as_a_plain_hit(ws: Workspace) -> None:
+    """ "The caller knew the persona" is an operator's note about details that may be a
+    masked name and a district, shared with real customers: it claims no chance of its
+    own, so one such call accuses nobody, exactly as one plain call."""
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "sms")
     record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
-    res = attribute(ws)
-    assert [c.recipient for c in res.accused] == ["sms"]
+    knew = attribute(ws)
+    assert knew.accused == []
+    sms = next(c for c in knew.candidates if c.recipient == "sms")
+    assert sms.canary_hits == 1
+    plain = next(c for c in _plain_twin(ws).candidates if c.recipient == "sms")
+    assert sms.log10_p_family["canaries"] == plain.log10_p_family["canaries"]
+
+
+def _plain_twin(ws: Workspace) -> AttributionResult:
+    """The same hits with ``knew`` cleared."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from leaktrace.attribution.store import CanaryHitRecord, engine_for
+
+    with Session(engine_for(ws)) as s, s.begin():
+        s.execute(update(CanaryHitRecord).values(knew=False))
+    return attribute(ws)
 
 
 def _duplicate_contact(monkeypatch: pytest.MonkeyPatch, ws: Workspace) -> dict[str, str]:

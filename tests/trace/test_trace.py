@@ -16,7 +16,7 @@ from leaktrace.errors import EvidenceError, InputError, LedgerIntegrityError
 from leaktrace.io import read_table
 from leaktrace.release import release
 from leaktrace.trace import trace
-from leaktrace.trace.bundle import build_bundle, verify_bundle
+from leaktrace.trace.bundle import build_bundle, recompute_log10_p, verify_bundle
 from leaktrace.workspace import Workspace
 
 COLS = ["name", "phone", "address", "order_time", "product"]
@@ -130,6 +130,25 @@ def test_bundle_reverifies_and_detects_tampering(
     other["body"]["ledger_entries"][0]["rows"] += 1
     with pytest.raises(EvidenceError):
         verify_bundle(other, pk)
+
+
+def test_bundle_that_corrects_for_too_few_tests_is_refused(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    """Even correctly signed (a bundle made by a faulty version), a Bonferroni factor
+    smaller than the number of candidates listed is refused."""
+    from leaktrace.ledger.chain import sign
+    from leaktrace.trace.bundle import _digest
+
+    res = trace(released["zto"].sample(10, seed=9).select(COLS), workspace=workspace)
+    bundle = build_bundle(workspace, res)
+    body = bundle["body"]
+    body["tests"] = 1
+    for c in body["candidates"]:
+        c["log10_p_value"] = recompute_log10_p(c, body["rows"]["read"], 1)
+    resigned = {"body": body, "signature": sign(workspace.keys.signing_key(), _digest(body))}
+    with pytest.raises(EvidenceError, match="corrects for 1 tests but lists"):
+        verify_bundle(resigned, workspace.keys.public_key())
 
 
 def test_cli_trace_gbk_excel_like_file_with_report_and_bundle(
@@ -301,3 +320,17 @@ def test_canary_id_that_is_also_a_real_order_is_no_canary_evidence(
     candidate = next(c for c in res.candidates if c.recipient == "zto")
     assert candidate.canaries == 0
     assert "zto" not in [c.recipient for c in res.accused]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 2.0, float("nan"), -1e-9])
+def test_api_refuses_an_alpha_that_is_not_a_probability(
+    workspace: Workspace, released: dict[str, pl.DataFrame], alpha: float
+) -> None:
+    """With alpha ≥ 1 every corrected p passes: the API would accuse everyone."""
+    from leaktrace.attribution.attribute import attribute
+
+    leak = released["zto"].head(3).select(["product"])
+    with pytest.raises(InputError, match="alpha must be between 0 and 1"):
+        trace(leak, workspace=workspace, alpha=alpha)
+    with pytest.raises(InputError, match="alpha must be between 0 and 1"):
+        attribute(workspace, alpha=alpha)

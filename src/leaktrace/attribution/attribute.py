@@ -78,11 +78,11 @@ from typing import Any
 
 import polars as pl
 
-from leaktrace.attribution.evidence import DIGEST_COLLISION, Evidence, build_evidence, load_view
+from leaktrace.attribution.evidence import Evidence, build_evidence, load_view
 from leaktrace.attribution.hits import stored_hits
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.trace.engine import CandidateResult, _score_marks
-from leaktrace.trace.stats import binomial_tail, bonferroni
+from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -96,7 +96,6 @@ __all__ = [
 ]
 
 ALL_FAMILIES = ("exposure", "aliases", "formatting", "canaries")
-KNEW_Q = 1e-18
 ALPHA_SPLIT = 2
 """alpha/2 for the overall verdict, alpha/2 shared by every campaign look (one run)."""
 DEFAULT_ALPHA = 1e-9
@@ -311,12 +310,10 @@ def score(
             c.canary_q = min(1.0, contacts / ev.pool) if ev.pool else 1.0
             lp = 0.0
             if mine:
+                # A hit where the caller used the persona's details (``knew``) counts as a
+                # plain hit: what reached the recipient may be a masked name and a district,
+                # shared with real customers, so no chance can be claimed for the details.
                 lp = binomial_tail(len(pool_hits), c.canary_q, len(mine)).log10
-                knew = [h for h in pool_hits if h.knew]
-                k_mine = sum(h.knew for h in mine)
-                if k_mine:
-                    lk = binomial_tail(len(knew), KNEW_Q + DIGEST_COLLISION, k_mine).log10
-                    lp = min(0.0, min(lp, lk) + math.log10(2))
             fam["canaries"] = lp
         c.log10_p_family = fam
         c.log10_p = fisher_bound(list(fam.values()))
@@ -383,6 +380,7 @@ def attribute_evidence(
     families: tuple[str, ...] = ALL_FAMILIES,
     with_campaigns: bool = True,
 ) -> AttributionResult:
+    check_alpha(alpha)
     # alpha is spent in two halves: the overall verdict (×2 below) and all campaign looks
     # together (find_campaigns multiplies by 2 as well), so P(any innocent accused) ≤ alpha
     split = ALPHA_SPLIT if with_campaigns else 1
@@ -460,10 +458,7 @@ def attribute(
 
     Raises :class:`LedgerIntegrityError` when the ledger does not verify.
     """
-    if not 0 < alpha < 1:
-        from leaktrace.errors import InputError
-
-        raise InputError("alpha must be between 0 and 1")
+    check_alpha(alpha)
     view = load_view(ws)
     reports = load_stored_reports(ws, since)
     hits = stored_hits(ws, since)

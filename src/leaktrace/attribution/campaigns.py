@@ -21,6 +21,7 @@ from typing import Any
 
 from leaktrace.attribution.attribute import ALL_FAMILIES, score
 from leaktrace.attribution.evidence import Evidence
+from leaktrace.trace.stats import check_alpha
 from leaktrace.workspace import Workspace
 
 __all__ = ["Campaign", "find_campaigns"]
@@ -76,6 +77,7 @@ def find_campaigns(
     All looks of all campaigns together spend alpha/``split`` (default: half of alpha;
     ``attribute`` spends the other half on the overall verdict).
     """
+    check_alpha(alpha)
     n = len(ev.victims)
     parent = list(range(n))
 

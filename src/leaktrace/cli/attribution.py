@@ -109,7 +109,12 @@ def canary_hit(
     at: Annotated[str, typer.Option("--at", help="When (ISO 8601).")],
     caller: Annotated[str, typer.Option("--from", help="Caller number or account.")] = "",
     knew: Annotated[
-        bool, typer.Option("--knew", help="The caller used the canary persona's details.")
+        bool,
+        typer.Option(
+            "--knew",
+            help="The caller used the canary persona's details (recorded and shown; scored "
+            "as a plain hit, see docs/attribution.md).",
+        ),
     ] = False,
     home: HomeOption = None,
     json_out: JsonOption = False,

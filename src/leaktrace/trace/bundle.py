@@ -133,6 +133,12 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
             raise EvidenceError(f"ledger entry {e['seq']} is not in the chain proof")
         if not verify_signature(public_key, e["record_hash"], e["signature"]):
             raise EvidenceError(f"ledger entry {e['seq']} has an invalid signature")
+    if not isinstance(body.get("tests"), int) or body["tests"] < len(body["candidates"]):
+        # the Bonferroni factor must cover every candidate the bundle itself lists
+        raise EvidenceError(
+            f"the bundle corrects for {body.get('tests')!r} tests but lists "
+            f"{len(body['candidates'])} candidates"
+        )
     accused = set(body["accused"])
     accused_keys = {(r, v) for r, v in body["accused_candidates"]}
     log_alpha = math.log10(body["alpha"])

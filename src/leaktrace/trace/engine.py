@@ -36,6 +36,7 @@ from leaktrace.trace.stats import (
     Tail,
     binomial_tail,
     bonferroni,
+    check_alpha,
     tardos_scores,
     tardos_tail,
     weight_for,
@@ -297,6 +298,7 @@ def trace_frame(
     columns: dict[str, str] | None = None,
 ) -> TraceResult:
     """Trace a role-normalised frame of leaked rows (see :func:`leaktrace.trace.trace`)."""
+    check_alpha(alpha)
     ledger = Ledger(ws)
     ledger.require_valid()  # step 1
     entries = ledger.entries()

@@ -30,15 +30,31 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, stats
 
+from leaktrace.errors import InputError
+
 __all__ = [
     "Tail",
     "binomial_tail",
     "bonferroni",
+    "check_alpha",
     "tardos_scores",
     "tardos_tail",
     "weight_for",
     "weighted_tail",
 ]
+
+
+def check_alpha(alpha: float) -> float:
+    """``alpha`` must be a probability strictly between 0 and 1 (NaN is refused too).
+
+    Why every entry point checks it, not only the CLI: with alpha ≥ 1 every candidate's
+    corrected p (≤ 1) passes, and a caller of the Python API would accuse every recipient
+    on no evidence at all.
+    """
+    if not 0 < alpha < 1:
+        raise InputError("alpha must be between 0 and 1")
+    return alpha
+
 
 _EXACT_MAX_WORK = 4e7
 _LOG10_FLOOR = -250.0
