@@ -172,6 +172,19 @@ def test_big_columns_are_split_across_calls(monkeypatch: pytest.MonkeyPatch) -> 
     _same(rewrite.canonical_address(df.get_column("address")), canon)
 
 
+def test_a_single_value_over_the_call_limit_is_an_input_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value too big to split used to split into itself until Python's recursion
+    limit (a 300 MB cell in a leaked file): now one clear error naming the column."""
+    from leaktrace.errors import InputError
+
+    monkeypatch.setattr(rewrite, "_MAX_CALL_BYTES", 500)
+    for values in (["张" * 300], ["北京市", "张" * 300, "上海市"]):
+        with pytest.raises(InputError, match="a name value of 0 MiB; values over 0 MiB"):
+            rewrite.canonical_name(pl.Series("name", values))
+
+
 def test_kernel_refuses_malformed_views() -> None:
     """The kernel checks every view against its buffers before reading (no out-of-bounds
     read whatever a caller passes)."""

@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from leaktrace.arrowtext import string_views
+from leaktrace.errors import InputError
 from leaktrace.pii.address import canonical_address as _address_expr
 from leaktrace.pii.name import normalise_name
 from leaktrace.pii.phone import normalise_phone
@@ -83,6 +84,11 @@ def _run(
     # view may hold any length, which can only overestimate and split a column needlessly).
     total = int(np.frombuffer(sv.views, dtype=np.uint32)[::4].sum(dtype=np.int64))
     if total > _MAX_CALL_BYTES:  # huge columns (a leaked file traced at once) go in parts
+        if values.len() == 1:  # one value alone is too big to split: a broken file
+            raise InputError(
+                f"a {values.name} value of {total >> 20} MiB; values over "
+                f"{_MAX_CALL_BYTES >> 20} MiB are not supported"
+            )
         step = max(1, values.len() * _MAX_CALL_BYTES // (2 * total))
         parts = [
             _run(
