@@ -227,3 +227,43 @@ def test_unclosed_quote_names_its_line(workspace: Workspace, tmp_path: Path) -> 
     r = run_cli("release", str(csv), "--to", "cs-firm", "--out", str(tmp_path / "o.csv"),
                 home=workspace.home)  # fmt: skip
     _user_error(r, "line 13: a quoted field opened on this line is never closed")
+
+
+def test_trace_outputs_are_checked_before_tracing(released: Workspace, tmp_path: Path) -> None:
+    """--report/--bundle that would replace the evidence or each other, name a folder, or
+    sit in a missing folder: refused before any work, so nothing is half-written (a trace
+    used to write its report, then fail on its bundle; or overwrite the leaked file)."""
+    leak = tmp_path / "zto.csv"
+    evidence = leak.read_bytes()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cases = [
+        (("--report", str(leak)), "is also"),
+        (("--bundle", str(leak)), "is also"),
+        (("--report", str(folder / "r.html"), "--bundle", str(folder / "r.html")), "is also"),
+        (
+            ("--report", str(folder / "r.html"), "--bundle", str(tmp_path / "no" / "b.json")),
+            "does not exist",
+        ),
+        (("--report", str(folder)), "is a folder"),
+    ]
+    for args, needle in cases:
+        _user_error(run_cli("trace", str(leak), *args, home=released.home), needle)
+    assert leak.read_bytes() == evidence
+    assert list(folder.iterdir()) == [] and _temp_files(tmp_path) == []
+    ok = run_cli(
+        "trace",
+        str(leak),
+        "--report",
+        str(folder / "r.html"),
+        "--bundle",
+        str(folder / "b.json"),
+        home=released.home,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["b.json", "r.html"]
+
+
+def test_attribute_report_into_a_folder_is_refused(released: Workspace, tmp_path: Path) -> None:
+    _user_error(run_cli("attribute", "--report", str(tmp_path), home=released.home), "is a folder")
+    assert _temp_files(tmp_path) == []

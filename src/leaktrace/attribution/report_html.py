@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from leaktrace.attribution.attribute import AttributionResult
+from leaktrace.io.writers import write_text_atomic
 
 __all__ = ["render_report", "write_report"]
 
@@ -77,6 +78,4 @@ def render_report(res: AttributionResult) -> str:
 
 
 def write_report(res: AttributionResult, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_report(res), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, render_report(res))

@@ -23,6 +23,7 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
+from leaktrace.io.writers import check_output_path
 from leaktrace.workspace import open_workspace
 
 report_app = typer.Typer(help="Victim reports: add and list.", no_args_is_help=True)
@@ -192,6 +193,8 @@ def attribute_cmd(
     from leaktrace.attribution.reports import parse_datetime
 
     check_alpha(alpha)
+    if report:
+        check_output_path(report, "--report")
     when = None
     if since is not None:
         when = parse_datetime(since if "T" in since or " " in since else since + "T00:00:00")

@@ -22,6 +22,7 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
+from leaktrace.io.writers import check_output_path
 from leaktrace.workspace import open_workspace
 
 
@@ -46,6 +47,10 @@ def trace_cmd(
     from leaktrace.trace.report import write_report
 
     check_alpha(alpha)
+    if report:
+        check_output_path(report, "--report", not_over=[leaked])
+    if bundle:
+        check_output_path(bundle, "--bundle", not_over=[leaked, *([report] if report else [])])
     ws = open_workspace(resolve_home(home))
     result = trace(leaked, workspace=ws, alpha=alpha, encoding=encoding)
     if report:

@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, cast
@@ -34,12 +35,14 @@ __all__ = [
     "HashingWriter",
     "TableWriter",
     "WriteFormat",
+    "check_output_path",
     "dictionary_columns",
     "fsync_dir",
     "fsync_tree",
     "start_writeback",
     "statistics_columns",
     "write_table",
+    "write_text_atomic",
 ]
 
 WriteFormat = Literal["csv", "parquet", "jsonl", "xlsx"]
@@ -382,3 +385,48 @@ class HashingWriter(io.RawIOBase):
 
     def fileno(self) -> int:
         return self._raw.fileno()
+
+
+def check_output_path(path: Path, option: str, *, not_over: Sequence[Path] = ()) -> None:
+    """Refuse an output path before any work is done: a folder, a missing folder, or a path
+    that is one of ``not_over`` (the evidence a command reads, or another of its outputs).
+
+    Why up front: a trace that wrote its report and then failed on its bundle left a
+    report behind; one whose ``--report`` named the leaked file replaced the evidence.
+    """
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; give a file name")
+    if not (path.parent or Path(".")).is_dir():
+        raise InputError(f"the folder of {option} {path} does not exist")
+    for other in not_over:
+        same = (
+            path.samefile(other)
+            if path.exists() and other.exists()
+            else path.resolve() == other.resolve()
+        )
+        if same:
+            raise InputError(f"{option} {path} is also {other}; give another file name")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder,
+    fsynced and renamed: a reader sees the old file or the whole new one, and a failure
+    leaves no temporary file. Errors name ``path``, not the temporary name."""
+    folder = path.parent or Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {path}: {exc.strerror or type(exc).__name__} (folder {folder})"
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)

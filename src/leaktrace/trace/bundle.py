@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from leaktrace import __version__
 from leaktrace.errors import EvidenceError, InputError
+from leaktrace.io.writers import write_text_atomic
 from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
 from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p
 from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
@@ -74,9 +75,7 @@ def _digest(body: dict[str, Any]) -> str:
 
 
 def write_bundle(bundle: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(bundle, ensure_ascii=False, indent=1))
 
 
 def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float:

@@ -13,6 +13,7 @@ import html
 import math
 from pathlib import Path
 
+from leaktrace.io.writers import write_text_atomic
 from leaktrace.trace.engine import CandidateResult, TraceResult
 
 __all__ = ["render_report", "write_report"]
@@ -135,6 +136,4 @@ recipient (an employee, a breach, a sub-contractor).</p>
 
 
 def write_report(result: TraceResult, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(result), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, render_report(result))
