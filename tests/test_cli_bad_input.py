@@ -267,3 +267,59 @@ def test_trace_outputs_are_checked_before_tracing(released: Workspace, tmp_path:
 def test_attribute_report_into_a_folder_is_refused(released: Workspace, tmp_path: Path) -> None:
     _user_error(run_cli("attribute", "--report", str(tmp_path), home=released.home), "is a folder")
     assert _temp_files(tmp_path) == []
+
+
+def test_order_number_an_alias_cannot_take_names_its_data_row(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The cipher only knew an index into a batch holding canaries and no filtered rows
+    ("row 1515" for data row 1501); the error names the input's data row. A bad number in
+    a row the recipient's filter leaves out is not its business."""
+    df = shop.head(2000).with_columns(pl.col("order_id").cast(pl.Utf8))
+    rows = df.with_row_index()
+    zto_rows = rows.filter(pl.col("courier") == "中通快递")["index"]
+    other_rows = rows.filter(pl.col("courier") != "中通快递")["index"]
+    other_row = int(other_rows.filter(other_rows > 1400)[0])
+    bad_row = int(zto_rows.filter(zto_rows > 1500)[0])
+    for label, row, value in (("short", bad_row, "12345"), ("letters", bad_row, "A1234567")):
+        src = tmp_path / f"{label}.csv"
+        df.with_columns(
+            pl.when(pl.int_range(pl.len()) == row)
+            .then(pl.lit(value))
+            .otherwise("order_id")
+            .alias("order_id")
+        ).write_csv(src)
+        for recipient in ("cs-firm", "zto"):
+            out = tmp_path / f"{label}-{recipient}.csv"
+            r = run_cli(
+                "release", str(src), "--to", recipient, "--out", str(out), home=workspace.home
+            )
+            _user_error(r, f"order_id in data row {row + 1}: recipient '{recipient}'")
+            assert not out.exists()
+    src = tmp_path / "outside-filter.csv"
+    df.with_columns(
+        pl.when(pl.int_range(pl.len()) == other_row)
+        .then(pl.lit("12345"))
+        .otherwise("order_id")
+        .alias("order_id")
+    ).write_csv(src)
+    r = run_cli(
+        "release", str(src), "--to", "zto", "--out", str(tmp_path / "z.csv"), home=workspace.home
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_file_without_any_column_the_policy_needs(workspace: Workspace, tmp_path: Path) -> None:
+    src = tmp_path / "nocols.csv"
+    pl.DataFrame({"foo": [str(i) for i in range(500)], "bar": ["x"] * 500}).write_csv(src)
+    r = run_cli(
+        "release",
+        str(src),
+        "--to",
+        "cs-firm",
+        "--out",
+        str(tmp_path / "o.csv"),
+        home=workspace.home,
+    )
+    _user_error(r, "input has no column for role(s) order_id")
+    assert not (tmp_path / "o.csv").exists()

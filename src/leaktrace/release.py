@@ -296,6 +296,32 @@ class ReleaseResult:
         }
 
 
+FF1_MIN_DIGITS = 6
+"""FF1 with radix 10 needs radix**length ≥ 1,000,000 (NIST SP 800-38G)."""
+_ALIASABLE = rf"^\s*[0-9０-９]{{{FF1_MIN_DIGITS},}}\s*$"
+"""What the alias operator accepts: digits of either width (it folds them), surrounding
+whitespace (it strips it)."""
+
+
+def _required_roles(plan: ReleasePlan) -> list[str]:
+    """Roles the policy cannot release without: its non-optional, non-dropped fields and
+    the order id (every released row is anchored to it)."""
+    required = [
+        r
+        for r, op in plan.policy.fields.items()
+        if not (spec := parse_spec(op)).optional and spec.name != "drop"
+    ]
+    return required if "order_id" in required else [*required, "order_id"]
+
+
+def _check_required(plan: ReleasePlan, missing: list[str]) -> None:
+    if missing:
+        raise MissingColumnError(
+            f"input has no column for role(s) {', '.join(missing)} required by policy "
+            f"{plan.policy_name!r} (recipient {plan.recipient!r})"
+        )
+
+
 def anchors_of(order_ids: pl.Series, anchor_key: bytes) -> np.ndarray[Any, np.dtype[np.uint64]]:
     """Row anchors: keyed digest of the real order id (the identity marks are bound to)."""
     if order_ids.null_count():
@@ -351,6 +377,10 @@ class PreparedBatch:
     canaries: int
     phones: list[str]
     batch_no: int
+    first_row: int = 0
+    """0-based input row of the batch's first row, before the where filter."""
+    kept: pl.Series | None = None
+    """The where filter's mask over the unfiltered batch (None: no filter)."""
 
 
 class _BatchKernel:
@@ -377,13 +407,9 @@ class _BatchKernel:
         self._used: set[str] = set(used_canary_contacts) if used_canary_contacts else set()
         self._stock: list[str] = []  # reserved ahead, not yet given to a batch
         self.batch_no = 0
-        self.required = [
-            r
-            for r, op in plan.policy.fields.items()
-            if not (spec := parse_spec(op)).optional and spec.name != "drop"
-        ]
-        if "order_id" not in self.required:
-            self.required.append("order_id")
+        self.rows_in = 0  # input rows seen, before the where filter (for row numbers)
+        self.required = _required_roles(plan)
+        self._aliased = parse_spec(plan.policy.fields.get("order_id", "keep")).name == "alias"
 
     def _canary_count(self, n: int) -> int:
         p = self.plan.policy
@@ -404,20 +430,20 @@ class _BatchKernel:
         used). Generating and inserting the canaries is left to :meth:`mark`.
         """
         plan = self.plan
-        missing = [r for r in self.required if r not in batch.columns]
-        if missing:
-            raise MissingColumnError(
-                f"input has no column for role(s) {', '.join(missing)} required by policy "
-                f"{plan.policy_name!r} (recipient {plan.recipient!r})"
-            )
+        _check_required(plan, [r for r in self.required if r not in batch.columns])
+        keep: pl.Series | None = None
         if plan.where is not None:
             try:
-                batch = batch.filter(plan.where)
+                keep = batch.select(plan.where.fill_null(False)).to_series()
             except Exception as exc:
                 raise PolicyError(
                     f"where expression of recipient {plan.recipient!r} cannot be applied: "
                     f"{type(exc).__name__} (columns are role names: {', '.join(batch.columns)})"
                 ) from None
+        first_row = self.rows_in
+        self.rows_in += batch.height
+        if keep is not None:
+            batch = batch.filter(keep)
         n = batch.height
         k = self._canary_count(n) if n else 0
         phones: list[str] = []
@@ -433,11 +459,37 @@ class _BatchKernel:
                 phones, self._stock = self._stock[:k], self._stock[k:]
             else:
                 phones = self._draw_unused(k)
-        prepared = PreparedBatch(batch, k, phones, self.batch_no)
+        prepared = PreparedBatch(batch, k, phones, self.batch_no, first_row, keep)
         self.canaries_emitted += k
         self.rows += n
         self.batch_no += 1
         return prepared
+
+    def _alias_input_error(self, prep: PreparedBatch) -> InputError | None:
+        """The error for the first order number of ``prep`` the alias cannot encrypt (digits
+        only, full-width ones fold, at least ``FF1_MIN_DIGITS``), naming its data row; None
+        when every number is fine.
+
+        Why only after the cipher failed: checking every batch up front cost a release 30 ms
+        per 1M rows for an error that is rare, and the cipher's own message can only give
+        an index into the batch (with canaries and without filtered rows).
+        """
+        ids = prep.batch.get_column("order_id").cast(pl.Utf8)
+        bad = ~ids.str.contains(_ALIASABLE).fill_null(True)
+        if not bad.any():
+            return None
+        i = int(bad.arg_true()[0])
+        if prep.kept is not None:
+            i = int(prep.kept.arg_true()[i])
+        where = f"order_id in data row {prep.first_row + i + 1}"
+        value = ids[int(bad.arg_true()[0])]
+        if value is None or not value.strip():
+            return InputError(f"{where} is empty; every released row needs an order number")
+        return InputError(
+            f"{where}: recipient {self.plan.recipient!r} gets order numbers as aliases, which "
+            f"need at least {FF1_MIN_DIGITS} digits and nothing else (use order_id = "
+            '"keep" or "digest" in its policy for other ids)'
+        )
 
     def _draw_unused(self, k: int) -> list[str]:
         """``k`` pool numbers this kernel has not used, in a keyed random order (the path
@@ -560,7 +612,13 @@ class _BatchKernel:
             if "customer" in keyed.columns
             else pl.Series("customer", [None] * batch.height, dtype=pl.UInt64)
         )
-        out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
+        try:
+            out = apply_policy_fields(batch, plan.fields, plan.mask_ctx)
+        except InputError:
+            better = self._alias_input_error(prep) if self._aliased else None
+            if better is None:
+                raise
+            raise better from None
         out = embed_marks(
             out,
             anchors,
@@ -746,6 +804,11 @@ def _release_once(
     batches, input_sha, source = _frames_from(
         data, policy.columns or None, plan.input_roles(), encoding
     )
+    if source is not None:
+        # a file none of whose columns the policy needs reads as no batches at all: say
+        # which column is missing, not "no rows to release"
+        source_roles = {str(r) for r in source.roles}
+        _check_required(plan, [r for r in _required_roles(plan) if r not in source_roles])
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
     kernel = _BatchKernel(
         plan,
