@@ -323,3 +323,31 @@ def test_a_file_without_any_column_the_policy_needs(workspace: Workspace, tmp_pa
     )
     _user_error(r, "input has no column for role(s) order_id")
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_overlong_names_and_aliases_are_not_echoed_whole(workspace: Workspace) -> None:
+    """A 5,000-character recipient name was accepted and then quoted in every message; a
+    100,000-digit alias was echoed whole by resolve."""
+    r = run_cli("recipient", "add", "x" * 5000, "--template", "courier", home=workspace.home)
+    _user_error(r, "at most 64 characters (this one has 5000)")
+    assert len(r.stderr) < 200
+    release_dir = workspace.home.parent
+    shop = release_dir / "s.csv"
+    from leaktrace.synth import generate_orders
+
+    generate_orders(200, 3).write_csv(shop)
+    assert (
+        run_cli(
+            "release",
+            str(shop),
+            "--to",
+            "sms",
+            "--out",
+            str(release_dir / "o.csv"),
+            home=workspace.home,
+        ).returncode
+        == 0
+    )
+    r = run_cli("resolve", "9" * 100_000, "--from", "sms", home=workspace.home)
+    _user_error(r, "is not an order alias issued to 'sms'")
+    assert len(r.stderr) < 200

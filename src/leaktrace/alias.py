@@ -65,4 +65,5 @@ def resolve_alias(ws: Workspace, alias: str, recipient: str) -> tuple[str, int]:
             con.close()
         if rows and rows[0][0]:
             return order_id, version
-    raise InputError(f"{alias!r} is not an order alias issued to {recipient!r}")
+    shown = alias if len(alias) <= 40 else alias[:20] + "…" + alias[-8:]  # one readable line
+    raise InputError(f"{shown!r} is not an order alias issued to {recipient!r}")

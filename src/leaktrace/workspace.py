@@ -32,9 +32,17 @@ from leaktrace.config import (
 from leaktrace.errors import ConfigError, PolicyError
 from leaktrace.keys import KeyRing
 
-__all__ = ["TEMPLATES", "Workspace", "add_recipient", "init_workspace", "open_workspace"]
+__all__ = [
+    "MAX_RECIPIENT_NAME",
+    "TEMPLATES",
+    "Workspace",
+    "add_recipient",
+    "init_workspace",
+    "open_workspace",
+]
 
 CONFIG_NAME = "leaktrace.toml"
+MAX_RECIPIENT_NAME = 64
 
 TEMPLATES: dict[str, Policy] = {
     "courier": Policy(
@@ -211,6 +219,11 @@ def add_recipient(
         raise PolicyError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     if name in ws.config.recipients:
         raise ConfigError(f"recipient {name!r} already exists")
+    if len(name) > MAX_RECIPIENT_NAME:  # it is quoted in every message about the recipient
+        raise ConfigError(
+            f"a recipient name may have at most {MAX_RECIPIENT_NAME} characters "
+            f"(this one has {len(name)}); put a longer label in --display-name"
+        )
     if not name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"recipient name {name!r} may contain only letters, digits, - and _")
     if template not in ws.config.policies:
