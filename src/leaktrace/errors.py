@@ -1,9 +1,8 @@
 """The leaktrace exception tree.
 
 Every error a *user* can cause derives from :class:`LeaktraceError`; the CLI maps each
-class to an exit code and prints one line (no traceback), the HTTP API maps it to a
-problem+json response. Anything that is not a ``LeaktraceError`` is a bug and is allowed
-to show a traceback.
+class to an exit code and prints one line (no traceback). Anything that is not a
+``LeaktraceError`` is a bug and is allowed to show a traceback.
 
     LeaktraceError                      exit 2 (user error)
     ├── InputError                      unreadable / mis-encoded / empty file, missing column
