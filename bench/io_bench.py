@@ -111,6 +111,8 @@ def main() -> None:
                 ("dictionary for every column", {"use_dictionary": True}),
                 ("no dictionary", {"use_dictionary": False}),
                 ("zstd level -3", {"compression_level": -3}),
+                ("snappy", {"compression": "snappy"}),
+                ("lz4", {"compression": "lz4"}),
             ]
             base = 0.0
             for label, override in variants:
