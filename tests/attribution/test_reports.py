@@ -115,3 +115,56 @@ def test_json_reports_in_gb18030_and_broken_bytes(tmp_path: Path) -> None:
     bad.write_bytes(b'\xef\xbb\xbf{"victim_phone": "139\xff\xfe\x81"}\n' * 3)
     with pytest.raises(InputError, match=r"bad\.jsonl"):
         parse_report_file(bad)
+
+
+_HUGE = "1" + "0" * 5000  # valid JSON; more digits than Python's int() converts
+_DEEP = "[" * 20_000 + "]" * 20_000  # valid JSON; deeper than the recursion limit
+
+
+def test_hostile_json_lines_are_flagged_like_malformed_ones(tmp_path: Path) -> None:
+    """A huge number or deep nesting on one line is a bad row (kept, flagged, the run goes
+    on), exactly as a line that is not JSON at all — never a traceback."""
+    good = {"victim_phone": "13912345678", "reported_at": "2030-01-02T10:00:00+08:00"}
+    f = _lines(
+        tmp_path / "h.jsonl",
+        [good, f'{{"victim_phone": {_HUGE}}}', _DEEP, '{"victim_phone": ', good],
+    )
+    reps = parse_report_file(f)
+    assert [r.source for r in reps] == [f"h.jsonl:{i}" for i in range(1, 6)]
+    assert reps[0].problems == [] and reps[4].problems == []
+    assert reps[1].problems == ["a number has more than 4300 digits"]
+    assert reps[2].problems == ["nested too deeply to read"]
+    assert reps[3].problems == ["not valid JSON"]  # wording unchanged
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [(_DEEP, "nested too deeply"), (f"[{_HUGE}]", "4300 digits"), ("[{", "is not valid JSON")],
+)
+def test_hostile_json_array_file_is_an_input_error(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    f = tmp_path / "r.json"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=fragment) as ei:
+        parse_report_file(f)
+    assert str(ei.value).startswith("r.json") and "\n" not in str(ei.value)
+
+
+def test_hostile_quoted_cell_in_csv_is_flagged(tmp_path: Path) -> None:
+    """A CSV ``quoted`` cell holds JSON too: thousands of ``[`` flag that row's quoted
+    column instead of crashing the intake."""
+    df = pl.DataFrame(
+        {
+            "victim_phone": ["13912345678", "13912345679", "13912345670"],
+            "reported_at": ["2030-01-01T09:00:00"] * 3,
+            "quoted": [_DEEP, '{"name": true}', "{not json"],
+        }
+    )
+    csv = tmp_path / "q.csv"
+    df.write_csv(csv)
+    reps = parse_report_file(csv)
+    assert reps[0].problems == ["quoted: nested too deeply to read"]
+    assert reps[0].victim_phone is not None and reps[0].quoted == {}
+    assert reps[1].problems == [] and reps[1].quoted == {"name": True}
+    assert reps[2].problems == ["quoted is not a JSON object"]  # wording unchanged

@@ -110,3 +110,40 @@ def test_frame_with_no_roles_is_input_error() -> None:
 
     with pytest.raises(InputError, match="no usable columns"):
         read_frame(pl.DataFrame({"x": ["a"], "y": ["b"]}))
+
+
+_HUGE = "1" + "0" * 5000  # valid JSON; more digits than Python's int() converts
+_DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON; deeper than the recursion limit
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("huge.jsonl", f'{{"手机": "{SECRET}"}}\n{{"手机": {_HUGE}}}\n', "line 2: a number"),
+        ("deep.jsonl", f'{{"手机": "{SECRET}", "x": {_DEEP}}}\n', "line 1: nested too deeply"),
+        ("deep.json", _DEEP, "nested too deeply"),
+        ("huge.json", f'[{{"手机": "{SECRET}", "n": {_HUGE}}}]', "more than 4300 digits"),
+        ("bad.json", f'[{{"手机": "{SECRET}"', r"not valid JSON \(JSONDecodeError\)"),
+    ],
+)
+def test_hostile_json_is_an_input_error(
+    tmp_path: Path, name: str, text: str, fragment: str
+) -> None:
+    """Valid JSON that Python refuses to build (ValueError, RecursionError) is a user
+    error naming the file and line, like malformed JSON (whose wording is unchanged)."""
+    p = _make(tmp_path, name, text.encode())
+    with pytest.raises(InputError, match=fragment) as ei:
+        read_table(p)
+    _check(ei.value, p)
+
+
+@pytest.mark.parametrize("codec", ["rot13", "rot_13", "hex_codec", "hex", "base64", "zlib"])
+def test_a_codec_that_is_not_a_text_encoding_is_refused(tmp_path: Path, codec: str) -> None:
+    """codecs.lookup finds these, but they map str→str or bytes→bytes: decoding a file
+    with one crashed with TypeError / binascii.Error instead of naming the encoding."""
+    p = _make(tmp_path, "o.csv", f"手机,姓名\n{SECRET},张三\n".encode())
+    j = _make(tmp_path, "o.json", f'[{{"手机": "{SECRET}"}}]'.encode())
+    for path in (p, j):
+        with pytest.raises(InputError, match=f"{codec!r} is not a text encoding") as ei:
+            read_table(path, encoding=codec)
+        assert "\n" not in str(ei.value) and SECRET not in str(ei.value)

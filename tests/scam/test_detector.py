@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -149,3 +153,79 @@ def test_short_chitchat_is_never_a_scam_by_the_classifier_alone() -> None:
         r = check(text)[0]
         assert not r.is_scam and r.fraud_type == "正常", text
     assert check("我是淘宝客服")[0].is_scam  # a stage cue still counts on its own
+
+
+def _model_arrays() -> dict[str, np.ndarray]:
+    with np.load(DEFAULT_MODEL_PATH, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _with_meta(change: Callable[[dict[str, Any]], object]) -> Callable[[Path], None]:
+    """A writer of the shipped model with its meta JSON changed by ``change``."""
+
+    def write(p: Path) -> None:
+        arrays = _model_arrays()
+        meta = json.loads(str(arrays["meta"]))
+        new = change(meta)
+        arrays["meta"] = np.array(new if isinstance(new, str) else json.dumps(new))
+        np.savez_compressed(p, **arrays)  # type: ignore[arg-type]
+
+    return write
+
+
+def _with_array(name: str, value: np.ndarray) -> Callable[[Path], None]:
+    def write(p: Path) -> None:
+        arrays = _model_arrays()
+        arrays[name] = value
+        np.savez_compressed(p, **arrays)  # type: ignore[arg-type]
+
+    return write
+
+
+def _npy(p: Path) -> None:
+    with p.open("wb") as fh:
+        np.save(fh, np.zeros(3))
+
+
+def _without(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k != key}
+
+
+_BAD_MODELS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "zip-magic-garbage": (lambda p: p.write_bytes(b"PK\x03\x04" + b"junk" * 50), "BadZipFile"),
+    "truncated": (
+        lambda p: p.write_bytes(DEFAULT_MODEL_PATH.read_bytes()[:2000]),
+        "not a leaktrace scam model",
+    ),
+    "empty": (lambda p: p.write_bytes(b""), "not a leaktrace scam model"),
+    "bare-npy": (_npy, "not an .npz archive"),
+    "meta-is-a-list": (_with_meta(lambda m: [1, 2]), "not a JSON object"),
+    "meta-not-json": (_with_meta(lambda m: "{nope"), "metadata is not valid JSON"),
+    "meta-deep": (_with_meta(lambda m: "[" * 50_000 + "]" * 50_000), "nested too deeply"),
+    "no-classes": (_with_meta(lambda m: _without(m, "classes")), "has no 'classes'"),
+    "no-analyzer": (_with_meta(lambda m: _without(m, "analyzer")), "has no 'analyzer'"),
+    "no-ngram": (_with_meta(lambda m: _without(m, "ngram")), "has no 'ngram'"),
+    "ngram-int": (_with_meta(lambda m: {**m, "ngram": 3}), "malformed (TypeError)"),
+    "ngram-dict": (_with_meta(lambda m: {**m, "ngram": {"a": 1}}), "malformed (KeyError)"),
+    "ngram-short": (_with_meta(lambda m: {**m, "ngram": [1]}), "malformed (IndexError)"),
+    "ngram-reversed": (_with_meta(lambda m: {**m, "ngram": [3, 1]}), "n-gram range"),
+    "n_features-text": (_with_meta(lambda m: {**m, "n_features": "x"}), "(ValueError)"),
+    "classes-null": (_with_meta(lambda m: {**m, "classes": None}), "(TypeError)"),
+    "intercept-shape": (
+        _with_array("intercept", np.zeros(3, dtype=np.float32)),
+        "arrays do not match",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_MODELS))
+def test_malformed_model_files_are_one_model_error(tmp_path: Path, case: str) -> None:
+    """``--model`` names any file: a non-zip, a truncated or empty file, meta that is not
+    an object or lacks a key is a ModelError naming the file, never a traceback."""
+    write, fragment = _BAD_MODELS[case]
+    p = tmp_path / f"{case}.npz"
+    write(p)
+    with pytest.raises(ModelError) as ei:
+        check("hello", model=p)
+    msg = str(ei.value)
+    assert msg.startswith(str(p)) and fragment in msg and "\n" not in msg, msg

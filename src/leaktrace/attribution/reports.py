@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from leaktrace.attribution.store import ReportRecord, decrypt_blob, encrypt_blob, engine_for
 from leaktrace.digest import keyed_digest_one
 from leaktrace.errors import InputError
+from leaktrace.io.jsontext import JsonTextError, loads_json
 from leaktrace.pii.text import canonical_str
 from leaktrace.workspace import Workspace
 
@@ -164,9 +165,9 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     q = obj.get("quoted") or {}
     if isinstance(q, str):
         try:
-            q = json.loads(q)
-        except json.JSONDecodeError:
-            problems.append("quoted is not a JSON object")
+            q = loads_json(q, "quoted")
+        except JsonTextError as exc:
+            problems.append("quoted is not a JSON object" if exc.malformed else str(exc))
             q = {}
     if not isinstance(q, dict):
         problems.append("quoted is not an object")
@@ -202,8 +203,8 @@ def _row_obj(row: dict[str, Any]) -> dict[str, Any]:
     quoted: dict[str, Any] = {}
     if obj.get("quoted") not in (None, ""):
         try:
-            parsed = json.loads(str(obj["quoted"]))
-        except json.JSONDecodeError:
+            parsed = loads_json(str(obj["quoted"]), "quoted")
+        except JsonTextError:
             parsed = None
         if not isinstance(parsed, dict):
             return obj  # parse_report_obj records "quoted is not a JSON object"
@@ -241,19 +242,19 @@ def parse_report_file(path: Path) -> list[VictimReport]:
         text = _decoded(path)
         if suffix == ".json" and text.lstrip().startswith("["):
             try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                raise InputError(f"{name} is not valid JSON") from None
+                items = loads_json(text, name)
+            except JsonTextError as exc:
+                if exc.malformed:
+                    raise InputError(f"{name} is not valid JSON") from None
+                raise
             return [parse_report_obj(o, f"{name}:{i + 1}") for i, o in enumerate(items)]
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                out.append(
-                    VictimReport(None, None, source=f"{name}:{i}", problems=["not valid JSON"])
-                )
+                obj = loads_json(line, f"{name}:{i}")
+            except JsonTextError as exc:  # recorded like any bad row, never stops the run
+                out.append(VictimReport(None, None, source=f"{name}:{i}", problems=[exc.reason]))
                 continue
             out.append(parse_report_obj(obj, f"{name}:{i}"))
         return out

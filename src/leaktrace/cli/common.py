@@ -98,6 +98,9 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
         except OverflowError:
             _fail("a number or date given is out of range", 2)
+        except RecursionError:  # backstop: deeply nested user data (JSON) read by a path
+            # that does not go through leaktrace.io.jsontext; the stack has unwound by now
+            _fail("input nested too deeply to read", 2)
         except Exception as exc:
             db_error = _database_error(exc)
             if db_error is None:

@@ -60,13 +60,19 @@ def normalise_encoding_name(name: str) -> str:
 
 def resolve_encoding(name: str) -> str:
     """A caller's encoding name as :func:`detect_encoding` would name it; InputError if
-    Python has no such codec."""
+    Python has no such codec, or if the codec is not a text encoding: ``rot13`` (str to
+    str), ``hex_codec``, ``base64`` … (bytes to bytes) are found by ``codecs.lookup`` but
+    cannot decode a file to text, and crashed later with a TypeError or binascii.Error."""
     try:
-        codecs.lookup(name)
+        info = codecs.lookup(name)
     except LookupError:
         raise InputError(
             f"unknown encoding {name!r}; use e.g. utf-8, utf-8-sig, gbk or gb18030"
         ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(
+            f"{name!r} is not a text encoding; use e.g. utf-8, utf-8-sig, gbk or gb18030"
+        )
     return normalise_encoding_name(name)
 
 

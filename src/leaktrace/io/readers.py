@@ -39,6 +39,7 @@ from leaktrace.io.encoding import (
     resolve_encoding,
     transcode_to_utf8,
 )
+from leaktrace.io.jsontext import JsonTextError, loads_json
 from leaktrace.roles import Role
 
 if TYPE_CHECKING:
@@ -336,10 +337,7 @@ class NdjsonReader(_TextReader):
                     break
                 if not line.strip():
                     continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    raise self._fail(f"line {lineno}: not valid JSON") from None
+                obj = loads_json(line, f"{self.path}: line {lineno}")
                 if not isinstance(obj, dict):
                     raise self._fail(f"line {lineno}: not a JSON object")
                 keys.update(dict.fromkeys(obj))
@@ -431,9 +429,14 @@ class JsonReader(_WholeReader):
         self.encoding = enc
         try:
             text = self.path.read_bytes().decode(enc)
-            data = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except UnicodeDecodeError as exc:
             raise self._fail(f"not valid JSON ({type(exc).__name__})") from None
+        try:
+            data = loads_json(text, str(self.path))
+        except JsonTextError as exc:
+            if exc.malformed:
+                raise self._fail("not valid JSON (JSONDecodeError)") from None
+            raise
         if (
             isinstance(data, dict)
             and len(data) == 1

@@ -8,13 +8,13 @@ is refused with one clear line instead of being decoded into junk.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import polars as pl
 
 from leaktrace.errors import InputError, MissingColumnError
 from leaktrace.io.encoding import detect_encoding
+from leaktrace.io.jsontext import loads_json
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -102,10 +102,7 @@ def _jsonl_texts(text: str, column: str | None, name: str) -> list[str]:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(f"{name}: line {lineno}: not valid JSON") from None
+        obj = loads_json(line, f"{name}: line {lineno}")
         if isinstance(obj, str):
             out.append(obj)
         elif isinstance(obj, dict):

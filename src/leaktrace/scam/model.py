@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +32,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from leaktrace.errors import ModelError
+from leaktrace.io.jsontext import JsonTextError, loads_json
 from leaktrace.scam.hashing import HashedCharNgrams
 
 __all__ = [
@@ -159,19 +161,57 @@ class LinearTextModel:
 
 
 def _read(path: Path) -> LinearTextModel:
+    """Load a model file; anything a user can pass (`--model` names any file) that is not a
+    well-formed model becomes one :class:`ModelError` line naming the file, never a
+    traceback: a text file, a truncated or non-zip ``.npz`` (BadZipFile), an empty file
+    (EOFError, which the CLI would otherwise take for Ctrl-D), meta that is not a JSON
+    object or lacks a key."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            coef, intercept, idf = z["coef"], z["intercept"], z["idf"]
+        # opened here, not by np.load: numpy leaks its own handle when zipfile refuses it
+        with path.open("rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):  # a bare .npy array
+                raise ModelError(f"{path}: not a leaktrace scam model (not an .npz archive)")
+            with z:
+                meta_text = str(z["meta"])
+                coef, intercept, idf = z["coef"], z["intercept"], z["idf"]
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{path}: not a leaktrace scam model ({type(exc).__name__})") from None
+    try:
+        meta = loads_json(meta_text, "")
+    except JsonTextError as exc:
+        raise ModelError(f"{path}: model metadata is {exc.reason}") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{path}: model metadata is not a JSON object")
     if meta.get("format") != "leaktrace-scam-linear/1":
         raise ModelError(f"{path}: unknown model format {meta.get('format')!r}")
+    try:
+        return _from_parts(path, meta, coef, intercept, idf)
+    except KeyError as exc:
+        if exc.args and isinstance(exc.args[0], str):  # a top-level key of meta is missing
+            raise ModelError(f"{path}: model metadata has no {exc.args[0]!r}") from None
+        raise ModelError(f"{path}: model metadata is malformed (KeyError)") from None
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ModelError(f"{path}: model metadata is malformed ({type(exc).__name__})") from None
+
+
+def _from_parts(
+    path: Path, meta: dict[str, Any], coef: Any, intercept: Any, idf: Any
+) -> LinearTextModel:
+    """The model from its checked metadata and arrays. KeyError/TypeError/ValueError/
+    IndexError from a malformed ``meta`` are left to :func:`_read` to turn into one line."""
     classes = tuple(str(c) for c in meta["classes"])
     n_features = int(meta["n_features"])
-    if coef.shape != (len(classes), n_features) or idf.shape != (n_features,):
+    ngram = (int(meta["ngram"][0]), int(meta["ngram"][1]))
+    if not 1 <= ngram[0] <= ngram[1] or n_features < 1:
+        raise ModelError(f"{path}: model metadata has an impossible n-gram range or width")
+    if (
+        coef.shape != (len(classes), n_features)
+        or intercept.shape != (len(classes),)
+        or idf.shape != (n_features,)
+    ):
         raise ModelError(f"{path}: model arrays do not match its metadata")
     analyzer = meta["analyzer"]
     if analyzer not in ("char", "jieba"):
@@ -182,7 +222,7 @@ def _read(path: Path) -> LinearTextModel:
         intercept=intercept.astype(np.float32),
         idf=idf.astype(np.float32),
         analyzer=analyzer,
-        ngram=(int(meta["ngram"][0]), int(meta["ngram"][1])),
+        ngram=ngram,
         n_features=n_features,
         meta=meta,
     )
