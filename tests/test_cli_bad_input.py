@@ -204,7 +204,7 @@ def test_operator_errors_carry_no_polars_internals(workspace: Workspace, tmp_pat
     df.write_parquet(src)
     r = run_cli("release", str(src), "--to", "cs-firm", "--out", str(tmp_path / "o.csv"),
                 home=workspace.home)  # fmt: skip
-    _user_error(r, "FF1")
+    _user_error(r, "order_id in data row 1: recipient 'cs-firm' gets order numbers as aliases")
     assert "python_udf" not in r.stderr and "expression" not in r.stderr
 
 
