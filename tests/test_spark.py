@@ -242,6 +242,34 @@ def test_output_files_and_index_are_synced_before_the_record(
     assert Ledger(ws).verify().ok and res.rows > 0
 
 
+def test_tasks_stay_small_with_a_large_canary_pool(
+    spark: object, orders_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool goes to executors as a broadcast: inline, a 1M-number pool made the pickled
+    task 1.4 MB, past PySpark's 1 MiB limit beyond which it writes the task — derived
+    subkeys included — to a temporary file in Spark's local folder."""
+    from pyspark import cloudpickle
+    from pyspark.sql import DataFrame
+
+    from leaktrace.spark import release_spark
+
+    ws = init_workspace(tmp_path / "ws", canary_phones=["17090000000-17090999999"])
+    add_recipient(ws, "cs-firm", template="customer-service")
+    sizes: list[int] = []
+    sdf = spark.read.parquet(str(orders_file)).repartition(2)  # type: ignore[attr-defined]
+    cls = type(sdf)  # the session's DataFrame class (classic or connect)
+    real = cls.mapInArrow
+
+    def measured(self: DataFrame, func: object, schema: object, *a: object, **k: object) -> object:
+        sizes.append(len(cloudpickle.dumps(func)))  # type: ignore[no-untyped-call]
+        return real(self, func, schema, *a, **k)
+
+    monkeypatch.setattr(cls, "mapInArrow", measured)
+    res = release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "cs")
+    assert sizes and max(sizes) < 100_000, sizes
+    assert res.canaries > 0 and Ledger(ws).verify().ok
+
+
 def test_failure_in_one_partition_leaves_nothing(
     spark: object, tmp_path: Path, orders_file: Path
 ) -> None:

@@ -63,7 +63,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -93,6 +93,7 @@ from leaktrace.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = [
@@ -150,6 +151,13 @@ class _SubkeysOnly(KeyRing):
         raise KeyFileError("Spark executors cannot rotate keys")
 
 
+class _Shared(Protocol):
+    """A value shipped to executors once, out of the task (a ``pyspark.Broadcast``)."""
+
+    @property
+    def value(self) -> tuple[str, ...]: ...
+
+
 @dataclass(frozen=True)
 class _ExecutorSpec:
     """What each Spark task needs, picklable and free of master-key material.
@@ -163,7 +171,10 @@ class _ExecutorSpec:
     where_sql: str | None
     uses_alias: bool
     roles: tuple[str, ...]
-    canary_phones: tuple[str, ...] = field(repr=False)
+    canary_phones: tuple[str, ...] | _Shared = field(repr=False)
+    """The unused pool numbers, or (as :func:`release_spark` ships them) a Spark broadcast
+    of them: inline, a large pool pushed the pickled task over PySpark's 1 MiB limit, past
+    which PySpark writes the task — derived subkeys included — to a temporary file."""
     canary_emails: tuple[str, ...] = field(repr=False)
     partitions: int
     parts_dir: str
@@ -177,9 +188,11 @@ class _ExecutorSpec:
                 f"Spark partition {partition} outside the planned 0..{self.partitions - 1}"
             )
         base = self.plan
+        phones = self.canary_phones
+        pool: tuple[str, ...] = phones if isinstance(phones, tuple) else phones.value
         cfg = WorkspaceConfig(
             canary_pool=CanaryPool.model_construct(
-                phones=list(self.canary_phones[partition :: self.partitions]),
+                phones=list(pool[partition :: self.partitions]),
                 emails=list(self.canary_emails),
             )
         )
@@ -525,6 +538,7 @@ def _run(
     tmp_index = ws.index_dir / f".tmp-{plan.release_id}.parquet"
     committed = False
     out_renamed = False
+    pool: Broadcast[tuple[str, ...]] | None = None
     try:
         parts_dir.mkdir()
         spec = executor_spec(
@@ -537,6 +551,9 @@ def _run(
             hash_input=not input_files,
             used_contacts={t["contact"] for t in ledger.canary_tokens()},
         )
+        assert isinstance(spec.canary_phones, tuple)
+        pool = roles_df.sparkSession.sparkContext.broadcast(spec.canary_phones)
+        spec = dataclasses.replace(spec, canary_phones=pool)
         released = roles_df.mapInArrow(partial(_release_partition, spec), spark_schema)
         writer = released.write.mode("error")
         try:
@@ -599,6 +616,9 @@ def _run(
         entry = ledger.append(body, tokens)
         committed = True
     finally:
+        if pool is not None:
+            with contextlib.suppress(Exception):  # the error being raised matters, not this
+                pool.destroy()
         shutil.rmtree(parts_dir, ignore_errors=True)
         shutil.rmtree(tmp_out, ignore_errors=True)
         tmp_index.unlink(missing_ok=True)
