@@ -70,6 +70,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from leaktrace.arrowtext import string_buffers, string_views
 from leaktrace.errors import InputError
+from leaktrace.secret import SecretKey
 
 try:
     from leaktrace import _hmac
@@ -94,21 +95,16 @@ MIN_KEY_BYTES = 16
 """Shorter keys are refused: they are a configuration bug, never a deliberate choice."""
 
 
-class SipKey(bytes):
+class SipKey(SecretKey):
     """A digest key whose 64-bit digests are SipHash-2-4 under its first 16 bytes.
 
     A ``bytes`` subclass, so that every function taking a key takes it unchanged and a
-    release plan pickled to a Spark executor keeps the scheme; it never prints its bytes.
+    release plan pickled to a Spark executor keeps the scheme; like every
+    :class:`~leaktrace.secret.SecretKey` it never prints its bytes.
     """
 
     __slots__ = ()
     scheme = "siphash-2-4"
-
-    def __repr__(self) -> str:
-        return "SipKey(<hidden>)"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (SipKey, (bytes(self),))
 
 
 def _sip_words(key: bytes) -> tuple[int, int]:

@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from leaktrace.digest import SipKey
 from leaktrace.errors import KeyFileError
+from leaktrace.secret import SecretKey
 
 __all__ = [
     "DIGEST_PURPOSES",
@@ -111,6 +112,10 @@ class MasterKey:
     _secret: bytes = field(repr=False)
     key_format: int = 1
 
+    def __post_init__(self) -> None:
+        # dataclasses.asdict and friends copy fields: the secret formats as <hidden> there too
+        object.__setattr__(self, "_secret", SecretKey(self._secret))
+
     def derive(self, purpose: str, length: int = 32) -> bytes:
         """A subkey for ``purpose`` (e.g. ``"mark/timestamp/courier-zto"``); a
         :class:`~leaktrace.digest.SipKey` for a digest purpose of a format-2 key."""
@@ -120,7 +125,7 @@ class MasterKey:
         )
         if self.key_format >= 2 and purpose in DIGEST_PURPOSES:
             return SipKey(raw)
-        return raw
+        return SecretKey(raw)
 
     def check_value(self) -> str:
         """A one-way digest of the key and its format (safe to store beside the key)."""
