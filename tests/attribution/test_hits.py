@@ -92,3 +92,18 @@ def test_stored_hit_is_re_resolved_when_its_contact_is_shared(
     res = attribute(ws)
     assert res.accused == []
     assert any(f["status"] == "ambiguous canary hit" for f in res.flagged)
+
+
+def test_a_contact_outside_the_pool_is_kept_masked(ws: Workspace) -> None:
+    """It names no release and is usually someone's own number: only its masked form is
+    stored and shown (secrets audit: a customer's phone was stored in clear)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from leaktrace.attribution.store import CanaryHitRecord, engine_for
+
+    h = record_hit(ws, contact="18656063285", channel="call\nsms", at="2030-01-01")
+    assert (h.status, h.contact, h.channel) == ("not_canary", "186****3285", "call sms")
+    with Session(engine_for(ws)) as s:
+        stored = s.scalars(select(CanaryHitRecord.contact)).all()
+    assert "18656063285" not in stored and "186****3285" in stored

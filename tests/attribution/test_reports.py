@@ -168,3 +168,26 @@ def test_hostile_quoted_cell_in_csv_is_flagged(tmp_path: Path) -> None:
     assert reps[0].victim_phone is not None and reps[0].quoted == {}
     assert reps[1].problems == [] and reps[1].quoted == {"name": True}
     assert reps[2].problems == ["quoted is not a JSON object"]  # wording unchanged
+
+
+def test_unknown_quote_keys_are_listed_as_other(
+    ws: Workspace, attr_shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A quote key is whatever the reporting tool wrote, once a phone number: the stored
+    list keeps known keys and says ``other`` for the rest (secrets audit)."""
+    f = _lines(
+        tmp_path / "k.jsonl",
+        [
+            {
+                "victim_phone": attr_shop.item(0, "phone"),
+                "reported_at": "2030-01-02T10:00:00+08:00",
+                "quoted": {"13800001111": True, "张建平": "x", "name": True},
+            }
+        ],
+    )
+    add_reports(ws, parse_report_file(f))
+    db = sqlite3.connect(ws.home / "ledger.db")
+    dump = "\n".join(db.iterdump())
+    assert "13800001111" not in dump and "张建平" not in dump
+    (listed,) = db.execute("select quoted_roles from victim_reports").fetchone()
+    assert json.loads(listed) == ["name", "other"]

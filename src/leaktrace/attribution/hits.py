@@ -109,6 +109,16 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     return "not_canary", "", "", "the contact is not in the canary pool"
 
 
+def _masked_contact(contact: str) -> str:
+    """186****3285 for a phone, z***@example.com for a mailbox, the ends of anything else."""
+    if "@" in contact:
+        local, _, domain = contact.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(contact) >= 7:
+        return f"{contact[:3]}****{contact[-4:]}"
+    return "*" * len(contact)
+
+
 def record_hit(
     ws: Workspace,
     *,
@@ -125,12 +135,19 @@ def record_hit(
     if not contact.strip():
         raise InputError("--contact must not be empty")
     status, recipient, release_id, reason = resolve_contact(ws, contact)
+    # A contact outside the pool is somebody's own number or mailbox (often a customer's):
+    # it names no release, so only its masked form is kept.
+    stored = _norm_contact(contact)[:200]
+    if status == "not_canary":
+        stored = _masked_contact(stored)
+    channel = " ".join(channel.split()).lower()[:40]
+    caller = " ".join(caller.split())[:200]
     with Session(engine_for(ws)) as s, s.begin():
         rec = CanaryHitRecord(
             at=when.isoformat(),
-            channel=channel.strip().lower()[:40],
-            caller=caller.strip()[:200],
-            contact=_norm_contact(contact)[:200],
+            channel=channel,
+            caller=caller,
+            contact=stored,
             knew=knew,
             status=status,
             recipient=recipient,
@@ -145,7 +162,7 @@ def record_hit(
         when,
         channel,
         caller,
-        _norm_contact(contact),
+        stored,
         knew,
         status,
         recipient,

@@ -96,6 +96,16 @@ class VictimReport:
         return sorted({QUOTE_ROLES[k] for k in self.quoted if k in QUOTE_ROLES})
 
 
+def _listed_quote_keys(quoted: dict[str, str | bool]) -> list[str]:
+    """The quote keys a report list may show: the known ones, and ``other`` for the rest.
+
+    Why not every key: a key is whatever the reporting tool wrote, and one was a phone
+    number ("13800001111": true), which the stored list then showed in plain text.
+    """
+    known = {k for k in quoted if k in QUOTE_ROLES}
+    return sorted(known | ({"other"} if len(known) < len(quoted) else set()))
+
+
 def normalise_phone_str(value: str) -> str | None:
     """The release pipeline's phone normal form for one value (11 digits), else None."""
     s = canonical_str(value).replace("-", "").replace("(", "").replace(")", "")
@@ -358,7 +368,7 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
                 reported_at=r.reported_at.isoformat() if r.reported_at else None,
                 channel=r.channel,
                 caller=r.caller,
-                quoted_roles=json.dumps(sorted(r.quoted)),
+                quoted_roles=json.dumps(_listed_quote_keys(r.quoted)),
                 loss=r.loss,
                 has_receipt=r.police_receipt is not None,
                 fraud_type=verdict.fraud_type if verdict else "",
