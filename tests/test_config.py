@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -57,3 +59,27 @@ def test_take_is_indexing_many(phones: list[str], rnd: object) -> None:
     assert pool.take([]) == []
     with pytest.raises(IndexError):
         pool.take([len(want)])
+
+
+def test_saved_config_is_owner_only_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The canary pool in leaktrace.toml tells which numbers are canaries: the file is
+    created 0600, never written first and chmod-ed after (secrets audit)."""
+    import os as _os
+
+    from leaktrace.config import WorkspaceConfig, save_config
+
+    modes: list[int] = []
+    real_replace = Path.replace
+
+    def spy(self: Path, target: Path) -> Path:
+        modes.append(self.stat().st_mode & 0o777)
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", spy)
+    monkeypatch.setattr(_os, "chmod", lambda *a, **k: pytest.fail("chmod after writing"))
+    path = tmp_path / "leaktrace.toml"
+    (tmp_path / "leaktrace.toml.tmp").write_text("stale")  # a crash's leftover
+    save_config(WorkspaceConfig(), path)
+    assert modes == [0o600] and path.stat().st_mode & 0o777 == 0o600

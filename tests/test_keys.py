@@ -46,6 +46,19 @@ def test_world_readable_key_is_refused(workspace: Workspace) -> None:
         KeyRing(workspace.home / "keys")
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_key_folder_writable_by_others_is_refused(workspace: Workspace, mode: int) -> None:
+    """In such a folder another user could swap the signing key pair (secrets audit)."""
+    keys = workspace.home / "keys"
+    os.chmod(keys, mode)
+    with pytest.raises(KeyFileError, match="chmod 700"):
+        KeyRing(keys)
+    os.chmod(keys, 0o750)  # readable by a group: the files inside are 0600 anyway
+    ring = KeyRing(keys)
+    ring.rotate()
+    assert keys.stat().st_mode & 0o777 == 0o700  # rotate puts init's mode back
+
+
 def test_cli_verify_names_the_first_bad_record(
     workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
 ) -> None:

@@ -358,7 +358,10 @@ def save_config(cfg: WorkspaceConfig, path: Path) -> None:
     """Write atomically: a crash mid-write must not leave a truncated config."""
     data = cfg.model_dump(mode="json", exclude_none=True)
     tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    # the canary pool in here tells a reader which numbers are canaries: owner-only
-    os.chmod(tmp, 0o600)
+    tmp.unlink(missing_ok=True)  # a leftover of a crash would keep its own mode
+    # the canary pool in here tells a reader which numbers are canaries: owner-only from
+    # the moment the file exists, not chmod-ed after writing
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(tomli_w.dumps(data))
     tmp.replace(path)

@@ -148,6 +148,13 @@ class KeyRing:
 
     def __init__(self, key_dir: Path) -> None:
         self.key_dir = key_dir
+        if key_dir.is_dir():
+            mode = stat.S_IMODE(key_dir.stat().st_mode)
+            if mode & 0o022:  # another user could swap signing.key/signing.pub in it
+                raise KeyFileError(
+                    f"key folder {key_dir} is writable by others (mode {mode:o}); "
+                    f"run 'chmod 700 {key_dir}'"
+                )
         versions = sorted(int(p.name.split(".")[1][1:]) for p in key_dir.glob("master.v*.key"))
         if not versions:
             raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
@@ -197,6 +204,7 @@ class KeyRing:
         if problem:
             raise KeyFileError(problem)
         v = self.current_version + 1
+        self.key_dir.chmod(0o700)  # as init made it, whatever happened to it since
         path = self.key_dir / f"master.v{v}.key"
         write_secret_file(path, _new_master_file())
         try:

@@ -38,6 +38,7 @@ def test_cli_end_to_end(ws: Workspace, tmp_path: Path) -> None:
         str(wave),
     )
     assert r.returncode == 0, r.stderr
+    assert wave.stat().st_mode & 0o777 == 0o600  # it holds the shop's customers' phones
     r = _run("report", "add", str(wave), *h, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["added"] >= 10

@@ -23,7 +23,7 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
-from leaktrace.io.writers import check_output_path
+from leaktrace.io.writers import check_output_path, write_text_atomic
 from leaktrace.workspace import open_workspace
 
 report_app = typer.Typer(help="Victim reports: add and list.", no_args_is_help=True)
@@ -278,10 +278,8 @@ def simulate_wave_cmd(
     if not shop.exists():
         raise InputError(f"shop file {shop} does not exist (use --shop)")
     df = read_table(shop)
+    check_output_path(out, "--out", not_over=[shop])
     wave = simulate_wave(ws, df, source=source, victims=victims, seed=seed, unrelated=unrelated)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for rec in wave:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    tmp.replace(out)
+    # owner-only (the wave holds the shop's customers' phones), whole or not at all
+    write_text_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in wave))
     err_console.print(f"{len(wave)} reports written to {out}")
