@@ -351,3 +351,37 @@ def test_overlong_names_and_aliases_are_not_echoed_whole(workspace: Workspace) -
     r = run_cli("resolve", "9" * 100_000, "--from", "sms", home=workspace.home)
     _user_error(r, "is not an order alias issued to 'sms'")
     assert len(r.stderr) < 200
+
+
+def test_sigterm_mid_release_leaves_no_plaintext_copy(workspace: Workspace, tmp_path: Path) -> None:
+    """A GBK input is read through a UTF-8 copy in the temporary folder, which holds the
+    input's personal data. Terminated mid-release (a scheduler's SIGTERM), the command
+    unwinds: that copy, the unfinished output and the reservation go; nothing is recorded."""
+    import signal
+    import time
+
+    from leaktrace.synth import generate_orders
+
+    src = tmp_path / "gbk.csv"
+    generate_orders(150_000, seed=9).write_csv(src, datetime_format="%Y-%m-%d %H:%M:%S")
+    src.write_bytes(src.read_text(encoding="utf-8").encode("gbk"))
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leaktrace", "release", str(src), "--to", "cs-firm",
+         "--out", str(outdir / "o.csv"), "--home", str(workspace.home)],
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(tmpdir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert any(tmpdir.iterdir()), "the UTF-8 copy never appeared"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert list(tmpdir.iterdir()) == [] and list(outdir.iterdir()) == []
+    assert Ledger(workspace).entries() == []
