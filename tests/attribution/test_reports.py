@@ -191,3 +191,10 @@ def test_unknown_quote_keys_are_listed_as_other(
     assert "13800001111" not in dump and "张建平" not in dump
     (listed,) = db.execute("select quoted_roles from victim_reports").fetchone()
     assert json.loads(listed) == ["name", "other"]
+
+
+@pytest.mark.parametrize("loss", ["-1e308", "nan", "inf", "-5", "1e13"])
+def test_a_loss_that_is_not_an_amount_is_flagged(tmp_path: Path, loss: str) -> None:
+    f = _lines(tmp_path / "l.jsonl", [{"victim_phone": "13800000000", "loss": loss}])
+    (rep,) = parse_report_file(f)
+    assert rep.loss is None and "loss is not an amount (0 to 10^12 yuan)" in rep.problems

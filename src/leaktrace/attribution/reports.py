@@ -192,6 +192,10 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
             loss = float(str(obj["loss"]).replace(",", "").replace("元", ""))
         except ValueError:
             problems.append("loss is not a number")
+        else:
+            if not 0 <= loss < 1e12:  # also NaN and inf: an amount of yuan a victim lost
+                problems.append("loss is not an amount (0 to 10^12 yuan)")
+                loss = None
     transcript = obj.get("transcript")
     receipt = obj.get("police_receipt")
     return VictimReport(
