@@ -263,3 +263,31 @@ def test_a_workspace_rotated_before_check_files_vouched_for_earlier_keys(
     r = run_cli("verify", "--json", home=ws.home)
     assert r.returncode == 0 and json.loads(r.stdout)["ok"], r.stderr
     assert "v1 had no check value" in r.stderr and (keys / "master.v1.check").exists()
+
+
+@pytest.mark.parametrize("how", ["replace-newest", "plant-newer"])
+def test_a_key_without_a_check_value_newer_than_a_checked_one_is_refused(
+    workspace: Workspace, shop: pl.DataFrame, how: str
+) -> None:
+    """The workspace made check values, so a newer version without one was added or
+    replaced outside leaktrace. An audit replaced the newest key and deleted its check
+    file: verify trusted it "on first use" and a leak of that version's releases was
+    then traced to nobody; a planted v3 was used by the next release without a word."""
+    from leaktrace.keys import write_secret_file
+
+    keys = workspace.home / "keys"
+    assert workspace.keys.rotate() == 2
+    release(shop, recipient="cs-firm", workspace=open_workspace(workspace.home))
+    if how == "replace-newest":
+        (keys / "master.v2.key").unlink()
+        (keys / "master.v2.check").unlink()
+        write_secret_file(keys / "master.v2.key", b"LTK2" + os.urandom(32))
+    else:
+        write_secret_file(keys / "master.v3.key", b"LTK2" + os.urandom(32))
+    r = run_cli("verify", home=workspace.home)
+    assert r.returncode == 2 and "has no check value, though master.v1.check exists" in r.stderr
+    assert not (
+        keys / ("master.v2.check" if how == "replace-newest" else "master.v3.check")
+    ).exists()
+    with pytest.raises(KeyFileError, match="added or replaced outside leaktrace"):
+        release(shop, recipient="cs-firm", workspace=open_workspace(workspace.home))

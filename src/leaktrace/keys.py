@@ -268,10 +268,12 @@ class KeyRing:
 
         A version without a check file is held to the value a later version's check file
         recorded for it (files written since session 8 record the earlier versions'). If
-        none did — a workspace made before check values, or rotated by code that did not
-        record them — its key is trusted as it is now and given a check file when
-        ``trust_on_first_use`` (``verify`` and ``keys rotate``, which say so through
-        :attr:`trusted_on_first_use`); otherwise it is left for them to decide.
+        none did, and it is newer than a version that has a check file, it is an error: the
+        workspace made check values, so the key was added or replaced outside leaktrace
+        (an audit replaced the newest key, deleted its check file, and verify trusted it).
+        Only an older one — a workspace made before check values — is trusted as it is now
+        and given a check file when ``trust_on_first_use`` (``verify`` and ``keys rotate``,
+        which say so through :attr:`trusted_on_first_use`); otherwise it is left for them.
         """
         missing = sorted(set(used) - set(self._masters))
         if missing:
@@ -313,6 +315,15 @@ class KeyRing:
                 with contextlib.suppress(OSError):
                     self.write_check(v)  # confirmed by the later file: restore its own
                 continue
+            if bodies and v > min(bodies):
+                # check values exist, so this workspace made them; a later version without
+                # one was added or replaced outside leaktrace (and its check file removed)
+                return (
+                    f"master key file master.v{v}.key has no check value, though "
+                    f"master.v{min(bodies)}.check exists: it was added or replaced outside "
+                    "leaktrace; releases with it would carry marks nobody can vouch for "
+                    "(restore the key and its check file from a backup)"
+                )
             if trust_on_first_use:
                 with contextlib.suppress(OSError):
                     self.write_check(v)
