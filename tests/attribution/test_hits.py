@@ -107,3 +107,31 @@ def test_a_contact_outside_the_pool_is_kept_masked(ws: Workspace) -> None:
     with Session(engine_for(ws)) as s:
         stored = s.scalars(select(CanaryHitRecord.contact)).all()
     assert "18656063285" not in stored and "186****3285" in stored
+
+
+def test_stored_hit_rows_are_not_trusted(ws: Workspace) -> None:
+    """The hit table is outside the signed chain: a hit is resolved again from its contact
+    against the signed canary tokens. An audit redirected stored hits to another partner,
+    and inserted 'canary' hits on contacts no release holds: attribute accused whom the
+    rows named."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from leaktrace.attribution.hits import stored_hits
+    from leaktrace.attribution.store import CanaryHitRecord, engine_for
+
+    tokens = Ledger(ws).canary_tokens()
+    yto = next(t for t in tokens if t["recipient"] == "yto")
+    sms = next(t for t in tokens if t["recipient"] == "sms")
+    record_hit(ws, contact=yto["contact"], channel="call", at="2030-01-01T10:00")
+    fake = record_hit(ws, contact="19999999999", channel="call", at="2030-01-01T10:00")
+    with Session(engine_for(ws)) as s, s.begin():
+        s.execute(update(CanaryHitRecord).values(
+            status="canary", recipient="sms", release_id=sms["release_id"]
+        ))  # fmt: skip
+    hits = {h.id: h for h in stored_hits(ws)}
+    assert (hits[fake.id].status, hits[fake.id].recipient) == ("not_canary", "")
+    real = next(h for h in hits.values() if h.id != fake.id)
+    assert (real.status, real.recipient, real.release_id) == ("canary", "yto", yto["release_id"])
+    sms_candidate = next(c for c in attribute(ws).candidates if c.recipient == "sms")
+    assert sms_candidate.canary_hits == 0

@@ -98,7 +98,10 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     contacts were unique) is ``"ambiguous"``: it names no recipient and no release.
     """
     c = _norm_contact(contact)
-    owners = contact_owners(ws).get(c, [])
+    return _resolve(ws, c, contact_owners(ws).get(c, []))
+
+
+def _resolve(ws: Workspace, c: str, owners: list[tuple[str, str]]) -> tuple[str, str, str, str]:
     if len(owners) > 1:
         return "ambiguous", "", "", _ambiguous_reason(owners)
     if owners:
@@ -172,8 +175,14 @@ def record_hit(
 
 
 def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]:
-    """Stored hits; a canary hit whose contact is (now) held by several releases is
-    re-resolved as ``"ambiguous"`` (it was recorded against one of them)."""
+    """Stored hits, each resolved again from its contact against the ledger's (signed)
+    canary tokens: the stored status, recipient and release are not trusted.
+
+    Why: the hit table is an operator's log, outside the signed chain. An audit set the
+    stored recipient of four hits to another partner, and inserted hits on contacts that
+    are no canaries at all, and ``attribute`` accused whom the rows named. A contact held
+    by several releases (older ledgers) resolves as ``"ambiguous"``.
+    """
     out = []
     owners = contact_owners(ws)
     for r in load_hits(ws):
@@ -182,11 +191,8 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
             at = at.replace(tzinfo=UTC)
         if since is not None and at < since:
             continue
-        status, recipient, release_id, reason = r.status, r.recipient, r.release_id, r.reason
-        held = owners.get(_norm_contact(r.contact), [])
-        if status in ("canary", "ambiguous") and len(held) > 1:
-            status, recipient, release_id = "ambiguous", "", ""
-            reason = _ambiguous_reason(held)
+        c = _norm_contact(r.contact)
+        status, recipient, release_id, reason = _resolve(ws, c, owners.get(c, []))
         out.append(
             CanaryHit(
                 r.id,
