@@ -54,6 +54,59 @@ def test_any_alteration_is_named(
         Ledger(workspace).require_valid()
 
 
+def _age_index_files(ws: Workspace) -> None:
+    import os
+    import time
+
+    old = time.time() - 3600  # older than a release in progress could be
+    for p in (ws.home / "index").glob("*.parquet"):
+        os.utime(p, (old, old))
+
+
+def test_removing_the_last_record_is_caught_by_its_index_file(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """What is left of the chain still links, but the removed release's index file stays:
+    an audit deleted the newest record and its tokens and verify passed (and a leak of
+    that release was traced to nobody). A fresh orphan may be a release in progress."""
+    _release_two(workspace, shop, tmp_path)
+    last = Ledger(workspace).entries()[-1]
+    with _db(workspace) as con:
+        con.execute("delete from canary_tokens where release_id = ?", (last.release_id,))
+        con.execute("delete from releases where seq = 2")
+    assert Ledger(workspace).verify().ok  # within the grace period: maybe still running
+    _age_index_files(workspace)
+    res = Ledger(workspace).verify()
+    assert not res.ok and f"{last.index_file} belongs to no record" in (res.problem or "")
+
+
+def test_a_rolled_back_ledger_fails_against_a_head_kept_elsewhere(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Replacing the whole workspace by an older copy leaves a valid chain; the head hash
+    an earlier verify printed (kept outside) shows the records that are gone."""
+    import shutil
+
+    from conftest import run_cli
+
+    release(shop, recipient="zto", workspace=workspace, out=tmp_path / "zto.parquet")
+    backup = tmp_path / "backup"
+    shutil.copytree(workspace.home, backup)
+    release(shop, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.csv")
+    r = run_cli("verify", "--json", home=workspace.home)
+    head = json.loads(r.stdout)
+    assert head["ok"] and head["head_seq"] == 2
+    shutil.rmtree(workspace.home)
+    shutil.copytree(backup, workspace.home)
+    assert run_cli("verify", home=workspace.home).returncode == 0  # the old copy is valid
+    r = run_cli("verify", "--expect-head", head["head_hash"], home=workspace.home)
+    assert r.returncode == 2 and "no longer holds the record with head hash" in r.stderr
+    r = run_cli("verify", "--expect-head", json.loads(
+        run_cli("verify", "--json", home=workspace.home).stdout
+    )["head_hash"], home=workspace.home)  # fmt: skip
+    assert r.returncode == 0 and "head: record 1 " in r.stderr
+
+
 def test_rehashed_record_still_fails_on_signature(
     workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,7 @@ from leaktrace.cli.common import (
 )
 from leaktrace.errors import LedgerIntegrityError
 from leaktrace.ledger import Ledger
+from leaktrace.ledger.chain import GENESIS
 from leaktrace.workspace import open_workspace
 
 
@@ -119,11 +121,36 @@ def releases_cmd(
 
 @app.command("verify")
 @handle_errors
-def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Re-check the ledger's hash chain, signatures and index digests."""
+def verify_cmd(
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="A head hash an earlier verify printed (kept outside the workspace): "
+            "fail unless the ledger still holds that record.",
+        ),
+    ] = None,
+) -> None:
+    """Re-check the ledger's hash chain, signatures and index digests.
+
+    The chain shows any record altered, inserted or removed from its middle; that its last
+    records were removed, or the whole ledger replaced by an older copy, only a head hash
+    kept elsewhere can show (--expect-head)."""
     ws = open_workspace(resolve_home(home))
-    res = Ledger(ws).verify()
+    ledger = Ledger(ws)
+    res = ledger.verify()
     note_trusted_keys(ws)
+    if res.ok and expect_head is not None:
+        wanted = expect_head.strip().lower()
+        if not any(e.record_hash == wanted for e in ledger.entries()) and wanted != GENESIS:
+            res = dataclasses.replace(
+                res,
+                ok=False,
+                problem=f"the ledger no longer holds the record with head hash {wanted[:16]}…: "
+                "records were removed from its end, or it was replaced by an older copy",
+            )
     if json_out:
         print_json(
             {
@@ -131,6 +158,8 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
                 "records": res.records,
                 "first_bad": res.first_bad,
                 "problem": res.problem,
+                "head_seq": res.head_seq if res.ok else None,
+                "head_hash": res.head_hash if res.ok else None,
             }
         )
         if not res.ok:
@@ -139,8 +168,11 @@ def verify_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     if not res.ok:
         raise LedgerIntegrityError(f"ledger does not verify: {res.problem}")
     err_console.print(
-        f"ledger OK: {res.records} records, key check values, chain, signatures, index files and canary tokens verified"
+        f"ledger OK: {res.records} records, key check values, chain, signatures, index "
+        "files and canary tokens verified",
+        soft_wrap=True,
     )
+    err_console.print(f"head: record {res.head_seq} {res.head_hash}", soft_wrap=True)
 
 
 @app.command("resolve")

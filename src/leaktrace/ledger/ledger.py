@@ -9,10 +9,12 @@ on a ledger that does not verify.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,6 +174,15 @@ class VerifyResult:
     first_bad: int | None = None
     problem: str | None = None
     problems: list[str] = field(default_factory=list)
+    head_seq: int = 0
+    """The last record's seq and hash (GENESIS for an empty ledger) when the ledger
+    verifies: written down outside the workspace, they let a later ``verify
+    --expect-head`` show that the ledger was not rolled back past them."""
+    head_hash: str = ""
+
+
+ORPHAN_GRACE = timedelta(minutes=10)
+"""How old an index file without a record must be to count as left by deleted records."""
 
 
 _IN_CHUNK = 900
@@ -585,7 +596,42 @@ class Ledger:
         if stray:
             problem = f"canary tokens name release {stray[0]}, which is not in the ledger"
             return VerifyResult(False, len(entries), None, problem, [problem])
-        return VerifyResult(True, len(entries))
+        if check_index:
+            orphan = self._orphan_index({e.index_file for e in entries})
+            if orphan:
+                problem = (
+                    f"index file {orphan} belongs to no record: records were removed from the "
+                    "end of the ledger, or the ledger was replaced by an older copy"
+                )
+                return VerifyResult(False, len(entries), None, problem, [problem])
+        head = entries[-1] if entries else None
+        return VerifyResult(
+            True,
+            len(entries),
+            head_seq=head.seq if head else 0,
+            head_hash=head.record_hash if head else GENESIS,
+        )
+
+    def _orphan_index(self, referenced: set[str]) -> str | None:
+        """An exposure index file that no record names, older than a release in progress.
+
+        Why: the chain cannot show that its last records were deleted (what is left still
+        links), but each release leaves its index file behind. A release renames its index
+        into place just before appending its record, so a file younger than
+        ``ORPHAN_GRACE`` may belong to a release still running and is not counted.
+        """
+        folder = self.ws.index_dir
+        if not folder.is_dir():
+            return None
+        cutoff = time.time() - ORPHAN_GRACE.total_seconds()
+        for p in sorted(folder.glob("*.parquet")):
+            rel = f"index/{p.name}"
+            if p.name.startswith(".") or rel in referenced:
+                continue
+            with contextlib.suppress(OSError):
+                if p.stat().st_mtime < cutoff:
+                    return rel
+        return None
 
     def _tokens_by_release(self) -> dict[str, list[dict[str, str]]]:
         out: dict[str, list[dict[str, str]]] = {}
