@@ -378,7 +378,9 @@ def test_sigterm_mid_release_leaves_no_plaintext_copy(workspace: Workspace, tmp_
     deadline = time.monotonic() + 60
     while not any(tmpdir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert any(tmpdir.iterdir()), "the UTF-8 copy never appeared"
+    if not any(tmpdir.iterdir()):
+        proc.kill()
+        pytest.fail(f"the UTF-8 copy never appeared: {proc.communicate()[1][-500:]}")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
