@@ -3,7 +3,10 @@
 A :class:`ReleaseRecord` is one copy of data that left the platform. Its ``record_hash``
 covers every other column (canonical sorted-key JSON, see :mod:`leaktrace.ledger.chain`)
 including ``prev_hash``, and ``signature`` is Ed25519 over ``record_hash``: altering,
-inserting, deleting or reordering a record breaks the chain at that point.
+inserting, reordering or deleting a record before the last breaks the chain at that
+point. Deleting records from the end leaves a chain that links; ``verify`` sees it only
+through an index file no record names, or against a head kept elsewhere
+(``verify --expect-head``).
 
 :class:`CanaryToken` rows are the token side of canaries (canarytokens style: tokens vs
 hits). They are derivable from the release and not part of the hash chain themselves; the
