@@ -113,7 +113,7 @@ def canary_hit(
         bool,
         typer.Option(
             "--knew",
-            help="The caller used the canary persona's details (recorded and shown; scored "
+            help="The caller used the canary persona's details (recorded; scored "
             "as a plain hit, see docs/attribution.md).",
         ),
     ] = False,
