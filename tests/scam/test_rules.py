@@ -32,6 +32,8 @@ POSITIVE = [
     ("您的退款被冻结了", "pretext", "退款被冻结"),
     ("请您加一下我们的QQ", "channel_switch", "加一下我们的QQ"),
     ("请加ＱＱ好友方便沟通", "channel_switch", "加ＱＱ"),
+    ("加我QQ好友，我帮你办理退款", "channel_switch", "加我QQ"),  # docs audit: missed
+    ("加我们微信处理一下", "channel_switch", "加我们微信"),
     ("下载腾讯会议，会议号发您", "channel_switch", "下载腾讯会议"),
     ("您点一下共享屏幕", "screen_sharing", "共享屏幕"),
     ("打开屏幕共享我来指导您", "screen_sharing", "打开屏幕共享"),
