@@ -42,14 +42,18 @@ def test_hit_with_persona_counts_as_a_plain_hit(ws: Workspace) -> None:
 
 
 def _plain_twin(ws: Workspace) -> AttributionResult:
-    """The same hits with ``knew`` cleared."""
-    from sqlalchemy import update
+    """The same hits recorded again without ``knew``."""
+    from sqlalchemy import delete
     from sqlalchemy.orm import Session
 
+    from leaktrace.attribution.hits import stored_hits
     from leaktrace.attribution.store import CanaryHitRecord, engine_for
 
+    hits = stored_hits(ws)
     with Session(engine_for(ws)) as s, s.begin():
-        s.execute(update(CanaryHitRecord).values(knew=False))
+        s.execute(delete(CanaryHitRecord))
+    for h in hits:
+        record_hit(ws, contact=h.contact, channel=h.channel, at=h.at.isoformat())
     return attribute(ws)
 
 
@@ -135,3 +139,53 @@ def test_stored_hit_rows_are_not_trusted(ws: Workspace) -> None:
     assert (real.status, real.recipient, real.release_id) == ("canary", "yto", yto["release_id"])
     sms_candidate = next(c for c in attribute(ws).candidates if c.recipient == "sms")
     assert sms_candidate.canary_hits == 0
+
+
+def test_hit_rows_written_without_the_workspace_keys_are_not_counted(ws: Workspace) -> None:
+    """A hit on a real canary contact, inserted by someone who can write the database but
+    has no workspace keys (or altered after recording), carries no valid seal: it is
+    flagged and not counted (ledger audit: inserted hits accused whom they named)."""
+    from sqlalchemy import insert, update
+    from sqlalchemy.orm import Session
+
+    from leaktrace.attribution.hits import stored_hits
+    from leaktrace.attribution.store import CanaryHitRecord, engine_for
+
+    sms = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "sms")
+    genuine = record_hit(ws, contact=sms["contact"], channel="call", at="2030-01-01T10:00")
+    with Session(engine_for(ws)) as s, s.begin():
+        for i in range(4):
+            s.execute(insert(CanaryHitRecord).values(
+                at=f"2030-01-0{i + 2}T10:00:00+00:00", channel="call", caller="", contact=sms["contact"],
+                knew=False, status="canary", recipient="sms", release_id=sms["release_id"], reason="",
+            ))  # fmt: skip
+    hits = stored_hits(ws)
+    assert [h.status for h in hits].count("unsealed") == 4
+    assert next(h for h in hits if h.id == genuine.id).status == "canary"
+    res = attribute(ws)
+    assert next(c for c in res.candidates if c.recipient == "sms").canary_hits == 1
+    assert sum(f["status"] == "unsealed canary hit" for f in res.flagged) == 4
+    with Session(engine_for(ws)) as s, s.begin():  # altering a sealed row breaks its seal
+        s.execute(update(CanaryHitRecord).where(CanaryHitRecord.id == genuine.id).values(
+            at="2030-02-01T10:00:00+00:00"
+        ))  # fmt: skip
+    assert next(h for h in stored_hits(ws) if h.id == genuine.id).status == "unsealed"
+
+
+def test_a_database_from_before_sealed_hits_gets_the_column(ws: Workspace) -> None:
+    import sqlite3
+
+    from leaktrace.attribution import store
+
+    record_hit(ws, contact="19999999999", channel="call", at="2030-01-01")
+    con = sqlite3.connect(ws.home / "ledger.db")
+    con.execute("ALTER TABLE canary_hits DROP COLUMN seal")
+    con.commit()
+    con.close()
+    store._ENGINES.clear()
+    hits = __import__("leaktrace.attribution.hits", fromlist=["x"]).stored_hits(ws)
+    assert [h.status for h in hits] == ["unsealed"]
+    assert (
+        record_hit(ws, contact="19999999998", channel="call", at="2030-01-02").status
+        == "not_canary"
+    )

@@ -400,12 +400,12 @@ def attribute_evidence(
                 }
             )
     for h in ev.hits:
-        if h.status == "ambiguous":
+        if h.status in ("ambiguous", "unsealed"):
             flagged.append(
                 {
                     "report": f"canary hit {h.id}",
                     "source": h.channel,
-                    "status": "ambiguous canary hit",
+                    "status": f"{h.status} canary hit",
                     "reason": h.reason,
                 }
             )

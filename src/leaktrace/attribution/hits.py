@@ -18,7 +18,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leaktrace.attribution.reports import normalise_phone_str, parse_datetime
-from leaktrace.attribution.store import CanaryHitRecord, engine_for, load_hits
+from leaktrace.attribution.store import (
+    CanaryHitRecord,
+    engine_for,
+    hit_is_sealed,
+    load_hits,
+    seal_hit,
+)
 from leaktrace.errors import InputError
 from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
@@ -150,6 +156,7 @@ def record_hit(
             at=when.isoformat(),
             channel=channel,
             caller=caller,
+            seal=seal_hit(ws, when.isoformat(), channel, caller, stored, knew),
             contact=stored,
             knew=knew,
             status=status,
@@ -193,6 +200,12 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
             continue
         c = _norm_contact(r.contact)
         status, recipient, release_id, reason = _resolve(ws, c, owners.get(c, []))
+        if not hit_is_sealed(ws, r):
+            status, recipient, release_id = "unsealed", "", ""
+            reason = (
+                "the row carries no valid seal of this workspace (recorded before hits were "
+                "sealed, or written outside leaktrace): not counted; record the hit again"
+            )
         out.append(
             CanaryHit(
                 r.id,

@@ -19,13 +19,25 @@ What is stored, and why:
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Boolean, Engine, Float, Integer, MetaData, String, Text, select
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.errors import KeyFileError
@@ -38,8 +50,10 @@ __all__ = [
     "decrypt_blob",
     "encrypt_blob",
     "engine_for",
+    "hit_is_sealed",
     "load_hits",
     "load_reports",
+    "seal_hit",
 ]
 
 
@@ -82,9 +96,53 @@ class CanaryHitRecord(_Base):
     recipient: Mapped[str] = mapped_column(String(200))
     release_id: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    # "v<key version>:<hex HMAC-SHA256>" of the row's facts (see seal_hit); None on rows
+    # recorded before hits were sealed
+    seal: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 _ENGINES: dict[str, Engine] = {}
+
+
+def _hit_facts(at: str, channel: str, caller: str, contact: str, knew: bool) -> bytes:
+    return json.dumps([at, channel, caller, contact, bool(knew)], ensure_ascii=False).encode()
+
+
+def seal_hit(ws: Workspace, at: str, channel: str, caller: str, contact: str, knew: bool) -> str:
+    """The seal of a hit row: an HMAC of what the operator recorded (time, channel, caller,
+    contact, knew) under a workspace subkey.
+
+    Why: the hit table is outside the signed chain, and a hit on a real canary contact
+    named a partner; with the seal, a row written by anyone without the workspace's keys
+    (a database administrator, a copied database) is not counted.
+    """
+    v = ws.keys.current_version
+    mac = hmac.new(
+        ws.keys.derive("hit-seal", v), _hit_facts(at, channel, caller, contact, knew), "sha256"
+    )
+    return f"v{v}:{mac.hexdigest()}"
+
+
+def hit_is_sealed(ws: Workspace, rec: CanaryHitRecord) -> bool:
+    """Whether ``rec`` carries a valid seal (see :func:`seal_hit`)."""
+    version, _, mac = (rec.seal or "").partition(":")
+    if not version.startswith("v") or not version[1:].isdigit():
+        return False
+    try:
+        key = ws.keys.derive("hit-seal", int(version[1:]))
+    except KeyFileError:
+        return False
+    facts = _hit_facts(rec.at, rec.channel, rec.caller, rec.contact, rec.knew)
+    return hmac.compare_digest(hmac.new(key, facts, "sha256").hexdigest(), mac)
+
+
+def _add_missing_columns(eng: Engine) -> None:
+    """Columns added to the attribution tables since a database was made (create_all
+    makes missing tables only)."""
+    have = {c["name"] for c in inspect(eng).get_columns("canary_hits")}
+    if "seal" not in have:
+        with eng.begin() as con:
+            con.execute(text("ALTER TABLE canary_hits ADD COLUMN seal VARCHAR(80)"))
 
 
 def engine_for(ws: Workspace) -> Engine:
@@ -94,6 +152,7 @@ def engine_for(ws: Workspace) -> Engine:
     if eng is None:
         eng = Ledger(ws).engine
         _Base.metadata.create_all(eng)
+        _add_missing_columns(eng)
         _ENGINES[url] = eng
     return eng
 
