@@ -408,6 +408,9 @@ class _BatchKernel:
         self._stock: list[str] = []  # reserved ahead, not yet given to a batch
         self.batch_no = 0
         self.rows_in = 0  # input rows seen, before the where filter (for row numbers)
+        #: What the row numbers count in ("" for a whole input; a Spark partition's kernel
+        #: counts its own rows and says so)
+        self.rows_context = ""
         self.required = _required_roles(plan)
         self._aliased = parse_spec(plan.policy.fields.get("order_id", "keep")).name == "alias"
 
@@ -481,7 +484,7 @@ class _BatchKernel:
         i = int(bad.arg_true()[0])
         if prep.kept is not None:
             i = int(prep.kept.arg_true()[i])
-        where = f"order_id in data row {prep.first_row + i + 1}"
+        where = f"order_id in {self.rows_context}data row {prep.first_row + i + 1}"
         value = ids[int(bad.arg_true()[0])]
         if value is None or not value.strip():
             return InputError(f"{where} is empty; every released row needs an order number")

@@ -241,6 +241,7 @@ def _release_partition(
     p = ctx.partitionId() if ctx is not None else 0
     plan = spec.plan_for(p)
     kernel = _BatchKernel(plan)
+    kernel.rows_context = f"Spark partition {p}, "
     roles = _identity_roles(spec.roles)
     parts = Path(spec.parts_dir)
     index_part = parts / f"part-{p:05d}.parquet"
@@ -537,7 +538,6 @@ def _run(
     index_path = ws.home / index_rel
     tmp_index = ws.index_dir / f".tmp-{plan.release_id}.parquet"
     committed = False
-    out_renamed = False
     pool: Broadcast[tuple[str, ...]] | None = None
     try:
         parts_dir.mkdir()
@@ -549,7 +549,7 @@ def _run(
             parts_dir=parts_dir,
             out_schema=out_schema,
             hash_input=not input_files,
-            used_contacts={t["contact"] for t in ledger.canary_tokens()},
+            used_contacts=ledger.taken_canary_contacts(),
         )
         assert isinstance(spec.canary_phones, tuple)
         pool = roles_df.sparkSession.sparkContext.broadcast(spec.canary_phones)
@@ -558,8 +558,16 @@ def _run(
         writer = released.write.mode("error")
         try:
             if format == "csv":
-                writer.option("header", True).option("timestampNTZFormat", _CSV_DATETIME).csv(
-                    str(tmp_out)
+                # RFC 4180 quoting ("" inside quotes) and values kept as they are, as the
+                # single-machine release writes them: Spark's defaults (\" escapes, trimmed
+                # spaces) made part files that leaktrace's own reader could not trace
+                (
+                    writer.option("header", True)
+                    .option("timestampNTZFormat", _CSV_DATETIME)
+                    .option("escape", '"')
+                    .option("ignoreLeadingWhiteSpace", False)
+                    .option("ignoreTrailingWhiteSpace", False)
+                    .csv(str(tmp_out))
                 )
             else:
                 writer.option("compression", "zstd").parquet(str(tmp_out))
@@ -577,11 +585,14 @@ def _run(
         if canaries != len(tokens):
             raise RuntimeError("Spark partitions reported canaries without canary tokens")
         index_parts = [s["index"] for s in summaries if s["index"]]
-        if canaries < policy.canary_min:
-            used = {t["contact"] for t in ledger.canary_tokens()} | {t["contact"] for t in tokens}
+        # what one machine would add: rate x real rows (``rows`` counts real rows only;
+        # rounded once, not per partition) and at least canary_min
+        owed = max(policy.canary_min, int(policy.canary_rate * rows)) - canaries
+        if owed > 0:
+            used = ledger.taken_canary_contacts() | {t["contact"] for t in tokens}
             extra = _top_up_canaries(
-                plan, roles_df, role_names, policy.canary_min - canaries, used,
-                out_schema, tmp_out, parts_dir, format,
+                plan, roles_df, role_names, owed, used, out_schema, tmp_out, parts_dir,
+                format, where_sql=spec.where_sql,
             )  # fmt: skip
             if extra:
                 tokens += extra
@@ -595,11 +606,12 @@ def _run(
         )
         fsync_tree(tmp_out)
         fsync_tree(tmp_index)
-        os.replace(tmp_out, out_path)
-        out_renamed = True
-        output_sha = directory_sha256(out_path)
+        # the digest is of the files' contents, so it is the same before the rename; the
+        # copy becomes visible only after its record is committed (below), as on one
+        # machine: a folder published first could be picked up with canary numbers that a
+        # concurrent release then recorded as its own
+        output_sha = directory_sha256(tmp_out)
         tmp_index.replace(index_path)
-        fsync_dir(out_path.parent)
         fsync_dir(index_path.parent)
         body = ledger_body(
             plan,
@@ -615,6 +627,10 @@ def _run(
         _check_body(body)
         entry = ledger.append(body, tokens)
         committed = True
+        # The record names this folder; if the rename fails now, the error says so and the
+        # ledger holds a release that never landed (conservative: it accuses no one).
+        os.replace(tmp_out, out_path)
+        fsync_dir(out_path.parent)
     finally:
         if pool is not None:
             with contextlib.suppress(Exception):  # the error being raised matters, not this
@@ -624,14 +640,12 @@ def _run(
         tmp_index.unlink(missing_ok=True)
         if not committed:
             index_path.unlink(missing_ok=True)
-            if out_renamed:
-                shutil.rmtree(out_path, ignore_errors=True)
     return ReleaseResult(
         release_id=plan.release_id,
         recipient=plan.recipient,
         rows=entry.rows,
         canaries=entry.canaries,
-        channels=list(policy.channels),
+        channels=list(entry.channels),
         output=out_path,
         output_sha256=output_sha,
         entry=entry,
@@ -652,18 +666,28 @@ def _top_up_canaries(
     out_dir: Path,
     parts_dir: Path,
     format: SparkFormat,
+    *,
+    where_sql: str | None = None,
 ) -> list[dict[str, str]]:
-    """Canary rows a release still owes its policy's ``canary_min``, written as one more
-    part file of the output (and of the index); returns their tokens.
+    """Canary rows a release still owes its policy (``canary_min``, and the rate over all
+    its rows), written as one more part file of the output (and of the index); returns
+    their tokens.
 
-    Why: only partition 0 enforces the minimum (partitions cannot count each other's), and
-    when the ``where`` filter leaves partition 0 empty — data partitioned by courier, say —
-    a release had fewer canaries than its policy promises. Here the driver draws them from
-    the first rows that pass the filter (up to ``_TOP_UP_DONORS`` rows read), through the
-    same kernel under a salt of their own; the donors' real rows are not written again.
-    When no read row passes the filter, the release keeps the canaries it has.
+    Why: only partition 0 enforces the minimum (partitions cannot count each other's), each
+    partition rounds its own share of the rate down, and when the ``where`` filter leaves
+    partition 0 empty — data partitioned by courier, say — a release had fewer canaries
+    than its policy promises. Here the driver draws them from the first rows that pass the
+    filter (up to ``_TOP_UP_DONORS`` of them), through the same kernel under a salt of its
+    own; the donors' real rows are not written again. When no row passes the filter, the
+    release keeps the canaries it has.
     """
-    donors = pl.from_arrow(roles_df.limit(_TOP_UP_DONORS).toArrow())
+    source = roles_df
+    if where_sql:
+        # donors from rows that pass the filter (the first rows read may have none); a
+        # filter Spark SQL reads differently falls back to the rows read
+        with contextlib.suppress(Exception):
+            source = roles_df.filter(where_sql)
+    donors = pl.from_arrow(source.limit(_TOP_UP_DONORS).toArrow())
     assert isinstance(donors, pl.DataFrame)
     donors = normalise_frame(donors, _identity_roles(role_names))
     top_up = dataclasses.replace(

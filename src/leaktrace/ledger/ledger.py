@@ -453,6 +453,15 @@ class Ledger:
         # well-used pool most candidates come back taken)
         return set(s.execute(text(sql), {"c": as_param(cand)}).scalars().all())
 
+    def taken_canary_contacts(self) -> set[str]:
+        """Every pool number a release has used or is holding: recorded tokens and open
+        reservations (a release drawing without reservations, on Spark, must avoid both)."""
+        self._ensure_schema()
+        with Session(self.engine) as s:
+            used = set(s.scalars(select(CanaryToken.contact).where(CanaryToken.contact != "")))
+            used.update(s.scalars(select(CanaryReservation.contact)))
+        return used
+
     def canary_reservations(self) -> list[dict[str, Any]]:
         """Open reservations per release: ``{"release_id", "numbers", "since"}``, oldest first.
 
