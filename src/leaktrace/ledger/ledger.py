@@ -610,7 +610,9 @@ class Ledger:
             if orphan:
                 problem = (
                     f"index file {orphan} belongs to no record: records were removed from the "
-                    "end of the ledger, or the ledger was replaced by an older copy"
+                    "end of the ledger, or it was replaced by an older copy (or a release was "
+                    "killed between writing this index and recording it: then, and only then, "
+                    "delete the file)"
                 )
                 return VerifyResult(False, len(entries), None, problem, [problem])
         head = entries[-1] if entries else None
