@@ -481,11 +481,10 @@ class _BatchKernel:
         bad = ~ids.str.contains(_ALIASABLE).fill_null(True)
         if not bad.any():
             return None
-        i = int(bad.arg_true()[0])
-        if prep.kept is not None:
-            i = int(prep.kept.arg_true()[i])
-        where = f"order_id in {self.rows_context}data row {prep.first_row + i + 1}"
-        value = ids[int(bad.arg_true()[0])]
+        first_bad = int(bad.arg_true()[0])  # in the filtered batch
+        value = ids[first_bad]
+        row = first_bad if prep.kept is None else int(prep.kept.arg_true()[first_bad])
+        where = f"order_id in {self.rows_context}data row {prep.first_row + row + 1}"
         if value is None or not value.strip():
             return InputError(f"{where} is empty; every released row needs an order number")
         return InputError(
