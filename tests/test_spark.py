@@ -419,3 +419,9 @@ def test_cli_release_spark(
         ],
     )
     assert again.exit_code == 2 and "already exists" in again.output
+    missing = CliRunner().invoke(
+        app,
+        ["release-spark", str(csv_in), "--to", "sms", "--out", str(tmp_path / "no" / "sms"),
+         "--home", str(workspace.home)],
+    )  # fmt: skip
+    assert missing.exit_code == 2 and "does not exist" in missing.output

@@ -64,6 +64,8 @@ def release_spark_cmd(
     ws.config.recipient(to)
     if out.exists():
         raise InputError(f"{out}: already exists; Spark output goes to a new folder")
+    if not (out.parent or Path(".")).is_dir():
+        raise InputError(f"the folder of --out {out} does not exist")
     fmt = input_format or ("csv" if input.lower().endswith((".csv", ".txt")) else "parquet")
     if "://" not in input and not Path(input).exists():
         raise InputError(f"{input}: file not found")
