@@ -76,7 +76,7 @@ from leaktrace.fpe import FF1
 from leaktrace.io.checksum import file_sha256
 from leaktrace.io.columns import RoleAssignment, RoleMap, infer_roles
 from leaktrace.io.readers import normalise_frame
-from leaktrace.io.writers import fsync_dir, fsync_tree
+from leaktrace.io.writers import fsync_dir, fsync_tree, write_bytes_atomic
 from leaktrace.keys import KeyRing, MasterKey
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.release import (
@@ -215,17 +215,6 @@ def _identity_roles(roles: Sequence[str]) -> RoleMap:
     )
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _release_partition(
     spec: _ExecutorSpec, batches: Iterator[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
@@ -274,7 +263,7 @@ def _release_partition(
             "index": index_part.name if kernel.batch_no else None,
             "input_sha256": h_in.hexdigest() if spec.hash_input else None,
         }
-        _atomic_write_bytes(
+        write_bytes_atomic(
             parts / f"part-{p:05d}.json", json.dumps(summary, ensure_ascii=False).encode()
         )
     finally:

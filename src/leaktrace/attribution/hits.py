@@ -11,6 +11,7 @@ with ``status = "ambiguous"``: it is attributed to none of them, flagged and exp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,16 +105,24 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     contacts were unique) is ``"ambiguous"``: it names no recipient and no release.
     """
     c = _norm_contact(contact)
-    return _resolve(ws, c, contact_owners(ws).get(c, []))
+    return _resolve(c, contact_owners(ws).get(c, []), _pool_contains(ws))
 
 
-def _resolve(ws: Workspace, c: str, owners: list[tuple[str, str]]) -> tuple[str, str, str, str]:
+def _pool_contains(ws: Workspace) -> Callable[[str], bool]:
+    """Membership in the workspace's canary pool (numbers or mailboxes), built once."""
+    pool = ws.config.canary_pool
+    phones, emails = pool.phone_numbers(), {e.lower() for e in pool.emails}
+    return lambda c: c in phones or c in emails
+
+
+def _resolve(
+    c: str, owners: list[tuple[str, str]], in_pool: Callable[[str], bool]
+) -> tuple[str, str, str, str]:
     if len(owners) > 1:
         return "ambiguous", "", "", _ambiguous_reason(owners)
     if owners:
         return "canary", owners[0][0], owners[0][1], ""
-    pool = ws.config.canary_pool
-    if c in pool.phone_numbers() or c in {e.lower() for e in pool.emails}:
+    if in_pool(c):
         return "pool", "", "", "a pool contact not issued to any release (background rate)"
     return "not_canary", "", "", "the contact is not in the canary pool"
 
@@ -191,16 +200,17 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
     by several releases (older ledgers) resolves as ``"ambiguous"``.
     """
     out = []
-    owners = contact_owners(ws)
+    owners, in_pool = contact_owners(ws), _pool_contains(ws)
     for r in load_hits(ws):
         at = datetime.fromisoformat(r.at)
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         if since is not None and at < since:
             continue
-        c = _norm_contact(r.contact)
-        status, recipient, release_id, reason = _resolve(ws, c, owners.get(c, []))
-        if not hit_is_sealed(ws, r):
+        if hit_is_sealed(ws, r):
+            c = _norm_contact(r.contact)
+            status, recipient, release_id, reason = _resolve(c, owners.get(c, []), in_pool)
+        else:
             status, recipient, release_id = "unsealed", "", ""
             reason = (
                 "the row carries no valid seal of this workspace (recorded before hits were "

@@ -117,10 +117,11 @@ def seal_hit(ws: Workspace, at: str, channel: str, caller: str, contact: str, kn
     (a database administrator, a copied database) is not counted.
     """
     v = ws.keys.current_version
-    mac = hmac.new(
-        ws.keys.derive("hit-seal", v), _hit_facts(at, channel, caller, contact, knew), "sha256"
-    )
-    return f"v{v}:{mac.hexdigest()}"
+    return f"v{v}:{_hit_mac(ws, v, _hit_facts(at, channel, caller, contact, knew))}"
+
+
+def _hit_mac(ws: Workspace, version: int, facts: bytes) -> str:
+    return hmac.new(ws.keys.derive("hit-seal", version), facts, "sha256").hexdigest()
 
 
 def hit_is_sealed(ws: Workspace, rec: CanaryHitRecord) -> bool:
@@ -128,12 +129,12 @@ def hit_is_sealed(ws: Workspace, rec: CanaryHitRecord) -> bool:
     version, _, mac = (rec.seal or "").partition(":")
     if not version.startswith("v") or not version[1:].isdigit():
         return False
-    try:
-        key = ws.keys.derive("hit-seal", int(version[1:]))
-    except KeyFileError:
-        return False
     facts = _hit_facts(rec.at, rec.channel, rec.caller, rec.contact, rec.knew)
-    return hmac.compare_digest(hmac.new(key, facts, "sha256").hexdigest(), mac)
+    try:
+        expected = _hit_mac(ws, int(version[1:]), facts)
+    except KeyFileError:  # a key version this workspace does not have
+        return False
+    return hmac.compare_digest(expected, mac)
 
 
 def _add_missing_columns(eng: Engine) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "fsync_tree",
     "start_writeback",
     "statistics_columns",
+    "write_bytes_atomic",
     "write_table",
     "write_text_atomic",
 ]
@@ -409,7 +410,12 @@ def check_output_path(path: Path, option: str, *, not_over: Sequence[Path] = ())
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder,
+    """:func:`write_bytes_atomic` of ``text`` in UTF-8."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder (mode 0600),
     fsynced and renamed: a reader sees the old file or the whole new one, and a failure
     leaves no temporary file. Errors name ``path``, not the temporary name."""
     folder = path.parent or Path(".")
@@ -420,8 +426,8 @@ def write_text_atomic(path: Path, text: str) -> None:
             f"cannot write {path}: {exc.strerror or type(exc).__name__} (folder {folder})"
         ) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
