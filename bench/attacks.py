@@ -519,6 +519,8 @@ class Outcome:
     all_detected: bool
     false_accused: list[str]
     innocent_pairs: int
+    flagged: list[str]
+    """Accused recipients with contradicting evidence (leaktrace.trace.consistency)."""
     rows_read: int
     rows_identified: int
     target_log10: float
@@ -715,6 +717,7 @@ def run_trial(task: Task) -> Outcome:
             False,
             [],
             0,
+            [],
             0,
             0,
             0.0,
@@ -773,6 +776,7 @@ def run_trial(task: Task) -> Outcome:
         all_detected=bool(contrib) and contrib <= set(accused),
         false_accused=[x for x in accused if x not in contrib],
         innocent_pairs=len([c for c in res.candidates if c.recipient not in contrib]),
+        flagged=[c.recipient for c in res.accused if c.contradictions],
         rows_read=res.rows_read,
         rows_identified=res.rows_identified,
         target_log10=max(-1e6, target_log10),
@@ -842,6 +846,8 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
             "false_accusations": sum(len(o.false_accused) for o in done),
             "innocent_pairs": sum(o.innocent_pairs for o in done),
             "no_recipient_verdicts": sum(not o.accused for o in done),
+            "accusations": sum(len(o.accused) for o in done),
+            "contradiction_flags": sum(len(o.flagged) for o in done),
             "median_trace_s": float(np.median([o.seconds for o in done])) if done else 0.0,
         }
         for b in ("ak", "ak_full", "exact"):
@@ -958,6 +964,20 @@ def render(summary: dict[str, Any], meta: dict[str, Any]) -> str:
             f"- baseline {b}: {sum(c[b]['false_accusations'] for c in cells)} false accusations over "
             f"{sum(c[b]['innocent_pairs'] for c in cells):,} innocent pairs."
         )
+    lines.append(
+        f"- contradicting-evidence flags (`leaktrace.trace.consistency`) on accusations of "
+        f"marked leaks: {sum(c.get('contradiction_flags', 0) for c in marked)} of "
+        f"{sum(c.get('accusations', 0) for c in marked):,}: "
+        + (
+            ", ".join(
+                f"{c['attack']}×{c['rows']}: {c['contradiction_flags']}/{c['accusations']}"
+                for c in marked
+                if c.get("contradiction_flags")
+            )
+            or "none"
+        )
+        + "."
+    )
     if summary["false_accusation_events"]:
         lines.append(
             f"- events: {json.dumps(summary['false_accusation_events'], ensure_ascii=False)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from leaktrace.io import read_table
 from leaktrace.release import release
 from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, recompute_log10_p, verify_bundle
+from leaktrace.trace.report import render_report
 from leaktrace.workspace import Workspace
 
 COLS = ["name", "phone", "address", "order_time", "product"]
@@ -334,3 +336,78 @@ def test_api_refuses_an_alpha_that_is_not_a_probability(
         trace(leak, workspace=workspace, alpha=alpha)
     with pytest.raises(InputError, match="alpha must be between 0 and 1"):
         attribute(workspace, alpha=alpha)
+
+
+def _planted_leak(workspace: Workspace, released: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The SMS vendor's copy of 200 of zto's orders, with two of zto's canary rows added:
+    zto's canaries accuse it while its marks on the same orders sit at chance."""
+    from leaktrace.ledger import Ledger
+
+    pool = [t["contact"] for t in Ledger(workspace).canary_tokens()]
+    zto, sms = released["zto"], released["sms"]
+    cols = ["name", "phone", "product"]
+    rows = sms.join(zto.select("phone"), on="phone", how="semi")
+    rows = rows.filter(~pl.col("phone").is_in(pool)).head(200)
+    canaries = zto.filter(pl.col("phone").is_in(pool)).head(2)
+    assert rows.height == 200 and canaries.height == 2
+    return pl.concat([rows.select(cols), canaries.select(cols)])
+
+
+def test_planted_canaries_are_flagged_as_contradicting_evidence(
+    workspace: Workspace, released: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    res = trace(_planted_leak(workspace, released), workspace=workspace)
+    by = {c.recipient: c for c in res.accused}
+    assert sorted(by) == ["sms", "zto"]  # the p-values stand: both are accused
+    assert by["zto"].canaries == 2
+    [flag] = by["zto"].contradictions
+    assert flag["family"] == "marks"
+    assert flag["matched"] < flag["expected_half_intact"] - 50
+    assert by["sms"].contradictions == []  # sms's own marks all match
+    html = render_report(res)
+    assert 'id="contradictions"' in html and "zto" in html.split('id="contradictions"')[1]
+    # a clean leak of zto's own copy raises no flag
+    clean = trace(released["zto"].sample(60, seed=4).select(COLS), workspace=workspace)
+    assert [(c.recipient, c.contradictions) for c in clean.accused] == [("zto", [])]
+    assert 'id="contradictions"' not in render_report(clean)
+
+
+def test_bundle_keeps_the_contradiction_and_refuses_one_that_hides_it(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    from leaktrace.ledger.chain import sign
+    from leaktrace.trace.bundle import _digest
+
+    res = trace(_planted_leak(workspace, released), workspace=workspace)
+    bundle = build_bundle(workspace, res)
+    pk = workspace.keys.public_key()
+    checked = verify_bundle(json.loads(json.dumps(bundle)), pk)
+    assert [f["family"] for f in checked["contradictions"]["zto v1"]] == ["marks"]
+    body = json.loads(json.dumps(bundle["body"]))
+    for c in body["candidates"]:
+        c["contradictions"] = []
+    resigned = {"body": body, "signature": sign(workspace.keys.signing_key(), _digest(body))}
+    with pytest.raises(EvidenceError, match="contradicting evidence it lists"):
+        verify_bundle(resigned, pk)
+    # a bundle from before the check (no such key) verifies, and the flag is recomputed
+    for c in body["candidates"]:
+        del c["contradictions"]
+    old = {"body": body, "signature": sign(workspace.keys.signing_key(), _digest(body))}
+    assert "zto v1" in verify_bundle(old, pk)["contradictions"]
+
+
+def test_cli_trace_prints_the_contradiction(
+    workspace: Workspace, released: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    f = tmp_path / "leak.csv"
+    _planted_leak(workspace, released).write_csv(f)
+    r = subprocess.run(
+        [sys.executable, "-m", "leaktrace", "trace", str(f), "--home", str(workspace.home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "contradicting evidence for zto" in warnings[0]

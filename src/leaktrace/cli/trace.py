@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from leaktrace.cli import app
@@ -44,6 +45,7 @@ def trace_cmd(
     """Name the recipient(s) whose copy LEAKED came from, or say that none is identified."""
     from leaktrace.trace import trace
     from leaktrace.trace.bundle import build_bundle, write_bundle
+    from leaktrace.trace.consistency import describe
     from leaktrace.trace.report import write_report
 
     check_alpha(alpha)
@@ -84,6 +86,11 @@ def trace_cmd(
             "ACCUSED" if c in result.accused else "",
         )
     out_console.print(t)
+    for c in result.accused:
+        for found in c.contradictions:
+            out_console.print(
+                f"[yellow]warning:[/yellow] {escape(describe(c.recipient, found))}", soft_wrap=True
+            )
     if report:
         err_console.print(f"report written to {report}")
     if bundle:
@@ -102,6 +109,7 @@ def verify_evidence_cmd(
     """Re-check an evidence bundle offline: signatures, chain proof and every p-value."""
     from leaktrace.keys import load_public_key
     from leaktrace.trace.bundle import load_bundle, verify_bundle
+    from leaktrace.trace.consistency import describe
 
     res = verify_bundle(load_bundle(bundle), load_public_key(public_key))
     if json_out:
@@ -111,3 +119,8 @@ def verify_evidence_cmd(
             f"evidence bundle OK: verdict '{res['verdict']}', accused {', '.join(res['accused']) or 'none'}, "
             f"{res['entries']} ledger entries in a chain of {res['chain_length']}"
         )
+        for name, found in res["contradictions"].items():
+            for f in found:
+                out_console.print(
+                    f"[yellow]warning:[/yellow] {escape(describe(name, f))}", soft_wrap=True
+                )

@@ -10,7 +10,9 @@ signed chain. The bundle body is signed with the workspace's Ed25519 key.
 ``verify_bundle`` needs only the bundle and the public key: it checks the bundle
 signature, each entry's hash and signature, the chain links, and RECOMPUTES every p-value
 from the counts with the same exact statistics; a bundle whose figures do not follow from
-its own counts is rejected.
+its own counts is rejected. So is one whose list of contradicting evidence (see
+:mod:`leaktrace.trace.consistency`) differs from what its counts give: a bundle cannot hide
+that one family of evidence says "not this copy".
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from leaktrace import __version__
 from leaktrace.errors import EvidenceError, InputError
 from leaktrace.io.writers import write_text_atomic
 from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
+from leaktrace.trace.consistency import contradictions
 from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p
 from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
 from leaktrace.workspace import Workspace
@@ -141,6 +144,7 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
     accused = set(body["accused"])
     accused_keys = {(r, v) for r, v in body["accused_candidates"]}
     log_alpha = math.log10(body["alpha"])
+    flagged: dict[str, list[dict[str, Any]]] = {}
     for c in body["candidates"]:
         again = recompute_log10_p(c, body["rows"]["read"], body["tests"])
         reported = c["log10_p_value"]
@@ -151,6 +155,15 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
             )
         if (again <= log_alpha) != ((c["recipient"], c["key_version"]) in accused_keys):
             raise EvidenceError(f"candidate {c['recipient']}: accusation does not match alpha")
+        found = contradictions(c, (c["recipient"], c["key_version"]) in accused_keys)
+        if "contradictions" in c and _families(c["contradictions"]) != _families(found):
+            # bundles made before the check have no such key: theirs are recomputed below
+            raise EvidenceError(
+                f"candidate {c['recipient']}: the contradicting evidence it lists does not "
+                "follow from its counts"
+            )
+        if found:
+            flagged[f"{c['recipient']} v{c['key_version']}"] = found
     for name in accused:
         if not any(
             c["recipient"] == name and c["log10_p_value"] <= log_alpha for c in body["candidates"]
@@ -163,7 +176,20 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
         "entries": len(body["ledger_entries"]),
         "chain_length": len(chain),
         "evidence_sha256": body["evidence_sha256"],
+        "contradictions": flagged,
     }
+
+
+def _families(found: Any) -> list[tuple[Any, Any, Any]]:
+    """What a contradiction list says, without its rounded figures."""
+    if not isinstance(found, list):
+        return [("not a list", None, None)]
+    return [
+        (f.get("family"), f.get("observed"), f.get("matched"))
+        if isinstance(f, dict)
+        else ("not a record", None, None)
+        for f in found
+    ]
 
 
 def load_bundle(path: Path) -> dict[str, Any]:

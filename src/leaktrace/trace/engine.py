@@ -32,6 +32,7 @@ from leaktrace.identity import IDENTITY_KEYS, canonical_columns, identity_digest
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.prf import match_probability
 from leaktrace.release import bias_key_for, mark_key_for
+from leaktrace.trace.consistency import contradictions
 from leaktrace.trace.stats import (
     Tail,
     binomial_tail,
@@ -78,6 +79,9 @@ class CandidateResult:
     log10_p: float = 0.0
     log10_p_corrected: float = 0.0
     method: str = "trivial"
+    contradictions: list[dict[str, Any]] = field(default_factory=list)
+    """Evidence families that say "not this copy" while it is accused (see
+    :mod:`leaktrace.trace.consistency`); a flag for the analyst, not part of the p-value."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +112,7 @@ class CandidateResult:
             "alias_q": self.alias_q,
             "alias_counts": self.alias_counts,
             "canary_q": self.canary_q,
+            "contradictions": self.contradictions,
         }
 
 
@@ -406,6 +411,8 @@ def trace_frame(
         c.log10_p_corrected = bonferroni(c.log10_p, m)
     ranked = sorted(cands.values(), key=lambda c: (c.log10_p_corrected, c.recipient))
     accused = [c for c in ranked if c.log10_p_corrected <= math.log10(alpha)]
+    for c in accused:
+        c.contradictions = contradictions(c.as_dict(), accused=True)
     identified = matches.get_column("row_id").n_unique() if matches.height else 0
     return TraceResult(
         verdict="source identified" if accused else "no recipient identified",

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from leaktrace.io.writers import write_text_atomic
+from leaktrace.trace.consistency import describe
 from leaktrace.trace.engine import CandidateResult, TraceResult
 
 __all__ = ["render_report", "write_report"]
@@ -90,6 +91,17 @@ def render_report(result: TraceResult, *, title: str = "leaktrace evidence repor
             f"<td>{c.log10_p_corrected:.2f}</td><td>{'<b>accused</b>' if c in accused else ''}</td>"
             "</tr>"
         )
+    flags = [describe(c.recipient, f) for c in accused for f in c.contradictions]
+    contradicting = (
+        '<h2 id="contradictions">Contradicting evidence / 证据相互矛盾</h2>'
+        "<p>One family of evidence accuses, another says the data is not this recipient's "
+        "copy. The p-value stays valid; the accusation needs a closer look. "
+        "一类证据指认该接收方，另一类证据却显示数据并非其副本：p 值仍然有效，但采取行动前须进一步核查。</p><ul>"
+        + "".join(f"<li>{html.escape(f)}</li>" for f in flags)
+        + "</ul>"
+        if flags
+        else ""
+    )
     involved = {r for c in accused for r in c.releases}
     recs = [
         f"<tr><td>{e.seq}</td><td>{html.escape(e.release_id)}</td><td>{html.escape(e.created)}</td>"
@@ -111,6 +123,7 @@ table{{border-collapse:collapse;font-size:13px;margin:1em 0}}td,th{{border:1px s
 <p>Evidence file SHA-256: <code>{html.escape(result.evidence_sha256)}</code><br>
 Rows read {result.rows_read:,}; matched to released orders {result.rows_identified:,};
 carrying readable marks, aliases or canaries {result.rows_informative:,}.</p>
+{contradicting}
 <h2>Scores / 各候选得分 (−log10 corrected p)</h2>
 {_chart(result)}
 <h2>Evidence per candidate / 逐项证据</h2>

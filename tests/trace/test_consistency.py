@@ -1,0 +1,105 @@
+"""The contradiction check: exact or conservative lower tails, and when a family is flagged."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from leaktrace.trace import consistency
+from leaktrace.trace.consistency import SURVIVAL, contradictions, describe, lower_tail_log10
+
+
+def _brute(classes: list[tuple[int, float]], k: int) -> float:
+    """P(Σ Binomial(n_j, q_j) ≤ k) by enumerating the joint pmf (tiny cases only)."""
+    pmf = np.ones(1)
+    for n, q in classes:
+        pmf = np.convolve(pmf, [math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(n + 1)])
+    return float(pmf[: k + 1].sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 12), st.floats(0.05, 0.95)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.integers(0, 30),
+)
+def test_exact_tail_equals_enumeration(classes: list[tuple[int, float]], k: int) -> None:
+    got = lower_tail_log10(classes, k)
+    want = min(1.0, _brute(classes, k))
+    assert math.isclose(10**got, want, rel_tol=1e-9, abs_tol=1e-300)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(50, 400), st.floats(0.2, 0.9), st.floats(0.05, 1.0))
+def test_chernoff_path_never_below_the_exact_tail(n: int, q: float, share: float) -> None:
+    """Forcing the bound (no exact work allowed) can only give a larger tail: the flag
+    can only become rarer, never raised on counts that do not warrant it."""
+    k = int(share * n * q)
+    exact = lower_tail_log10([(n, q)], k)
+    old = consistency._EXACT_MAX_WORK
+    consistency._EXACT_MAX_WORK = 0
+    try:
+        bound = lower_tail_log10([(n, q)], k)
+    finally:
+        consistency._EXACT_MAX_WORK = old
+    assert bound >= exact - 1e-9
+    assert exact == pytest.approx(math.log10(max(stats.binom.cdf(k, n, q), 1e-300)), abs=1e-6)
+
+
+def _cand(
+    classes: list[tuple[int, float, int]],
+    *,
+    marks: float = 0.0,
+    tardos: float = 0.0,
+    aliases: float = 0.0,
+    alias_a: list[float] | None = None,
+) -> dict[str, Any]:
+    return {
+        "classes": [{"observed": n, "p": p, "weight": 1, "matched": k} for n, p, k in classes],
+        "log10_p_by_family": {
+            "marks": marks,
+            "tardos": tardos,
+            "aliases": aliases,
+            "canaries": -30,
+        },
+        "alias_counts": {"independent": alias_a or [], "by_digits": []},
+    }
+
+
+def test_marks_at_chance_contradict_an_accusation() -> None:
+    found = contradictions(_cand([(400, 0.5, 205)]), accused=True)
+    assert [f["family"] for f in found] == ["marks"]
+    f = found[0]
+    assert (f["observed"], f["matched"], f["expected_by_chance"]) == (400, 205, 200.0)
+    assert f["expected_half_intact"] == pytest.approx(400 * (0.5 + 0.5 * SURVIVAL))
+    assert f["log10_p_half_intact"] < -3
+    assert "planted" in describe("zto", f)
+
+
+def test_no_flag_without_an_accusation_too_few_positions_or_enough_matches() -> None:
+    assert contradictions(_cand([(400, 0.5, 205)]), accused=False) == []
+    assert contradictions(_cand([(19, 0.5, 0)]), accused=True) == []
+    # a heavily damaged copy (60 % matches where a half-intact one gives 75 %) is
+    # inconsistent with half-intact, but its own marks are significant: not checked
+    assert contradictions(_cand([(4000, 0.5, 2400)], marks=-30.0), accused=True) == []
+    assert contradictions(_cand([(400, 0.5, 290)]), accused=True) == []
+
+
+def test_tardos_family_significant_means_marks_are_not_contradicting() -> None:
+    assert contradictions(_cand([(400, 0.5, 205)], tardos=-12.0), accused=True) == []
+
+
+def test_aliases_that_do_not_match_contradict() -> None:
+    found = contradictions(_cand([], alias_a=[40, 1e-18, 0]), accused=True)
+    assert [f["family"] for f in found] == ["aliases"]
+    assert contradictions(_cand([], alias_a=[40, 1e-18, 0], aliases=-20.0), accused=True) == []
+    assert contradictions(_cand([], alias_a=[40, 1e-18, 25]), accused=True) == []
