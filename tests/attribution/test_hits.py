@@ -189,3 +189,32 @@ def test_a_database_from_before_sealed_hits_gets_the_column(ws: Workspace) -> No
         record_hit(ws, contact="19999999998", channel="call", at="2030-01-02").status
         == "not_canary"
     )
+
+
+def test_an_altered_hit_time_is_flagged_not_fatal(ws: Workspace) -> None:
+    """A hit row whose time was rewritten into something that is no time at all (or moved
+    before ``--since``) is one flagged, uncounted row — in no campaign, whatever ``since``
+    says — not an error for the whole run."""
+    import sqlite3
+    from contextlib import closing
+    from datetime import UTC, datetime
+
+    from leaktrace.attribution.reports import add_reports, parse_report_obj
+
+    report = {"victim_phone": "13900000000", "reported_at": "2030-01-01", "caller": "021-1"}
+    add_reports(ws, [parse_report_obj(report, "r:1")])  # a campaign of caller 021-1
+    tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
+    bad = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01", caller="021-1")
+    moved = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-02", caller="021-1")
+    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
+        con.execute("update canary_hits set at = 'not a time' where id = ?", (bad.id,))
+        con.execute("update canary_hits set at = '2001-01-01' where id = ?", (moved.id,))
+        con.commit()
+    for res in (attribute(ws), attribute(ws, since=datetime(2099, 1, 1, tzinfo=UTC))):
+        hits = sorted(f["report"] for f in res.flagged if str(f["report"]).startswith("canary"))
+        assert hits == [f"canary hit {bad.id}", f"canary hit {moved.id}"]
+        assert res.unsealed == {"reports": 0, "canary_hits": 2}
+        assert "2 canary hit(s) without a valid seal" in res.explanation["en"]
+        assert all(c.canary_hits == 0 for c in res.candidates)
+        assert not any(e["event"] == "canary hit" for c in res.campaigns for e in c["timeline"])
+    assert [c["callers"] for c in attribute(ws).campaigns] == [["0211"]]

@@ -187,6 +187,8 @@ class AttributionResult:
     outside: dict[str, Any]
     explanation: dict[str, str]
     campaigns: list[dict[str, Any]] = field(default_factory=list)
+    unsealed: dict[str, int] = field(default_factory=lambda: {"reports": 0, "canary_hits": 0})
+    """Rows left out because they carry no valid seal (each is also in ``flagged``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -201,6 +203,7 @@ class AttributionResult:
             "outside": self.outside,
             "explanation": self.explanation,
             "campaigns": self.campaigns,
+            "unsealed": self.unsealed,
         }
 
 
@@ -372,6 +375,43 @@ def _explain(
     return {"zh": zh, "en": en}
 
 
+def _explain_unsealed(result: AttributionResult) -> None:
+    """Say in the explanation how many rows were left out for want of a valid seal.
+
+    Why in the explanation and not only in ``flagged``: a verdict reached without some
+    reports is a different statement, and whoever reads only the summary must see that
+    rows were altered (or stored before seals) and that the verdict does not rest on them.
+    """
+    n_rep, n_hit = result.unsealed["reports"], result.unsealed["canary_hits"]
+    if not n_rep and not n_hit:
+        return
+    zh = "、".join(
+        part
+        for part in (
+            f"{n_rep} 份受害人报告" if n_rep else "",
+            f"{n_hit} 次金丝雀呼叫" if n_hit else "",
+        )
+        if part
+    )
+    en = " and ".join(
+        part
+        for part in (
+            f"{n_rep} victim report(s)" if n_rep else "",
+            f"{n_hit} canary hit(s)" if n_hit else "",
+        )
+        if part
+    )
+    result.explanation["zh"] += (
+        f" 另有 {zh}没有本工作区的有效封印（在数据库中被改动、在 leaktrace 之外写入，"
+        "或在启用封印之前存储），未计入上述结果（见 flagged）。"
+    )
+    result.explanation["en"] += (
+        f" {en} without a valid seal of this workspace (altered in the database, written "
+        "outside leaktrace, or stored before rows were sealed) were left out of the above "
+        "(see flagged)."
+    )
+
+
 def attribute_evidence(
     ws: Workspace,
     ev: Evidence,
@@ -427,6 +467,11 @@ def attribute_evidence(
         },
         explanation=_explain(accused, cands, len(elig), outside_n, alpha),
     )
+    result.unsealed = {
+        "reports": status.get("unsealed", 0),
+        "canary_hits": sum(h.status == "unsealed" for h in ev.hits),
+    }
+    _explain_unsealed(result)
     n_amb = sum(h.status == "ambiguous" for h in ev.hits)
     if n_amb:
         result.explanation["zh"] += (
@@ -456,6 +501,8 @@ def attribute(
 ) -> AttributionResult:
     """Attribute every stored report (and canary hit) since ``since``.
 
+    Rows without a valid seal are not counted: they are listed in ``flagged`` and counted
+    in ``unsealed`` (a report row whose seal fails is listed whatever ``since`` says).
     Raises :class:`LedgerIntegrityError` when the ledger does not verify.
     """
     check_alpha(alpha)

@@ -87,8 +87,11 @@ def find_campaigns(
             x = parent[x]
         return x
 
+    # a row nothing vouches for (no valid seal) joins no campaign: its caller, time, loss
+    # and stages are whatever was written into the database
+    trusted = [i for i in range(n) if ev.victims[i].report.trusted]
     timed = sorted(
-        (i for i in range(n) if ev.victims[i].report.reported_at is not None),
+        (i for i in trusted if ev.victims[i].report.reported_at is not None),
         key=lambda i: ev.victims[i].report.reported_at,  # type: ignore[arg-type,return-value]
     )
     last: dict[str, int] = {}
@@ -104,7 +107,8 @@ def find_campaigns(
                 parent[find(i)] = find(j)
         last[key] = i
     groups: dict[int, list[int]] = {}
-    for i in timed + [i for i in range(n) if i not in set(timed)]:
+    timed_set = set(timed)
+    for i in timed + [i for i in trusted if i not in timed_set]:
         groups.setdefault(find(i), []).append(i)
     members = [g for g in groups.values()]
     camps: list[Campaign] = []

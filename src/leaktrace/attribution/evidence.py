@@ -117,7 +117,7 @@ def load_view(ws: Workspace) -> LedgerView:
 @dataclass
 class VictimEvidence:
     report: StoredReport
-    status: str  # ok | malformed | unknown_customer | before_order
+    status: str  # ok | malformed | unknown_customer | before_order | UNTRUSTED_STATUSES
     reason: str
     notes: list[str] = field(default_factory=list)
     consistent: dict[str, bool] = field(default_factory=dict)
@@ -218,7 +218,9 @@ def build_evidence(
     vid_rows = []
     for i, r in enumerate(reports):
         ve = VictimEvidence(r, "ok", "")
-        if r.status != "ok" or r.phone is None or r.reported_at is None:
+        if not r.trusted:  # unsealed, unreadable or a copied row: flagged, never counted
+            ve.status, ve.reason = r.status, r.reason
+        elif r.status != "ok" or r.phone is None or r.reported_at is None:
             ve.status, ve.reason = "malformed", r.reason or "no usable phone or time"
         else:
             for v in versions:

@@ -190,6 +190,11 @@ def record_hit(
     )
 
 
+def _stored_time(value: str) -> datetime:
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]:
     """Stored hits, each resolved again from its contact against the ledger's (signed)
     canary tokens: the stored status, recipient and release are not trusted.
@@ -202,26 +207,32 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
     out = []
     owners, in_pool = contact_owners(ws), _pool_contains(ws)
     for r in load_hits(ws):
-        at = datetime.fromisoformat(r.at)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        if since is not None and at < since:
-            continue
         if hit_is_sealed(ws, r):
+            at = _stored_time(r.at)
+            if since is not None and at < since:
+                continue
             c = _norm_contact(r.contact)
             status, recipient, release_id, reason = _resolve(c, owners.get(c, []), in_pool)
+            caller = r.caller
         else:
-            status, recipient, release_id = "unsealed", "", ""
+            # listed whatever ``since`` says, and in no campaign: its time and caller are
+            # what nothing vouches for (an unparseable time must not stop the run either)
+            try:
+                at = _stored_time(r.at)
+            except (TypeError, ValueError):
+                at = datetime(1970, 1, 1, tzinfo=UTC)
+            status, recipient, release_id, caller = "unsealed", "", "", ""
             reason = (
                 "the row carries no valid seal of this workspace (recorded before hits were "
-                "sealed, or written outside leaktrace): not counted; record the hit again"
+                "sealed, altered in the database, or written outside leaktrace): not counted; "
+                "record the hit again"
             )
         out.append(
             CanaryHit(
                 r.id,
                 at,
                 r.channel,
-                r.caller,
+                caller,
                 r.contact,
                 r.knew,
                 status,

@@ -16,6 +16,10 @@ Bad rows are never dropped and never stop the run: a row that cannot be parsed b
 report with ``status = "malformed"`` and a reason naming the problem (never the value).
 Whether a report's victim is a known customer, or the call came before their order, is
 decided at attribution time against the ledger as it is then (see ``attribute``).
+
+Every stored row is sealed (``store.seal_report``); a row whose seal is missing or does
+not match is loaded as ``status = "unsealed"`` and never counted (see
+:func:`load_stored_reports`).
 """
 
 from __future__ import annotations
@@ -29,17 +33,27 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leaktrace.attribution.store import ReportRecord, decrypt_blob, encrypt_blob, engine_for
+from leaktrace.attribution.store import (
+    ReportRecord,
+    decrypt_blob,
+    encrypt_blob,
+    engine_for,
+    report_is_sealed,
+    report_seal_problem,
+    seal_report,
+)
 from leaktrace.digest import keyed_digest_one
-from leaktrace.errors import InputError
+from leaktrace.errors import InputError, KeyFileError
 from leaktrace.io.jsontext import JsonTextError, loads_json
 from leaktrace.pii.text import canonical_str
 from leaktrace.workspace import Workspace
 
 __all__ = [
     "QUOTE_ROLES",
+    "UNTRUSTED_STATUSES",
     "IntakeResult",
     "StoredReport",
     "VictimReport",
@@ -340,7 +354,11 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
     problems: list[tuple[str, str]] = []
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with Session(engine_for(ws)) as s, s.begin():
-        existing = {row[0] for row in s.query(ReportRecord.dedupe).all()}
+        # only sealed rows make a report a duplicate: a row altered in the database (or
+        # stored before seals) is not counted, and adding the report again must restore it
+        existing = {
+            rec.dedupe for rec in s.scalars(select(ReportRecord)) if report_is_sealed(ws, rec)
+        }
         for r, t in zip(reports, texts, strict=True):
             verdict = next(it) if t else None
             keys = _dedupe_keys(dedupe_keys, r)
@@ -370,8 +388,8 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
                 received_at=now,
                 source=r.source[:300],
                 reported_at=r.reported_at.isoformat() if r.reported_at else None,
-                channel=r.channel,
-                caller=r.caller,
+                channel=str(r.channel),
+                caller=str(r.caller),
                 quoted_roles=json.dumps(_listed_quote_keys(r.quoted)),
                 loss=r.loss,
                 has_receipt=r.police_receipt is not None,
@@ -387,6 +405,7 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
                 key_version=kv,
                 blob=blob,
             )
+            rec.seal = seal_report(ws, rec)
             s.add(rec)
             s.flush()
             ids.append(rec.id)
@@ -395,6 +414,11 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
 
 def _key_versions(ws: Workspace) -> list[int]:
     return list(range(1, ws.keys.current_version + 1))
+
+
+UNTRUSTED_STATUSES = frozenset({"unsealed", "unreadable", "duplicate_row"})
+"""Statuses of stored rows whose content nothing vouches for (or that repeat a sealed row):
+loaded only to be flagged; their clear fields are not read (see :func:`load_stored_reports`)."""
 
 
 @dataclass
@@ -418,16 +442,90 @@ class StoredReport:
     def roles(self) -> list[str]:
         return sorted({QUOTE_ROLES[k] for k in self.quoted if k in QUOTE_ROLES})
 
+    @property
+    def trusted(self) -> bool:
+        """Whether the row's content may be used at all (its seal held and it opened)."""
+        return self.status not in UNTRUSTED_STATUSES
+
+
+def _shown(value: object) -> str:
+    """An unsealed row's ``source`` as it may be printed: anyone who can write the database
+    wrote it, so no control characters (terminal escapes) and no more than a line."""
+    text = value if isinstance(value, str) else repr(value)
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:300]
+
+
+def _left_out(rec: ReportRecord, status: str, reason: str) -> StoredReport:
+    """A row that is flagged and not counted: only its id and (cleaned) source are kept,
+    since nothing vouches for its other clear fields."""
+    return StoredReport(
+        id=rec.id,
+        source=_shown(rec.source),
+        reported_at=None,
+        channel="",
+        caller="",
+        phone=None,
+        quoted={},
+        loss=None,
+        fraud_type="",
+        stages=[],
+        status=status,
+        reason=reason,
+    )
+
 
 def load_stored_reports(ws: Workspace, since: datetime | None = None) -> list[StoredReport]:
+    """Stored reports for attribution; every row the database holds is either counted
+    evidence or a flagged, left-out row — never an error for the whole run.
+
+    Why: the report table is outside the signed chain and may be administered by people
+    without the workspace's keys. A row without a valid seal (altered in the database,
+    written outside leaktrace, stored before seals) is ``unsealed``; a sealed row whose
+    blob does not open is ``unreadable``; a second sealed row with the same intake digest
+    (a row copied whole: the seal does not cover ``id``) is ``duplicate_row``. Unsealed
+    rows are returned whatever ``since`` says, because their call time is exactly what
+    cannot be trusted to leave them out.
+    """
     from leaktrace.attribution.store import load_reports
 
     out = []
+    first_of: dict[str, int] = {}
     for rec in load_reports(ws):
+        problem = report_seal_problem(ws, rec)
+        if problem is not None:
+            out.append(
+                _left_out(
+                    rec, "unsealed", f"{problem}: not counted; add the report again to count it"
+                )
+            )
+            continue
+        first = first_of.setdefault(rec.dedupe, rec.id)
         at = datetime.fromisoformat(rec.reported_at) if rec.reported_at else None
         if since is not None and at is not None and at < since:
             continue
-        blob = decrypt_blob(ws, rec.blob, rec.key_version)
+        if first != rec.id:
+            out.append(
+                _left_out(
+                    rec,
+                    "duplicate_row",
+                    f"a copy of report {first} (the same report stored twice): counted "
+                    f"once, as report {first}",
+                )
+            )
+            continue
+        try:
+            blob = decrypt_blob(ws, rec.blob, rec.key_version)
+            stages = list(json.loads(rec.stages))
+        except (KeyFileError, ValueError):
+            out.append(
+                _left_out(
+                    rec,
+                    "unreadable",
+                    "the row's encrypted part cannot be opened with this workspace's keys: "
+                    "not counted",
+                )
+            )
+            continue
         out.append(
             StoredReport(
                 id=rec.id,
@@ -439,7 +537,7 @@ def load_stored_reports(ws: Workspace, since: datetime | None = None) -> list[St
                 quoted=dict(blob.get("quoted") or {}),
                 loss=rec.loss,
                 fraud_type=rec.fraud_type,
-                stages=list(json.loads(rec.stages)),
+                stages=stages,
                 status=rec.status,
                 reason=rec.reason,
             )

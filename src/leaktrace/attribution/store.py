@@ -15,6 +15,10 @@ What is stored, and why:
 * in clear: times, channel, caller number/account (the scammer's, not the victim's),
   the quoted ROLES (not values), loss, the scam detector's fraud type and stages, and
   the intake status with its reason.
+* a seal on every row of both tables (an HMAC under a workspace subkey, see
+  :func:`seal_report` and :func:`seal_hit`): the tables are outside the signed chain, and
+  the database may be administered by people who hold no workspace key. A row without a
+  valid seal is flagged and not counted by ``attribute``.
 """
 
 from __future__ import annotations
@@ -53,7 +57,10 @@ __all__ = [
     "hit_is_sealed",
     "load_hits",
     "load_reports",
+    "report_is_sealed",
+    "report_seal_problem",
     "seal_hit",
+    "seal_report",
 ]
 
 
@@ -81,6 +88,9 @@ class ReportRecord(_Base):
     dedupe: Mapped[str] = mapped_column(String(64), index=True)
     key_version: Mapped[int] = mapped_column(Integer)
     blob: Mapped[str] = mapped_column(Text)  # hex(nonce || AES-GCM ciphertext)
+    # "v<key version>:<hex HMAC-SHA256>" of every other column but id (see seal_report);
+    # None on rows stored before reports were sealed
+    seal: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class CanaryHitRecord(_Base):
@@ -126,24 +136,131 @@ def _hit_mac(ws: Workspace, version: int, facts: bytes) -> str:
 
 def hit_is_sealed(ws: Workspace, rec: CanaryHitRecord) -> bool:
     """Whether ``rec`` carries a valid seal (see :func:`seal_hit`)."""
-    version, _, mac = (rec.seal or "").partition(":")
-    if not version.startswith("v") or not version[1:].isdigit():
+    seal = rec.seal if isinstance(rec.seal, str) else ""  # any type, if written by hand
+    version, _, mac = seal.partition(":")
+    if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
         return False
-    facts = _hit_facts(rec.at, rec.channel, rec.caller, rec.contact, rec.knew)
     try:
+        facts = _hit_facts(rec.at, rec.channel, rec.caller, rec.contact, rec.knew)
         expected = _hit_mac(ws, int(version[1:]), facts)
     except KeyFileError:  # a key version this workspace does not have
         return False
-    return hmac.compare_digest(expected, mac)
+    except (TypeError, ValueError):  # a value of a type leaktrace never writes
+        return False
+    return hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace"))
+
+
+REPORT_SEALED_COLUMNS = (
+    "received_at",
+    "source",
+    "reported_at",
+    "channel",
+    "caller",
+    "quoted_roles",
+    "loss",
+    "has_receipt",
+    "fraud_type",
+    "stages",
+    "status",
+    "reason",
+    "customer",
+    "dedupe",
+    "key_version",
+    "blob",
+)
+"""The columns a report's seal covers, in the order they are encoded: all but ``id`` and
+the seal. Spelled out rather than read from the table, so that adding a column later does
+not silently change the encoding (and break every earlier seal); a test holds the two
+together."""
+
+
+def _report_facts(rec: ReportRecord) -> bytes:
+    """The canonical encoding a report seal is computed over.
+
+    JSON keeps each value's type (``"95013"`` and ``95013`` differ), so a value the
+    database returns with another type than leaktrace wrote fails the seal rather than
+    reaching code that expects a string. ``loss`` is written as a float and compared as
+    one, whatever numeric type a driver returns for it.
+    """
+    values: list[object] = [getattr(rec, c) for c in REPORT_SEALED_COLUMNS]
+    loss: object = rec.loss
+    if isinstance(loss, int) and not isinstance(loss, bool):
+        values[REPORT_SEALED_COLUMNS.index("loss")] = float(loss)
+    return json.dumps(
+        ["victim_reports", *values], ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
+
+
+def _report_mac(ws: Workspace, version: int, facts: bytes) -> str:
+    return hmac.new(ws.keys.derive("report-seal", version), facts, "sha256").hexdigest()
+
+
+def seal_report(ws: Workspace, rec: ReportRecord) -> str:
+    """The seal of a report row: an HMAC of every stored column but ``id`` (the blob
+    included) under a workspace subkey (``report-seal``, per key version).
+
+    Why: the report table is outside the signed chain, and its clear columns (status,
+    call time, quoted roles, dedupe and customer digests) decide whether and how a
+    report counts against a partner. A database administrator without the workspace's
+    keys could change them unseen; with the seal, such a row is not counted. The blob is
+    covered so that it is bound to its row: a blob copied into another row, or a row's
+    clear fields put beside another blob, fail the seal.
+    """
+    v = ws.keys.current_version
+    return f"v{v}:{_report_mac(ws, v, _report_facts(rec))}"
+
+
+def report_seal_problem(ws: Workspace, rec: ReportRecord) -> str | None:
+    """Why ``rec`` carries no valid seal (see :func:`seal_report`), in words; None when
+    it does. The words never show the seal or a key."""
+    if rec.seal is None:
+        return (
+            "the row has no seal (stored before reports were sealed, or written outside leaktrace)"
+        )
+    altered = (
+        "the row's seal does not match its content (altered in the database after it was "
+        "stored, or written outside leaktrace)"
+    )
+    version, _, mac = rec.seal.partition(":") if isinstance(rec.seal, str) else ("", "", "")
+    if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
+        return "the row's seal is not a leaktrace seal (written outside leaktrace)"
+    try:
+        expected = _report_mac(ws, int(version[1:]), _report_facts(rec))
+    except KeyFileError:
+        return (
+            f"the row is sealed under key version {int(version[1:])}, which this workspace "
+            "does not have"
+        )
+    except (TypeError, ValueError):  # a value of a type leaktrace never writes (or NaN)
+        return altered
+    if not hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")):
+        return altered
+    return None
+
+
+def report_is_sealed(ws: Workspace, rec: ReportRecord) -> bool:
+    """Whether ``rec`` carries a valid seal (see :func:`seal_report`)."""
+    return report_seal_problem(ws, rec) is None
+
+
+_ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "canary_hits": {"seal": "VARCHAR(80)"},
+    "victim_reports": {"seal": "VARCHAR(80)"},
+}
+"""Columns added to existing tables since they were first made: table → name → SQL type."""
 
 
 def _add_missing_columns(eng: Engine) -> None:
     """Columns added to the attribution tables since a database was made (create_all
-    makes missing tables only)."""
-    have = {c["name"] for c in inspect(eng).get_columns("canary_hits")}
-    if "seal" not in have:
-        with eng.begin() as con:
-            con.execute(text("ALTER TABLE canary_hits ADD COLUMN seal VARCHAR(80)"))
+    makes missing tables only). Rows that predate a seal column get NULL, i.e. unsealed:
+    nothing can vouch for what they held before the seal existed."""
+    insp = inspect(eng)
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in insp.get_columns(table)}
+        for name, sql_type in columns.items():
+            if name not in have:
+                with eng.begin() as con:
+                    con.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
 
 
 def engine_for(ws: Workspace) -> Engine:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leaktrace.cli import app
 from leaktrace.cli.common import (
@@ -65,41 +66,62 @@ def report_add(
 @handle_errors
 def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List stored reports (no victim phone or quoted values are shown)."""
-    from leaktrace.attribution.store import load_reports
+    from leaktrace.attribution.store import load_reports, report_is_sealed
 
     ws = open_workspace(resolve_home(home))
-    rows = [
-        {
-            "id": r.id,
-            "reported_at": r.reported_at,
-            "channel": r.channel,
-            "caller": r.caller,
-            "quoted": json.loads(r.quoted_roles),
-            "fraud_type": r.fraud_type,
-            "stages": json.loads(r.stages),
-            "loss": r.loss,
-            "status": r.status,
-            "reason": r.reason,
-            "source": r.source,
-        }
-        for r in load_reports(ws)
-    ]
+    rows: list[dict[str, Any]] = []
+    for rec in load_reports(ws):
+        rows.append(
+            {
+                "id": rec.id,
+                "reported_at": rec.reported_at,
+                "channel": rec.channel,
+                "caller": rec.caller,
+                "quoted": _json_names(rec.quoted_roles),
+                "fraud_type": rec.fraud_type,
+                "stages": _json_names(rec.stages),
+                "loss": rec.loss if isinstance(rec.loss, int | float) else None,
+                "status": rec.status,
+                "reason": rec.reason,
+                "source": rec.source,
+                "sealed": report_is_sealed(ws, rec),
+            }
+        )
     if json_out:
         print_json(rows)
         return
     t = Table("id", "reported at", "channel", "caller", "quoted", "stages", "loss", "status")
     for r in rows:
+        status = str(r["status"]) + (f" ({r['reason']})" if r["reason"] else "")
+        if not r["sealed"]:
+            status = f"UNSEALED, not counted (stored as: {status})"
+        # Text, not markup: every cell was written by a report file or the database
         t.add_row(
-            str(r["id"]),
-            str(r["reported_at"] or "—"),
-            str(r["channel"]),
-            str(r["caller"]),
-            ",".join(r["quoted"]),
-            ",".join(r["stages"]),
-            "" if r["loss"] is None else f"{r['loss']:.0f}",
-            str(r["status"]) + (f" ({r['reason']})" if r["reason"] else ""),
+            *(
+                Text(str(cell))
+                for cell in (
+                    r["id"],
+                    r["reported_at"] or "—",
+                    r["channel"],
+                    r["caller"],
+                    ",".join(r["quoted"]),
+                    ",".join(r["stages"]),
+                    "" if r["loss"] is None else f"{r['loss']:.0f}",
+                    status,
+                )
+            )
         )
     out_console.print(t)
+
+
+def _json_names(value: object) -> list[str]:
+    """A stored JSON list of names; [] when it is not one (an unsealed row may hold
+    anything, and listing must not stop at it)."""
+    try:
+        names = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 @canary_app.command("hit")
@@ -219,6 +241,7 @@ def attribute_cmd(
                     "outside",
                     "explanation",
                     "campaigns",
+                    "unsealed",
                 )
             }
         )
@@ -238,6 +261,14 @@ def attribute_cmd(
             "ACCUSED" if c in res.accused else "",
         )
     out_console.print(t)
+    n_rep, n_hit = res.unsealed["reports"], res.unsealed["canary_hits"]
+    if n_rep or n_hit:
+        out_console.print(
+            f"left out: {n_rep} report(s), {n_hit} canary hit(s) without a valid seal "
+            "(altered in the database, written outside leaktrace, or stored before rows "
+            "were sealed); each is listed below",
+            markup=False,
+        )
     for f in res.flagged:
         err_console.print(
             f"  report {f['report']} ({f['source']}): {f['status']} — {f['reason']}", markup=False
