@@ -291,3 +291,122 @@ def test_a_key_without_a_check_value_newer_than_a_checked_one_is_refused(
     ).exists()
     with pytest.raises(KeyFileError, match="added or replaced outside leaktrace"):
         release(shop, recipient="cs-firm", workspace=open_workspace(workspace.home))
+
+
+PASSPHRASE = "correct horse 电池 staple"
+
+
+def test_init_with_a_passphrase_encrypts_the_signing_key(
+    tmp_path: Path, shop: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever reads the workspace files must not get a key that re-signs the ledger; every
+    signature then needs the passphrase, which no message quotes."""
+    from leaktrace.errors import SigningPassphraseError
+    from leaktrace.ledger import Ledger
+    from leaktrace.workspace import add_recipient, init_workspace
+
+    monkeypatch.delenv("LEAKTRACE_SIGNING_PASSPHRASE", raising=False)
+    ws = init_workspace(tmp_path / "ws", signing_passphrase=PASSPHRASE)
+    key_file = ws.home / "keys" / "signing.key"
+    raw = key_file.read_bytes()
+    assert raw.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert PASSPHRASE.encode() not in raw and ws.keys.signing_key_protected()
+    add_recipient(ws, "cs-firm", template="customer-service")
+    release(shop, recipient="cs-firm", workspace=ws)  # the process that made it can sign
+
+    ring = open_workspace(ws.home).keys
+    with pytest.raises(SigningPassphraseError, match="is encrypted: set LEAKTRACE_SIGNING_"):
+        ring.signing_key()
+    monkeypatch.setenv("LEAKTRACE_SIGNING_PASSPHRASE", "not the passphrase")
+    with pytest.raises(SigningPassphraseError, match="wrong passphrase") as wrong:
+        ring.signing_key()
+    assert "not the passphrase" not in str(wrong.value) and PASSPHRASE not in str(wrong.value)
+    with pytest.raises(SigningPassphraseError):
+        ring.rotate()
+    assert not (ws.home / "keys" / "master.v2.key").exists()
+    monkeypatch.setenv("LEAKTRACE_SIGNING_PASSPHRASE", PASSPHRASE)
+    assert ring.signing_key().public_key() == ring.public_key()
+    assert ring.rotate() == 2
+    monkeypatch.delenv("LEAKTRACE_SIGNING_PASSPHRASE")
+    assert Ledger(open_workspace(ws.home)).verify().ok  # verifying needs no passphrase
+
+
+def test_an_unusable_passphrase_makes_no_workspace(tmp_path: Path) -> None:
+    from leaktrace.errors import SigningPassphraseError
+    from leaktrace.workspace import init_workspace
+
+    for bad in ("", "x" * 1024):
+        with pytest.raises(SigningPassphraseError, match="passphrase"):
+            init_workspace(tmp_path / "ws", signing_passphrase=bad)
+        assert not (tmp_path / "ws").exists()
+
+
+def test_protecting_an_existing_key_keeps_the_pair(
+    workspace: Workspace, shop: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leaktrace.errors import SigningPassphraseError
+    from leaktrace.ledger import Ledger
+
+    monkeypatch.delenv("LEAKTRACE_SIGNING_PASSPHRASE", raising=False)
+    release(shop, recipient="cs-firm", workspace=workspace)
+    keys = workspace.home / "keys"
+    before = (keys / "signing.pub").read_bytes()
+    plain = workspace.keys.signing_key()
+    assert not workspace.keys.signing_key_protected()
+    workspace.keys.protect_signing_key(PASSPHRASE)
+    assert (keys / "signing.key").read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY")
+    assert (keys / "signing.key").stat().st_mode & 0o777 == 0o600
+    assert (keys / "signing.pub").read_bytes() == before
+    assert sorted(p.name for p in keys.iterdir() if p.name.startswith(".")) == []
+    ws = open_workspace(workspace.home)
+    assert Ledger(ws).verify().ok  # the earlier record still verifies
+    with pytest.raises(SigningPassphraseError, match="is encrypted"):
+        release(shop, recipient="cs-firm", workspace=ws)
+    assert len(Ledger(ws).entries()) == 1
+    monkeypatch.setenv("LEAKTRACE_SIGNING_PASSPHRASE", PASSPHRASE)
+    assert ws.keys.signing_key().public_key() == plain.public_key()
+    release(shop, recipient="cs-firm", workspace=ws)
+    assert Ledger(ws).verify().ok and len(Ledger(ws).entries()) == 2
+    with pytest.raises(SigningPassphraseError, match="already protected"):
+        ws.keys.protect_signing_key("another one")
+
+
+def test_a_signing_key_that_does_not_match_its_public_key_is_not_protected(
+    workspace: Workspace,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from leaktrace.keys import write_secret_file
+
+    path = workspace.home / "keys" / "signing.key"
+    other = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.unlink()
+    write_secret_file(path, other)
+    with pytest.raises(KeyFileError, match="does not match"):
+        open_workspace(workspace.home).keys.protect_signing_key(PASSPHRASE)
+    assert path.read_bytes() == other
+
+
+def test_verify_of_a_protected_workspace_without_check_values_needs_no_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace made before check values gets them on verify, which signs them: with a
+    protected key and no passphrase, verify still works and leaves that for a later run."""
+    from leaktrace.ledger import Ledger
+    from leaktrace.workspace import init_workspace
+
+    monkeypatch.delenv("LEAKTRACE_SIGNING_PASSPHRASE", raising=False)
+    home = init_workspace(tmp_path / "ws", signing_passphrase=PASSPHRASE).home
+    check = home / "keys" / "master.v1.check"
+    check.unlink()
+    ws = open_workspace(home)
+    assert Ledger(ws).verify().ok
+    assert not check.exists() and ws.keys.trusted_on_first_use == []
+    monkeypatch.setenv("LEAKTRACE_SIGNING_PASSPHRASE", PASSPHRASE)
+    ws = open_workspace(home)
+    assert Ledger(ws).verify().ok
+    assert check.exists() and ws.keys.trusted_on_first_use == [1]

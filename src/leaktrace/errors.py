@@ -11,6 +11,7 @@ class to an exit code and prints one line (no traceback). Anything that is not a
     │   ├── PolicyError                 a policy names an unknown field/operator/channel
     │   └── UnknownRecipientError       ``--to`` names nobody in the workspace
     ├── KeyError_                       key file missing or with unsafe permissions
+    │   └── SigningPassphraseError      encrypted signing key: passphrase missing or wrong
     ├── LedgerIntegrityError            chain, signature or index digest does not verify
     ├── EvidenceError                   an evidence bundle fails verification
     └── ModelError                      a scam model file cannot be loaded
@@ -31,6 +32,7 @@ __all__ = [
     "MissingColumnError",
     "ModelError",
     "PolicyError",
+    "SigningPassphraseError",
     "UnknownRecipientError",
 ]
 
@@ -80,6 +82,14 @@ class UnknownRecipientError(ConfigError):
 
 class KeyFileError(LeaktraceError):
     title = "key file problem"
+
+
+class SigningPassphraseError(KeyFileError):
+    """``keys/signing.key`` is encrypted and ``$LEAKTRACE_SIGNING_PASSPHRASE`` is missing or
+    does not decrypt it (or a passphrase given to protect it is unusable). The message never
+    quotes the passphrase."""
+
+    title = "signing key passphrase"
 
 
 class LedgerIntegrityError(LeaktraceError):

@@ -22,6 +22,14 @@ with the key file. Why: a key file replaced or rewritten (another secret, or the
 saved in the other format) would make every trace of that version's releases find nothing,
 silently; it is safe for partners (no accusation) but hides a leak. Workspaces made before
 check values get theirs written by their next ``verify`` (trust on first use).
+
+Signing key passphrase: ``signing.key`` may be PKCS#8-encrypted (``leaktrace init
+--protect-signing-key``, or ``leaktrace keys protect-signing-key`` later). Whatever signs
+(a release record, a key check value, an evidence bundle) then reads the passphrase from
+``$LEAKTRACE_SIGNING_PASSPHRASE``; verifying needs only ``signing.pub``. Why: a plain
+``signing.key`` lets anyone who can read the workspace files re-sign a rewritten ledger.
+The passphrase never appears in a message, and a missing or wrong one fails before anything
+is signed (:class:`~leaktrace.errors.SigningPassphraseError`).
 """
 
 from __future__ import annotations
@@ -45,14 +53,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from leaktrace.digest import SipKey
-from leaktrace.errors import KeyFileError
+from leaktrace.errors import KeyFileError, SigningPassphraseError
 from leaktrace.secret import SecretKey
 
 __all__ = [
     "DIGEST_PURPOSES",
+    "SIGNING_PASSPHRASE_ENV",
     "KeyRing",
     "MasterKey",
     "load_public_key",
+    "signing_passphrase_from_env",
     "write_secret_file",
 ]
 
@@ -62,6 +72,41 @@ KEY_FORMAT_2 = b"LTK2"
 """Prefix of a format-2 master key file (digests of :data:`DIGEST_PURPOSES` are SipHash)."""
 DIGEST_PURPOSES = frozenset({"anchor", "index", "customer"})
 """Purposes whose derived keys make the 64-bit lookup digests of the exposure index."""
+SIGNING_PASSPHRASE_ENV = "LEAKTRACE_SIGNING_PASSPHRASE"
+"""The environment variable that holds the passphrase of an encrypted ``signing.key``."""
+_ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+_MAX_PASSPHRASE = 1023
+"""Longest passphrase ``BestAvailableEncryption`` takes, in bytes."""
+
+
+def signing_passphrase_from_env() -> bytes | None:
+    """``$LEAKTRACE_SIGNING_PASSPHRASE`` as bytes (as the OS holds it); None if unset or empty."""
+    value = os.environb.get(SIGNING_PASSPHRASE_ENV.encode())
+    return value or None
+
+
+def _passphrase_bytes(passphrase: str | bytes) -> bytes:
+    """The passphrase to encrypt with, checked (the messages never quote it)."""
+    raw = passphrase.encode() if isinstance(passphrase, str) else bytes(passphrase)
+    if not raw:
+        raise SigningPassphraseError("the signing key passphrase must not be empty")
+    if len(raw) > _MAX_PASSPHRASE:
+        raise SigningPassphraseError(
+            f"the signing key passphrase may have at most {_MAX_PASSPHRASE} bytes"
+        )
+    return raw
+
+
+def _signing_pem(key: Ed25519PrivateKey, passphrase: bytes | None) -> bytes:
+    """``key`` as PKCS#8 PEM, encrypted when a passphrase is given."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase is not None
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
 
 
 def _new_master_file() -> bytes:
@@ -91,6 +136,33 @@ def write_secret_file(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.chmod(path, 0o600)
+
+
+def _replace_secret_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically by a 0600 file holding ``data``: written aside (mode 0600
+    from its creation), fsynced, renamed over ``path``, and the rename fsynced. A crash
+    leaves the old file or the new one, never half of either."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # left by a crashed run of a process with this pid
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _read_secret_file(path: Path) -> bytes:
@@ -143,7 +215,8 @@ class KeyRing:
     """All key versions of a workspace plus its signing key.
 
     Layout under ``keys/``: ``master.v1.key`` (``LTK2`` + 32 raw bytes, 0600), ``signing.key``
-    (Ed25519 PEM, 0600), ``signing.pub`` (PEM, public).
+    (Ed25519 PKCS#8 PEM, 0600, encrypted when protected by a passphrase), ``signing.pub``
+    (PEM, public).
     """
 
     def __init__(self, key_dir: Path) -> None:
@@ -162,6 +235,9 @@ class KeyRing:
         #: Versions given a check value by :meth:`check_problem` because the workspace had
         #: none (made before they existed): trusted as they are now, which a caller says.
         self.trusted_on_first_use: list[int] = []
+        # the signing key as :meth:`create` made it with a passphrase: the process that
+        # made the workspace signs with it without reading the environment
+        self._created_signing_key: Ed25519PrivateKey | None = None
         for v in versions:
             self._masters[v] = _load_master(key_dir, v)
         self.current_version = versions[-1]
@@ -175,23 +251,26 @@ class KeyRing:
         raise TypeError("a KeyRing holds master keys and must not be pickled; ship derived keys")
 
     @staticmethod
-    def create(key_dir: Path) -> KeyRing:
+    def create(key_dir: Path, *, signing_passphrase: str | bytes | None = None) -> KeyRing:
+        """Make a key folder: master key v1, the Ed25519 pair and v1's check value.
+
+        With ``signing_passphrase`` the signing key is written encrypted (PKCS#8,
+        ``BestAvailableEncryption``); every later signature then needs the passphrase in
+        ``$LEAKTRACE_SIGNING_PASSPHRASE``."""
+        passphrase = None if signing_passphrase is None else _passphrase_bytes(signing_passphrase)
         key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(key_dir, 0o700)
         write_secret_file(key_dir / "master.v1.key", _new_master_file())
         sk = Ed25519PrivateKey.generate()
-        pem = sk.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        write_secret_file(key_dir / "signing.key", pem)
+        write_secret_file(key_dir / "signing.key", _signing_pem(sk, passphrase))
         (key_dir / "signing.pub").write_bytes(
             sk.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
         ring = KeyRing(key_dir)
+        if passphrase is not None:  # signs v1's check value without the environment
+            ring._created_signing_key = sk
         ring.write_check(1)
         return ring
 
@@ -245,14 +324,18 @@ class KeyRing:
         tmp.write_text(json.dumps({**body, "signature": signature}) + "\n")
         os.replace(tmp, path)
 
-    def _read_check(self, version: int) -> dict[str, Any] | str:
-        """A check file's signed body, or the problem with it in words."""
+    def _read_check(
+        self, version: int, public_key: Ed25519PublicKey | None = None
+    ) -> dict[str, Any] | str:
+        """A check file's signed body, or the problem with it in words. ``public_key``: the
+        key its signature must verify with (default: ``signing.pub``)."""
         path = self.check_path(version)
+        pk = public_key if public_key is not None else self.public_key()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             names = ["version", "key_format", "check"] + (["earlier"] if "earlier" in data else [])
             body = {k: data[k] for k in names}
-            self.public_key().verify(bytes.fromhex(data["signature"]), _check_message(body))
+            pk.verify(bytes.fromhex(data["signature"]), _check_message(body))
         except (OSError, ValueError, KeyError, TypeError, InvalidSignature):
             return f"key check file {path.name} is unreadable or not signed by this workspace"
         if not isinstance(body.get("earlier", {}), dict):
@@ -260,7 +343,11 @@ class KeyRing:
         return body
 
     def check_problem(
-        self, used: Iterable[int] = (), *, trust_on_first_use: bool = True
+        self,
+        used: Iterable[int] = (),
+        *,
+        trust_on_first_use: bool = True,
+        public_key: Ed25519PublicKey | None = None,
     ) -> str | None:
         """The first master key that is missing or does not match its signed check value,
         in words; None when all is well. ``used``: the key versions the ledger's releases
@@ -274,6 +361,11 @@ class KeyRing:
         Only an older one — a workspace made before check values — is trusted as it is now
         and given a check file when ``trust_on_first_use`` (``verify`` and ``keys rotate``,
         which say so through :attr:`trusted_on_first_use`); otherwise it is left for them.
+        Writing a check file needs the signing key: when it is protected and no passphrase
+        is set, nothing is written and the version is left for a later run that has it.
+
+        ``public_key``: the key the check files' signatures must verify with (``verify
+        --public-key``); default ``signing.pub``.
         """
         missing = sorted(set(used) - set(self._masters))
         if missing:
@@ -284,7 +376,7 @@ class KeyRing:
         bodies: dict[int, dict[str, Any]] = {}
         for v in sorted(self._masters):
             if self.check_path(v).exists():
-                read = self._read_check(v)
+                read = self._read_check(v, public_key)
                 if isinstance(read, str):
                     return read
                 bodies[v] = read
@@ -312,7 +404,7 @@ class KeyRing:
                         f"does not match the check value master.v{w}.check recorded for it: "
                         f"it was replaced, so releases of key version {v} could not be traced"
                     )
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, SigningPassphraseError):
                     self.write_check(v)  # confirmed by the later file: restore its own
                 continue
             if bodies and v > min(bodies):
@@ -325,7 +417,7 @@ class KeyRing:
                     "(restore the key and its check file from a backup)"
                 )
             if trust_on_first_use:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, SigningPassphraseError):
                     self.write_check(v)
                     self.trusted_on_first_use.append(v)
         return None
@@ -340,18 +432,65 @@ class KeyRing:
     def derive(self, purpose: str, version: int | None = None, length: int = 32) -> bytes:
         return self.master(version).derive(purpose, length)
 
+    @property
+    def signing_key_path(self) -> Path:
+        return self.key_dir / "signing.key"
+
+    def signing_key_protected(self) -> bool:
+        """Whether ``signing.key`` is encrypted with a passphrase."""
+        return _ENCRYPTED_PEM in _read_secret_file(self.signing_key_path)
+
     def signing_key(self) -> Ed25519PrivateKey:
-        raw = _read_secret_file(self.key_dir / "signing.key")
+        """The Ed25519 signing key; an encrypted one is decrypted with
+        ``$LEAKTRACE_SIGNING_PASSPHRASE`` (read here, at each call, and never quoted)."""
+        if self._created_signing_key is not None:
+            return self._created_signing_key
+        path = self.signing_key_path
+        raw = _read_secret_file(path)
+        encrypted = _ENCRYPTED_PEM in raw
+        passphrase = signing_passphrase_from_env() if encrypted else None
+        if encrypted and passphrase is None:
+            raise SigningPassphraseError(
+                f"{path} is encrypted: set {SIGNING_PASSPHRASE_ENV} to its passphrase"
+            )
         try:
-            key = serialization.load_pem_private_key(raw, password=None)
-        except (ValueError, TypeError) as exc:  # the message never quotes the key
+            key = serialization.load_pem_private_key(raw, password=passphrase)
+        except (ValueError, TypeError) as exc:  # the message never quotes key or passphrase
+            if encrypted:
+                raise SigningPassphraseError(
+                    f"{path} is encrypted and {SIGNING_PASSPHRASE_ENV} does not decrypt it: "
+                    "wrong passphrase (or a damaged key file)"
+                ) from None
             raise KeyFileError(
-                f"{self.key_dir / 'signing.key'} is not a readable signing key "
-                f"({type(exc).__name__})"
+                f"{path} is not a readable signing key ({type(exc).__name__})"
             ) from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise KeyFileError(f"{self.key_dir / 'signing.key'} is not an Ed25519 key")
+            raise KeyFileError(f"{path} is not an Ed25519 key")
         return key
+
+    def protect_signing_key(self, passphrase: str | bytes) -> None:
+        """Encrypt ``signing.key`` with ``passphrase`` in place (atomically, mode 0600).
+
+        Refused when it is already encrypted (this is not a passphrase change) or when it
+        does not match ``signing.pub`` (its signatures would not verify: protecting it
+        would hide that). The key pair stays the same, so every signature made before
+        still verifies."""
+        pw = _passphrase_bytes(passphrase)
+        path = self.signing_key_path
+        if self.signing_key_protected():
+            raise SigningPassphraseError(f"{path} is already protected by a passphrase")
+        sk = self.signing_key()
+        if sk.public_key() != self.public_key():
+            raise KeyFileError(
+                f"{path} does not match {self.key_dir / 'signing.pub'}: signatures made with "
+                "it would not verify; not protecting it (restore the pair from a backup)"
+            )
+        pem = _signing_pem(sk, pw)
+        check = serialization.load_pem_private_key(pem, password=pw)
+        if not isinstance(check, Ed25519PrivateKey) or check.public_key() != sk.public_key():
+            raise KeyFileError(f"{path}: the encrypted key does not read back; nothing changed")
+        _replace_secret_file(path, pem)
+        self._created_signing_key = None  # from now on, the passphrase is asked for
 
     def public_key(self) -> Ed25519PublicKey:
         return load_public_key(self.key_dir / "signing.pub")

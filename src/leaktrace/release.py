@@ -240,6 +240,9 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
     key_problem = ws.keys.check_problem(trust_on_first_use=False)
     if key_problem:
         raise KeyFileError(key_problem)
+    # the record is signed at the very end: a protected signing key without its passphrase
+    # fails here, not after the whole input was read, marked and written
+    ws.keys.signing_key()
     v = ws.keys.current_version
     uses_alias = (
         "order_id" in policy.fields and parse_spec(policy.fields["order_id"]).name == "alias"

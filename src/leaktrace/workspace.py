@@ -144,8 +144,13 @@ def init_workspace(
     name: str = "leaktrace",
     database_url: str = "sqlite:///ledger.db",
     canary_phones: list[str] | None = None,
+    signing_passphrase: str | bytes | None = None,
 ) -> Workspace:
-    """Create a new workspace. Refuses to touch an existing one (keys are irreplaceable)."""
+    """Create a new workspace. Refuses to touch an existing one (keys are irreplaceable).
+
+    ``signing_passphrase``: write ``keys/signing.key`` encrypted with it; every later
+    signature (release, key rotation, evidence bundle, key check value) then needs it in
+    ``$LEAKTRACE_SIGNING_PASSPHRASE`` (the returned workspace can sign without it)."""
     if (home / CONFIG_NAME).exists() or (home / "keys").exists():
         raise ConfigError(f"a workspace already exists at {home}; refusing to overwrite it")
     if home.exists() and not home.is_dir():
@@ -154,7 +159,7 @@ def init_workspace(
     home.mkdir(parents=True, exist_ok=True)
     before = set(home.iterdir())
     try:
-        return _init_in(home, name, database_url, canary_phones)
+        return _init_in(home, name, database_url, canary_phones, signing_passphrase)
     except BaseException:
         # nothing half-made (a workspace without its ledger would refuse a second init);
         # only what this call created is removed
@@ -170,11 +175,15 @@ def init_workspace(
 
 
 def _init_in(
-    home: Path, name: str, database_url: str, canary_phones: list[str] | None
+    home: Path,
+    name: str,
+    database_url: str,
+    canary_phones: list[str] | None,
+    signing_passphrase: str | bytes | None = None,
 ) -> Workspace:
     # config (canary pool), ledger (canary tokens, victim reports) and index are private
     os.chmod(home, 0o700)
-    keys = KeyRing.create(home / "keys")
+    keys = KeyRing.create(home / "keys", signing_passphrase=signing_passphrase)
     cfg = WorkspaceConfig(
         workspace=WorkspaceSection(name=name, database_url=database_url),
         policies={k: v.model_copy(deep=True) for k, v in TEMPLATES.items()},

@@ -132,15 +132,24 @@ def verify_cmd(
             "fail unless the ledger still holds that record.",
         ),
     ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The workspace's signing.pub as kept outside it: check every signature "
+            "against it, and fail if keys/signing.pub differs (a replaced key pair).",
+        ),
+    ] = None,
 ) -> None:
     """Re-check the ledger's hash chain, signatures and index digests.
 
     The chain shows any record altered, inserted or removed from its middle; that its last
     records were removed, or the whole ledger replaced by an older copy, only a head hash
-    kept elsewhere can show (--expect-head)."""
+    kept elsewhere can show (--expect-head); that the signing key pair was replaced and the
+    ledger re-signed, only a public key kept elsewhere can show (--public-key)."""
     ws = open_workspace(resolve_home(home))
     ledger = Ledger(ws)
-    res = ledger.verify()
+    res = ledger.verify(public_key=public_key)
     note_trusted_keys(ws)
     if res.ok and expect_head is not None:
         wanted = expect_head.strip().lower()

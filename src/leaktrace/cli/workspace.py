@@ -1,4 +1,4 @@
-"""``leaktrace init``, ``recipient add|list``, ``keys rotate``."""
+"""``leaktrace init``, ``recipient add|list``, ``keys rotate|protect-signing-key``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
+from leaktrace.errors import SigningPassphraseError
+from leaktrace.keys import SIGNING_PASSPHRASE_ENV, signing_passphrase_from_env
 from leaktrace.workspace import TEMPLATES, add_recipient, init_workspace, open_workspace
 
 recipient_app = typer.Typer(
@@ -40,17 +42,46 @@ def init_cmd(
             help="SQLAlchemy URL of the ledger (default: SQLite in the workspace).",
         ),
     ] = "sqlite:///ledger.db",
+    protect_signing_key: Annotated[
+        bool,
+        typer.Option(
+            "--protect-signing-key",
+            help=f"Encrypt keys/signing.key with the passphrase in ${SIGNING_PASSPHRASE_ENV}; "
+            "releases, key rotations and evidence bundles then need it.",
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Create a workspace: config, master key (0600), signing keys and the ledger."""
     h = resolve_home(home)
-    ws = init_workspace(h, name=name, database_url=database_url)
+    passphrase = _passphrase_to_protect_with() if protect_signing_key else None
+    ws = init_workspace(h, name=name, database_url=database_url, signing_passphrase=passphrase)
     if json_out:
-        print_json({"home": str(ws.home), "key_version": ws.keys.current_version})
-    else:
-        err_console.print(
-            f"workspace created at {ws.home} (master key v{ws.keys.current_version}, mode 0600)"
+        print_json(
+            {
+                "home": str(ws.home),
+                "key_version": ws.keys.current_version,
+                "signing_key_protected": protect_signing_key,
+            }
         )
+    else:
+        protected = ", signing key encrypted" if protect_signing_key else ""
+        err_console.print(
+            f"workspace created at {ws.home} (master key v{ws.keys.current_version}, "
+            f"mode 0600{protected})"
+        )
+
+
+def _passphrase_to_protect_with() -> bytes:
+    """The passphrase to encrypt ``signing.key`` with: ``$LEAKTRACE_SIGNING_PASSPHRASE``, the
+    variable every later command reads it from (never an option: it would show in ``ps``
+    and the shell's history)."""
+    passphrase = signing_passphrase_from_env()
+    if passphrase is None:
+        raise SigningPassphraseError(
+            f"set {SIGNING_PASSPHRASE_ENV} to the passphrase to protect keys/signing.key with"
+        )
+    return passphrase
 
 
 @recipient_app.command("add")
@@ -116,3 +147,29 @@ def keys_rotate(home: HomeOption = None, json_out: JsonOption = False) -> None:
         print_json({"key_version": v, "key_format": key_format})
     else:
         err_console.print(f"master key rotated to v{v} (key format {key_format})")
+
+
+@keys_app.command("protect-signing-key")
+@handle_errors
+def keys_protect_signing_key(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Encrypt keys/signing.key with the passphrase in $LEAKTRACE_SIGNING_PASSPHRASE.
+
+    The key pair stays the same (earlier signatures still verify); from now on every
+    release, key rotation and evidence bundle needs the passphrase in that variable, so a
+    reader of the workspace files can no longer re-sign a rewritten ledger. Copies of the
+    key made before (backups) stay unencrypted."""
+    ws = open_workspace(resolve_home(home))
+    if ws.keys.signing_key_protected():  # say so before asking for a passphrase
+        raise SigningPassphraseError(
+            f"{ws.keys.signing_key_path} is already protected by a passphrase"
+        )
+    ws.keys.protect_signing_key(_passphrase_to_protect_with())
+    path = ws.keys.signing_key_path
+    if json_out:
+        print_json({"signing_key": str(path), "protected": True})
+    else:
+        err_console.print(
+            f"{path} is now encrypted (mode 0600); releases, key rotations and evidence "
+            f"bundles need ${SIGNING_PASSPHRASE_ENV}",
+            soft_wrap=True,
+        )

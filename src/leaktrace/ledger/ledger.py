@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import (
     Engine,
     Table,
@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from leaktrace.errors import CanaryConflictError, ConfigError, LedgerIntegrityError
 from leaktrace.io.checksum import file_sha256
+from leaktrace.keys import load_public_key
 from leaktrace.ledger.chain import (
     GENESIS,
     canary_digest,
@@ -560,8 +561,34 @@ class Ledger:
             )
             return [dict(zip(cols, row, strict=True)) for row in rows]
 
-    def verify(self, *, check_index: bool = True) -> VerifyResult:
+    def verify(
+        self,
+        *,
+        check_index: bool = True,
+        public_key: str | Path | Ed25519PublicKey | None = None,
+    ) -> VerifyResult:
+        """Check key check values, chain, signatures, index files and canary tokens.
+
+        ``public_key``: the workspace's public key as kept outside it (a PEM file, or the
+        key). Every signature is then checked against it, and a ``keys/signing.pub`` that
+        differs from it fails at once: whoever can write the workspace could otherwise
+        put a key pair of their own in ``keys/`` and re-sign a rewritten ledger."""
         pk = self.ws.keys.public_key()
+        if public_key is not None:
+            trusted = (
+                public_key
+                if isinstance(public_key, Ed25519PublicKey)
+                else load_public_key(Path(public_key))
+            )
+            if trusted != pk:
+                source = "given" if trusted is public_key else f"in {public_key}"
+                swapped = (
+                    f"keys/signing.pub differs from the public key {source}: the workspace's "
+                    "signing key pair was replaced, so its signatures prove nothing (or that "
+                    "key belongs to another workspace)"
+                )
+                return VerifyResult(False, 0, None, swapped, [swapped])
+            pk = trusted
         try:
             entries = self.entries()
             tokens = self._tokens_by_release()
@@ -571,7 +598,7 @@ class Ledger:
             )
         except LedgerIntegrityError as exc:
             return VerifyResult(False, 0, None, exc.message, [exc.message])
-        key_problem = self.ws.keys.check_problem({e.key_version for e in entries})
+        key_problem = self.ws.keys.check_problem({e.key_version for e in entries}, public_key=pk)
         if key_problem:
             return VerifyResult(False, 0, None, key_problem, [key_problem])
         known = {e.release_id for e in entries}
