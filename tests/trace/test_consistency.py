@@ -58,20 +58,18 @@ def test_chernoff_path_never_below_the_exact_tail(n: int, q: float, share: float
 def _cand(
     classes: list[tuple[int, float, int]],
     *,
-    marks: float = 0.0,
-    tardos: float = 0.0,
-    aliases: float = 0.0,
     alias_a: list[float] | None = None,
+    tardos: list[tuple[int, int, int]] | None = None,
+    tardos_score: float = 0.0,
 ) -> dict[str, Any]:
+    """A candidate record as ``CandidateResult.as_dict`` gives it. The stated family
+    p-values are set to "no evidence" on purpose: the check must work from the counts."""
     return {
         "classes": [{"observed": n, "p": p, "weight": 1, "matched": k} for n, p, k in classes],
-        "log10_p_by_family": {
-            "marks": marks,
-            "tardos": tardos,
-            "aliases": aliases,
-            "canaries": -30,
-        },
+        "log10_p_by_family": {"marks": 0.0, "tardos": 0.0, "aliases": 0.0, "canaries": -30},
         "alias_counts": {"independent": alias_a or [], "by_digits": []},
+        "tardos_hist": tardos or [],
+        "tardos_score": tardos_score,
     }
 
 
@@ -90,16 +88,36 @@ def test_no_flag_without_an_accusation_too_few_positions_or_enough_matches() -> 
     assert contradictions(_cand([(19, 0.5, 0)]), accused=True) == []
     # a heavily damaged copy (60 % matches where a half-intact one gives 75 %) is
     # inconsistent with half-intact, but its own marks are significant: not checked
-    assert contradictions(_cand([(4000, 0.5, 2400)], marks=-30.0), accused=True) == []
+    assert contradictions(_cand([(4000, 0.5, 2400)]), accused=True) == []
     assert contradictions(_cand([(400, 0.5, 290)]), accused=True) == []
 
 
 def test_tardos_family_significant_means_marks_are_not_contradicting() -> None:
-    assert contradictions(_cand([(400, 0.5, 205)], tardos=-12.0), accused=True) == []
+    # 400 binary positions at bias 1/2, every one matching: the Tardos score is 400
+    tardos = [(32768, 1, 400)]
+    assert contradictions(_cand([(400, 0.5, 205)], tardos=tardos, tardos_score=400.0), True) == []
+    assert contradictions(_cand([(400, 0.5, 205)], tardos=tardos, tardos_score=3.0), True)
 
 
 def test_aliases_that_do_not_match_contradict() -> None:
     found = contradictions(_cand([], alias_a=[40, 1e-18, 0]), accused=True)
     assert [f["family"] for f in found] == ["aliases"]
-    assert contradictions(_cand([], alias_a=[40, 1e-18, 0], aliases=-20.0), accused=True) == []
+    # 25 of 40 rows carry the alias: the family accuses by itself, so it is not checked
     assert contradictions(_cand([], alias_a=[40, 1e-18, 25]), accused=True) == []
+    # the non-canary rows decide: two planted canary rows carry their own aliases
+    planted = _cand([], alias_a=[42, 1e-18, 2])
+    planted["alias_counts"]["independent_real"] = [40, 1e-18, 0]
+    assert [f["family"] for f in contradictions(planted, accused=True)] == ["aliases"]
+    assert contradictions(_cand([], alias_a=[42, 1e-18, 2]), accused=True) == []
+
+
+def test_malformed_counts_raise_for_the_verifier_to_report() -> None:
+    with pytest.raises(ValueError):
+        lower_tail_log10([(7000, float("nan"))], 10)
+    assert lower_tail_log10([(10, 1.0)], 9) == -math.inf or lower_tail_log10([(10, 1.0)], 9) < -250
+    old = consistency._EXACT_MAX_WORK
+    consistency._EXACT_MAX_WORK = 0
+    try:  # the bound's q = 1 and q = 0 terms (log of 0 before)
+        assert lower_tail_log10([(7000, 1.0), (10, 0.0)], 6000) < -100
+    finally:
+        consistency._EXACT_MAX_WORK = old

@@ -410,4 +410,50 @@ def test_cli_trace_prints_the_contradiction(
     )
     assert r.returncode == 0, r.stderr
     warnings = [line for line in r.stdout.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "contradicting evidence for zto" in warnings[0]
+    assert len(warnings) == 1 and "contradicting evidence for zto" in warnings[0], r.stdout
+
+
+def test_a_bundle_cannot_hide_a_contradiction_behind_stated_p_values(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    """The check works from the counts, not from the family p-values a bundle states: a
+    re-signed bundle that claims zto's marks accuse (so that they would not be checked)
+    and drops the flag is refused; a malformed record is an EvidenceError, not a crash."""
+    from leaktrace.ledger.chain import sign
+    from leaktrace.trace.bundle import _digest
+
+    res = trace(_planted_leak(workspace, released), workspace=workspace)
+    body = json.loads(json.dumps(build_bundle(workspace, res)["body"]))
+    zto = next(c for c in body["candidates"] if c["recipient"] == "zto")
+    zto["log10_p_by_family"]["marks"] = -50.0
+    del zto["log10_p_by_family"]["tardos"]  # as in bundles made before Tardos marks
+    zto["contradictions"] = []
+    key, pk = workspace.keys.signing_key(), workspace.keys.public_key()
+    with pytest.raises(EvidenceError, match="contradicting evidence it lists"):
+        verify_bundle({"body": body, "signature": sign(key, _digest(body))}, pk)
+    zto["classes"][0]["p"] = "NaN"
+    with pytest.raises(EvidenceError, match="malformed"):
+        verify_bundle({"body": body, "signature": sign(key, _digest(body))}, pk)
+
+
+def test_planted_canaries_with_order_numbers_flag_the_aliases(
+    workspace: Workspace, released: dict[str, pl.DataFrame]
+) -> None:
+    """With the order number leaked too, the planted canary rows carry zto's aliases of
+    their own orders; the other rows carry none of zto's. The alias check counts the rows
+    that are no canaries, so it is not silenced by the planted ones."""
+    from leaktrace.ledger import Ledger
+
+    pool = [t["contact"] for t in Ledger(workspace).canary_tokens()]
+    zto, sms = released["zto"], released["sms"]
+    cols = ["order_id", "name", "phone"]
+    rows = sms.join(zto.select("phone"), on="phone", how="semi")
+    rows = rows.filter(~pl.col("phone").is_in(pool)).head(200)
+    leak = pl.concat(
+        [rows.select(cols), zto.filter(pl.col("phone").is_in(pool)).head(2).select(cols)]
+    )
+    res = trace(leak, workspace=workspace)
+    by = {c.recipient: c for c in res.accused}
+    assert "zto" in by
+    assert "aliases" in [f["family"] for f in by["zto"].contradictions]
+    assert by.get("sms") is None or by["sms"].contradictions == []

@@ -23,6 +23,7 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
+from leaktrace.errors import InputError
 from leaktrace.io.writers import check_output_path
 from leaktrace.workspace import open_workspace
 
@@ -41,6 +42,15 @@ def trace_cmd(
     home: HomeOption = None,
     json_out: JsonOption = False,
     encoding: EncodingOption = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rows",
+            help="Trace only the first N data rows (a file too large to trace whole); the "
+            "evidence digest still covers the whole file.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Name the recipient(s) whose copy LEAKED came from, or say that none is identified."""
     from leaktrace.trace import trace
@@ -49,25 +59,35 @@ def trace_cmd(
     from leaktrace.trace.report import write_report
 
     check_alpha(alpha)
+    if max_rows is not None and max_rows < 1:
+        raise InputError(f"--max-rows must be a positive number of rows, got {max_rows}")
     if report:
         check_output_path(report, "--report", not_over=[leaked])
     if bundle:
         check_output_path(bundle, "--bundle", not_over=[leaked, *([report] if report else [])])
     ws = open_workspace(resolve_home(home))
-    result = trace(leaked, workspace=ws, alpha=alpha, encoding=encoding)
+    if bundle:
+        # the bundle is signed: a protected signing key without its passphrase fails now,
+        # not after the trace, with the report already written
+        ws.keys.signing_key()
+    result = trace(leaked, workspace=ws, alpha=alpha, encoding=encoding, max_rows=max_rows)
+    if bundle:
+        signed = build_bundle(ws, result)  # before the report: both or neither
     if report:
         write_report(result, report)
     if bundle:
-        write_bundle(build_bundle(ws, result), bundle)
+        write_bundle(signed, bundle)
     if json_out:
         d = result.as_dict()
-        print_json({k: d[k] for k in ("verdict", "alpha", "rows", "accused", "candidates")})
+        keys = ("verdict", "alpha", "rows", "truncated", "accused", "candidates")
+        print_json({k: d[k] for k in keys})
         return
     out_console.print(
         f"[bold]{result.verdict}[/bold]  (alpha {alpha:g}, {result.tests} candidates tested)"
     )
     out_console.print(
-        f"rows read {result.rows_read:,}, matched to released orders {result.rows_identified:,}, "
+        f"rows read {result.rows_read:,}{_of_larger_file(result.rows_read, result.truncated)}, "
+        f"matched to released orders {result.rows_identified:,}, "
         f"informative {result.rows_informative:,}"
     )
     t = Table(
@@ -119,8 +139,18 @@ def verify_evidence_cmd(
             f"evidence bundle OK: verdict '{res['verdict']}', accused {', '.join(res['accused']) or 'none'}, "
             f"{res['entries']} ledger entries in a chain of {res['chain_length']}"
         )
+        if res["truncated"]:
+            out_console.print(
+                f"the trace read only the first {res['rows_read']:,} rows of a larger file"
+            )
         for name, found in res["contradictions"].items():
             for f in found:
                 out_console.print(
-                    f"[yellow]warning:[/yellow] {escape(describe(name, f))}", soft_wrap=True
+                    f"[yellow]warning:[/yellow] {escape(describe(name.rsplit(' v', 1)[0], f))}",
+                    soft_wrap=True,
                 )
+
+
+def _of_larger_file(rows: int, truncated: bool) -> str:
+    """Say that the figures cover only the start of the file, where they do."""
+    return f" (the first {rows:,} of a larger file)" if truncated else ""

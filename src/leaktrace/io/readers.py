@@ -23,7 +23,7 @@ import io
 import json
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -628,6 +628,43 @@ class TableSource:
         if not parts:
             return normalise_frame(self._reader.head(0, has_header=self.has_header), self.roles)
         return pl.concat(parts, how="vertical", rechunk=True)
+
+    def read_head(self, n: int) -> tuple[pl.DataFrame, bool]:
+        """The first ``n`` data rows, as :meth:`read` gives them, and whether the file holds
+        more rows than that.
+
+        Reading stops there, so a file too large to hold whole can still be used in part:
+        only the batches up to row ``n`` are materialised, plus the next one when row ``n``
+        ends a batch (it is the only way to know whether more rows follow without a pass
+        over the whole file). Open the source with ``batch_rows`` of at most ``n + 1`` to
+        hold about ``n`` rows. Formats read whole (XLSX, JSON arrays) are read whole here too.
+        """
+        if n < 1:
+            raise ValueError(f"n must be a positive number of rows, got {n}")
+        parts: list[pl.DataFrame] = []
+        held, more = 0, False
+        batches = self.iter_batches()
+        try:
+            for batch in batches:
+                if held == n:
+                    more = batch.height > 0
+                    if more:
+                        break
+                    continue
+                part = batch.head(n - held)
+                parts.append(part)
+                held += part.height
+                if batch.height > part.height:
+                    more = True
+                    break
+        finally:
+            if isinstance(batches, Generator):
+                batches.close()  # stop the streaming reader: the rest is never read
+        if not parts:
+            return normalise_frame(
+                self._reader.head(0, has_header=self.has_header), self.roles
+            ), False
+        return pl.concat(parts, how="vertical", rechunk=True), more
 
     def close(self) -> None:
         self._reader.close()

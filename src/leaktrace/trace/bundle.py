@@ -1,11 +1,13 @@
 """Signed evidence bundles that a third party can re-verify offline.
 
-A bundle holds: the leaked file's SHA-256, the software version, alpha, the number of
-candidates tested, every candidate's per-class counts and p-values, the ledger entries of
-the accused recipients' matched releases (full signed bodies) and a chain proof — the
-``(seq, prev_hash, record_hash)`` of every record from the genesis up to the newest one
-involved — so the verifier can check that those entries are linked in one unbroken,
-signed chain. The bundle body is signed with the workspace's Ed25519 key.
+A bundle holds: the leaked file's SHA-256 (of the whole file, also when the trace read only
+its first rows: ``rows.read`` is how many, ``truncated`` that the file held more), the
+software version, alpha, the number of candidates tested, every candidate's per-class
+counts and p-values, the ledger entries of the accused recipients' matched releases (full
+signed bodies) and a chain proof — the ``(seq, prev_hash, record_hash)`` of every record
+from the genesis up to the newest one involved — so the verifier can check that those
+entries are linked in one unbroken, signed chain. The bundle body is signed with the
+workspace's Ed25519 key.
 
 ``verify_bundle`` needs only the bundle and the public key: it checks the bundle
 signature, each entry's hash and signature, the chain links, and RECOMPUTES every p-value
@@ -61,6 +63,7 @@ def build_bundle(ws: Workspace, result: TraceResult) -> dict[str, Any]:
             "identified": result.rows_identified,
             "informative": result.rows_informative,
         },
+        "truncated": result.truncated,
         "accused": [c.recipient for c in result.accused],
         "accused_candidates": [[c.recipient, c.key_version] for c in result.accused],
         "candidates": [c.as_dict() for c in result.candidates],
@@ -141,27 +144,23 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
             f"the bundle corrects for {body.get('tests')!r} tests but lists "
             f"{len(body['candidates'])} candidates"
         )
+    # bundles made before --max-rows have no flag: they traced every row of the file
+    truncated = body.get("truncated", False)
+    if not isinstance(truncated, bool):
+        raise EvidenceError(f"the bundle's truncated flag is {truncated!r}, not true or false")
     accused = set(body["accused"])
     accused_keys = {(r, v) for r, v in body["accused_candidates"]}
     log_alpha = math.log10(body["alpha"])
     flagged: dict[str, list[dict[str, Any]]] = {}
     for c in body["candidates"]:
-        again = recompute_log10_p(c, body["rows"]["read"], body["tests"])
-        reported = c["log10_p_value"]
-        if abs(again - reported) > 1e-6 * max(1.0, abs(again)):
+        try:
+            found = _check_candidate(c, body, accused_keys, log_alpha)
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+            # a signed bundle from a faulty (or hostile) writer: say so, never a traceback
+            name = c.get("recipient") if isinstance(c, dict) else None
             raise EvidenceError(
-                f"candidate {c['recipient']}: reported log10 p {reported:.4f} does not follow "
-                f"from its counts ({again:.4f})"
-            )
-        if (again <= log_alpha) != ((c["recipient"], c["key_version"]) in accused_keys):
-            raise EvidenceError(f"candidate {c['recipient']}: accusation does not match alpha")
-        found = contradictions(c, (c["recipient"], c["key_version"]) in accused_keys)
-        if "contradictions" in c and _families(c["contradictions"]) != _families(found):
-            # bundles made before the check have no such key: theirs are recomputed below
-            raise EvidenceError(
-                f"candidate {c['recipient']}: the contradicting evidence it lists does not "
-                "follow from its counts"
-            )
+                f"candidate {name!r}: its record is malformed (missing or invalid counts)"
+            ) from None
         if found:
             flagged[f"{c['recipient']} v{c['key_version']}"] = found
     for name in accused:
@@ -176,8 +175,35 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
         "entries": len(body["ledger_entries"]),
         "chain_length": len(chain),
         "evidence_sha256": body["evidence_sha256"],
+        "rows_read": body["rows"]["read"],
+        "truncated": truncated,
         "contradictions": flagged,
     }
+
+
+def _check_candidate(
+    c: dict[str, Any], body: dict[str, Any], accused_keys: set[tuple[Any, Any]], log_alpha: float
+) -> list[dict[str, Any]]:
+    """Recompute one candidate's p-value and contradictions from its counts; raise
+    :class:`EvidenceError` where the bundle says otherwise. Its contradictions."""
+    again = recompute_log10_p(c, body["rows"]["read"], body["tests"])
+    reported = c["log10_p_value"]
+    if abs(again - reported) > 1e-6 * max(1.0, abs(again)):
+        raise EvidenceError(
+            f"candidate {c['recipient']}: reported log10 p {reported:.4f} does not follow "
+            f"from its counts ({again:.4f})"
+        )
+    accused = (c["recipient"], c["key_version"]) in accused_keys
+    if (again <= log_alpha) != accused:
+        raise EvidenceError(f"candidate {c['recipient']}: accusation does not match alpha")
+    found = contradictions(c, accused)
+    if "contradictions" in c and _families(c["contradictions"]) != _families(found):
+        # bundles made before the check have no such key: theirs are recomputed
+        raise EvidenceError(
+            f"candidate {c['recipient']}: the contradicting evidence it lists does not "
+            "follow from its counts"
+        )
+    return found
 
 
 def _families(found: Any) -> list[tuple[Any, Any, Any]]:

@@ -137,6 +137,9 @@ class TraceResult:
     columns: dict[str, str]
     entries: list[ReleaseEntry]
     tests: int
+    truncated: bool = False
+    """The file held more rows than the ``rows_read`` traced (``max_rows``): the figures
+    are about its first rows only, while ``evidence_sha256`` identifies the whole file."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +150,7 @@ class TraceResult:
                 "identified": self.rows_identified,
                 "informative": self.rows_informative,
             },
+            "truncated": self.truncated,
             "accused": [c.as_dict() for c in self.accused],
             "candidates": [c.as_dict() for c in self.candidates],
             "tests": self.tests,
@@ -548,6 +552,7 @@ def _score_aliases(
     counts_a: list[float] = []
     counts_b: list[list[float]] = []
     hit_rows: set[int] = set()
+    counts_real: list[float] = []
     if ind.height:
         d_a = int(order_digits[ind.get_column("row_id").to_numpy()].min())
         q_a = min(1.0, 10.0**-d_a + _DIGEST_COLLISION)
@@ -555,6 +560,10 @@ def _score_aliases(
         hit_rows.update(hits_a.get_column("row_id").to_list())
         tests.append(binomial_tail(ind.height, q_a, hits_a.height).log10)
         counts_a = [ind.height, q_a, hits_a.height]
+        # the same over rows that are no canaries: what the contradiction check reads (a
+        # planted canary row carries this candidate's alias of its own order number)
+        real = ind.filter(~pl.col("is_canary"))
+        counts_real = [real.height, q_a, int(real.get_column("order_match").sum())]
         c.alias_q = q_a
         c.alias_rows = ind.height
     hit_b_rows = set(alias_hits.get_column("row_id").to_list())
@@ -570,10 +579,16 @@ def _score_aliases(
             counts_b.append([n_d, q_d, k_d])
         tests.append(min(0.0, min(group_tests) + math.log10(len(digit_groups))))
     c.aliases = len(hit_rows)
+    # kept with no hit too: "none of n rows carries its alias" is what the contradiction
+    # check must see (the p-value is recomputed from them only when there are hits)
+    c.alias_counts = {
+        "independent": counts_a,
+        "by_digits": counts_b,
+        "independent_real": counts_real,
+    }
     if hit_rows:
         informative_rows.update(hit_rows)
         c.log10_p_alias = alias_log10_p(counts_a, counts_b)
-        c.alias_counts = {"independent": counts_a, "by_digits": counts_b}
 
 
 def alias_log10_p(counts_a: list[float], counts_b: list[list[float]]) -> float:

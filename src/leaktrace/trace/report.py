@@ -120,8 +120,8 @@ table{{border-collapse:collapse;font-size:13px;margin:1em 0}}td,th{{border:1px s
 <h1>{html.escape(title)}</h1>
 <p class="verdict" id="verdict">{html.escape(result.verdict)}</p>
 <p lang="zh">{zh}</p><p lang="en">{en}</p>
-<p>Evidence file SHA-256: <code>{html.escape(result.evidence_sha256)}</code><br>
-Rows read {result.rows_read:,}; matched to released orders {result.rows_identified:,};
+<p>Evidence file SHA-256{" (whole file)" if result.truncated else ""}: <code>{html.escape(result.evidence_sha256)}</code><br>
+Rows read {result.rows_read:,}{_of_larger_file(result)}; matched to released orders {result.rows_identified:,};
 carrying readable marks, aliases or canaries {result.rows_informative:,}.</p>
 {contradicting}
 <h2>Scores / 各候选得分 (−log10 corrected p)</h2>
@@ -146,6 +146,15 @@ recipient (an employee, a breach, a sub-contractor).</p>
 使 α 成为误指任何无辜接收方的概率上限。它不是“被指认方有罪的概率”，也不说明数据如何从该方流出。</p>
 </body></html>
 """
+
+
+def _of_larger_file(result: TraceResult) -> str:
+    """Say that the figures cover only the start of the file (``max_rows``), where they do:
+    the digest above identifies more rows than were traced."""
+    if not result.truncated:
+        return ""
+    n = f"{result.rows_read:,}"
+    return f" (the first {n} of a larger file / 仅读取了较大文件的前 {n} 行)"
 
 
 def write_report(result: TraceResult, path: Path) -> None:
