@@ -9,6 +9,7 @@ than ``int()`` converts (ValueError) or nesting deeper than the recursion limit
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import typer
 
-from conftest import run_cli
+from conftest import make_workspace, run_cli
 from leaktrace.cli.common import handle_errors
 from leaktrace.ledger import Ledger
 from leaktrace.scam.model import DEFAULT_MODEL_PATH
@@ -161,3 +162,18 @@ def test_handle_errors_turns_recursion_error_into_one_line(
         command()
     assert ei.value.exit_code == 2
     assert capsys.readouterr().err == "error: input nested too deeply to read\n"
+
+
+def test_a_lone_surrogate_in_a_report_is_one_line(tmp_path: Path) -> None:
+    """JSON may spell a lone surrogate ("\\ud800"); it cannot be encoded for a digest or a
+    seal. One line and exit 2, not a traceback; nothing stored."""
+    ws = make_workspace(tmp_path / "ws")
+    f = tmp_path / "reports.jsonl"
+    f.write_text(
+        '{"phone": "13800000000", "caller": "950\\ud80013", "reported_at": "2030-01-01"}\n'
+    )
+    r = run_cli("report", "add", str(f), home=ws.home)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Unicode" in r.stderr
+    listed = run_cli("report", "list", "--json", home=ws.home)
+    assert listed.returncode == 0 and json.loads(listed.stdout) in ([], {"reports": []})

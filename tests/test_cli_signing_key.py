@@ -170,3 +170,26 @@ def test_verify_against_a_public_key_kept_elsewhere(tmp_path: Path, shop_parquet
     assert "signing.pub differs" in json.loads(r.stdout)["problem"]
     missing = run_cli("verify", "--public-key", str(tmp_path / "nope.pub"), home=ws.home)
     assert missing.returncode == 2 and "nope.pub" in missing.stderr
+
+
+def test_trace_with_a_bundle_needs_the_passphrase_before_writing_anything(
+    protected: Workspace, shop_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundle is signed: without the passphrase ``trace --report --bundle`` fails
+    first, leaving neither file (the report alone would look like a finished trace)."""
+    copy = tmp_path / "zto.csv"
+    monkeypatch.setenv(ENV, PASSPHRASE)
+    r = run_cli(
+        "release", str(shop_parquet), "--to", "zto", "--out", str(copy), home=protected.home
+    )
+    assert r.returncode == 0, r.stderr
+    monkeypatch.delenv(ENV)
+    report, bundle = tmp_path / "r.html", tmp_path / "b.json"
+    args = ("trace", str(copy), "--report", str(report), "--bundle", str(bundle))
+    _user_error(run_cli(*args, home=protected.home), f"is encrypted: set {ENV}")
+    assert not report.exists() and not bundle.exists()
+    assert run_cli("trace", str(copy), "--report", str(report), home=protected.home).returncode == 0
+    monkeypatch.setenv(ENV, PASSPHRASE)
+    report.unlink()
+    r = run_cli(*args, home=protected.home)
+    assert r.returncode == 0 and report.exists() and bundle.exists(), r.stderr

@@ -391,11 +391,13 @@ def test_a_signing_key_that_does_not_match_its_public_key_is_not_protected(
     assert path.read_bytes() == other
 
 
-def test_verify_of_a_protected_workspace_without_check_values_needs_no_passphrase(
+def test_a_protected_workspace_without_a_check_value_fails_verify_until_one_is_signed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A workspace made before check values gets them on verify, which signs them: with a
-    protected key and no passphrase, verify still works and leaves that for a later run."""
+    """A missing check value can be a deleted one, beside a replaced key. Without the
+    passphrase verify cannot sign a new one, so it says so and fails, rather than pass
+    silently (a review replaced the key, deleted its check file, and verify said "key check
+    values verified"); with the passphrase it writes it, on trust, and says so."""
     from leaktrace.ledger import Ledger
     from leaktrace.workspace import init_workspace
 
@@ -404,7 +406,9 @@ def test_verify_of_a_protected_workspace_without_check_values_needs_no_passphras
     check = home / "keys" / "master.v1.check"
     check.unlink()
     ws = open_workspace(home)
-    assert Ledger(ws).verify().ok
+    res = Ledger(ws).verify()
+    assert not res.ok and "has no check value" in (res.problem or "")
+    assert "LEAKTRACE_SIGNING_PASSPHRASE" in (res.problem or "")
     assert not check.exists() and ws.keys.trusted_on_first_use == []
     monkeypatch.setenv("LEAKTRACE_SIGNING_PASSPHRASE", PASSPHRASE)
     ws = open_workspace(home)

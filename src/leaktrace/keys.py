@@ -35,6 +35,7 @@ is signed (:class:`~leaktrace.errors.SigningPassphraseError`).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -362,7 +363,8 @@ class KeyRing:
         and given a check file when ``trust_on_first_use`` (``verify`` and ``keys rotate``,
         which say so through :attr:`trusted_on_first_use`); otherwise it is left for them.
         Writing a check file needs the signing key: when it is protected and no passphrase
-        is set, nothing is written and the version is left for a later run that has it.
+        is set, that is the problem returned (nothing vouches for the key until a run with
+        the passphrase writes its check value).
 
         ``public_key``: the key the check files' signatures must verify with (``verify
         --public-key``); default ``signing.pub``.
@@ -417,8 +419,22 @@ class KeyRing:
                     "(restore the key and its check file from a backup)"
                 )
             if trust_on_first_use:
-                with contextlib.suppress(OSError, SigningPassphraseError):
+                try:
                     self.write_check(v)
+                except SigningPassphraseError:
+                    # Not silently: a protected workspace was made with check values (or
+                    # protected later), so a missing one may be a deleted one, and the key
+                    # beside it a replaced one. Nothing vouches for it until a run that can
+                    # sign writes its check value.
+                    return (
+                        f"master key file master.v{v}.key has no check value, and this run "
+                        "cannot sign one: the signing key is protected; set "
+                        f"{SIGNING_PASSPHRASE_ENV} and run 'leaktrace verify' once (if the "
+                        "check file was deleted, restore it and the key from a backup instead)"
+                    )
+                except OSError:
+                    pass
+                else:
                     self.trusted_on_first_use.append(v)
         return None
 
@@ -477,19 +493,25 @@ class KeyRing:
         still verifies."""
         pw = _passphrase_bytes(passphrase)
         path = self.signing_key_path
-        if self.signing_key_protected():
-            raise SigningPassphraseError(f"{path} is already protected by a passphrase")
-        sk = self.signing_key()
-        if sk.public_key() != self.public_key():
-            raise KeyFileError(
-                f"{path} does not match {self.key_dir / 'signing.pub'}: signatures made with "
-                "it would not verify; not protecting it (restore the pair from a backup)"
-            )
-        pem = _signing_pem(sk, pw)
-        check = serialization.load_pem_private_key(pem, password=pw)
-        if not isinstance(check, Ed25519PrivateKey) or check.public_key() != sk.public_key():
-            raise KeyFileError(f"{path}: the encrypted key does not read back; nothing changed")
-        _replace_secret_file(path, pem)
+        # under the ledger's lock: two protects run together both saw a plain key, both
+        # wrote, and one operator's passphrase silently did not open the key that stayed;
+        # and a release recording meanwhile waits instead of failing at its very end
+        with (self.key_dir.parent / "ledger.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.signing_key_protected():
+                raise SigningPassphraseError(f"{path} is already protected by a passphrase")
+            sk = self.signing_key()
+            if sk.public_key() != self.public_key():
+                raise KeyFileError(
+                    f"{path} does not match {self.key_dir / 'signing.pub'}: signatures made "
+                    "with it would not verify; not protecting it (restore the pair from a "
+                    "backup)"
+                )
+            pem = _signing_pem(sk, pw)
+            check = serialization.load_pem_private_key(pem, password=pw)
+            if not isinstance(check, Ed25519PrivateKey) or check.public_key() != sk.public_key():
+                raise KeyFileError(f"{path}: the encrypted key does not read back; nothing changed")
+            _replace_secret_file(path, pem)
         self._created_signing_key = None  # from now on, the passphrase is asked for
 
     def public_key(self) -> Ed25519PublicKey:

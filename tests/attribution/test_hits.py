@@ -218,3 +218,36 @@ def test_an_altered_hit_time_is_flagged_not_fatal(ws: Workspace) -> None:
         assert all(c.canary_hits == 0 for c in res.candidates)
         assert not any(e["event"] == "canary hit" for c in res.campaigns for e in c["timeline"])
     assert [c["callers"] for c in attribute(ws).campaigns] == [["0211"]]
+
+
+def test_a_contact_counts_once_however_often_it_is_recorded(ws: Workspace) -> None:
+    """Repeat calls to one canary number are not independent draws, and a hit row copied
+    in the database keeps a valid seal (the seal cannot cover the row id): four records of
+    one call used to accuse the courier at 1e-9, and a copied row counted again."""
+    import sqlite3
+
+    tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
+    for hour in range(10, 14):
+        record_hit(ws, contact=tok["contact"], channel="call", at=f"2030-01-01T{hour}:00")
+    with sqlite3.connect(ws.home / "ledger.db") as con:
+        cols = "at, channel, caller, contact, knew, status, recipient, release_id, reason, seal"
+        for _ in range(6):
+            con.execute(f"insert into canary_hits ({cols}) select {cols} from canary_hits limit 1")
+    res = attribute(ws)
+    assert res.accused == []
+    yto = next(c for c in res.candidates if c.recipient == "yto")
+    assert (yto.canary_hits, yto.canary_pool_hits) == (1, 1)
+
+
+def test_an_unsealed_hit_prints_no_terminal_escapes(ws: Workspace) -> None:
+    import sqlite3
+
+    from leaktrace.attribution.hits import stored_hits
+
+    record_hit(ws, contact="19999999999", channel="call", at="2030-01-01")
+    with sqlite3.connect(ws.home / "ledger.db") as con:
+        con.execute(
+            "update canary_hits set channel = char(27) || ']0;pwned' || char(7), seal = null"
+        )
+    [h] = stored_hits(ws)
+    assert h.status == "unsealed" and h.channel.isprintable() and "\x1b" not in h.channel

@@ -102,3 +102,24 @@ def test_an_unreadable_public_key_is_named(workspace: Workspace, tmp_path: Path)
     bad.write_text("not a key")
     with pytest.raises(KeyFileError, match=r"nope\.pub"):
         Ledger(workspace).verify(public_key=bad)
+
+
+def test_the_kept_key_in_the_environment_guards_every_command_that_verifies(
+    workspace: Workspace, kept_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$LEAKTRACE_PUBLIC_KEY`` makes ``require_valid`` (what trace and attribute run
+    first) check against the kept key, so a swapped pair stops them too."""
+    from leaktrace.errors import LedgerIntegrityError
+    from leaktrace.ledger.ledger import PUBLIC_KEY_ENV
+
+    monkeypatch.setenv(PUBLIC_KEY_ENV, str(kept_key))
+    Ledger(workspace).require_valid()  # the right key: passes
+    swap_key_pair_and_resign(workspace.home, rows=1)
+    ws = open_workspace(workspace.home)
+    monkeypatch.delenv(PUBLIC_KEY_ENV)
+    assert Ledger(ws).verify().ok  # fooled without it
+    monkeypatch.setenv(PUBLIC_KEY_ENV, str(kept_key))
+    res = Ledger(ws).verify()
+    assert not res.ok and "$LEAKTRACE_PUBLIC_KEY" in (res.problem or "")
+    with pytest.raises(LedgerIntegrityError, match=r"signing\.pub differs"):
+        Ledger(ws).require_valid()

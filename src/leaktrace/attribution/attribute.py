@@ -79,7 +79,7 @@ from typing import Any
 import polars as pl
 
 from leaktrace.attribution.evidence import Evidence, build_evidence, load_view
-from leaktrace.attribution.hits import stored_hits
+from leaktrace.attribution.hits import contact_key, stored_hits
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.trace.engine import CandidateResult, _score_marks
 from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha
@@ -279,6 +279,11 @@ def score(
     # an ambiguous hit (contact held by several releases) names nobody but stays a pool
     # hit: counting it in H and never in R's hits is conservative for every R
     pool_hits = [h for h in hit_list if h.status in ("canary", "pool", "ambiguous")]
+    # A contact point counts once however often it was called: repeat calls to one number
+    # are not independent draws under the null, and a hit row copied in the database (its
+    # seal does not cover the row id) or recorded twice by an operator must add nothing.
+    # Four records of one call to a courier's canary accused it at 1e-9 before.
+    pool_contacts = {contact_key(h.contact) for h in pool_hits}
     out = []
     m = max(len(ev.view.recipients), 1) * max(extra_tests, 1)
     for r in ev.view.recipients:
@@ -306,9 +311,9 @@ def score(
         if "formatting" in families:
             fam["formatting"] = _marks_log10(ev, ws, r, elig, c)
         if "canaries" in families:
-            mine = [h for h in pool_hits if h.recipient == r]
+            mine = {contact_key(h.contact) for h in pool_hits if h.recipient == r}
             c.canary_hits = len(mine)
-            c.canary_pool_hits = len(pool_hits)
+            c.canary_pool_hits = len(pool_contacts)
             contacts = ev.view.canary_contacts.get(r, 0)
             c.canary_q = min(1.0, contacts / ev.pool) if ev.pool else 1.0
             lp = 0.0
@@ -316,7 +321,7 @@ def score(
                 # A hit where the caller used the persona's details (``knew``) counts as a
                 # plain hit: what reached the recipient may be a masked name and a district,
                 # shared with real customers, so no chance can be claimed for the details.
-                lp = binomial_tail(len(pool_hits), c.canary_q, len(mine)).log10
+                lp = binomial_tail(len(pool_contacts), c.canary_q, len(mine)).log10
             fam["canaries"] = lp
         c.log10_p_family = fam
         c.log10_p = fisher_bound(list(fam.values()))

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leaktrace.attribution.reports import normalise_phone_str, parse_datetime
+from leaktrace.attribution.reports import normalise_phone_str, parse_datetime, shown
 from leaktrace.attribution.store import (
     CanaryHitRecord,
     engine_for,
@@ -32,6 +32,7 @@ from leaktrace.workspace import Workspace
 
 __all__ = [
     "CanaryHit",
+    "contact_key",
     "contact_owners",
     "pool_size",
     "record_hit",
@@ -68,7 +69,9 @@ class CanaryHit:
         }
 
 
-def _norm_contact(contact: str) -> str:
+def contact_key(contact: str) -> str:
+    """The form in which two records of a contact point compare equal (a phone's digits,
+    an e-mail in lower case)."""
     c = contact.strip()
     if "@" in c:
         return c.lower()
@@ -84,7 +87,7 @@ def contact_owners(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
     """Normalised contact → every (recipient, release_id) whose canary token holds it."""
     out: dict[str, list[tuple[str, str]]] = {}
     for t in Ledger(ws).canary_tokens():
-        owners = out.setdefault(_norm_contact(t["contact"]), [])
+        owners = out.setdefault(contact_key(t["contact"]), [])
         if (t["recipient"], t["release_id"]) not in owners:
             owners.append((t["recipient"], t["release_id"]))
     return out
@@ -104,7 +107,7 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     A contact issued to more than one release (possible in ledgers from before canary
     contacts were unique) is ``"ambiguous"``: it names no recipient and no release.
     """
-    c = _norm_contact(contact)
+    c = contact_key(contact)
     return _resolve(c, contact_owners(ws).get(c, []), _pool_contains(ws))
 
 
@@ -155,7 +158,7 @@ def record_hit(
     status, recipient, release_id, reason = resolve_contact(ws, contact)
     # A contact outside the pool is somebody's own number or mailbox (often a customer's):
     # it names no release, so only its masked form is kept.
-    stored = _norm_contact(contact)[:200]
+    stored = contact_key(contact)[:200]
     if status == "not_canary":
         stored = _masked_contact(stored)
     channel = " ".join(channel.split()).lower()[:40]
@@ -211,7 +214,7 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
             at = _stored_time(r.at)
             if since is not None and at < since:
                 continue
-            c = _norm_contact(r.contact)
+            c = contact_key(r.contact)
             status, recipient, release_id, reason = _resolve(c, owners.get(c, []), in_pool)
             caller = r.caller
         else:
@@ -231,7 +234,7 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
             CanaryHit(
                 r.id,
                 at,
-                r.channel,
+                r.channel if status != "unsealed" else shown(r.channel, 40),
                 caller,
                 r.contact,
                 r.knew,

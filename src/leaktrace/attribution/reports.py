@@ -64,6 +64,7 @@ __all__ = [
     "parse_datetime",
     "parse_report_file",
     "parse_report_obj",
+    "shown",
 ]
 
 QUOTE_ROLES: dict[str, str] = {
@@ -448,11 +449,11 @@ class StoredReport:
         return self.status not in UNTRUSTED_STATUSES
 
 
-def _shown(value: object) -> str:
-    """An unsealed row's ``source`` as it may be printed: anyone who can write the database
-    wrote it, so no control characters (terminal escapes) and no more than a line."""
+def shown(value: object, limit: int = 300) -> str:
+    """A text field of an unsealed row as it may be printed: anyone who can write the
+    database wrote it, so no control characters (terminal escapes) and no more than a line."""
     text = value if isinstance(value, str) else repr(value)
-    return "".join(ch if ch.isprintable() else "?" for ch in text)[:300]
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
 def _left_out(rec: ReportRecord, status: str, reason: str) -> StoredReport:
@@ -460,7 +461,7 @@ def _left_out(rec: ReportRecord, status: str, reason: str) -> StoredReport:
     since nothing vouches for its other clear fields."""
     return StoredReport(
         id=rec.id,
-        source=_shown(rec.source),
+        source=shown(rec.source),
         reported_at=None,
         channel="",
         caller="",

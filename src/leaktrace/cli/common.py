@@ -98,6 +98,9 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
         except OverflowError:
             _fail("a number or date given is out of range", 2)
+        except UnicodeError:  # backstop: a lone surrogate ("\ud800" in JSON) or bytes that
+            # are no text, reaching a field that must be encoded (a digest, a seal, the blob)
+            _fail("the input holds text that is not valid Unicode (a lone surrogate)", 2)
         except RecursionError:  # backstop: deeply nested user data (JSON) read by a path
             # that does not go through leaktrace.io.jsontext; the stack has unwound by now
             _fail("input nested too deeply to read", 2)

@@ -67,7 +67,15 @@ _UNUSED_TOKEN_INDEXES = (
 )
 """Indexes earlier versions created on the token table; dropped on first write."""
 
-__all__ = ["Ledger", "ReleaseEntry", "VerifyResult", "close_engines", "engine_for", "file_sha256"]
+__all__ = [
+    "PUBLIC_KEY_ENV",
+    "Ledger",
+    "ReleaseEntry",
+    "VerifyResult",
+    "close_engines",
+    "engine_for",
+    "file_sha256",
+]
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,9 @@ class VerifyResult:
 ORPHAN_GRACE = timedelta(minutes=10)
 """How old an index file without a record must be to count as left by deleted records."""
 
+
+PUBLIC_KEY_ENV = "LEAKTRACE_PUBLIC_KEY"
+"""Path of the workspace's public key as kept outside it (see :meth:`Ledger.verify`)."""
 
 _IN_CHUNK = 900
 """Candidates per ``IN (...)`` query on databases other than SQLite and PostgreSQL (under
@@ -572,8 +583,14 @@ class Ledger:
         ``public_key``: the workspace's public key as kept outside it (a PEM file, or the
         key). Every signature is then checked against it, and a ``keys/signing.pub`` that
         differs from it fails at once: whoever can write the workspace could otherwise
-        put a key pair of their own in ``keys/`` and re-sign a rewritten ledger."""
+        put a key pair of their own in ``keys/`` and re-sign a rewritten ledger. When it is
+        not given, ``$LEAKTRACE_PUBLIC_KEY`` (a PEM path) is used if set: so the commands
+        that refuse an unverified ledger (``trace``, ``attribute``) check against the kept
+        key too, not only ``verify``."""
         pk = self.ws.keys.public_key()
+        from_env = public_key is None and bool(os.environ.get(PUBLIC_KEY_ENV))
+        if from_env:
+            public_key = Path(os.environ[PUBLIC_KEY_ENV])
         if public_key is not None:
             trusted = (
                 public_key
@@ -582,6 +599,8 @@ class Ledger:
             )
             if trusted != pk:
                 source = "given" if trusted is public_key else f"in {public_key}"
+                if from_env:
+                    source += f" (${PUBLIC_KEY_ENV})"
                 swapped = (
                     f"keys/signing.pub differs from the public key {source}: the workspace's "
                     "signing key pair was replaced, so its signatures prove nothing (or that "
