@@ -390,31 +390,26 @@ def _explain_unsealed(result: AttributionResult) -> None:
     n_rep, n_hit = result.unsealed["reports"], result.unsealed["canary_hits"]
     if not n_rep and not n_hit:
         return
-    zh = "、".join(
-        part
-        for part in (
-            f"{n_rep} 份受害人报告" if n_rep else "",
-            f"{n_hit} 次金丝雀呼叫" if n_hit else "",
-        )
-        if part
-    )
-    en = " and ".join(
-        part
-        for part in (
-            f"{n_rep} victim report(s)" if n_rep else "",
-            f"{n_hit} canary hit(s)" if n_hit else "",
-        )
-        if part
-    )
-    result.explanation["zh"] += (
+    counted = [
+        (n_rep, "份受害人报告", "victim report(s)"),
+        (n_hit, "次金丝雀呼叫", "canary hit(s)"),
+    ]
+    zh = "、".join(f"{n} {word}" for n, word, _ in counted if n)
+    en = " and ".join(f"{n} {word}" for n, _, word in counted if n)
+    _say(
+        result,
         f" 另有 {zh}没有本工作区的有效封印（在数据库中被改动、在 leaktrace 之外写入，"
-        "或在启用封印之前存储），未计入上述结果（见 flagged）。"
-    )
-    result.explanation["en"] += (
+        "或在启用封印之前存储），未计入上述结果（见 flagged）。",
         f" {en} without a valid seal of this workspace (altered in the database, written "
         "outside leaktrace, or stored before rows were sealed) were left out of the above "
-        "(see flagged)."
+        "(see flagged).",
     )
+
+
+def _say(result: AttributionResult, zh: str, en: str) -> None:
+    """Add one sentence, in both languages, to the result's explanation."""
+    result.explanation["zh"] += zh
+    result.explanation["en"] += en
 
 
 def attribute_evidence(
@@ -479,13 +474,12 @@ def attribute_evidence(
     _explain_unsealed(result)
     n_amb = sum(h.status == "ambiguous" for h in ev.hits)
     if n_amb:
-        result.explanation["zh"] += (
+        _say(
+            result,
             f" 有 {n_amb} 次金丝雀呼叫的联系方式同时属于多个发布版本，"
-            "因此不归于其中任何一个（见 flagged）。"
-        )
-        result.explanation["en"] += (
+            "因此不归于其中任何一个（见 flagged）。",
             f" {n_amb} canary hit(s) on a contact held by several releases were attributed "
-            "to none of them (see flagged)."
+            "to none of them (see flagged).",
         )
     if with_campaigns:
         from leaktrace.attribution.campaigns import find_campaigns
