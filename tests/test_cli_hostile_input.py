@@ -164,16 +164,22 @@ def test_handle_errors_turns_recursion_error_into_one_line(
     assert capsys.readouterr().err == "error: input nested too deeply to read\n"
 
 
-def test_a_lone_surrogate_in_a_report_is_one_line(tmp_path: Path) -> None:
-    """JSON may spell a lone surrogate ("\\ud800"); it cannot be encoded for a digest or a
-    seal. One line and exit 2, not a traceback; nothing stored."""
+def test_characters_no_database_takes_mark_the_row_not_the_file(tmp_path: Path) -> None:
+    """JSON may spell a lone surrogate ("\\ud800") or a NUL: the first cannot be encoded
+    for a digest or a seal (a traceback before), PostgreSQL refuses the second (the whole
+    file was rejected). Bad rows never stop a run: they are stored as malformed, with
+    their reason, and the rows beside them are kept."""
     ws = make_workspace(tmp_path / "ws")
     f = tmp_path / "reports.jsonl"
     f.write_text(
         '{"phone": "13800000000", "caller": "950\\ud80013", "reported_at": "2030-01-01"}\n'
+        '{"phone": "13800000001", "caller": "950\\u000013", "reported_at": "2030-01-01"}\n'
+        '{"phone": "13800000002", "caller": "95013", "reported_at": "2030-01-01"}\n'
     )
     r = run_cli("report", "add", str(f), home=ws.home)
-    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Unicode" in r.stderr
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     listed = run_cli("report", "list", "--json", home=ws.home)
-    assert listed.returncode == 0 and json.loads(listed.stdout) in ([], {"reports": []})
+    rows = json.loads(listed.stdout)
+    assert [row["status"] for row in rows] == ["malformed", "malformed", "ok"]
+    assert all("no text" in row["reason"] for row in rows[:2])
+    assert [row["caller"] for row in rows] == ["950?13", "95013", "95013"]

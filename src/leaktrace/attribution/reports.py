@@ -172,11 +172,30 @@ def _quote_value(v: Any) -> str | bool | None:
     return s
 
 
+def _text(value: object, name: str, problems: list[str]) -> str:
+    """``value`` as text that every database and digest takes: a NUL (PostgreSQL refuses
+    it, and refused the whole file) and a lone surrogate (JSON can spell one; it cannot be
+    encoded for a digest or a seal) are dropped, and the report says so."""
+    raw = str(value)
+    clean = raw.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if clean != raw:
+        problems.append(f"{name} held characters that are no text (NUL, lone surrogate); dropped")
+    return clean
+
+
 def parse_report_obj(obj: Any, source: str) -> VictimReport:
     """One report from a JSON-like object; problems are recorded, never raised."""
     if not isinstance(obj, dict):
         return VictimReport(None, None, source=source, problems=["not a JSON object"])
     problems: list[str] = []
+    # text fields are made storable first: a bad character marks the row, not the file
+    obj = {k: _text(v, str(k), problems) if isinstance(v, str) else v for k, v in obj.items()}
+    q_raw = obj.get("quoted")
+    if isinstance(q_raw, dict):
+        obj["quoted"] = {
+            _text(k, "quoted", problems): _text(v, "quoted", problems) if isinstance(v, str) else v
+            for k, v in q_raw.items()
+        }
     raw_phone = obj.get("victim_phone", obj.get("phone"))
     phone = normalise_phone_str(str(raw_phone)) if raw_phone not in (None, "") else None
     if raw_phone in (None, ""):
