@@ -13,6 +13,7 @@ are on, and how many canary rows to add. See ``docs/policy.md`` for a full examp
 from __future__ import annotations
 
 import bisect
+import difflib
 import os
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -268,9 +269,15 @@ class WorkspaceConfig(_Strict):
         try:
             return self.recipients[name]
         except KeyError:
-            known = ", ".join(sorted(self.recipients)) or "(none)"
+            # the names nearest the one asked for, not all: a platform with a thousand
+            # partners got a thousand names on its one line
+            names = sorted(self.recipients)
+            near = difflib.get_close_matches(name, names, n=10, cutoff=0.0)
+            shown = near if len(names) > 10 else names
+            more = f" … ({len(names)} in all: leaktrace recipient list)" if len(names) > 10 else ""
+            known = ", ".join(shown) or "(none)"
             raise UnknownRecipientError(
-                f"unknown recipient {name!r}; known recipients: {known}"
+                f"unknown recipient {name[:80]!r}; known recipients: {known}{more}"
             ) from None
 
     def policy_for(self, recipient: str) -> Policy:

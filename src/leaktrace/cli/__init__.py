@@ -23,7 +23,16 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from leaktrace.cli import attribution, data, release, scam, spark, trace, workspace  # noqa: F401
+    from leaktrace.cli import (  # noqa: F401
+        attribution,
+        data,
+        release,
+        respond,
+        scam,
+        spark,
+        trace,
+        workspace,
+    )
 
 
 def _terminated(signum: int, _frame: object) -> None:

@@ -1,0 +1,103 @@
+"""``leaktrace exposed``: the people a leak exposed, and a draft of their notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    EncodingOption,
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.errors import InputError
+from leaktrace.io.writers import check_output_path
+from leaktrace.workspace import open_workspace
+
+
+@app.command("exposed")
+@handle_errors
+def exposed_cmd(
+    orders: Annotated[
+        Path,
+        typer.Argument(help="The platform's own order table the releases were made from."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The exposed orders (CSV, XLSX, Parquet or JSON lines; mode 0600)."
+        ),
+    ],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="A recipient of the incident (repeatable).")
+    ] = None,
+    release_ids: Annotated[
+        list[str] | None, typer.Option("--release", help="A release of the incident (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only releases made at or after this ISO date.")
+    ] = None,
+    notice: Annotated[
+        Path | None,
+        typer.Option("--notice", help="Write a draft of the notice to the people (PIPL art. 57)."),
+    ] = None,
+    contact: Annotated[
+        str, typer.Option("--contact", help="How people reach the platform, for the notice.")
+    ] = "App 内“我的-客服”",
+    measures: Annotated[
+        str, typer.Option("--measures", help="Measures taken, for the notice.")
+    ] = "已停止向相关合作方提供数据，并已向公安机关报案",
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+    encoding: EncodingOption = None,
+) -> None:
+    """List the orders (and people) that went out in an incident's releases."""
+    from leaktrace.attribution.reports import parse_datetime
+    from leaktrace.io.writers import write_table, write_text_atomic
+    from leaktrace.respond import exposed
+
+    check_output_path(out, "--out", not_over=[orders])
+    if notice:
+        check_output_path(notice, "--notice", not_over=[orders, out])
+    when = None
+    if since is not None:
+        when = parse_datetime(since)
+        if when is None:
+            raise InputError("--since must be an ISO 8601 date/time")
+    ws = open_workspace(resolve_home(home))
+    for r in to or []:
+        ws.config.recipient(r)  # an unknown name is an error naming the known ones
+    ex = exposed(ws, orders, recipients=to, release_ids=release_ids, since=when, encoding=encoding)
+    write_table(ex.rows, out)
+    if notice:
+        write_text_atomic(notice, ex.notice_zh(contact, measures) + "\n")
+    summary = ex.summary()
+    if json_out:
+        print_json(summary)
+        return
+    out_console.print(
+        f"[bold]{summary['orders']:,} orders, {summary['people']:,} people[/bold] exposed in "
+        f"{len(summary['releases'])} release(s); fields: {escape(', '.join(summary['fields']))}"
+    )
+    t = Table("recipient", "orders exposed")
+    for r, n in sorted(summary["by_recipient"].items()):
+        t.add_row(escape(r), f"{n:,}")
+    out_console.print(t)
+    if summary["unmatched_index_rows"]:
+        err_console.print(
+            f"warning: {summary['unmatched_index_rows']:,} released rows match no order in "
+            f"{orders}: the table is not the one the releases were made from, or incomplete"
+        )
+    err_console.print(f"exposed orders written to {out}")
+    if notice:
+        err_console.print(f"notice draft written to {notice}")

@@ -1,0 +1,98 @@
+"""Who a leak exposed: the platform's own orders that went out in an incident's releases."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import run_cli
+from leaktrace.errors import InputError, LedgerIntegrityError
+from leaktrace.ledger import Ledger
+from leaktrace.release import release
+from leaktrace.respond import exposed
+from leaktrace.workspace import Workspace, open_workspace
+
+
+@pytest.fixture
+def released(workspace: Workspace, shop: pl.DataFrame, tmp_path: Path) -> Workspace:
+    for r in ("zto", "cs-firm"):
+        release(shop, recipient=r, workspace=workspace, out=tmp_path / f"{r}.parquet")
+    return workspace
+
+
+def test_a_couriers_incident_exposes_exactly_its_shipments(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    ex = exposed(released, shop, recipients=["zto"])
+    want = set(shop.filter(pl.col("courier") == "中通快递").get_column("order_id"))
+    assert set(ex.rows.get_column("order_id")) == want  # no canary, no other courier's order
+    assert ex.unmatched == 0
+    [entry] = [e for e in Ledger(released).entries() if e.recipient == "zto"]
+    assert set(ex.rows.get_column("fields_exposed").unique()) == {";".join(sorted(entry.fields))}
+    s = ex.summary()
+    assert s["orders"] == len(want) and s["by_recipient"] == {"zto": len(want)}
+    assert "手机号" in s["fields_zh"] and "收货地址" in s["fields_zh"]
+    notice = ex.notice_zh("95000", "已停止合作")
+    assert "手机号" in notice and "95000" in notice and "已停止合作" in notice
+
+
+def test_orders_in_two_releases_name_both_and_a_short_table_is_said(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    ex = exposed(released, shop, recipients=["zto", "cs-firm"])
+    assert ex.rows.height == shop.height  # cs-firm got every order
+    both = ex.rows.filter(pl.col("courier") == "中通快递").get_column("exposed_to").unique()
+    assert sorted(both[0].split(";")) == ["cs-firm", "zto"] and both.len() == 1
+    part = exposed(released, shop.head(100), recipients=["cs-firm"])
+    assert part.rows.height == 100 and part.unmatched == shop.height - 100
+
+
+def test_each_key_version_finds_its_own_releases(
+    released: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    released.keys.rotate()
+    ws = open_workspace(released.home)
+    release(shop.head(50), recipient="sms", workspace=ws, out=tmp_path / "sms.parquet")
+    ex = exposed(ws, shop, recipients=["sms", "zto"])
+    assert ex.rows.filter(pl.col("exposed_to").str.contains("sms")).height == 50
+    assert {e.key_version for e in ex.releases} == {1, 2}
+
+
+def test_no_list_from_a_ledger_that_does_not_verify(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    with sqlite3.connect(released.home / "ledger.db") as con:
+        con.execute("update releases set rows = rows + 1 where seq = 1")
+    with pytest.raises(LedgerIntegrityError):
+        exposed(released, shop, recipients=["zto"])
+
+
+def test_an_incident_must_be_named(released: Workspace, shop: pl.DataFrame) -> None:
+    with pytest.raises(InputError, match="name the recipient"):
+        exposed(released, shop)
+    with pytest.raises(InputError, match="no release"):
+        exposed(released, shop, recipients=["sms"])
+    with pytest.raises(InputError, match="order number"):
+        exposed(released, shop.drop("order_id"), recipients=["zto"])
+
+
+def test_cli_writes_the_list_and_notice_for_its_owner_only(
+    released: Workspace, shop_parquet: Path, tmp_path: Path
+) -> None:
+    out, notice = tmp_path / "exposed.csv", tmp_path / "notice.txt"
+    args = ["exposed", str(shop_parquet), "--to", "zto", "--out", str(out)]
+    r = run_cli(*args, "--notice", str(notice), "--contact", "95000", "--json", home=released.home)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["orders"] == pl.read_csv(out, infer_schema=False).height > 0
+    assert out.stat().st_mode & 0o777 == 0o600 and notice.stat().st_mode & 0o777 == 0o600
+    assert "95000" in notice.read_text(encoding="utf-8")
+    for bad in (["--to", "nobody"], [], ["--to", "zto", "--since", "yesterday"]):
+        target = tmp_path / "again.csv"
+        r = run_cli("exposed", str(shop_parquet), *bad, "--out", str(target), home=released.home)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not target.exists()
