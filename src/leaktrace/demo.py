@@ -5,7 +5,8 @@
    outsourced customer-service firm, an SMS vendor); the ledger verified;
 3. a leak: 20 rows of one courier's copy, NFKC-folded, whitespace stripped and
    timestamps cut to the minute, as a scammer's spreadsheet might look; traced, with an
-   HTML report and a signed evidence bundle that is then re-verified offline;
+   HTML report and a signed evidence bundle that is then re-verified offline; then the
+   people the accused recipient's copy exposed are listed, with a draft of their notice;
 4. an unmarked leak (rows straight from the platform's own table) must give
    "no recipient identified";
 5. a simulated scam wave from one courier: victim reports ingested and attributed;
@@ -153,6 +154,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(f"report → {report}; evidence bundle re-verified offline: {verified['ok']}")
 
+    # respond: whom the accused recipient's copy exposed, and the notice to send them
+    from leaktrace.io.writers import write_table, write_text_atomic
+    from leaktrace.respond import exposed
+
+    exposure_ok = bool(result.accused)
+    if result.accused:
+        ex = exposed(ws, orders, recipients=[c.recipient for c in result.accused])
+        write_table(ex.rows, out / "exposed.csv")
+        write_text_atomic(
+            out / "notice.txt",
+            ex.notice_zh("App 内“我的-客服”", "已停止向该合作方提供数据并报警") + "\n",
+        )
+        s = ex.summary()
+        console.print(
+            f"exposed by {', '.join(s['by_recipient'])}: {s['orders']:,} orders, "
+            f"{s['people']:,} people ({', '.join(s['fields_zh'])}) → {out / 'exposed.csv'}, "
+            f"notice draft → {out / 'notice.txt'}"
+        )
+        exposure_ok = s["orders"] > 0 and ex.unmatched == 0
+
     console.rule("[bold]4. an unmarked leak (platform's own table)")
     unmarked = orders.sample(200, seed=9).select(
         ["name", "phone", "address", "order_time", "product"]
@@ -187,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 m[:30] + "…", str(r.is_scam), r.fraud_type, ",".join(h.stage for h in r.stages)
             )
         console.print(t)
-    ok = bool(result.accused) and not r2.accused and wave_ok
+    ok = bool(result.accused) and exposure_ok and not r2.accused and wave_ok
     console.print(f"[bold]demo {'OK' if ok else 'FAILED'}[/]")
     return 0 if ok else 1
 
