@@ -85,14 +85,102 @@ def test_cli_writes_the_list_and_notice_for_its_owner_only(
 ) -> None:
     out, notice = tmp_path / "exposed.csv", tmp_path / "notice.txt"
     args = ["exposed", str(shop_parquet), "--to", "zto", "--out", str(out)]
-    r = run_cli(*args, "--notice", str(notice), "--contact", "95000", "--json", home=released.home)
+    r = run_cli(*args, "--notice", str(notice), "--contact", "95000", home=released.home)
+    assert r.returncode == 2 and "--measures" in r.stderr and not out.exists()  # no default claim
+    notice_args = ["--notice", str(notice), "--contact", "95000", "--measures", "已停止合作。"]
+    r = run_cli(*args, *notice_args, "--json", home=released.home)
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["orders"] == pl.read_csv(out, infer_schema=False).height > 0
     assert out.stat().st_mode & 0o777 == 0o600 and notice.stat().st_mode & 0o777 == 0o600
-    assert "95000" in notice.read_text(encoding="utf-8")
-    for bad in (["--to", "nobody"], [], ["--to", "zto", "--since", "yesterday"]):
+    text = notice.read_text(encoding="utf-8")
+    assert "95000" in text and "已停止合作。" in text and "。。" not in text and "中通快递" in text
+    for bad in (
+        ["--to", "nobody"],
+        [],
+        ["--to", "zto", "--since", "yesterday"],
+        ["--to", "zto", "--release", "rel-nope"],
+    ):
         target = tmp_path / "again.csv"
         r = run_cli("exposed", str(shop_parquet), *bad, "--out", str(target), home=released.home)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and not target.exists()
+
+
+def test_cli_never_writes_into_the_workspace_nor_an_incomplete_list_unasked(
+    released: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """An output named inside the workspace would overwrite its ledger or an index (a
+    review replaced ledger.db with a notice); a table missing released orders would give
+    a list that looks complete."""
+    table = tmp_path / "orders.parquet"
+    shop.write_parquet(table)
+    ledger_db = (released.home / "ledger.db").read_bytes()
+    for target in (released.home / "ledger.db", released.home / "index" / "x.parquet"):
+        r = run_cli("exposed", str(table), "--to", "zto", "--out", str(target), home=released.home)
+        assert r.returncode == 2 and "inside the workspace" in r.stderr, r.stderr
+    assert (released.home / "ledger.db").read_bytes() == ledger_db
+    short = tmp_path / "short.parquet"
+    shop.head(100).write_parquet(short)
+    out = tmp_path / "exposed.csv"
+    r = run_cli("exposed", str(short), "--to", "cs-firm", "--out", str(out), home=released.home)
+    assert r.returncode == 2 and "match no order" in r.stderr and not out.exists()
+    args = ("exposed", str(short), "--to", "cs-firm", "--out", str(out), "--allow-incomplete")
+    r = run_cli(*args, home=released.home)
+    assert r.returncode == 0 and "incomplete" in r.stderr and out.exists()
+
+
+def test_a_repeated_order_number_lists_only_the_released_person(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    zto = shop.filter(pl.col("courier") == "中通快递")
+    impostors = zto.head(5).with_columns(
+        pl.lit("张三").alias("name"), pl.lit("13900000000").alias("phone")
+    )
+    ex = exposed(released, pl.concat([shop, impostors]), recipients=["zto"])
+    assert ex.rows.height == zto.height and "张三" not in ex.rows.get_column("name").to_list()
+    assert not ex.rows.get_column("ambiguous").any()
+    no_phone = pl.concat([shop, impostors]).drop("phone")
+    ex2 = exposed(released, no_phone, recipients=["zto"])
+    assert ex2.rows.height == zto.height + 5  # nothing tells them apart: all listed, marked
+    assert ex2.rows.get_column("ambiguous").sum() == 10
+
+
+def test_orders_retyped_since_the_release_are_still_found(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    """Full-width digits (an Excel export) and numbers read as floats ("…123.0")."""
+    want = shop.filter(pl.col("courier") == "中通快递").height
+    wide = shop.with_columns(
+        pl.col("order_id").str.replace_all("1", "１").str.replace_all("2", "２")
+    )
+    assert exposed(released, wide, recipients=["zto"]).rows.height == want
+    floats = shop.with_columns((pl.col("order_id") + ".0").alias("order_id"))
+    ex = exposed(released, floats, recipients=["zto"])
+    assert ex.rows.height == want and ex.unmatched == 0
+
+
+def test_people_are_counted_by_normalised_phone_and_naive_times_are_local(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    zto = shop.filter(pl.col("courier") == "中通快递")
+    first = zto.get_column("phone")[0]
+    spelled = zto.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit(f"+86 {first[:3]}-{first[3:7]}-{first[7:]}"))
+        .otherwise(pl.col("phone"))
+        .alias("phone")
+    )
+    same = spelled.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit(first))
+        .otherwise(pl.col("phone"))
+        .alias("phone")
+    )
+    ex = exposed(released, spelled, recipients=["zto"])
+    # row 1's phone is row 0's, spelled "+86 138-…": one person, not two
+    assert ex.summary()["people"] == same.get_column("phone").n_unique()
+    from datetime import datetime
+
+    later = exposed(released, shop, recipients=["zto"], since=datetime(2000, 1, 1))
+    assert later.rows.height == zto.height  # a naive time is taken as UTC+8, not a TypeError

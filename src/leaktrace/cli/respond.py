@@ -55,8 +55,16 @@ def exposed_cmd(
         str, typer.Option("--contact", help="How people reach the platform, for the notice.")
     ] = "App 内“我的-客服”",
     measures: Annotated[
-        str, typer.Option("--measures", help="Measures taken, for the notice.")
-    ] = "已停止向相关合作方提供数据，并已向公安机关报案",
+        str | None,
+        typer.Option("--measures", help="Measures taken, for the notice (required with it)."),
+    ] = None,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Write the list even when released rows match no order in ORDERS.",
+        ),
+    ] = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
     encoding: EncodingOption = None,
@@ -69,18 +77,37 @@ def exposed_cmd(
     check_output_path(out, "--out", not_over=[orders])
     if notice:
         check_output_path(notice, "--notice", not_over=[orders, out])
+        if not measures or not measures.strip():
+            # the notice states them to every person: no default may claim what was not done
+            raise InputError("--notice needs --measures: the measures the platform has taken")
     when = None
     if since is not None:
         when = parse_datetime(since)
         if when is None:
             raise InputError("--since must be an ISO 8601 date/time")
     ws = open_workspace(resolve_home(home))
+    home_dir = ws.home.resolve()
+    for option, path in (("--out", out), ("--notice", notice)):
+        if path is not None and home_dir in path.resolve().parents:
+            raise InputError(
+                f"{option} {path} is inside the workspace {ws.home}; write the list elsewhere"
+            )
     for r in to or []:
         ws.config.recipient(r)  # an unknown name is an error naming the known ones
     ex = exposed(ws, orders, recipients=to, release_ids=release_ids, since=when, encoding=encoding)
+    if ex.unmatched and not allow_incomplete:
+        raise InputError(
+            f"{ex.unmatched:,} released rows match no order in {orders} (not the table the "
+            "releases were made from, or retyped: order numbers as numbers lose leading "
+            "zeros); nothing written: give the right table, or --allow-incomplete"
+        )
     write_table(ex.rows, out)
     if notice:
-        write_text_atomic(notice, ex.notice_zh(contact, measures) + "\n")
+        partners = {
+            r: (ws.config.recipients[r].display_name or r) if r in ws.config.recipients else r
+            for r in {e.recipient for e in ex.releases}
+        }
+        write_text_atomic(notice, ex.notice_zh(contact, measures or "", partners) + "\n")
     summary = ex.summary()
     if json_out:
         print_json(summary)
@@ -96,7 +123,12 @@ def exposed_cmd(
     if summary["unmatched_index_rows"]:
         err_console.print(
             f"warning: {summary['unmatched_index_rows']:,} released rows match no order in "
-            f"{orders}: the table is not the one the releases were made from, or incomplete"
+            f"{orders}: the list is incomplete (--allow-incomplete)"
+        )
+    if summary["ambiguous_rows"]:
+        err_console.print(
+            f"note: {summary['ambiguous_rows']:,} rows share an order number with another row "
+            "and no phone tells which one was released: all are listed (column ambiguous)"
         )
     err_console.print(f"exposed orders written to {out}")
     if notice:

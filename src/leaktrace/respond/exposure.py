@@ -17,7 +17,7 @@ match no order in it are counted (``unmatched``) and said, never guessed at.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,16 +65,24 @@ class Exposure:
     """Real (non-canary) rows of the chosen releases whose order is not in the table."""
 
     def summary(self) -> dict[str, Any]:
+        from leaktrace import rewrite
+
         fields = sorted({f for e in self.releases for f in e.fields})
-        people = (
-            self.rows.get_column("phone").n_unique()
-            if "phone" in self.rows.columns
-            else self.rows.height
-        )
+        if "phone" in self.rows.columns:
+            # one person per normalised phone (+86 138-… and 138… alike); a row without a
+            # phone is a person of its own: counting it with others could only undercount
+            phones = rewrite.canonical_phone(self.rows.get_column("phone").cast(pl.Utf8))
+            people = phones.drop_nulls().n_unique() + phones.null_count()
+        else:
+            people = self.rows.get_column("order_id").n_unique()
         return {
-            "orders": self.rows.height,
+            "orders": self.rows.get_column("order_id").n_unique() if self.rows.height else 0,
+            "rows": self.rows.height,
             "people": people,
             "people_counted_by": "phone" if "phone" in self.rows.columns else "order",
+            "ambiguous_rows": int(self.rows.get_column("ambiguous").sum())
+            if self.rows.height
+            else 0,
             "unmatched_index_rows": self.unmatched,
             "releases": [
                 {
@@ -100,22 +108,51 @@ class Exposure:
             else {},
         }
 
-    def notice_zh(self, contact: str, measures: str) -> str:
+    def notice_zh(self, contact: str, measures: str, partners: dict[str, str] | None = None) -> str:
         """A draft of the notice to the people exposed, with what PIPL art. 57 asks of it:
         the categories of data, the cause and possible harm, the measures taken and what
-        the person can do, and how to reach the platform. A draft: the platform's legal
-        team owns the final text."""
+        the person can do, and how to reach the platform. ``partners`` maps recipients to
+        the names the notice gives them. A draft: the platform's legal team owns the final
+        text (and whether a masked field, such as a phone with six digits hidden, is named
+        as it is: the categories are the fields the releases sent)."""
         s = self.summary()
-        when = min((e.created for e in self.releases), default="")[:10]
+        first = min((datetime.fromisoformat(e.created) for e in self.releases), default=None)
+        when = first.astimezone(_PLATFORM_TZ).strftime("%Y年%m月%d日") if first else ""
+        names = "、".join(
+            dict.fromkeys((partners or {}).get(e.recipient, e.recipient) for e in self.releases)
+        )
+        done = measures.strip().rstrip("。.；;")
         return (
-            f"【个人信息安全告知】尊敬的用户：经核查，自 {when} 起本平台提供给合作方的订单数据中，"
-            f"您的{('、'.join(s['fields_zh'])) or '订单信息'}可能已被泄露。"
+            f"【个人信息安全告知】尊敬的用户：经核查，本平台自 {when} 起向合作方（{names}）"
+            f"提供的订单数据中，您的{('、'.join(s['fields_zh'])) or '订单信息'}可能已从该合作方处泄露。"
             "不法分子可能冒充电商或快递客服，以理赔、退款、取消会员等理由联系您，诱导您下载会议软件、"
             "共享屏幕或转账。"
-            f"平台已采取的措施：{measures}。"
+            f"平台已采取的措施：{done}。"
             "请您注意：平台客服不会要求您共享屏幕、提供验证码或向任何账户转账；如接到此类来电，请立即挂断，"
-            f"并通过 App 内官方渠道核实。如有疑问，请联系：{contact}。"
+            f"并通过 App 内官方渠道核实。如有疑问，请联系：{contact.strip()}。"
         )
+
+
+_PLATFORM_TZ = timezone(timedelta(hours=8))
+"""The platform's local time (dates in notices; naive times given to :func:`exposed`)."""
+
+
+def _order_spellings(ids: pl.Series) -> list[pl.Series]:
+    """The order number as the release digested it (``cast(Utf8)``, stripped), then the
+    spellings a table of the same orders may hold instead: width-folded (full-width digits
+    from an Excel export) and, for numbers read as floats, without the ``.0``.
+
+    Why several: the anchor is a keyed digest of the exact text the release read, and the
+    platform's table may have been exported again since, typed differently. A variant
+    that matches an index anchor is the release's own spelling of that order, so trying
+    them cannot match the wrong order; it only finds ones a single spelling would miss.
+    """
+    text = ids.cast(pl.Utf8).str.strip_chars()
+    out = [text]
+    folded = text.str.normalize("NFKC").str.strip_chars()
+    out.append(folded)
+    out.append(folded.str.replace(r"^([0-9]+)\.0+$", "$1"))
+    return out
 
 
 def exposed(
@@ -124,32 +161,48 @@ def exposed(
     *,
     recipients: list[str] | None = None,
     release_ids: list[str] | None = None,
-    since: datetime | None = None,
+    since: datetime | str | None = None,
     encoding: str | None = None,
 ) -> Exposure:
     """The orders of ``orders`` (the platform's table, any supported format) that went out
     in the chosen releases: those of ``recipients``, or with ``release_ids``, made at or
-    after ``since`` (at least one of the first two is required: "everyone" is no incident).
+    after ``since`` (a naive time is the platform's, UTC+8). At least one of the first two
+    is required: "everyone" is no incident.
+
+    An order number the table lists twice is matched on the phone too (the index's keyed
+    customer digest), so only the row the release carried is listed; when no phone
+    decides, every such row is listed (``ambiguous``): a person notified in error is
+    better than one left out. Released rows found in no spelling of any order of the table
+    are counted in ``unmatched``, never guessed at.
 
     Raises :class:`LedgerIntegrityError` when the ledger does not verify (a list of people
-    to notify must come from records that hold), :class:`InputError` when no release
-    matches or the table has no order numbers.
+    to notify must come from records that hold), :class:`InputError` when a release id is
+    unknown, no release matches, or the table has no order numbers.
     """
+    from leaktrace import rewrite
+    from leaktrace.attribution.reports import parse_datetime
+    from leaktrace.digest import keyed_digests
     from leaktrace.io import read_frame, read_table
-    from leaktrace.release import anchors_of
 
     if not recipients and not release_ids:
         raise InputError("name the recipient(s) or release(s) of the incident")
+    when = parse_datetime(since) if since is not None else None
+    if since is not None and when is None:
+        raise InputError(f"since must be an ISO 8601 date/time, got {since!r}")
     ledger = Ledger(ws)
     ledger.require_valid()
+    entries = ledger.entries()
+    unknown = sorted(set(release_ids or []) - {e.release_id for e in entries})
+    if unknown:
+        raise InputError(f"no release {unknown[0]!r} in the ledger (see leaktrace releases)")
     chosen = [
         e
-        for e in ledger.entries()
+        for e in entries
         if (recipients and e.recipient in recipients)
         or (release_ids and e.release_id in release_ids)
     ]
-    if since is not None:
-        chosen = [e for e in chosen if datetime.fromisoformat(e.created) >= since]
+    if when is not None:
+        chosen = [e for e in chosen if datetime.fromisoformat(e.created) >= when]
     if not chosen:
         raise InputError("no release in the ledger matches the recipient(s), release(s) and date")
     df = (
@@ -159,29 +212,50 @@ def exposed(
     )
     if "order_id" not in df.columns:
         raise InputError("the order table has no order number column (订单号 / order_id)")
-    df = df.filter(pl.col("order_id").is_not_null())
+    df = df.filter(pl.col("order_id").is_not_null()).with_row_index("row")
+    phones = (
+        rewrite.canonical_phone(df.get_column("phone").cast(pl.Utf8))
+        if "phone" in df.columns
+        else None
+    )
     parts: list[pl.DataFrame] = []
     unmatched = 0
     for version in sorted({e.key_version for e in chosen}):
-        keyed = pl.DataFrame(
-            {
-                "row": pl.int_range(df.height, eager=True, dtype=pl.UInt32),
-                "anchor": pl.Series(
-                    anchors_of(df.get_column("order_id"), ws.keys.derive("anchor", version)),
-                    dtype=pl.UInt64,
-                ),
-            }
-        )
+        anchor_key = ws.keys.derive("anchor", version)
+        keyed = pl.concat(
+            [
+                pl.DataFrame(
+                    {
+                        "row": df.get_column("row"),
+                        "anchor": keyed_digests({"a": (ids, anchor_key)}).get_column("a"),
+                    }
+                )
+                for ids in _order_spellings(df.get_column("order_id"))
+            ]
+        ).unique()
+        if phones is not None:
+            customer = keyed_digests({"c": (phones, ws.keys.derive("customer", version))})
+            keyed = keyed.join(
+                pl.DataFrame({"row": df.get_column("row"), "t_customer": customer.get_column("c")}),
+                on="row",
+            )
+        else:
+            keyed = keyed.with_columns(pl.lit(None, dtype=pl.UInt64).alias("t_customer"))
         for e in (e for e in chosen if e.key_version == version):
             index = pl.from_arrow(
-                pq.read_table(ws.home / e.index_file, columns=["anchor", "is_canary"])
+                pq.read_table(ws.home / e.index_file, columns=["anchor", "customer", "is_canary"])
             )
             assert isinstance(index, pl.DataFrame)
-            real = index.filter(~pl.col("is_canary")).select("anchor").unique()
-            hit = keyed.join(real, on="anchor", how="semi")
+            real = (
+                index.filter(~pl.col("is_canary"))
+                .select("anchor", pl.col("customer").alias("i_customer"))
+                .unique(subset=["anchor"], keep="first")
+            )
+            hit = keyed.join(real, on="anchor", how="inner")
             unmatched += real.height - hit.get_column("anchor").n_unique()
+            hit = _settle_duplicates(hit)
             parts.append(
-                hit.select("row").with_columns(
+                hit.select("row", "ambiguous").with_columns(
                     pl.lit(e.release_id).alias("release_id"),
                     pl.lit(e.recipient).alias("recipient"),
                     pl.lit(";".join(e.fields)).alias("fields"),
@@ -190,7 +264,8 @@ def exposed(
             )
     matched = pl.concat(parts) if parts else pl.DataFrame(schema={"row": pl.UInt32})
     if not matched.height:
-        return Exposure(df.clear().with_columns(*_empty_columns()), chosen, unmatched)
+        empty = df.drop("row").clear().with_columns(*_empty_columns())
+        return Exposure(empty, chosen, unmatched)
     per_row = (
         matched.sort("created")
         .group_by("row", maintain_order=True)
@@ -205,15 +280,28 @@ def exposed(
             .str.join(";")
             .alias("fields_exposed"),
             pl.col("created").first().alias("first_exposed_at"),
+            pl.col("ambiguous").any().alias("ambiguous"),
         )
         .sort("row")
     )
-    rows = df.with_row_index("row").join(per_row, on="row", how="inner").drop("row")
+    rows = df.join(per_row, on="row", how="inner").drop("row")
     return Exposure(rows, chosen, unmatched)
+
+
+def _settle_duplicates(hit: pl.DataFrame) -> pl.DataFrame:
+    """One released order matched by several table rows (a repeated order number): keep
+    the rows whose phone digest is the one the release carried; when none is (no phone,
+    or changed since), keep them all and mark them ``ambiguous``."""
+    n = pl.col("row").count().over("anchor")
+    same = pl.col("t_customer").is_not_null() & (pl.col("t_customer") == pl.col("i_customer"))
+    decided = same.any().over("anchor")
+    return hit.with_columns(
+        ((n > 1) & ~decided).alias("ambiguous"),
+    ).filter((n == 1) | same | ~decided)
 
 
 def _empty_columns() -> list[pl.Expr]:
     return [
         pl.lit(None, dtype=pl.Utf8).alias(c)
         for c in ("exposed_in", "exposed_to", "fields_exposed", "first_exposed_at")
-    ]
+    ] + [pl.lit(None, dtype=pl.Boolean).alias("ambiguous")]
