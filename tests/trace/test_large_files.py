@@ -253,3 +253,29 @@ def test_one_long_first_row_does_not_hide_the_file_size(tmp_path: Path) -> None:
         fh.writelines(f"n{i},{i}\n" for i in range(300_000))
     rows = estimated_rows(f, "csv")
     assert rows is not None and rows >= 300_000
+
+
+def test_a_sampled_gbk_leak_is_transcoded_once_and_read_whole(
+    workspace: Workspace, zto_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard samples the same opened file the trace then reads: a GBK leak used to be
+    transcoded to a temporary UTF-8 copy twice, and the sample must not eat its rows."""
+    import leaktrace.io.readers as readers
+
+    calls: list[Path] = []
+    real = readers.transcode_to_utf8
+
+    def counting(*args: object, **kwargs: object) -> Path:
+        calls.append(Path(str(args[0])))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(readers, "transcode_to_utf8", counting)
+    whole = pl.read_csv(zto_copy, infer_schema=False)
+    leak = tmp_path / "leak-gbk.csv"
+    leak.write_bytes(whole.write_csv().encode("gb18030"))
+    ledger_rows = sum(e.rows for e in Ledger(workspace).entries())
+    # the quick bound fits twice, not four times over: the join is sampled
+    monkeypatch.setenv("LEAKTRACE_MEMORY_LIMIT", str(memory_needed(whole.height, ledger_rows) * 2))
+    res = trace(leak, workspace=workspace)
+    assert [c.recipient for c in res.accused] == ["zto"] and res.rows_read == whole.height
+    assert len(calls) == 1

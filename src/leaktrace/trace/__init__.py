@@ -17,6 +17,8 @@ from leaktrace.workspace import Workspace, open_workspace
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leaktrace.io.readers import TableSource
+
 __all__ = ["CandidateResult", "TraceResult", "trace"]
 
 MEMORY_LIMIT_ENV = "LEAKTRACE_MEMORY_LIMIT"
@@ -75,7 +77,6 @@ def trace(
     from leaktrace.errors import InputError
     from leaktrace.io import open_table, read_frame
     from leaktrace.io.checksum import file_sha256_in_background
-    from leaktrace.ledger import Ledger
     from leaktrace.trace.engine import frame_digest
 
     if max_rows is not None and (
@@ -90,13 +91,10 @@ def trace(
     truncated = False
     if isinstance(data, (str, Path)):
         path = Path(data)
-        if max_rows is None:
-            # the guard reads the exposure index: only one the ledger vouches for (the trace
-            # checks again; a broken ledger must be named, not crash a DuckDB read here)
-            Ledger(ws).require_valid()
-            _check_memory(ws, path, encoding)
         batch_rows = 200_000 if max_rows is None else min(200_000, max_rows + 1)
         with open_table(path, encoding=encoding, batch_rows=batch_rows) as src:
+            if max_rows is None:  # one opening: a GBK file is transcoded once, not twice
+                _check_memory(ws, path, src)
             # the digest identifies the evidence: always the whole file, hashed meanwhile
             digest = file_sha256_in_background(path)
             if max_rows is None:
@@ -246,12 +244,11 @@ def estimated_rows(path: Path, fmt: str) -> int | None:
     return None
 
 
-def _check_memory(ws: Workspace, path: Path, encoding: str | None) -> None:
+def _check_memory(ws: Workspace, path: Path, src: TableSource) -> None:
     """Refuse, before reading more than a sample of its first rows, a file whose whole
     trace would not fit in memory: the process would otherwise be killed by the kernel (no
     message, nothing to act on) or die in DuckDB with a traceback, minutes in."""
     from leaktrace.errors import InputError
-    from leaktrace.io import open_table
     from leaktrace.io.readers import reader_for
     from leaktrace.ledger import Ledger
 
@@ -267,8 +264,10 @@ def _check_memory(ws: Workspace, path: Path, encoding: str | None) -> None:
     ledger_rows = sum(e.rows for e in Ledger(ws).entries())
     if _QUICK_MARGIN * memory_needed(rows, ledger_rows) <= available:
         return  # far from the limit: no need to count the join
-    with open_table(path, batch_rows=_SAMPLE_ROWS + 1, encoding=encoding) as src:
-        sample, _ = src.read_head(_SAMPLE_ROWS)
+    # the sample's join reads the exposure index: only one the ledger vouches for (a
+    # broken ledger must be named by verify, not crash a DuckDB read here)
+    Ledger(ws).require_valid()
+    sample, _ = src.read_head(_SAMPLE_ROWS)
     matches = join_matches_per_row(ws, sample)
     needed = memory_needed(rows, ledger_rows, matches)
     if needed <= available:
