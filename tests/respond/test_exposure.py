@@ -184,3 +184,20 @@ def test_people_are_counted_by_normalised_phone_and_naive_times_are_local(
 
     later = exposed(released, shop, recipients=["zto"], since=datetime(2000, 1, 1))
     assert later.rows.height == zto.height  # a naive time is taken as UTC+8, not a TypeError
+
+
+def test_an_order_number_the_release_carried_for_two_people_lists_both(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A review released one order number on the rows of two people: the second was
+    dropped from the list, silently (unmatched 0, ambiguous 0)."""
+    zto = shop.filter(pl.col("courier") == "中通快递")
+    twin = zto.head(1).with_columns(
+        pl.lit("张三").alias("name"), pl.lit("13900000000").alias("phone")
+    )
+    table = pl.concat([shop, twin])
+    release(table, recipient="zto", workspace=workspace, out=tmp_path / "zto.parquet")
+    ex = exposed(workspace, table, recipients=["zto"])
+    assert ex.rows.height == zto.height + 1 and ex.unmatched == 0
+    assert "张三" in ex.rows.get_column("name").to_list()
+    assert not ex.rows.get_column("ambiguous").any()

@@ -246,13 +246,15 @@ def exposed(
                 pq.read_table(ws.home / e.index_file, columns=["anchor", "customer", "is_canary"])
             )
             assert isinstance(index, pl.DataFrame)
+            # every (order, phone) the release carried: one order number on rows of two
+            # people (a repeated number in the release itself) is two people to notify
             real = (
                 index.filter(~pl.col("is_canary"))
                 .select("anchor", pl.col("customer").alias("i_customer"))
-                .unique(subset=["anchor"], keep="first")
+                .unique()
             )
             hit = keyed.join(real, on="anchor", how="inner")
-            unmatched += real.height - hit.get_column("anchor").n_unique()
+            unmatched += real.get_column("anchor").n_unique() - hit.get_column("anchor").n_unique()
             hit = _settle_duplicates(hit)
             parts.append(
                 hit.select("row", "ambiguous").with_columns(
@@ -289,15 +291,14 @@ def exposed(
 
 
 def _settle_duplicates(hit: pl.DataFrame) -> pl.DataFrame:
-    """One released order matched by several table rows (a repeated order number): keep
-    the rows whose phone digest is the one the release carried; when none is (no phone,
-    or changed since), keep them all and mark them ``ambiguous``."""
-    n = pl.col("row").count().over("anchor")
+    """Pairs (table row, released phone) of one order number: where some table row's
+    phone digest is one the release carried, keep exactly those pairs (each released
+    person, and only them); where none is (no phone in the table, or changed since), keep
+    every table row of the number and mark it ``ambiguous``."""
     same = pl.col("t_customer").is_not_null() & (pl.col("t_customer") == pl.col("i_customer"))
     decided = same.any().over("anchor")
-    return hit.with_columns(
-        ((n > 1) & ~decided).alias("ambiguous"),
-    ).filter((n == 1) | same | ~decided)
+    several = pl.col("row").n_unique().over("anchor") > 1
+    return hit.with_columns((several & ~decided).alias("ambiguous")).filter(same | ~decided)
 
 
 def _empty_columns() -> list[pl.Expr]:
