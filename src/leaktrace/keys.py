@@ -139,33 +139,6 @@ def write_secret_file(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def _replace_secret_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically by a 0600 file holding ``data``: written aside (mode 0600
-    from its creation), fsynced, renamed over ``path``, and the rename fsynced. A crash
-    leaves the old file or the new one, never half of either."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)  # left by a crashed run of a process with this pid
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _read_secret_file(path: Path) -> bytes:
     if not path.exists():
         raise KeyFileError(f"key file {path} does not exist (run 'leaktrace init')")
@@ -511,7 +484,11 @@ class KeyRing:
             check = serialization.load_pem_private_key(pem, password=pw)
             if not isinstance(check, Ed25519PrivateKey) or check.public_key() != sk.public_key():
                 raise KeyFileError(f"{path}: the encrypted key does not read back; nothing changed")
-            _replace_secret_file(path, pem)
+            # mkstemp makes the temporary copy 0600 from the start; fsynced, renamed over
+            # the key and the rename fsynced: a crash leaves the old key or the new one
+            from leaktrace.io.writers import write_bytes_atomic
+
+            write_bytes_atomic(path, pem)
         self._created_signing_key = None  # from now on, the passphrase is asked for
 
     def public_key(self) -> Ed25519PublicKey:
