@@ -22,6 +22,8 @@ line numbers and recipients, not cell values.
 
 from __future__ import annotations
 
+import sys
+
 __all__ = [
     "ConfigError",
     "EvidenceError",
@@ -34,6 +36,7 @@ __all__ = [
     "PolicyError",
     "SigningPassphraseError",
     "UnknownRecipientError",
+    "database_error_message",
 ]
 
 
@@ -102,3 +105,26 @@ class EvidenceError(LeaktraceError):
 
 class ModelError(LeaktraceError):
     title = "model problem"
+
+
+def database_error_message(exc: Exception) -> str | None:
+    """One line for a ledger database that cannot be used (corrupt file, server down), or
+    None when ``exc`` is not a database error. Only the driver's first line is quoted, and
+    only for connection/file errors: other errors can quote SQL parameters."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+        return None
+    detail = ""
+    if isinstance(exc, sa_exc.OperationalError):
+        orig = str(getattr(exc, "orig", "") or "").strip().splitlines()
+        detail = f": {orig[0][:160]}" if orig else ""
+        if "readonly database" in detail:  # SQLite: the file (or its folder) is read-only
+            return (
+                "the ledger database is read-only for this user (SQLite: attempt to write a "
+                "readonly database); nothing was recorded. Give write permission on the "
+                "database file and its folder, or run as their owner"
+            )
+    return (
+        f"the ledger database cannot be used ({type(exc).__name__}{detail}); "
+        "check database_url in leaktrace.toml, or restore the database from a backup"
+    )

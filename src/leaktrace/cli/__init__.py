@@ -29,6 +29,7 @@ def _register() -> None:
         release,
         respond,
         scam,
+        server,
         spark,
         trace,
         workspace,

@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from leaktrace.errors import InputError, LeaktraceError
+from leaktrace.errors import InputError, LeaktraceError, database_error_message
 
 __all__ = [
     "AlphaOption",
@@ -105,7 +105,7 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             # that does not go through leaktrace.io.jsontext; the stack has unwound by now
             _fail("input nested too deeply to read", 2)
         except Exception as exc:
-            db_error = _database_error(exc)
+            db_error = database_error_message(exc)
             if db_error is None:
                 raise
             _fail(db_error, 2)
@@ -135,26 +135,3 @@ def _fail(message: str, code: int) -> NoReturn:
     message = message.split(_POLARS_CONTEXT, 1)[0]
     sys.stderr.write(f"error: {' '.join(message.split())}\n")
     raise typer.Exit(code) from None
-
-
-def _database_error(exc: Exception) -> str | None:
-    """One line for a ledger database that cannot be used (corrupt file, server down), or
-    None when ``exc`` is not a database error. Only the driver's first line is quoted, and
-    only for connection/file errors: other errors can quote SQL parameters."""
-    sa_exc = sys.modules.get("sqlalchemy.exc")
-    if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
-        return None
-    detail = ""
-    if isinstance(exc, sa_exc.OperationalError):
-        orig = str(getattr(exc, "orig", "") or "").strip().splitlines()
-        detail = f": {orig[0][:160]}" if orig else ""
-        if "readonly database" in detail:  # SQLite: the file (or its folder) is read-only
-            return (
-                "the ledger database is read-only for this user (SQLite: attempt to write a "
-                "readonly database); nothing was recorded. Give write permission on the "
-                "database file and its folder, or run as their owner"
-            )
-    return (
-        f"the ledger database cannot be used ({type(exc).__name__}{detail}); "
-        "check database_url in leaktrace.toml, or restore the database from a backup"
-    )

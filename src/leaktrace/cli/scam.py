@@ -26,7 +26,7 @@ from leaktrace.config import OfficialContacts
 from leaktrace.errors import ConfigError, InputError
 from leaktrace.scam import MAX_CHARS, ScamResult, check, verify_contact
 from leaktrace.scam._io import read_texts
-from leaktrace.scam.rules import STAGE_ADVICE
+from leaktrace.scam.rules import STAGE_LABELS
 
 __all__ = ["scam_app"]
 
@@ -43,17 +43,6 @@ ModelOption = Annotated[
     ),
 ]
 
-_STAGE_NAMES = {
-    "impersonation": "冒充身份",
-    "pretext": "编造理由",
-    "channel_switch": "引导换渠道",
-    "screen_sharing": "屏幕共享",
-    "borrowing": "诱导借贷",
-    "transfer": "诱导转账",
-    "credential_theft": "索要验证码/密码",
-}
-assert set(_STAGE_NAMES) == set(STAGE_ADVICE)
-
 
 def _print_human(r: ScamResult, label: str | None = None) -> None:
     head = f"{label}: " if label else ""
@@ -63,7 +52,7 @@ def _print_human(r: ScamResult, label: str | None = None) -> None:
     )
     for h in r.stages:
         out_console.print(
-            f"  - {_STAGE_NAMES[h.stage]} ({h.stage}) [{h.start}:{h.end}] “{h.cue}”",
+            f"  - {STAGE_LABELS[h.stage]} ({h.stage}) [{h.start}:{h.end}] “{h.cue}”",
             highlight=False,
             markup=False,
         )

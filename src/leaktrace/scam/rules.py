@@ -28,6 +28,7 @@ __all__ = [
     "RULES",
     "STAGES",
     "STAGE_ADVICE",
+    "STAGE_LABELS",
     "TYPE_RULES",
     "Stage",
     "StageHit",
@@ -59,6 +60,17 @@ STAGES: tuple[Stage, ...] = (
     "transfer",
     "credential_theft",
 )
+
+#: Each stage's name as a shopper reads it (CLI and web page).
+STAGE_LABELS: dict[Stage, str] = {
+    "impersonation": "冒充身份",
+    "pretext": "编造理由",
+    "channel_switch": "引导换渠道",
+    "screen_sharing": "屏幕共享",
+    "borrowing": "诱导借贷",
+    "transfer": "诱导转账",
+    "credential_theft": "索要验证码/密码",
+}
 
 #: One warning per stage, in the register of official anti-fraud notices. Deliberately no
 #: links and no phone numbers: a warning that carries a number teaches people to trust

@@ -1,0 +1,132 @@
+"""``leaktrace serve`` and ``leaktrace token …``: the HTTP service and who may use it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.errors import InputError
+from leaktrace.workspace import open_workspace
+
+__all__ = ["token_app"]
+
+token_app = typer.Typer(
+    help="API tokens for 'leaktrace serve' (analyst, agent, recipient).", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command("serve")
+@handle_errors
+def serve_cmd(
+    home: HomeOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    max_upload_mb: Annotated[
+        int, typer.Option("--max-upload-mb", help="Largest leaked file a trace accepts.")
+    ] = 512,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Listen on an address other than loopback (put TLS in front: tokens "
+            "travel in every request).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the scam check page, the analysts' dashboard and the JSON API (OpenAPI at
+    /docs)."""
+    import uvicorn
+
+    from leaktrace.server import create_app
+
+    if host not in _LOOPBACK and not allow_remote:
+        raise InputError(
+            f"--host {host} is not a loopback address; add --allow-remote (and serve "
+            "behind TLS: API tokens travel in every request)"
+        )
+    if not 0 < port < 65536:
+        raise InputError(f"--port must be 1–65535, got {port}")
+    if max_upload_mb < 1:
+        raise InputError(f"--max-upload-mb must be at least 1, got {max_upload_mb}")
+    application = create_app(resolve_home(home), max_upload_bytes=max_upload_mb << 20)
+    err_console.print(f"leaktrace serving on http://{host}:{port}/ (Ctrl-C stops)")
+    # uvicorn's access log prints paths and status codes only: tokens travel in headers
+    # and cookies, never in a URL, so the log holds no secret
+    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+
+
+@token_app.command("add")
+@handle_errors
+def token_add(
+    name: Annotated[str, typer.Argument(help="Who holds the token (a person or a system).")],
+    role: Annotated[str, typer.Option("--role", help="analyst, agent or recipient.")],
+    recipient: Annotated[
+        str | None,
+        typer.Option("--recipient", help="For role recipient: whose aliases it may resolve."),
+    ] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Make a token and print it once: only its SHA-256 is stored."""
+    from leaktrace.server.tokens import add_token
+
+    root = resolve_home(home)
+    ws = open_workspace(root)
+    token = add_token(root, name, role, recipient=recipient, known=set(ws.config.recipients))
+    if json_out:
+        print_json({"name": name, "role": role, "recipient": recipient, "token": token})
+        return
+    out_console.print(token, highlight=False, markup=False, soft_wrap=True)
+    err_console.print(f"token for {name} ({role}); it is shown only now: keep it safe")
+
+
+@token_app.command("list")
+@handle_errors
+def token_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """List tokens: names, roles and dates (the tokens themselves are not stored)."""
+    from leaktrace.server.tokens import list_tokens
+
+    root = resolve_home(home)
+    open_workspace(root)
+    tokens = list_tokens(root)
+    if json_out:
+        print_json(
+            [
+                {"name": t.name, "role": t.role, "recipient": t.recipient, "created": t.created}
+                for t in tokens
+            ]
+        )
+        return
+    t = Table("name", "role", "recipient", "created")
+    for tok in tokens:
+        t.add_row(tok.name, tok.role, tok.recipient or "", tok.created)
+    out_console.print(t)
+
+
+@token_app.command("revoke")
+@handle_errors
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")], home: HomeOption = None
+) -> None:
+    """Revoke a token: a running server refuses it from its next request on."""
+    from leaktrace.server.tokens import revoke_token
+
+    root = resolve_home(home)
+    open_workspace(root)
+    revoke_token(root, name)
+    err_console.print(f"token {name} revoked")

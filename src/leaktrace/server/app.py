@@ -1,0 +1,468 @@
+"""The HTTP service: the library's functions behind FastAPI, for people without a shell.
+
+``create_app(home)`` builds the application; ``leaktrace serve`` runs it under uvicorn.
+Every decision stays in the library: a route parses the request, checks the caller's role,
+calls one library function and shapes its answer. The JSON a route returns is the JSON
+the matching CLI command prints with ``--json``.
+
+What a caller must know:
+
+- **Errors** are ``{"error": "<one line>"}`` with a 4xx status: 400 bad input, 401 no or
+  unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger that does not verify,
+  413 a body over the limit, 503 a ledger database that cannot be used or a trace queue
+  that is full. A 500 says only "internal error"; the details go to the server's log.
+- **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
+  512 MiB); a scam check takes at most 100 texts, a report intake 1,000 reports. One trace
+  runs at a time (each can take gigabytes; the trace's own memory guard still applies), a
+  second waits up to a minute, then gets 503.
+- **Uploaded files** are written to a private temporary folder (0700, the file 0600) and
+  removed when the request ends, whatever happens: a leaked file is personal data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from leaktrace.errors import (
+    InputError,
+    LeaktraceError,
+    LedgerIntegrityError,
+    UnknownRecipientError,
+    database_error_message,
+)
+from leaktrace.server.tokens import Principal, Role, authenticate
+from leaktrace.workspace import Workspace, open_workspace
+
+__all__ = [
+    "DEFAULT_MAX_UPLOAD",
+    "JSON_LIMIT",
+    "MAX_REPORTS",
+    "MAX_TEXTS",
+    "ServerError",
+    "create_app",
+]
+
+log = logging.getLogger("leaktrace.server")
+
+JSON_LIMIT = 1 << 20
+DEFAULT_MAX_UPLOAD = 512 << 20
+MAX_TEXTS = 100
+MAX_REPORTS = 1000
+TRACE_WAIT_SECONDS = 60.0
+COOKIE = "leaktrace_token"
+_UPLOAD_PATHS = ("/api/v1/trace", "/dashboard/trace")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ServerError(Exception):
+    """An HTTP error with a one-line message (the API's only error shape)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _BodyLimit:
+    """Refuse a request body over its route's limit with 413, counting the bytes as they
+    arrive: a client that sends no Content-Length (chunked) or a false one is cut off at the
+    limit too, before the body is buffered or spooled to disk."""
+
+    def __init__(self, app: ASGIApp, upload_limit: int) -> None:
+        self.app = app
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_limit if scope["path"] in _UPLOAD_PATHS else JSON_LIMIT
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _send_413(send, limit)
+                return
+        seen = 0
+        too_large = replaced = False
+
+        async def counted() -> Message:
+            nonlocal seen, too_large
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    too_large = True
+                    raise _TooLarge
+            return msg
+
+        async def answered(msg: Message) -> None:
+            # once the limit is passed, whatever the app makes of the cut-off body (FastAPI
+            # turns a failed body read into a 400) is replaced by the 413
+            nonlocal replaced
+            if not too_large:
+                await send(msg)
+            elif msg["type"] == "http.response.start" and not replaced:
+                replaced = True
+                await _send_413(send, limit)
+
+        try:
+            await self.app(scope, counted, answered)
+        except _TooLarge:
+            if not replaced:
+                await _send_413(send, limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body = JSONResponse(
+        {"error": f"request body larger than the limit of {limit:,} bytes"}, status_code=413
+    )
+    await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
+    await send({"type": "http.response.body", "body": body.body})
+
+
+def _status_of(exc: LeaktraceError) -> int:
+    if isinstance(exc, UnknownRecipientError):
+        return 404
+    if isinstance(exc, LedgerIntegrityError):
+        return 409
+    return 400
+
+
+class Service:
+    """What the routes share: the workspace folder, the trace slot and the upload limit."""
+
+    def __init__(self, home: Path, max_upload_bytes: int) -> None:
+        self.home = home
+        self.max_upload_bytes = max_upload_bytes
+        self._trace_slot = threading.Semaphore(1)
+
+    def workspace(self) -> Workspace:
+        """Opened per request: a recipient added or a token revoked since the server
+        started is seen at once."""
+        return open_workspace(self.home)
+
+    def principal(self, token: str | None) -> Principal | None:
+        return authenticate(self.home, token) if token else None
+
+    @contextlib.contextmanager
+    def trace_slot(self) -> Iterator[None]:
+        if not self._trace_slot.acquire(timeout=TRACE_WAIT_SECONDS):
+            raise ServerError(503, "another trace is running; try again in a minute")
+        try:
+            yield
+        finally:
+            self._trace_slot.release()
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(COOKIE)
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    """A dependency that admits a token of one of ``roles`` (401 without a valid token,
+    403 with a token of another role)."""
+
+    def dependency(request: Request) -> Principal:
+        service: Service = request.app.state.service
+        who = service.principal(bearer_token(request))
+        if who is None:
+            raise ServerError(401, "a valid API token is required (Authorization: Bearer …)")
+        if who.role not in roles:
+            raise ServerError(403, f"a {who.role} token may not do this")
+        return who
+
+    return dependency
+
+
+@contextlib.contextmanager
+def saved_upload(upload: UploadFile, limit: int) -> Iterator[Path]:
+    """The upload as a file in a private temporary folder, removed on the way out. Only the
+    name's suffix is kept (readers choose by it); the rest of a client's file name never
+    reaches the file system."""
+    suffix = Path(upload.filename or "").suffix.lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+        suffix = ""
+    folder = Path(tempfile.mkdtemp(prefix="leaktrace-upload-"))  # 0700
+    try:
+        path = folder / f"upload{suffix}"
+        size = 0
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := upload.file.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise ServerError(413, f"upload larger than the limit of {limit:,} bytes")
+                out.write(chunk)
+        if size == 0:
+            raise InputError("the uploaded file is empty")
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def upload_name(upload: UploadFile) -> str:
+    """The client's file name as safe one-line text for messages."""
+    name = Path(upload.filename or "upload").name
+    return "".join(ch for ch in name if ch.isprintable())[:120] or "upload"
+
+
+def run_trace(
+    service: Service, upload: UploadFile, alpha: float, max_rows: int | None
+) -> dict[str, Any]:
+    """Trace an uploaded leaked file; the JSON ``leaktrace trace --json`` prints, plus the
+    contradiction warnings as sentences. Messages name the client's file, not the
+    temporary copy."""
+    from leaktrace.trace import trace
+    from leaktrace.trace.consistency import describe
+
+    if not 0 < alpha < 1:
+        raise InputError("alpha must be between 0 and 1")
+    if max_rows is not None and max_rows < 1:
+        raise InputError(f"max_rows must be a positive number of rows, got {max_rows}")
+    ws = service.workspace()
+    name = upload_name(upload)
+    with service.trace_slot(), saved_upload(upload, service.max_upload_bytes) as path:
+        try:
+            result = trace(path, workspace=ws, alpha=alpha, max_rows=max_rows)
+        except LeaktraceError as exc:
+            exc.message = exc.message.replace(str(path), name)
+            raise
+    d = result.as_dict()
+    keys = ("verdict", "alpha", "rows", "truncated", "accused", "candidates")
+    out = {k: d[k] for k in keys}
+    out["file"] = name
+    out["warnings"] = [describe(c.recipient, f) for c in result.accused for f in c.contradictions]
+    return out
+
+
+class ScamCheckRequest(BaseModel):
+    texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
+
+
+class ResolveRequest(BaseModel):
+    alias: str = Field(min_length=1, max_length=64)
+    recipient: str = Field(min_length=1, max_length=200)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "malformed request"
+    first = errors[0]
+    where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
+    return f"malformed request: {where}: {first.get('msg', 'invalid')}"
+
+
+def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
+    """The application for the workspace at ``home`` (which must exist)."""
+    open_workspace(home)  # fail at start, not on the first request
+    app = FastAPI(
+        title="leaktrace",
+        summary="Traceable releases, scam checks, leak tracing",
+        version=_version(),
+    )
+    app.state.service = Service(home, max_upload_bytes)
+
+    @app.exception_handler(ServerError)
+    async def _server_error(_: Request, exc: ServerError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(LeaktraceError)
+    async def _user_error(_: Request, exc: LeaktraceError) -> JSONResponse:
+        message = " ".join(exc.message.split())
+        return JSONResponse({"error": message}, status_code=_status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_message(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        db = database_error_message(exc)
+        if db is not None:
+            return JSONResponse({"error": db}, status_code=503)
+        if isinstance(exc, OSError):
+            return JSONResponse({"error": "the workspace cannot be read"}, status_code=503)
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal error (see the server log)"}, status_code=500)
+
+    _add_api_routes(app)
+    from leaktrace.server.dashboard import add_dashboard_routes
+
+    add_dashboard_routes(app)
+    app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_BodyLimit, upload_limit=max_upload_bytes)  # outermost
+    return app
+
+
+def _version() -> str:
+    from leaktrace import __version__
+
+    return __version__
+
+
+class _SecurityHeaders:
+    """Headers every response carries: no framing, no sniffing, no caching of answers that
+    can hold personal data, and a content policy that allows no script at all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(msg: Message) -> None:
+            if msg["type"] == "http.response.start" and not scope["path"].startswith("/docs"):
+                headers = list(msg.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                    (
+                        b"content-security-policy",
+                        b"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                    ),
+                ]
+                msg["headers"] = headers
+            await send(msg)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _service(request: Request) -> Service:
+    s: Service = request.app.state.service
+    return s
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+
+
+def _add_api_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/api/v1/scam/check", tags=["scam"])
+    def scam_check(body: ScamCheckRequest) -> dict[str, list[dict[str, object]]]:
+        """Check up to 100 texts (no token needed: shoppers use it). Each result is what
+        ``leaktrace scam check --json`` prints."""
+        from leaktrace.scam import check
+
+        return {"results": [r.to_dict() for r in check(body.texts)]}
+
+    @app.get("/api/v1/scam/verify-contact", tags=["scam"])
+    def scam_verify_contact(
+        svc: ServiceDep, q: Annotated[str, Query(min_length=1, max_length=300)]
+    ) -> dict[str, object]:
+        """Is this phone number, domain or account one of the platform's official ones?"""
+        from leaktrace.scam import verify_contact
+
+        return verify_contact(q, svc.workspace().config.official_contacts).to_dict()
+
+    @app.get("/api/v1/releases", tags=["ledger"])
+    def releases(
+        svc: ServiceDep,
+        _: Annotated[Principal, Depends(require("analyst"))],
+        recipient: str | None = None,
+    ) -> list[dict[str, Any]]:
+        from leaktrace.ledger import Ledger
+
+        ws = svc.workspace()
+        entries = Ledger(ws).entries(recipient)
+        if recipient is not None and not entries and recipient not in ws.config.recipients:
+            ws.config.recipient(recipient)  # 404, naming the nearest known names
+        return [e.as_dict() for e in entries]
+
+    @app.get("/api/v1/ledger/verify", tags=["ledger"])
+    def verify(
+        svc: ServiceDep, _: Annotated[Principal, Depends(require("analyst"))]
+    ) -> dict[str, Any]:
+        """Re-check chain, signatures and index digests (``leaktrace verify --json``)."""
+        return verify_ledger(svc.workspace())
+
+    @app.post("/api/v1/trace", tags=["trace"])
+    def trace_upload(
+        svc: ServiceDep,
+        _: Annotated[Principal, Depends(require("analyst"))],
+        file: Annotated[UploadFile, File(description="The leaked file, any supported format")],
+        alpha: Annotated[float, Form()] = 1e-9,
+        max_rows: Annotated[int | None, Form()] = None,
+    ) -> dict[str, Any]:
+        """Trace an uploaded leaked file (``leaktrace trace --json``, plus ``warnings``)."""
+        return run_trace(svc, file, alpha, max_rows)
+
+    @app.post("/api/v1/resolve", tags=["ledger"])
+    def resolve(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require("analyst", "recipient"))],
+        body: ResolveRequest,
+    ) -> dict[str, object]:
+        """Map an order-number alias back to the order. A recipient's token resolves only
+        that recipient's own aliases: one partner must not learn another's orders."""
+        from leaktrace.alias import resolve_alias
+
+        if who.role == "recipient" and body.recipient != who.recipient:
+            raise ServerError(403, "a recipient token resolves only its own recipient's aliases")
+        order_id, version = resolve_alias(svc.workspace(), body.alias, body.recipient)
+        return {
+            "alias": body.alias,
+            "recipient": body.recipient,
+            "order_id": order_id,
+            "key_version": version,
+        }
+
+    @app.post("/api/v1/reports", tags=["reports"])
+    def add_reports_route(
+        svc: ServiceDep,
+        _: Annotated[Principal, Depends(require("analyst", "agent"))],
+        body: Annotated[list[Any], Body()],
+    ) -> dict[str, Any]:
+        """Store victim reports (the objects ``leaktrace report add`` reads from JSON
+        lines); a bad report is kept, flagged and explained, as in the CLI."""
+        from leaktrace.attribution.reports import add_reports, parse_report_obj
+
+        if not 1 <= len(body) <= MAX_REPORTS:
+            raise InputError(f"send 1 to {MAX_REPORTS:,} reports per request, not {len(body):,}")
+        parsed = [parse_report_obj(obj, f"report {i}") for i, obj in enumerate(body, start=1)]
+        return add_reports(svc.workspace(), parsed).as_dict()
+
+
+def verify_ledger(ws: Workspace) -> dict[str, Any]:
+    """``leaktrace verify --json``'s answer (``ok`` false names the first bad record)."""
+    from leaktrace.ledger import Ledger
+
+    res = Ledger(ws).verify()
+    return {
+        "ok": res.ok,
+        "records": res.records,
+        "first_bad": res.first_bad,
+        "problem": res.problem,
+        "head_seq": res.head_seq if res.ok else None,
+        "head_hash": res.head_hash if res.ok else None,
+    }

@@ -1,0 +1,200 @@
+"""Server-rendered pages: a scam check anyone can use, and the analysts' dashboard.
+
+No JavaScript: every page is a form and its answer, so it works in any browser a shopper
+has, and the content policy can forbid scripts outright. Analysts sign in with their API
+token; it is kept in an HttpOnly, SameSite=Strict cookie (a form on another site cannot
+post with it) and checked against the token file on every request, so revoking a token
+signs its holder out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from leaktrace.errors import LeaktraceError
+from leaktrace.scam.rules import STAGE_LABELS
+from leaktrace.server.app import (
+    COOKIE,
+    MAX_TEXTS,
+    ServerError,
+    Service,
+    run_trace,
+    verify_ledger,
+)
+from leaktrace.server.tokens import Principal
+
+__all__ = ["add_dashboard_routes", "highlight"]
+
+_env = Environment(
+    loader=PackageLoader("leaktrace.server", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_MAX_FORM_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    stage: str | None  # the stage label for a highlighted cue
+
+
+def highlight(text: str, spans: list[tuple[int, int, str]]) -> list[Segment]:
+    """``text`` cut into plain and highlighted pieces. Overlapping spans are merged into
+    the first one's stage (a cue belongs to one stage on the page); spans past the end of
+    the text (a truncated analysis cannot make them, but a caller might) are clipped."""
+    out: list[Segment] = []
+    pos = 0
+    for start, end, label in sorted(spans):
+        start, end = max(start, pos), min(end, len(text))
+        if start >= end:
+            continue
+        if start > pos:
+            out.append(Segment(text[pos:start], None))
+        out.append(Segment(text[start:end], label))
+        pos = end
+    if pos < len(text):
+        out.append(Segment(text[pos:], None))
+    return out
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _analyst(request: Request) -> Principal | None:
+    service: Service = request.app.state.service
+    who = service.principal(request.cookies.get(COOKIE))
+    return who if who is not None and who.role == "analyst" else None
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any) -> HTMLResponse:
+    from leaktrace.ledger import Ledger
+
+    service: Service = request.app.state.service
+    ws = service.workspace()
+    entries = Ledger(ws).entries()
+    recipients = [
+        {"name": name, "display": r.display_name, "kind": r.kind, "policy": r.policy}
+        for name, r in sorted(ws.config.recipients.items())
+    ]
+    return _page(
+        "dashboard.html",
+        status,
+        who=who,
+        workspace=ws.config.workspace.name,
+        recipients=recipients,
+        releases=list(reversed(entries))[:100],
+        release_count=len(entries),
+        **extra,
+    )
+
+
+def add_dashboard_routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def check_page() -> HTMLResponse:
+        return _page("check.html", max_texts=MAX_TEXTS)
+
+    @app.post("/check", response_class=HTMLResponse, include_in_schema=False)
+    def check_form(text: Annotated[str, Form()] = "") -> HTMLResponse:
+        from leaktrace.scam import check
+
+        text = text.strip()
+        if not text:
+            return _page("check.html", 400, error="请粘贴要检查的短信、聊天记录或通话内容。")
+        if len(text) > _MAX_FORM_TEXT:
+            return _page(
+                "check.html",
+                413,
+                text=text[:_MAX_FORM_TEXT],
+                error=f"内容过长：请只粘贴前 {_MAX_FORM_TEXT:,} 个字符。",
+            )
+        result = check([text])[0]
+        spans = [(h.start, h.end, STAGE_LABELS[h.stage]) for h in result.stages]
+        return _page(
+            "check.html",
+            text=text,
+            result=result,
+            segments=highlight(text, spans),
+            stages=[(STAGE_LABELS[h.stage], h.cue) for h in result.stages],
+        )
+
+    @app.post("/verify-contact", response_class=HTMLResponse, include_in_schema=False)
+    def verify_contact_form(request: Request, contact: Annotated[str, Form()] = "") -> HTMLResponse:
+        from leaktrace.scam import verify_contact
+
+        contact = contact.strip()[:300]
+        if not contact:
+            return _page("check.html", 400, contact_error="请输入电话号码、网址或账号。")
+        service: Service = request.app.state.service
+        verdict = verify_contact(contact, service.workspace().config.official_contacts)
+        return _page("check.html", contact=contact, contact_verdict=verdict)
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page() -> HTMLResponse:
+        return _page("login.html")
+
+    @app.post("/login", include_in_schema=False)
+    def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
+        service: Service = request.app.state.service
+        who = service.principal(token.strip())
+        if who is None or who.role != "analyst":
+            return _page("login.html", 401, error="token not accepted (an analyst token is needed)")
+        resp = RedirectResponse("/dashboard", status_code=303)
+        resp.set_cookie(
+            COOKIE,
+            token.strip(),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    def logout() -> Response:
+        resp = RedirectResponse("/", status_code=303)
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request) -> Response:
+        who = _analyst(request)
+        return _to_login() if who is None else _dashboard(request, who)
+
+    @app.post("/dashboard/verify", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard_verify(request: Request) -> Response:
+        who = _analyst(request)
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        return _dashboard(request, who, verify=verify_ledger(service.workspace()))
+
+    @app.post("/dashboard/trace", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard_trace(
+        request: Request,
+        file: Annotated[UploadFile, File()],
+        alpha: Annotated[float, Form()] = 1e-9,
+    ) -> Response:
+        who = _analyst(request)
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        try:
+            result = run_trace(service, file, alpha, None)
+        except LeaktraceError as exc:
+            return _dashboard(request, who, 400, trace_error=" ".join(exc.message.split()))
+        except ServerError as exc:
+            return _dashboard(request, who, exc.status, trace_error=exc.message)
+        return _page("trace.html", who=who, result=result)
