@@ -10,7 +10,9 @@
 4. an unmarked leak (rows straight from the platform's own table) must give
    "no recipient identified";
 5. a simulated scam wave from one courier: victim reports ingested and attributed;
-6. a few messages through the scam detector.
+6. a few messages through the scam detector;
+7. the web service on loopback: a shopper's scam check, an analyst's upload of the leak,
+   the courier's system resolving one of its order aliases.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from rich.table import Table
 from leaktrace.ledger import Ledger
 from leaktrace.release import release
 from leaktrace.synth import generate_orders
-from leaktrace.workspace import add_recipient, init_workspace
+from leaktrace.workspace import Workspace, add_recipient, init_workspace
 
 console = Console(width=150)
 
@@ -208,9 +210,27 @@ def main(argv: list[str] | None = None) -> int:
                 m[:30] + "…", str(r.is_scam), r.fraud_type, ",".join(h.stage for h in r.stages)
             )
         console.print(t)
-    ok = bool(result.accused) and exposure_ok and not r2.accused and wave_ok
+    console.rule("[bold]7. the web service (leaktrace serve)")
+    service_ok = _demo_service(ws, orders, zto, leak_file)
+    ok = bool(result.accused) and exposure_ok and not r2.accused and wave_ok and service_ok
     console.print(f"[bold]demo {'OK' if ok else 'FAILED'}[/]")
     return 0 if ok else 1
+
+
+def _demo_service(ws: Workspace, orders: pl.DataFrame, copy: pl.DataFrame, leak: Path) -> bool:
+    """Step 7. The alias the courier's system asks about is computed here from one of its
+    orders and must appear in its released copy: the service's answer is then checked
+    against the platform's own order number, not against the service's own decryption."""
+    from leaktrace.release import alias_cipher_for, alias_tweak_for
+    from leaktrace.server.demo import demo_service
+
+    courier = "zto-express"
+    order_id = str(orders.filter(pl.col("courier") == "中通快递").item(0, "order_id"))
+    alias = alias_cipher_for(ws, 1).encrypt(order_id, alias_tweak_for(courier, 1))
+    if alias not in set(copy["order_id"].cast(pl.Utf8)):
+        console.print(f"alias {alias} of order {order_id} is not in {courier}'s copy")
+        return False
+    return demo_service(ws, leak, courier, alias, order_id, console)
 
 
 def _cli() -> int:

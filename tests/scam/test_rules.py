@@ -105,3 +105,12 @@ def test_every_stage_has_a_rule_and_advice() -> None:
 )
 def test_type_rules(text: str, fraud_type: str | None) -> None:
     assert match_type_rules(fold(text).text) == fraud_type
+
+
+def test_every_stage_has_advice_and_a_label() -> None:
+    """The CLI and the web page print a stage's label: a new stage without one would be a
+    KeyError in front of a shopper."""
+    from leaktrace.scam.rules import STAGE_ADVICE, STAGE_LABELS, STAGES
+
+    assert set(STAGE_LABELS) == set(STAGES) == set(STAGE_ADVICE)
+    assert all(label.strip() for label in STAGE_LABELS.values())

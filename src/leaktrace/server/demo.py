@@ -1,0 +1,93 @@
+"""``make demo``'s web step: the service answering real HTTP on loopback.
+
+Runs uvicorn in a thread on a free 127.0.0.1 port, then does what three kinds of users
+would: a shopper checks a message (no token), an analyst uploads the leaked file, the
+courier's system resolves one of its aliases. Returns whether every answer was right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import uvicorn
+from rich.console import Console
+
+from leaktrace.server.app import create_app
+from leaktrace.server.tokens import add_token
+from leaktrace.workspace import Workspace
+
+__all__ = ["demo_service", "serving"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(home: Path) -> Iterator[str]:
+    """A real uvicorn server for the workspace at ``home``, on loopback, for the block's
+    duration; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(home), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def demo_service(
+    ws: Workspace, leak_file: Path, courier: str, alias: str, order_id: str, console: Console
+) -> bool:
+    """Check a message, trace ``leak_file`` and resolve ``alias`` (``courier``'s alias of
+    ``order_id``) over HTTP; True when each answer is the expected one."""
+    analyst = add_token(ws.home, "demo-analyst", "analyst", known=set(ws.config.recipients))
+    partner = add_token(
+        ws.home, "demo-courier", "recipient", recipient=courier, known=set(ws.config.recipients)
+    )
+    with serving(ws.home) as url, httpx.Client(base_url=url, timeout=120) as http:
+        msg = "您好，我是快递理赔专员，您的包裹丢失了，请加企业微信办理双倍赔偿"
+        scam = http.post("/api/v1/scam/check", json={"texts": [msg]}).json()["results"][0]
+        with leak_file.open("rb") as fh:
+            traced = http.post(
+                "/api/v1/trace",
+                headers={"Authorization": f"Bearer {analyst}"},
+                files={"file": (leak_file.name, fh, "text/csv")},
+            ).json()
+        resolved = http.post(
+            "/api/v1/resolve",
+            headers={"Authorization": f"Bearer {partner}"},
+            json={"alias": alias, "recipient": courier},
+        ).json()
+        page = http.get("/")
+    accused = [c["recipient"] for c in traced.get("accused", [])]
+    console.print(
+        f"{url}: scam check → {scam['fraud_type']} (scam: {scam['is_scam']}); "
+        f"trace upload → {traced.get('verdict')}, accused {accused}; "
+        f"{courier}'s alias {alias} → order {resolved.get('order_id')}; "
+        f"page / → HTTP {page.status_code}"
+    )
+    return (
+        bool(scam["is_scam"])
+        and accused == [courier]
+        and resolved.get("order_id") == order_id
+        and page.status_code == 200
+    )
