@@ -54,6 +54,7 @@ __all__ = [
     "MAX_TEXTS",
     "ServerError",
     "create_app",
+    "public_message",
 ]
 
 log = logging.getLogger("leaktrace.server")
@@ -270,6 +271,15 @@ class ResolveRequest(BaseModel):
     recipient: str = Field(min_length=1, max_length=200)
 
 
+def public_message(home: Path, exc: LeaktraceError) -> str:
+    """``exc``'s one line as a client may see it: the server's own folders are not the
+    client's business (a broken config is reported as "the workspace's …")."""
+    message = " ".join(exc.message.split())
+    for prefix in {str(home.resolve()), str(home)}:
+        message = message.replace(prefix, "<workspace>")
+    return message
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
@@ -295,8 +305,7 @@ def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> Fas
 
     @app.exception_handler(LeaktraceError)
     async def _user_error(_: Request, exc: LeaktraceError) -> JSONResponse:
-        message = " ".join(exc.message.split())
-        return JSONResponse({"error": message}, status_code=_status_of(exc))
+        return JSONResponse({"error": public_message(home, exc)}, status_code=_status_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,6 +23,7 @@ from leaktrace.server.app import (
     MAX_TEXTS,
     ServerError,
     Service,
+    public_message,
     run_trace,
     verify_ledger,
 )
@@ -194,7 +195,8 @@ def add_dashboard_routes(app: FastAPI) -> None:
         try:
             result = run_trace(service, file, alpha, None)
         except LeaktraceError as exc:
-            return _dashboard(request, who, 400, trace_error=" ".join(exc.message.split()))
+            message = public_message(service.home, exc)
+            return _dashboard(request, who, 400, trace_error=message)
         except ServerError as exc:
             return _dashboard(request, who, exc.status, trace_error=exc.message)
         return _page("trace.html", who=who, result=result)
