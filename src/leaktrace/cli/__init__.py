@@ -26,6 +26,7 @@ def _register() -> None:
     from leaktrace.cli import (  # noqa: F401
         attribution,
         data,
+        incident,
         release,
         respond,
         scam,

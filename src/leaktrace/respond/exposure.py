@@ -31,7 +31,7 @@ from leaktrace.workspace import Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FIELD_NAMES_ZH", "Exposure", "exposed"]
+__all__ = ["FIELD_NAMES_ZH", "Exposure", "exposed", "notice_text"]
 
 FIELD_NAMES_ZH = {
     "order_id": "订单号",
@@ -117,20 +117,34 @@ class Exposure:
         as it is: the categories are the fields the releases sent)."""
         s = self.summary()
         first = min((datetime.fromisoformat(e.created) for e in self.releases), default=None)
-        when = first.astimezone(_PLATFORM_TZ).strftime("%Y年%m月%d日") if first else ""
-        names = "、".join(
+        names = list(
             dict.fromkeys((partners or {}).get(e.recipient, e.recipient) for e in self.releases)
         )
-        done = measures.strip().rstrip("。.；;")
-        return (
-            f"【个人信息安全告知】尊敬的用户：经核查，本平台自 {when} 起向合作方（{names}）"
-            f"提供的订单数据中，您的{('、'.join(s['fields_zh'])) or '订单信息'}可能已从该合作方处泄露。"
-            "不法分子可能冒充电商或快递客服，以理赔、退款、取消会员等理由联系您，诱导您下载会议软件、"
-            "共享屏幕或转账。"
-            f"平台已采取的措施：{done}。"
-            "请您注意：平台客服不会要求您共享屏幕、提供验证码或向任何账户转账；如接到此类来电，请立即挂断，"
-            f"并通过 App 内官方渠道核实。如有疑问，请联系：{contact.strip()}。"
-        )
+        return notice_text(s["fields_zh"], first, names, measures, contact)
+
+
+def notice_text(
+    fields_zh: list[str],
+    first_release: datetime | None,
+    partners: list[str],
+    measures: str,
+    contact: str,
+) -> str:
+    """The notice's text (see :meth:`Exposure.notice_zh`), from the facts it states: the
+    categories of data, the date of the first release involved, the partners it went to,
+    the measures taken and the platform's contact."""
+    when = first_release.astimezone(_PLATFORM_TZ).strftime("%Y年%m月%d日") if first_release else ""
+    names = "、".join(partners)
+    done = measures.strip().rstrip("。.；;")
+    return (
+        f"【个人信息安全告知】尊敬的用户：经核查，本平台自 {when} 起向合作方（{names}）"
+        f"提供的订单数据中，您的{('、'.join(fields_zh)) or '订单信息'}可能已从该合作方处泄露。"
+        "不法分子可能冒充电商或快递客服，以理赔、退款、取消会员等理由联系您，诱导您下载会议软件、"
+        "共享屏幕或转账。"
+        f"平台已采取的措施：{done}。"
+        "请您注意：平台客服不会要求您共享屏幕、提供验证码或向任何账户转账；如接到此类来电，请立即挂断，"
+        f"并通过 App 内官方渠道核实。如有疑问，请联系：{contact.strip()}。"
+    )
 
 
 _PLATFORM_TZ = timezone(timedelta(hours=8))

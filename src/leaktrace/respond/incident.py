@@ -1,0 +1,350 @@
+"""Incidents: one record per leak, from the first report to the regulator's copy.
+
+An incident is a sequence of events (opened, evidence, exposure, measure, notified,
+reported, closed). The regulator report and the notice are drafted from these events and
+nothing else, so every sentence in them points at something that was recorded: a verified
+evidence bundle, an exposure list that was written, a measure an analyst entered. What was
+not recorded is written as 【待补充】 and listed, never guessed.
+
+Storage, and why: the events live in the workspace's ledger database, table
+``incident_events``, outside the signed release chain (an incident is worked on daily; the
+chain records releases). Each event is hash-chained to the incident's previous one and
+sealed with an HMAC under a workspace subkey (``incident-seal``), as victim reports are:
+a database administrator without the keys cannot alter, insert or remove an event from the
+middle unseen, and a report is refused while an incident does not verify. Removing the
+newest events leaves a shorter valid chain; ``show`` prints the head hash to keep
+elsewhere, as ``verify`` does for the ledger. No personal data is stored: counts,
+recipient names, release ids, digests of files and the analysts' own words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from leaktrace.errors import InputError, KeyFileError, LedgerIntegrityError
+from leaktrace.workspace import Workspace
+
+__all__ = [
+    "KINDS",
+    "Incident",
+    "IncidentEvent",
+    "add_event",
+    "clean_text",
+    "incident_ids",
+    "load_incident",
+    "open_incident",
+    "record_evidence",
+    "record_exposure",
+]
+
+KINDS = ("opened", "evidence", "exposure", "measure", "notified", "reported", "closed")
+GENESIS = "0" * 64
+PLATFORM_TZ = timezone(timedelta(hours=8))
+_MAX_TEXT = 2000
+
+
+class _Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class IncidentEventRecord(_Base):
+    __tablename__ = "incident_events"
+    __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_incident_event_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(40), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    event_hash: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(String(80))
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    seq: int
+    at: str
+    kind: str
+    body: dict[str, Any]
+    event_hash: str
+
+
+@dataclass
+class Incident:
+    """An incident's events, verified, and what the drafts need from them."""
+
+    id: str
+    events: list[IncidentEvent] = field(default_factory=list)
+
+    def latest(self, kind: str) -> IncidentEvent | None:
+        found = [e for e in self.events if e.kind == kind]
+        return found[-1] if found else None
+
+    def all(self, kind: str) -> list[IncidentEvent]:
+        return [e for e in self.events if e.kind == kind]
+
+    @property
+    def title(self) -> str:
+        opened = self.latest("opened")
+        return str(opened.body["title"]) if opened else ""
+
+    @property
+    def status(self) -> str:
+        return "closed" if self.latest("closed") else "open"
+
+    @property
+    def accused(self) -> list[str]:
+        """Every recipient a recorded evidence bundle accuses (in first-recorded order)."""
+        out: dict[str, None] = {}
+        for e in self.all("evidence"):
+            for r in e.body.get("accused", []):
+                out[str(r)] = None
+        return list(out)
+
+    @property
+    def head_hash(self) -> str:
+        return self.events[-1].event_hash if self.events else GENESIS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "accused": self.accused,
+            "head_hash": self.head_hash,
+            "events": [
+                {"seq": e.seq, "at": e.at, "kind": e.kind, "body": e.body} for e in self.events
+            ],
+        }
+
+
+_ENGINES: dict[str, Any] = {}
+
+
+def _engine(ws: Workspace) -> Any:
+    from leaktrace.ledger import Ledger
+
+    url = ws.database_url
+    eng = _ENGINES.get(url)
+    if eng is None:
+        eng = Ledger(ws).engine
+        _Base.metadata.create_all(eng)
+        _ENGINES[url] = eng
+    return eng
+
+
+def _canonical(incident_id: str, seq: int, at: str, kind: str, body: str, prev: str) -> bytes:
+    return json.dumps(
+        ["incident_events", incident_id, seq, at, kind, body, prev],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
+def _mac(ws: Workspace, version: int, facts: bytes) -> str:
+    return hmac.new(ws.keys.derive("incident-seal", version), facts, "sha256").hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def clean_text(value: str, what: str, *, required: bool = True) -> str:
+    text = " ".join(value.split())
+    if required and not text:
+        raise InputError(f"{what} is empty")
+    if len(text) > _MAX_TEXT:
+        raise InputError(f"{what} has {len(text):,} characters; at most {_MAX_TEXT:,}")
+    if any(not ch.isprintable() for ch in text):
+        raise InputError(f"{what} holds control characters")
+    return text
+
+
+def _check_id(incident_id: str) -> str:
+    if not (incident_id.startswith("INC-") and len(incident_id) <= 40):
+        raise InputError(f"{incident_id[:60]!r} is not an incident id (INC-…)")
+    return incident_id
+
+
+def add_event(ws: Workspace, incident_id: str, kind: str, body: dict[str, Any]) -> IncidentEvent:
+    """Append one event to an incident that verifies (see the module docstring). Two
+    writers at once: the unique (incident, seq) pair makes the second fail cleanly
+    instead of forking the chain; it is retried once on the new head."""
+    if kind not in KINDS:
+        raise InputError(f"unknown incident event {kind!r}")
+    _check_id(incident_id)
+    for attempt in (1, 2):
+        inc = load_incident(ws, incident_id) if kind != "opened" else Incident(incident_id)
+        if kind != "opened" and inc.status == "closed":
+            raise InputError(f"incident {incident_id} is closed")
+        seq, prev, at = len(inc.events) + 1, inc.head_hash, _now()
+        text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        facts = _canonical(incident_id, seq, at, kind, text, prev)
+        event_hash = hashlib.sha256(facts).hexdigest()
+        v = ws.keys.current_version
+        rec = IncidentEventRecord(
+            incident_id=incident_id,
+            seq=seq,
+            at=at,
+            kind=kind,
+            body=text,
+            prev_hash=prev,
+            event_hash=event_hash,
+            seal=f"v{v}:{_mac(ws, v, facts)}",
+        )
+        try:
+            with Session(_engine(ws)) as s, s.begin():
+                s.add(rec)
+        except IntegrityError:
+            if attempt == 2 or kind == "opened":
+                raise InputError(
+                    f"incident {incident_id} changed while this event was written; try again"
+                ) from None
+            continue
+        return IncidentEvent(seq, at, kind, body, event_hash)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def open_incident(ws: Workspace, title: str, discovered: datetime, summary: str = "") -> Incident:
+    """A new incident (``INC-<date>-<8 hex>``). ``discovered``: when the platform learnt
+    of it (a naive time is the platform's, UTC+8); regulators count deadlines from it."""
+    if discovered.tzinfo is None:
+        discovered = discovered.replace(tzinfo=PLATFORM_TZ)
+    if discovered > datetime.now(UTC) + timedelta(minutes=5):
+        raise InputError("the discovery time is in the future")
+    incident_id = f"INC-{datetime.now(PLATFORM_TZ):%Y%m%d}-{secrets.token_hex(4)}"
+    add_event(
+        ws,
+        incident_id,
+        "opened",
+        {
+            "title": clean_text(title, "the title"),
+            "discovered_at": discovered.isoformat(timespec="seconds"),
+            "summary": clean_text(summary, "the summary", required=False),
+        },
+    )
+    return load_incident(ws, incident_id)
+
+
+def incident_ids(ws: Workspace) -> list[str]:
+    with Session(_engine(ws)) as s:
+        rows = s.execute(
+            select(IncidentEventRecord.incident_id, IncidentEventRecord.id)
+            .where(IncidentEventRecord.seq == 1)
+            .order_by(IncidentEventRecord.id)
+        ).all()
+    return [r[0] for r in rows]
+
+
+def load_incident(ws: Workspace, incident_id: str) -> Incident:
+    """The incident's events, each checked against its seal and chained to the one before;
+    :class:`LedgerIntegrityError` naming the first event that fails."""
+    _check_id(incident_id)
+    with Session(_engine(ws)) as s:
+        recs = list(
+            s.scalars(
+                select(IncidentEventRecord)
+                .where(IncidentEventRecord.incident_id == incident_id)
+                .order_by(IncidentEventRecord.seq)
+            )
+        )
+        s.expunge_all()
+    if not recs:
+        raise InputError(f"no incident {incident_id}")
+    inc = Incident(incident_id)
+    prev = GENESIS
+    for i, rec in enumerate(recs, start=1):
+        where = f"incident {incident_id} event {rec.seq}"
+        if rec.seq != i or rec.prev_hash != prev:
+            raise LedgerIntegrityError(
+                f"{where}: the event chain is broken (an event was removed or inserted)"
+            )
+        facts = _canonical(incident_id, rec.seq, rec.at, rec.kind, rec.body, rec.prev_hash)
+        if hashlib.sha256(facts).hexdigest() != rec.event_hash:
+            raise LedgerIntegrityError(f"{where} does not match its hash (altered)")
+        version, _, mac = rec.seal.partition(":")
+        try:
+            expected = _mac(ws, int(version[1:]), facts)
+        except (KeyFileError, ValueError):
+            raise LedgerIntegrityError(f"{where} carries no valid seal") from None
+        if not hmac.compare_digest(expected, mac):
+            raise LedgerIntegrityError(f"{where}: its seal does not match (altered)")
+        if rec.kind not in KINDS or (i == 1) != (rec.kind == "opened"):
+            raise LedgerIntegrityError(f"{where}: an event of kind {rec.kind!r} here")
+        inc.events.append(
+            IncidentEvent(rec.seq, rec.at, rec.kind, json.loads(rec.body), rec.event_hash)
+        )
+        prev = rec.event_hash
+    return inc
+
+
+def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> IncidentEvent:
+    """Record a trace's evidence bundle, after verifying it with the workspace's public key
+    (a bundle that does not verify is refused): its verdict, the accused, each accused
+    recipient's corrected log10 p, and the bundle's SHA-256."""
+    from leaktrace.trace.bundle import load_bundle, verify_bundle
+
+    raw = bundle_path.read_bytes()
+    bundle = load_bundle(bundle_path)
+    checked = verify_bundle(bundle, ws.keys.public_key())
+    body = bundle["body"]
+    log10_p = {
+        c["recipient"]: c["log10_p_value"]
+        for c in body["candidates"]
+        if c["recipient"] in checked["accused"]
+    }
+    return add_event(
+        ws,
+        incident_id,
+        "evidence",
+        {
+            "source": "trace bundle",
+            "file": bundle_path.name,
+            "bundle_sha256": hashlib.sha256(raw).hexdigest(),
+            "verdict": checked["verdict"],
+            "accused": checked["accused"],
+            "log10_p": log10_p,
+            "alpha": body["alpha"],
+            "rows_read": checked["rows_read"],
+            "truncated": checked["truncated"],
+            "evidence_sha256": checked["evidence_sha256"],
+            "contradictions": sum(len(v) for v in checked["contradictions"].values()),
+        },
+    )
+
+
+def record_exposure(
+    ws: Workspace, incident_id: str, summary: dict[str, Any], list_sha256: str
+) -> IncidentEvent:
+    """Record what :func:`leaktrace.respond.exposed` found (its ``summary()``) and the
+    SHA-256 of the list written, so the report's figures point at one file."""
+    keep = (
+        "orders",
+        "people",
+        "people_counted_by",
+        "fields",
+        "fields_zh",
+        "by_recipient",
+        "unmatched_index_rows",
+        "ambiguous_rows",
+    )
+    body = {k: summary[k] for k in keep}
+    body["releases"] = [
+        {"release_id": r["release_id"], "recipient": r["recipient"], "created": r["created"]}
+        for r in summary["releases"]
+    ]
+    body["list_sha256"] = list_sha256
+    return add_event(ws, incident_id, "exposure", body)
