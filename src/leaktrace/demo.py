@@ -5,8 +5,9 @@
    outsourced customer-service firm, an SMS vendor); the ledger verified;
 3. a leak: 20 rows of one courier's copy, NFKC-folded, whitespace stripped and
    timestamps cut to the minute, as a scammer's spreadsheet might look; traced, with an
-   HTML report and a signed evidence bundle that is then re-verified offline; then the
-   people the accused recipient's copy exposed are listed, with a draft of their notice;
+   HTML report and a signed evidence bundle that is then re-verified offline; then an
+   incident records the bundle, the people the accused recipient's copy exposed, a
+   measure and the notification, and drafts the notice and the regulator report;
 4. an unmarked leak (rows straight from the platform's own table) must give
    "no recipient identified";
 5. a simulated scam wave from one courier: victim reports ingested and attributed;
@@ -156,25 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(f"report → {report}; evidence bundle re-verified offline: {verified['ok']}")
 
-    # respond: whom the accused recipient's copy exposed, and the notice to send them
-    from leaktrace.io.writers import write_table, write_text_atomic
-    from leaktrace.respond import exposed
-
-    exposure_ok = bool(result.accused)
-    if result.accused:
-        ex = exposed(ws, orders, recipients=[c.recipient for c in result.accused])
-        write_table(ex.rows, out / "exposed.csv")
-        write_text_atomic(
-            out / "notice.txt",
-            ex.notice_zh("App 内“我的-客服”", "已停止向该合作方提供数据并报警") + "\n",
-        )
-        s = ex.summary()
-        console.print(
-            f"exposed by {', '.join(s['by_recipient'])}: {s['orders']:,} orders, "
-            f"{s['people']:,} people ({', '.join(s['fields_zh'])}) → {out / 'exposed.csv'}, "
-            f"notice draft → {out / 'notice.txt'}"
-        )
-        exposure_ok = s["orders"] > 0 and ex.unmatched == 0
+    # respond: an incident records the evidence, whom the accused recipient's copy
+    # exposed and the measures taken; the notice and the regulator report are drafted
+    # from that record
+    exposure_ok = bool(result.accused) and _demo_incident(ws, orders, out)
 
     console.rule("[bold]4. an unmarked leak (platform's own table)")
     unmarked = orders.sample(200, seed=9).select(
@@ -215,6 +201,53 @@ def main(argv: list[str] | None = None) -> int:
     ok = bool(result.accused) and exposure_ok and not r2.accused and wave_ok and service_ok
     console.print(f"[bold]demo {'OK' if ok else 'FAILED'}[/]")
     return 0 if ok else 1
+
+
+def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
+    """Step 3's response: an incident from the verified bundle to the drafts. True when the
+    exposure is complete and the drafts have nothing left to fill but the follow-up."""
+    import hashlib
+    from datetime import datetime, timedelta
+
+    from leaktrace.io.writers import write_table, write_text_atomic
+    from leaktrace.respond import exposed
+    from leaktrace.respond.incident import (
+        PLATFORM_TZ,
+        add_event,
+        load_incident,
+        open_incident,
+        record_evidence,
+        record_exposure,
+    )
+    from leaktrace.respond.regulator import notice_draft, regulator_report
+
+    inc = open_incident(
+        ws,
+        "冒充客服诈骗用户反映对方掌握订单信息",
+        datetime.now(PLATFORM_TZ) - timedelta(hours=2),
+        "多名用户反映接到自称快递理赔客服的电话，对方能说出姓名、订单和地址",
+    )
+    record_evidence(ws, inc.id, out / "evidence.json")
+    accused = load_incident(ws, inc.id).accused
+    ex = exposed(ws, orders, recipients=accused)
+    write_table(ex.rows, out / "exposed.csv")
+    record_exposure(
+        ws, inc.id, ex.summary(), hashlib.sha256((out / "exposed.csv").read_bytes()).hexdigest()
+    )
+    add_event(ws, inc.id, "measure", {"text": "已暂停向该合作方提供收件人完整信息并报警"})
+    notice = notice_draft(ws, load_incident(ws, inc.id), "App 内“我的-客服”")
+    write_text_atomic(out / "notice.txt", notice.text)
+    s = ex.summary()
+    add_event(ws, inc.id, "notified", {"people": s["people"], "channel": "短信和 App 站内信"})
+    report = regulator_report(ws, load_incident(ws, inc.id), "数据安全负责人（演示）")
+    write_text_atomic(out / "regulator-report.md", report.text)
+    console.print(
+        f"incident {inc.id}: accused {', '.join(accused)}; {s['orders']:,} orders, "
+        f"{s['people']:,} people ({', '.join(s['fields_zh'])}) → {out / 'exposed.csv'}; "
+        f"notice → {out / 'notice.txt'}; regulator report → {out / 'regulator-report.md'}"
+        + (f" (still to fill in: {', '.join(report.missing)})" if report.missing else "")
+    )
+    return s["orders"] > 0 and ex.unmatched == 0 and not notice.missing and not report.missing
 
 
 def _demo_service(ws: Workspace, orders: pl.DataFrame, copy: pl.DataFrame, leak: Path) -> bool:
