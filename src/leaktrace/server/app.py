@@ -36,8 +36,10 @@ from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFi
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leaktrace.errors import (
+    ConfigError,
     InputError,
     LeaktraceError,
     LedgerIntegrityError,
@@ -165,7 +167,17 @@ class Service:
         return open_workspace(self.home)
 
     def principal(self, token: str | None) -> Principal | None:
-        return authenticate(self.home, token) if token else None
+        """The token's holder, or None. A token file that cannot be read is the server's
+        problem, not the caller's: 503, and the details stay in the server's log."""
+        if not token:
+            return None
+        try:
+            return authenticate(self.home, token)
+        except ConfigError as exc:
+            log.error("API tokens unusable: %s", exc.message)
+            raise ServerError(
+                503, "the server's token file cannot be read; tell its administrator"
+            ) from None
 
     @contextlib.contextmanager
     def trace_slot(self) -> Iterator[None]:
@@ -311,23 +323,57 @@ def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> Fas
     async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": _validation_message(exc)}, status_code=400)
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        db = database_error_message(exc)
-        if db is not None:
-            return JSONResponse({"error": db}, status_code=503)
-        if isinstance(exc, OSError):
-            return JSONResponse({"error": "the workspace cannot be read"}, status_code=503)
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal error (see the server log)"}, status_code=500)
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (unknown path, wrong method, a body it cannot decode) in
+        # the API's one error shape
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 400:
+            detail = f"malformed request: {detail.lower()} (JSON in UTF-8 expected)"
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     _add_api_routes(app)
     from leaktrace.server.dashboard import add_dashboard_routes
 
     add_dashboard_routes(app)
+    # the last added is the outermost: the security headers wrap every answer, the 413s
+    # and the 500s included
+    app.add_middleware(_BodyLimit, upload_limit=max_upload_bytes)
+    app.add_middleware(_InternalErrors)
     app.add_middleware(_SecurityHeaders)
-    app.add_middleware(_BodyLimit, upload_limit=max_upload_bytes)  # outermost
     return app
+
+
+class _InternalErrors:
+    """An exception no handler took becomes a one-line answer here, inside the security
+    headers (Starlette's own last-resort handler sits outside every middleware). A ledger
+    database or workspace that cannot be used is the server's state, not a bug: 503."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(msg: Message) -> None:
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if scope["type"] != "http" or started:
+                raise
+            db = database_error_message(exc)
+            if db is not None:
+                status, message = 503, db
+            elif isinstance(exc, OSError):
+                status, message = 503, "the workspace cannot be read"
+            else:
+                log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+                status, message = 500, "internal error (see the server log)"
+            await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
 
 
 def _version() -> str:

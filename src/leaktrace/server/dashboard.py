@@ -47,9 +47,10 @@ class Segment:
 
 
 def highlight(text: str, spans: list[tuple[int, int, str]]) -> list[Segment]:
-    """``text`` cut into plain and highlighted pieces. Overlapping spans are merged into
-    the first one's stage (a cue belongs to one stage on the page); spans past the end of
-    the text (a truncated analysis cannot make them, but a caller might) are clipped."""
+    """``text`` cut into plain and highlighted pieces. Where spans overlap, the one that
+    starts first keeps the shared characters and the rest of the later one carries its own
+    stage (a character belongs to one stage on the page); spans past the end of the text
+    (a truncated analysis cannot make them, but a caller might) are clipped."""
     out: list[Segment] = []
     pos = 0
     for start, end, label in sorted(spans):

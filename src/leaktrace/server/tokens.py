@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -51,6 +52,7 @@ Role = Literal["analyst", "agent", "recipient"]
 ROLES: tuple[Role, ...] = ("analyst", "agent", "recipient")
 TOKEN_FILE = "api-tokens.json"
 _PREFIX = "lt_"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_NAME = 64
 
 
@@ -92,8 +94,8 @@ def list_tokens(home: Path) -> list[TokenInfo]:
         data = json.loads(path.read_text(encoding="utf-8"))
         out = []
         for t in data["tokens"]:
-            if t["role"] not in ROLES:
-                raise ValueError(t["role"])
+            if t["role"] not in ROLES or not _HEX64.fullmatch(str(t["sha256"])):
+                raise ValueError("not a token record")
             out.append(
                 TokenInfo(
                     name=str(t["name"]),
@@ -104,7 +106,7 @@ def list_tokens(home: Path) -> list[TokenInfo]:
                 )
             )
         return out
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
         raise ConfigError(f"{path}: cannot read the API token file (broken or not ours)") from None
 
 
@@ -183,7 +185,7 @@ def authenticate(home: Path, token: str) -> Principal | None:
     wanted = _digest(token)
     found: TokenInfo | None = None
     for t in list_tokens(home):
-        if hmac.compare_digest(t.sha256, wanted):
+        if hmac.compare_digest(t.sha256.encode(), wanted.encode()):
             found = t
     if found is None:
         return None

@@ -1,0 +1,151 @@
+"""A real ``leaktrace serve``: one workspace with releases, tokens of every role, and
+uvicorn listening on a loopback port in a background thread.
+
+The workspace is built once per session (releases take a second); tests that change it
+(tokens, reports) use names of their own so they do not step on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from conftest import make_workspace
+from leaktrace.config import OfficialContacts
+from leaktrace.release import release
+from leaktrace.server import create_app
+from leaktrace.server.tokens import add_token
+from leaktrace.workspace import Workspace
+
+RECIPIENTS = ("zto", "yto", "cs-firm", "sms")
+OFFICIAL_PHONE = "400-000-0000"
+OFFICIAL_DOMAIN = "leakshop.cn"
+SCAM = "我是京东客服，您的快递丢失了，我们给您三倍赔偿，请下载会议软件并开启屏幕共享"
+LEGIT = "【顺丰速运】您的快件已到达小区东门驿站，取件码1234，请于18:00前取件。"
+LEAK_COLS = ["name", "phone", "address", "order_time", "product"]
+
+
+@dataclass(frozen=True)
+class Site:
+    """A workspace with one release per recipient and a token for each role."""
+
+    ws: Workspace
+    released: dict[str, Path]  # recipient → the released CSV it was sent
+    analyst: str
+    agent: str
+    zto: str  # a recipient token bound to zto
+    sms: str  # a recipient token bound to sms
+
+    @property
+    def home(self) -> Path:
+        return self.ws.home
+
+    def copy(self, recipient: str) -> pl.DataFrame:
+        """The released copy as the recipient reads it (all text: aliases keep zeros)."""
+        return pl.read_csv(self.released[recipient], infer_schema=False)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Site:
+    root = tmp_path_factory.mktemp("server")
+    ws = make_workspace(root / "ws")
+    ws.config.official_contacts = OfficialContacts(
+        phones=[OFFICIAL_PHONE], domains=[OFFICIAL_DOMAIN], accounts=[]
+    )
+    ws.save()
+    released = {}
+    for r in RECIPIENTS:
+        released[r] = root / f"{r}.csv"
+        release(shop, recipient=r, workspace=ws, out=released[r])
+    known = set(ws.config.recipients)
+    return Site(
+        ws=ws,
+        released=released,
+        analyst=add_token(ws.home, "ana", "analyst", known=known),
+        agent=add_token(ws.home, "cs-agent", "agent", known=known),
+        zto=add_token(ws.home, "zto-api", "recipient", recipient="zto", known=known),
+        sms=add_token(ws.home, "sms-api", "recipient", recipient="sms", known=known),
+    )
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` under a real uvicorn on 127.0.0.1 (a free port) until the block ends;
+    yields the base URL."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        log_config=None,  # leave the process's logging (pytest's capture) alone
+        ws="none",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-under-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("uvicorn did not start within 15 s")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture(scope="session")
+def base_url(site: Site) -> Iterator[str]:
+    with serving(create_app(site.home)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=60) as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary directory of this test's own for the in-process server (so another
+    process's uploads in the shared /tmp cannot be mistaken for ours)."""
+    d = tmp_path / "tmpdir"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    assert tempfile.gettempdir() == str(d)
+    return d
+
+
+def upload_dirs() -> set[Path]:
+    """The trace upload folders that exist now in the temporary directory."""
+    return set(Path(tempfile.gettempdir()).glob("leaktrace-upload-*"))
