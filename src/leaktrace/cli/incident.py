@@ -120,6 +120,8 @@ def exposed_cmd(
     ws = open_workspace(resolve_home(home))
     _outside_workspace(ws, "--out", out)
     inc = load_incident(ws, incident_id)
+    if inc.status == "closed":  # before the list of people is written, not after
+        raise InputError(f"incident {incident_id} is closed")
     recipients = to or inc.accused
     if not recipients:
         raise InputError(
@@ -135,9 +137,14 @@ def exposed_cmd(
             "recorded: give the table the releases were made from, or --allow-incomplete"
         )
     write_table(ex.rows, out)
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
     summary = ex.summary()
-    ev = record_exposure(ws, incident_id, summary, digest)
+    try:
+        ev = record_exposure(ws, incident_id, summary, hashlib.sha256(out.read_bytes()).hexdigest())
+    except BaseException:
+        # a list of people that no record points at is personal data nobody will look
+        # after: it goes with the failed event
+        out.unlink(missing_ok=True)
+        raise
     _done(
         json_out,
         incident_id,

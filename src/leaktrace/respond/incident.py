@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint, select
+from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -240,11 +240,13 @@ def open_incident(ws: Workspace, title: str, discovered: datetime, summary: str 
 
 
 def incident_ids(ws: Workspace) -> list[str]:
+    """Every incident with any event, oldest first. Not only those whose opening event is
+    there: one whose events were partly deleted must still be listed, and fail to verify."""
     with Session(_engine(ws)) as s:
         rows = s.execute(
-            select(IncidentEventRecord.incident_id, IncidentEventRecord.id)
-            .where(IncidentEventRecord.seq == 1)
-            .order_by(IncidentEventRecord.id)
+            select(IncidentEventRecord.incident_id, func.min(IncidentEventRecord.id))
+            .group_by(IncidentEventRecord.incident_id)
+            .order_by(func.min(IncidentEventRecord.id))
         ).all()
     return [r[0] for r in rows]
 
@@ -297,15 +299,18 @@ def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> Incid
     recipient's corrected log10 p, and the bundle's SHA-256."""
     from leaktrace.trace.bundle import load_bundle, verify_bundle
 
+    bundle = load_bundle(bundle_path)  # a missing or broken file is a one-line error
     raw = bundle_path.read_bytes()
-    bundle = load_bundle(bundle_path)
     checked = verify_bundle(bundle, ws.keys.public_key())
     body = bundle["body"]
-    log10_p = {
-        c["recipient"]: c["log10_p_value"]
-        for c in body["candidates"]
-        if c["recipient"] in checked["accused"]
-    }
+    # a recipient is a candidate once per key version: the figure is that of the version
+    # that accused it (after a rotation the other one sits at chance)
+    accusing = {(r, v) for r, v in body["accused_candidates"]}
+    log10_p: dict[str, float] = {}
+    for c in body["candidates"]:
+        if (c["recipient"], c["key_version"]) in accusing:
+            r = c["recipient"]
+            log10_p[r] = min(log10_p.get(r, 0.0), c["log10_p_value"])
     return add_event(
         ws,
         incident_id,
