@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/scam_eval.py
 	$(VENV)/bin/python bench/collusion.py --trials 3
 	$(VENV)/bin/python bench/attribution.py --orders 20000 --waves 10 --null-waves 200
+	$(VENV)/bin/python bench/server_bench.py --orders 200000 --leak-rows 20000 --requests 2000
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
