@@ -8,7 +8,7 @@ the matching CLI command prints with ``--json``.
 What a caller must know:
 
 - **Errors** are ``{"error": "<one line>"}`` with a 4xx status: 400 bad input, 401 no or
-  unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger that does not verify,
+  unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger or incident record that does not verify,
   413 a body over the limit, 503 a ledger database that cannot be used or a trace queue
   that is full. A 500 says only "internal error"; the details go to the server's log.
 - **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
@@ -492,6 +492,22 @@ def _add_api_routes(app: FastAPI) -> None:
             "key_version": version,
         }
 
+    @app.get("/api/v1/incidents", tags=["incidents"])
+    def incidents(
+        svc: ServiceDep, _: Annotated[Principal, Depends(require("analyst"))]
+    ) -> list[dict[str, Any]]:
+        """Every incident, each verified (``leaktrace incident list --json``)."""
+        return incident_rows(svc.workspace())
+
+    @app.get("/api/v1/incidents/{incident_id}", tags=["incidents"])
+    def incident(
+        svc: ServiceDep,
+        _: Annotated[Principal, Depends(require("analyst"))],
+        incident_id: str,
+    ) -> dict[str, Any]:
+        """One incident's events, its regulator report draft and what the draft lacks."""
+        return incident_view(svc.workspace(), incident_id)
+
     @app.post("/api/v1/reports", tags=["reports"])
     def add_reports_route(
         svc: ServiceDep,
@@ -506,6 +522,36 @@ def _add_api_routes(app: FastAPI) -> None:
             raise InputError(f"send 1 to {MAX_REPORTS:,} reports per request, not {len(body):,}")
         parsed = [parse_report_obj(obj, f"report {i}") for i, obj in enumerate(body, start=1)]
         return add_reports(svc.workspace(), parsed).as_dict()
+
+
+def incident_view(ws: Workspace, incident_id: str) -> dict[str, Any]:
+    """An incident (``leaktrace incident show --json``) with its regulator report draft
+    and the items the draft still lacks. Verified first: a tampered record is a 409."""
+    from leaktrace.respond.incident import load_incident
+    from leaktrace.respond.regulator import regulator_report
+
+    inc = load_incident(ws, incident_id)
+    draft = regulator_report(ws, inc)
+    return {**inc.as_dict(), "report_draft": draft.text, "missing": draft.missing}
+
+
+def incident_rows(ws: Workspace) -> list[dict[str, Any]]:
+    """Every incident, verified (``leaktrace incident list --json``)."""
+    from leaktrace.respond.incident import incident_ids, load_incident
+
+    out = []
+    for i in incident_ids(ws):
+        inc = load_incident(ws, i)
+        out.append(
+            {
+                "id": inc.id,
+                "title": inc.title,
+                "status": inc.status,
+                "accused": inc.accused,
+                "events": len(inc.events),
+            }
+        )
+    return out
 
 
 def verify_ledger(ws: Workspace) -> dict[str, Any]:

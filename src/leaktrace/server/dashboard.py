@@ -23,6 +23,8 @@ from leaktrace.server.app import (
     MAX_TEXTS,
     ServerError,
     Service,
+    incident_rows,
+    incident_view,
     public_message,
     run_trace,
     verify_ledger,
@@ -91,11 +93,18 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
         {"name": name, "display": r.display_name, "kind": r.kind, "policy": r.policy}
         for name, r in sorted(ws.config.recipients.items())
     ]
+    try:
+        incidents = incident_rows(ws)
+        incidents_error = ""
+    except LeaktraceError as exc:  # a tampered record must not hide the rest of the page
+        incidents, incidents_error = [], public_message(service.home, exc)
     return _page(
         "dashboard.html",
         status,
         who=who,
         workspace=ws.config.workspace.name,
+        incidents=list(reversed(incidents)),
+        incidents_error=incidents_error,
         recipients=recipients,
         releases=list(reversed(entries))[:100],
         release_count=len(entries),
@@ -182,6 +191,21 @@ def add_dashboard_routes(app: FastAPI) -> None:
             return _to_login()
         service: Service = request.app.state.service
         return _dashboard(request, who, verify=verify_ledger(service.workspace()))
+
+    @app.get(
+        "/dashboard/incidents/{incident_id}", response_class=HTMLResponse, include_in_schema=False
+    )
+    def dashboard_incident(request: Request, incident_id: str) -> Response:
+        who = _analyst(request)
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        try:
+            view = incident_view(service.workspace(), incident_id)
+        except LeaktraceError as exc:
+            status = 404 if exc.message.startswith("no incident") else 409
+            return _page("incident.html", status, who=who, error=public_message(service.home, exc))
+        return _page("incident.html", who=who, incident=view)
 
     @app.post("/dashboard/trace", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_trace(
