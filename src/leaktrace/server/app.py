@@ -8,9 +8,10 @@ the matching CLI command prints with ``--json``.
 What a caller must know:
 
 - **Errors** are ``{"error": "<one line>"}`` with a 4xx status: 400 bad input, 401 no or
-  unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger or incident record that does not verify,
-  413 a body over the limit, 503 a ledger database that cannot be used or a trace queue
-  that is full. A 500 says only "internal error"; the details go to the server's log.
+  unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger or incident record
+  that does not verify, 413 a body over the limit, 503 a ledger database or token file
+  that cannot be used or a trace queue that is full. A 500 says only "internal error";
+  the details go to the server's log.
 - **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
   512 MiB); a scam check takes at most 100 texts, a report intake 1,000 reports. One trace
   runs at a time (each can take gigabytes; the trace's own memory guard still applies), a
