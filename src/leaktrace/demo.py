@@ -239,6 +239,23 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
     write_text_atomic(out / "notice.txt", notice.text)
     s = ex.summary()
     add_event(ws, inc.id, "notified", {"people": s["people"], "channel": "短信和 App 站内信"})
+    # a victim calls: one of the courier's shoppers, robbed after the release
+    from leaktrace.respond.cases import open_case
+
+    victim = ex.rows.row(0, named=True)
+    case = open_case(
+        ws,
+        inc.id,
+        order_id=str(victim["order_id"]),
+        phone=str(victim["phone"]),
+        occurred=datetime.now(PLATFORM_TZ),
+        loss=12_800.0,
+        police_receipt="A3301062026000001",
+    )
+    console.print(
+        f"victim case {case.case_id}: {case.decision}, advance {case.advance:,.2f} yuan "
+        f"(loss {case.loss:,.2f}; {'; '.join(case.reasons)})"
+    )
     report = regulator_report(ws, load_incident(ws, inc.id), "数据安全负责人（演示）")
     write_text_atomic(out / "regulator-report.md", report.text)
     console.print(
@@ -247,7 +264,13 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
         f"notice → {out / 'notice.txt'}; regulator report → {out / 'regulator-report.md'}"
         + (f" (still to fill in: {', '.join(report.missing)})" if report.missing else "")
     )
-    return s["orders"] > 0 and ex.unmatched == 0 and not notice.missing and not report.missing
+    return (
+        s["orders"] > 0
+        and ex.unmatched == 0
+        and not notice.missing
+        and not report.missing
+        and case.decision == "advance"
+    )
 
 
 def _demo_service(ws: Workspace, orders: pl.DataFrame, copy: pl.DataFrame, leak: Path) -> bool:

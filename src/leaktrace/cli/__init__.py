@@ -25,6 +25,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from leaktrace.cli import (  # noqa: F401
         attribution,
+        cases,
         data,
         incident,
         release,

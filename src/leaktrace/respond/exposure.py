@@ -31,7 +31,7 @@ from leaktrace.workspace import Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FIELD_NAMES_ZH", "Exposure", "exposed", "notice_text"]
+__all__ = ["FIELD_NAMES_ZH", "Exposure", "exposed", "notice_text", "order_spellings"]
 
 FIELD_NAMES_ZH = {
     "order_id": "订单号",
@@ -151,7 +151,7 @@ _PLATFORM_TZ = timezone(timedelta(hours=8))
 """The platform's local time (dates in notices; naive times given to :func:`exposed`)."""
 
 
-def _order_spellings(ids: pl.Series) -> list[pl.Series]:
+def order_spellings(ids: pl.Series) -> list[pl.Series]:
     """The order number as the release digested it (``cast(Utf8)``, stripped), then the
     spellings a table of the same orders may hold instead: width-folded (full-width digits
     from an Excel export) and, for numbers read as floats, without the ``.0``.
@@ -244,7 +244,7 @@ def exposed(
                         "anchor": keyed_digests({"a": (ids, anchor_key)}).get_column("a"),
                     }
                 )
-                for ids in _order_spellings(df.get_column("order_id"))
+                for ids in order_spellings(df.get_column("order_id"))
             ]
         ).unique()
         if phones is not None:

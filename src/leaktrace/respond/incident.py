@@ -48,7 +48,18 @@ __all__ = [
     "record_exposure",
 ]
 
-KINDS = ("opened", "evidence", "exposure", "measure", "notified", "reported", "closed")
+KINDS = (
+    "opened",
+    "evidence",
+    "exposure",
+    "measure",
+    "notified",
+    "reported",
+    "case",
+    "case_paid",
+    "case_recovered",
+    "closed",
+)
 GENESIS = "0" * 64
 PLATFORM_TZ = timezone(timedelta(hours=8))
 _MAX_TEXT = 2000

@@ -133,6 +133,18 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
         lines.append(f"- {TODO}")
         missing.append("measures taken (incident measure)")
     lines += [f"- {_local(m.at)}：{m.body['text']}" for m in measures]
+    if inc.all("case"):
+        from leaktrace.respond.cases import case_summary
+
+        c = case_summary(inc)
+        d = c["by_decision"]
+        lines.append(
+            f"- 受害用户先行垫付：受理 {c['cases']:,} 起（垫付 {d['advance']:,} 起、"
+            f"人工复核 {d['review']:,} 起、不予垫付 {d['declined']:,} 起），"
+            f"报告损失 {c['loss_reported']:,.2f} 元，决定垫付 {c['advance_decided']:,.2f} 元，"
+            f"已支付 {c['paid']:,.2f} 元，已追回 {c['recovered']:,.2f} 元；"
+            "核实依据为平台已有的订单与账户信息，未收集手持身份证照片"
+        )
 
     lines += ["", "## 五、告知个人情况", ""]
     notified = inc.all("notified")

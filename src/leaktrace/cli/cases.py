@@ -1,0 +1,146 @@
+"""``leaktrace case …``: victims' advance payments (先行垫付) within an incident."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from leaktrace.cli import app
+from leaktrace.cli.common import (
+    HomeOption,
+    JsonOption,
+    err_console,
+    handle_errors,
+    out_console,
+    print_json,
+    resolve_home,
+)
+from leaktrace.respond.cases import DEFAULT_CAP
+from leaktrace.workspace import open_workspace
+
+__all__ = ["case_app"]
+
+case_app = typer.Typer(
+    help="Victim cases: advance payment decided from the incident's evidence and the ledger.",
+    no_args_is_help=True,
+)
+app.add_typer(case_app, name="case")
+
+IncidentArg = Annotated[str, typer.Argument(help="The incident id (INC-…).")]
+CaseArg = Annotated[str, typer.Argument(help="The case id (CASE-…).")]
+
+
+@case_app.command("open")
+@handle_errors
+def open_cmd(
+    incident_id: IncidentArg,
+    order: Annotated[str, typer.Option("--order", help="The victim's order number.")],
+    phone: Annotated[str, typer.Option("--phone", help="The order account's mobile number.")],
+    occurred: Annotated[
+        str, typer.Option("--occurred", help="When the scam took place (ISO; no zone = UTC+8).")
+    ],
+    loss: Annotated[float, typer.Option("--loss", help="The amount lost, in yuan.")],
+    police_receipt: Annotated[
+        str, typer.Option("--police-receipt", help="The police report receipt number (报警回执).")
+    ],
+    cap: Annotated[float, typer.Option("--cap", help="Largest advance per case, in yuan.")] = (
+        DEFAULT_CAP
+    ),
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Decide a victim's advance payment and record the case (no ID photo is asked for)."""
+    from leaktrace.respond.cases import open_case
+
+    case = open_case(
+        open_workspace(resolve_home(home)),
+        incident_id,
+        order_id=order,
+        phone=phone,
+        occurred=occurred,
+        loss=loss,
+        police_receipt=police_receipt,
+        cap=cap,
+    )
+    if json_out:
+        print_json({"incident": incident_id, **case.as_dict()})
+        return
+    out_console.print(
+        f"[bold]{case.case_id}[/bold]: {case.decision}"
+        + (f", advance {case.advance:,.2f} yuan" if case.decision == "advance" else "")
+    )
+    for r in case.reasons:
+        out_console.print(f"  - {escape(r)}")
+    out_console.print(f"  告知用户：{escape(case.message_zh)}")
+
+
+@case_app.command("paid")
+@handle_errors
+def paid_cmd(
+    incident_id: IncidentArg,
+    case_id: CaseArg,
+    amount: Annotated[float, typer.Option("--amount", help="Yuan paid to the victim.")],
+    note: Annotated[str, typer.Option("--note", help="The payment's reference.")] = "",
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record an advance paid (at most the decided advance, in total)."""
+    from leaktrace.respond.cases import record_payment
+
+    ws = open_workspace(resolve_home(home))
+    ev = record_payment(ws, incident_id, case_id, "case_paid", amount, note)
+    if json_out:
+        print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
+    else:
+        err_console.print(f"{case_id}: {amount:,.2f} yuan paid (event {ev.seq})", markup=False)
+
+
+@case_app.command("recovered")
+@handle_errors
+def recovered_cmd(
+    incident_id: IncidentArg,
+    case_id: CaseArg,
+    amount: Annotated[float, typer.Option("--amount", help="Yuan recovered.")],
+    note: Annotated[str, typer.Option("--note", help="From whom (公安返还、合作方赔偿 …).")] = "",
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record an amount recovered on a case (at most what was paid)."""
+    from leaktrace.respond.cases import record_payment
+
+    ws = open_workspace(resolve_home(home))
+    ev = record_payment(ws, incident_id, case_id, "case_recovered", amount, note)
+    if json_out:
+        print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
+    else:
+        err_console.print(f"{case_id}: {amount:,.2f} yuan recovered (event {ev.seq})", markup=False)
+
+
+@case_app.command("list")
+@handle_errors
+def list_cmd(
+    incident_id: IncidentArg, home: HomeOption = None, json_out: JsonOption = False
+) -> None:
+    """An incident's cases: decisions, advances, payments and recoveries."""
+    from leaktrace.respond.cases import case_summary, cases_of
+    from leaktrace.respond.incident import load_incident
+
+    inc = load_incident(open_workspace(resolve_home(home)), incident_id)
+    cases = cases_of(inc)
+    if json_out:
+        print_json({"summary": case_summary(inc), "cases": [c.as_dict() for c in cases]})
+        return
+    t = Table("case", "decision", "loss", "advance", "paid", "recovered")
+    for c in cases:
+        t.add_row(
+            c.case_id,
+            c.decision,
+            f"{c.loss:,.2f}",
+            f"{c.advance:,.2f}",
+            f"{c.paid:,.2f}",
+            f"{c.recovered:,.2f}",
+        )
+    out_console.print(t)
