@@ -135,3 +135,66 @@ def test_the_incident_page_needs_an_analyst(base_url: str, incident: str) -> Non
     with httpx.Client(base_url=base_url, timeout=60, follow_redirects=False) as c:
         r = c.get(f"/dashboard/incidents/{incident}")
     assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def _zto_shopper(shop: pl.DataFrame, n: int) -> dict[str, str]:
+    """The n-th order the platform shipped with 中通快递: zto's releases carried it."""
+    row = shop.filter(pl.col("courier") == "中通快递").row(n, named=True)
+    return {"order_id": str(row["order_id"]), "phone": str(row["phone"])}
+
+
+def _case(victim: dict[str, str], **extra: object) -> dict[str, object]:
+    occurred = (datetime.now(PLATFORM_TZ) + timedelta(minutes=1)).isoformat()
+    return {**victim, "occurred": occurred, "loss": 1234.5, "police_receipt": "A330106001", **extra}
+
+
+def test_an_agent_opens_a_victims_case(
+    client: httpx.Client, site: Site, incident: str, shop: pl.DataFrame
+) -> None:
+    path = f"/api/v1/incidents/{incident}/cases"
+    r = client.post(path, headers=bearer(site.agent), json=_case(_zto_shopper(shop, 0)))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["decision"] == "advance" and body["advance"] == 1234.5
+    assert "先行垫付" in body["message_zh"] and "手持身份证" in body["message_zh"]
+    # a shopper of another courier: zto's copy never carried the order
+    yto = shop.filter(pl.col("courier") == "圆通速递").row(0, named=True)
+    other = {"order_id": str(yto["order_id"]), "phone": str(yto["phone"])}
+    r = client.post(path, headers=bearer(site.agent), json=_case(other))
+    assert r.json()["decision"] == "declined"
+    # the same order twice is refused
+    r = client.post(path, headers=bearer(site.analyst), json=_case(_zto_shopper(shop, 0)))
+    assert r.status_code == 400 and "already has a case" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"id_number": "11010119900307451X"}, {"id_photo": "data:image/jpeg;base64,AAAA"}],
+)
+def test_a_case_accepts_no_identity_documents(
+    client: httpx.Client, site: Site, incident: str, shop: pl.DataFrame, extra: dict[str, str]
+) -> None:
+    r = client.post(
+        f"/api/v1/incidents/{incident}/cases",
+        headers=bearer(site.agent),
+        json=_case(_zto_shopper(shop, 1), **extra),
+    )
+    assert r.status_code == 400 and next(iter(extra)) in r.json()["error"]
+    # an ID number in place of the police receipt is refused too
+    r = client.post(
+        f"/api/v1/incidents/{incident}/cases",
+        headers=bearer(site.agent),
+        json=_case(_zto_shopper(shop, 1), police_receipt="11010119900307451X"),
+    )
+    assert r.status_code == 400 and "ID card number" in r.json()["error"]
+
+
+def test_a_recipient_cannot_open_cases(
+    client: httpx.Client, site: Site, incident: str, shop: pl.DataFrame
+) -> None:
+    r = client.post(
+        f"/api/v1/incidents/{incident}/cases",
+        headers=bearer(site.zto),
+        json=_case(_zto_shopper(shop, 2)),
+    )
+    assert r.status_code == 403

@@ -293,6 +293,19 @@ def public_message(home: Path, exc: LeaktraceError) -> str:
     return message
 
 
+class CaseRequest(BaseModel):
+    """What a victim's case needs, and nothing more (extra fields are refused: an ID photo
+    or number sent along must not be accepted silently)."""
+
+    model_config = {"extra": "forbid"}
+
+    order_id: str = Field(min_length=1, max_length=64)
+    phone: str = Field(min_length=1, max_length=32)
+    occurred: str = Field(min_length=1, max_length=40)
+    loss: float
+    police_receipt: str = Field(min_length=1, max_length=64)
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
@@ -508,6 +521,29 @@ def _add_api_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """One incident's events, its regulator report draft and what the draft lacks."""
         return incident_view(svc.workspace(), incident_id)
+
+    @app.post("/api/v1/incidents/{incident_id}/cases", tags=["incidents"])
+    def open_case_route(
+        svc: ServiceDep,
+        _: Annotated[Principal, Depends(require("analyst", "agent"))],
+        incident_id: str,
+        body: CaseRequest,
+    ) -> dict[str, Any]:
+        """A victim's advance payment, decided and recorded (``leaktrace case open
+        --json``; the cap is the default one). Customer-service staff read ``message_zh``
+        to the victim. No ID photo or ID number is asked for, and none is accepted."""
+        from leaktrace.respond.cases import open_case
+
+        case = open_case(
+            svc.workspace(),
+            incident_id,
+            order_id=body.order_id,
+            phone=body.phone,
+            occurred=body.occurred,
+            loss=body.loss,
+            police_receipt=body.police_receipt,
+        )
+        return {"incident": incident_id, **case.as_dict()}
 
     @app.post("/api/v1/reports", tags=["reports"])
     def add_reports_route(
