@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import make_workspace
 from leaktrace.release import release
 from leaktrace.scam import check
-from leaktrace.server.demo import serving
+from leaktrace.server import create_app
+from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
 from leaktrace.synth import generate_orders
 from leaktrace.trace import trace
@@ -97,7 +98,7 @@ def main() -> int:
             lib_trace.append(time.perf_counter() - t0)
         lib_accused = [c.recipient for c in r.accused]
 
-        with serving(ws.home) as url, httpx.Client(base_url=url, timeout=600) as http:
+        with serving(create_app(ws.home)) as url, httpx.Client(base_url=url, timeout=600) as http:
             http.post("/api/v1/scam/check", json={"texts": [MESSAGE]}).raise_for_status()
             net = []
             for _ in range(args.requests):

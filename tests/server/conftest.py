@@ -7,11 +7,8 @@ The workspace is built once per session (releases take a second); tests that cha
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +16,12 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from conftest import make_workspace
 from leaktrace.config import OfficialContacts
 from leaktrace.release import release
 from leaktrace.server import create_app
+from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
 from leaktrace.workspace import Workspace
 
@@ -78,38 +74,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Site:
         zto=add_token(ws.home, "zto-api", "recipient", recipient="zto", known=known),
         sms=add_token(ws.home, "sms-api", "recipient", recipient="sms", known=known),
     )
-
-
-@contextlib.contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under a real uvicorn on 127.0.0.1 (a free port) until the block ends;
-    yields the base URL."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        log_config=None,  # leave the process's logging (pytest's capture) alone
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-under-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("uvicorn did not start within 15 s")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture(scope="session")

@@ -7,51 +7,17 @@ courier's system resolves one of its aliases. Returns whether every answer was r
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import uvicorn
 from rich.console import Console
 
 from leaktrace.server.app import create_app
+from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
 from leaktrace.workspace import Workspace
 
-__all__ = ["demo_service", "serving"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def serving(home: Path) -> Iterator[str]:
-    """A real uvicorn server for the workspace at ``home``, on loopback, for the block's
-    duration; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(home), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+__all__ = ["demo_service"]
 
 
 def demo_service(
@@ -63,7 +29,7 @@ def demo_service(
     partner = add_token(
         ws.home, "demo-courier", "recipient", recipient=courier, known=set(ws.config.recipients)
     )
-    with serving(ws.home) as url, httpx.Client(base_url=url, timeout=120) as http:
+    with serving(create_app(ws.home)) as url, httpx.Client(base_url=url, timeout=120) as http:
         msg = "您好，我是快递理赔专员，您的包裹丢失了，请加企业微信办理双倍赔偿"
         scam = http.post("/api/v1/scam/check", json={"texts": [msg]}).json()["results"][0]
         with leak_file.open("rb") as fh:
