@@ -198,3 +198,48 @@ def test_a_recipient_cannot_open_cases(
         json=_case(_zto_shopper(shop, 2)),
     )
     assert r.status_code == 403
+
+
+@pytest.mark.browser
+def test_an_agent_decides_a_case_in_the_browser(
+    site: Site, base_url: str, incident: str, shop: pl.DataFrame
+) -> None:
+    if shutil.which("chromium") is None or not Path(CHROMIUM).exists():
+        pytest.skip(f"no system Chromium at {CHROMIUM}: the browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    victim = _zto_shopper(shop, 5)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_context(base_url=base_url).new_page()
+            page.goto("/login")
+            page.fill("#token", site.agent)
+            with page.expect_navigation():
+                page.click("#sign-in")
+            assert page.url.endswith("/cases")
+            assert incident in (page.text_content("#incident") or "")
+            page.select_option("#incident", incident)
+            page.fill("#order_id", victim["order_id"])
+            page.fill("#phone", victim["phone"])
+            page.fill("#occurred", (datetime.now(PLATFORM_TZ) + timedelta(minutes=1)).isoformat())
+            page.fill("#loss", "800")
+            page.fill("#police_receipt", "A330106000777")
+            with page.expect_navigation():
+                page.click("#open-case")
+            assert "advance" in (page.text_content("#decision") or "")
+            assert "800.00" in (page.text_content("#decision") or "")
+            assert "先行垫付" in (page.text_content("#message") or "")
+            # an ID number where the receipt goes is refused, in words the agent can act on
+            page.fill("#order_id", _zto_shopper(shop, 6)["order_id"])
+            page.fill("#phone", _zto_shopper(shop, 6)["phone"])
+            page.fill("#occurred", "2099-01-01 00:00")
+            page.fill("#loss", "800")
+            page.fill("#police_receipt", "11010119900307451X")
+            with page.expect_navigation():
+                page.click("#open-case")
+            assert "ID card number" in (page.text_content("#error") or "")
+            page.goto("/dashboard")  # an agent has no dashboard
+            assert page.url.endswith("/login")
+        finally:
+            browser.close()

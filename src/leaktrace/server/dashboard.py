@@ -73,10 +73,18 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status)
 
 
-def _analyst(request: Request) -> Principal | None:
+def _signed_in(request: Request, *roles: str) -> Principal | None:
     service: Service = request.app.state.service
     who = service.principal(request.cookies.get(COOKIE))
-    return who if who is not None and who.role == "analyst" else None
+    return who if who is not None and who.role in roles else None
+
+
+def _analyst(request: Request) -> Principal | None:
+    return _signed_in(request, "analyst")
+
+
+_HOME_OF = {"analyst": "/dashboard", "agent": "/cases"}
+"""Where each role lands after signing in (recipients' systems use the API only)."""
 
 
 def _to_login() -> RedirectResponse:
@@ -110,6 +118,23 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
         release_count=len(entries),
         **extra,
     )
+
+
+def _cases_page(request: Request, who: Principal, status: int = 200, **extra: Any) -> HTMLResponse:
+    """The customer-service page: open incidents that name a source, and the case form."""
+    from leaktrace.respond.incident import incident_ids, load_incident
+
+    service: Service = request.app.state.service
+    ws = service.workspace()
+    open_ones = []
+    for i in incident_ids(ws):
+        try:
+            inc = load_incident(ws, i)
+        except LeaktraceError:  # a tampered record takes no cases; the analysts see why
+            continue
+        if inc.status == "open" and inc.accused:
+            open_ones.append({"id": inc.id, "title": inc.title})
+    return _page("cases.html", status, who=who, incidents=open_ones, **extra)
 
 
 def add_dashboard_routes(app: FastAPI) -> None:
@@ -160,9 +185,11 @@ def add_dashboard_routes(app: FastAPI) -> None:
     def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
         service: Service = request.app.state.service
         who = service.principal(token.strip())
-        if who is None or who.role != "analyst":
-            return _page("login.html", 401, error="token not accepted (an analyst token is needed)")
-        resp = RedirectResponse("/dashboard", status_code=303)
+        if who is None or who.role not in _HOME_OF:
+            return _page(
+                "login.html", 401, error="token not accepted (an analyst or agent token is needed)"
+            )
+        resp = RedirectResponse(_HOME_OF[who.role], status_code=303)
         resp.set_cookie(
             COOKIE,
             token.strip(),
@@ -206,6 +233,47 @@ def add_dashboard_routes(app: FastAPI) -> None:
             status = 404 if exc.message.startswith("no incident") else 409
             return _page("incident.html", status, who=who, error=public_message(service.home, exc))
         return _page("incident.html", who=who, incident=view)
+
+    @app.get("/cases", response_class=HTMLResponse, include_in_schema=False)
+    def cases_page(request: Request) -> Response:
+        who = _signed_in(request, "analyst", "agent")
+        return _to_login() if who is None else _cases_page(request, who)
+
+    @app.post("/cases", response_class=HTMLResponse, include_in_schema=False)
+    def cases_form(
+        request: Request,
+        incident: Annotated[str, Form()] = "",
+        order_id: Annotated[str, Form()] = "",
+        phone: Annotated[str, Form()] = "",
+        occurred: Annotated[str, Form()] = "",
+        loss: Annotated[str, Form()] = "",
+        police_receipt: Annotated[str, Form()] = "",
+    ) -> Response:
+        from leaktrace.respond.cases import open_case
+
+        who = _signed_in(request, "analyst", "agent")
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        try:
+            amount = float(loss)
+        except ValueError:
+            return _cases_page(
+                request, who, 400, error="损失金额应为数字 (the loss must be a number)"
+            )
+        try:
+            case = open_case(
+                service.workspace(),
+                incident,
+                order_id=order_id,
+                phone=phone,
+                occurred=occurred,
+                loss=amount,
+                police_receipt=police_receipt,
+            )
+        except LeaktraceError as exc:
+            return _cases_page(request, who, 400, error=public_message(service.home, exc))
+        return _cases_page(request, who, case=case, incident_id=incident)
 
     @app.post("/dashboard/trace", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_trace(
