@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -77,6 +78,26 @@ def open_cmd(
     out_console.print(f"  告知用户：{escape(case.message_zh)}")
 
 
+def _payment(
+    kind: str,
+    incident_id: str,
+    case_id: str,
+    amount: float,
+    note: str,
+    home: Path | None,
+    json_out: bool,
+) -> None:
+    from leaktrace.respond.cases import record_payment
+
+    ws = open_workspace(resolve_home(home))
+    ev = record_payment(ws, incident_id, case_id, kind, amount, note)
+    if json_out:
+        print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
+    else:
+        what = "paid" if kind == "case_paid" else "recovered"
+        err_console.print(f"{case_id}: {amount:,.2f} yuan {what} (event {ev.seq})", markup=False)
+
+
 @case_app.command("paid")
 @handle_errors
 def paid_cmd(
@@ -88,14 +109,7 @@ def paid_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Record an advance paid (at most the decided advance, in total)."""
-    from leaktrace.respond.cases import record_payment
-
-    ws = open_workspace(resolve_home(home))
-    ev = record_payment(ws, incident_id, case_id, "case_paid", amount, note)
-    if json_out:
-        print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
-    else:
-        err_console.print(f"{case_id}: {amount:,.2f} yuan paid (event {ev.seq})", markup=False)
+    _payment("case_paid", incident_id, case_id, amount, note, home, json_out)
 
 
 @case_app.command("recovered")
@@ -109,14 +123,7 @@ def recovered_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Record an amount recovered on a case (at most what was paid)."""
-    from leaktrace.respond.cases import record_payment
-
-    ws = open_workspace(resolve_home(home))
-    ev = record_payment(ws, incident_id, case_id, "case_recovered", amount, note)
-    if json_out:
-        print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
-    else:
-        err_console.print(f"{case_id}: {amount:,.2f} yuan recovered (event {ev.seq})", markup=False)
+    _payment("case_recovered", incident_id, case_id, amount, note, home, json_out)
 
 
 @case_app.command("list")

@@ -30,6 +30,7 @@ __all__ = [
     "handle_errors",
     "out_console",
     "print_json",
+    "refuse_inside_workspace",
     "resolve_home",
 ]
 
@@ -69,6 +70,13 @@ def check_alpha(alpha: float) -> float:
     if not 0 < alpha < 1:
         raise InputError("--alpha must be between 0 and 1")
     return alpha
+
+
+def refuse_inside_workspace(ws: Any, option: str, path: Path | None) -> None:
+    """A list of people or a draft written into the workspace could overwrite
+    ``ledger.db`` or a key (a review did that once): such outputs go elsewhere."""
+    if path is not None and ws.home.resolve() in path.resolve().parents:
+        raise InputError(f"{option} {path} is inside the workspace {ws.home}; write it elsewhere")
 
 
 def resolve_home(home: Path | None) -> Path:

@@ -19,11 +19,12 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
+    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
 from leaktrace.io.writers import check_output_path
-from leaktrace.workspace import Workspace, open_workspace
+from leaktrace.workspace import open_workspace
 
 __all__ = ["incident_app"]
 
@@ -34,11 +35,6 @@ incident_app = typer.Typer(
 app.add_typer(incident_app, name="incident")
 
 IdArg = Annotated[str, typer.Argument(help="The incident id (INC-…).")]
-
-
-def _outside_workspace(ws: Workspace, option: str, path: Path) -> None:
-    if ws.home.resolve() in path.resolve().parents:
-        raise InputError(f"{option} {path} is inside the workspace {ws.home}; write it elsewhere")
 
 
 def _done(json_out: bool, incident_id: str, what: str, event: object) -> None:
@@ -118,7 +114,7 @@ def exposed_cmd(
 
     check_output_path(out, "--out", not_over=[orders])
     ws = open_workspace(resolve_home(home))
-    _outside_workspace(ws, "--out", out)
+    refuse_inside_workspace(ws, "--out", out)
     inc = load_incident(ws, incident_id)
     if inc.status == "closed":  # before the list of people is written, not after
         raise InputError(f"incident {incident_id} is closed")
@@ -289,7 +285,7 @@ def report_cmd(
 
     check_output_path(out, "--out", not_over=[])
     ws = open_workspace(resolve_home(home))
-    _outside_workspace(ws, "--out", out)
+    refuse_inside_workspace(ws, "--out", out)
     draft = regulator_report(ws, load_incident(ws, incident_id), contact)
     write_text_atomic(out, draft.text)
     if json_out:
@@ -318,7 +314,7 @@ def notice_cmd(
 
     check_output_path(out, "--out", not_over=[])
     ws = open_workspace(resolve_home(home))
-    _outside_workspace(ws, "--out", out)
+    refuse_inside_workspace(ws, "--out", out)
     draft = notice_draft(ws, load_incident(ws, incident_id), contact)
     if draft.missing:
         raise InputError(

@@ -161,16 +161,7 @@ def verify_cmd(
                 "records were removed from its end, or it was replaced by an older copy",
             )
     if json_out:
-        print_json(
-            {
-                "ok": res.ok,
-                "records": res.records,
-                "first_bad": res.first_bad,
-                "problem": res.problem,
-                "head_seq": res.head_seq if res.ok else None,
-                "head_hash": res.head_hash if res.ok else None,
-            }
-        )
+        print_json(res.as_dict())
         if not res.ok:
             raise typer.Exit(LedgerIntegrityError.exit_code)
         return

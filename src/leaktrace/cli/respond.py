@@ -18,6 +18,7 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
+    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -86,12 +87,8 @@ def exposed_cmd(
         if when is None:
             raise InputError("--since must be an ISO 8601 date/time")
     ws = open_workspace(resolve_home(home))
-    home_dir = ws.home.resolve()
     for option, path in (("--out", out), ("--notice", notice)):
-        if path is not None and home_dir in path.resolve().parents:
-            raise InputError(
-                f"{option} {path} is inside the workspace {ws.home}; write the list elsewhere"
-            )
+        refuse_inside_workspace(ws, option, path)
     for r in to or []:
         ws.config.recipient(r)  # an unknown name is an error naming the known ones
     ex = exposed(ws, orders, recipients=to, release_ids=release_ids, since=when, encoding=encoding)

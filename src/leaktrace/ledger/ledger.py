@@ -189,6 +189,19 @@ class VerifyResult:
     --expect-head`` show that the ledger was not rolled back past them."""
     head_hash: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        """What ``leaktrace verify --json`` prints (and the service answers): the head
+        only when the ledger verifies, since a head of records that fail vouches for
+        nothing."""
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "first_bad": self.first_bad,
+            "problem": self.problem,
+            "head_seq": self.head_seq if self.ok else None,
+            "head_hash": self.head_hash if self.ok else None,
+        }
+
 
 ORPHAN_GRACE = timedelta(minutes=10)
 """How old an index file without a record must be to count as left by deleted records."""

@@ -595,12 +595,4 @@ def verify_ledger(ws: Workspace) -> dict[str, Any]:
     """``leaktrace verify --json``'s answer (``ok`` false names the first bad record)."""
     from leaktrace.ledger import Ledger
 
-    res = Ledger(ws).verify()
-    return {
-        "ok": res.ok,
-        "records": res.records,
-        "first_bad": res.first_bad,
-        "problem": res.problem,
-        "head_seq": res.head_seq if res.ok else None,
-        "head_hash": res.head_hash if res.ok else None,
-    }
+    return Ledger(ws).verify().as_dict()
