@@ -33,11 +33,13 @@ A case is an event of the incident's sealed chain (kinds ``case``, ``case_paid``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -210,7 +212,8 @@ def open_case(
         raise InputError(
             "the police receipt number (报警回执编号) must be 4–64 letters, digits and -"
         )
-    if _ID_NUMBER.search(receipt):
+    if any(_ID_NUMBER.search(r) for r in (receipt, receipt.replace("-", ""))):
+        # as written, and with dashes dropped: 110101-19900307-451X too
         raise InputError(
             "that looks like an ID card number, not a police receipt number; an ID number is "
             "not needed and must not be stored"
@@ -224,10 +227,17 @@ def open_case(
     when = parse_datetime(occurred)
     if when is None:
         raise InputError("the time of the scam must be a date/time")
+    if when > datetime.now(UTC) + timedelta(minutes=5):
+        # every release would count as "before the scam"
+        raise InputError("the time of the scam is in the future")
     v = ws.keys.current_version
 
+    # one order in every spelling the lookup accepts (full-width digits, "….0"), so a
+    # second case cannot reach the same order by retyping it
+    canonical = re.sub(r"^([0-9]+)\.0+$", r"\1", unicodedata.normalize("NFKC", order).strip())
+
     def order_key(version: int) -> str:
-        return keyed_digest_hex_one(order, ws.keys.derive("case-order", version))
+        return keyed_digest_hex_one(canonical, ws.keys.derive("case-order", version))
 
     # each earlier case under the key version it was made with (a rotation in between
     # must not let the same order be paid twice)
@@ -267,8 +277,8 @@ def record_payment(
 
     inc = load_incident(ws, incident_id)
     case = _case_of(inc, case_id)
-    if amount <= 0:
-        raise InputError("the amount must be positive")
+    if not (math.isfinite(amount) and round(amount, 2) > 0):
+        raise InputError("the amount must be a positive number of yuan (at least 0.01)")
     if kind == "case_paid":
         if case.decision != "advance":
             raise InputError(f"{case_id} was decided '{case.decision}': no advance to pay")
