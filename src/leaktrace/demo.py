@@ -218,6 +218,7 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
         open_incident,
         record_evidence,
         record_exposure,
+        record_notified,
     )
     from leaktrace.respond.regulator import notice_draft, regulator_report
 
@@ -232,13 +233,17 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
     ex = exposed(ws, orders, recipients=accused)
     write_table(ex.rows, out / "exposed.csv")
     record_exposure(
-        ws, inc.id, ex.summary(), hashlib.sha256((out / "exposed.csv").read_bytes()).hexdigest()
+        ws,
+        inc.id,
+        ex.summary(),
+        hashlib.sha256((out / "exposed.csv").read_bytes()).hexdigest(),
+        accused,
     )
     add_event(ws, inc.id, "measure", {"text": "已暂停向该合作方提供收件人完整信息并报警"})
     notice = notice_draft(ws, load_incident(ws, inc.id), "App 内“我的-客服”")
     write_text_atomic(out / "notice.txt", notice.text)
     s = ex.summary()
-    add_event(ws, inc.id, "notified", {"people": s["people"], "channel": "短信和 App 站内信"})
+    record_notified(ws, inc.id, s["people"], "短信和 App 站内信")
     # a victim calls: one of the courier's shoppers, robbed after the release
     from leaktrace.respond.cases import open_case
 

@@ -563,6 +563,7 @@ def test_the_advance_is_paid_in_parts_and_no_yuan_more(env: Env, iid: str) -> No
             "case_id": case.case_id,
             "amount": part,
             "note": note,
+            "by": "",
         }
     assert _now_case(env, iid, case.case_id).paid == 5000.0
     n = _count(env.ws, iid)
@@ -743,6 +744,7 @@ def test_the_record_holds_no_phone_order_or_receipt_in_clear(env: Env, iid: str)
             "reasons",
             "exposed_in",
             "receipt",
+            "by",
         }
         assert re.fullmatch(r"[0-9a-f]{16,}", b["order_key"])
         assert re.fullmatch(r"v\d+:[0-9a-f]+", b["receipt"])

@@ -141,6 +141,8 @@ def test_open_pay_recover_and_list(env: Env) -> None:
     assert f"{case_id}: 3,000.00 yuan paid" in r.stderr
     r = _ok(run_cli("case", "paid", iid, case_id, "--amount", "2000", "--json", home=home))
     paid = json.loads(r.stdout)
+    # who paid is kept with the payment: the system user at the shell
+    assert paid.pop("by").startswith("cli:")
     assert paid == {"incident": iid, "seq": 5, "case_id": case_id, "amount": 2000.0, "note": ""}
     args = ("case", "recovered", iid, case_id, "--amount", "1500", "--note", "公安返还")
     r = _ok(run_cli(*args, "--json", home=home))

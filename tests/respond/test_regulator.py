@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from conftest import make_workspace
+from leaktrace.errors import InputError
 from leaktrace.release import release
 from leaktrace.respond import exposed
 from leaktrace.respond.incident import (
@@ -22,6 +23,7 @@ from leaktrace.respond.incident import (
     open_incident,
     record_evidence,
     record_exposure,
+    record_notified,
 )
 from leaktrace.respond.regulator import notice_draft, regulator_report
 from leaktrace.trace import trace
@@ -183,7 +185,7 @@ def test_a_complete_record_fills_every_item(env: Env, full: Incident) -> None:
         assert innocent not in text
     assert hashlib.sha256(env.bundle.read_bytes()).hexdigest() in s["三"]
     assert f"{MEASURE}\n" in s["四"]
-    assert f"已通过短信告知 {env.people:,} 人" in s["五"] and "少于" not in text
+    assert f"已通过短信告知，累计告知 {env.people:,} 人" in s["五"] and "少于" not in text
     assert "属地网信部门" in s["六"] and "WX-0601" in s["六"]
     assert CONTACT in s["八"]
     assert full.head_hash in text
@@ -201,8 +203,16 @@ def test_fewer_people_notified_than_exposed_is_said(env: Env) -> None:
     assert len(warning) == 1 and f"{env.people:,}" in warning[0] and "300" in warning[0]
     assert draft.missing == [m for m in draft.missing if "notif" in m] and len(draft.missing) == 1
     assert f"{rest:,}" in draft.missing[0]
-    # a second notification covering the rest closes the gap
-    add_event(env.ws, inc.id, "notified", {"people": rest, "channel": "App 站内信"})
+    # the same 300 told again by another channel are still 300 people: no gap closes
+    record_notified(env.ws, inc.id, 300, "App 站内信")
+    again = regulator_report(env.ws, load_incident(env.ws, inc.id), CONTACT)
+    assert len(again.missing) == 1 and f"{rest:,}" in again.missing[0]
+    # a total that goes down, or beyond the people exposed, is refused
+    for wrong in (299, env.people + 1):
+        with pytest.raises(InputError):
+            record_notified(env.ws, inc.id, wrong, "短信")
+    # the total told so far reaching everyone closes it
+    record_notified(env.ws, inc.id, env.people, "App 站内信")
     done = regulator_report(env.ws, load_incident(env.ws, inc.id), CONTACT)
     assert done.missing == [] and "少于" not in done.text
 
@@ -239,7 +249,10 @@ def test_no_notice_without_exposure_and_measures(env: Env) -> None:
     exposure_only = open_incident(env.ws, "只有范围", DISCOVERED)
     _record_exposure(env, exposure_only.id)
     d = notice_draft(env.ws, load_incident(env.ws, exposure_only.id), "95000")
-    assert d.text == "" and len(d.missing) == 1 and "measure" in d.missing[0]
+    # no measure, and no evidence names the partner the exposure counted: the notice
+    # would blame it without evidence
+    assert d.text == "" and len(d.missing) == 2 and "measure" in d.missing[0]
+    assert "evidence against zto" in d.missing[1]
     measures_only = open_incident(env.ws, "只有措施", DISCOVERED)
     add_event(env.ws, measures_only.id, "measure", {"text": MEASURE})
     d = notice_draft(env.ws, load_incident(env.ws, measures_only.id), "95000")

@@ -125,12 +125,23 @@ def test_unknown_paths_and_methods_use_the_error_shape(client: httpx.Client) -> 
 
 
 def test_a_body_just_under_the_limit_is_read(client: httpx.Client) -> None:
-    body = json.dumps({"texts": ["abc", "a" * (JSON_LIMIT - 200)]}).encode()
-    assert len(body) < JSON_LIMIT
+    # escaped CJK (six bytes a character): near the byte limit, under the character one
+    body = json.dumps({"texts": ["abc", "客" * 170_000]}).encode()
+    assert JSON_LIMIT - 40_000 < len(body) < JSON_LIMIT
     r = client.post(
         "/api/v1/scam/check", content=body, headers={"content-type": "application/json"}
     )
     assert r.status_code == 200 and len(r.json()["results"]) == 2
+
+
+def test_a_check_reads_at_most_200000_characters_in_all(client: httpx.Client) -> None:
+    """The public route's cost is bounded in total: 100 texts of 20,000 characters each
+    (each within the per-text limit) are refused as a whole, in one line."""
+    texts = ["1" * 20_000] * 11
+    r = client.post("/api/v1/scam/check", json={"texts": texts})
+    assert r.status_code == 400
+    assert "220,000 characters in all; at most 200,000" in _one_line_error(r)
+    assert client.post("/api/v1/scam/check", json={"texts": texts[:10]}).status_code == 200
 
 
 def _too_big() -> bytes:

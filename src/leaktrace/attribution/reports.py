@@ -152,7 +152,10 @@ def parse_datetime(value: Any) -> datetime | None:
         from datetime import timedelta, timezone
 
         dt = dt.replace(tzinfo=timezone(timedelta(hours=8)))
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 in UTC+8, 9999-12-31 west of UTC: no such UTC time
+        return None
 
 
 def _quote_value(v: Any) -> str | bool | None:

@@ -30,6 +30,14 @@ case_app = typer.Typer(
 )
 app.add_typer(case_app, name="case")
 
+
+def cli_actor() -> str:
+    """Who is at the shell: the system user (recorded with a case or a payment)."""
+    import os
+
+    return "cli:" + (os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid()))
+
+
 IncidentArg = Annotated[str, typer.Argument(help="The incident id (INC-…).")]
 CaseArg = Annotated[str, typer.Argument(help="The case id (CASE-…).")]
 
@@ -65,6 +73,7 @@ def open_cmd(
         loss=loss,
         police_receipt=police_receipt,
         cap=cap,
+        actor=cli_actor(),
     )
     if json_out:
         print_json({"incident": incident_id, **case.as_dict()})
@@ -90,7 +99,7 @@ def _payment(
     from leaktrace.respond.cases import record_payment
 
     ws = open_workspace(resolve_home(home))
-    ev = record_payment(ws, incident_id, case_id, kind, amount, note)
+    ev = record_payment(ws, incident_id, case_id, kind, amount, note, actor=cli_actor())
     if json_out:
         print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
     else:

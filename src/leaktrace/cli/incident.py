@@ -135,7 +135,9 @@ def exposed_cmd(
     write_table(ex.rows, out)
     summary = ex.summary()
     try:
-        ev = record_exposure(ws, incident_id, summary, hashlib.sha256(out.read_bytes()).hexdigest())
+        ev = record_exposure(
+            ws, incident_id, summary, hashlib.sha256(out.read_bytes()).hexdigest(), recipients
+        )
     except BaseException:
         # a list of people that no record points at is personal data nobody will look
         # after: it goes with the failed event
@@ -170,19 +172,18 @@ def measure_cmd(
 @handle_errors
 def notified_cmd(
     incident_id: IdArg,
-    people: Annotated[int, typer.Option("--people", help="How many people were told.")],
+    people: Annotated[
+        int,
+        typer.Option("--people", help="How many exposed people have been told, in total so far."),
+    ],
     channel: Annotated[str, typer.Option("--channel", help="How (短信、App 站内信 …).")],
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Record that the exposed people were notified."""
-    from leaktrace.respond.incident import add_event, clean_text
+    """Record how many exposed people have been notified, in total so far."""
+    from leaktrace.respond.incident import record_notified
 
-    if people < 0:
-        raise InputError("--people must not be negative")
-    ws = open_workspace(resolve_home(home))
-    body = {"people": people, "channel": clean_text(channel, "--channel")}
-    ev = add_event(ws, incident_id, "notified", body)
+    ev = record_notified(open_workspace(resolve_home(home)), incident_id, people, channel)
     _done(json_out, incident_id, "notification recorded", ev)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -65,9 +66,17 @@ def serve_cmd(
         raise InputError(f"--max-upload-mb must be at least 1, got {max_upload_mb}")
     application = create_app(resolve_home(home), max_upload_bytes=max_upload_mb << 20)
     err_console.print(f"leaktrace serving on http://{host}:{port}/ (Ctrl-C stops)")
-    # uvicorn's access log prints paths and status codes only: tokens travel in headers
-    # and cookies, never in a URL, so the log holds no secret
-    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+    # tokens travel in headers and cookies, never in a URL; the access log prints client,
+    # method, path and status, not the query string (a phone number can be in it)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        access_log=False,  # ours (leaktrace.access) leaves the query string out
+    )
 
 
 @token_app.command("add")

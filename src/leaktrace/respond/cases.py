@@ -1,9 +1,12 @@
 """Victim cases: advance payment (先行垫付) to shoppers robbed with leaked order data.
 
 A shopper calls: "customer service" knew my order and talked me into a transfer. If the
-incident's evidence names the partner whose copy leaked, and that copy carried this
-shopper's order, the platform can pay an advance while the police work, and recover it
-later. What decides it is what the platform already holds, not what the victim must
+incident's evidence names the partner whose copy leaked, and a release to that partner
+before the scam carried this shopper's order, the platform can pay an advance while the
+police work, and recover it later. Any release to the accused partner counts, not only
+the copy (key version) the trace matched: the advance is the platform's own risk, taken
+for its shopper; a claim against the partner rests on the trace's evidence, not on the
+cases. What decides it is what the platform already holds, not what the victim must
 prove again:
 
 - **the order and the phone**, which the platform knows for its own account holder. The
@@ -14,9 +17,10 @@ prove again:
   reported.
 
 No hand-held ID photo, no ID number, no bank card number: the shopper is identified by
-the account the platform already has, and the case stores keyed digests of the order and
-the phone, the amounts, and the receipt number encrypted (AES-GCM under a workspace
-subkey), which the police may need to match a recovery.
+the account the platform already has. The case stores a keyed digest of the order (the
+phone is used for the lookup and not kept), the amounts, who decided it, and the receipt
+number encrypted (AES-GCM under a workspace subkey), which the police may need to match a
+recovery.
 
 Decisions:
 
@@ -186,14 +190,17 @@ def open_case(
     loss: float,
     police_receipt: str,
     cap: float = DEFAULT_CAP,
+    actor: str = "",
 ) -> Case:
     """Decide and record a victim's case (see the module docstring). ``occurred``: when
     the scam took place (a naive time is the platform's, UTC+8). Raises
     :class:`InputError` for what a caller must fix: an incident without evidence, a loss
     that is not a positive amount, a receipt number that is not one, a second case for
-    the same order."""
+    the same order. ``actor``: who decided it (a token's or a system user's name), kept
+    with the case for accountability."""
     from leaktrace.attribution.reports import normalise_phone_str, parse_datetime
     from leaktrace.digest import keyed_digest_hex_one
+    from leaktrace.respond.incident import clean_text
 
     inc = load_incident(ws, incident_id)
     if inc.status == "closed":
@@ -239,10 +246,15 @@ def open_case(
     def order_key(version: int) -> str:
         return keyed_digest_hex_one(canonical, ws.keys.derive("case-order", version))
 
-    # each earlier case under the key version it was made with (a rotation in between
-    # must not let the same order be paid twice)
-    if any(e.body["order_key"] == order_key(int(e.body["key_version"])) for e in inc.all("case")):
-        raise InputError(f"{incident_id} already has a case for this order")
+    def no_case_yet(now: Incident) -> None:
+        # each earlier case under the key version it was made with (a rotation in between
+        # must not let the same order be paid twice); run under the incident lock, on the
+        # incident as it stands when the case is written
+        for e in now.all("case"):
+            if e.body["order_key"] == order_key(int(e.body["key_version"])):
+                raise InputError(f"{incident_id} already has a case for this order")
+
+    no_case_yet(inc)  # fail before the index lookup; checked again under the lock
     found = _order_exposure(ws, order, norm, inc)
     decision, advance, reasons = _decide(found, when, loss, cap)
     case_id = f"CASE-{secrets.token_hex(4)}"
@@ -262,23 +274,49 @@ def open_case(
             "reasons": reasons,
             "exposed_in": [f["release_id"] for f in found],
             "receipt": _encrypt_receipt(ws, receipt),
+            "by": clean_text(actor, "the actor", required=False),
         },
+        check=no_case_yet,
     )
     return _case_of(load_incident(ws, incident_id), case_id)
 
 
 def record_payment(
-    ws: Workspace, incident_id: str, case_id: str, kind: str, amount: float, note: str = ""
+    ws: Workspace,
+    incident_id: str,
+    case_id: str,
+    kind: str,
+    amount: float,
+    note: str = "",
+    actor: str = "",
 ) -> IncidentEvent:
     """Record an advance paid (``case_paid``: at most the decided advance, in total) or an
     amount recovered (``case_recovered``: from the police or the partner; at most what was
     paid)."""
     from leaktrace.respond.incident import clean_text
 
-    inc = load_incident(ws, incident_id)
-    case = _case_of(inc, case_id)
     if not (math.isfinite(amount) and round(amount, 2) > 0):
         raise InputError("the amount must be a positive number of yuan (at least 0.01)")
+    if kind not in ("case_paid", "case_recovered"):
+        raise InputError(f"unknown payment event {kind!r}")
+    body = {
+        "case_id": case_id,
+        "amount": round(amount, 2),
+        "note": clean_text(note, "the note", required=False),
+        "by": clean_text(actor, "the actor", required=False),
+    }
+
+    def within_limits(now: Incident) -> None:
+        _check_payment(_case_of(now, case_id), kind, round(amount, 2))
+
+    within_limits(load_incident(ws, incident_id))  # a clear error before taking the lock
+    return add_event(ws, incident_id, kind, body, check=within_limits)
+
+
+def _check_payment(case: Case, kind: str, amount: float) -> None:
+    """Paid in total at most the advance; recovered at most what was paid. Checked under
+    the incident lock on the incident as it stands (two clerks paying at once)."""
+    case_id = case.case_id
     if kind == "case_paid":
         if case.decision != "advance":
             raise InputError(f"{case_id} was decided '{case.decision}': no advance to pay")
@@ -287,20 +325,11 @@ def record_payment(
                 f"{case_id}: {case.paid + amount:,.2f} would exceed the advance of "
                 f"{case.advance:,.2f}"
             )
-    elif kind == "case_recovered":
-        if case.recovered + amount > case.paid + 1e-9:
-            raise InputError(
-                f"{case_id}: {case.recovered + amount:,.2f} recovered would exceed the "
-                f"{case.paid:,.2f} paid"
-            )
-    else:
-        raise InputError(f"unknown payment event {kind!r}")
-    body = {
-        "case_id": case_id,
-        "amount": round(amount, 2),
-        "note": clean_text(note, "the note", required=False),
-    }
-    return add_event(ws, incident_id, kind, body)
+    elif case.recovered + amount > case.paid + 1e-9:  # case_recovered
+        raise InputError(
+            f"{case_id}: {case.recovered + amount:,.2f} recovered would exceed the "
+            f"{case.paid:,.2f} paid"
+        )
 
 
 def _case_of(inc: Incident, case_id: str) -> Case:

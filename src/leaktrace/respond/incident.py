@@ -19,10 +19,13 @@ recipient names, release ids, digests of files and the analysts' own words.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -46,6 +49,7 @@ __all__ = [
     "open_incident",
     "record_evidence",
     "record_exposure",
+    "record_notified",
 ]
 
 KINDS = (
@@ -125,6 +129,16 @@ class Incident:
                 out[str(r)] = None
         return list(out)
 
+    def unaccused_exposure(self) -> list[str]:
+        """Recipients the latest exposure was computed for that no recorded evidence
+        accuses (``incident exposed --to`` names anyone): the drafts must not present them
+        as the source."""
+        exposure = self.latest("exposure")
+        if exposure is None:
+            return []
+        asked = exposure.body.get("recipients") or list(exposure.body["by_recipient"])
+        return sorted(set(asked) - set(self.accused))
+
     @property
     def head_hash(self) -> str:
         return self.events[-1].event_hash if self.events else GENESIS
@@ -190,17 +204,43 @@ def _check_id(incident_id: str) -> str:
     return incident_id
 
 
-def add_event(ws: Workspace, incident_id: str, kind: str, body: dict[str, Any]) -> IncidentEvent:
-    """Append one event to an incident that verifies (see the module docstring). Two
-    writers at once: the unique (incident, seq) pair makes the second fail cleanly
-    instead of forking the chain; it is retried once on the new head."""
+@contextlib.contextmanager
+def _incident_lock(ws: Workspace) -> Iterator[None]:
+    """Serialise "check, then write" on incidents (the workspace's ``ledger.lock``, the
+    lock ledger appends take): two agents deciding one victim's case at once must not
+    both pass the "no case for this order yet" check. A file lock holds across processes
+    on one machine; servers on several machines sharing one PostgreSQL ledger also have
+    the unique (incident, seq) pair, which refuses the second writer."""
+    with (ws.home / "ledger.lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def add_event(
+    ws: Workspace,
+    incident_id: str,
+    kind: str,
+    body: dict[str, Any],
+    check: Callable[[Incident], None] | None = None,
+) -> IncidentEvent:
+    """Append one event to an incident that verifies (see the module docstring).
+
+    ``check``: a rule the event must keep (no second case for an order, no payment over
+    the advance), called with the incident as it stands, under the lock and just before
+    the write; it raises to refuse. A rule checked on an incident loaded earlier can be
+    broken by a writer in between."""
     if kind not in KINDS:
         raise InputError(f"unknown incident event {kind!r}")
     _check_id(incident_id)
-    for attempt in (1, 2):
+    with _incident_lock(ws):
         inc = load_incident(ws, incident_id) if kind != "opened" else Incident(incident_id)
         if kind != "opened" and inc.status == "closed":
             raise InputError(f"incident {incident_id} is closed")
+        if check is not None:
+            check(inc)
         seq, prev, at = len(inc.events) + 1, inc.head_hash, _now()
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         facts = _canonical(incident_id, seq, at, kind, text, prev)
@@ -219,14 +259,11 @@ def add_event(ws: Workspace, incident_id: str, kind: str, body: dict[str, Any]) 
         try:
             with Session(_engine(ws)) as s, s.begin():
                 s.add(rec)
-        except IntegrityError:
-            if attempt == 2 or kind == "opened":
-                raise InputError(
-                    f"incident {incident_id} changed while this event was written; try again"
-                ) from None
-            continue
-        return IncidentEvent(seq, at, kind, body, event_hash)
-    raise AssertionError("unreachable")  # pragma: no cover
+        except IntegrityError:  # another machine's writer on a shared database
+            raise InputError(
+                f"incident {incident_id} changed while this event was written; try again"
+            ) from None
+    return IncidentEvent(seq, at, kind, body, event_hash)
 
 
 def open_incident(ws: Workspace, title: str, discovered: datetime, summary: str = "") -> Incident:
@@ -343,10 +380,16 @@ def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> Incid
 
 
 def record_exposure(
-    ws: Workspace, incident_id: str, summary: dict[str, Any], list_sha256: str
+    ws: Workspace,
+    incident_id: str,
+    summary: dict[str, Any],
+    list_sha256: str,
+    recipients: list[str] | None = None,
 ) -> IncidentEvent:
-    """Record what :func:`leaktrace.respond.exposed` found (its ``summary()``) and the
-    SHA-256 of the list written, so the report's figures point at one file."""
+    """Record what :func:`leaktrace.respond.exposed` found (its ``summary()``), for which
+    ``recipients`` it was asked, and the SHA-256 of the list written, so the report's
+    figures point at one file. The drafts compare ``recipients`` with the accused: a
+    notice must not blame a partner no evidence names."""
     keep = (
         "orders",
         "people",
@@ -363,4 +406,29 @@ def record_exposure(
         for r in summary["releases"]
     ]
     body["list_sha256"] = list_sha256
+    body["recipients"] = sorted(recipients or summary["by_recipient"])
     return add_event(ws, incident_id, "exposure", body)
+
+
+def record_notified(ws: Workspace, incident_id: str, people: int, channel: str) -> IncidentEvent:
+    """Record how many of the exposed people have been told, IN TOTAL so far (not this
+    batch: one person told by SMS and in the app is one person). It may not exceed the
+    people the latest exposure counted, nor go down."""
+
+    def plausible(now: Incident) -> None:
+        exposure = now.latest("exposure")
+        if exposure is not None and people > int(exposure.body["people"]):
+            raise InputError(
+                f"{people:,} people told is more than the {exposure.body['people']:,} exposed"
+            )
+        before = max((int(e.body["people"]) for e in now.all("notified")), default=0)
+        if people < before:
+            raise InputError(
+                f"{people:,} is fewer than the {before:,} already recorded as told; give the "
+                "total told so far"
+            )
+
+    if not 0 <= people <= 2_000_000_000:
+        raise InputError("the number of people told must be between 0 and 2,000,000,000")
+    body = {"people": people, "channel": clean_text(channel, "the channel")}
+    return add_event(ws, incident_id, "notified", body, check=plausible)

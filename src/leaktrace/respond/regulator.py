@@ -90,6 +90,14 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
                 f"向 {names} 提供数据 {len(created)} 批次"
             )
         lines.append(f"- 受影响人员清单文件 SHA-256：`{x['list_sha256']}`")
+        stray = inc.unaccused_exposure()
+        if stray:
+            names = "、".join(_partner(ws, r) for r in stray)
+            lines.append(f"- 注意：上述人数包括提供给 {names} 的数据，但现有证据未认定其为泄露来源")
+            missing.append(
+                f"evidence against {', '.join(stray)}, or an exposure of the accused only "
+                "(incident exposed counted recipients no evidence accuses)"
+            )
         if x["unmatched_index_rows"]:
             lines.append(
                 f"- 注意：{x['unmatched_index_rows']:,} 条已提供记录未能与订单表匹配，人数可能偏低"
@@ -152,9 +160,10 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
         lines.append(f"- {TODO}")
         missing.append("notification of the people (incident notified)")
     lines += [
-        f"- {_local(n.at)}：已通过{n.body['channel']}告知 {n.body['people']:,} 人" for n in notified
+        f"- {_local(n.at)}：已通过{n.body['channel']}告知，累计告知 {n.body['people']:,} 人"
+        for n in notified
     ]
-    told = sum(int(n.body["people"]) for n in notified)
+    told = max((int(n.body["people"]) for n in notified), default=0)  # totals so far
     if notified and exposure is not None and told < exposure.body["people"]:
         lines.append(
             f"- 注意：已告知 {told:,} 人，少于受影响的 {exposure.body['people']:,} 人，"
@@ -170,7 +179,7 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
         f"- {_local(r.at)}：已报告{r.body['authority']}"
         + (f"（回执编号 {r.body['reference']}）" if r.body.get("reference") else "")
         for r in reported
-    ] or ["- 本报告为首次报告"]
+    ] or ["- 尚无向主管部门报告的记录"]
 
     lines += ["", "## 七、后续工作", "", f"- {TODO}（由事件负责人填写）", ""]
     lines += ["## 八、联系人", ""]
@@ -196,6 +205,14 @@ def notice_draft(ws: Workspace, inc: Incident, contact: str) -> Draft:
         missing.append("the exposed people (incident exposed)")
     if not measures:
         missing.append("measures taken (incident measure)")
+    stray = inc.unaccused_exposure()
+    if stray:
+        # the notice tells every person their data "may have leaked from" the partners it
+        # names: only partners the evidence accuses may be named so
+        missing.append(
+            f"evidence against {', '.join(stray)} (the exposure counted them; no recorded "
+            "evidence accuses them)"
+        )
     if missing:
         return Draft("", missing)
     assert exposure is not None

@@ -13,7 +13,8 @@ What a caller must know:
   that cannot be used or a trace queue that is full. A 500 says only "internal error";
   the details go to the server's log.
 - **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
-  512 MiB); a scam check takes at most 100 texts, a report intake 1,000 reports. One trace
+  512 MiB); a scam check takes at most 100 texts and 200,000 characters in all, a report
+  intake 1,000 reports. One trace
   runs at a time (each can take gigabytes; the trace's own memory guard still applies), a
   second waits up to a minute, then gets 503.
 - **Uploaded files** are written to a private temporary folder (0700, the file 0600) and
@@ -35,8 +36,8 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leaktrace.errors import (
@@ -55,16 +56,19 @@ __all__ = [
     "JSON_LIMIT",
     "MAX_REPORTS",
     "MAX_TEXTS",
+    "MAX_TOTAL_CHARS",
     "ServerError",
     "create_app",
     "public_message",
 ]
 
 log = logging.getLogger("leaktrace.server")
+access_log = logging.getLogger("leaktrace.access")
 
 JSON_LIMIT = 1 << 20
 DEFAULT_MAX_UPLOAD = 512 << 20
 MAX_TEXTS = 100
+MAX_TOTAL_CHARS = 200_000
 MAX_REPORTS = 1000
 TRACE_WAIT_SECONDS = 60.0
 COOKIE = "leaktrace_token"
@@ -191,11 +195,14 @@ class Service:
 
 
 def bearer_token(request: Request) -> str | None:
+    """The API's token: the ``Authorization: Bearer`` header only. The pages' sign-in
+    cookie is not accepted here: a browser sends a cookie on its own, a header never, so
+    the API cannot be driven from another site's page."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.cookies.get(COOKIE)
+    return None
 
 
 def require(*roles: Role) -> Callable[[Request], Principal]:
@@ -278,6 +285,15 @@ def run_trace(
 class ScamCheckRequest(BaseModel):
     texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
 
+    @field_validator("texts")
+    @classmethod
+    def _bounded(cls, texts: list[str]) -> list[str]:
+        # the public route's cost is bounded by what it reads in total, not per text
+        total = sum(len(t) for t in texts)
+        if total > MAX_TOTAL_CHARS:
+            raise ValueError(f"{total:,} characters in all; at most {MAX_TOTAL_CHARS:,}")
+        return texts
+
 
 class ResolveRequest(BaseModel):
     alias: str = Field(min_length=1, max_length=64)
@@ -322,6 +338,10 @@ def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> Fas
         title="leaktrace",
         summary="Traceable releases, scam checks, leak tracing",
         version=_version(),
+        # the interactive /docs page loads its script from a CDN: neither reachable offline
+        # nor allowed by the content policy; the description is at /openapi.json
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = Service(home, max_upload_bytes)
 
@@ -353,9 +373,109 @@ def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> Fas
     # the last added is the outermost: the security headers wrap every answer, the 413s
     # and the 500s included
     app.add_middleware(_BodyLimit, upload_limit=max_upload_bytes)
+    app.add_middleware(_UploadGate)
+    app.add_middleware(_SameOrigin)
     app.add_middleware(_InternalErrors)
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_AccessLog)
     return app
+
+
+class _SameOrigin:
+    """A page's form may be posted only from this site's own pages. SameSite=Strict keeps
+    the sign-in cookie off another site's posts, but not another site's post of its OWN
+    token to /login (signing a browser in as the attacker: login CSRF). A browser says
+    where a post comes from (Sec-Fetch-Site, Origin); a post that says another site is
+    refused. The API takes no cookie, so it needs no such check."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and not scope["path"].startswith("/api/")
+            and not _same_origin(Request(scope))
+        ):
+            message = "a form of this site must be posted from this site"
+            await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _same_origin(request: Request) -> bool:
+    """Sec-Fetch-Site first: every current browser sends it. Origin is only a fallback,
+    and "null" says nothing (our pages' no-referrer policy makes a browser send "null" on
+    its own forms). A request with neither is not a browser's and carries no cookie it did
+    not choose to."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        return origin.split("://", 1)[-1] == request.headers.get("host", "")
+    return True
+
+
+class _AccessLog:
+    """One line per request: client, method, path, status. Not the query string: it can
+    carry a phone number (``verify-contact?q=…``), and personal data stays out of logs.
+    ``leaktrace serve`` turns uvicorn's own access log (which prints the query) off."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def noted(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = int(msg["status"])
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access_log.info('%s "%s %s" %s', client[0], scope["method"], scope["path"], status)
+
+
+class _UploadGate:
+    """An upload route answers a caller who is not an analyst before a byte of the body is
+    read. FastAPI parses a multipart body (spooling it to disk) before any dependency runs,
+    so without this gate anyone could make the server write an upload-sized file."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in _UPLOAD_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        service: Service = scope["app"].state.service
+        api = scope["path"].startswith("/api/")
+        token = bearer_token(request) if api else request.cookies.get(COOKIE)
+        try:
+            who = service.principal(token)
+        except ServerError as exc:
+            await JSONResponse({"error": exc.message}, status_code=exc.status)(scope, receive, send)
+            return
+        if who is not None and who.role == "analyst":
+            await self.app(scope, receive, send)
+        elif not api:
+            await RedirectResponse("/login", status_code=303)(scope, receive, send)
+        elif who is None:
+            message = "a valid API token is required (Authorization: Bearer …)"
+            await JSONResponse({"error": message}, status_code=401)(scope, receive, send)
+        else:
+            message = f"a {who.role} token may not do this"
+            await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
 
 
 class _InternalErrors:
@@ -405,7 +525,7 @@ class _SecurityHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(msg: Message) -> None:
-            if msg["type"] == "http.response.start" and not scope["path"].startswith("/docs"):
+            if msg["type"] == "http.response.start":
                 headers = list(msg.get("headers", []))
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
@@ -525,7 +645,7 @@ def _add_api_routes(app: FastAPI) -> None:
     @app.post("/api/v1/incidents/{incident_id}/cases", tags=["incidents"])
     def open_case_route(
         svc: ServiceDep,
-        _: Annotated[Principal, Depends(require("analyst", "agent"))],
+        who: Annotated[Principal, Depends(require("analyst", "agent"))],
         incident_id: str,
         body: CaseRequest,
     ) -> dict[str, Any]:
@@ -542,6 +662,7 @@ def _add_api_routes(app: FastAPI) -> None:
             occurred=body.occurred,
             loss=body.loss,
             police_receipt=body.police_receipt,
+            actor=f"token:{who.name}",
         )
         return {"incident": incident_id, **case.as_dict()}
 

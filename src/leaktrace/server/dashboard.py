@@ -270,6 +270,7 @@ def add_dashboard_routes(app: FastAPI) -> None:
                 occurred=occurred,
                 loss=amount,
                 police_receipt=police_receipt,
+                actor=f"token:{who.name}",
             )
         except LeaktraceError as exc:
             return _cases_page(request, who, 400, error=public_message(service.home, exc))
@@ -292,4 +293,7 @@ def add_dashboard_routes(app: FastAPI) -> None:
             return _dashboard(request, who, 400, trace_error=message)
         except ServerError as exc:
             return _dashboard(request, who, exc.status, trace_error=exc.message)
-        return _page("trace.html", who=who, result=result)
+        # a recipient is a candidate once per key version: only the version that was
+        # accused is marked (after a rotation the other one sits at chance)
+        accused_keys = {(c["recipient"], c["key_version"]) for c in result["accused"]}
+        return _page("trace.html", who=who, result=result, accused_keys=accused_keys)

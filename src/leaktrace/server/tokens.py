@@ -10,7 +10,7 @@ Roles (one per token):
 
 - ``analyst``: the platform's security/risk team: releases, ledger checks, traces,
   alias resolution for any recipient, victim reports.
-- ``agent``: customer-service staff: record victim reports.
+- ``agent``: customer-service staff: record victim reports, decide victims' cases.
 - ``recipient``: a partner's system, bound to one recipient: resolve *its own* order
   aliases back to order numbers (DESIGN §3, "the platform resolves aliases back when a
   recipient calls its API") and nothing else.
