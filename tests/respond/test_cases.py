@@ -28,7 +28,6 @@ from leaktrace.alias import resolve_alias
 from leaktrace.digest import keyed_digests
 from leaktrace.errors import InputError, LedgerIntegrityError
 from leaktrace.ledger import Ledger
-from leaktrace.release import release
 from leaktrace.respond.cases import (
     DEFAULT_CAP,
     MAX_LOSS,
@@ -44,6 +43,8 @@ from leaktrace.respond.regulator import regulator_report
 from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, write_bundle
 from leaktrace.workspace import Workspace, open_workspace
+
+from .conftest import release_copies
 
 LEAK_COLS = ["name", "phone", "address", "order_time", "product"]
 RECEIPT = "A3301062026112900123"
@@ -80,11 +81,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Env:
     root = tmp_path_factory.mktemp("cases")
     ws = make_workspace(root / "ws")
     before = datetime.now(UTC)
-    copies = {}
-    for r in ("zto", "yto", "cs-firm"):
-        p = root / f"{r}.parquet"
-        release(shop, recipient=r, workspace=ws, out=p)
-        copies[r] = pl.read_parquet(p)
+    copies = release_copies(ws, shop, root)
     bundles = []
     for name, leak in (
         ("zto", copies["zto"].sample(25, seed=21).select(LEAK_COLS)),

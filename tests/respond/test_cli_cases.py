@@ -19,11 +19,12 @@ import pytest
 
 from conftest import make_workspace, run_cli
 from leaktrace.ledger import Ledger
-from leaktrace.release import release
 from leaktrace.respond.incident import load_incident, open_incident, record_evidence
 from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, write_bundle
 from leaktrace.workspace import Workspace
+
+from .conftest import release_copies
 
 LEAK_COLS = ["name", "phone", "address", "order_time", "product"]
 RECEIPT = "A3301062026112900123"
@@ -57,11 +58,7 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Env:
     root = tmp_path_factory.mktemp("cli-cases")
     ws = make_workspace(root / "ws")
-    copies = {}
-    for r in ("zto", "yto", "cs-firm"):
-        p = root / f"{r}.parquet"
-        release(shop, recipient=r, workspace=ws, out=p)
-        copies[r] = pl.read_parquet(p)
+    copies = release_copies(ws, shop, root)
     bundle = root / "evidence.json"
     leak = copies["zto"].sample(25, seed=41).select(LEAK_COLS)
     write_bundle(build_bundle(ws, trace(leak, workspace=ws)), bundle)

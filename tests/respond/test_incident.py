@@ -37,6 +37,8 @@ from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, write_bundle
 from leaktrace.workspace import Workspace, open_workspace
 
+from .conftest import release_copies
+
 LEAK_COLS = ["name", "phone", "address", "order_time", "product"]
 UTC8 = timezone(timedelta(hours=8))
 
@@ -62,11 +64,7 @@ class Other:
 def env(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Env:
     root = tmp_path_factory.mktemp("incident")
     ws = make_workspace(root / "ws")
-    copies = {}
-    for r in ("zto", "yto", "cs-firm"):
-        p = root / f"{r}.parquet"
-        release(shop, recipient=r, workspace=ws, out=p)
-        copies[r] = pl.read_parquet(p)
+    copies = release_copies(ws, shop, root)
     # cs-firm received every order too: only the marks can tell whose copy this is
     leak = copies["zto"].sample(25, seed=21).select(LEAK_COLS)
     bundle = root / "evidence.json"

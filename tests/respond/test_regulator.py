@@ -14,7 +14,6 @@ import pytest
 
 from conftest import make_workspace
 from leaktrace.errors import InputError
-from leaktrace.release import release
 from leaktrace.respond import exposed
 from leaktrace.respond.incident import (
     Incident,
@@ -29,6 +28,8 @@ from leaktrace.respond.regulator import notice_draft, regulator_report
 from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, write_bundle
 from leaktrace.workspace import Workspace
+
+from .conftest import release_copies
 
 LEAK_COLS = ["name", "phone", "address", "order_time", "product"]
 TODO = "【待补充】"
@@ -74,11 +75,7 @@ def _phone_key(phone: str) -> str:
 def env(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Env:
     root = tmp_path_factory.mktemp("regulator")
     ws = make_workspace(root / "ws")
-    copies = {}
-    for r in ("zto", "yto", "cs-firm"):
-        p = root / f"{r}.parquet"
-        release(shop, recipient=r, workspace=ws, out=p)
-        copies[r] = pl.read_parquet(p)
+    copies = release_copies(ws, shop, root)
     leak = copies[ACCUSED].sample(25, seed=31).select(LEAK_COLS)
     bundle = root / "evidence.json"
     write_bundle(build_bundle(ws, trace(leak, workspace=ws)), bundle)
