@@ -77,3 +77,57 @@ def test_recorded_canary_numbers_are_never_reserved_on_postgres(
     pg_workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
 ) -> None:
     check_used_numbers_excluded(pg_workspace, shop, tmp_path)
+
+
+def test_incidents_and_cases_on_postgres(
+    pg_workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The incident record and a victim's case on the platform's database server: sealed
+    events round-trip (JSON bodies, unique event numbers), the case is decided from the
+    index, and an event altered in the database is named."""
+    from datetime import datetime, timedelta
+
+    from leaktrace.errors import InputError, LedgerIntegrityError
+    from leaktrace.respond.cases import cases_of, open_case, record_payment
+    from leaktrace.respond.incident import (
+        PLATFORM_TZ,
+        load_incident,
+        open_incident,
+        record_evidence,
+    )
+    from leaktrace.respond.regulator import regulator_report
+    from leaktrace.trace.bundle import build_bundle, write_bundle
+
+    ws = pg_workspace
+    release(shop, recipient="zto", workspace=ws, out=tmp_path / "zto.parquet")
+    leak = pl.read_parquet(tmp_path / "zto.parquet").head(25)
+    leak = leak.select("name", "phone", "address", "order_time", "product")
+    write_bundle(build_bundle(ws, trace(leak, workspace=ws)), tmp_path / "b.json")
+    inc = open_incident(ws, "事件", datetime.now(PLATFORM_TZ) - timedelta(hours=1), "简述")
+    record_evidence(ws, inc.id, tmp_path / "b.json")
+    victim = shop.filter(pl.col("courier") == "中通快递").row(0, named=True)
+    case = open_case(
+        ws,
+        inc.id,
+        order_id=str(victim["order_id"]),
+        phone=str(victim["phone"]),
+        occurred=datetime.now(PLATFORM_TZ),
+        loss=300.0,
+        police_receipt="A330106000042",
+    )
+    assert case.decision == "advance" and case.advance == 300.0
+    record_payment(ws, inc.id, case.case_id, "case_paid", 300.0)
+    with pytest.raises(InputError, match="exceed the advance"):
+        record_payment(ws, inc.id, case.case_id, "case_paid", 0.01)
+    again = load_incident(ws, inc.id)
+    assert again.accused == ["zto"] and [c.paid for c in cases_of(again)] == [300.0]
+    assert "决定垫付 300.00 元" in regulator_report(ws, again).text
+    with Ledger(ws).engine.begin() as c:
+        c.execute(
+            text(
+                "UPDATE incident_events SET body = replace(body, '300.0', '3000.0') "
+                "WHERE kind = 'case_paid'"
+            )
+        )
+    with pytest.raises(LedgerIntegrityError, match=f"incident {inc.id} event 4"):
+        load_incident(ws, inc.id)
