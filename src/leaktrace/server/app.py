@@ -430,19 +430,26 @@ class _AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 0
+        client = (scope.get("client") or ("-", 0))[0]
+        logged = False
+
+        def log_line(status: int) -> None:
+            nonlocal logged
+            logged = True
+            access_log.info('%s "%s %s" %s', client, scope["method"], scope["path"], status)
 
         async def noted(msg: Message) -> None:
-            nonlocal status
             if msg["type"] == "http.response.start":
-                status = int(msg["status"])
+                # logged as the answer starts, so the line is written before the client
+                # has the whole answer (a caller reading the log right after sees it)
+                log_line(int(msg["status"]))
             await send(msg)
 
         try:
             await self.app(scope, receive, noted)
         finally:
-            client = scope.get("client") or ("-", 0)
-            access_log.info('%s "%s %s" %s', client[0], scope["method"], scope["path"], status)
+            if not logged:  # no answer was started (the connection went away)
+                log_line(0)
 
 
 class _UploadGate:
