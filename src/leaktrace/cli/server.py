@@ -49,8 +49,8 @@ def serve_cmd(
         ),
     ] = False,
 ) -> None:
-    """Serve the scam check page, the analysts' dashboard and the JSON API (OpenAPI at
-    /docs)."""
+    """Serve the scam check page, the staff pages and the JSON API (its description at
+    /openapi.json)."""
     import uvicorn
 
     from leaktrace.server import create_app
