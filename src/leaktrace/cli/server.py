@@ -40,6 +40,15 @@ def serve_cmd(
     max_upload_mb: Annotated[
         int, typer.Option("--max-upload-mb", help="Largest leaked file a trace accepts.")
     ] = 512,
+    public_rate: Annotated[
+        int,
+        typer.Option(
+            "--public-rate",
+            help="Requests a minute per client address on the routes anyone may call (the "
+            "scam and contact checks, sign-in); 0 turns the limit off (behind a proxy that "
+            "limits).",
+        ),
+    ] = 120,
     allow_remote: Annotated[
         bool,
         typer.Option(
@@ -64,7 +73,11 @@ def serve_cmd(
         raise InputError(f"--port must be 1–65535, got {port}")
     if max_upload_mb < 1:
         raise InputError(f"--max-upload-mb must be at least 1, got {max_upload_mb}")
-    application = create_app(resolve_home(home), max_upload_bytes=max_upload_mb << 20)
+    if public_rate < 0:
+        raise InputError(f"--public-rate must be 0 (off) or more, got {public_rate}")
+    application = create_app(
+        resolve_home(home), max_upload_bytes=max_upload_mb << 20, public_rate=public_rate
+    )
     err_console.print(f"leaktrace serving on http://{host}:{port}/ (Ctrl-C stops)")
     # tokens travel in headers and cookies, never in a URL; the access log prints client,
     # method, path and status, not the query string (a phone number can be in it)

@@ -9,7 +9,8 @@ What a caller must know:
 
 - **Errors** are ``{"error": "<one line>"}`` with a 4xx status: 400 bad input, 401 no or
   unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger or incident record
-  that does not verify, 413 a body over the limit, 503 a ledger database or token file
+  that does not verify, 413 a body over the limit, 429 a public route called too often
+  from one address, 503 a ledger database or token file
   that cannot be used or a trace queue that is full. A 500 says only "internal error";
   the details go to the server's log.
 - **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
@@ -48,6 +49,7 @@ from leaktrace.errors import (
     UnknownRecipientError,
     database_error_message,
 )
+from leaktrace.server.ratelimit import RateLimit
 from leaktrace.server.tokens import Principal, Role, authenticate
 from leaktrace.workspace import Workspace, open_workspace
 
@@ -331,8 +333,14 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"malformed request: {where}: {first.get('msg', 'invalid')}"
 
 
-def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
-    """The application for the workspace at ``home`` (which must exist)."""
+def create_app(
+    home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD, public_rate: int = 0
+) -> FastAPI:
+    """The application for the workspace at ``home`` (which must exist).
+
+    ``public_rate``: requests a minute per client address on the routes anyone may call
+    (:mod:`leaktrace.server.ratelimit`); 0, the library's default, is no limit
+    (``leaktrace serve`` sets one)."""
     open_workspace(home)  # fail at start, not on the first request
     app = FastAPI(
         title="leaktrace",
@@ -373,6 +381,7 @@ def create_app(home: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> Fas
     # the last added is the outermost: the security headers wrap every answer, the 413s
     # and the 500s included
     app.add_middleware(_BodyLimit, upload_limit=max_upload_bytes)
+    app.add_middleware(RateLimit, per_minute=public_rate)
     app.add_middleware(_UploadGate)
     app.add_middleware(_SameOrigin)
     app.add_middleware(_InternalErrors)
