@@ -35,7 +35,6 @@ is signed (:class:`~leaktrace.errors.SigningPassphraseError`).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -55,6 +54,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from leaktrace.digest import SipKey
 from leaktrace.errors import KeyFileError, SigningPassphraseError
+from leaktrace.lockfile import workspace_lock
 from leaktrace.secret import SecretKey
 
 __all__ = [
@@ -469,8 +469,7 @@ class KeyRing:
         # under the ledger's lock: two protects run together both saw a plain key, both
         # wrote, and one operator's passphrase silently did not open the key that stayed;
         # and a release recording meanwhile waits instead of failing at its very end
-        with (self.key_dir.parent / "ledger.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with workspace_lock(self.key_dir.parent):
             if self.signing_key_protected():
                 raise SigningPassphraseError(f"{path} is already protected by a passphrase")
             sk = self.signing_key()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -25,6 +26,11 @@ from leaktrace.cli.common import (
 from leaktrace.errors import InputError
 from leaktrace.io.writers import check_output_path
 from leaktrace.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from leaktrace.respond.incident import Incident
+    from leaktrace.respond.regulator import Draft
+    from leaktrace.workspace import Workspace
 
 __all__ = ["incident_app"]
 
@@ -234,18 +240,7 @@ def list_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     ws = open_workspace(resolve_home(home))
     incidents = [load_incident(ws, i) for i in incident_ids(ws)]
     if json_out:
-        print_json(
-            [
-                {
-                    "id": i.id,
-                    "title": i.title,
-                    "status": i.status,
-                    "accused": i.accused,
-                    "events": len(i.events),
-                }
-                for i in incidents
-            ]
-        )
+        print_json([i.row() for i in incidents])
         return
     t = Table("incident", "title", "status", "accused", "events")
     for i in incidents:
@@ -270,6 +265,22 @@ def show_cmd(incident_id: IdArg, home: HomeOption = None, json_out: JsonOption =
     err_console.print(f"head: {inc.head_hash}")
 
 
+def _draft(
+    incident_id: str,
+    out: Path,
+    home: Path | None,
+    make: Callable[[Workspace, Incident], Draft],
+) -> Draft:
+    """A draft of the incident, after checking where it will be written: not over another
+    file given, not inside the workspace."""
+    from leaktrace.respond.incident import load_incident
+
+    check_output_path(out, "--out", not_over=[])
+    ws = open_workspace(resolve_home(home))
+    refuse_inside_workspace(ws, "--out", out)
+    return make(ws, load_incident(ws, incident_id))
+
+
 @incident_app.command("report")
 @handle_errors
 def report_cmd(
@@ -281,13 +292,9 @@ def report_cmd(
 ) -> None:
     """Draft the report to the regulator from what the incident recorded."""
     from leaktrace.io.writers import write_text_atomic
-    from leaktrace.respond.incident import load_incident
     from leaktrace.respond.regulator import regulator_report
 
-    check_output_path(out, "--out", not_over=[])
-    ws = open_workspace(resolve_home(home))
-    refuse_inside_workspace(ws, "--out", out)
-    draft = regulator_report(ws, load_incident(ws, incident_id), contact)
+    draft = _draft(incident_id, out, home, lambda ws, inc: regulator_report(ws, inc, contact))
     write_text_atomic(out, draft.text)
     if json_out:
         print_json({"incident": incident_id, "out": str(out), "missing": draft.missing})
@@ -310,13 +317,9 @@ def notice_cmd(
 ) -> None:
     """Draft the notice to the exposed people from the recorded exposure and measures."""
     from leaktrace.io.writers import write_text_atomic
-    from leaktrace.respond.incident import load_incident
     from leaktrace.respond.regulator import notice_draft
 
-    check_output_path(out, "--out", not_over=[])
-    ws = open_workspace(resolve_home(home))
-    refuse_inside_workspace(ws, "--out", out)
-    draft = notice_draft(ws, load_incident(ws, incident_id), contact)
+    draft = _draft(incident_id, out, home, lambda ws, inc: notice_draft(ws, inc, contact))
     if draft.missing:
         raise InputError(
             f"{incident_id}: nothing true to tell people yet; record {' and '.join(draft.missing)}"

@@ -78,9 +78,7 @@ def trace_cmd(
     if bundle:
         write_bundle(signed, bundle)
     if json_out:
-        d = result.as_dict()
-        keys = ("verdict", "alpha", "rows", "truncated", "accused", "candidates")
-        print_json({k: d[k] for k in keys})
+        print_json(result.summary())
         return
     out_console.print(
         f"[bold]{result.verdict}[/bold]  (alpha {alpha:g}, {result.tests} candidates tested)"

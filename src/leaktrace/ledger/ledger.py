@@ -10,7 +10,6 @@ on a ledger that does not verify.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
@@ -52,6 +51,7 @@ from leaktrace.ledger.chain import (
     verify_signature,
 )
 from leaktrace.ledger.models import Base, CanaryReservation, CanaryToken, ReleaseRecord
+from leaktrace.lockfile import workspace_lock
 from leaktrace.pool_walk import RandomWalk, take_from_pool
 
 if TYPE_CHECKING:
@@ -317,12 +317,8 @@ class Ledger:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        with (self.ws.home / "ledger.lock").open("a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with workspace_lock(self.ws.home):
+            yield
 
     def append(
         self,

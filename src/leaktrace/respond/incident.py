@@ -19,13 +19,11 @@ recipient names, release ids, digests of files and the analysts' own words.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.errors import InputError, KeyFileError, LedgerIntegrityError
+from leaktrace.lockfile import workspace_lock
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -143,6 +142,16 @@ class Incident:
     def head_hash(self) -> str:
         return self.events[-1].event_hash if self.events else GENESIS
 
+    def row(self) -> dict[str, Any]:
+        """One line of ``incident list`` (and of the service's list)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "accused": self.accused,
+            "events": len(self.events),
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -204,21 +213,6 @@ def _check_id(incident_id: str) -> str:
     return incident_id
 
 
-@contextlib.contextmanager
-def _incident_lock(ws: Workspace) -> Iterator[None]:
-    """Serialise "check, then write" on incidents (the workspace's ``ledger.lock``, the
-    lock ledger appends take): two agents deciding one victim's case at once must not
-    both pass the "no case for this order yet" check. A file lock holds across processes
-    on one machine; servers on several machines sharing one PostgreSQL ledger also have
-    the unique (incident, seq) pair, which refuses the second writer."""
-    with (ws.home / "ledger.lock").open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def add_event(
     ws: Workspace,
     incident_id: str,
@@ -235,7 +229,11 @@ def add_event(
     if kind not in KINDS:
         raise InputError(f"unknown incident event {kind!r}")
     _check_id(incident_id)
-    with _incident_lock(ws):
+    # under the workspace lock: two agents deciding one victim's case at once must not
+    # both pass "no case for this order yet"; servers on several machines sharing one
+    # PostgreSQL ledger also have the unique (incident, seq) pair, which refuses the
+    # second writer
+    with workspace_lock(ws.home):
         inc = load_incident(ws, incident_id) if kind != "opened" else Incident(incident_id)
         if kind != "opened" and inc.status == "closed":
             raise InputError(f"incident {incident_id} is closed")

@@ -276,9 +276,7 @@ def run_trace(
         except LeaktraceError as exc:
             exc.message = exc.message.replace(str(path), name)
             raise
-    d = result.as_dict()
-    keys = ("verdict", "alpha", "rows", "truncated", "accused", "candidates")
-    out = {k: d[k] for k in keys}
+    out = result.summary()
     out["file"] = name
     out["warnings"] = [describe(c.recipient, f) for c in result.accused for f in c.contradictions]
     return out
@@ -713,19 +711,7 @@ def incident_rows(ws: Workspace) -> list[dict[str, Any]]:
     """Every incident, verified (``leaktrace incident list --json``)."""
     from leaktrace.respond.incident import incident_ids, load_incident
 
-    out = []
-    for i in incident_ids(ws):
-        inc = load_incident(ws, i)
-        out.append(
-            {
-                "id": inc.id,
-                "title": inc.title,
-                "status": inc.status,
-                "accused": inc.accused,
-                "events": len(inc.events),
-            }
-        )
-    return out
+    return [load_incident(ws, i).row() for i in incident_ids(ws)]
 
 
 def verify_ledger(ws: Workspace) -> dict[str, Any]:

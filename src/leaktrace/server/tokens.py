@@ -21,7 +21,6 @@ The scam check needs no token: shoppers use it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -35,6 +34,7 @@ from typing import Literal, cast
 
 from leaktrace.errors import ConfigError, InputError
 from leaktrace.io.writers import write_bytes_atomic
+from leaktrace.lockfile import workspace_lock
 
 __all__ = [
     "ROLES",
@@ -115,12 +115,8 @@ def _locked(home: Path) -> Iterator[None]:
     """Serialise changes to the token file (two ``token add`` at once must keep both)."""
     if not home.is_dir():
         raise ConfigError(f"no workspace at {home}")
-    with (home / "ledger.lock").open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with workspace_lock(home):
+        yield
 
 
 def _save(home: Path, tokens: list[TokenInfo]) -> None:

@@ -141,6 +141,12 @@ class TraceResult:
     """The file held more rows than the ``rows_read`` traced (``max_rows``): the figures
     are about its first rows only, while ``evidence_sha256`` identifies the whole file."""
 
+    def summary(self) -> dict[str, Any]:
+        """What ``leaktrace trace --json`` prints (and the service answers): the verdict and
+        the candidates, without the evidence digest and column mapping of the bundle."""
+        d = self.as_dict()
+        return {k: d[k] for k in ("verdict", "alpha", "rows", "truncated", "accused", "candidates")}
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
