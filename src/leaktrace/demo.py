@@ -178,6 +178,18 @@ def main(argv: list[str] | None = None) -> int:
 
     wave_ok = demo_wave(ws, orders, out, console)
 
+    # pin the day's victim reports, canary hits and incident events in a signed
+    # checkpoint: from now on verify names any of them deleted
+    cp = Ledger(ws).checkpoint()
+    pinned = ", ".join(f"{v['rows']} {k.replace('_', ' ')}" for k, v in cp.state["logs"].items())
+    v_cp = Ledger(ws).verify()
+    console.print(
+        f"checkpoint {cp.seq}: release record {cp.state['releases']['seq']}, {pinned} pinned; "
+        f"verify {'OK' if v_cp.ok else 'FAILED: ' + str(v_cp.problem)}; keep "
+        f"{cp.checkpoint_hash} outside the workspace (verify --expect-head)"
+    )
+    checkpoint_ok = v_cp.ok and v_cp.checkpoints == 1
+
     console.rule("[bold]6. scam check")
     try:
         from leaktrace.scam import check
@@ -198,7 +210,14 @@ def main(argv: list[str] | None = None) -> int:
         console.print(t)
     console.rule("[bold]7. the web service (leaktrace serve)")
     service_ok = _demo_service(ws, orders, zto, leak_file)
-    ok = bool(result.accused) and exposure_ok and not r2.accused and wave_ok and service_ok
+    ok = (
+        bool(result.accused)
+        and exposure_ok
+        and not r2.accused
+        and wave_ok
+        and checkpoint_ok
+        and service_ok
+    )
     console.print(f"[bold]demo {'OK' if ok else 'FAILED'}[/]")
     return 0 if ok else 1
 

@@ -131,3 +131,27 @@ def test_incidents_and_cases_on_postgres(
         )
     with pytest.raises(LedgerIntegrityError, match=f"incident {inc.id} event 4"):
         load_incident(ws, inc.id)
+
+
+def test_checkpoints_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) -> None:
+    """A checkpoint on the database server (the covered tables locked against writers
+    while their ranges are read): it verifies, and a pinned event deleted is named."""
+    from datetime import datetime, timedelta
+
+    from leaktrace.respond.incident import PLATFORM_TZ, add_event, open_incident
+
+    ws = pg_workspace
+    release(shop, recipient="zto", workspace=ws)
+    inc = open_incident(ws, "事件", datetime.now(PLATFORM_TZ) - timedelta(hours=1))
+    add_event(ws, inc.id, "measure", {"text": "停用账号"})
+    ledger = Ledger(ws)
+    cp = ledger.checkpoint()
+    assert cp.state["logs"]["incident_events"]["rows"] == 2
+    assert cp.state["logs"]["victim_reports"]["rows"] == 0
+    res = ledger.verify()
+    assert res.ok and res.checkpoints == 1, res.problem
+    with ledger.engine.begin() as c:
+        c.execute(text("DELETE FROM incident_events WHERE kind = 'measure'"))
+    res = ledger.verify()
+    assert not res.ok and res.problem is not None
+    assert "checkpoint 1: incident_events" in res.problem

@@ -145,6 +145,19 @@ def test_open_pay_recover_and_list(env: Env) -> None:
     r = _ok(run_cli(*args, "--json", home=home))
     back = json.loads(r.stdout)
     assert (back["amount"], back["note"], back["seq"]) == (1500.0, "公安返还", 6)
+    # the notes and the receipt are stored encrypted; `case show` opens them
+    r = _ok(run_cli("case", "show", iid, case_id, "--json", home=home))
+    shown = json.loads(r.stdout)
+    assert [(p["amount"], p["note"]) for p in shown["payments"]] == [
+        (3000.0, "流水 01"),
+        (2000.0, ""),
+        (1500.0, "公安返还"),
+    ]
+    assert re.fullmatch(r"[0-9A-Za-z-]{4,64}", shown["police_receipt"])
+    r = _ok(run_cli("case", "show", iid, case_id, home=home))
+    assert "流水 01" in r.stdout and shown["police_receipt"] in r.stdout
+    r = run_cli("case", "show", iid, "CASE-nothere", home=home)
+    assert r.returncode == 2 and "no case" in r.stderr and "Traceback" not in r.stderr
 
     listed = json.loads(_ok(run_cli("case", "list", iid, "--json", home=home)).stdout)
     assert listed["summary"] == {

@@ -222,6 +222,34 @@ def test_a_tampered_ledger_does_not_verify_and_accuses_nobody(
         error_of(r)
 
 
+def test_verify_names_a_checkpointed_report_deleted(tmp_path: Path, shop: pl.DataFrame) -> None:
+    """The service's verify (API and dashboard) checks the checkpoints too: a victim
+    report deleted in the database after a checkpoint is named, and trace refuses."""
+    from leaktrace.attribution.reports import add_reports, parse_report_obj
+    from leaktrace.ledger import Ledger
+
+    ws = make_workspace(tmp_path / "ws")
+    out = tmp_path / "zto.csv"
+    release(shop.head(400), recipient="zto", workspace=ws, out=out)
+    row = pl.read_csv(out, infer_schema=False).row(0, named=True)
+    report = {"victim_phone": "13800138000", "reported_at": "2026-11-01T10:00:00+08:00"}
+    add_reports(ws, [parse_report_obj({**report, "channel": "call"}, "t:1")])
+    cp = Ledger(ws).checkpoint()
+    token = add_token(ws.home, "ana", "analyst", known=set())
+    leak = tmp_path / "leak.csv"
+    pl.DataFrame([row]).write_csv(leak)
+    with serving(create_app(ws.home)) as url, httpx.Client(base_url=url, timeout=60) as c:
+        d = c.get("/api/v1/ledger/verify", headers=bearer(token)).json()
+        assert d["ok"] is True
+        assert (d["checkpoints"], d["checkpoint_hash"]) == (1, cp.checkpoint_hash)
+        with sqlite3.connect(ws.home / "ledger.db") as con:
+            con.execute("delete from victim_reports")
+        d = c.get("/api/v1/ledger/verify", headers=bearer(token)).json()
+        assert d["ok"] is False and "victim_reports" in d["problem"]
+        assert d["checkpoint_hash"] is None
+        assert post_trace(c, token, leak).status_code == 409
+
+
 # --------------------------------------------------------------------------- trace
 
 

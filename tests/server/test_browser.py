@@ -197,6 +197,7 @@ def test_an_analyst_signs_in_verifies_traces_and_signs_out(
     result = page.locator("#verify-result")
     expect(result).to_contain_text("Ledger OK")
     expect(result).to_contain_text(f"{len(RECIPIENTS)} records")
+    expect(page.locator("#checkpoint")).to_contain_text("No checkpoint yet")
 
     leak = tmp_path / "快递单号泄露.csv"
     copy = site.copy("yto")

@@ -101,7 +101,8 @@ def _payment(
     ws = open_workspace(resolve_home(home))
     ev = record_payment(ws, incident_id, case_id, kind, amount, note, actor=cli_actor())
     if json_out:
-        print_json({"incident": incident_id, "seq": ev.seq, **ev.body})
+        # the note as typed (it is stored encrypted; `case show` opens it again)
+        print_json({"incident": incident_id, "seq": ev.seq, **ev.body, "note": note.strip()})
     else:
         what = "paid" if kind == "case_paid" else "recovered"
         err_console.print(f"{case_id}: {amount:,.2f} yuan {what} (event {ev.seq})", markup=False)
@@ -160,3 +161,38 @@ def list_cmd(
             f"{c.recovered:,.2f}",
         )
     out_console.print(t)
+
+
+@case_app.command("show")
+@handle_errors
+def show_cmd(
+    incident_id: IncidentArg,
+    case_id: CaseArg,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One case with its police receipt number and payment notes decrypted (they are
+    stored encrypted; no list or report shows them)."""
+    from leaktrace.respond.cases import case_detail
+    from leaktrace.respond.incident import load_incident
+
+    ws = open_workspace(resolve_home(home))
+    d = case_detail(ws, load_incident(ws, incident_id), case_id)
+    if json_out:
+        print_json({"incident": incident_id, **d})
+        return
+    out_console.print(
+        f"[bold]{d['case_id']}[/bold]: {d['decision']}, loss {d['loss']:,.2f}, advance "
+        f"{d['advance']:,.2f}, paid {d['paid']:,.2f}, recovered {d['recovered']:,.2f}"
+    )
+    out_console.print(
+        f"  scam at {d['occurred_at']}; opened {d['opened_at']} by {escape(d['by'] or '-')}; "
+        f"police receipt {escape(d['police_receipt'])}"
+    )
+    for p in d["payments"]:
+        what = "paid" if p["kind"] == "case_paid" else "recovered"
+        out_console.print(
+            f"  event {p['seq']} {p['at']}: {p['amount']:,.2f} {what}"
+            + (f" — {escape(p['note'])}" if p["note"] else "")
+            + (f" ({escape(p['by'])})" if p["by"] else "")
+        )

@@ -128,8 +128,8 @@ def verify_cmd(
         str | None,
         typer.Option(
             "--expect-head",
-            help="A head hash an earlier verify printed (kept outside the workspace): "
-            "fail unless the ledger still holds that record.",
+            help="A head or checkpoint hash an earlier verify or checkpoint printed (kept "
+            "outside the workspace): fail unless the ledger still holds it.",
         ),
     ] = None,
     public_key: Annotated[
@@ -153,7 +153,7 @@ def verify_cmd(
     note_trusted_keys(ws)
     if res.ok and expect_head is not None:
         wanted = expect_head.strip().lower()
-        if not any(e.record_hash == wanted for e in ledger.entries()) and wanted != GENESIS:
+        if wanted != GENESIS and not ledger.holds_head(wanted):
             res = dataclasses.replace(
                 res,
                 ok=False,
@@ -173,6 +173,39 @@ def verify_cmd(
         soft_wrap=True,
     )
     err_console.print(f"head: record {res.head_seq} {res.head_hash}", soft_wrap=True)
+    if res.checkpoints:
+        err_console.print(
+            f"checkpoint: {res.checkpoints} {res.checkpoint_hash} (victim reports, canary "
+            "hits and incident events it pinned are all present)",
+            soft_wrap=True,
+        )
+
+
+@app.command("checkpoint")
+@handle_errors
+def checkpoint_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Sign a checkpoint of the release head and the operators' logs.
+
+    A checkpoint pins the victim reports, canary hits and incident events recorded so far:
+    from then on verify names any of them deleted (their seals alone cannot show a row
+    that is gone). Run it after each intake, or daily, and keep the hash it prints
+    outside the workspace (verify --expect-head takes it)."""
+    from leaktrace.attribution.store import engine_for
+
+    ws = open_workspace(resolve_home(home))
+    engine_for(ws)  # a database from before seals gets their columns first
+    cp = Ledger(ws).checkpoint()
+    if json_out:
+        print_json(cp.as_dict())
+        return
+    logs = cp.state["logs"]
+    new = ", ".join(f"{r['rows']} {name.replace('_', ' ')}" for name, r in logs.items())
+    err_console.print(
+        f"checkpoint {cp.seq}: release record {cp.state['releases']['seq']}; sealed rows "
+        f"pinned since the checkpoint before: {new}",
+        soft_wrap=True,
+    )
+    out_console.print(cp.checkpoint_hash)
 
 
 @app.command("resolve")

@@ -50,6 +50,12 @@ from leaktrace.ledger.chain import (
     sign,
     verify_signature,
 )
+from leaktrace.ledger.checkpoint import (
+    Checkpoint,
+    checkpoint_held,
+    make_checkpoint,
+    verify_checkpoints,
+)
 from leaktrace.ledger.models import Base, CanaryReservation, CanaryToken, ReleaseRecord
 from leaktrace.lockfile import workspace_lock
 from leaktrace.pool_walk import RandomWalk, take_from_pool
@@ -188,6 +194,11 @@ class VerifyResult:
     verifies: written down outside the workspace, they let a later ``verify
     --expect-head`` show that the ledger was not rolled back past them."""
     head_hash: str = ""
+    checkpoints: int = 0
+    """How many signed checkpoints (see :mod:`leaktrace.ledger.checkpoint`) were checked,
+    and the latest one's hash: kept elsewhere, it vouches for the release head and the
+    operators' logs it pinned (``verify --expect-head`` takes it too)."""
+    checkpoint_hash: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """What ``leaktrace verify --json`` prints (and the service answers): the head
@@ -200,6 +211,8 @@ class VerifyResult:
             "problem": self.problem,
             "head_seq": self.head_seq if self.ok else None,
             "head_hash": self.head_hash if self.ok else None,
+            "checkpoints": self.checkpoints if self.ok else None,
+            "checkpoint_hash": (self.checkpoint_hash or None) if self.ok else None,
         }
 
 
@@ -670,13 +683,32 @@ class Ledger:
                     "delete the file)"
                 )
                 return VerifyResult(False, len(entries), None, problem, [problem])
+        cps = verify_checkpoints(self.ws, self.engine, [e.record_hash for e in entries], pk)
+        if not cps.ok:
+            problem = cps.problem or "checkpoints do not verify"
+            return VerifyResult(False, len(entries), None, problem, [problem])
         head = entries[-1] if entries else None
         return VerifyResult(
             True,
             len(entries),
             head_seq=head.seq if head else 0,
             head_hash=head.record_hash if head else GENESIS,
+            checkpoints=cps.count,
+            checkpoint_hash=cps.head_hash if cps.count else "",
         )
+
+    def holds_head(self, digest: str) -> bool:
+        """Whether ``digest`` is the hash of a release record or of a checkpoint here (a
+        head kept outside the workspace, for ``verify --expect-head``)."""
+        if any(e.record_hash == digest for e in self.entries()):
+            return True
+        return checkpoint_held(self.engine, digest)
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign a checkpoint of the release head and the operators' logs, after checking
+        the ledger: one made over a ledger that fails would vouch for what was done to it."""
+        self.require_valid()
+        return make_checkpoint(self.ws, self.engine)
 
     def _orphan_index(self, referenced: set[str]) -> str | None:
         """An exposure index file that no record names, older than a release in progress.

@@ -54,7 +54,15 @@ from leaktrace.errors import InputError
 from leaktrace.respond.incident import Incident, IncidentEvent, add_event, load_incident
 from leaktrace.workspace import Workspace
 
-__all__ = ["DEFAULT_CAP", "Case", "case_summary", "cases_of", "open_case", "record_payment"]
+__all__ = [
+    "DEFAULT_CAP",
+    "Case",
+    "case_detail",
+    "case_summary",
+    "cases_of",
+    "open_case",
+    "record_payment",
+]
 
 DEFAULT_CAP = 5000.0
 MAX_LOSS = 10_000_000.0
@@ -90,13 +98,40 @@ class Case:
         }
 
 
-def _encrypt_receipt(ws: Workspace, receipt: str) -> str:
+def _encrypt(ws: Workspace, value: str, kind: str) -> str:
+    """``value`` under the ``case-pii`` subkey (AES-GCM, random nonce), bound to the event
+    kind it is stored in (``case`` for a receipt, ``case_paid``/``case_recovered`` for a
+    payment's note): a receipt moved into a payment's note does not decrypt there."""
     v = ws.keys.current_version
     nonce = os.urandom(12)
     box = AESGCM(ws.keys.derive("case-pii", v)).encrypt(
-        nonce, receipt.encode(), f"incident_events|case|v{v}".encode()
+        nonce, value.encode(), f"incident_events|{kind}|v{v}".encode()
     )
     return f"v{v}:{(nonce + box).hex()}"
+
+
+_SEALED_TEXT = re.compile(r"v([1-9][0-9]{0,5}):((?:[0-9a-f]{2}){28,})")
+
+
+def _decrypt(ws: Workspace, value: str, kind: str) -> str:
+    """What :func:`_encrypt` stored; a note from before notes were encrypted comes back as
+    it is. Raises :class:`InputError` when the workspace's keys cannot open it."""
+    from cryptography.exceptions import InvalidTag
+
+    from leaktrace.errors import KeyFileError
+
+    m = _SEALED_TEXT.fullmatch(value)
+    if m is None:
+        return value
+    raw = bytes.fromhex(m.group(2))
+    try:
+        key = ws.keys.derive("case-pii", int(m.group(1)))
+        aad = f"incident_events|{kind}|v{m.group(1)}".encode()
+        return AESGCM(key).decrypt(raw[:12], raw[12:], aad).decode()
+    except (InvalidTag, KeyFileError, UnicodeDecodeError):
+        raise InputError(
+            f"an encrypted field of a {kind} event cannot be opened with this workspace's keys"
+        ) from None
 
 
 def _order_exposure(
@@ -273,7 +308,7 @@ def open_case(
             "advance": advance,
             "reasons": reasons,
             "exposed_in": [f["release_id"] for f in found],
-            "receipt": _encrypt_receipt(ws, receipt),
+            "receipt": _encrypt(ws, receipt, "case"),
             "by": clean_text(actor, "the actor", required=False),
         },
         check=no_case_yet,
@@ -299,10 +334,12 @@ def record_payment(
         raise InputError("the amount must be a positive number of yuan (at least 0.01)")
     if kind not in ("case_paid", "case_recovered"):
         raise InputError(f"unknown payment event {kind!r}")
+    text = clean_text(note, "the note", required=False)
     body = {
         "case_id": case_id,
         "amount": round(amount, 2),
-        "note": clean_text(note, "the note", required=False),
+        # a transfer's reference or a name: encrypted like the receipt (empty stays empty)
+        "note": _encrypt(ws, text, kind) if text else "",
         "by": clean_text(actor, "the actor", required=False),
     }
 
@@ -365,6 +402,34 @@ def cases_of(inc: Incident) -> list[Case]:
             )
         )
     return out
+
+
+def case_detail(ws: Workspace, inc: Incident, case_id: str) -> dict[str, Any]:
+    """One case with what is stored encrypted opened: the police receipt number and each
+    payment's note (for the analyst who matches a recovery with the police; never in a
+    list, a report or the service's answers)."""
+    case = _case_of(inc, case_id)
+    opened = next(e for e in inc.all("case") if e.body["case_id"] == case_id)
+    payments = [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "kind": e.kind,
+            "amount": float(e.body["amount"]),
+            "note": _decrypt(ws, str(e.body.get("note", "")), e.kind),
+            "by": e.body.get("by", ""),
+        }
+        for e in inc.events
+        if e.kind in ("case_paid", "case_recovered") and e.body["case_id"] == case_id
+    ]
+    return {
+        **case.as_dict(),
+        "opened_at": opened.at,
+        "occurred_at": opened.body["occurred_at"],
+        "by": opened.body.get("by", ""),
+        "police_receipt": _decrypt(ws, str(opened.body["receipt"]), "case"),
+        "payments": payments,
+    }
 
 
 def case_summary(inc: Incident) -> dict[str, Any]:

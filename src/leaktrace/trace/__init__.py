@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from leaktrace.callable_module import make_callable
+from leaktrace.memory_budget import available_memory
 from leaktrace.trace.engine import DEFAULT_ALPHA, CandidateResult, TraceResult, trace_frame
 from leaktrace.workspace import Workspace, open_workspace
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CandidateResult", "TraceResult", "trace"]
 
-MEMORY_LIMIT_ENV = "LEAKTRACE_MEMORY_LIMIT"
-"""Bytes of memory a trace may count on, instead of ``MemAvailable`` (tests, containers)."""
 
 # What a whole trace needs beyond the process it starts in, measured as peak RSS of
 # `leaktrace trace` (docs/trace.md, "Large leaked files"), rounded up. Most of it is the
@@ -168,30 +167,6 @@ def join_matches_per_row(ws: Workspace, sample: pl.DataFrame) -> float:
         finally:
             con.close()
     return total / sample.height
-
-
-def available_memory() -> int | None:
-    """Bytes this process may still use: ``LEAKTRACE_MEMORY_LIMIT`` if set, else Linux's
-    ``MemAvailable``; None when unknown (then nothing is refused)."""
-    from leaktrace.errors import ConfigError
-
-    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
-    if value:
-        try:
-            limit = int(value)
-        except ValueError:
-            limit = -1
-        if limit < 0:
-            raise ConfigError(f"{MEMORY_LIMIT_ENV} must be a number of bytes, got {value!r}")
-        return limit
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def estimated_rows(path: Path, fmt: str) -> int | None:
