@@ -11,7 +11,7 @@ with ``status = "ambiguous"``: it is attributed to none of them, flagged and exp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +34,13 @@ __all__ = [
     "CanaryHit",
     "contact_key",
     "contact_owners",
+    "hit_row",
+    "pool_contains",
     "pool_size",
     "record_hit",
     "resolve_contact",
+    "resolve_with",
+    "stored_hit",
     "stored_hits",
 ]
 
@@ -83,10 +87,21 @@ def pool_size(ws: Workspace) -> int:
     return len(pool.phone_numbers()) + len(pool.emails)
 
 
-def contact_owners(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
-    """Normalised contact → every (recipient, release_id) whose canary token holds it."""
+def contact_owners(
+    ws: Workspace, contacts: Sequence[str] | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """Normalised contact → every (recipient, release_id) whose canary token holds it.
+
+    ``contacts``: only these (each as given and in its normalised form), looked up
+    through the ledger's contact index; otherwise every token is read."""
     out: dict[str, list[tuple[str, str]]] = {}
-    for t in Ledger(ws).canary_tokens():
+    ledger = Ledger(ws)
+    tokens = (
+        ledger.canary_tokens()
+        if contacts is None
+        else ledger.canary_tokens_of([*contacts, *(contact_key(c) for c in contacts)])
+    )
+    for t in tokens:
         owners = out.setdefault(contact_key(t["contact"]), [])
         if (t["recipient"], t["release_id"]) not in owners:
             owners.append((t["recipient"], t["release_id"]))
@@ -108,17 +123,17 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     contacts were unique) is ``"ambiguous"``: it names no recipient and no release.
     """
     c = contact_key(contact)
-    return _resolve(c, contact_owners(ws).get(c, []), _pool_contains(ws))
+    return resolve_with(c, contact_owners(ws).get(c, []), pool_contains(ws))
 
 
-def _pool_contains(ws: Workspace) -> Callable[[str], bool]:
+def pool_contains(ws: Workspace) -> Callable[[str], bool]:
     """Membership in the workspace's canary pool (numbers or mailboxes), built once."""
     pool = ws.config.canary_pool
     phones, emails = pool.phone_numbers(), {e.lower() for e in pool.emails}
     return lambda c: c in phones or c in emails
 
 
-def _resolve(
+def resolve_with(
     c: str, owners: list[tuple[str, str]], in_pool: Callable[[str], bool]
 ) -> tuple[str, str, str, str]:
     if len(owners) > 1:
@@ -150,12 +165,33 @@ def record_hit(
     knew: bool = False,
 ) -> CanaryHit:
     """Record one hit and say which token/release/recipient it names."""
+    with Session(engine_for(ws)) as s, s.begin():
+        rec = hit_row(ws, contact=contact, channel=channel, at=at, caller=caller, knew=knew)
+        s.add(rec)
+        s.flush()
+        return stored_hit(rec)
+
+
+def hit_row(
+    ws: Workspace,
+    *,
+    contact: str,
+    channel: str,
+    at: str | datetime,
+    caller: str = "",
+    knew: bool = False,
+    resolved: tuple[str, str, str, str] | None = None,
+) -> CanaryHitRecord:
+    """The sealed row of one hit, not yet added to a session (a caller that records
+    something with it in the same transaction adds both). ``resolved``: what
+    :func:`resolve_contact` says of ``contact``, when the caller already asked (a batch
+    resolves against the tokens once)."""
     when = parse_datetime(at)
     if when is None:
         raise InputError("--at must be an ISO 8601 date/time")
     if not contact.strip():
         raise InputError("--contact must not be empty")
-    status, recipient, release_id, reason = resolve_contact(ws, contact)
+    status, recipient, release_id, reason = resolved or resolve_contact(ws, contact)
     # A contact outside the pool is somebody's own number or mailbox (often a customer's):
     # it names no release, so only its masked form is kept.
     stored = contact_key(contact)[:200]
@@ -163,33 +199,33 @@ def record_hit(
         stored = _masked_contact(stored)
     channel = " ".join(channel.split()).lower()[:40]
     caller = " ".join(caller.split())[:200]
-    with Session(engine_for(ws)) as s, s.begin():
-        rec = CanaryHitRecord(
-            at=when.isoformat(),
-            channel=channel,
-            caller=caller,
-            seal=seal_hit(ws, when.isoformat(), channel, caller, stored, knew),
-            contact=stored,
-            knew=knew,
-            status=status,
-            recipient=recipient,
-            release_id=release_id,
-            reason=reason,
-        )
-        s.add(rec)
-        s.flush()
-        rid = rec.id
+    return CanaryHitRecord(
+        at=when.isoformat(),
+        channel=channel,
+        caller=caller,
+        seal=seal_hit(ws, when.isoformat(), channel, caller, stored, knew),
+        contact=stored,
+        knew=knew,
+        status=status,
+        recipient=recipient,
+        release_id=release_id,
+        reason=reason,
+    )
+
+
+def stored_hit(rec: CanaryHitRecord) -> CanaryHit:
+    """A hit row just written, as :func:`record_hit` reports it."""
     return CanaryHit(
-        rid,
-        when,
-        channel,
-        caller,
-        stored,
-        knew,
-        status,
-        recipient,
-        release_id,
-        reason,
+        rec.id,
+        datetime.fromisoformat(rec.at),
+        rec.channel,
+        rec.caller,
+        rec.contact,
+        rec.knew,
+        rec.status,
+        rec.recipient,
+        rec.release_id,
+        rec.reason,
     )
 
 
@@ -208,14 +244,14 @@ def stored_hits(ws: Workspace, since: datetime | None = None) -> list[CanaryHit]
     by several releases (older ledgers) resolves as ``"ambiguous"``.
     """
     out = []
-    owners, in_pool = contact_owners(ws), _pool_contains(ws)
+    owners, in_pool = contact_owners(ws), pool_contains(ws)
     for r in load_hits(ws):
         if hit_is_sealed(ws, r):
             at = _stored_time(r.at)
             if since is not None and at < since:
                 continue
             c = contact_key(r.contact)
-            status, recipient, release_id, reason = _resolve(c, owners.get(c, []), in_pool)
+            status, recipient, release_id, reason = resolve_with(c, owners.get(c, []), in_pool)
             caller = r.caller
         else:
             # listed whatever ``since`` says, and in no campaign: its time and caller are

@@ -46,6 +46,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.errors import KeyFileError
 from leaktrace.ledger import Ledger
+from leaktrace.ledger.tables import create_tables
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -269,7 +270,7 @@ def engine_for(ws: Workspace) -> Engine:
     eng = _ENGINES.get(url)
     if eng is None:
         eng = Ledger(ws).engine
-        _Base.metadata.create_all(eng)
+        create_tables(_Base.metadata, eng)
         _add_missing_columns(eng)
         _ENGINES[url] = eng
     return eng

@@ -1,4 +1,4 @@
-"""``leaktrace report``, ``canary hit|reservations``, ``attribute`` and ``simulate wave``."""
+"""``leaktrace report``, ``canary hit|ingest|adapters|reservations``, ``attribute`` and ``simulate wave``."""
 
 from __future__ import annotations
 
@@ -156,6 +156,86 @@ def canary_hit(
         )
     else:
         out_console.print(f"recorded ({hit.status}): {hit.reason}")
+
+
+@canary_app.command("ingest")
+@handle_errors
+def canary_ingest(
+    path: Annotated[Path, typer.Argument(help="Call/SMS records: a JSON array or JSON lines.")],
+    adapter_name: Annotated[
+        str,
+        typer.Option("--adapter", help="The records' format: local, aliyun-pns (canary adapters)."),
+    ] = "local",
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record the canary hits in a telecom provider's call/SMS records (a file exported or
+    saved from a push). Calls to numbers outside the canary pool are left aside, and a
+    record ingested before (the provider's id) is not recorded again. A record that cannot
+    be read stops the file: nothing is recorded."""
+    from leaktrace.telecom import ingest
+
+    ws = open_workspace(resolve_home(home))
+    res = ingest(ws, adapter_name, read_records_file(path))
+    if json_out:
+        print_json(res.as_dict())
+        return
+    named: dict[str, int] = {}
+    for h in res.hits:
+        if h.status == "canary":
+            named[h.recipient] = named.get(h.recipient, 0) + 1
+    err_console.print(
+        f"{res.received} record(s): {len(res.hits)} hit(s) recorded, {res.duplicates} seen "
+        f"before, {len(res.ignored)} left aside (not a contact with a canary pool number)",
+        soft_wrap=True,
+    )
+    for recipient, n in sorted(named.items()):
+        out_console.print(f"canary hits naming [bold]{recipient}[/bold]: {n}")
+    scams = [x for x in res.scam if x["is_scam"]]
+    if scams:
+        out_console.print(f"scam messages among them: {len(scams)} ({scams[0]['fraud_type']} …)")
+
+
+def read_records_file(path: Path) -> Any:
+    """A JSON array, or JSON lines (one record per line), in any encoding leaktrace
+    detects; one line naming the file (and line) when it cannot be read."""
+    from leaktrace.io.encoding import detect_file_encoding
+    from leaktrace.io.jsontext import loads_json
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size > 512 * 1024 * 1024:
+        raise InputError(f"{path}: larger than 512 MiB; split it into smaller files")
+    enc = detect_file_encoding(path)
+    try:
+        text = path.read_bytes().decode(enc).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid {enc} text") from None
+    if text.lstrip().startswith("["):
+        return loads_json(text, str(path))
+    return [
+        loads_json(line, f"{path}:{n}")
+        for n, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+
+
+@canary_app.command("adapters")
+@handle_errors
+def canary_adapters(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """The telecom record formats canary ingest and the service's webhook read (the
+    same in every workspace; --home is accepted like everywhere)."""
+    del home
+    from leaktrace.telecom import adapter, adapter_names
+
+    rows = [{"name": n, "description": adapter(n).description} for n in adapter_names()]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("adapter", "records")
+    for r in rows:
+        table.add_row(r["name"], r["description"])
+    out_console.print(table)
 
 
 @canary_app.command("reservations")

@@ -96,7 +96,12 @@ def serve_cmd(
 @handle_errors
 def token_add(
     name: Annotated[str, typer.Argument(help="Who holds the token (a person or a system).")],
-    role: Annotated[str, typer.Option("--role", help="analyst, agent or recipient.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", help="analyst, agent, recipient or telecom (a provider's call-record push)."
+        ),
+    ],
     recipient: Annotated[
         str | None,
         typer.Option("--recipient", help="For role recipient: whose aliases it may resolve."),

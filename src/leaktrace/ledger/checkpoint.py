@@ -63,6 +63,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from leaktrace.errors import ConfigError
 from leaktrace.ledger.chain import GENESIS, canonical_json, sign, verify_signature
+from leaktrace.ledger.tables import create_tables
 from leaktrace.lockfile import workspace_lock
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
     closed range afterwards (SQLite has one writer at a time, so an id below a committed
     one is never still in flight)."""
     sk = ws.keys.signing_key()
-    _Base.metadata.create_all(engine)
+    create_tables(_Base.metadata, engine)
     with workspace_lock(ws.home), engine.begin() as conn:
         present = _present(conn)
         if conn.dialect.name == "postgresql":

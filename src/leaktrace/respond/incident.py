@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.errors import InputError, KeyFileError, LedgerIntegrityError
+from leaktrace.ledger.tables import create_tables
 from leaktrace.lockfile import workspace_lock
 from leaktrace.workspace import Workspace
 
@@ -175,7 +176,7 @@ def _engine(ws: Workspace) -> Any:
     eng = _ENGINES.get(url)
     if eng is None:
         eng = Ledger(ws).engine
-        _Base.metadata.create_all(eng)
+        create_tables(_Base.metadata, eng)
         _ENGINES[url] = eng
     return eng
 

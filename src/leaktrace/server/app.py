@@ -695,6 +695,26 @@ def _add_api_routes(app: FastAPI) -> None:
         parsed = [parse_report_obj(obj, f"report {i}") for i, obj in enumerate(body, start=1)]
         return add_reports(svc.workspace(), parsed).as_dict()
 
+    @app.post("/api/v1/telecom/{adapter_name}", tags=["canaries"])
+    def telecom_push(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require("telecom", "analyst"))],
+        adapter_name: str,
+        body: Annotated[Any, Body()],
+    ) -> dict[str, Any]:
+        """A telecom provider's push of call/SMS records (``leaktrace canary adapters``
+        lists the formats): each contact with a canary pool number is recorded once,
+        whatever is sent again. The answer is the provider's expected acknowledgement
+        with counts only: which partner a canary names is not the provider's to know.
+        Readable records are recorded even when others are not; those are listed in
+        ``problems`` (and logged without their numbers)."""
+        from leaktrace.telecom import adapter, ingest
+
+        res = ingest(svc.workspace(), adapter_name, body, all_or_nothing=False)
+        for problem in res.problems[:20]:
+            log.warning("telecom push by %s (%s): %s", who.name, adapter_name, problem)
+        return {**adapter(adapter_name).ack(len(res.hits)), **res.counts()}
+
 
 def incident_view(ws: Workspace, incident_id: str) -> dict[str, Any]:
     """An incident (``leaktrace incident show --json``) with its regulator report draft

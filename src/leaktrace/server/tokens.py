@@ -48,8 +48,8 @@ __all__ = [
     "revoke_token",
 ]
 
-Role = Literal["analyst", "agent", "recipient"]
-ROLES: tuple[Role, ...] = ("analyst", "agent", "recipient")
+Role = Literal["analyst", "agent", "recipient", "telecom"]
+ROLES: tuple[Role, ...] = ("analyst", "agent", "recipient", "telecom")
 TOKEN_FILE = "api-tokens.json"
 _PREFIX = "lt_"
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -1,0 +1,180 @@
+"""Canary hits from telecom records: each contact with a canary pool number is recorded
+once, however often the provider sends it.
+
+* **Only the pool's numbers are kept.** A provider may push every record of the lines it
+  serves; a call to a number outside the canary pool is some customer's own conversation
+  and is neither stored nor quoted (counted as ignored). Calls to pool numbers never
+  issued are kept: they measure the background rate of random dialling that
+  ``attribute`` needs.
+* **Once per record.** The provider's record id goes into ``telecom_receipts`` (unique per
+  adapter) in the same transaction as the hit, so a push sent again — or two copies racing
+  — records one hit, and a hit is never lost behind a receipt without it.
+* **Nothing about partners goes back.** The answer to the provider holds counts only:
+  which recipient a canary number names stays with the platform's analysts
+  (``leaktrace attribute``, ``canary hit --json``).
+* A record's text (an SMS, a transcript) is run through the scam detector and the fraud
+  type returned with the result; it is not stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Integer, MetaData, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from leaktrace.attribution.hits import (
+    CanaryHit,
+    contact_key,
+    contact_owners,
+    hit_row,
+    pool_contains,
+    resolve_with,
+    stored_hit,
+)
+from leaktrace.attribution.store import engine_for
+from leaktrace.errors import InputError
+from leaktrace.ledger.tables import create_tables
+from leaktrace.telecom.records import CallRecord
+from leaktrace.telecom.registry import adapter
+from leaktrace.workspace import Workspace
+
+__all__ = ["IngestResult", "TelecomReceipt", "ingest"]
+
+
+class _Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class TelecomReceipt(_Base):
+    __tablename__ = "telecom_receipts"
+    __table_args__ = (UniqueConstraint("adapter", "event_id", name="uq_telecom_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(100))
+    hit_id: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[str] = mapped_column(String(40))
+
+
+@dataclass
+class IngestResult:
+    adapter: str
+    received: int
+    hits: list[CanaryHit] = field(default_factory=list)
+    duplicates: int = 0
+    ignored: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    scam: list[dict[str, Any]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        """What may go back to the provider: numbers only."""
+        return {
+            "received": self.received,
+            "recorded": len(self.hits),
+            "duplicates": self.duplicates,
+            "ignored": len(self.ignored),
+            "problems": self.problems,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the platform's analysts: every hit with the release it names."""
+        return {
+            "adapter": self.adapter,
+            **self.counts(),
+            "ignored": self.ignored,
+            "hits": [h.as_dict() for h in self.hits],
+            "scam": self.scam,
+        }
+
+
+def ingest(
+    ws: Workspace, adapter_name: str, payload: Any, *, all_or_nothing: bool = True
+) -> IngestResult:
+    """Record the canary hits in one provider payload (decoded JSON).
+
+    ``all_or_nothing``: a record that cannot be read stops the whole payload before
+    anything is recorded (a file an analyst can fix and ingest again). Off for a push,
+    where the provider would resend the readable records with the unreadable one: those
+    are recorded, and the problems listed."""
+    ad = adapter(adapter_name)
+    records, ignored, problems = ad.read(payload)
+    received = len(records) + len(ignored) + len(problems)
+    if problems and all_or_nothing:
+        raise InputError(
+            f"{len(problems)} of {received} record(s) cannot be read, nothing was recorded; "
+            f"first: {problems[0]}"
+        )
+    result = IngestResult(ad.name, received, ignored=ignored, problems=problems)
+    if not records:
+        return result
+    engine = engine_for(ws)
+    create_tables(_Base.metadata, engine)
+    owners = contact_owners(ws, [r.callee for r in records])
+    in_pool = pool_contains(ws)
+    for rec in records:
+        key = contact_key(rec.callee)
+        resolved = resolve_with(key, owners.get(key, []), in_pool)
+        if resolved[0] == "not_canary":
+            result.ignored.append(f"record {rec.event_id[:40]}: not a canary pool number")
+            continue
+        hit = _record_once(ws, engine, ad.name, resolved, rec)
+        if hit is None:
+            result.duplicates += 1
+            continue
+        result.hits.append(hit)
+    texts = [r for r in records if r.text]
+    if texts:
+        from leaktrace.scam import check
+
+        for r, verdict in zip(texts, check([r.text for r in texts]), strict=True):
+            result.scam.append(
+                {"record": r.event_id, "is_scam": verdict.is_scam, "fraud_type": verdict.fraud_type}
+            )
+    return result
+
+
+def _record_once(
+    ws: Workspace,
+    engine: Engine,
+    adapter_name: str,
+    resolved: tuple[str, str, str, str],
+    rec: CallRecord,
+) -> CanaryHit | None:
+    """The hit and its receipt in one transaction; None when the record was seen."""
+    try:
+        with Session(engine) as s, s.begin():
+            seen = s.scalar(
+                select(TelecomReceipt.id).where(
+                    TelecomReceipt.adapter == adapter_name,
+                    TelecomReceipt.event_id == rec.event_id,
+                )
+            )
+            if seen is not None:
+                return None
+            row = hit_row(
+                ws,
+                contact=rec.callee,
+                channel=rec.channel,
+                at=rec.at,
+                caller=rec.caller,
+                resolved=resolved,
+            )
+            s.add(row)
+            s.flush()
+            s.add(
+                TelecomReceipt(
+                    adapter=adapter_name,
+                    event_id=rec.event_id,
+                    hit_id=row.id,
+                    received_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
+            )
+            s.flush()
+            hit = stored_hit(row)
+    except IntegrityError:  # the same record, recorded meanwhile by a racing push
+        return None
+    return hit
