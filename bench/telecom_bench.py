@@ -78,9 +78,14 @@ def _records(ws: Workspace, n: int) -> list[dict[str, Any]]:
     return out
 
 
+_COPIES = [0]
+
+
 def _fresh(base: Path, root: Path, tag: str) -> Workspace:
-    home = root / tag
-    shutil.rmtree(home, ignore_errors=True)
+    """A new copy under a new path each time: the database engines are cached per URL,
+    and a file replaced under a cached engine is read-only to it."""
+    _COPIES[0] += 1
+    home = root / f"{tag}{_COPIES[0]}"
     shutil.copytree(base, home)
     return open_workspace(home)
 

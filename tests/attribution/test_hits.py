@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from leaktrace.attribution.attribute import AttributionResult, attribute
@@ -68,7 +70,13 @@ def _duplicate_contact(monkeypatch: pytest.MonkeyPatch, ws: Workspace) -> dict[s
     def fake(self: Ledger) -> list[dict[str, str]]:
         return [*real(self), dup]
 
+    real_of = Ledger.canary_tokens_of
+
+    def fake_of(self: Ledger, contacts: Sequence[str]) -> list[dict[str, str]]:
+        return [*real_of(self, contacts), *([dup] if dup["contact"] in contacts else [])]
+
     monkeypatch.setattr(Ledger, "canary_tokens", fake)
+    monkeypatch.setattr(Ledger, "canary_tokens_of", fake_of)
     return tok
 
 

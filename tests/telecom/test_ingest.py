@@ -326,3 +326,21 @@ def test_a_provider_pushes_call_reports_over_http(
         )
         assert r.status_code in (400, 422) and list(r.json()) == ["error"]
     assert [h.recipient for h in stored_hits(ws)] == ["zto"]
+
+
+def test_the_indexed_lookup_agrees_with_reading_every_token(ws: Workspace) -> None:
+    """A batch looks its numbers up through the contact index; it must name exactly what
+    reading every token names, for issued, unissued and outside numbers alike."""
+    from leaktrace.attribution.hits import contact_key, contact_owners
+    from leaktrace.ledger import Ledger
+
+    every = contact_owners(ws)
+    issued = [t["contact"] for t in Ledger(ws).canary_tokens() if t["contact"]]
+    asked = [*issued[::7], _unissued(ws), "13912345678", " 170-9000-0123 ", "+86 " + issued[0]]
+    for c in asked:
+        k = contact_key(c)
+        assert contact_owners(ws, [c]).get(k, []) == every.get(k, []), c
+    batch = contact_owners(ws, asked)
+    assert {contact_key(c): batch.get(contact_key(c), []) for c in asked} == {
+        contact_key(c): every.get(contact_key(c), []) for c in asked
+    }

@@ -92,13 +92,14 @@ def contact_owners(
 ) -> dict[str, list[tuple[str, str]]]:
     """Normalised contact → every (recipient, release_id) whose canary token holds it.
 
-    ``contacts``: only these (each as given and in its normalised form), looked up
-    through the ledger's contact index; otherwise every token is read."""
+    ``contacts``: only these phone numbers (each as given and in its normalised form),
+    looked up through the ledger's contact index; otherwise, or when one is a mailbox
+    (stored as configured, compared in lower case), every token is read."""
     out: dict[str, list[tuple[str, str]]] = {}
     ledger = Ledger(ws)
     tokens = (
         ledger.canary_tokens()
-        if contacts is None
+        if contacts is None or any("@" in c for c in contacts)
         else ledger.canary_tokens_of([*contacts, *(contact_key(c) for c in contacts)])
     )
     for t in tokens:
@@ -123,7 +124,7 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
     contacts were unique) is ``"ambiguous"``: it names no recipient and no release.
     """
     c = contact_key(contact)
-    return resolve_with(c, contact_owners(ws).get(c, []), pool_contains(ws))
+    return resolve_with(c, contact_owners(ws, [contact]).get(c, []), pool_contains(ws))
 
 
 def pool_contains(ws: Workspace) -> Callable[[str], bool]:

@@ -115,17 +115,26 @@ def ingest(
     create_tables(_Base.metadata, engine)
     owners = contact_owners(ws, [r.callee for r in records])
     in_pool = pool_contains(ws)
+    todo: list[tuple[CallRecord, tuple[str, str, str, str]]] = []
     for rec in records:
         key = contact_key(rec.callee)
         resolved = resolve_with(key, owners.get(key, []), in_pool)
         if resolved[0] == "not_canary":
             result.ignored.append(f"record {rec.event_id[:40]}: not a canary pool number")
-            continue
-        hit = _record_once(ws, engine, ad.name, resolved, rec)
-        if hit is None:
-            result.duplicates += 1
-            continue
-        result.hits.append(hit)
+        else:
+            todo.append((rec, resolved))
+    # the whole payload in one transaction (one commit, not one per record); a record
+    # that a racing push recorded meanwhile makes it fail, and then each record is
+    # recorded in its own transaction, the raced ones counted as seen
+    try:
+        hits, dups = _record_all(ws, engine, ad.name, todo)
+    except IntegrityError:
+        hits, dups = [], 0
+        for rec, resolved in todo:
+            one, seen = _record_all(ws, engine, ad.name, [(rec, resolved)], racing=True)
+            hits += one
+            dups += seen
+    result.hits, result.duplicates = hits, dups
     texts = [r for r in records if r.text]
     if texts:
         from leaktrace.scam import check
@@ -137,44 +146,58 @@ def ingest(
     return result
 
 
-def _record_once(
+def _record_all(
     ws: Workspace,
     engine: Engine,
     adapter_name: str,
-    resolved: tuple[str, str, str, str],
-    rec: CallRecord,
-) -> CanaryHit | None:
-    """The hit and its receipt in one transaction; None when the record was seen."""
+    todo: list[tuple[CallRecord, tuple[str, str, str, str]]],
+    *,
+    racing: bool = False,
+) -> tuple[list[CanaryHit], int]:
+    """The hits and their receipts in one transaction: (hits recorded, records seen
+    before). A record repeated within the payload counts once. ``racing``: a unique
+    violation means the record was recorded meanwhile (counted as seen); otherwise it is
+    raised for the caller to retry record by record."""
+    hits: list[CanaryHit] = []
     try:
         with Session(engine) as s, s.begin():
-            seen = s.scalar(
-                select(TelecomReceipt.id).where(
-                    TelecomReceipt.adapter == adapter_name,
-                    TelecomReceipt.event_id == rec.event_id,
+            ids = sorted({rec.event_id for rec, _ in todo})
+            seen: set[str] = set()
+            for i in range(0, len(ids), 500):
+                seen.update(
+                    s.scalars(
+                        select(TelecomReceipt.event_id).where(
+                            TelecomReceipt.adapter == adapter_name,
+                            TelecomReceipt.event_id.in_(ids[i : i + 500]),
+                        )
+                    )
                 )
-            )
-            if seen is not None:
-                return None
-            row = hit_row(
-                ws,
-                contact=rec.callee,
-                channel=rec.channel,
-                at=rec.at,
-                caller=rec.caller,
-                resolved=resolved,
-            )
-            s.add(row)
-            s.flush()
-            s.add(
-                TelecomReceipt(
-                    adapter=adapter_name,
-                    event_id=rec.event_id,
-                    hit_id=row.id,
-                    received_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            dups = 0
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            for rec, resolved in todo:
+                if rec.event_id in seen:
+                    dups += 1
+                    continue
+                seen.add(rec.event_id)
+                row = hit_row(
+                    ws,
+                    contact=rec.callee,
+                    channel=rec.channel,
+                    at=rec.at,
+                    caller=rec.caller,
+                    resolved=resolved,
                 )
-            )
+                s.add(row)
+                s.flush()
+                s.add(
+                    TelecomReceipt(
+                        adapter=adapter_name, event_id=rec.event_id, hit_id=row.id, received_at=now
+                    )
+                )
+                hits.append(stored_hit(row))
             s.flush()
-            hit = stored_hit(row)
-    except IntegrityError:  # the same record, recorded meanwhile by a racing push
-        return None
-    return hit
+    except IntegrityError:
+        if not racing:
+            raise
+        return [], len(todo)
+    return hits, dups
