@@ -154,4 +154,4 @@ def test_checkpoints_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) ->
         c.execute(text("DELETE FROM incident_events WHERE kind = 'measure'"))
     res = ledger.verify()
     assert not res.ok and res.problem is not None
-    assert "checkpoint 1: incident_events" in res.problem
+    assert res.problem.startswith("checkpoint 1: ") and "incident_events" in res.problem

@@ -6,15 +6,16 @@ or altering a row. A seal cannot show a row that is *gone*: a deleted report is 
 never came in, and an incident whose events were all deleted is not listed. A checkpoint
 closes that gap the way transparency logs do (a signed tree head):
 
-* it records, for each covered log, the rows added since the checkpoint before it (the
-  id range, how many rows carry a seal, and a SHA-256 over their ids and seals), and the
-  head of the release chain (its last record's seq and hash);
+* it records, for each covered log, the sealed rows no checkpoint pinned before (their
+  ids as runs of consecutive ids, how many, and a SHA-256 over their ids and seals), and
+  the head of the release chain (its last record's seq and hash);
 * checkpoints form their own hash chain, each Ed25519-signed with the workspace's signing
   key, in the table ``checkpoints``;
-* ``verify`` recomputes every checkpoint's ranges from the rows as they are now, so a
-  sealed row deleted, added into a closed range, moved to another id or stripped of its
-  seal names the checkpoint and the log; a release chain shorter than a checkpoint's head
-  is named too (a chain cut at its end otherwise still links);
+* ``verify`` looks every pinned row up as it is now, so a pinned row deleted, moved to
+  another id, stripped of its seal or given another's seal names the checkpoint and the
+  log; a release chain shorter than a checkpoint's head is named too (a chain cut at its
+  end otherwise still links). A row that appears later, whatever its id, is not an
+  alarm: it is pinned by the next checkpoint (a forged one fails its seal anyway);
 * the latest checkpoint's seq and hash are also written to ``<home>/checkpoint-head``:
   someone who can write only the database (a shared server's administrator) cannot remove
   the newest checkpoints unseen. Whoever can write the workspace can; against them, keep
@@ -22,7 +23,8 @@ closes that gap the way transparency logs do (a signed tree head):
 
 What a checkpoint does not cover: rows added after it (until the next one; run
 ``leaktrace checkpoint`` after each intake, or daily) and rows without a seal (made before
-seals existed; they never count, and deleting them is allowed).
+seals existed; they never count, and deleting them is allowed, before or after re-adding
+them sealed).
 
 Why ids and seals, not every column: the seal already covers the row's facts (a row
 altered but keeping its seal fails its seal), and the id is what orders the log. A covered
@@ -32,7 +34,6 @@ rewrites a sealed row.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
@@ -154,19 +155,13 @@ def checkpoint_hash(seq: int, created: str, state: dict[str, Any], prev_hash: st
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def _sealed_rows(conn: Connection, log: CoveredLog, after: int, upto: int) -> list[tuple[Any, ...]]:
-    """The rows of ``log`` with ``after < id <= upto`` that carry a seal, in id order."""
+def _sealed_rows(conn: Connection, log: CoveredLog) -> list[tuple[Any, ...]]:
+    """Every row of ``log`` that carries a seal, in id order."""
     t = table(log.table, *(column(c) for c in log.columns))
     seal = t.c.seal
-    after, upto = int(after), int(upto)
-    q = (
-        select(*t.c)
-        .where(and_(t.c.id > after, t.c.id <= upto, seal.is_not(None), seal != ""))
-        .order_by(t.c.id)
-    )
+    q = select(*t.c).where(and_(seal.is_not(None), seal != "")).order_by(t.c.id)
     # the driver's own cursor: verify reads every pinned row, and SQLAlchemy's Row objects
-    # cost about 2 µs each (0.7 s of 0.9 s over 300,000 rows, bench/checkpoint_bench.py).
-    # The bounds are integers of our own, bound as literals so no paramstyle is involved.
+    # cost about 2 µs each (0.7 s of 0.9 s over 300,000 rows, bench/checkpoint_bench.py)
     sql = str(q.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cur = conn.connection.cursor()
     try:
@@ -174,6 +169,37 @@ def _sealed_rows(conn: Connection, log: CoveredLog, after: int, upto: int) -> li
         return [tuple(r) for r in cur.fetchall()]
     finally:
         cur.close()
+
+
+def _runs(ids: list[int]) -> list[list[int]]:
+    """Ascending ids as ``[first, last]`` runs of consecutive ids (a log's ids mostly
+    follow one another, so a checkpoint of 100,000 rows holds a handful of pairs)."""
+    out: list[list[int]] = []
+    for i in ids:
+        if out and i == out[-1][1] + 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def _parse_runs(value: Any) -> list[int] | None:
+    """The ids of stored runs, or None when they are not ascending, disjoint runs."""
+    if not isinstance(value, list):
+        return None
+    ids: list[int] = []
+    last = 0
+    for run in value:
+        if (
+            not isinstance(run, list)
+            or len(run) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in run)
+            or not last < run[0] <= run[1]
+        ):
+            return None
+        ids.extend(range(run[0], run[1] + 1))
+        last = run[1]
+    return ids
 
 
 def _range_digest(rows: list[tuple[Any, ...]]) -> str:
@@ -228,22 +254,17 @@ def checkpoint_held(engine: Engine, digest: str) -> bool:
 
 
 def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
-    """Pin the logs' sealed rows added since the last checkpoint, and the release head.
+    """Pin the logs' sealed rows that no checkpoint pinned yet, and the release head.
 
     The caller checks the ledger first (``Ledger.checkpoint`` does): a checkpoint of a
-    tampered ledger would vouch for the tampering. Taken under the workspace lock; on
-    PostgreSQL the covered tables are also locked against writers for the moment the
-    ranges are read, so that a row whose insert was still running cannot land inside a
-    closed range afterwards (SQLite has one writer at a time, so an id below a committed
-    one is never still in flight)."""
+    tampered ledger would vouch for the tampering. What is pinned is the set of rows
+    present now, by id; a row committed later with a lower id (a PostgreSQL insert still
+    in flight, or an id SQLite reuses after the last rows were deleted) is simply pinned
+    by the next checkpoint, never taken for tampering. Taken under the workspace lock."""
     sk = ws.keys.signing_key()
     create_tables(_Base.metadata, engine)
     with workspace_lock(ws.home), engine.begin() as conn:
         present = _present(conn)
-        if conn.dialect.name == "postgresql":
-            for log in COVERED_LOGS:
-                if log.table in present:
-                    conn.execute(text(f'LOCK TABLE "{log.table}" IN SHARE MODE'))
         for log in COVERED_LOGS:
             if log.table in present:
                 have = {c["name"] for c in inspect(conn).get_columns(log.table)}
@@ -253,24 +274,26 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
                         "before seals): run `leaktrace report list` once, which adds it"
                     )
         loaded = _load(conn)
+        if any(rec.checkpoint is None for rec in loaded):
+            raise ConfigError("a stored checkpoint is unreadable; run `leaktrace verify`")
         last = loaded[-1].checkpoint if loaded else None
-        if loaded and last is None:
-            raise ValueError("the latest checkpoint is unreadable; run verify")
         head = conn.execute(
             text("SELECT seq, record_hash FROM releases ORDER BY seq DESC LIMIT 1")
         ).first()
         logs: dict[str, Any] = {}
         for log in COVERED_LOGS:
-            after = int(last.state["logs"][log.table]["to_id"]) if last else 0
-            upto = after
-            if log.table in present:
-                t = table(log.table, column("id"))
-                upto = max(after, int(conn.execute(select(func.max(t.c.id))).scalar() or 0))
-            rows = _sealed_rows(conn, log, after, upto) if log.table in present else []
+            pinned: set[int] = set()
+            for rec in loaded:
+                assert rec.checkpoint is not None
+                pinned.update(_parse_runs(rec.checkpoint.state["logs"][log.table]["runs"]) or [])
+            rows = [
+                r
+                for r in (_sealed_rows(conn, log) if log.table in present else [])
+                if int(r[0]) not in pinned
+            ]
             logs[log.table] = {
-                "from_id": after,
-                "to_id": upto,
                 "rows": len(rows),
+                "runs": _runs([int(r[0]) for r in rows]),
                 "digest": _range_digest(rows),
             }
         state = {
@@ -327,21 +350,20 @@ def verify_checkpoints(
         with engine.connect() as conn:
             present = _present(conn)
             loaded = _load(conn) if CheckpointRecord.__tablename__ in present else []
-            # a log no checkpoint reached is not read: a database from before seals has
-            # tables without the seal column until the first command that adds it
-            rows_by_log = {
+            # read only when a checkpoint exists: a database from before seals has tables
+            # without the seal column until the first command that adds it
+            rows_by_log: dict[str, dict[int, tuple[Any, ...]]] = {
                 log.table: (
-                    _sealed_rows(conn, log, 0, end)
-                    if log.table in present and (end := _last_to_id(loaded, log)) > 0
-                    else []
+                    {int(r[0]): r for r in _sealed_rows(conn, log)}
+                    if loaded and log.table in present
+                    else {}
                 )
                 for log in COVERED_LOGS
             }
     except SQLAlchemyError as exc:
         return CheckpointCheck(False, 0, problem=f"checkpoints unreadable ({type(exc).__name__})")
     prev = GENESIS
-    ends = {log.table: 0 for log in COVERED_LOGS}
-    cursor = {log.table: 0 for log in COVERED_LOGS}
+    pinned: dict[str, set[int]] = {log.table: set() for log in COVERED_LOGS}
     for i, rec in enumerate(loaded, start=1):
         cp, name = rec.checkpoint, f"checkpoint {rec.seq}"
         if rec.seq != i:
@@ -368,7 +390,7 @@ def verify_checkpoints(
                 "records were removed from its end, or it was replaced by an older copy",
             )
         for log in COVERED_LOGS:
-            problem = _check_range(name, log, ranges[log.table], ends, cursor, rows_by_log)
+            problem = _check_pinned(name, log, ranges[log.table], pinned[log.table], rows_by_log)
             if problem:
                 return _bad(len(loaded), problem)
         prev = cp.checkpoint_hash
@@ -389,51 +411,35 @@ def verify_checkpoints(
     return CheckpointCheck(True, len(loaded), head_seq, head_hash)
 
 
-def _last_to_id(loaded: list[_Stored], log: CoveredLog) -> int:
-    """The furthest end of any readable checkpoint's range of ``log`` (an unreadable one is
-    named by the chain check; the rows still have to be read up to the end of the others)."""
-    ends = [0]
-    for rec in loaded:
-        if rec.checkpoint is not None:
-            try:
-                ends.append(int(rec.checkpoint.state["logs"][log.table]["to_id"]))
-            except (KeyError, TypeError, ValueError):
-                continue
-    return max(ends)
-
-
-def _check_range(
+def _check_pinned(
     name: str,
     log: CoveredLog,
-    rng: Any,
-    ends: dict[str, int],
-    cursor: dict[str, int],
-    rows_by_log: dict[str, list[tuple[Any, ...]]],
+    entry: Any,
+    earlier: set[int],
+    rows_by_log: dict[str, dict[int, tuple[Any, ...]]],
 ) -> str | None:
-    """Compare one checkpoint's range of ``log`` with the rows in it now; advance."""
+    """Every row one checkpoint pinned in ``log`` is still there, as it was."""
     try:
-        lo, hi = int(rng["from_id"]), int(rng["to_id"])
-        n, digest = int(rng["rows"]), str(rng["digest"])
+        ids = _parse_runs(entry["runs"])
+        n, digest = int(entry["rows"]), str(entry["digest"])
     except (KeyError, TypeError, ValueError):
-        return f"{name} is unreadable (its {log.table} range)"
-    if lo != ends[log.table] or hi < lo:
-        return f"{name}: its {log.table} range does not follow the checkpoint before it"
+        ids = None
+    if ids is None or len(ids) != n:
+        return f"{name} is unreadable (what it pinned in {log.table})"
+    if earlier.intersection(ids):
+        return f"{name} pins {log.table} rows an earlier checkpoint pinned"
+    earlier.update(ids)
     rows = rows_by_log[log.table]
-    start = cursor[log.table]
-    stop = bisect.bisect_right(rows, hi, lo=start, key=lambda r: int(r[0]))  # rows in id order
-    found = rows[start:stop]
-    ends[log.table], cursor[log.table] = hi, stop
-    if len(found) != n or _range_digest(found) != digest:
-        what = (
-            f"{n - len(found)} sealed row(s) deleted"
-            if len(found) < n
-            else "sealed rows added"
-            if len(found) > n
-            else "sealed rows replaced, re-numbered or their seals changed"
-        )
+    found = [rows[i] for i in ids if i in rows]
+    if len(found) < n:
         return (
-            f"{name}: {log.table} rows {lo + 1}–{hi} changed since it was made ({what}; "
-            f"it pinned {n}, the database holds {len(found)})"
+            f"{name}: {n - len(found)} of the {n} {log.table} rows it pinned are gone "
+            "(deleted, re-numbered or stripped of their seal)"
+        )
+    if _range_digest(found) != digest:
+        return (
+            f"{name}: {log.table} rows it pinned were changed (their seals or ids swapped "
+            "or rewritten)"
         )
     return None
 
