@@ -34,9 +34,11 @@ rewrites a sealed row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,8 +157,15 @@ def checkpoint_hash(seq: int, created: str, state: dict[str, Any], prev_hash: st
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
+class _Unreadable(Exception):
+    """The driver could not read a covered table (a column dropped, a table replaced)."""
+
+
 def _sealed_rows(conn: Connection, log: CoveredLog) -> list[tuple[Any, ...]]:
-    """Every row of ``log`` that carries a seal, in id order."""
+    """Every row of ``log`` that carries a seal, in id order, as leaktrace wrote it: a
+    positive integer id, then text or integers. A row of any other shape (written outside
+    leaktrace: a BLOB seal, a text id) is never pinned, and a pinned row turned into one
+    no longer matches its digest (see :func:`_plain`)."""
     t = table(log.table, *(column(c) for c in log.columns))
     seal = t.c.seal
     q = select(*t.c).where(and_(seal.is_not(None), seal != "")).order_by(t.c.id)
@@ -166,9 +175,33 @@ def _sealed_rows(conn: Connection, log: CoveredLog) -> list[tuple[Any, ...]]:
     cur = conn.connection.cursor()
     try:
         cur.execute(sql)
-        return [tuple(r) for r in cur.fetchall()]
+        raw = cur.fetchall()
+    except Exception as exc:  # the driver's own error classes (sqlite3, psycopg)
+        raise _Unreadable(f"table {log.table} is unreadable ({type(exc).__name__})") from None
     finally:
         cur.close()
+    return [tuple(_plain(v) for v in r) for r in raw]
+
+
+def _plain(value: Any) -> Any:
+    """A value as the digest sees it: text and integers as they are; anything else (bytes,
+    floats, NULL in a text column) as a tagged form no value leaktrace writes can equal."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"bytes": bytes(value).hex()}
+    return {type(value).__name__: repr(value)}
+
+
+def _pinnable(row: tuple[Any, ...]) -> bool:
+    """A row of the shape leaktrace writes: a positive integer id, text or integers."""
+    rid = row[0]
+    return (
+        isinstance(rid, int)
+        and not isinstance(rid, bool)
+        and rid > 0
+        and all(not isinstance(v, dict) for v in row)
+    )
 
 
 def _runs(ids: list[int]) -> list[list[int]]:
@@ -286,11 +319,11 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
             for rec in loaded:
                 assert rec.checkpoint is not None
                 pinned.update(_parse_runs(rec.checkpoint.state["logs"][log.table]["runs"]) or [])
-            rows = [
-                r
-                for r in (_sealed_rows(conn, log) if log.table in present else [])
-                if int(r[0]) not in pinned
-            ]
+            try:
+                found = _sealed_rows(conn, log) if log.table in present else []
+            except _Unreadable as exc:
+                raise ConfigError(f"no checkpoint made: {exc}") from None
+            rows = [r for r in found if _pinnable(r) and r[0] not in pinned]
             logs[log.table] = {
                 "rows": len(rows),
                 "runs": _runs([int(r[0]) for r in rows]),
@@ -317,14 +350,22 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
                 signature=sign(sk, h),
             )
         )
-    _write_head(ws.home, seq, h)
+        # still under the lock: two checkpoints at once must leave the newer one named
+        _write_head(ws.home, seq, h)
     return Checkpoint(seq, created, state, prev, h)
 
 
 def _write_head(home: Path, seq: int, digest: str) -> None:
-    tmp = home / f".{HEAD_FILE}.tmp"
-    tmp.write_text(f"{seq} {digest}\n", encoding="ascii")
-    os.replace(tmp, home / HEAD_FILE)
+    fd, tmp = tempfile.mkstemp(prefix=f".{HEAD_FILE}.", dir=home)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(f"{seq} {digest}\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, home / HEAD_FILE)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _read_head(home: Path) -> tuple[int, str] | str | None:
@@ -346,6 +387,9 @@ def verify_checkpoints(
 
     ``release_heads``: the record hashes of the (already verified) release chain, in seq
     order. One pass over each covered table, whatever the number of checkpoints."""
+    # the head file before the table: a checkpoint made while this runs is then in the
+    # table (newer than the file), never missing from it
+    kept = _read_head(ws.home)
     try:
         with engine.connect() as conn:
             present = _present(conn)
@@ -354,7 +398,7 @@ def verify_checkpoints(
             # without the seal column until the first command that adds it
             rows_by_log: dict[str, dict[int, tuple[Any, ...]]] = {
                 log.table: (
-                    {int(r[0]): r for r in _sealed_rows(conn, log)}
+                    {r[0]: r for r in _sealed_rows(conn, log) if _pinnable(r)}
                     if loaded and log.table in present
                     else {}
                 )
@@ -362,6 +406,8 @@ def verify_checkpoints(
             }
     except SQLAlchemyError as exc:
         return CheckpointCheck(False, 0, problem=f"checkpoints unreadable ({type(exc).__name__})")
+    except _Unreadable as exc:
+        return CheckpointCheck(False, 0, problem=f"checkpoints cannot be checked: {exc}")
     prev = GENESIS
     pinned: dict[str, set[int]] = {log.table: set() for log in COVERED_LOGS}
     for i, rec in enumerate(loaded, start=1):
@@ -383,7 +429,7 @@ def verify_checkpoints(
             return _bad(len(loaded), f"{name} was altered: its hash does not match")
         if not verify_signature(pk, cp.checkpoint_hash, rec.signature):
             return _bad(len(loaded), f"{name} has an invalid signature")
-        if rel_seq > len(release_heads) or (rel_seq > 0 and release_heads[rel_seq - 1] != rel_head):
+        if not _holds_release(engine, release_heads, rel_seq, rel_head):
             return _bad(
                 len(loaded),
                 f"{name} pins release record {rel_seq}, which the ledger no longer holds: "
@@ -395,7 +441,6 @@ def verify_checkpoints(
                 return _bad(len(loaded), problem)
         prev = cp.checkpoint_hash
     head_seq, head_hash = (len(loaded), prev)
-    kept = _read_head(ws.home)
     if isinstance(kept, str):
         return _bad(len(loaded), kept)
     if kept is not None:
@@ -409,6 +454,22 @@ def verify_checkpoints(
                 "by an older copy",
             )
     return CheckpointCheck(True, len(loaded), head_seq, head_hash)
+
+
+def _holds_release(engine: Engine, heads: list[str], seq: int, digest: str) -> bool:
+    """Whether the ledger holds release record ``seq`` with hash ``digest``: among the
+    records verify read, or (a release and a checkpoint made while verify ran) in the
+    table now. A chain cut below it has neither."""
+    if seq <= len(heads):
+        return seq == 0 or heads[seq - 1] == digest
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT record_hash FROM releases WHERE seq = :s"), {"s": seq}
+            ).first()
+    except SQLAlchemyError:
+        return False
+    return row is not None and row[0] == digest
 
 
 def _check_pinned(
