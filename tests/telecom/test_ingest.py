@@ -157,7 +157,7 @@ def test_aliyun_pns_reports(ws: Workspace) -> None:
         ("local", {"id": "x", "at": "2026-11-28", "channel": "call"}, "to is missing"),
         ("local", {"id": ["x"], "at": "2026-11-28", "channel": "call", "to": "1"}, "id must"),
         ("aliyun-pns", {"call_id": "x", "secret_no": "1", "call_time": "2026-11-28"}, "call_type"),
-        ("aliyun-pns", _pns("x", "1", call_type=7), "call_type 7"),
+        ("aliyun-pns", _pns("x", "1", call_type=7), "call_type is not one"),
         ("aliyun-pns", _pns("x", "1", call_time="later"), "call_time"),
         ("aliyun-pns", "not an object", "not a JSON object"),
     ],

@@ -213,9 +213,11 @@ def read_records_file(path: Path) -> Any:
         raise InputError(f"{path}: not valid {enc} text") from None
     if text.lstrip().startswith("["):
         return loads_json(text, str(path))
+    # split on line feeds only: str.splitlines would also break at U+2028, U+2029 and
+    # U+0085, which JSON allows raw inside a string (an SMS may hold one)
     return [
         loads_json(line, f"{path}:{n}")
-        for n, line in enumerate(text.splitlines(), start=1)
+        for n, line in enumerate(text.split("\n"), start=1)
         if line.strip()
     ]
 

@@ -77,7 +77,9 @@ class IngestResult:
             "recorded": len(self.hits),
             "duplicates": self.duplicates,
             "ignored": len(self.ignored),
-            "problems": self.problems,
+            # the first 100: a push of 1 MiB of junk would otherwise answer megabytes
+            "problems": self.problems[:100],
+            "problems_total": len(self.problems),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -135,7 +137,8 @@ def ingest(
             hits += one
             dups += seen
     result.hits, result.duplicates = hits, dups
-    texts = [r for r in records if r.text]
+    # only what reached a pool number is scanned: a customer's own message is not ours
+    texts = [r for r, _ in todo if r.text]
     if texts:
         from leaktrace.scam import check
 

@@ -44,7 +44,16 @@ def field_text(obj: dict[str, Any], name: str, *, required: bool = True, limit: 
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RecordProblem(f"{name} must be text")
-    text = " ".join(str(value).split())
+    raw = str(value)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON)
+        raise RecordProblem(f"{name} is not valid Unicode") from None
+    if any((c < " " and c not in "\t\n\r") or c == "\x7f" for c in raw):
+        # NUL and other control characters: no provider writes them, and PostgreSQL
+        # refuses NUL in text
+        raise RecordProblem(f"{name} holds a control character")
+    text = " ".join(raw.split())
     if len(text) > limit:
         raise RecordProblem(f"{name} is longer than {limit} characters")
     return text
