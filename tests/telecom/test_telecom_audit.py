@@ -428,6 +428,7 @@ def test_the_providers_answer_never_names_a_recipient(service: Service) -> None:
             "duplicates": 0,
             "ignored": 0,
             "problems": [],
+            "problems_total": 0,
         }
     )
     assert analyst.json() == {
@@ -437,6 +438,7 @@ def test_the_providers_answer_never_names_a_recipient(service: Service) -> None:
         "duplicates": 0,
         "ignored": 0,
         "problems": [],
+        "problems_total": 0,
     }
     for r in (issued, unissued, analyst):
         for secret in (*ws.config.recipients, "中通", "外包客服", *releases, "canary", "pool"):
