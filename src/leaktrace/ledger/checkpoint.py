@@ -180,7 +180,7 @@ def _sealed_rows(conn: Connection, log: CoveredLog) -> list[tuple[Any, ...]]:
         raise _Unreadable(f"table {log.table} is unreadable ({type(exc).__name__})") from None
     finally:
         cur.close()
-    return [tuple(_plain(v) for v in r) for r in raw]
+    return [tuple(r) for r in raw]
 
 
 def _plain(value: Any) -> Any:
@@ -193,15 +193,18 @@ def _plain(value: Any) -> Any:
     return {type(value).__name__: repr(value)}
 
 
+_PLAIN_TYPES = frozenset({str, int})
+
+
+def _has_id(row: tuple[Any, ...]) -> bool:
+    """A positive integer id (what a pinned row is looked up by)."""
+    return type(row[0]) is int and row[0] > 0
+
+
 def _pinnable(row: tuple[Any, ...]) -> bool:
-    """A row of the shape leaktrace writes: a positive integer id, text or integers."""
-    rid = row[0]
-    return (
-        isinstance(rid, int)
-        and not isinstance(rid, bool)
-        and rid > 0
-        and all(not isinstance(v, dict) for v in row)
-    )
+    """A row of the shape leaktrace writes: a positive integer id, then text or integers
+    (``map(type, …)`` and a set test: no Python loop per cell)."""
+    return _has_id(row) and _PLAIN_TYPES.issuperset(map(type, row))
 
 
 def _runs(ids: list[int]) -> list[list[int]]:
@@ -236,7 +239,14 @@ def _parse_runs(value: Any) -> list[int] | None:
 
 
 def _range_digest(rows: list[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(canonical_json(rows)).hexdigest()
+    """SHA-256 of the rows' canonical JSON. A value JSON cannot hold (a BLOB written into
+    the table) is digested in a tagged form (:func:`_plain`), which differs from any value
+    leaktrace writes: the pinned rows then no longer match, and nothing raises."""
+    try:
+        data = canonical_json(rows)
+    except (TypeError, ValueError):
+        data = canonical_json([[_plain(v) for v in r] for r in rows])
+    return hashlib.sha256(data).hexdigest()
 
 
 def _present(conn: Connection) -> set[str]:
@@ -398,7 +408,7 @@ def verify_checkpoints(
             # without the seal column until the first command that adds it
             rows_by_log: dict[str, dict[int, tuple[Any, ...]]] = {
                 log.table: (
-                    {r[0]: r for r in _sealed_rows(conn, log) if _pinnable(r)}
+                    {r[0]: r for r in _sealed_rows(conn, log) if _has_id(r)}
                     if loaded and log.table in present
                     else {}
                 )
