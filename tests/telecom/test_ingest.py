@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -22,11 +21,10 @@ from conftest import make_workspace, run_cli
 from leaktrace.attribution.hits import stored_hits
 from leaktrace.errors import InputError
 from leaktrace.release import release
-from leaktrace.server import create_app
-from leaktrace.server.local import serving
-from leaktrace.server.tokens import add_token
 from leaktrace.telecom import CallRecord, adapter, adapter_names, ingest
-from leaktrace.workspace import Workspace, open_workspace
+from leaktrace.workspace import Workspace
+
+from .conftest import Service, local_record, pns_record, tokens_of, unissued
 
 CN = timezone(timedelta(hours=8))
 
@@ -40,57 +38,6 @@ def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
     return home
 
 
-@pytest.fixture
-def ws(base: Path, tmp_path: Path) -> Workspace:
-    import shutil
-
-    shutil.copytree(base, tmp_path / "ws")
-    return open_workspace(tmp_path / "ws")
-
-
-def _tokens(ws: Workspace) -> dict[str, str]:
-    """recipient -> one canary contact it was issued."""
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        rows = con.execute(
-            "select recipient, min(contact) from canary_tokens where contact <> '' "
-            "group by recipient"
-        ).fetchall()
-    return dict(rows)
-
-
-def _unissued(ws: Workspace) -> str:
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        taken = {r[0] for r in con.execute("select contact from canary_tokens")}
-    return next(n for n in sorted(ws.config.canary_pool.phone_numbers()) if n not in taken)
-
-
-def _local(i: str, to: str, **kw: Any) -> dict[str, Any]:
-    return {
-        "id": i,
-        "at": "2026-11-28 14:20:05",
-        "channel": "call",
-        "to": to,
-        "from": "021-5555",
-    } | kw
-
-
-def _pns(call_id: str, secret_no: str, call_type: int = 1, **kw: Any) -> dict[str, Any]:
-    return {
-        "phone_no": "17100003225",
-        "city": "北京",
-        "call_id": call_id,
-        "secret_no": secret_no,
-        "peer_no": "15200001504",
-        "call_type": call_type,
-        "call_time": "2026-11-28 20:11:29",
-        "start_time": "2026-11-28 20:11:38",
-        "release_time": "2026-11-28 20:11:41",
-        "pool_key": "FC10000009708000",
-        "sub_id": 1000043068030000,
-        "release_cause": 31,
-    } | kw
-
-
 def test_both_adapters_are_registered() -> None:
     assert {"local", "aliyun-pns"} <= set(adapter_names())
     with pytest.raises(InputError, match=r"unknown telecom adapter 'nope'.*aliyun-pns"):
@@ -100,13 +47,15 @@ def test_both_adapters_are_registered() -> None:
 def test_a_canary_call_names_its_recipient_once_however_often_it_is_pushed(
     ws: Workspace,
 ) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     outside = "13912345678"  # some customer's own number: not in the pool
     payload = [
-        _local("c-1", tok["zto"]),
-        _local("c-2", tok["cs-firm"], channel="sms", text="【快递】您的包裹丢失，点击链接理赔"),
-        _local("c-3", outside),
-        _local("c-4", _unissued(ws)),
+        local_record("c-1", tok["zto"]),
+        local_record(
+            "c-2", tok["cs-firm"], channel="sms", text="【快递】您的包裹丢失，点击链接理赔"
+        ),
+        local_record("c-3", outside),
+        local_record("c-4", unissued(ws)[0]),
     ]
     res = ingest(ws, "local", payload)
     assert res.received == 4 and res.duplicates == 0
@@ -131,12 +80,12 @@ def test_a_canary_call_names_its_recipient_once_however_often_it_is_pushed(
 
 
 def test_aliyun_pns_reports(ws: Workspace) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     payload = [
-        _pns("a1", tok["zto"]),  # someone called the canary number
-        _pns("a2", tok["zto"], call_type=0),  # the platform's own line calling out
-        _pns("a3", tok["cs-firm"], call_type=4),  # a blocked call: still dialled
-        _pns("a4", tok["cs-firm"], sms_number=70, call_type="1"),  # an SMS
+        pns_record("a1", tok["zto"]),  # someone called the canary number
+        pns_record("a2", tok["zto"], call_type=0),  # the platform's own line calling out
+        pns_record("a3", tok["cs-firm"], call_type=4),  # a blocked call: still dialled
+        pns_record("a4", tok["cs-firm"], sms_number=70, call_type="1"),  # an SMS
     ]
     res = ingest(ws, "aliyun-pns", payload)
     assert [(h.recipient, h.channel, h.caller) for h in res.hits] == [
@@ -157,16 +106,16 @@ def test_aliyun_pns_reports(ws: Workspace) -> None:
         ("local", {"id": "x", "at": "2026-11-28", "channel": "call"}, "to is missing"),
         ("local", {"id": ["x"], "at": "2026-11-28", "channel": "call", "to": "1"}, "id must"),
         ("aliyun-pns", {"call_id": "x", "secret_no": "1", "call_time": "2026-11-28"}, "call_type"),
-        ("aliyun-pns", _pns("x", "1", call_type=7), "call_type is not one"),
-        ("aliyun-pns", _pns("x", "1", call_time="later"), "call_time"),
+        ("aliyun-pns", pns_record("x", "1", call_type=7), "call_type is not one"),
+        ("aliyun-pns", pns_record("x", "1", call_time="later"), "call_time"),
         ("aliyun-pns", "not an object", "not a JSON object"),
     ],
 )
 def test_an_unreadable_record_stops_the_file_and_is_named(
     ws: Workspace, name: str, item: Any, says: str
 ) -> None:
-    tok = _tokens(ws)
-    good = _local("ok", tok["zto"]) if name == "local" else _pns("ok", tok["zto"])
+    tok = tokens_of(ws)
+    good = local_record("ok", tok["zto"]) if name == "local" else pns_record("ok", tok["zto"])
     with pytest.raises(InputError, match=f"record 2: .*{says}"):
         ingest(ws, name, [good, item])
     assert stored_hits(ws) == []  # nothing recorded
@@ -182,8 +131,8 @@ def test_a_payload_that_is_not_an_array_is_refused(ws: Workspace) -> None:
 
 
 def test_racing_pushes_of_the_same_records_record_each_once(ws: Workspace) -> None:
-    tok = _tokens(ws)
-    payload = [_local(f"r{i}", tok["zto"] if i % 2 else tok["cs-firm"]) for i in range(20)]
+    tok = tokens_of(ws)
+    payload = [local_record(f"r{i}", tok["zto"] if i % 2 else tok["cs-firm"]) for i in range(20)]
     errors: list[BaseException] = []
 
     def push() -> None:
@@ -222,7 +171,7 @@ def test_property_each_adapter_reads_back_what_its_format_says(
         " ".join(event_id.split()), when.astimezone(UTC), "sms" if sms else "call", callee, caller
     )
     local = {"id": event_id, "at": stamp, "channel": expected.channel, "to": callee, "from": caller}
-    pns = _pns(event_id, callee, call_time=stamp, peer_no=caller)
+    pns = pns_record(event_id, callee, call_time=stamp, peer_no=caller)
     if sms:
         pns["sms_number"] = 12
     for name, item in (("local", local), ("aliyun-pns", pns)):
@@ -237,9 +186,9 @@ def test_property_each_adapter_reads_back_what_its_format_says(
 
 
 def test_cli_ingest_adapters_and_bad_files(ws: Workspace, tmp_path: Path) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     f = tmp_path / "cdr.jsonl"
-    rows = [_local("c-1", tok["zto"]), _local("c-2", "13912345678")]
+    rows = [local_record("c-1", tok["zto"]), local_record("c-2", "13912345678")]
     f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "gbk")
     r = run_cli("canary", "ingest", str(f), home=ws.home)
     assert r.returncode == 0, r.stderr
@@ -249,14 +198,14 @@ def test_cli_ingest_adapters_and_bad_files(ws: Workspace, tmp_path: Path) -> Non
     out = json.loads(r.stdout)
     assert (out["recorded"], out["duplicates"]) == (0, 1)
     pns = tmp_path / "push.json"
-    pns.write_text(json.dumps([_pns("p-1", tok["cs-firm"])]))
+    pns.write_text(json.dumps([pns_record("p-1", tok["cs-firm"])]))
     r = run_cli("canary", "ingest", str(pns), "--adapter", "aliyun-pns", "--json", home=ws.home)
     assert json.loads(r.stdout)["hits"][0]["recipient"] == "cs-firm"
     r = run_cli("canary", "adapters", "--json", home=ws.home)
     assert {a["name"] for a in json.loads(r.stdout)} >= {"local", "aliyun-pns"}
     # bad input: one line, exit 2, nothing recorded
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(_local("c-9", tok["zto"])) + "\n{not json\n")
+    bad.write_text(json.dumps(local_record("c-9", tok["zto"])) + "\n{not json\n")
     empty = tmp_path / "empty.json"
     empty.write_text("")
     for args, says in (
@@ -275,29 +224,16 @@ def test_cli_ingest_adapters_and_bad_files(ws: Workspace, tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- HTTP
 
 
-@pytest.fixture
-def service(ws: Workspace) -> Iterator[tuple[str, Workspace, dict[str, str]]]:
-    known = set(ws.config.recipients)
-    tokens = {
-        role: add_token(
-            ws.home,
-            f"t-{role}",
-            role,
-            known=known,
-            recipient="zto" if role == "recipient" else None,
-        )
-        for role in ("telecom", "analyst", "agent", "recipient")
-    }
-    with serving(create_app(ws.home)) as url:
-        yield url, ws, tokens
-
-
 def test_a_provider_pushes_call_reports_over_http(
-    service: tuple[str, Workspace, dict[str, str]],
+    service: Service,
 ) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
-    push = [_pns("h-1", tok["zto"]), _pns("h-2", tok["zto"], call_type=0), {"call_id": "h-3"}]
+    tok = tokens_of(ws)
+    push = [
+        pns_record("h-1", tok["zto"]),
+        pns_record("h-2", tok["zto"], call_type=0),
+        {"call_id": "h-3"},
+    ]
     auth = {"Authorization": f"Bearer {tokens['telecom']}"}
     with httpx.Client(base_url=url, timeout=60) as c:
         r = c.post("/api/v1/telecom/aliyun-pns", json=push, headers=auth)
@@ -336,7 +272,7 @@ def test_the_indexed_lookup_agrees_with_reading_every_token(ws: Workspace) -> No
 
     every = contact_owners(ws)
     issued = [t["contact"] for t in Ledger(ws).canary_tokens() if t["contact"]]
-    asked = [*issued[::7], _unissued(ws), "13912345678", " 170-9000-0123 ", "+86 " + issued[0]]
+    asked = [*issued[::7], unissued(ws)[0], "13912345678", " 170-9000-0123 ", "+86 " + issued[0]]
     for c in asked:
         k = contact_key(c)
         assert contact_owners(ws, [c]).get(k, []) == every.get(k, []), c

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -31,16 +30,21 @@ from conftest import make_workspace, run_cli
 from leaktrace.attribution.hits import stored_hits
 from leaktrace.errors import InputError
 from leaktrace.release import release
-from leaktrace.server import create_app
-from leaktrace.server.local import serving
-from leaktrace.server.tokens import add_token
 from leaktrace.telecom import adapter, ingest
-from leaktrace.workspace import Workspace, open_workspace
+from leaktrace.workspace import Workspace
+
+from .conftest import (
+    PHONE_NO,
+    Service,
+    local_record,
+    pns_record,
+    tokens_of,
+    unissued,
+)
 
 OUTSIDE = "13912345678"  # some customer's own number: not in the canary pool
 # as given, and as a masked row would hold it (a hit outside the pool is stored masked)
 OUTSIDE_FORMS = (OUTSIDE, "139 1234 5678", "139-1234-5678", "1391234", "139****5678")
-PHONE_NO = "17100003225"  # the A number an Aliyun record carries: never a hit
 SCAM_TEXT = "【中通快递】您的包裹丢失，请点击链接办理理赔退款，加QQ 123456"
 
 
@@ -57,34 +61,6 @@ def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
     return home
 
 
-@pytest.fixture
-def ws(base: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(base, tmp_path / "ws")
-    return open_workspace(tmp_path / "ws")
-
-
-def _tokens(ws: Workspace) -> dict[str, str]:
-    """recipient -> one canary contact it was issued."""
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        rows = con.execute(
-            "select recipient, min(contact) from canary_tokens where contact <> '' "
-            "group by recipient"
-        ).fetchall()
-    return dict(rows)
-
-
-def _unissued(ws: Workspace, n: int = 1) -> list[str]:
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        taken = {r[0] for r in con.execute("select contact from canary_tokens")}
-    out: list[str] = []
-    for num in ws.config.canary_pool.phone_numbers():
-        if num not in taken:
-            out.append(num)
-            if len(out) == n:
-                return out
-    raise AssertionError("pool exhausted")
-
-
 def _dump(ws: Workspace) -> str:
     """Every row of every table of the ledger database, as text."""
     with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
@@ -97,53 +73,6 @@ def _dump(ws: Workspace) -> str:
 def _receipts(ws: Workspace) -> list[tuple[str, str]]:
     with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
         return con.execute("select adapter, event_id from telecom_receipts").fetchall()
-
-
-def _local(i: Any, to: str, **kw: Any) -> dict[str, Any]:
-    return {
-        "id": i,
-        "at": "2026-11-28 14:20:05",
-        "channel": "call",
-        "to": to,
-        "from": "021-5555",
-    } | kw
-
-
-def _pns(call_id: Any, secret_no: str, call_type: Any = 1, **kw: Any) -> dict[str, Any]:
-    return {
-        "phone_no": PHONE_NO,
-        "city": "北京",
-        "call_id": call_id,
-        "secret_no": secret_no,
-        "peer_no": "15200001504",
-        "call_type": call_type,
-        "call_time": "2026-11-28 20:11:29",
-        "start_time": "2026-11-28 20:11:38",
-        "release_time": "2026-11-28 20:11:41",
-        "pool_key": "FC10000009708000",
-        "sub_id": 1000043068030000,
-        "release_cause": 31,
-    } | kw
-
-
-Service = tuple[str, Workspace, dict[str, str]]
-
-
-@pytest.fixture
-def service(ws: Workspace) -> Iterator[Service]:
-    known = set(ws.config.recipients)
-    tokens = {
-        role: add_token(
-            ws.home,
-            f"t-{role}",
-            role,
-            known=known,
-            recipient="zto" if role == "recipient" else None,
-        )
-        for role in ("telecom", "analyst", "agent", "recipient")
-    }
-    with serving(create_app(ws.home)) as url:
-        yield url, ws, tokens
 
 
 def _auth(tokens: dict[str, str], role: str = "telecom") -> dict[str, str]:
@@ -167,26 +96,40 @@ def _push(
 def test_ids_equal_after_parsing_are_one_record_and_different_ids_stay_apart(
     ws: Workspace,
 ) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     zto = tok["zto"]
     # the same provider record, spelt differently (type, outer and inner whitespace)
     res = ingest(
         ws,
         "aliyun-pns",
-        [_pns(123, zto), _pns("123", zto), _pns(" 123\t", zto), _pns("a b", zto)],
+        [
+            pns_record(123, zto),
+            pns_record("123", zto),
+            pns_record(" 123\t", zto),
+            pns_record("a b", zto),
+        ],
     )
     assert (len(res.hits), res.duplicates) == (2, 2)
-    again = ingest(ws, "aliyun-pns", [_pns("a  b", zto), _pns("a\u3000b", zto), _pns(123, zto)])
+    again = ingest(
+        ws,
+        "aliyun-pns",
+        [pns_record("a  b", zto), pns_record("a\u3000b", zto), pns_record(123, zto)],
+    )
     assert (len(again.hits), again.duplicates) == (0, 3)
     # genuinely different ids are different calls
     other = ingest(
         ws,
         "aliyun-pns",
-        [_pns("0123", zto), _pns("1234", zto), _pns("A B", zto), _pns("ab", zto)],
+        [
+            pns_record("0123", zto),
+            pns_record("1234", zto),
+            pns_record("A B", zto),
+            pns_record("ab", zto),
+        ],
     )
     assert (len(other.hits), other.duplicates) == (4, 0)
     # the same id from another provider (adapter) is another record
-    loc = ingest(ws, "local", [_local("123", zto)])
+    loc = ingest(ws, "local", [local_record("123", zto)])
     assert (len(loc.hits), loc.duplicates) == (1, 0)
     assert len(stored_hits(ws)) == 7
     assert sorted(_receipts(ws)) == sorted(
@@ -203,9 +146,9 @@ def test_ids_equal_after_parsing_are_one_record_and_different_ids_stay_apart(
 
 
 def test_a_record_repeated_within_one_payload_is_recorded_once(ws: Workspace) -> None:
-    tok = _tokens(ws)
-    rec = _local("dup", tok["zto"])
-    res = ingest(ws, "local", [rec, rec, rec, _local("dup", tok["cs-firm"])])
+    tok = tokens_of(ws)
+    rec = local_record("dup", tok["zto"])
+    res = ingest(ws, "local", [rec, rec, rec, local_record("dup", tok["cs-firm"])])
     assert (len(res.hits), res.duplicates, res.received) == (1, 3, 4)
     assert res.hits[0].recipient == "zto"  # the first copy is the one kept
     assert len(stored_hits(ws)) == 1
@@ -227,10 +170,10 @@ _RACER = textwrap.dedent(
 
 
 def test_racing_pushes_from_separate_processes_record_each_once(ws: Workspace) -> None:
-    tok = _tokens(ws)
-    pool = _unissued(ws, 30)
-    records = [_pns(f"p{i}" if i % 3 else i, pool[i]) for i in range(30)]
-    records += [_pns(f"z{i}", tok["zto"]) for i in range(10)]
+    tok = tokens_of(ws)
+    pool = unissued(ws, 30)
+    records = [pns_record(f"p{i}" if i % 3 else i, pool[i]) for i in range(30)]
+    records += [pns_record(f"z{i}", tok["zto"]) for i in range(10)]
     start = time.time() + 4.0
     procs = []
     for k in range(4):
@@ -256,8 +199,8 @@ def test_racing_pushes_from_separate_processes_record_each_once(ws: Workspace) -
 
 def test_racing_http_pushes_record_each_once(service: Service) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
-    payload = [_pns(f"h{i}", tok["zto"] if i % 2 else tok["cs-firm"]) for i in range(30)]
+    tok = tokens_of(ws)
+    payload = [pns_record(f"h{i}", tok["zto"] if i % 2 else tok["cs-firm"]) for i in range(30)]
     answers: list[dict[str, Any]] = []
     errors: list[BaseException] = []
 
@@ -287,8 +230,8 @@ def test_a_push_that_fails_midway_records_nothing_and_a_retry_records_each_once(
     ingest_mod = importlib.import_module("leaktrace.telecom.ingest")  # the package's
     # ``ingest`` attribute is the function
 
-    tok = _tokens(ws)
-    payload = [_local(f"m{i}", tok["zto"]) for i in range(6)]
+    tok = tokens_of(ws)
+    payload = [local_record(f"m{i}", tok["zto"]) for i in range(6)]
     real = ingest_mod.hit_row
     calls = {"n": 0}
 
@@ -317,8 +260,8 @@ def test_a_racing_push_failing_midway_keeps_what_it_committed_once(
     # ``ingest`` attribute is the function
     from sqlalchemy.exc import IntegrityError
 
-    tok = _tokens(ws)
-    payload = [_local(f"f{i}", tok["cs-firm"]) for i in range(6)]
+    tok = tokens_of(ws)
+    payload = [local_record(f"f{i}", tok["cs-firm"]) for i in range(6)]
     real = ingest_mod._record_all
     calls = {"n": 0}
 
@@ -345,8 +288,11 @@ def test_a_failure_after_the_commit_is_retried_without_double_hits(
 ) -> None:
     import leaktrace.scam as scam
 
-    tok = _tokens(ws)
-    payload = [_local("s1", tok["zto"], channel="sms", text=SCAM_TEXT), _local("s2", tok["zto"])]
+    tok = tokens_of(ws)
+    payload = [
+        local_record("s1", tok["zto"], channel="sms", text=SCAM_TEXT),
+        local_record("s2", tok["zto"]),
+    ]
 
     def broken(texts: Any) -> Any:
         raise RuntimeError("scam model failed")
@@ -367,20 +313,20 @@ def test_an_outside_number_is_never_stored_or_quoted(
     service: Service, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     caplog.set_level(logging.DEBUG)
     push = [
-        _pns("o-1", OUTSIDE),
-        _pns("o-2", "+86 139-1234-5678", sms_number=1),
-        _pns("o-3", OUTSIDE, call_type=4),
-        _pns("o-4", tok["zto"]),
+        pns_record("o-1", OUTSIDE),
+        pns_record("o-2", "+86 139-1234-5678", sms_number=1),
+        pns_record("o-3", OUTSIDE, call_type=4),
+        pns_record("o-4", tok["zto"]),
         {"call_id": "o-5", "secret_no": OUTSIDE, "call_type": 9},  # a problem
         {"call_id": "o-6", "secret_no": OUTSIDE, "call_type": 1},  # no call_time
     ]
     with httpx.Client(base_url=url, timeout=60) as c:
         r = _push(c, tokens, push)
         r2 = _push(c, tokens, push)
-        r3 = _push(c, tokens, [_local("o-7", OUTSIDE, text=SCAM_TEXT)], name="local")
+        r3 = _push(c, tokens, [local_record("o-7", OUTSIDE, text=SCAM_TEXT)], name="local")
     assert r.status_code == 200 and r2.status_code == 200 and r3.status_code == 200
     d = r.json()
     assert (d["recorded"], d["ignored"], len(d["problems"])) == (1, 3, 2)
@@ -404,22 +350,22 @@ def test_an_outside_number_is_never_stored_or_quoted(
 
 def test_the_providers_answer_never_names_a_recipient(service: Service) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
         releases = [r[0] for r in con.execute("select distinct release_id from canary_tokens")]
-    pool = _unissued(ws)[0]
+    pool = unissued(ws)[0]
     with httpx.Client(base_url=url, timeout=60) as c:
-        issued = _push(c, tokens, [_pns("n-1", tok["zto"])])
-        unissued = _push(c, tokens, [_pns("n-2", pool)])
+        issued = _push(c, tokens, [pns_record("n-1", tok["zto"])])
+        to_pool = _push(c, tokens, [pns_record("n-2", pool)])
         analyst = c.post(
             "/api/v1/telecom/local",
-            json=[_local("n-3", tok["cs-firm"])],
+            json=[local_record("n-3", tok["cs-firm"])],
             headers=_auth(tokens, "analyst"),
         )
     # a canary number and a never-issued pool number get the same answer: counts only
     assert (
         issued.json()
-        == unissued.json()
+        == to_pool.json()
         == {
             "code": 0,
             "msg": "接收成功",
@@ -440,7 +386,7 @@ def test_the_providers_answer_never_names_a_recipient(service: Service) -> None:
         "problems": [],
         "problems_total": 0,
     }
-    for r in (issued, unissued, analyst):
+    for r in (issued, to_pool, analyst):
         for secret in (*ws.config.recipients, "中通", "外包客服", *releases, "canary", "pool"):
             assert secret not in r.text, secret
 
@@ -448,11 +394,11 @@ def test_the_providers_answer_never_names_a_recipient(service: Service) -> None:
 def test_a_message_to_an_outside_number_is_not_scanned_or_reported(
     ws: Workspace, tmp_path: Path
 ) -> None:
-    res = ingest(ws, "local", [_local("c-9", OUTSIDE, channel="sms", text=SCAM_TEXT)])
+    res = ingest(ws, "local", [local_record("c-9", OUTSIDE, channel="sms", text=SCAM_TEXT)])
     assert not res.hits and len(res.ignored) == 1
     assert res.scam == []
     f = tmp_path / "outside.jsonl"
-    f.write_text(json.dumps(_local("c-8", OUTSIDE, channel="sms", text=SCAM_TEXT)) + "\n")
+    f.write_text(json.dumps(local_record("c-8", OUTSIDE, channel="sms", text=SCAM_TEXT)) + "\n")
     r = run_cli("canary", "ingest", str(f), home=ws.home)
     assert r.returncode == 0 and "scam" not in r.stdout
 
@@ -462,7 +408,7 @@ def test_a_problem_never_quotes_a_number_from_the_record(
 ) -> None:
     url, _ws, tokens = service
     caplog.set_level(logging.INFO)
-    shifted = _pns("x-1", "北京", call_type=OUTSIDE, peer_no="")
+    shifted = pns_record("x-1", "北京", call_type=OUTSIDE, peer_no="")
     with httpx.Client(base_url=url, timeout=60) as c:
         r = _push(c, tokens, [shifted])
     assert r.status_code == 200 and len(r.json()["problems"]) == 1
@@ -474,22 +420,25 @@ def test_a_problem_never_quotes_a_number_from_the_record(
 
 
 def test_times_without_a_zone_are_beijing_time_and_zones_are_kept(ws: Workspace) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     z = tok["zto"]
     res = ingest(
         ws,
         "local",
         [
-            _local("t1", z, at="2026-11-28 00:30:00"),  # Beijing: the 27th in UTC
-            _local("t2", z, at="2026-11-28T00:30:00Z"),
-            _local("t3", z, at="2026-11-28T00:30:00+09:00"),
-            _local("t4", z, at="2026/11/28 08:00:00"),
+            local_record("t1", z, at="2026-11-28 00:30:00"),  # Beijing: the 27th in UTC
+            local_record("t2", z, at="2026-11-28T00:30:00Z"),
+            local_record("t3", z, at="2026-11-28T00:30:00+09:00"),
+            local_record("t4", z, at="2026/11/28 08:00:00"),
         ],
     )
     pns = ingest(
         ws,
         "aliyun-pns",
-        [_pns("t5", z, call_time="2026-01-01 07:59:59"), _pns("t6", z, call_time="2026-11-28")],
+        [
+            pns_record("t5", z, call_time="2026-01-01 07:59:59"),
+            pns_record("t6", z, call_time="2026-11-28"),
+        ],
     )
     got = {h.id: h.at for h in stored_hits(ws)}
     want = [
@@ -505,10 +454,10 @@ def test_times_without_a_zone_are_beijing_time_and_zones_are_kept(ws: Workspace)
     # times that are no time, or no time in UTC, are problems
     _, _, problems = adapter("local").read(
         [
-            _local("b1", z, at="2026-02-30 10:00:00"),
-            _local("b2", z, at="0001-01-01 07:00:00"),
-            _local("b3", z, at=1764311405),
-            _local("b4", z, at="yesterday"),
+            local_record("b1", z, at="2026-02-30 10:00:00"),
+            local_record("b2", z, at="0001-01-01 07:00:00"),
+            local_record("b3", z, at=1764311405),
+            local_record("b4", z, at="yesterday"),
         ]
     )
     assert [p.split(":")[0] for p in problems] == ["record 1", "record 2", "record 3", "record 4"]
@@ -516,21 +465,21 @@ def test_times_without_a_zone_are_beijing_time_and_zones_are_kept(ws: Workspace)
 
 
 def test_aliyun_call_types_sms_and_caller(ws: Workspace) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     z = tok["zto"]
     payload = [
-        _pns("k0", z, call_type=0),  # the platform's own line calling out: left aside
-        _pns("k0s", z, call_type="0"),
-        _pns("k1", z, call_type=1),
-        _pns("k1s", z, call_type=" 1 "),
-        _pns("k4", z, call_type=4),
-        _pns("k2", z, call_type=2),
-        _pns("k3", z, call_type=3),
-        _pns("k5", z, call_type=5),
-        _pns("km", z, call_type=-1),
-        _pns("kb", z, call_type=True),
-        _pns("kf", z, call_type=1.0),
-        _pns("kn", z, call_type=None),
+        pns_record("k0", z, call_type=0),  # the platform's own line calling out: left aside
+        pns_record("k0s", z, call_type="0"),
+        pns_record("k1", z, call_type=1),
+        pns_record("k1s", z, call_type=" 1 "),
+        pns_record("k4", z, call_type=4),
+        pns_record("k2", z, call_type=2),
+        pns_record("k3", z, call_type=3),
+        pns_record("k5", z, call_type=5),
+        pns_record("km", z, call_type=-1),
+        pns_record("kb", z, call_type=True),
+        pns_record("kf", z, call_type=1.0),
+        pns_record("kn", z, call_type=None),
     ]
     records, ignored, problems = adapter("aliyun-pns").read(payload)
     # 3 is an SMS received by X, 2 one sent by A through X (the message-queue version of
@@ -541,13 +490,13 @@ def test_aliyun_call_types_sms_and_caller(ws: Workspace) -> None:
     assert [p.split(":")[0] for p in problems] == [f"record {i}" for i in range(8, 13)]
     assert {r.caller for r in records} == {"15200001504"}  # peer_no, never phone_no
     sms = [
-        _pns("m1", z, sms_number=70),
-        _pns("m2", z, sms_number="1"),
-        _pns("m3", z, sms_number=0),
-        _pns("m4", z, sms_number="0"),
-        _pns("m5", z, sms_number=""),
-        _pns("m6", z, sms_number=None),
-        _pns("m7", z),
+        pns_record("m1", z, sms_number=70),
+        pns_record("m2", z, sms_number="1"),
+        pns_record("m3", z, sms_number=0),
+        pns_record("m4", z, sms_number="0"),
+        pns_record("m5", z, sms_number=""),
+        pns_record("m6", z, sms_number=None),
+        pns_record("m7", z),
     ]
     res = ingest(ws, "aliyun-pns", sms)
     assert [h.channel for h in res.hits] == ["sms", "sms", "call", "call", "call", "call", "call"]
@@ -555,17 +504,17 @@ def test_aliyun_call_types_sms_and_caller(ws: Workspace) -> None:
 
 
 def test_a_boolean_sms_number_is_not_an_sms(ws: Workspace) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     records, _ignored, problems = adapter("aliyun-pns").read(
-        [_pns("b1", tok["zto"], sms_number=False)]
+        [pns_record("b1", tok["zto"], sms_number=False)]
     )
     assert problems or [r.channel for r in records] == ["call"]
 
 
 def test_each_hit_names_the_right_recipient_whatever_the_number_spelling(ws: Workspace) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     z, cs = tok["zto"], tok["cs-firm"]
-    pool = _unissued(ws)[0]
+    pool = unissued(ws)[0]
     spelt = [
         f"+86 {z[:3]} {z[3:7]} {z[7:]}",
         f"0086-{z}",
@@ -575,7 +524,7 @@ def test_each_hit_names_the_right_recipient_whatever_the_number_spelling(ws: Wor
         pool,
         z + "0",  # 12 digits: another number
     ]
-    res = ingest(ws, "aliyun-pns", [_pns(f"r{i}", n) for i, n in enumerate(spelt)])
+    res = ingest(ws, "aliyun-pns", [pns_record(f"r{i}", n) for i, n in enumerate(spelt)])
     assert [(h.contact, h.status, h.recipient) for h in res.hits] == [
         (z, "canary", "zto"),
         (z, "canary", "zto"),
@@ -596,8 +545,8 @@ def test_each_hit_names_the_right_recipient_whatever_the_number_spelling(ws: Wor
 
 def test_hostile_pushes_get_one_line_4xx_never_500(service: Service) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
-    big = json.dumps([_pns(f"b{i}", tok["zto"]) for i in range(9000)]).encode()
+    tok = tokens_of(ws)
+    big = json.dumps([pns_record(f"b{i}", tok["zto"]) for i in range(9000)]).encode()
     assert len(big) > 1 << 20
 
     def chunks() -> Iterator[bytes]:
@@ -638,28 +587,28 @@ def test_hostile_pushes_get_one_line_4xx_never_500(service: Service) -> None:
 
 def test_a_push_records_readable_records_and_lists_every_bad_one(service: Service) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     z = tok["zto"]
     bad = [
-        _pns(["x"], z),
-        _pns({"a": 1}, z),
-        _pns(True, z),
-        _pns(1.5, z),
-        _pns(float("nan"), z),
-        _pns("x" * 101, z),
-        _pns("q1", "1" * 300),
-        _pns("q2", z, peer_no=[1]),
-        _pns("q3", z, peer_no="1" * 201),
-        _pns("q4", z, call_time=5),
-        _pns("q5", z, call_time=["2026-11-28 20:11:29"]),
-        _pns("q6", z, call_type=[1]),
-        _pns("q7", z, call_type=float("inf")),
+        pns_record(["x"], z),
+        pns_record({"a": 1}, z),
+        pns_record(True, z),
+        pns_record(1.5, z),
+        pns_record(float("nan"), z),
+        pns_record("x" * 101, z),
+        pns_record("q1", "1" * 300),
+        pns_record("q2", z, peer_no=[1]),
+        pns_record("q3", z, peer_no="1" * 201),
+        pns_record("q4", z, call_time=5),
+        pns_record("q5", z, call_time=["2026-11-28 20:11:29"]),
+        pns_record("q6", z, call_type=[1]),
+        pns_record("q7", z, call_type=float("inf")),
         "not an object",
         [],
         None,
         1,
     ]
-    good = [_pns("📞-1", z), _pns("𠀀-2", tok["cs-firm"], sms_number=3)]
+    good = [pns_record("📞-1", z), pns_record("𠀀-2", tok["cs-firm"], sms_number=3)]
     payload = [good[0], *bad, good[1]]
     body = json.dumps(payload, ensure_ascii=False).encode()  # NaN/Infinity as JS spells them
     with httpx.Client(base_url=url, timeout=60) as c:
@@ -673,8 +622,8 @@ def test_a_push_records_readable_records_and_lists_every_bad_one(service: Servic
         assert all("\n" not in p and len(p) < 120 for p in d["problems"])
         r = _push(c, tokens, body)
         assert (r.json()["recorded"], r.json()["duplicates"]) == (0, 2)
-        long_text = _local("L", z, text="诈" * 5001)
-        r = _push(c, tokens, [long_text, _local("L2", z, text="😀" * 5000)], name="local")
+        long_text = local_record("L", z, text="诈" * 5001)
+        r = _push(c, tokens, [long_text, local_record("L2", z, text="😀" * 5000)], name="local")
         assert r.status_code == 200
         assert r.json()["recorded"] == 1
         assert r.json()["problems"] == ["record 1: text is longer than 5000 characters"]
@@ -686,9 +635,9 @@ def test_a_lone_surrogate_in_one_record_does_not_lose_the_push(
     service: Service, field: str
 ) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
-    bad = _pns("s-2", tok["zto"]) | {field: "15200001504\ud800"}
-    body = json.dumps([_pns("s-1", tok["zto"]), bad]).encode()  # ASCII: "\\ud800" escape
+    tok = tokens_of(ws)
+    bad = pns_record("s-2", tok["zto"]) | {field: "15200001504\ud800"}
+    body = json.dumps([pns_record("s-1", tok["zto"]), bad]).encode()  # ASCII: "\\ud800" escape
     with httpx.Client(base_url=url, timeout=60) as c:
         r = _push(c, tokens, body)
     assert r.status_code < 500, r.text
@@ -698,11 +647,14 @@ def test_a_lone_surrogate_in_one_record_does_not_lose_the_push(
 
 
 def test_a_nul_in_a_record_is_not_stored_raw(ws: Workspace) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     res = ingest(
         ws,
         "local",
-        [_local("n\x00-1", tok["zto"]), _local("n-2", tok["zto"], **{"from": "1520000\x001504"})],
+        [
+            local_record("n\x00-1", tok["zto"]),
+            local_record("n-2", tok["zto"], **{"from": "1520000\x001504"}),
+        ],
         all_or_nothing=False,
     )
     assert res.hits or res.problems
@@ -722,29 +674,29 @@ def _write(path: Path, rows: list[dict[str, Any]], encoding: str, *, array: bool
 
 
 def test_cli_reads_gbk_utf16_bom_and_blank_lines(ws: Workspace, tmp_path: Path) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     z = tok["zto"]
     files = [
         _write(
             tmp_path / "gbk.json",
-            [_local("g1", z, channel="sms", text=SCAM_TEXT, **{"from": "中通客服"})],
+            [local_record("g1", z, channel="sms", text=SCAM_TEXT, **{"from": "中通客服"})],
             "gbk",
             array=True,
         ),
         _write(
             tmp_path / "u16.jsonl",
-            [_local("u1", z, channel="sms", text=SCAM_TEXT)],
+            [local_record("u1", z, channel="sms", text=SCAM_TEXT)],
             "utf-16",
             array=False,
         ),
-        _write(tmp_path / "u8sig.json", [_local("s1", z)], "utf-8-sig", array=True),
+        _write(tmp_path / "u8sig.json", [local_record("s1", z)], "utf-8-sig", array=True),
     ]
     crlf = tmp_path / "blank.jsonl"
     crlf.write_bytes(
         b"\xef\xbb\xbf\r\n\r\n"
-        + json.dumps(_local("j1", z)).encode()
+        + json.dumps(local_record("j1", z)).encode()
         + b"\r\n   \r\n\t\n"
-        + json.dumps(_local("j2", z)).encode()
+        + json.dumps(local_record("j2", z)).encode()
         + b"\r\n\r\n"
     )
     files.append(crlf)
@@ -763,16 +715,16 @@ def test_cli_reads_gbk_utf16_bom_and_blank_lines(ws: Workspace, tmp_path: Path) 
 def test_cli_bad_files_give_one_line_exit_2_and_record_nothing(
     ws: Workspace, tmp_path: Path
 ) -> None:
-    tok = _tokens(ws)
-    good = json.dumps(_local("ok-1", tok["zto"]))
+    tok = tokens_of(ws)
+    good = json.dumps(local_record("ok-1", tok["zto"]))
     cases: dict[str, tuple[bytes, str]] = {
         "bad-record.jsonl": (
-            (good + "\n" + json.dumps(_local(["x"], tok["zto"])) + "\n").encode(),
+            (good + "\n" + json.dumps(local_record(["x"], tok["zto"])) + "\n").encode(),
             "record 2: id must be text",
         ),
         "surrogate.jsonl": (
             (
-                good + "\n" + json.dumps(_local("s", tok["zto"], **{"from": "\ud800"})) + "\n"
+                good + "\n" + json.dumps(local_record("s", tok["zto"], **{"from": "\ud800"})) + "\n"
             ).encode(),
             "not valid Unicode",
         ),
@@ -791,7 +743,7 @@ def test_cli_bad_files_give_one_line_exit_2_and_record_nothing(
         "binary.bin": (bytes(range(256)) * 4, "not a text file"),
         "empty.json": (b"   \n", "empty"),
         "too-long.jsonl": (
-            (good + "\n" + json.dumps(_local("y" * 101, tok["zto"])) + "\n").encode(),
+            (good + "\n" + json.dumps(local_record("y" * 101, tok["zto"])) + "\n").encode(),
             "record 2: id is longer than 100 characters",
         ),
     }
@@ -805,17 +757,17 @@ def test_cli_bad_files_give_one_line_exit_2_and_record_nothing(
         assert tok["zto"] not in r.stderr  # no record's content in the message
     assert stored_hits(ws) == []
     with pytest.raises(InputError):
-        ingest(ws, "local", [_local("ok-1", tok["zto"]), _local("ok-2", "")])
+        ingest(ws, "local", [local_record("ok-1", tok["zto"]), local_record("ok-2", "")])
     assert stored_hits(ws) == []
 
 
 def test_cli_json_output_failure_does_not_follow_a_commit(ws: Workspace, tmp_path: Path) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     f = tmp_path / "mixed.jsonl"
     f.write_text(
-        json.dumps(_local("good", tok["zto"]))
+        json.dumps(local_record("good", tok["zto"]))
         + "\n"
-        + json.dumps(_local("x\ud800", OUTSIDE))
+        + json.dumps(local_record("x\ud800", OUTSIDE))
         + "\n"
     )
     r = run_cli("canary", "ingest", str(f), "--json", home=ws.home)
@@ -828,12 +780,12 @@ def test_cli_json_output_failure_does_not_follow_a_commit(ws: Workspace, tmp_pat
 def test_cli_json_lines_with_a_unicode_line_separator_inside_a_text(
     ws: Workspace, tmp_path: Path, sep: str
 ) -> None:
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     f = _write(
         tmp_path / "sep.jsonl",
         [
-            _local("ls-1", tok["zto"], channel="sms", text=f"第一行{sep}第二行"),
-            _local("ls-2", tok["zto"]),
+            local_record("ls-1", tok["zto"], channel="sms", text=f"第一行{sep}第二行"),
+            local_record("ls-2", tok["zto"]),
         ],
         "utf-8",
         array=False,
@@ -848,19 +800,19 @@ def test_cli_json_lines_with_a_unicode_line_separator_inside_a_text(
 
 def test_only_telecom_and_analyst_tokens_push(service: Service) -> None:
     url, ws, tokens = service
-    tok = _tokens(ws)
+    tok = tokens_of(ws)
     with httpx.Client(base_url=url, timeout=60) as c:
         for i, role in enumerate(("telecom", "analyst")):
             r = c.post(
                 "/api/v1/telecom/local",
-                json=[_local(f"w{i}", tok["zto"])],
+                json=[local_record(f"w{i}", tok["zto"])],
                 headers=_auth(tokens, role),
             )
             assert r.status_code == 200 and r.json()["recorded"] == 1, role
         for role in ("agent", "recipient"):
             r = c.post(
                 "/api/v1/telecom/local",
-                json=[_local("w9", tok["zto"])],
+                json=[local_record("w9", tok["zto"])],
                 headers=_auth(tokens, role),
             )
             assert r.status_code == 403 and list(r.json()) == ["error"], role
@@ -870,7 +822,9 @@ def test_only_telecom_and_analyst_tokens_push(service: Service) -> None:
             {"Authorization": f"Basic {tokens['telecom']}"},
             {"Cookie": f"leaktrace_token={tokens['telecom']}"},  # the API takes no cookie
         ):
-            r = c.post("/api/v1/telecom/local", json=[_local("w9", tok["zto"])], headers=headers)
+            r = c.post(
+                "/api/v1/telecom/local", json=[local_record("w9", tok["zto"])], headers=headers
+            )
             assert r.status_code == 401, headers
     assert len(stored_hits(ws)) == 2
 
