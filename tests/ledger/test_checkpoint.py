@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -17,46 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_workspace, run_cli
-from leaktrace.attribution.hits import record_hit
-from leaktrace.attribution.reports import add_reports, parse_report_obj
-from leaktrace.attribution.simulate import simulate_wave
 from leaktrace.errors import LedgerIntegrityError
 from leaktrace.ledger import Ledger
 from leaktrace.ledger.chain import GENESIS
 from leaktrace.ledger.checkpoint import HEAD_FILE, checkpoint_hash
 from leaktrace.release import release
-from leaktrace.respond.incident import add_event, incident_ids, open_incident
+from leaktrace.respond.incident import incident_ids
 from leaktrace.workspace import Workspace
 
-
-def _sql(ws: Workspace, statement: str, params: tuple[object, ...] = ()) -> None:
-    """An edit made straight in the database, as its administrator could."""
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        con.execute(statement, params)
-        con.commit()
-
-
-def _rows(ws: Workspace, query: str) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        return con.execute(query).fetchall()
-
-
-def _reports(ws: Workspace, shop: pl.DataFrame, n: int, seed: int) -> list[int]:
-    wave = simulate_wave(ws, shop, source="zto", victims=3 * n, seed=seed, unrelated=0.0)
-    objs = list({str(w["victim_phone"]): w for w in wave}.values())[:n]
-    return add_reports(
-        ws, [parse_report_obj(o, f"w{seed}:{i + 1}") for i, o in enumerate(objs)]
-    ).ids
-
-
-def _hit(ws: Workspace, contact: str) -> None:
-    record_hit(ws, contact=contact, channel="call", at=datetime.now(UTC) - timedelta(hours=1))
-
-
-def _incident(ws: Workspace, title: str) -> str:
-    inc = open_incident(ws, title, datetime.now(UTC) - timedelta(days=1))
-    add_event(ws, inc.id, "measure", {"text": "通知快递公司停用该账号"})
-    return inc.id
+from .logs import add_wave, copied, hit, incident, rows, sql, verify
 
 
 @pytest.fixture(scope="module")
@@ -66,27 +32,16 @@ def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
     ws = make_workspace(home)
     release(shop, recipient="zto", workspace=ws)
     release(shop, recipient="cs-firm", workspace=ws)
-    _reports(ws, shop, 6, seed=1)
-    token = _rows(ws, "select contact from canary_tokens where contact <> '' limit 1")[0][0]
-    _hit(ws, token)
-    _incident(ws, "快递面单泄露")
+    add_wave(ws, shop, 6, seed=1)
+    token = rows(ws, "select contact from canary_tokens where contact <> '' limit 1")[0][0]
+    hit(ws, token)
+    incident(ws, "快递面单泄露")
     return home
 
 
 @pytest.fixture
-def ws(base: Path, tmp_path: Path) -> Iterator[Workspace]:
-    import shutil
-
-    from leaktrace.workspace import open_workspace
-
-    home = tmp_path / "ws"
-    shutil.copytree(base, home)
-    yield open_workspace(home)
-
-
-def _verify(ws: Workspace) -> tuple[bool, str | None]:
-    res = Ledger(ws).verify()
-    return res.ok, res.problem
+def ws(base: Path, tmp_path: Path) -> Workspace:
+    return copied(base, tmp_path)
 
 
 def test_a_checkpoint_pins_every_sealed_row_and_verifies(ws: Workspace) -> None:
@@ -101,7 +56,7 @@ def test_a_checkpoint_pins_every_sealed_row_and_verifies(ws: Workspace) -> None:
     assert (res.checkpoints, res.checkpoint_hash) == (1, cp.checkpoint_hash)
     assert (ws.home / HEAD_FILE).read_text().split() == ["1", cp.checkpoint_hash]
     # the hash is re-computable from what is stored, by anyone
-    (created, state, prev) = _rows(ws, "select created, state, prev_hash from checkpoints")[0]
+    (created, state, prev) = rows(ws, "select created, state, prev_hash from checkpoints")[0]
     assert checkpoint_hash(1, created, json.loads(state), prev) == cp.checkpoint_hash
     assert prev == GENESIS
 
@@ -116,9 +71,9 @@ def test_a_checkpoint_pins_every_sealed_row_and_verifies(ws: Workspace) -> None:
 )
 def test_a_pinned_row_deleted_is_named(ws: Workspace, table: str, what: str) -> None:
     Ledger(ws).checkpoint()
-    assert _verify(ws)[0]
-    _sql(ws, f"delete from {table} where id = (select max(id) from {table})")
-    ok, problem = _verify(ws)
+    assert verify(ws)[0]
+    sql(ws, f"delete from {table} where id = (select max(id) from {table})")
+    ok, problem = verify(ws)
     assert not ok
     assert problem is not None and problem.startswith("checkpoint 1: ") and what in problem
 
@@ -128,9 +83,9 @@ def test_a_whole_incident_deleted_is_named_though_incident_list_cannot_tell(
 ) -> None:
     Ledger(ws).checkpoint()
     (iid,) = incident_ids(ws)
-    _sql(ws, "delete from incident_events where incident_id = ?", (iid,))
+    sql(ws, "delete from incident_events where incident_id = ?", (iid,))
     assert incident_ids(ws) == []  # what the incident list alone sees
-    ok, problem = _verify(ws)
+    ok, problem = verify(ws)
     assert not ok and problem is not None and "incident_events" in problem
     assert "2 of the 2 incident_events rows it pinned are gone" in problem
 
@@ -141,7 +96,7 @@ def test_a_seal_stripped_or_swapped_or_a_row_renumbered_is_named(ws: Workspace) 
     from leaktrace.workspace import open_workspace
 
     Ledger(ws).checkpoint()
-    first, last = _rows(ws, "select min(id), max(id) from victim_reports")[0]
+    first, last = rows(ws, "select min(id), max(id) from victim_reports")[0]
     for statement, says in (
         (f"update victim_reports set seal = NULL where id = {first}", "are gone"),
         (f"update victim_reports set seal = '' where id = {first}", "are gone"),
@@ -171,7 +126,7 @@ def test_a_seal_stripped_or_swapped_or_a_row_renumbered_is_named(ws: Workspace) 
         with closing(sqlite3.connect(trial / "ledger.db")) as con:
             con.executescript(statement)
             con.commit()
-        ok, problem = _verify(w2)
+        ok, problem = verify(w2)
         assert not ok, statement
         assert problem is not None and "victim_reports" in problem and says in problem
 
@@ -182,17 +137,17 @@ def test_a_row_that_appears_in_a_gap_is_pinned_next_time_not_an_alarm(
     """SQLite gives a new row the id after the largest left: once the last rows were
     deleted (unsealed rows, which may go), a new report can take an id below earlier
     pinned ones. That is no tampering, and the next checkpoint pins it."""
-    last = _rows(ws, "select max(id) from victim_reports")[0][0]
-    _sql(ws, f"update victim_reports set seal = NULL where id = {last}")  # from before seals
+    last = rows(ws, "select max(id) from victim_reports")[0][0]
+    sql(ws, f"update victim_reports set seal = NULL where id = {last}")  # from before seals
     Ledger(ws).checkpoint()
-    _sql(ws, f"delete from victim_reports where id = {last}")  # allowed: it was unsealed
-    [new] = _reports(ws, shop, 1, seed=3)
+    sql(ws, f"delete from victim_reports where id = {last}")  # allowed: it was unsealed
+    [new] = add_wave(ws, shop, 1, seed=3)
     assert new == last  # the id is used again
-    assert _verify(ws)[0]
+    assert verify(ws)[0]
     cp2 = Ledger(ws).checkpoint()
     assert cp2.state["logs"]["victim_reports"]["runs"] == [[last, last]]
-    _sql(ws, f"delete from victim_reports where id = {last}")
-    ok, problem = _verify(ws)
+    sql(ws, f"delete from victim_reports where id = {last}")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and problem.startswith("checkpoint 2: ")
 
 
@@ -200,16 +155,16 @@ def test_rows_after_the_last_checkpoint_are_not_pinned_until_the_next(
     ws: Workspace, shop: pl.DataFrame
 ) -> None:
     Ledger(ws).checkpoint()
-    new = _reports(ws, shop, 3, seed=2)
-    _sql(ws, f"delete from victim_reports where id = {new[-1]}")
-    assert _verify(ws)[0]  # not covered yet: the documented limit
+    new = add_wave(ws, shop, 3, seed=2)
+    sql(ws, f"delete from victim_reports where id = {new[-1]}")
+    assert verify(ws)[0]  # not covered yet: the documented limit
     cp2 = Ledger(ws).checkpoint()
     assert cp2.seq == 2
     assert cp2.state["logs"]["victim_reports"]["rows"] == 2
     assert cp2.state["logs"]["victim_reports"]["runs"] == [[new[0], new[1]]]
-    assert _verify(ws)[0]
-    _sql(ws, f"delete from victim_reports where id = {new[0]}")
-    ok, problem = _verify(ws)
+    assert verify(ws)[0]
+    sql(ws, f"delete from victim_reports where id = {new[0]}")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and problem.startswith("checkpoint 2: ")
     assert "victim_reports" in problem
 
@@ -217,21 +172,21 @@ def test_rows_after_the_last_checkpoint_are_not_pinned_until_the_next(
 def test_an_unsealed_row_may_be_deleted(ws: Workspace) -> None:
     """Rows stored before seals never count and are not pinned: deleting them (as the
     docs advise once their report was added again, sealed) must not fail verify."""
-    first = _rows(ws, "select min(id) from victim_reports")[0][0]
-    _sql(ws, f"update victim_reports set seal = NULL where id = {first}")
+    first = rows(ws, "select min(id) from victim_reports")[0][0]
+    sql(ws, f"update victim_reports set seal = NULL where id = {first}")
     Ledger(ws).checkpoint()
-    _sql(ws, f"delete from victim_reports where id = {first}")
-    assert _verify(ws) == (True, None)
+    sql(ws, f"delete from victim_reports where id = {first}")
+    assert verify(ws) == (True, None)
 
 
 def test_the_release_chain_cut_below_a_checkpoint_is_named(ws: Workspace) -> None:
     Ledger(ws).checkpoint()
-    rid = _rows(ws, "select release_id from releases where seq = 2")[0][0]
-    _sql(ws, "delete from canary_tokens where release_id = ?", (rid,))
-    _sql(ws, "delete from releases where seq = 2")
+    rid = rows(ws, "select release_id from releases where seq = 2")[0][0]
+    sql(ws, "delete from canary_tokens where release_id = ?", (rid,))
+    sql(ws, "delete from releases where seq = 2")
     # what the chain alone shows: nothing (the index file left behind is younger than the
     # grace period, so only the checkpoint names it)
-    ok, problem = _verify(ws)
+    ok, problem = verify(ws)
     assert not ok
     assert problem is not None and "pins release record 2" in problem
 
@@ -239,7 +194,7 @@ def test_the_release_chain_cut_below_a_checkpoint_is_named(ws: Workspace) -> Non
 def test_releases_after_a_checkpoint_verify(ws: Workspace, shop: pl.DataFrame) -> None:
     Ledger(ws).checkpoint()
     release(shop, recipient="yto", workspace=ws)
-    assert _verify(ws)[0]
+    assert verify(ws)[0]
     cp = Ledger(ws).checkpoint()
     assert cp.state["releases"]["seq"] == 3
 
@@ -256,8 +211,8 @@ def test_releases_after_a_checkpoint_verify(ws: Workspace, shop: pl.DataFrame) -
 )
 def test_an_altered_checkpoint_is_named(ws: Workspace, statement: str) -> None:
     Ledger(ws).checkpoint()
-    _sql(ws, statement)
-    ok, problem = _verify(ws)
+    sql(ws, statement)
+    ok, problem = verify(ws)
     assert not ok and problem is not None and problem.startswith("checkpoint 1")
 
 
@@ -266,39 +221,39 @@ def test_checkpoints_removed_from_the_database_are_named_by_the_head_file(
 ) -> None:
     Ledger(ws).checkpoint()
     Ledger(ws).checkpoint()
-    _sql(ws, "delete from checkpoints where seq = 2")
-    ok, problem = _verify(ws)
+    sql(ws, "delete from checkpoints where seq = 2")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and HEAD_FILE in problem
-    _sql(ws, "delete from checkpoints")
-    ok, problem = _verify(ws)
+    sql(ws, "delete from checkpoints")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and "checkpoint 2" in problem
     # without the head file (someone who can write the workspace too) only a hash kept
     # elsewhere shows it: --expect-head, below
     (ws.home / HEAD_FILE).unlink()
-    assert _verify(ws)[0]
+    assert verify(ws)[0]
 
 
 def test_a_middle_checkpoint_removed_breaks_the_chain(ws: Workspace) -> None:
     for _ in range(3):
         Ledger(ws).checkpoint()
-    _sql(ws, "delete from checkpoints where seq = 2")
-    ok, problem = _verify(ws)
+    sql(ws, "delete from checkpoints where seq = 2")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and "checkpoint 3 out of order" in problem
 
 
 def test_a_checkpoint_of_a_ledger_that_fails_is_refused(ws: Workspace) -> None:
     Ledger(ws).checkpoint()
-    _sql(ws, "delete from canary_hits")
+    sql(ws, "delete from canary_hits")
     with pytest.raises(LedgerIntegrityError, match="canary_hits"):
         Ledger(ws).checkpoint()
-    assert _rows(ws, "select count(*) from checkpoints")[0][0] == 1
+    assert rows(ws, "select count(*) from checkpoints")[0][0] == 1
 
 
 def test_trace_refuses_once_a_pinned_report_is_gone(ws: Workspace) -> None:
     """trace, attribute and exposed refuse a ledger that does not verify: a deleted
     report would otherwise silently change what attribute counts."""
     Ledger(ws).checkpoint()
-    _sql(ws, "delete from victim_reports where id = (select min(id) from victim_reports)")
+    sql(ws, "delete from victim_reports where id = (select min(id) from victim_reports)")
     with pytest.raises(LedgerIntegrityError, match="victim_reports"):
         Ledger(ws).require_valid()
 
@@ -325,7 +280,7 @@ def test_cli_checkpoint_verify_and_expect_head(ws: Workspace) -> None:
     }
     # the database rolled back to before both checkpoints, head file gone too: only the
     # hash kept elsewhere shows it
-    _sql(ws, "delete from checkpoints")
+    sql(ws, "delete from checkpoints")
     (ws.home / HEAD_FILE).unlink()
     assert run_cli("verify", home=ws.home).returncode == 0
     r = run_cli("verify", "--expect-head", digest, home=ws.home)
@@ -333,7 +288,7 @@ def test_cli_checkpoint_verify_and_expect_head(ws: Workspace) -> None:
     assert "no longer holds" in r.stderr and "Traceback" not in r.stderr
     # a tampered log: one line, exit code, no traceback, and checkpoint refuses too
     run_cli("checkpoint", home=ws.home)
-    _sql(ws, "delete from canary_hits")
+    sql(ws, "delete from canary_hits")
     for args in (("verify",), ("checkpoint",)):
         r = run_cli(*args, home=ws.home)
         assert r.returncode != 0
@@ -359,10 +314,10 @@ def test_any_one_pinned_row_deleted_is_named(
     w = open_workspace(home)
     Ledger(w).checkpoint()
     table = data.draw(st.sampled_from(["victim_reports", "canary_hits", "incident_events"]))
-    ids = [r[0] for r in _rows(w, f"select id from {table}")]
+    ids = [r[0] for r in rows(w, f"select id from {table}")]
     victim = data.draw(st.sampled_from(ids))
-    _sql(w, f"delete from {table} where id = ?", (victim,))
-    ok, problem = _verify(w)
+    sql(w, f"delete from {table} where id = ?", (victim,))
+    ok, problem = verify(w)
     assert not ok and problem is not None and table in problem
     shutil.rmtree(home.parent)
 
@@ -373,12 +328,12 @@ def test_a_database_from_before_seals(ws: Workspace) -> None:
     from leaktrace.attribution import store
     from leaktrace.errors import ConfigError
 
-    _sql(ws, "ALTER TABLE victim_reports DROP COLUMN seal")
+    sql(ws, "ALTER TABLE victim_reports DROP COLUMN seal")
     store._ENGINES.clear()
-    assert _verify(ws)[0]
+    assert verify(ws)[0]
     with pytest.raises(ConfigError, match="victim_reports has no column seal"):
         Ledger(ws).checkpoint()
     r = run_cli("checkpoint", "--json", home=ws.home)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["logs"]["victim_reports"]["rows"] == 0  # all unsealed now
-    assert _verify(ws)[0]
+    assert verify(ws)[0]

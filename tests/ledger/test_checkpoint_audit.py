@@ -8,11 +8,7 @@ each asserting the correct behaviour, so they fail until the bug is fixed.
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +19,7 @@ import pytest
 import leaktrace.ledger.checkpoint as cpmod
 import leaktrace.ledger.ledger as ledger_mod
 from conftest import make_workspace, run_cli
-from leaktrace.attribution.hits import record_hit
-from leaktrace.attribution.reports import VictimReport, add_reports, parse_report_obj
-from leaktrace.attribution.simulate import simulate_wave
+from leaktrace.attribution.reports import add_reports
 from leaktrace.errors import LedgerIntegrityError, SigningPassphraseError
 from leaktrace.ledger import Ledger
 from leaktrace.ledger.checkpoint import HEAD_FILE, make_checkpoint
@@ -33,50 +27,21 @@ from leaktrace.release import release
 from leaktrace.respond.incident import add_event, incident_ids, open_incident
 from leaktrace.workspace import Workspace, open_workspace
 
+from .logs import (
+    add_wave,
+    canary_contact,
+    copied,
+    hit,
+    one,
+    report_objs,
+    rows,
+    sql,
+    verify,
+)
+
 LOGS = ("victim_reports", "canary_hits", "incident_events")
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _sql(ws: Workspace, script: str) -> None:
-    """An edit made straight in the database, as its administrator could."""
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        con.executescript(script)
-        con.commit()
-
-
-def _rows(ws: Workspace, query: str) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
-        return con.execute(query).fetchall()
-
-
-def _one(ws: Workspace, query: str) -> Any:
-    return _rows(ws, query)[0][0]
-
-
-def _report_objs(ws: Workspace, shop: pl.DataFrame, n: int, seed: int) -> list[VictimReport]:
-    wave = simulate_wave(ws, shop, source="zto", victims=3 * n, seed=seed, unrelated=0.0)
-    objs = list({str(w["victim_phone"]): w for w in wave}.values())[:n]
-    return [parse_report_obj(o, f"w{seed}:{i + 1}") for i, o in enumerate(objs)]
-
-
-def _reports(ws: Workspace, shop: pl.DataFrame, n: int, seed: int) -> list[int]:
-    return add_reports(ws, _report_objs(ws, shop, n, seed)).ids
-
-
-def _token(ws: Workspace, offset: int = 0) -> str:
-    return str(
-        _one(ws, f"select contact from canary_tokens where contact <> '' limit 1 offset {offset}")
-    )
-
-
-def _hit(ws: Workspace, contact: str, hours: int = 1) -> None:
-    record_hit(ws, contact=contact, channel="call", at=datetime.now(UTC) - timedelta(hours=hours))
-
-
-def _verify(ws: Workspace) -> tuple[bool, str | None]:
-    res = Ledger(ws).verify()
-    return res.ok, res.problem
 
 
 def _head(ws: Workspace) -> str | None:
@@ -108,18 +73,16 @@ def base(tmp_path_factory: pytest.TempPathFactory, small: pl.DataFrame) -> Path:
     ws = make_workspace(home)
     release(small, recipient="zto", workspace=ws)
     release(small, recipient="cs-firm", workspace=ws)
-    _reports(ws, small, 4, seed=1)
-    _hit(ws, _token(ws))
+    add_wave(ws, small, 4, seed=1)
+    hit(ws, canary_contact(ws))
     inc = open_incident(ws, "快递面单泄露", datetime.now(UTC) - timedelta(days=1))
     add_event(ws, inc.id, "measure", {"text": "通知快递公司停用该账号"})
     return home
 
 
 @pytest.fixture
-def ws(base: Path, tmp_path: Path) -> Iterator[Workspace]:
-    home = tmp_path / "ws"
-    shutil.copytree(base, home)
-    yield open_workspace(home)
+def ws(base: Path, tmp_path: Path) -> Workspace:
+    return copied(base, tmp_path)
 
 
 # ------------------------------------------------- detection: database-only edits that hold
@@ -177,8 +140,8 @@ def test_database_only_edits_of_pinned_rows_are_named(
     ws: Workspace, script: str, table: str, says: str
 ) -> None:
     Ledger(ws).checkpoint()
-    _sql(ws, script)
-    ok, problem = _verify(ws)
+    sql(ws, script)
+    ok, problem = verify(ws)
     assert not ok, script
     assert problem is not None and problem.startswith("checkpoint 1: ")
     assert table in problem and says in problem
@@ -215,8 +178,8 @@ def test_database_only_edits_of_checkpoint_rows_are_named(
 ) -> None:
     for _ in range(3):
         Ledger(ws).checkpoint()
-    _sql(ws, script)
-    ok, problem = _verify(ws)
+    sql(ws, script)
+    ok, problem = verify(ws)
     assert not ok and problem is not None and says in problem, problem
 
 
@@ -239,12 +202,12 @@ def test_rewriting_a_checkpoint_without_changing_its_meaning_is_harmless(
     """What verify checks is the parsed, signed state: a rewrite that keeps its meaning
     changes nothing that is pinned (and so is, correctly, no alarm)."""
     cp = Ledger(ws).checkpoint()
-    _sql(ws, script)
+    sql(ws, script)
     res = Ledger(ws).verify()
     assert res.ok, res.problem
     assert res.checkpoint_hash == cp.checkpoint_hash
-    _sql(ws, "delete from victim_reports where id = 3")  # and it still pins what it pinned
-    ok, problem = _verify(ws)
+    sql(ws, "delete from victim_reports where id = 3")  # and it still pins what it pinned
+    ok, problem = verify(ws)
     assert not ok and problem is not None and "victim_reports" in problem
 
 
@@ -257,7 +220,7 @@ def test_a_pinned_report_altered_but_keeping_its_seal_is_caught_by_the_seal(
     from leaktrace.attribution.store import load_reports, report_is_sealed
 
     Ledger(ws).checkpoint()
-    _sql(ws, "update victim_reports set status = 'malformed' where id = 2")
+    sql(ws, "update victim_reports set status = 'malformed' where id = 2")
     sealed = {r.id: report_is_sealed(ws, r) for r in load_reports(ws)}
     assert sealed == {1: True, 2: False, 3: True, 4: True}
 
@@ -271,12 +234,12 @@ def test_intake_between_checkpoints_and_empty_checkpoints_verify(
     first = Ledger(ws).checkpoint()
     second = Ledger(ws).checkpoint()  # nothing new
     assert all(second.state["logs"][t]["rows"] == 0 for t in LOGS)
-    assert _verify(ws) == (True, None)
-    new = _reports(ws, small, 3, seed=2)
-    _hit(ws, _token(ws, 1), hours=2)
+    assert verify(ws) == (True, None)
+    new = add_wave(ws, small, 3, seed=2)
+    hit(ws, canary_contact(ws, 1), hours=2)
     (iid,) = incident_ids(ws)
     add_event(ws, iid, "measure", {"text": "再次通知"})
-    assert _verify(ws) == (True, None)  # new rows are not pinned yet, and no alarm
+    assert verify(ws) == (True, None)  # new rows are not pinned yet, and no alarm
     third = Ledger(ws).checkpoint()
     logs = third.state["logs"]
     assert (logs["victim_reports"]["rows"], logs["canary_hits"]["rows"]) == (3, 1)
@@ -293,15 +256,15 @@ def test_key_rotation_and_a_release_between_checkpoints_verify(
     Ledger(ws).checkpoint()
     assert ws.keys.rotate() == 2
     ws = open_workspace(ws.home)
-    assert _verify(ws) == (True, None)
-    new = _reports(ws, small, 2, seed=5)
-    assert all(s.startswith("v2:") for (s,) in _rows(ws, "select seal from victim_reports")[-2:])
+    assert verify(ws) == (True, None)
+    new = add_wave(ws, small, 2, seed=5)
+    assert all(s.startswith("v2:") for (s,) in rows(ws, "select seal from victim_reports")[-2:])
     release(small, recipient="yto", workspace=ws)
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
     cp = Ledger(ws).checkpoint()
     assert cp.state["releases"]["seq"] == 3
     assert cp.state["logs"]["victim_reports"]["runs"] == [[new[0], new[-1]]]
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
     r = run_cli("keys", "rotate", home=ws.home)
     assert r.returncode == 0, r.stderr
     r = run_cli("checkpoint", home=ws.home)
@@ -312,33 +275,33 @@ def test_key_rotation_and_a_release_between_checkpoints_verify(
 def test_adding_the_same_reports_again_is_a_duplicate_and_verifies(
     ws: Workspace, small: pl.DataFrame
 ) -> None:
-    objs = _report_objs(ws, small, 3, seed=7)
+    objs = report_objs(ws, small, 3, seed=7)
     assert len(add_reports(ws, objs).ids) == 3
     Ledger(ws).checkpoint()
     again = add_reports(ws, objs)
     assert (again.ids, again.duplicates) == ([], 3)
     cp = Ledger(ws).checkpoint()
     assert cp.state["logs"]["victim_reports"]["rows"] == 0
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
 
 
 def test_a_checkpoint_before_any_log_table_exists(tmp_path: Path, small: pl.DataFrame) -> None:
     ws = make_workspace(tmp_path / "ws")
     release(small, recipient="zto", workspace=ws)
-    present = {r[0] for r in _rows(ws, "select name from sqlite_master where type = 'table'")}
+    present = {r[0] for r in rows(ws, "select name from sqlite_master where type = 'table'")}
     assert not present & set(LOGS)
     cp = Ledger(ws).checkpoint()
     assert all(cp.state["logs"][t]["rows"] == 0 for t in LOGS)
-    assert _verify(ws) == (True, None)
-    _reports(ws, small, 2, seed=3)
-    _hit(ws, _token(ws))
+    assert verify(ws) == (True, None)
+    add_wave(ws, small, 2, seed=3)
+    hit(ws, canary_contact(ws))
     open_incident(ws, "t", datetime.now(UTC) - timedelta(days=1))
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
     cp2 = Ledger(ws).checkpoint()
     assert [cp2.state["logs"][t]["rows"] for t in LOGS] == [2, 1, 1]
-    assert _verify(ws) == (True, None)
-    _sql(ws, "delete from canary_hits")
-    ok, problem = _verify(ws)
+    assert verify(ws) == (True, None)
+    sql(ws, "delete from canary_hits")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and problem.startswith("checkpoint 2: ")
 
 
@@ -349,26 +312,26 @@ def test_a_database_from_before_seals_upgraded_then_cleaned_up(
     unsealed); new reports are pinned; deleting the old unsealed rows is allowed."""
     from leaktrace.attribution import store
 
-    _sql(
+    sql(
         ws,
         "alter table victim_reports drop column seal; alter table canary_hits drop column seal",
     )
     store._ENGINES.clear()
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
     store.engine_for(ws)  # what `leaktrace checkpoint` does first
     cp = Ledger(ws).checkpoint()
     assert cp.state["logs"]["victim_reports"]["rows"] == 0
     assert cp.state["logs"]["canary_hits"]["rows"] == 0
-    new = _reports(ws, small, 2, seed=9)
+    new = add_wave(ws, small, 2, seed=9)
     Ledger(ws).checkpoint()
-    _sql(ws, f"delete from victim_reports where id < {new[0]}; delete from canary_hits")
-    assert _verify(ws) == (True, None)
-    _reports(ws, small, 1, seed=11)
-    assert _verify(ws) == (True, None)
+    sql(ws, f"delete from victim_reports where id < {new[0]}; delete from canary_hits")
+    assert verify(ws) == (True, None)
+    add_wave(ws, small, 1, seed=11)
+    assert verify(ws) == (True, None)
     Ledger(ws).checkpoint()
-    assert _verify(ws) == (True, None)
-    _sql(ws, f"delete from victim_reports where id = {new[1]}")
-    ok, problem = _verify(ws)
+    assert verify(ws) == (True, None)
+    sql(ws, f"delete from victim_reports where id = {new[1]}")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and problem.startswith("checkpoint 2: ")
 
 
@@ -377,8 +340,8 @@ def test_concurrent_intake_and_checkpoints_cause_no_false_alarm(
 ) -> None:
     """Reports, hits and incident events written from threads while checkpoints are
     taken in a loop: every sealed row ends up pinned exactly once, and verify holds."""
-    batches = [_report_objs(ws, small, 2, seed=100 + k) for k in range(6)]
-    tokens = [_token(ws, k) for k in range(3)]
+    batches = [report_objs(ws, small, 2, seed=100 + k) for k in range(6)]
+    tokens = [canary_contact(ws, k) for k in range(3)]
     (iid,) = incident_ids(ws)
     errors: list[str] = []
     done = threading.Event()
@@ -387,7 +350,7 @@ def test_concurrent_intake_and_checkpoints_cause_no_false_alarm(
         try:
             for j in range(k, len(batches), 2):
                 add_reports(ws, batches[j])
-                _hit(ws, tokens[j % 3], hours=j + 2)
+                hit(ws, tokens[j % 3], hours=j + 2)
                 add_event(ws, iid, "measure", {"text": f"批次 {j}"})
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(repr(exc))
@@ -410,11 +373,11 @@ def test_concurrent_intake_and_checkpoints_cause_no_false_alarm(
     cp_thread.join()
     assert errors == []
     Ledger(ws).checkpoint()
-    assert _verify(ws) == (True, None)
-    states = [json.loads(s) for (s,) in _rows(ws, "select state from checkpoints order by seq")]
+    assert verify(ws) == (True, None)
+    states = [json.loads(s) for (s,) in rows(ws, "select state from checkpoints order by seq")]
     for t in LOGS:
         pinned = sum(s["logs"][t]["rows"] for s in states)
-        sealed = _one(ws, f"select count(*) from {t} where seal is not null and seal <> ''")
+        sealed = one(ws, f"select count(*) from {t} where seal is not null and seal <> ''")
         assert pinned == sealed, t
 
 
@@ -434,10 +397,10 @@ def test_checkpoint_with_a_protected_key_and_no_passphrase(
     assert "Traceback" not in r.stderr
     with pytest.raises(SigningPassphraseError):
         Ledger(open_workspace(ws.home)).checkpoint()
-    assert _one(ws, "select count(*) from checkpoints") == 1 and _head(ws) == head
+    assert one(ws, "select count(*) from checkpoints") == 1 and _head(ws) == head
     monkeypatch.setenv("LEAKTRACE_SIGNING_PASSPHRASE", "correct horse battery")
     assert Ledger(open_workspace(ws.home)).checkpoint().seq == 2
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
 
 
 def test_checkpoint_of_a_tampered_ledger_or_a_missing_workspace_writes_nothing(
@@ -445,13 +408,13 @@ def test_checkpoint_of_a_tampered_ledger_or_a_missing_workspace_writes_nothing(
 ) -> None:
     Ledger(ws).checkpoint()
     head = _head(ws)
-    _sql(ws, "delete from incident_events where seq = 2")
+    sql(ws, "delete from incident_events where seq = 2")
     r = run_cli("checkpoint", home=ws.home)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert "incident_events" in r.stderr
     with pytest.raises(LedgerIntegrityError):
         Ledger(ws).checkpoint()
-    assert _one(ws, "select count(*) from checkpoints") == 1 and _head(ws) == head
+    assert one(ws, "select count(*) from checkpoints") == 1 and _head(ws) == head
     missing = tmp_path / "nowhere"
     r = run_cli("checkpoint", "--json", home=missing)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
@@ -478,24 +441,24 @@ def test_verify_names_a_foreign_typed_edit_instead_of_crashing(
     ws: Workspace, script: str, table: str
 ) -> None:
     Ledger(ws).checkpoint()
-    _sql(ws, script)
+    sql(ws, script)
     r = run_cli("verify", home=ws.home)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-300:]
     assert r.stderr.count("\n") == 1
-    ok, problem = _verify(ws)
+    ok, problem = verify(ws)
     assert not ok and problem is not None and table in problem
     assert problem.startswith(("checkpoint 1", "checkpoints cannot be checked"))
 
 
 def test_checkpoint_with_a_junk_blob_sealed_row_does_not_crash(ws: Workspace) -> None:
     Ledger(ws).checkpoint()
-    _sql(
+    sql(
         ws,
         f"insert into victim_reports (id, {_copy_columns('victim_reports')}, seal) "
         f"select 50, {_copy_columns('victim_reports')}, X'763100' from victim_reports "
         "where id = 1",
     )
-    assert _verify(ws) == (True, None)  # not pinned, not sealed validly: no alarm
+    assert verify(ws) == (True, None)  # not pinned, not sealed validly: no alarm
     r = run_cli("checkpoint", home=ws.home)
     assert "Traceback" not in r.stderr, r.stderr[-300:]
     assert r.returncode == 0 or r.stderr.count("\n") == 1
@@ -507,19 +470,19 @@ def test_a_row_with_id_zero_or_below_does_not_poison_the_next_checkpoint(
 ) -> None:
     Ledger(ws).checkpoint()
     cols = _copy_columns("victim_reports")
-    _sql(
+    sql(
         ws,
         f"insert into victim_reports (id, {cols}, seal) "
         f"select {row_id}, {cols}, 'v1:junk' from victim_reports where id = 1",
     )
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
     head = _head(ws)
     try:
         Ledger(ws).checkpoint()
     except LedgerIntegrityError:  # refusing is fine, if nothing was written
-        assert _one(ws, "select count(*) from checkpoints") == 1 and _head(ws) == head
+        assert one(ws, "select count(*) from checkpoints") == 1 and _head(ws) == head
         return
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
 
 
 def test_verify_while_a_checkpoint_is_made_is_no_alarm(
@@ -536,7 +499,7 @@ def test_verify_while_a_checkpoint_is_made_is_no_alarm(
         return real(home)
 
     monkeypatch.setattr(cpmod, "_read_head", read_head)
-    ok, problem = _verify(ws)
+    ok, problem = verify(ws)
     assert fired and ok, problem
 
 
@@ -557,7 +520,7 @@ def test_verify_while_a_release_and_a_checkpoint_are_made_is_no_alarm(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ledger_mod, "verify_checkpoints", verify_checkpoints)
-    ok, problem = _verify(ws)
+    ok, problem = verify(ws)
     assert fired and ok, problem
 
 
@@ -583,10 +546,10 @@ def test_concurrent_checkpoints_leave_the_head_file_at_the_newest(
     gate.set()
     first.join(10)
     second.join(10)
-    assert _one(ws, "select max(seq) from checkpoints") == 2
+    assert one(ws, "select max(seq) from checkpoints") == 2
     assert (_head(ws) or "").split()[0] == "2"
-    _sql(ws, "delete from checkpoints where seq = 2")
-    ok, problem = _verify(ws)
+    sql(ws, "delete from checkpoints where seq = 2")
+    ok, problem = verify(ws)
     assert not ok and problem is not None and HEAD_FILE in problem
 
 
@@ -595,15 +558,15 @@ def test_a_junk_row_with_a_text_id_is_no_alarm_and_never_pinned(ws: Workspace) -
     rows are all there as they were, so verify passes (no crash), and the junk row, of a
     shape leaktrace never writes, is not pinned by the next checkpoint."""
     Ledger(ws).checkpoint()
-    _sql(
+    sql(
         ws,
         "create table vr2 as select * from victim_reports; drop table victim_reports; "
         "alter table vr2 rename to victim_reports; "
         "insert into victim_reports (id, seal) values ('x7', 'v1:00')",
     )
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
     r = run_cli("verify", home=ws.home)
     assert r.returncode == 0 and "Traceback" not in r.stderr
     cp = Ledger(ws).checkpoint()
     assert cp.state["logs"]["victim_reports"]["rows"] == 0
-    assert _verify(ws) == (True, None)
+    assert verify(ws) == (True, None)
