@@ -337,3 +337,21 @@ def test_a_database_from_before_seals(ws: Workspace) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["logs"]["victim_reports"]["rows"] == 0  # all unsealed now
     assert verify(ws)[0]
+
+
+def test_cli_checkpoints_lists_them_and_refuses_a_tampered_ledger(ws: Workspace) -> None:
+    r = run_cli("checkpoints", home=ws.home)
+    assert r.returncode == 0 and "no checkpoint yet" in r.stderr
+    first = Ledger(ws).checkpoint()
+    second = Ledger(ws).checkpoint()
+    r = run_cli("checkpoints", "--json", home=ws.home)
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)
+    assert [c["checkpoint_hash"] for c in listed] == [first.checkpoint_hash, second.checkpoint_hash]
+    assert [c["logs"]["victim_reports"]["rows"] for c in listed] == [6, 0]
+    assert listed[1]["prev_hash"] == first.checkpoint_hash
+    r = run_cli("checkpoints", home=ws.home)
+    assert second.checkpoint_hash in r.stdout
+    sql(ws, "delete from canary_hits")
+    r = run_cli("checkpoints", home=ws.home)
+    assert r.returncode == 2 and "canary_hits" in r.stderr and "Traceback" not in r.stderr

@@ -208,6 +208,39 @@ def checkpoint_cmd(home: HomeOption = None, json_out: JsonOption = False) -> Non
     out_console.print(cp.checkpoint_hash)
 
 
+@app.command("checkpoints")
+@handle_errors
+def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """List the signed checkpoints: when, the release record each pinned, how many rows of
+    each log, and the hash to keep elsewhere. The ledger is verified first: a list of
+    checkpoints that do not verify would vouch for nothing."""
+    from leaktrace.ledger.checkpoint import checkpoints
+
+    ws = open_workspace(resolve_home(home))
+    ledger = Ledger(ws)
+    ledger.require_valid()
+    found = checkpoints(ledger.engine)
+    if json_out:
+        print_json([cp.as_dict() for cp in found])
+        return
+    if not found:
+        err_console.print("no checkpoint yet (leaktrace checkpoint makes one)")
+        return
+    t = Table("seq", "created", "release", "reports", "hits", "incident events", "hash")
+    for cp in found:
+        logs = cp.state["logs"]
+        t.add_row(
+            str(cp.seq),
+            cp.created,
+            str(cp.state["releases"]["seq"]),
+            str(logs["victim_reports"]["rows"]),
+            str(logs["canary_hits"]["rows"]),
+            str(logs["incident_events"]["rows"]),
+            cp.checkpoint_hash,
+        )
+    out_console.print(t)
+
+
 @app.command("resolve")
 @handle_errors
 def resolve_cmd(

@@ -81,7 +81,7 @@ __all__ = [
     "CoveredLog",
     "checkpoint_hash",
     "checkpoint_held",
-    "latest_checkpoint",
+    "checkpoints",
     "make_checkpoint",
     "verify_checkpoints",
 ]
@@ -279,12 +279,13 @@ def _load(conn: Connection) -> list[_Stored]:
     return out
 
 
-def latest_checkpoint(engine: Engine) -> Checkpoint | None:
+def checkpoints(engine: Engine) -> list[Checkpoint]:
+    """Every readable checkpoint, oldest first, as stored (``verify`` checks them)."""
     with engine.connect() as conn:
         if CheckpointRecord.__tablename__ not in _present(conn):
-            return None
+            return []
         loaded = _load(conn)
-    return loaded[-1].checkpoint if loaded else None
+    return [rec.checkpoint for rec in loaded if rec.checkpoint is not None]
 
 
 def checkpoint_held(engine: Engine, digest: str) -> bool:
