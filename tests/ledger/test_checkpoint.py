@@ -351,7 +351,7 @@ def test_cli_checkpoints_lists_them_and_refuses_a_tampered_ledger(ws: Workspace)
     assert [c["logs"]["victim_reports"]["rows"] for c in listed] == [6, 0]
     assert listed[1]["prev_hash"] == first.checkpoint_hash
     r = run_cli("checkpoints", home=ws.home)
-    assert second.checkpoint_hash in r.stdout
+    assert f"latest: {second.checkpoint_hash}" in r.stdout
     sql(ws, "delete from canary_hits")
     r = run_cli("checkpoints", home=ws.home)
     assert r.returncode == 2 and "canary_hits" in r.stderr and "Traceback" not in r.stderr

@@ -226,7 +226,8 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
     if not found:
         err_console.print("no checkpoint yet (leaktrace checkpoint makes one)")
         return
-    t = Table("seq", "created", "release", "reports", "hits", "incident events", "hash")
+    t = Table("seq", "created", "release", "reports", "hits", "incident events")
+    t.add_column("hash", overflow="fold")  # in full: it is what is kept elsewhere
     for cp in found:
         logs = cp.state["logs"]
         t.add_row(
@@ -239,6 +240,7 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
             cp.checkpoint_hash,
         )
     out_console.print(t)
+    out_console.print(f"latest: {found[-1].checkpoint_hash}", soft_wrap=True)
 
 
 @app.command("resolve")
