@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     # pin the day's victim reports, canary hits and incident events in a signed
     # checkpoint: from now on verify names any of them deleted
     cp = Ledger(ws).checkpoint()
-    pinned = ", ".join(f"{v['rows']} {k.replace('_', ' ')}" for k, v in cp.state["logs"].items())
+    pinned = cp.pinned_text()
     v_cp = Ledger(ws).verify()
     console.print(
         f"checkpoint {cp.seq}: release record {cp.state['releases']['seq']}, {pinned} pinned; "

@@ -198,8 +198,7 @@ def checkpoint_cmd(home: HomeOption = None, json_out: JsonOption = False) -> Non
     if json_out:
         print_json(cp.as_dict())
         return
-    logs = cp.state["logs"]
-    new = ", ".join(f"{r['rows']} {name.replace('_', ' ')}" for name, r in logs.items())
+    new = cp.pinned_text()
     err_console.print(
         f"checkpoint {cp.seq}: release record {cp.state['releases']['seq']}; sealed rows "
         f"pinned since the checkpoint before: {new}",
@@ -229,14 +228,14 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
     t = Table("seq", "created", "release", "reports", "hits", "incident events")
     t.add_column("hash", overflow="fold")  # in full: it is what is kept elsewhere
     for cp in found:
-        logs = cp.state["logs"]
+        pinned = cp.pinned()
         t.add_row(
             str(cp.seq),
             cp.created,
             str(cp.state["releases"]["seq"]),
-            str(logs["victim_reports"]["rows"]),
-            str(logs["canary_hits"]["rows"]),
-            str(logs["incident_events"]["rows"]),
+            str(pinned["victim_reports"]),
+            str(pinned["canary_hits"]),
+            str(pinned["incident_events"]),
             cp.checkpoint_hash,
         )
     out_console.print(t)

@@ -132,6 +132,14 @@ class Checkpoint:
     prev_hash: str
     checkpoint_hash: str
 
+    def pinned(self) -> dict[str, int]:
+        """How many rows of each log this checkpoint pinned (table -> rows)."""
+        return {name: int(entry["rows"]) for name, entry in self.state["logs"].items()}
+
+    def pinned_text(self) -> str:
+        """``6 victim reports, 1 canary hits, 2 incident events``: for the CLI and the demo."""
+        return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in self.pinned().items())
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
