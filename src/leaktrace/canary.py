@@ -170,11 +170,13 @@ def generate_canaries(
     if "order_time" in cols:
         out["order_time"] = _order_times(rng, sample["order_time"], donor)
     if "name" in cols:
-        out["name"] = sample_names(rng, male)
+        out["name"] = _missing_as_in(rng, sample["name"], sample_names(rng, male))
     if "address" in cols:
         with_province, separator = _address_style(sample["address"], g)
-        out["address"] = g.sample_addresses(
-            rng, cities, with_province=with_province, separator=separator
+        out["address"] = _missing_as_in(
+            rng,
+            sample["address"],
+            g.sample_addresses(rng, cities, with_province=with_province, separator=separator),
         )
     if "id_number" in cols:
         out["id_number"] = _id_numbers(rng, g, sample["id_number"], cities, male)
@@ -198,6 +200,28 @@ def generate_canaries(
 
 
 # -- per-field helpers ---------------------------------------------------------------------
+
+
+def _missing_as_in(rng: np.random.Generator, sample: pl.Series, values: pl.Series) -> pl.Series:
+    """``values`` with cells left empty at the rate ``sample``'s are (null or blank).
+
+    Why: a copy of digital goods has no addresses; canaries that all had one would be the
+    only rows with an address. Missing cells are null if the sample has nulls, else empty
+    text, as the sample spells them. A complete sample leaves ``values`` (and the
+    generator's state) as they are.
+    """
+    text = sample.cast(pl.Utf8)
+    missing = int((text.is_null() | (text.str.strip_chars() == "")).sum())
+    if missing == 0:
+        return values
+    share = missing / sample.len()
+    empty = pl.Series(rng.random(values.len()) < share)
+    blank = pl.lit(None, dtype=pl.Utf8) if sample.null_count() else pl.lit("")
+    return (
+        pl.select(pl.when(empty).then(blank).otherwise(pl.lit(values)))
+        .to_series()
+        .alias(values.name)
+    )
 
 
 def _canary_cities(
@@ -323,6 +347,8 @@ def _order_times(rng: np.random.Generator, times: pl.Series, donor: IntArray) ->
     # A canary's sub-second part is its time-of-day donor's: where every real time has
     # whole seconds, so has every canary (tested), with no check over the batch's times.
     combined = (day + tod).clip(lo, hi)  # type: ignore[arg-type]
+    if times.null_count():  # empty where the date's donor is: canaries lack times as often
+        combined = combined.zip_with(times.gather(donor).is_not_null(), times.gather(donor))
     return combined.alias("order_time")
 
 

@@ -60,6 +60,7 @@ from leaktrace.errors import (
 from leaktrace.fpe import FF1
 from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.io.checksum import file_sha256, file_sha256_in_background
+from leaktrace.io.readers import UnreadableTimes
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.ledger.chain import canary_digest
 from leaktrace.masking import MaskContext, apply_policy_fields
@@ -712,18 +713,20 @@ def _frames_from(
     columns: dict[str, str] | None,
     roles: list[str] | None = None,
     encoding: str | None = None,
-) -> tuple[Iterator[pl.DataFrame], Future[str], TableSource | None]:
-    """(batches, input digest, the opened file or None for a frame) for a path or an
-    in-memory frame; a file is read for ``roles`` only (all roles when None) and hashed
-    meanwhile on a background thread."""
+) -> tuple[Iterator[pl.DataFrame], Future[str], TableSource | None, UnreadableTimes]:
+    """(batches, input digest, the opened file or None for a frame, the count of its
+    unreadable order times, complete once the batches are) for a path or an in-memory
+    frame; a file is read for ``roles`` only (all roles when None) and hashed meanwhile on
+    a background thread."""
     from leaktrace.io import open_table, read_frame
 
     if isinstance(data, (str, Path)):
         src = open_table(Path(data), columns=columns, batch_rows=BATCH_ROWS, encoding=encoding)
-        return src.iter_batches(roles), file_sha256_in_background(Path(data)), src
+        return src.iter_batches(roles), file_sha256_in_background(Path(data)), src, src.times
     if encoding is not None:
         raise InputError("an encoding applies to an input file, not to a data frame")
-    df = read_frame(data, columns=columns)
+    times = UnreadableTimes()
+    df = read_frame(data, columns=columns, times=times)
     buf = io.BytesIO()
     df.write_ipc(buf)
     digest: Future[str] = Future()
@@ -732,6 +735,7 @@ def _frames_from(
         iter([df.slice(i, BATCH_ROWS) for i in range(0, max(df.height, 1), BATCH_ROWS)]),
         digest,
         None,
+        times,
     )
 
 
@@ -806,7 +810,7 @@ def _release_once(
         ):
             raise InputError(f"--out {out_path} is the input file; write the copy elsewhere")
     ledger = Ledger(ws)
-    batches, input_sha, source = _frames_from(
+    batches, input_sha, source, times = _frames_from(
         data, policy.columns or None, plan.input_roles(), encoding
     )
     if source is not None:
@@ -923,8 +927,8 @@ def _release_once(
         output_sha256=output_sha,
         entry=entry,
         frame=frame,
-        unreadable_times=source.unreadable_times if source is not None else 0,
-        first_unreadable_time_row=source.first_unreadable_time_row if source else None,
+        unreadable_times=times.count,
+        first_unreadable_time_row=times.first_row,
     )
 
 

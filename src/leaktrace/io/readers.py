@@ -24,6 +24,7 @@ import json
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Reader",
     "TableSource",
+    "UnreadableTimes",
     "normalise_frame",
     "open_table",
     "read_frame",
@@ -104,26 +106,73 @@ def reader_for(path: Path, fmt: str | None = None) -> type[Reader]:
 # --------------------------------------------------------------------------- helpers
 
 
+_EXACT_FLOAT = 2.0**53
+"""Whole numbers up to this size are exact in a float64, so they can be written as digits."""
+
+
+def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """One column as Utf8 (Date/Datetime kept as ``Datetime[μs]`` for ``order_time``)."""
+    col = pl.col(name)
+    if dtype == pl.String:
+        return col
+    if dtype == pl.Date:
+        return col.cast(pl.Datetime("us"))
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.replace_time_zone(None).dt.cast_time_unit("us")
+    if isinstance(dtype, pl.Struct):
+        return col.struct.json_encode()
+    if isinstance(dtype, pl.List | pl.Array):
+        return col.cast(pl.List(pl.String)).list.join(",")
+    if dtype == pl.Binary:
+        return col.cast(pl.String, strict=False)
+    if dtype.is_float():
+        # A whole number is written as digits: pandas stores an integer column with one
+        # missing value (a phone, a quantity) as float64, and "13800138000.0" would be
+        # masked, digested and marked as a 12-digit number.
+        whole = col.is_finite() & (col == col.round()) & (col.abs() <= _EXACT_FLOAT)
+        return (
+            pl.when(whole).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String))
+        )
+    if isinstance(dtype, pl.Duration):
+        return col.dt.to_string()
+    return col.cast(pl.String)
+
+
 def _stringify(df: pl.DataFrame) -> pl.DataFrame:
-    """Every column to Utf8 except Date/Datetime (kept for ``order_time``)."""
-    exprs: list[pl.Expr] = []
+    """Every column to Utf8 except Date/Datetime (kept for ``order_time``).
+
+    A column that cannot be made text at all (an Object or extension column of a pandas
+    frame, bytes that are not UTF-8) is written as its values' ``str()`` or hex, and left
+    out when even that fails: no role can be read from it, and one odd column the policy
+    never sends must not stop a release.
+    """
+    try:
+        return df.select(_text_expr(name, dtype) for name, dtype in df.schema.items())
+    except Exception:  # one column failed: convert them one by one
+        pass
+    kept: list[pl.Series] = []
     for name, dtype in df.schema.items():
-        col = pl.col(name)
-        if dtype == pl.String:
-            exprs.append(col)
-        elif dtype == pl.Date:
-            exprs.append(col.cast(pl.Datetime("us")))
-        elif isinstance(dtype, pl.Datetime):
-            exprs.append(col.dt.replace_time_zone(None).dt.cast_time_unit("us"))
-        elif isinstance(dtype, pl.Struct):
-            exprs.append(col.struct.json_encode())
-        elif isinstance(dtype, pl.List | pl.Array):
-            exprs.append(col.cast(pl.List(pl.String)).list.join(","))
-        elif dtype == pl.Binary:
-            exprs.append(col.cast(pl.String, strict=False))
-        else:
-            exprs.append(col.cast(pl.String))
-    return df.select(exprs)
+        one = df.select(name)
+        try:
+            kept.append(one.select(_text_expr(name, dtype)).to_series())
+            continue
+        except Exception:  # try the slower forms below
+            pass
+        series = one.to_series()
+        try:
+            if dtype == pl.Binary:
+                kept.append(series.bin.encode("hex"))
+            else:
+                kept.append(
+                    pl.Series(
+                        name,
+                        [None if v is None else str(v) for v in series.to_list()],
+                        dtype=pl.String,
+                    )
+                )
+        except Exception:  # not even its values: leave the column out
+            continue
+    return pl.DataFrame(kept, schema={s.name: s.dtype for s in kept})
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -532,11 +581,41 @@ def normalise_frame(df: pl.DataFrame, roles: RoleMap) -> pl.DataFrame:
                 expr = parse_datetime(col)
         else:
             expr = col if dtype == pl.String else col.cast(pl.String)
+            if role is Role.PHONE and df.get_column(src).cast(pl.String).str.ends_with(".0").any():
+                # a phone a spreadsheet or pandas wrote as a float: 13800138000.0 (the check
+                # first: a regex over every phone of every batch for a rare case)
+                expr = expr.str.replace(r"^(\s*\+?[0-9]+)\.0+(\s*)$", "${1}${2}")
         exprs.append(expr.alias(role.value))
     return df.select(exprs)
 
 
 # --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class UnreadableTimes:
+    """Order times that were text but not a time: a bad time becomes null (one unparseable
+    cell must not stop a release), and this keeps count so the caller can say so instead
+    of losing it silently."""
+
+    count: int = 0
+    first_row: int | None = None
+    """1-based data row of the first of them."""
+
+    def add(self, raw: pl.DataFrame, out: pl.DataFrame, roles: RoleMap, seen: int) -> None:
+        """Count the bad times of one batch: ``raw`` as read, ``out`` normalised, ``seen``
+        data rows before it."""
+        if Role.ORDER_TIME not in roles or "order_time" not in out.columns:
+            return
+        src = raw.get_column(roles.assignments[Role.ORDER_TIME].column)
+        if src.dtype != pl.String:
+            return
+        bad = (src.str.strip_chars().str.len_bytes() > 0) & out.get_column("order_time").is_null()
+        n = int(bad.sum())
+        if n:
+            if self.first_row is None:
+                self.first_row = seen + int(bad.arg_max() or 0) + 1
+            self.count += n
 
 
 class TableSource:
@@ -553,10 +632,8 @@ class TableSource:
         columns: Mapping[str, str] | None = None,
     ) -> None:
         self._reader = reader
-        #: Order times read so far that were text but not a time (they become null), and
-        #: the 1-based data row of the first of them.
-        self.unreadable_times = 0
-        self.first_unreadable_time_row: int | None = None
+        #: Order times read so far that were text but not a time (they become null).
+        self.times = UnreadableTimes()
         self.path: Path = reader.path
         self.format: str = reader.format
         self.has_header = True
@@ -601,26 +678,9 @@ class TableSource:
         seen = 0
         for batch in self.iter_raw_batches(columns):
             out = normalise_frame(batch, role_map)
-            self._count_unreadable_times(batch, out, role_map, seen)
+            self.times.add(batch, out, role_map, seen)
             seen += batch.height
             yield out
-
-    def _count_unreadable_times(
-        self, raw: pl.DataFrame, out: pl.DataFrame, roles: RoleMap, seen: int
-    ) -> None:
-        """A bad time becomes null (one unparseable cell must not stop a release); this
-        keeps count so the caller can say so instead of losing it silently."""
-        if Role.ORDER_TIME not in roles or "order_time" not in out.columns:
-            return
-        src = raw.get_column(roles.assignments[Role.ORDER_TIME].column)
-        if src.dtype != pl.String:
-            return
-        bad = (src.str.strip_chars().str.len_bytes() > 0) & out.get_column("order_time").is_null()
-        n = int(bad.sum())
-        if n:
-            if self.first_unreadable_time_row is None:
-                self.first_unreadable_time_row = seen + int(bad.arg_max() or 0) + 1
-            self.unreadable_times += n
 
     def read(self) -> pl.DataFrame:
         """All batches concatenated."""
@@ -741,12 +801,55 @@ def read_table(
         return src.read()
 
 
+def _from_pandas(pdf: pd.DataFrame) -> pl.DataFrame:
+    """A pandas frame as Polars, whatever its columns hold.
+
+    Column names become text, repeated ones ``name_2`` as in a file (``pd.concat(axis=1)``
+    repeats them; Polars refuses that). A column Arrow cannot convert — an object column
+    mixing numbers and text, as ``read_excel`` gives for phones, complex numbers — is
+    converted on its own, as the text of each value: the frame's other columns keep the
+    fast path.
+    """
+    import pandas as pd
+
+    pdf = pdf.copy(deep=False)
+    pdf.columns = pd.Index(_dedupe([str(c) for c in pdf.columns]))
+    try:
+        return pl.from_pandas(pdf)
+    except Exception:  # one column Arrow cannot take: convert them one by one
+        pass
+    out: list[pl.Series] = []
+    for name in pdf.columns:
+        try:
+            out.append(pl.from_pandas(pdf[[name]]).to_series())
+        except Exception:  # the values' text, missing values kept missing
+            values = pdf[name].tolist()
+            out.append(pl.Series(name, [_cell_text(v) for v in values], dtype=pl.String))
+    return pl.DataFrame(out)
+
+
+def _cell_text(value: object) -> str | None:
+    """A pandas cell as text: missing → None, a whole float as its digits."""
+    import pandas as pd
+
+    try:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return None
+    except (TypeError, ValueError):  # an array-like cell: not a missing value
+        pass
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT:
+        return str(int(value))
+    return str(value)
+
+
 def read_frame(
     df: pl.DataFrame | pd.DataFrame,
     *,
     columns: dict[str, str] | None = None,
+    times: UnreadableTimes | None = None,
 ) -> pl.DataFrame:
-    """Role-normalise an in-memory frame (Polars, or pandas if installed)."""
+    """Role-normalise an in-memory frame (Polars, or pandas if installed); ``times``, when
+    given, counts its order times that were text but not a time."""
     if not isinstance(df, pl.DataFrame):
         try:
             import pandas as pd
@@ -756,9 +859,12 @@ def read_frame(
             ) from None
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"expected a Polars or pandas DataFrame, got {type(df).__name__}")
-        df = pl.from_pandas(df.rename(columns=str))
+        df = _from_pandas(df)
     frame = _stringify(df)
     roles = infer_roles(frame, columns, source="data frame")
     if len(roles) == 0:
         raise InputError("data frame: no usable columns (no column matched any role)")
-    return normalise_frame(frame, roles)
+    out = normalise_frame(frame, roles)
+    if times is not None:
+        times.add(frame, out, roles, 0)
+    return out
