@@ -136,3 +136,24 @@ def test_canary_times_missing_as_often_as_real_ones(
     canaries = res.frame.filter(~pl.col("phone").is_in(list(real)))
     assert canaries.height == res.canaries
     assert 0 < canaries.get_column("order_time").null_count() < canaries.height
+
+
+def test_zone_aware_order_times_are_released_in_platform_time(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    """A timestamptz column (UTC) holds the same instants as Beijing wall-clock times: the
+    copy shows the Beijing time, as for a naive column."""
+    df = shop.head(1000)
+    utc = df.with_columns(
+        pl.col("order_time").dt.replace_time_zone("Asia/Shanghai").dt.convert_time_zone("UTC")
+    )
+    real = df.get_column("phone").to_list()
+    minutes = []
+    for data in (df, utc.to_pandas()):
+        copy = release(data, recipient="zto", workspace=workspace).frame
+        assert copy is not None
+        rows = copy.filter(pl.col("phone").is_in(real)).select(
+            "phone", pl.col("order_time").dt.truncate("1m")
+        )
+        minutes.append(rows.sort("phone", "order_time").get_column("order_time").to_list())
+    assert len(minutes[0]) > 100 and minutes[0] == minutes[1]

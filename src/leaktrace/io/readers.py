@@ -110,6 +110,23 @@ _EXACT_FLOAT = 2.0**53
 """Whole numbers up to this size are exact in a float64, so they can be written as digits."""
 
 
+PLATFORM_TIME_ZONE = "Asia/Shanghai"
+"""The zone of every naive time leaktrace reads or writes (order times, report and call
+times): the platform's, UTC+8."""
+
+
+def platform_time(col: pl.Expr, dtype: pl.Datetime) -> pl.Expr:
+    """A datetime column as naive platform time in microseconds.
+
+    A zone-aware time (a database's timestamptz, a UTC log) is converted to the platform's
+    zone first: dropping the zone of 01:00 UTC would release an order placed at 09:00 in
+    Beijing as placed at 01:00, and its exposure-index day would be the day before.
+    """
+    if dtype.time_zone is not None:
+        col = col.dt.convert_time_zone(PLATFORM_TIME_ZONE)
+    return col.dt.replace_time_zone(None).dt.cast_time_unit("us")
+
+
 def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     """One column as Utf8 (Date/Datetime kept as ``Datetime[μs]`` for ``order_time``)."""
     col = pl.col(name)
@@ -118,7 +135,7 @@ def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Date:
         return col.cast(pl.Datetime("us"))
     if isinstance(dtype, pl.Datetime):
-        return col.dt.replace_time_zone(None).dt.cast_time_unit("us")
+        return platform_time(col, dtype)
     if isinstance(dtype, pl.Struct):
         return col.struct.json_encode()
     if isinstance(dtype, pl.List | pl.Array):
@@ -574,7 +591,7 @@ def normalise_frame(df: pl.DataFrame, roles: RoleMap) -> pl.DataFrame:
         dtype = df.schema[src]
         if role is Role.ORDER_TIME:
             if isinstance(dtype, pl.Datetime):
-                expr = col.dt.replace_time_zone(None).dt.cast_time_unit("us")
+                expr = platform_time(col, dtype)
             elif dtype == pl.Date:
                 expr = col.cast(pl.Datetime("us"))
             else:
