@@ -145,11 +145,10 @@ def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype.is_float():
         # A whole number is written as digits: pandas stores an integer column with one
         # missing value (a phone, a quantity) as float64, and "13800138000.0" would be
-        # masked, digested and marked as a 12-digit number.
-        whole = col.is_finite() & (col == col.round()) & (col.abs() <= _EXACT_FLOAT)
-        return (
-            pl.when(whole).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String))
-        )
+        # masked, digested and marked as a 12-digit number. Polars writes a whole float
+        # below 1e16 as its digits and ".0" (exact up to 2**53), larger ones with an
+        # exponent: stripping the suffix is one pass, not a test of every value.
+        return col.cast(pl.String).str.strip_suffix(".0")
     if isinstance(dtype, pl.Duration):
         return col.dt.to_string()
     return col.cast(pl.String)
