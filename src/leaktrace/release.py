@@ -94,6 +94,11 @@ def check_where(where: str) -> pl.Expr:
         names = expr.meta.root_names()
     except Exception as exc:  # polars raises several error types for bad SQL
         raise PolicyError(f"invalid where expression {where!r}: {type(exc).__name__}") from None
+    if any(n.startswith("_POLARS") for n in names):  # Polars' own name for a subquery
+        raise PolicyError(
+            f"where expression {where!r}: subqueries are not supported; compare a role "
+            "with values, e.g. courier IN ('中通快递', '圆通速递')"
+        )
     unknown = sorted(set(names) - ROLE_NAMES)
     if unknown:
         raise PolicyError(

@@ -198,3 +198,30 @@ def test_a_loss_that_is_not_an_amount_is_flagged(tmp_path: Path, loss: str) -> N
     f = _lines(tmp_path / "l.jsonl", [{"victim_phone": "13800000000", "loss": loss}])
     (rep,) = parse_report_file(f)
     assert rep.loss is None and "loss is not an amount (0 to 10^12 yuan)" in rep.problems
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["object", "wrapped", "array", "lines"],
+)
+def test_a_json_file_is_read_as_one_document_when_it_is_one(tmp_path: Path, shape: str) -> None:
+    """An editor's pretty-printed report is one report, not one malformed report per line;
+    JSON lines in a ``.json`` file still read line by line."""
+    reports = [
+        {"victim_phone": "13800138000", "reported_at": "2026-11-20T10:00:00+08:00"},
+        {"victim_phone": "13900139000", "reported_at": "2026-11-21T10:00:00+08:00"},
+    ]
+    doc: object = {
+        "object": reports[0],
+        "wrapped": {"reports": reports},
+        "array": reports,
+    }.get(shape)
+    path = tmp_path / "reports.json"
+    if shape == "lines":
+        path.write_text("".join(json.dumps(r) + "\n" for r in reports), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    parsed = parse_report_file(path)
+    assert len(parsed) == (1 if shape == "object" else 2)
+    assert all(not r.problems for r in parsed)
+    assert parsed[0].victim_phone == "13800138000"

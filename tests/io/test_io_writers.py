@@ -254,3 +254,25 @@ def test_csv_refuses_nested_columns_by_name(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="nested column\\(s\\) items"):
         write_table(frame, tmp_path / "x.csv")
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_write_together_leaves_nothing_when_one_output_cannot_be_written(tmp_path: Path) -> None:
+    """Several outputs of one command: all of them or none (an old file stays as it was)."""
+    from leaktrace.io.writers import TableWriter, write_together
+
+    old = tmp_path / "notice.txt"
+    old.write_text("earlier notice", encoding="utf-8")
+    table = tmp_path / "list.csv"
+    with TableWriter(table) as writer:
+        writer.write(pl.DataFrame({"a": ["1"]}))
+        writer.finish()
+        with pytest.raises(InputError, match="missing"):
+            write_together(
+                [(old, b"new notice"), (tmp_path / "missing" / "b.json", b"{}")],
+                finished=[writer],
+            )
+    assert not table.exists()
+    assert old.read_text(encoding="utf-8") == "earlier notice"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notice.txt"]
+    write_together([(old, b"new notice")])
+    assert old.read_bytes() == b"new notice"

@@ -47,7 +47,7 @@ from leaktrace.attribution.store import (
 )
 from leaktrace.digest import keyed_digest_one
 from leaktrace.errors import InputError, KeyFileError
-from leaktrace.io.jsontext import JsonTextError, loads_json
+from leaktrace.io.jsontext import JsonTextError, json_lines, loads_json
 from leaktrace.pii.text import canonical_str
 from leaktrace.workspace import Workspace
 
@@ -282,26 +282,49 @@ def _decoded(path: Path) -> str:
         ) from None
 
 
+def _json_document(text: str, name: str) -> list[Any] | None:
+    """The reports of a ``.json`` file read whole; None when it is not one JSON document
+    (JSON lines in a ``.json`` file), an error when an array does not parse."""
+    try:
+        doc = loads_json(text, name)
+    except JsonTextError as exc:
+        if not exc.malformed:
+            raise
+        if text.lstrip().startswith("["):
+            raise InputError(f"{name} is not valid JSON") from None
+        return None
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(doc) == 1 and len(lists) == 1:  # {"reports": [...]}
+            return lists[0]
+        return [doc]
+    return [doc]  # a lone string or number: one malformed report, as a JSON line would be
+
+
 def parse_report_file(path: Path) -> list[VictimReport]:
-    """Reports from a ``.jsonl``/``.ndjson``, ``.json`` (array), ``.csv`` or ``.xlsx``."""
+    """Reports from a ``.jsonl``/``.ndjson``, ``.json``, ``.csv`` or ``.xlsx``.
+
+    A ``.json`` file is one JSON document when it parses as one — an array of reports, one
+    report object (an editor's pretty-printed report), or an object holding one array of
+    them — and JSON lines otherwise: read line by line, a pretty-printed object would
+    become one sealed malformed report per line.
+    """
     if not path.exists():
         raise InputError(f"report file {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"report file {path} is a folder; give a file")
     suffix = path.suffix.lower()
     name = path.name
     out: list[VictimReport] = []
     if suffix in (".jsonl", ".ndjson", ".json"):
         text = _decoded(path)
-        if suffix == ".json" and text.lstrip().startswith("["):
-            try:
-                items = loads_json(text, name)
-            except JsonTextError as exc:
-                if exc.malformed:
-                    raise InputError(f"{name} is not valid JSON") from None
-                raise
-            return [parse_report_obj(o, f"{name}:{i + 1}") for i, o in enumerate(items)]
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        if suffix == ".json" and text.lstrip().startswith(("[", "{")):
+            items = _json_document(text, name)
+            if items is not None:
+                return [parse_report_obj(o, f"{name}:{i + 1}") for i, o in enumerate(items)]
+        for i, line in json_lines(text):
             try:
                 obj = loads_json(line, f"{name}:{i}")
             except JsonTextError as exc:  # recorded like any bad row, never stops the run

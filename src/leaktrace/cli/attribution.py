@@ -200,8 +200,10 @@ def read_records_file(path: Path) -> Any:
     """A JSON array, or JSON lines (one record per line), in any encoding leaktrace
     detects; one line naming the file (and line) when it cannot be read."""
     from leaktrace.io.encoding import detect_file_encoding
-    from leaktrace.io.jsontext import loads_json
+    from leaktrace.io.jsontext import json_lines, loads_json
 
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file of records")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if path.stat().st_size > 512 * 1024 * 1024:
@@ -213,13 +215,7 @@ def read_records_file(path: Path) -> Any:
         raise InputError(f"{path}: not valid {enc} text") from None
     if text.lstrip().startswith("["):
         return loads_json(text, str(path))
-    # split on line feeds only: str.splitlines would also break at U+2028, U+2029 and
-    # U+0085, which JSON allows raw inside a string (an SMS may hold one)
-    return [
-        loads_json(line, f"{path}:{n}")
-        for n, line in enumerate(text.split("\n"), start=1)
-        if line.strip()
-    ]
+    return [loads_json(line, f"{path}:{n}") for n, line in json_lines(text)]
 
 
 @canary_app.command("adapters")

@@ -72,7 +72,7 @@ def exposed_cmd(
 ) -> None:
     """List the orders (and people) that went out in an incident's releases."""
     from leaktrace.attribution.reports import parse_datetime
-    from leaktrace.io.writers import write_table, write_text_atomic
+    from leaktrace.io.writers import TableWriter, write_together
     from leaktrace.respond import exposed
 
     check_output_path(out, "--out", not_over=[orders])
@@ -98,13 +98,19 @@ def exposed_cmd(
             "releases were made from, or retyped: order numbers as numbers lose leading "
             "zeros); nothing written: give the right table, or --allow-incomplete"
         )
-    write_table(ex.rows, out)
+    notice_text: list[tuple[Path, bytes]] = []
     if notice:
         partners = {
             r: (ws.config.recipients[r].display_name or r) if r in ws.config.recipients else r
             for r in {e.recipient for e in ex.releases}
         }
-        write_text_atomic(notice, ex.notice_zh(contact, measures or "", partners) + "\n")
+        text = ex.notice_zh(contact, measures or "", partners) + "\n"
+        notice_text.append((notice, text.encode("utf-8")))
+    with TableWriter(out) as listed:
+        listed.write(ex.rows)
+        listed.finish()
+        # the list of people and their notice: both or neither
+        write_together(notice_text, finished=[listed])
     summary = ex.summary()
     if json_out:
         print_json(summary)

@@ -53,10 +53,11 @@ def trace_cmd(
     ] = None,
 ) -> None:
     """Name the recipient(s) whose copy LEAKED came from, or say that none is identified."""
+    from leaktrace.io.writers import write_together
     from leaktrace.trace import trace
-    from leaktrace.trace.bundle import build_bundle, write_bundle
+    from leaktrace.trace.bundle import build_bundle, bundle_bytes
     from leaktrace.trace.consistency import describe
-    from leaktrace.trace.report import write_report
+    from leaktrace.trace.report import render_report
 
     check_alpha(alpha)
     if max_rows is not None and max_rows < 1:
@@ -71,12 +72,12 @@ def trace_cmd(
         # not after the trace, with the report already written
         ws.keys.signing_key()
     result = trace(leaked, workspace=ws, alpha=alpha, encoding=encoding, max_rows=max_rows)
-    if bundle:
-        signed = build_bundle(ws, result)  # before the report: both or neither
+    outputs: list[tuple[Path, bytes]] = []
     if report:
-        write_report(result, report)
+        outputs.append((report, render_report(result).encode("utf-8")))
     if bundle:
-        write_bundle(signed, bundle)
+        outputs.append((bundle, bundle_bytes(build_bundle(ws, result))))
+    write_together(outputs)  # both or neither
     if json_out:
         print_json(result.summary())
         return

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from leaktrace.errors import InputError
 
-__all__ = ["NOT_JSON", "JsonTextError", "loads_json"]
+__all__ = ["NOT_JSON", "JsonTextError", "json_lines", "loads_json"]
 
 NOT_JSON = "not valid JSON"
 """The reason given for ordinary malformed JSON (a syntax error)."""
@@ -55,3 +56,16 @@ def loads_json(text: str | bytes, where: str) -> Any:
         else:
             reason = NOT_JSON
         raise JsonTextError(where, reason, malformed=False) from None
+
+
+def json_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) of each non-blank line of a JSON-lines text.
+
+    Split on line feeds only (a CR before one is dropped): ``str.splitlines`` also breaks
+    at U+2028, U+2029, U+0085 and form feeds, which JSON allows raw inside a string, and
+    Python's ``json.dumps(ensure_ascii=False)`` writes them so (a transcript or an SMS may
+    hold one): a valid record would become two broken ones.
+    """
+    for n, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield n, line.removesuffix("\r")

@@ -418,21 +418,82 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder (mode 0600),
     fsynced and renamed: a reader sees the old file or the whole new one, and a failure
     leaves no temporary file. Errors name ``path``, not the temporary name."""
-    folder = path.parent or Path(".")
+    publish_together([StagedBytes(path, data)])
+
+
+class StagedBytes:
+    """``data`` complete and fsynced in a temporary file beside ``path`` (mode 0600),
+    visible at ``path`` only once :meth:`publish` renames it.
+
+    Why staged: a command with several outputs (a trace's report and bundle, the exposed
+    people's list and their notice) writes every one of them before it shows any, so that
+    one output that cannot be written leaves none of them behind. Errors name ``path``.
+    """
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path = path
+        folder = path.parent or Path(".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise InputError(
+                f"cannot write {path}: {exc.strerror or type(exc).__name__} (folder {folder})"
+            ) from None
+        self._tmp: Path | None = Path(tmp)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            self.abort()
+            raise InputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+        except BaseException:
+            self.abort()
+            raise
+
+    def publish(self) -> None:
+        """Rename the staged file to ``path`` (durably)."""
+        if self._tmp is None:
+            raise RuntimeError("publish() needs a staged, not yet published or aborted file")
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        fsync_dir(self.path.parent or Path("."))
+
+    def abort(self) -> None:
+        """Discard the staged file; ``path`` is left as it was."""
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+            self._tmp = None
+
+
+def write_together(
+    items: Sequence[tuple[Path, bytes]], *, finished: Sequence[TableWriter] = ()
+) -> None:
+    """Write every ``(path, data)`` and publish them with the ``finished`` table writers
+    only once all are complete on disk: an output that cannot be written leaves none of
+    them (see :class:`StagedBytes`)."""
+    staged: list[StagedBytes | TableWriter] = list(finished)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {path}: {exc.strerror or type(exc).__name__} (folder {folder})"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        for path, data in items:
+            staged.append(StagedBytes(path, data))
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        for item in staged:
+            item.abort()
         raise
-    fsync_dir(folder)
+    publish_together(staged)
+
+
+def publish_together(staged: Sequence[StagedBytes | TableWriter]) -> None:
+    """Make staged outputs (complete on disk: :class:`StagedBytes`, or a
+    :class:`TableWriter` after :meth:`~TableWriter.finish`) visible one after the other.
+    Renames within one folder do not fail for want of space; if one fails anyway, the
+    ones not yet renamed are discarded and the error is raised."""
+    try:
+        for item in staged:
+            item.publish()
+    except BaseException:
+        for item in staged:
+            item.abort()
+        raise

@@ -14,7 +14,7 @@ import polars as pl
 
 from leaktrace.errors import InputError, MissingColumnError
 from leaktrace.io.encoding import detect_encoding
-from leaktrace.io.jsontext import loads_json
+from leaktrace.io.jsontext import json_lines, loads_json
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -51,10 +51,10 @@ def decode_bytes(data: bytes, name: str) -> str:
     detect_encoding`: BOM, strict UTF-8, GB18030 when it yields mostly CJK, then
     charset-normalizer), so a message file and an order file are read the same way.
     """
-    if b"\x00" in data[:_SAMPLE]:
-        raise InputError(f"{name}: looks like a binary file (NUL bytes), not text")
-    encoding = detect_encoding(data[:_SAMPLE])
+    encoding = detect_encoding(data[:_SAMPLE])  # a BOM first: UTF-16 text holds NUL bytes
     if encoding is None:
+        if b"\x00" in data[:_SAMPLE]:
+            raise InputError(f"{name}: looks like a binary file (NUL bytes), not text")
         raise InputError(f"{name}: cannot detect the text encoding (binary file?)")
     try:
         return data.decode(encoding)
@@ -99,9 +99,7 @@ def _frame_texts(df: pl.DataFrame, column: str | None, name: str) -> list[str]:
 def _jsonl_texts(text: str, column: str | None, name: str) -> list[str]:
     out: list[str] = []
     key = column or "text"
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in json_lines(text):
         obj = loads_json(line, f"{name}: line {lineno}")
         if isinstance(obj, str):
             out.append(obj)
@@ -151,6 +149,8 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise InputError(f"{name}: file is empty")
     if suffix in {".csv", ".tsv"}:
         if suffix == ".tsv":
             text = decode_bytes(data, name)

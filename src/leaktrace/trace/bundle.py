@@ -29,14 +29,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from leaktrace import __version__
 from leaktrace.errors import EvidenceError, InputError
-from leaktrace.io.writers import write_text_atomic
+from leaktrace.io.writers import write_bytes_atomic
 from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
 from leaktrace.trace.consistency import contradictions
 from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p
 from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
 from leaktrace.workspace import Workspace
 
-__all__ = ["build_bundle", "recompute_log10_p", "verify_bundle", "write_bundle"]
+__all__ = ["build_bundle", "bundle_bytes", "recompute_log10_p", "verify_bundle", "write_bundle"]
 
 BUNDLE_FORMAT = "leaktrace-evidence/1"
 
@@ -80,8 +80,13 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
+def bundle_bytes(bundle: dict[str, Any]) -> bytes:
+    """The bundle as its file holds it (UTF-8 JSON)."""
+    return json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8")
+
+
 def write_bundle(bundle: dict[str, Any], path: Path) -> None:
-    write_text_atomic(path, json.dumps(bundle, ensure_ascii=False, indent=1))
+    write_bytes_atomic(path, bundle_bytes(bundle))
 
 
 def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float:
@@ -123,6 +128,20 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
         raise EvidenceError(
             "bundle signature does not verify with this public key (altered or wrong key)"
         )
+    part = ["the bundle"]
+    try:
+        return _check_body(body, public_key, part)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+        # a signed bundle from a faulty (or hostile) writer: say so, never a traceback
+        raise EvidenceError(f"{part[0]} is malformed (missing or invalid fields)") from None
+
+
+def _check_body(
+    body: dict[str, Any], public_key: Ed25519PublicKey, part: list[str]
+) -> dict[str, Any]:
+    """The checks of a signed body (see :func:`verify_bundle`); ``part[0]`` names the part
+    being checked, for the message when the body turns out malformed."""
+    part[0] = "the bundle's chain proof"
     chain = body["chain_proof"]
     prev = GENESIS
     for i, link in enumerate(chain, start=1):
@@ -130,6 +149,7 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
             raise EvidenceError(f"chain proof broken at record {link['seq']}")
         prev = link["record_hash"]
     by_seq = {link["seq"]: link["record_hash"] for link in chain}
+    part[0] = "the bundle's ledger entries"
     for e in body["ledger_entries"]:
         b = {k: v for k, v in e.items() if k not in ("record_hash", "signature")}
         if record_hash(b) != e["record_hash"]:
@@ -138,6 +158,7 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
             raise EvidenceError(f"ledger entry {e['seq']} is not in the chain proof")
         if not verify_signature(public_key, e["record_hash"], e["signature"]):
             raise EvidenceError(f"ledger entry {e['seq']} has an invalid signature")
+    part[0] = "the bundle's candidates"
     if not isinstance(body.get("tests"), int) or body["tests"] < len(body["candidates"]):
         # the Bonferroni factor must cover every candidate the bundle itself lists
         raise EvidenceError(
@@ -148,9 +169,13 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
     truncated = body.get("truncated", False)
     if not isinstance(truncated, bool):
         raise EvidenceError(f"the bundle's truncated flag is {truncated!r}, not true or false")
+    part[0] = "the bundle's accusation"
     accused = set(body["accused"])
     accused_keys = {(r, v) for r, v in body["accused_candidates"]}
-    log_alpha = math.log10(body["alpha"])
+    alpha = body["alpha"]
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise EvidenceError(f"the bundle's alpha {alpha!r} is not a probability between 0 and 1")
+    log_alpha = math.log10(alpha)
     flagged: dict[str, list[dict[str, Any]]] = {}
     for c in body["candidates"]:
         try:
@@ -163,11 +188,13 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> dict[
             ) from None
         if found:
             flagged[f"{c['recipient']} v{c['key_version']}"] = found
+    part[0] = "the bundle's accusation"
     for name in accused:
         if not any(
             c["recipient"] == name and c["log10_p_value"] <= log_alpha for c in body["candidates"]
         ):
             raise EvidenceError(f"{name} is accused but no candidate record supports it")
+    part[0] = "the bundle's summary"
     return {
         "ok": True,
         "verdict": body["verdict"],
