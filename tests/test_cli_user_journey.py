@@ -214,3 +214,32 @@ def test_recipient_where_subquery_error_names_no_polars_internals(ws: Workspace)
     )  # fmt: skip
     _user_error(r, "where")
     assert "_POLARS" not in r.stderr
+
+
+def test_a_bundle_saved_again_with_a_bom_still_verifies(
+    ws: Workspace, bundle: dict[str, object], tmp_path: Path
+) -> None:
+    """Windows Notepad adds a UTF-8 BOM when it saves: the signed body is unchanged."""
+    path = tmp_path / "evidence.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(bundle, ensure_ascii=False).encode("utf-8"))
+    r = _cli("verify-evidence", str(path), "--public-key", str(ws.home / "keys" / "signing.pub"))
+    assert r.returncode == 0 and "evidence bundle OK" in r.stdout, r.stderr
+
+
+def test_a_config_saved_with_a_bom_still_loads(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    make_workspace(home)
+    config = home / "leaktrace.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+    r = run_cli("recipient", "list", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    assert "zto" in [x["name"] for x in json.loads(r.stdout)]
+
+
+def test_a_blank_where_is_no_filter(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    make_workspace(home)
+    r = run_cli("recipient", "add", "all", "--template", "courier", "--where", " ", home=home)
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(run_cli("recipient", "list", "--json", home=home).stdout)
+    assert [x.get("where") for x in listed if x["name"] == "all"] == [None]

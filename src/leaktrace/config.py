@@ -344,7 +344,8 @@ def _first_error(exc: ValidationError) -> str:
 
 def load_config(path: Path) -> WorkspaceConfig:
     try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        # an editor may have saved it with a UTF-8 BOM (TOML itself allows none)
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(
             f"no workspace config at {path} (run 'leaktrace init' or pass --home)"

@@ -243,6 +243,7 @@ def add_recipient(
         if template in ("courier", "merchant", "customer-service", "sms-vendor", "internal")
         else "other"
     )
+    where = where.strip() or None if where is not None else None  # blank: every row
     r = Recipient(display_name=display_name or name, kind=kind, policy=template, where=where)
     if where:
         from leaktrace.release import check_where

@@ -240,3 +240,28 @@ def test_exposed_on_a_closed_incident_writes_nothing(env: Env, tmp_path: Path) -
     line = _one_error(run_cli(*args, home=env.ws.home))
     assert "closed" in line
     assert not out.exists()
+
+
+def test_exposed_whose_event_fails_leaves_an_earlier_list_as_it_was(
+    env: Env, tmp_path: Path
+) -> None:
+    """The list is complete before its event is recorded and shown only after: an event
+    that cannot be recorded discards the new list and keeps the file already there."""
+    iid = _library_incident(env, "记录失败")
+    out = tmp_path / "exposed.csv"
+    out.write_text("earlier list\n", encoding="utf-8")
+    con = sqlite3.connect(env.ws.home / "ledger.db")
+    with con:
+        con.execute(
+            "create trigger refuse before insert on incident_events "
+            "begin select raise(abort, 'refused for the test'); end"
+        )
+    try:
+        args = ("incident", "exposed", iid, str(env.orders), "--to", "zto", "--out", str(out))
+        _one_error(run_cli(*args, home=env.ws.home))
+    finally:
+        with con:
+            con.execute("drop trigger refuse")
+        con.close()
+    assert out.read_text(encoding="utf-8") == "earlier list\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exposed.csv"]

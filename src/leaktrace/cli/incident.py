@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -114,7 +113,7 @@ def exposed_cmd(
     encoding: EncodingOption = None,
 ) -> None:
     """List the people the incident's recipients were sent, and record the figures."""
-    from leaktrace.io.writers import write_table
+    from leaktrace.io.writers import TableWriter
     from leaktrace.respond import exposed
     from leaktrace.respond.incident import load_incident, record_exposure
 
@@ -138,17 +137,14 @@ def exposed_cmd(
             f"{ex.unmatched:,} released rows match no order in {orders}; nothing written or "
             "recorded: give the table the releases were made from, or --allow-incomplete"
         )
-    write_table(ex.rows, out)
     summary = ex.summary()
-    try:
-        ev = record_exposure(
-            ws, incident_id, summary, hashlib.sha256(out.read_bytes()).hexdigest(), recipients
-        )
-    except BaseException:
-        # a list of people that no record points at is personal data nobody will look
-        # after: it goes with the failed event
-        out.unlink(missing_ok=True)
-        raise
+    # The list is complete on disk before the event records its digest, and visible only
+    # after: a list of people that no record points at is personal data nobody will look
+    # after, so a failed event discards it (and leaves a list already at --out as it was).
+    with TableWriter(out) as listed:
+        listed.write(ex.rows)
+        ev = record_exposure(ws, incident_id, summary, listed.finish(), recipients)
+        listed.publish()
     _done(
         json_out,
         incident_id,

@@ -246,11 +246,17 @@ def _families(found: Any) -> list[tuple[Any, Any, Any]]:
 
 
 def load_bundle(path: Path) -> dict[str, Any]:
+    """A bundle file as written by :func:`write_bundle`, or saved again by an editor that
+    adds a UTF-8 BOM (Windows Notepad does): the signature covers the body, not the bytes."""
+    from leaktrace.io.jsontext import JsonTextError, loads_json
+
+    if path.is_dir():
+        raise InputError(f"bundle {path} is a folder; give the bundle file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(path.read_bytes().decode("utf-8-sig"), str(path))
     except FileNotFoundError:
         raise InputError(f"bundle {path} does not exist") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, JsonTextError):
         raise EvidenceError(f"{path} is not a JSON evidence bundle") from None
     if not isinstance(data, dict):
         raise EvidenceError(f"{path} is not a JSON evidence bundle")
