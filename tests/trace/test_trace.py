@@ -15,6 +15,7 @@ import pytest
 
 from leaktrace.errors import EvidenceError, InputError, LedgerIntegrityError
 from leaktrace.io import read_table
+from leaktrace.ledger.ledger import Ledger
 from leaktrace.release import release
 from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, recompute_log10_p, verify_bundle
@@ -457,3 +458,26 @@ def test_planted_canaries_with_order_numbers_flag_the_aliases(
     assert "zto" in by
     assert "aliases" in [f["family"] for f in by["zto"].contradictions]
     assert by.get("sms") is None or by["sms"].contradictions == []
+
+
+def test_canary_chance_covers_short_order_numbers_in_a_dense_shop(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    """6-digit order numbers, kept as they are: a canary's number is drawn among the
+    900,000 six-digit numbers minus the real ones of its batch, so its chance to equal a
+    leaked number is 1/(900,000 − rows), more than (10/9)·10^-6. The bound must cover it."""
+    workspace.config.policies["courier"].fields["order_id"] = "keep"
+    workspace.save()
+    short = shop.with_columns(
+        (pl.int_range(pl.len()) * 7 + 100_000).cast(pl.Utf8).alias("order_id")
+    )
+    copy = release(short, recipient="zto", workspace=workspace).frame
+    assert copy is not None
+    canaries = copy.filter(~pl.col("order_id").is_in(short["order_id"].implode()))
+    assert canaries.height >= 3 and (canaries["order_id"].str.len_chars() == 6).all()
+    res = trace(canaries.head(3).select("order_id", "product"), workspace=workspace)
+    zto = next(c for c in res.candidates if c.recipient == "zto")
+    assert zto.canaries == 3
+    entries = Ledger(workspace).entries("zto")
+    per_row = 1 / (900_000 - max(e.rows for e in entries))
+    assert zto.canary_q >= sum(e.canaries for e in entries) * per_row

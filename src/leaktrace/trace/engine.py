@@ -360,10 +360,12 @@ def trace_frame(
         c.releases.append(e.release_id)
     alias_rows: dict[tuple[str, int], int] = defaultdict(int)
     canaries_total: dict[tuple[str, int], int] = defaultdict(int)
+    largest: dict[tuple[str, int], int] = defaultdict(int)  # rows of its largest release
     for e in entries:
         if e.alias:
             alias_rows[(e.recipient, e.key_version)] += e.rows
         canaries_total[(e.recipient, e.key_version)] += e.canaries
+        largest[(e.recipient, e.key_version)] = max(largest[(e.recipient, e.key_version)], e.rows)
 
     informative_rows: set[int] = set()
     if matches.height:
@@ -386,6 +388,7 @@ def trace_frame(
                 c,
                 grp,
                 canaries_total[key],
+                largest[key],
                 contacts,
                 leaked_phone,
                 order_digits,
@@ -614,6 +617,7 @@ def _score_canaries(
     c: CandidateResult,
     grp: pl.DataFrame,
     canaries_total: int,
+    largest_release: int,
     contacts: dict[int, str],
     leaked_phone: list[str | None],
     order_digits: np.ndarray[Any, np.dtype[np.int64]],
@@ -628,7 +632,13 @@ def _score_canaries(
     it as a real order or as another release's canary (``shared_numbers``). Chance under
     the null: the pool number appears nowhere else (a digest collision, 2^-64 per key);
     the order number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
-    (its last 12 digits are fresh, a leading one is never 0).
+    (its last 12 digits are fresh, a leading one is never 0) — and, because a canary's
+    number is drawn again when it equals a real order of its batch, with chance ≤
+    1 / (S − E), S the 0.9·10^d (or, past 12 digits, 10^12) numbers it is drawn from and E
+    at most the rows of the recipient's largest release: for short order numbers in a
+    dense shop (6 digits, 200,000 orders in a batch) the second bound is the larger, by
+    about 30 %, and it is the one used. An alias is uniform under the recipient's key, which is
+    within both bounds.
     """
     can = grp.filter(pl.col("is_canary")).unique(subset=["anchor"], keep="first")
     if not can.height:
@@ -650,7 +660,13 @@ def _score_canaries(
     informative_rows.update(can.get_column("row_id").to_list())
     nz = order_digits[order_digits > 0]
     d_min = int(nz.min()) if len(nz) else 0
-    by_chance = 10.0 / 9.0 * 10.0 ** -min(d_min, RANDOM_ID_DIGITS) if d_min else 0.0
+    by_chance = 0.0
+    if d_min:
+        drawn_from = 0.9 * 10.0**d_min if d_min <= RANDOM_ID_DIGITS else 10.0**RANDOM_ID_DIGITS
+        by_chance = max(
+            10.0 / 9.0 * 10.0 ** -min(d_min, RANDOM_ID_DIGITS),
+            1.0 / (drawn_from - largest_release) if drawn_from > largest_release else 1.0,
+        )
     per_row = len(IDENTITY_KEYS) * _DIGEST_COLLISION + by_chance
     q = min(1.0, canaries_total * per_row)
     c.canary_q = q
