@@ -193,12 +193,6 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     problems: list[str] = []
     # text fields are made storable first: a bad character marks the row, not the file
     obj = {k: _text(v, str(k), problems) if isinstance(v, str) else v for k, v in obj.items()}
-    q_raw = obj.get("quoted")
-    if isinstance(q_raw, dict):
-        obj["quoted"] = {
-            _text(k, "quoted", problems): _text(v, "quoted", problems) if isinstance(v, str) else v
-            for k, v in q_raw.items()
-        }
     raw_phone = obj.get("victim_phone", obj.get("phone"))
     phone = normalise_phone_str(str(raw_phone)) if raw_phone not in (None, "") else None
     if raw_phone in (None, ""):
@@ -219,6 +213,12 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     if not isinstance(q, dict):
         problems.append("quoted is not an object")
         q = {}
+    # cleaned as text fields are, whether it came as an object or as a JSON string (whose
+    # escapes can spell a lone surrogate too)
+    q = {
+        _text(k, "quoted", problems): _text(v, "quoted", problems) if isinstance(v, str) else v
+        for k, v in q.items()
+    }
     for k, v in q.items():
         val = _quote_value(v)
         if val is not None:

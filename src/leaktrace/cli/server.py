@@ -89,6 +89,9 @@ def serve_cmd(
         log_level="info",
         server_header=False,
         access_log=False,  # ours (leaktrace.access) leaves the query string out
+        # the peer address is the client's: trusting X-Forwarded-For (uvicorn does, from
+        # loopback) let any caller pick the address its public rate limit counts
+        proxy_headers=False,
     )
 
 

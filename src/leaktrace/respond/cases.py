@@ -245,8 +245,12 @@ def open_case(
             f"{incident_id} has no evidence naming the source; a case is decided against the "
             "accused recipient's releases (record a bundle with incident evidence)"
         )
-    if not (0 < loss <= MAX_LOSS):
-        raise InputError(f"the loss must be a positive amount of yuan up to {MAX_LOSS:,.0f}")
+    if not (0.01 <= round(loss, 2) <= MAX_LOSS):
+        # amounts are kept to the fen: 0.004 would be decided an advance of 0.00 yuan, and
+        # use up the order's one case with a payment nobody can ever record
+        raise InputError(
+            f"the loss must be an amount of yuan from 0.01 up to {MAX_LOSS:,.0f} (kept to the fen)"
+        )
     if not (0 <= cap <= MAX_LOSS):
         raise InputError("the cap must be between 0 and the largest loss")
     receipt = police_receipt.strip()

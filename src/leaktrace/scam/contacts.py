@@ -26,7 +26,9 @@ Verdict = Literal["official", "not_official", "unknown"]
 Kind = Literal["phone", "domain", "account"]
 
 _PHONE_CHARS = re.compile(r"[\s\-－—–()（）.·]")
-_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
+_DOMAIN = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,}|xn--[a-z0-9-]{1,59})$"
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,12 @@ def _phone_kind(digits: str) -> str:
 
 
 def normalise_domain(raw: str) -> str | None:
-    """Lower-case host name of a domain or URL (``www.`` dropped), or ``None``."""
+    """Lower-case host name of a domain or URL (``www.`` dropped), or ``None``.
+
+    A host in Chinese (``leakshop.cn.中国``, ``京东商城.com``) is compared in its ASCII
+    (punycode) form, as DNS resolves it: a phishing link on an internationalised domain is
+    a domain like any other, not an unknown "account".
+    """
     s = unicodedata.normalize("NFKC", raw).strip().lower()
     if "://" not in s:
         s = "//" + s
@@ -86,6 +93,11 @@ def normalise_domain(raw: str) -> str | None:
     except ValueError:
         return None
     host = host.rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:  # not a name DNS could hold
+            return None
     if host.startswith("www."):
         host = host[4:]
     return host if _DOMAIN.match(host) else None

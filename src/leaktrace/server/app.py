@@ -34,6 +34,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -425,6 +426,15 @@ def _same_origin(request: Request) -> bool:
     return True
 
 
+def _logged_path(scope: Scope) -> str:
+    """The request path as the client sent it (percent-encoded), never decoded: a decoded
+    ``%0A`` would end the line and let a client write a forged second line into the log."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.split(b"?", 1)[0].decode("ascii", "backslashreplace")
+    return quote(str(scope.get("path", "")), safe="/")
+
+
 class _AccessLog:
     """One line per request: client, method, path, status. Not the query string: it can
     carry a phone number (``verify-contact?q=…``), and personal data stays out of logs.
@@ -443,7 +453,7 @@ class _AccessLog:
         def log_line(status: int) -> None:
             nonlocal logged
             logged = True
-            access_log.info('%s "%s %s" %s', client, scope["method"], scope["path"], status)
+            access_log.info('%s "%s %s" %s', client, scope["method"], _logged_path(scope), status)
 
         async def noted(msg: Message) -> None:
             if msg["type"] == "http.response.start":

@@ -16,7 +16,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from leaktrace.errors import LeaktraceError
+from leaktrace.errors import LeaktraceError, LedgerIntegrityError
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
     COOKIE,
@@ -230,7 +230,14 @@ def add_dashboard_routes(app: FastAPI) -> None:
         try:
             view = incident_view(service.workspace(), incident_id)
         except LeaktraceError as exc:
-            status = 404 if exc.message.startswith("no incident") else 409
+            # the API's statuses: 409 only for a record that does not verify
+            status = (
+                409
+                if isinstance(exc, LedgerIntegrityError)
+                else 404
+                if exc.message.startswith("no incident")
+                else 400
+            )
             return _page("incident.html", status, who=who, error=public_message(service.home, exc))
         return _page("incident.html", who=who, incident=view)
 

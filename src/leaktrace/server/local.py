@@ -23,7 +23,13 @@ def serving(app: FastAPI, *, start_timeout: float = 30.0) -> Iterator[str]:
     left alone (``log_config=None``): a caller's own handlers, pytest's capture included,
     keep working."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", log_config=None, ws="none"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        log_config=None,
+        ws="none",
+        proxy_headers=False,  # as leaktrace serve: the peer address is the client's
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="leaktrace-serve", daemon=True)
