@@ -522,3 +522,13 @@ def test_any_printable_title_round_trips(env: Env, words: list[str]) -> None:
     loaded = load_incident(env.ws, inc.id)
     assert loaded.title == title
     assert loaded.events[0].body["title"] == title
+
+
+def test_the_same_bundle_is_evidence_once(env: Env) -> None:
+    iid = _open(env.ws)
+    first = record_evidence(env.ws, iid, env.bundle)
+    with pytest.raises(InputError, match=f"already evidence of {iid} \\(event {first.seq}\\)"):
+        record_evidence(env.ws, iid, env.bundle)
+    assert _count(env.ws, iid) == 2
+    other = _open(env.ws)  # another incident may cite the same bundle
+    record_evidence(env.ws, other, env.bundle)

@@ -245,7 +245,7 @@ def open_case(
             f"{incident_id} has no evidence naming the source; a case is decided against the "
             "accused recipient's releases (record a bundle with incident evidence)"
         )
-    if not (0.01 <= round(loss, 2) <= MAX_LOSS):
+    if not (0 < loss <= MAX_LOSS) or round(loss, 2) < 0.01:
         # amounts are kept to the fen: 0.004 would be decided an advance of 0.00 yuan, and
         # use up the order's one case with a payment nobody can ever record
         raise InputError(

@@ -349,6 +349,13 @@ def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> Incid
     bundle = load_bundle(bundle_path)  # a missing or broken file is a one-line error
     raw = bundle_path.read_bytes()
     checked = verify_bundle(bundle, ws.keys.public_key())
+    digest = hashlib.sha256(raw).hexdigest()
+    for e in load_incident(ws, incident_id).all("evidence"):
+        if e.body.get("bundle_sha256") == digest:
+            # the same evidence twice would count twice in the report's list of evidence
+            raise InputError(
+                f"{bundle_path.name} is already evidence of {incident_id} (event {e.seq})"
+            )
     body = bundle["body"]
     # a recipient is a candidate once per key version: the figure is that of the version
     # that accused it (after a rotation the other one sits at chance)
@@ -365,7 +372,7 @@ def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> Incid
         {
             "source": "trace bundle",
             "file": bundle_path.name,
-            "bundle_sha256": hashlib.sha256(raw).hexdigest(),
+            "bundle_sha256": digest,
             "verdict": checked["verdict"],
             "accused": checked["accused"],
             "log10_p": log10_p,
