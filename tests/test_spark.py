@@ -425,3 +425,33 @@ def test_cli_release_spark(
          "--home", str(workspace.home)],
     )  # fmt: skip
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_float_phones_are_released_as_digits_like_the_file_path(
+    spark: object, workspace: Workspace, tmp_path: Path
+) -> None:
+    """A Parquet file written from pandas with a missing phone holds the phones as
+    doubles; Spark writes a double as ``1.3800138E10``. Both paths release the digits."""
+    from leaktrace.spark import release_spark
+
+    shop = generate_orders(400, seed=5)
+    src = tmp_path / "float-phones.parquet"
+    shop.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(None)
+        .otherwise(pl.col("phone").cast(pl.Float64))
+        .alias("phone")
+    ).write_parquet(src)
+    sdf = spark.read.parquet(str(src)).repartition(2)  # type: ignore[attr-defined]
+    release_spark(sdf, recipient="zto", workspace=workspace, out=tmp_path / "zto")
+    got = _read_dir(tmp_path / "zto").get_column("phone").drop_nulls()
+    assert got.len() > 50
+    assert got.str.contains(r"^1[3-9][0-9]{9}$").all(), got.head(3).to_list()
+    single = release(src, recipient="zto", workspace=workspace, out=tmp_path / "z.parquet")
+    assert single.rows > 50
+    assert (
+        pl.read_parquet(tmp_path / "z.parquet")["phone"]
+        .drop_nulls()
+        .str.contains(r"^1[3-9][0-9]{9}$")
+        .all()
+    )

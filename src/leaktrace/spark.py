@@ -94,7 +94,8 @@ from leaktrace.workspace import Workspace, open_workspace
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from pyspark import Broadcast
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import DataType
 
 __all__ = [
     "SparkFormat",
@@ -280,6 +281,23 @@ def _quote(col: str) -> str:
     return "`" + col.replace("`", "``") + "`"
 
 
+def _spark_text(col: Column, dtype: DataType) -> Column:
+    """A column as the text a file of it would hold.
+
+    Spark writes a double as ``1.3800138E10``: a phone or an order number stored as a
+    float (pandas keeps an integer column with a missing value as float64, and Parquet
+    files written from it keep the type) would be masked, digested and marked as that
+    text. A whole float below 10^16 is written as its digits, as the file path does.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    if isinstance(dtype, DoubleType | FloatType):
+        whole = (col == F.floor(col)) & (F.abs(col) < F.lit(1e16))
+        return F.when(whole, col.cast("long").cast("string")).otherwise(col.cast("string"))
+    return col.cast("string")
+
+
 def _role_columns(sdf: DataFrame, overrides: dict[str, str] | None) -> DataFrame:
     """``sdf`` reduced to its role columns, renamed to role names (Role order).
 
@@ -298,7 +316,7 @@ def _role_columns(sdf: DataFrame, overrides: dict[str, str] | None) -> DataFrame
         [
             F.col(_quote(f.name))
             if isinstance(f.dataType, temporal)
-            else F.col(_quote(f.name)).cast("string").alias(f.name)
+            else _spark_text(F.col(_quote(f.name)), f.dataType).alias(f.name)
             for f in sdf.schema.fields
         ]
     )
@@ -314,7 +332,7 @@ def _role_columns(sdf: DataFrame, overrides: dict[str, str] | None) -> DataFrame
         if isinstance(sdf.schema[src].dataType, TimestampType):
             col = col.cast(TimestampNTZType())
         elif not isinstance(sdf.schema[src].dataType, temporal):
-            col = col.cast("string")
+            col = _spark_text(col, sdf.schema[src].dataType)
         exprs.append(col.alias(role.value))
     return sdf.select(exprs)
 
