@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leaktrace.config import CanaryPool
+from leaktrace.config import CanaryPool, PhoneNumbers
 
 
 def _eager(phones: list[str]) -> list[str]:
@@ -83,3 +83,23 @@ def test_saved_config_is_owner_only_from_the_start(
     (tmp_path / "leaktrace.toml.tmp").write_text("stale")  # a crash's leftover
     save_config(WorkspaceConfig(), path)
     assert modes == [0o600] and path.stat().st_mode & 0o777 == 0o600
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 60), st.integers(0, 30)).map(
+                lambda t: f"{17000000000 + t[0]}-{17000000000 + t[0] + t[1]}"
+            ),
+            st.integers(0, 100).map(lambda i: str(17000000000 + i)),
+            st.integers(0, 100).map(lambda i: f"0{1700000000 + i}"),  # another width
+            st.sampled_from(["+8617000000001", "abc"]),
+        ),
+        max_size=12,
+    )
+)
+def test_a_pool_counts_each_number_once(entries: list[str]) -> None:
+    """``distinct`` is the number of different numbers listed, however ranges overlap."""
+    numbers = PhoneNumbers(entries)
+    assert numbers.distinct() == len({numbers[i] for i in range(len(numbers))})

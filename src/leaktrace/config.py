@@ -166,6 +166,41 @@ class PhoneNumbers(Sequence[str]):
     def __len__(self) -> int:
         return self._len
 
+    def distinct(self) -> int:
+        """How many different numbers the pool holds: a number listed twice (a block pasted
+        twice, overlapping blocks) counts once. ``len`` counts listed entries.
+
+        Why it matters: a canary hit's chance under random dialling is the share of the
+        pool a recipient's canaries hold; over listed entries it came out too small, and
+        dialling the pool at random accused (session 13's audit).
+        """
+        spans: dict[int, list[tuple[int, int]]] = {}  # width -> [first, end) of each range
+        singles: set[str] = set()
+        for part in self._parts:
+            if isinstance(part, str):
+                singles.add(part)
+            else:
+                first, count, width = part
+                spans.setdefault(width, []).append((first, first + count))
+        merged: dict[int, list[tuple[int, int]]] = {}
+        total = 0
+        for width, runs in spans.items():
+            out: list[tuple[int, int]] = []
+            for lo, hi in sorted(runs):
+                if out and lo <= out[-1][1]:
+                    out[-1] = (out[-1][0], max(out[-1][1], hi))
+                else:
+                    out.append((lo, hi))
+            merged[width] = out
+            total += sum(hi - lo for lo, hi in out)
+        for one in singles:
+            runs = merged.get(len(one), []) if one.isdigit() else []
+            v = int(one) if runs else 0
+            i = bisect.bisect_right(runs, (v, float("inf"))) - 1
+            if not (runs and i >= 0 and runs[i][0] <= v < runs[i][1]):
+                total += 1
+        return total
+
     @overload
     def __getitem__(self, i: int) -> str: ...
 

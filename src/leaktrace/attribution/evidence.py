@@ -148,46 +148,84 @@ def _local_date(t: datetime) -> date:
 def _pi_table(
     view: LedgerView, sig: frozenset[str], day: date | None
 ) -> tuple[dict[str, float], dict[str, str], dict[str, set[str]]]:
-    """For one (valid releases, call day): max over alternatives S ≠ R of π_{R|S}."""
+    """For one (valid releases, call day): max over alternatives S ≠ R of π_{R|S}.
+
+    π_{R|S} is the chance that a victim of S's copy is in R's audience, under either way
+    a scammer may work through a copy: calling its *customers* (each once) or its *rows*
+    (orders: a customer with thirty orders is thirty times as likely to be called). The
+    larger of the two is taken. Why both: a regular customer has shipped through every
+    courier, so a copy sampled by rows (the SMS vendor's, the platform's own table) puts
+    its victims in every courier's audience far more often than its share of customers
+    says — counted by customers only, a leak of the SMS vendor's copy accused an innocent
+    courier (session 13's audit). "Outside the ledger" is a random eligible customer, or a
+    random released order, of the whole base.
+    """
     recips = view.recipients
-    sub = view.rows.filter(pl.col("release_id").is_in(list(sig)) & pl.col("customer").is_not_null())
+    known = view.rows.filter(pl.col("customer").is_not_null())
     if day is not None:
         firsts = (
-            view.rows.filter(pl.col("customer").is_not_null())
-            .group_by("key_version", "customer")
+            known.group_by("key_version", "customer")
             .agg(pl.col("order_day").min().alias("first"))
             .filter(pl.col("first").is_null() | (pl.col("first") <= day))
         )
-        sub = sub.join(firsts.select("key_version", "customer"), on=["key_version", "customer"])
+        known = known.join(firsts.select("key_version", "customer"), on=["key_version", "customer"])
+    sub = known.filter(pl.col("release_id").is_in(list(sig)))
     cr = sub.select("key_version", "customer", "recipient").unique()
+    orders = sub.select("key_version", "anchor", "customer", "recipient").unique()
+    base = known.select("key_version", "anchor", "customer").unique()
     versions: dict[str, set[str]] = defaultdict(set)
     for r, v in cr.select("recipient", "key_version").unique().iter_rows():
         versions[str(r)].add(str(v))
     con = duckdb.connect()
     try:
         con.register("cr", cr.to_arrow())
+        con.register("orders", orders.to_arrow())
+        con.register("base", base.to_arrow())
         pairs = con.sql(
             "select a.recipient r, b.recipient s, count(*) n from cr a join cr b "
             "on a.key_version = b.key_version and a.customer = b.customer group by 1, 2"
         ).fetchall()
+        order_pairs = con.sql(
+            "select a.recipient r, b.recipient s, count(*) n from cr a join orders b "
+            "on a.key_version = b.key_version and a.customer = b.customer group by 1, 2"
+        ).fetchall()
+        base_hits = con.sql(
+            "select a.recipient r, count(*) n from cr a join base b "
+            "on a.key_version = b.key_version and a.customer = b.customer group by 1"
+        ).fetchall()
+        base_sizes = con.sql("select key_version, count(*) from base group by 1").fetchall()
     finally:
         con.close()
     n: dict[tuple[str, str], int] = {(str(r), str(s)): int(c) for r, s, c in pairs}
-    # outside the ledger: a uniformly random eligible customer of the whole base
+    n_o: dict[tuple[str, str], int] = {(str(r), str(s)): int(c) for r, s, c in order_pairs}
+    in_base = {str(r): int(c) for r, c in base_hits}
+    # outside the ledger: a random eligible customer of the whole base (the largest key
+    # version's: a customer has one digest per version), or a random released order of it
     e_max = 0
-    for v, (known, unknown) in view.first_days.items():
+    for v, (firsts_known, unknown) in view.first_days.items():
         del v
         size = (
-            int(np.searchsorted(known, day.toordinal() - date(1970, 1, 1).toordinal(), "right"))
+            int(
+                np.searchsorted(
+                    firsts_known, day.toordinal() - date(1970, 1, 1).toordinal(), "right"
+                )
+            )
             if day is not None
-            else len(known)
+            else len(firsts_known)
         ) + unknown
         e_max = max(e_max, size)
+    o_max = max((int(c) for _v, c in base_sizes), default=0)
     best: dict[str, float] = {}
     arg: dict[str, str] = {}
     for r in recips:
         a_r = n.get((r, r), 0)
-        best[r] = min(1.0, a_r / e_max) if e_max else 1.0
+        best[r] = min(
+            1.0,
+            max(
+                a_r / e_max if e_max else 1.0,
+                in_base.get(r, 0) / o_max if o_max else 1.0,
+            ),
+        )
         arg[r] = "outside the ledger"
         for s in recips:
             if s == r:
@@ -196,7 +234,11 @@ def _pi_table(
             if not a_s:
                 continue  # S could not have supplied this report (no data/fields in time)
             same = len(versions[r] | versions[s]) == 1
-            pi = n.get((r, s), 0) / a_s if same else 1.0
+            pi = (
+                max(n.get((r, s), 0) / a_s, n_o.get((r, s), 0) / max(n_o.get((s, s), 0), 1))
+                if same
+                else 1.0
+            )
             if pi > best[r]:
                 best[r], arg[r] = pi, s
     return best, arg, versions

@@ -83,8 +83,11 @@ def contact_key(contact: str) -> str:
 
 
 def pool_size(ws: Workspace) -> int:
+    """Different contact points in the canary pool (a number or mailbox listed twice
+    counts once): the denominator of a canary hit's chance."""
     pool = ws.config.canary_pool
-    return len(pool.phone_numbers()) + len(pool.emails)
+    mailboxes = {e.strip().lower() for e in pool.emails if e and e.strip()}
+    return pool.phone_numbers().distinct() + len(mailboxes)
 
 
 def contact_owners(
