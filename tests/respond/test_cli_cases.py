@@ -3,6 +3,7 @@ victim, payments within the advance, and one line per error with nothing recorde
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -101,13 +102,17 @@ def _count(env: Env, iid: str) -> int:
     return int(n)
 
 
+_RECEIPTS = itertools.count(1)
+
+
 def _open_args(iid: str, row: dict[str, Any], **over: str) -> list[str]:
     opts = {
         "--order": row["order_id"],
         "--phone": row["phone"],
         "--occurred": datetime.now(UTC).isoformat(timespec="seconds"),
         "--loss": "8000",
-        "--police-receipt": RECEIPT,
+        # each case its own police report: a second advance citing one is for review
+        "--police-receipt": f"CLI-{next(_RECEIPTS):08d}",
     }
     opts.update(over)
     args = ["case", "open", iid]
@@ -232,7 +237,7 @@ def error_runs(env: Env) -> dict[str, Any]:
     from leaktrace.respond.cases import open_case, record_payment
 
     iid = _incident(env)
-    common = {"occurred": datetime.now(UTC), "loss": 500.0, "police_receipt": RECEIPT}
+    common = {"occurred": datetime.now(UTC), "loss": 500.0, "police_receipt": "E-ERRORS-0001"}
     row = env.zto.row(20, named=True)
     adv = open_case(env.ws, iid, order_id=row["order_id"], phone=row["phone"], **common)
     assert (adv.decision, adv.advance) == ("advance", 500.0)
@@ -250,6 +255,7 @@ def error_runs(env: Env) -> dict[str, Any]:
         if command == "open":
             if over.get("--order") == "zto-20":
                 over["--order"] = env.zto.row(20, named=True)["order_id"]
+            over.setdefault("--police-receipt", RECEIPT)  # must not be echoed (below)
             argvs[name] = _open_args(target, env.zto.row(_FRESH, named=True), **over)
         else:
             case = over.pop("case")
@@ -287,7 +293,7 @@ def test_a_tampered_case_stops_list_with_one_error(env: Env) -> None:
         phone=row["phone"],
         occurred=datetime.now(UTC),
         loss=8000.0,
-        police_receipt=RECEIPT,
+        police_receipt="T-TAMPERED-0001",
     )
     assert case.advance == 5000.0
     with sqlite3.connect(env.ws.home / "ledger.db") as con:

@@ -55,7 +55,7 @@ def _open(args: tuple[str, str, str, str]) -> str:
             phone=phone,
             occurred=datetime.now(PLATFORM_TZ).isoformat(),
             loss=100.0,
-            police_receipt="A330106000123",
+            police_receipt=f"A3301-{phone[-6:]}",  # one report per victim: one loss
         ).case_id
     except InputError as exc:
         return "refused: " + exc.message

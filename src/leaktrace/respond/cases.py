@@ -172,10 +172,36 @@ def _order_exposure(
                         "release_id": e.release_id,
                         "recipient": e.recipient,
                         "created": e.created,
-                        "phone_matches": wanted is not None and wanted in carried,
+                        # the index keys every row by the source's phone, sent or not: a
+                        # release whose policy sent no phone did not carry it ("review")
+                        "phone_matches": "phone" in e.fields
+                        and wanted is not None
+                        and wanted in carried,
                     }
                 )
     return found
+
+
+def _cases_elsewhere(ws: Workspace, except_incident: str | None) -> list[tuple[str, IncidentEvent]]:
+    """(incident id, case event) of every incident's cases but ``except_incident``'s."""
+    from leaktrace.respond.incident import incident_ids
+
+    out: list[tuple[str, IncidentEvent]] = []
+    for iid in incident_ids(ws):
+        if iid != except_incident:
+            out += [(iid, e) for e in load_incident(ws, iid).all("case")]
+    return out
+
+
+def _same_receipt(ws: Workspace, case: IncidentEvent, receipt: str) -> bool:
+    """Whether an earlier case cites the same police receipt (compared as typed, case
+    and dashes aside)."""
+
+    def norm(r: str) -> str:
+        return unicodedata.normalize("NFKC", r).replace("-", "").strip().casefold()
+
+    stored = case.body.get("receipt")
+    return isinstance(stored, str) and norm(_decrypt(ws, stored, "case")) == norm(receipt)
 
 
 def _decide(
@@ -251,8 +277,10 @@ def open_case(
         raise InputError(
             f"the loss must be an amount of yuan from 0.01 up to {MAX_LOSS:,.0f} (kept to the fen)"
         )
-    if not (0 <= cap <= MAX_LOSS):
-        raise InputError("the cap must be between 0 and the largest loss")
+    if not (0.01 <= round(cap, 2) <= MAX_LOSS):
+        # a cap of 0 would decide an advance of 0.00 yuan that no payment can ever match
+        raise InputError(f"the cap must be an amount of yuan from 0.01 up to {MAX_LOSS:,.0f}")
+    loss, cap = round(loss, 2), round(cap, 2)  # kept to the fen: no advance above either
     receipt = police_receipt.strip()
     if not _RECEIPT.fullmatch(receipt):
         raise InputError(
@@ -287,15 +315,38 @@ def open_case(
 
     def no_case_yet(now: Incident) -> None:
         # each earlier case under the key version it was made with (a rotation in between
-        # must not let the same order be paid twice); run under the incident lock, on the
-        # incident as it stands when the case is written
+        # must not let the same order be paid twice); run under the workspace lock, on the
+        # incidents as they stand when the case is written
         for e in now.all("case"):
             if e.body["order_key"] == order_key(int(e.body["key_version"])):
                 raise InputError(f"{incident_id} already has a case for this order")
 
+    def advanced_before() -> str | None:
+        # An advance is paid once per loss. Another incident's advance for this order (a
+        # second incident accusing the same partner), or any advance citing this police
+        # receipt (one report is one loss, though the victim may name a second order),
+        # makes this case one for a person: a second scam is possible, a second payment
+        # for the same one must not be automatic.
+        for other, e in _cases_elsewhere(ws, None):
+            if e.body["decision"] != "advance":
+                continue
+            same_order = other != incident_id and e.body["order_key"] == order_key(
+                int(e.body["key_version"])
+            )
+            if same_order or _same_receipt(ws, e, receipt):
+                what = "this order" if same_order else "this police receipt"
+                return (
+                    f"{what} already has an advance of {float(e.body['advance']):,.2f} yuan "
+                    f"({e.body['case_id']}, {other}): a person must check that this is "
+                    "another loss"
+                )
+        return None
+
     no_case_yet(inc)  # fail before the index lookup; checked again under the lock
     found = _order_exposure(ws, order, norm, inc)
     decision, advance, reasons = _decide(found, when, loss, cap)
+    if decision == "advance" and (earlier := advanced_before()) is not None:
+        decision, advance, reasons = "review", 0.0, [earlier]
     case_id = f"CASE-{secrets.token_hex(4)}"
     add_event(
         ws,

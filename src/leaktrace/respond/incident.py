@@ -139,6 +139,16 @@ class Incident:
         asked = exposure.body.get("recipients") or list(exposure.body["by_recipient"])
         return sorted(set(asked) - set(self.accused))
 
+    def uncounted_accused(self) -> list[str]:
+        """Recipients the evidence accuses that the latest exposure did not count (evidence
+        recorded after it, or ``incident exposed --to`` naming fewer): the drafts' figures
+        would understate who and how many were exposed."""
+        exposure = self.latest("exposure")
+        if exposure is None:
+            return []
+        asked = exposure.body.get("recipients") or list(exposure.body["by_recipient"])
+        return sorted(set(self.accused) - set(asked))
+
     @property
     def head_hash(self) -> str:
         return self.events[-1].event_hash if self.events else GENESIS
@@ -344,14 +354,15 @@ def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> Incid
     """Record a trace's evidence bundle, after verifying it with the workspace's public key
     (a bundle that does not verify is refused): its verdict, the accused, each accused
     recipient's corrected log10 p, and the bundle's SHA-256."""
-    from leaktrace.trace.bundle import load_bundle, verify_bundle
+    from leaktrace.trace.bundle import bundle_body_digest, load_bundle, verify_bundle
 
     bundle = load_bundle(bundle_path)  # a missing or broken file is a one-line error
     raw = bundle_path.read_bytes()
     checked = verify_bundle(bundle, ws.keys.public_key())
     digest = hashlib.sha256(raw).hexdigest()
+    signed = bundle_body_digest(bundle)  # the same bundle saved again with other spacing
     for e in load_incident(ws, incident_id).all("evidence"):
-        if e.body.get("bundle_sha256") == digest:
+        if digest == e.body.get("bundle_sha256") or signed == e.body.get("body_sha256"):
             # the same evidence twice would count twice in the report's list of evidence
             raise InputError(
                 f"{bundle_path.name} is already evidence of {incident_id} (event {e.seq})"
@@ -373,6 +384,7 @@ def record_evidence(ws: Workspace, incident_id: str, bundle_path: Path) -> Incid
             "source": "trace bundle",
             "file": bundle_path.name,
             "bundle_sha256": digest,
+            "body_sha256": signed,
             "verdict": checked["verdict"],
             "accused": checked["accused"],
             "log10_p": log10_p,

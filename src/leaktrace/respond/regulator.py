@@ -98,6 +98,16 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
                 f"evidence against {', '.join(stray)}, or an exposure of the accused only "
                 "(incident exposed counted recipients no evidence accuses)"
             )
+        uncounted = inc.uncounted_accused()
+        if uncounted:
+            names = "、".join(_partner(ws, r) for r in uncounted)
+            lines.append(
+                f"- 注意：证据认定的泄露来源还包括 {names}，其涉及人数未计入上述数字：{TODO}"
+            )
+            missing.append(
+                f"the exposed people of {', '.join(uncounted)} (accused by the evidence, not "
+                "counted by the latest incident exposed: run it again)"
+            )
         if x["unmatched_index_rows"]:
             lines.append(
                 f"- 注意：{x['unmatched_index_rows']:,} 条已提供记录未能与订单表匹配，人数可能偏低"
@@ -212,6 +222,13 @@ def notice_draft(ws: Workspace, inc: Incident, contact: str) -> Draft:
         missing.append(
             f"evidence against {', '.join(stray)} (the exposure counted them; no recorded "
             "evidence accuses them)"
+        )
+    uncounted = inc.uncounted_accused()
+    if uncounted:
+        # their people would not be told at all
+        missing.append(
+            f"the exposed people of {', '.join(uncounted)} (accused, not counted by the "
+            "latest incident exposed: run it again)"
         )
     if missing:
         return Draft("", missing)

@@ -36,7 +36,14 @@ from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p
 from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
 from leaktrace.workspace import Workspace
 
-__all__ = ["build_bundle", "bundle_bytes", "recompute_log10_p", "verify_bundle", "write_bundle"]
+__all__ = [
+    "build_bundle",
+    "bundle_body_digest",
+    "bundle_bytes",
+    "recompute_log10_p",
+    "verify_bundle",
+    "write_bundle",
+]
 
 BUNDLE_FORMAT = "leaktrace-evidence/1"
 
@@ -78,6 +85,12 @@ def _digest(body: dict[str, Any]) -> str:
     import hashlib
 
     return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def bundle_body_digest(bundle: dict[str, Any]) -> str:
+    """The SHA-256 the signature covers (of the body's canonical JSON): the same for a
+    bundle saved again with other spacing or a BOM."""
+    return _digest(bundle["body"])
 
 
 def bundle_bytes(bundle: dict[str, Any]) -> bytes:
