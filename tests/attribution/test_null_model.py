@@ -141,3 +141,14 @@ def test_pool_listed_twice_random_dialling_accuses_nobody(
     res = attribute(ws)
     assert _accused_anywhere(res) == set()
     assert [c.canary_q for c in res.candidates] == [150 / 400] * 2
+
+
+def test_a_courier_leak_with_repeat_customers_still_names_the_courier(
+    rws: Workspace, regulars: tuple[Workspace, pl.DataFrame]
+) -> None:
+    """The larger, order-weighted share costs power where regulars are many: a wave from
+    zto's copy (20 victims, realistic quotes) must still name zto, and only zto."""
+    _ingest(rws, simulate_wave(rws, regulars[1], source="zto", victims=20, seed=1, unrelated=0))
+    res = attribute(rws)
+    assert [c["recipient"] for c in res.as_dict()["accused"]] == ["zto"]
+    assert _accused_anywhere(res) == {"zto"}
