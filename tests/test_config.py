@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leaktrace.config import CanaryPool, PhoneNumbers
+from leaktrace.config import PhoneNumbers
 
 
 def _eager(phones: list[str]) -> list[str]:
@@ -33,7 +33,7 @@ singles = st.sampled_from(["17090000001", " 13800000000 ", "", "+8617000000000",
 
 @given(st.lists(st.one_of(ranges, singles), max_size=6))
 def test_phone_numbers_are_the_expanded_pool(phones: list[str]) -> None:
-    pool = CanaryPool(phones=phones).phone_numbers()
+    pool = PhoneNumbers(phones)  # the sequence only: CanaryPool also checks the entries
     want = _eager(phones)
     assert len(pool) == len(want)
     assert list(pool) == want
@@ -52,7 +52,7 @@ def test_take_is_indexing_many(phones: list[str], rnd: object) -> None:
     import random
 
     assert isinstance(rnd, random.Random)
-    pool = CanaryPool(phones=phones).phone_numbers()
+    pool = PhoneNumbers(phones)
     want = _eager(phones)
     idx = [rnd.randrange(len(want)) for _ in range(40)] if want else []
     assert pool.take(idx) == [want[i] for i in idx]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -54,6 +55,10 @@ rows (the tracing target), at 0.1 % it was 61 %. The cost is one platform-contro
 number per canary (10,000 per million rows released) and, for couriers, one phantom
 waybill per 100 that their integration must treat as cancelled before pickup. A policy can
 lower the rate; ``docs/policy.md`` gives the rows a name+phone leak then needs."""
+
+
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+"""A mainland mobile number, as canary pool entries must be."""
 
 
 class _Strict(BaseModel):
@@ -120,11 +125,21 @@ class CanaryPool(_Strict):
     @classmethod
     def _ranges_ok(cls, v: list[str]) -> list[str]:
         for item in v:
-            lo, _, hi = item.partition("-")
+            if not item.strip():  # a blank entry lists nothing
+                continue
+            lo, _, hi = item.strip().partition("-")
             if hi and not (
                 lo.isdigit() and hi.isdigit() and len(lo) == len(hi) and int(lo) <= int(hi)
             ):
                 raise ValueError(f"bad phone range {item!r} (want e.g. 17090000000-17090004999)")
+            # a canary's number goes into the phone column of a copy: anything but a
+            # mainland mobile number there (12 digits, a word) marks the row as synthetic,
+            # and cannot be called
+            if not all(_MOBILE.fullmatch(x) for x in ([lo, hi] if hi else [lo])):
+                raise ValueError(
+                    f"canary pool entry {item!r} is not a mainland mobile number or a range of "
+                    "them (11 digits from 13–19, e.g. 17090000000-17090004999)"
+                )
             if hi and int(hi) - int(lo) >= 1_000_000:
                 raise ValueError(f"phone range {item!r} is larger than one million numbers")
         return v
@@ -352,6 +367,11 @@ class WorkspaceConfig(_Strict):
                 check_spec(op)
             except PolicyError as exc:
                 raise PolicyError(f"policy {pname!r}: field {role!r}: {exc.message}") from None
+        twice = sorted({c for c in p.channels if p.channels.count(c) > 1})
+        if twice:  # the release would add the channel's column twice and fail half-way
+            raise PolicyError(
+                f"policy {pname!r}: mark channel {twice[0]!r} is listed twice; list each once"
+            )
         for ch in p.channels:
             if ch not in CHANNELS:
                 raise PolicyError(
@@ -405,6 +425,14 @@ def save_config(cfg: WorkspaceConfig, path: Path) -> None:
     # the canary pool in here tells a reader which numbers are canaries: owner-only from
     # the moment the file exists, not chmod-ed after writing
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(tomli_w.dumps(data))
-    tmp.replace(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(tomli_w.dumps(data))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        # a value that cannot be written (a lone surrogate in a name) leaves the config as
+        # it was, and no temporary file beside it
+        tmp.unlink(missing_ok=True)
+        raise

@@ -776,7 +776,8 @@ def release(
             if attempt == CANARY_RETRIES:
                 raise
         except MissingColumnError as exc:
-            if isinstance(data, (str, Path)):  # say which file lacks the column
+            if isinstance(data, (str, Path)) and not exc.message.startswith(f"{data}:"):
+                # say which file lacks the column (once: the reader may have said it)
                 raise MissingColumnError(f"{data}: {exc.message}") from None
             raise
     raise AssertionError("unreachable")

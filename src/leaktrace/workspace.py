@@ -196,9 +196,15 @@ def _init_in(
     from leaktrace.ledger import Ledger
 
     Ledger(ws, create=True).create_schema()
-    db = ws.home / "ledger.db"
-    if db.exists():
-        os.chmod(db, 0o600)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(ws.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # wherever the file is (inside the workspace or not): its canary tokens say which
+        # numbers are canaries and whom each names
+        db = Path(url.database)
+        if db.exists():
+            os.chmod(db, 0o600)
     return ws
 
 

@@ -156,6 +156,20 @@ def _json_list(r: ReleaseRecord, column: str) -> list[str]:
 
 
 def _entry(r: ReleaseRecord) -> ReleaseEntry:
+    return _built_entry(r, _json_list(r, "fields"), _json_list(r, "channels"))
+
+
+def _entry_or_problem(r: ReleaseRecord) -> tuple[ReleaseEntry, str | None]:
+    """The record as an entry, and what makes it unreadable (None: nothing). For
+    ``verify``, which walks the chain in order and must name the *first* bad record: an
+    unreadable column of a later record must not stop the walk before it starts."""
+    try:
+        return _entry(r), None
+    except LedgerIntegrityError as exc:
+        return _built_entry(r, [], []), exc.message
+
+
+def _built_entry(r: ReleaseRecord, fields: list[str], channels: list[str]) -> ReleaseEntry:
     return ReleaseEntry(
         seq=r.seq,
         release_id=r.release_id,
@@ -163,8 +177,8 @@ def _entry(r: ReleaseRecord) -> ReleaseEntry:
         recipient=r.recipient,
         policy_name=r.policy_name,
         policy_hash=r.policy_hash,
-        fields=_json_list(r, "fields"),
-        channels=_json_list(r, "channels"),
+        fields=fields,
+        channels=channels,
         code=r.code,
         alias=bool(r.alias),
         key_version=r.key_version,
@@ -648,7 +662,11 @@ class Ledger:
                 return VerifyResult(False, 0, None, swapped, [swapped])
             pk = trusted
         try:
-            entries = self.entries()
+            with Session(self.engine) as s:
+                read = [
+                    _entry_or_problem(r)
+                    for r in s.scalars(select(ReleaseRecord).order_by(ReleaseRecord.seq))
+                ]
             tokens = self._tokens_by_release()
         except SQLAlchemyError as exc:
             return VerifyResult(
@@ -656,6 +674,8 @@ class Ledger:
             )
         except LedgerIntegrityError as exc:
             return VerifyResult(False, 0, None, exc.message, [exc.message])
+        entries = [e for e, _ in read]
+        unreadable = {e.seq: why for e, why in read if why is not None}
         key_problem = self.ws.keys.check_problem({e.key_version for e in entries}, public_key=pk)
         if key_problem:
             return VerifyResult(False, 0, None, key_problem, [key_problem])
@@ -668,6 +688,8 @@ class Ledger:
                 problem = f"record seq {e.seq} out of order (expected {i}): a record was removed or inserted"
             elif e.prev_hash != prev:
                 problem = f"record {e.seq} ({e.release_id}) does not link to the previous record"
+            elif e.seq in unreadable:
+                problem = unreadable[e.seq]
             elif record_hash(e.body()) != e.record_hash:
                 problem = f"record {e.seq} ({e.release_id}) was altered: its hash does not match"
             elif not verify_signature(pk, e.record_hash, e.signature):

@@ -70,8 +70,10 @@ class RoundAmount(MaskingOperator):
             step = Decimal(arg) if arg is not None else Decimal(1)
         except InvalidOperation:
             raise self._bad_arg("a positive decimal step such as 1, 10 or 0.5") from None
-        if not step.is_finite() or step <= 0:
-            raise self._bad_arg("a positive decimal step such as 1, 10 or 0.5")
+        # finite as a decimal is not enough: 1e400 is infinite and 1e-400 zero as a float,
+        # and every released amount would be NaN
+        if not step.is_finite() or step <= 0 or not (1e-9 <= float(step) <= 1e12):
+            raise self._bad_arg("a positive decimal step such as 1, 10 or 0.5 (1e-9 to 1e12)")
         self.step = float(step)
         self._digits = max(0, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
 
