@@ -375,12 +375,19 @@ def test_sigterm_mid_release_leaves_no_plaintext_copy(workspace: Workspace, tmp_
         env={**os.environ, "TMPDIR": str(tmpdir)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    started = time.monotonic()
+    deadline = started + 120
     while not any(tmpdir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     if not any(tmpdir.iterdir()):
+        waited = time.monotonic() - started
+        exited = proc.poll()
         proc.kill()
-        pytest.fail(f"the UTF-8 copy never appeared: {proc.communicate()[1][-500:]}")
+        out, err = proc.communicate()
+        pytest.fail(
+            f"the UTF-8 copy never appeared (after {waited:.1f} s; exit code {exited}): "
+            f"stdout {out[-300:]!r}, stderr {err[-500:]!r}"
+        )
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
