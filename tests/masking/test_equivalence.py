@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leaktrace.masking import build_operator
+from leaktrace.masking.address import _PATTERNS
 from leaktrace.masking.name import COMPOUND_SURNAMES
 from leaktrace.synth import generate_orders
 
@@ -67,18 +68,11 @@ def _old_mask_name(col: pl.Expr) -> pl.Expr:
     return head + rest
 
 
-_INNER = r"[^\s\d0-9省市区县旗镇乡街路号村社]"
-_PROVINCE = rf"(?:(?:北京|天津|上海|重庆)市?|\p{{Han}}{_INNER}{{1,7}}?(?:省|自治区|特别行政区))"
-_CITY = rf"(?:[^\s\d0-9市区县]{_INNER}{{0,10}}?(?:自治州|地区|盟|市))"
-_DISTRICT = rf"(?:\p{{Han}}{_INNER}{{0,14}}?(?:自治县|自治旗|新区|林区|特区|区|县|旗|市))"
-_OLD_PATTERNS = {
-    "province": rf"^\s*({_PROVINCE})",
-    "city": rf"^\s*((?:{_PROVINCE}\s*)?{_CITY}|{_PROVINCE})",
-    "district": (
-        rf"^\s*((?:{_PROVINCE}\s*)?(?:{_CITY}\s*)?(?:市辖区\s*)?{_DISTRICT}"
-        rf"|(?:{_PROVINCE}\s*)?{_CITY}|{_PROVINCE})"
-    ),
-}
+# The address rules themselves changed in session 13 (compounds, shops and a room written
+# first no longer pass as places: tests/masking/test_fail_closed.py), so the reference takes
+# the package's current patterns and evaluates them the original way (capture group, then
+# strip): what stays compared is the fast evaluation (extract_all, strip the start).
+_OLD_PATTERNS = _PATTERNS
 
 
 def _old_generalise_address(col: pl.Expr, level: str) -> pl.Expr:

@@ -5,8 +5,8 @@ starred part is exactly the birth date (positions 7–14 of GB 11643-1999), the 
 re-identifying part; the region code stays for routing/statistics, the last 4 for
 customer-service confirmation. This is the display form common in Chinese banking and
 government portals (GB/T 35273-2020 leaves the concrete form to the controller).
-``mask_id:last4`` keeps only the last 4. 15-digit (pre-1999) numbers keep 6 + last 3 (the
-last 4 would include a birth-day digit). Anything else keeps its last 4 characters when it
+``mask_id:last4`` keeps only the last 4 (of a 15-digit number, the last 3). 15-digit
+(pre-1999) numbers keep 6 + last 3 by default (the last 4 would include a birth-day digit). Anything else keeps its last 4 characters when it
 has at least 8, otherwise it is all stars. Full-width digits/ｘ and spaces are folded, ``x``
 is upper-cased.
 
@@ -51,7 +51,12 @@ class MaskId(MaskingOperator):
         s = fold_digits(col).str.to_uppercase()
         n = s.str.len_chars()
         if self.arg == "last4":
-            return _keep_last(s, 4, 8)
+            # a 15-digit (pre-1999) number's last 4 include a birth-day digit: its last 3
+            return (
+                pl.when(s.str.contains(r"^\d{15}$"))
+                .then(stars(12) + s.str.tail(3))
+                .otherwise(_keep_last(s, 4, 8))
+            )
         return (
             pl.when(s.str.contains(r"^\d{17}[\dX]$"))
             .then(s.str.head(6) + stars(8) + s.str.tail(4))
