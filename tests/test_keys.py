@@ -414,3 +414,15 @@ def test_a_protected_workspace_without_a_check_value_fails_verify_until_one_is_s
     ws = open_workspace(home)
     assert Ledger(ws).verify().ok
     assert check.exists() and ws.keys.trusted_on_first_use == [1]
+
+
+@pytest.mark.parametrize("stray", ["master.vX.key", "master.v01.key", "master.v0.key"])
+def test_a_stray_master_key_name_is_named_not_a_traceback(tmp_path: Path, stray: str) -> None:
+    """A file in ``keys/`` that leaktrace did not write under that name (a copy, an
+    attacker's, a typo) is refused by name; ``master.v01.key`` must not pass as version 1."""
+    from leaktrace.workspace import init_workspace, open_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    (ws.home / "keys" / stray).write_bytes((ws.home / "keys" / "master.v1.key").read_bytes())
+    with pytest.raises(KeyFileError, match=stray.replace(".", r"\.")):
+        open_workspace(ws.home)

@@ -530,3 +530,14 @@ def test_index_stores_digests_plain_and_days_with_statistics(
     assert day.statistics.has_min_max and day.dictionary_page_offset is not None
     index = pl.read_parquet(path)
     assert index.height == res.rows and index.get_column("anchor").null_count() == 0
+
+
+def test_an_index_folder_made_again_by_a_release_is_owner_only(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    import shutil
+    import stat
+
+    shutil.rmtree(workspace.index_dir)
+    release(shop.head(200), recipient="cs-firm", workspace=workspace)
+    assert stat.S_IMODE(workspace.index_dir.stat().st_mode) == 0o700

@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -150,6 +151,10 @@ def _read_secret_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
+_MASTER_NAME = re.compile(r"master\.v([1-9][0-9]*)\.key")
+"""The name of a master key file (what :meth:`KeyRing.rotate` writes)."""
+
+
 @dataclass(frozen=True)
 class MasterKey:
     """One version of the 32-byte master key. Never printed."""
@@ -202,7 +207,16 @@ class KeyRing:
                     f"key folder {key_dir} is writable by others (mode {mode:o}); "
                     f"run 'chmod 700 {key_dir}'"
                 )
-        versions = sorted(int(p.name.split(".")[1][1:]) for p in key_dir.glob("master.v*.key"))
+        versions = []
+        for p in key_dir.glob("master.v*.key"):
+            m = _MASTER_NAME.fullmatch(p.name)
+            if m is None:  # master.vX.key, master.v01.key: not a file leaktrace wrote
+                raise KeyFileError(
+                    f"{p.name} in {key_dir} is not a master key file name (master.v<N>.key, "
+                    "N = 1, 2, …); move it out of the key folder"
+                )
+            versions.append(int(m.group(1)))
+        versions.sort()
         if not versions:
             raise KeyFileError(f"no master key in {key_dir} (run 'leaktrace init')")
         self._masters: dict[int, MasterKey] = {}

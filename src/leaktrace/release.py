@@ -834,7 +834,7 @@ def _release_once(
     index_rel = f"index/{plan.release_id}.parquet"
     index_path = ws.home / index_rel
     try:
-        ws.index_dir.mkdir(exist_ok=True)
+        ws.index_dir.mkdir(mode=0o700, exist_ok=True)
         fd, tmp_index_name = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=ws.index_dir)
     except OSError as exc:
         raise ConfigError(

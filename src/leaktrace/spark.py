@@ -538,7 +538,7 @@ def _run(
     input_files = list(sdf.inputFiles())
     partitions = max(roles_df.rdd.getNumPartitions(), 1)
 
-    ws.index_dir.mkdir(exist_ok=True)
+    ws.index_dir.mkdir(mode=0o700, exist_ok=True)
     parts_dir = ws.index_dir / f".tmp-{plan.release_id}"
     tmp_out = out_path.parent / f".{out_path.name}.tmp-{plan.release_id}"
     index_rel = f"index/{plan.release_id}.parquet"
