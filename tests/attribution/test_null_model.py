@@ -24,18 +24,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from sqlalchemy import text
 
 from conftest import make_workspace
 from leaktrace.attribution.attribute import attribute
 from leaktrace.attribution.hits import record_hit
 from leaktrace.attribution.reports import add_reports, parse_report_obj
 from leaktrace.attribution.simulate import simulate_wave
-from leaktrace.attribution.store import engine_for
 from leaktrace.ledger import Ledger
 from leaktrace.release import release
 from leaktrace.synth import generate_orders
 from leaktrace.workspace import Workspace, add_recipient, init_workspace
+
+from .conftest import clear
 
 REGULARS, ORDERS_EACH, ORDERS = 60, 30, 3000
 
@@ -69,15 +69,9 @@ def regulars(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, pl.Da
 @pytest.fixture
 def rws(regulars: tuple[Workspace, pl.DataFrame]) -> Iterator[Workspace]:
     ws = regulars[0]
-    _clear(ws)
+    clear(ws)
     yield ws
-    _clear(ws)
-
-
-def _clear(ws: Workspace) -> None:
-    with engine_for(ws).begin() as c:
-        c.execute(text("delete from victim_reports"))
-        c.execute(text("delete from canary_hits"))
+    clear(ws)
 
 
 def _ingest(ws: Workspace, wave: list[dict[str, object]]) -> None:

@@ -6,8 +6,9 @@ re-identifying part; the region code stays for routing/statistics, the last 4 fo
 customer-service confirmation. This is the display form common in Chinese banking and
 government portals (GB/T 35273-2020 leaves the concrete form to the controller).
 ``mask_id:last4`` keeps only the last 4 (of a 15-digit number, the last 3). 15-digit
-(pre-1999) numbers keep 6 + last 3 by default (the last 4 would include a birth-day digit). Anything else keeps its last 4 characters when it
-has at least 8, otherwise it is all stars. Full-width digits/ｘ and spaces are folded, ``x``
+(pre-1999) numbers keep 6 + last 3 by default (the last 4 would include a birth-day
+digit). Anything else keeps its last 4 characters when it has at least 8, otherwise it is
+all stars. Full-width digits/ｘ and spaces are folded, ``x``
 is upper-cased.
 
 ``mask_card``: every digit but the last 4 starred (``************1234``); the common display

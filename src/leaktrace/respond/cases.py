@@ -182,15 +182,11 @@ def _order_exposure(
     return found
 
 
-def _cases_elsewhere(ws: Workspace, except_incident: str | None) -> list[tuple[str, IncidentEvent]]:
-    """(incident id, case event) of every incident's cases but ``except_incident``'s."""
+def _all_cases(ws: Workspace) -> list[tuple[str, IncidentEvent]]:
+    """(incident id, case event) of every incident's cases."""
     from leaktrace.respond.incident import incident_ids
 
-    out: list[tuple[str, IncidentEvent]] = []
-    for iid in incident_ids(ws):
-        if iid != except_incident:
-            out += [(iid, e) for e in load_incident(ws, iid).all("case")]
-    return out
+    return [(iid, e) for iid in incident_ids(ws) for e in load_incident(ws, iid).all("case")]
 
 
 def _same_receipt(ws: Workspace, case: IncidentEvent, receipt: str) -> bool:
@@ -327,7 +323,7 @@ def open_case(
         # receipt (one report is one loss, though the victim may name a second order),
         # makes this case one for a person: a second scam is possible, a second payment
         # for the same one must not be automatic.
-        for other, e in _cases_elsewhere(ws, None):
+        for other, e in _all_cases(ws):
             if e.body["decision"] != "advance":
                 continue
             same_order = other != incident_id and e.body["order_key"] == order_key(

@@ -133,21 +133,22 @@ class Incident:
         """Recipients the latest exposure was computed for that no recorded evidence
         accuses (``incident exposed --to`` names anyone): the drafts must not present them
         as the source."""
-        exposure = self.latest("exposure")
-        if exposure is None:
-            return []
-        asked = exposure.body.get("recipients") or list(exposure.body["by_recipient"])
-        return sorted(set(asked) - set(self.accused))
+        counted = self._exposure_recipients()
+        return sorted(counted - set(self.accused)) if counted is not None else []
 
     def uncounted_accused(self) -> list[str]:
         """Recipients the evidence accuses that the latest exposure did not count (evidence
         recorded after it, or ``incident exposed --to`` naming fewer): the drafts' figures
         would understate who and how many were exposed."""
+        counted = self._exposure_recipients()
+        return sorted(set(self.accused) - counted) if counted is not None else []
+
+    def _exposure_recipients(self) -> set[str] | None:
+        """The recipients the latest exposure was computed for; None without one."""
         exposure = self.latest("exposure")
         if exposure is None:
-            return []
-        asked = exposure.body.get("recipients") or list(exposure.body["by_recipient"])
-        return sorted(set(self.accused) - set(asked))
+            return None
+        return set(exposure.body.get("recipients") or exposure.body["by_recipient"])
 
     @property
     def head_hash(self) -> str:

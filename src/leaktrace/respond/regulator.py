@@ -104,10 +104,7 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
             lines.append(
                 f"- 注意：证据认定的泄露来源还包括 {names}，其涉及人数未计入上述数字：{TODO}"
             )
-            missing.append(
-                f"the exposed people of {', '.join(uncounted)} (accused by the evidence, not "
-                "counted by the latest incident exposed: run it again)"
-            )
+            missing.append(_uncounted_gap(uncounted))
         if x["unmatched_index_rows"]:
             lines.append(
                 f"- 注意：{x['unmatched_index_rows']:,} 条已提供记录未能与订单表匹配，人数可能偏低"
@@ -204,6 +201,14 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
     return Draft("\n".join(lines) + "\n", missing)
 
 
+def _uncounted_gap(uncounted: list[str]) -> str:
+    """What a draft lacks when the evidence accuses recipients the exposure did not count."""
+    return (
+        f"the exposed people of {', '.join(uncounted)} (accused by the evidence, not counted "
+        "by the latest incident exposed: run it again)"
+    )
+
+
 def notice_draft(ws: Workspace, inc: Incident, contact: str) -> Draft:
     """The notice to the exposed people (PIPL art. 57), from the incident's exposure and
     its recorded measures. Without both there is nothing true to tell them, so ``missing``
@@ -226,10 +231,7 @@ def notice_draft(ws: Workspace, inc: Incident, contact: str) -> Draft:
     uncounted = inc.uncounted_accused()
     if uncounted:
         # their people would not be told at all
-        missing.append(
-            f"the exposed people of {', '.join(uncounted)} (accused, not counted by the "
-            "latest incident exposed: run it again)"
-        )
+        missing.append(_uncounted_gap(uncounted))
     if missing:
         return Draft("", missing)
     assert exposure is not None
