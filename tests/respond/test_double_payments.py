@@ -148,6 +148,37 @@ def test_one_police_report_is_not_advanced_above_its_loss(env: Env) -> None:
     assert total <= 3000.0
 
 
+def test_an_advance_written_between_decision_and_write_makes_a_review(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clerks in two incidents, one police report: the second clerk's advance is
+    written after the first clerk's case was decided but before it is written (the order
+    an unlucky moment gives). The first case must see it: the rule is checked under the
+    workspace lock, on the cases as they stand at the write."""
+    from leaktrace.respond import cases
+
+    a = _incident(env.ws, env.bundle_zto, title="窗口一")
+    b = _incident(env.ws, env.bundle_zto, title="窗口二")
+    r2, r3 = env.zto.row(2, named=True), env.zto.row(3, named=True)
+    receipt = "JJ-TWO-DESKS-0002"
+    real_add_event = cases.add_event
+    other: list[Any] = []
+
+    def other_clerk_first(*args: Any, **kw: Any) -> Any:
+        if not other:  # the first clerk's write: the other desk gets in just before it
+            monkeypatch.setattr(cases, "add_event", real_add_event)
+            other.append(_case(env.ws, b, r3["order_id"], r3["phone"], police_receipt=receipt))
+        return real_add_event(*args, **kw)
+
+    monkeypatch.setattr(cases, "add_event", other_clerk_first)
+    first = _case(env.ws, a, r2["order_id"], r2["phone"], police_receipt=receipt)
+    assert other and other[0].decision == "advance"
+    assert first.decision == "review" and first.advance == 0.0, first
+    assert "this police receipt already has an advance" in first.reasons[0]
+    stored = next(e for e in load_incident(env.ws, a).all("case"))
+    assert stored.body["decision"] == "review" and stored.body["advance"] == 0.0
+
+
 # --- cases: decided on a release that did not carry the phone -----------------------------
 
 

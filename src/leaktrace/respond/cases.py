@@ -341,8 +341,15 @@ def open_case(
     no_case_yet(inc)  # fail before the index lookup; checked again under the lock
     found = _order_exposure(ws, order, norm, inc)
     decision, advance, reasons = _decide(found, when, loss, cap)
-    if decision == "advance" and (earlier := advanced_before()) is not None:
-        decision, advance, reasons = "review", 0.0, [earlier]
+
+    def under_lock(now: Incident) -> dict[str, Any] | None:
+        # both rules on the incidents as they stand when the case is written: a clerk in
+        # another incident advancing the same order or receipt a moment ago counts
+        no_case_yet(now)
+        if decision == "advance" and (earlier := advanced_before()) is not None:
+            return {"decision": "review", "advance": 0.0, "reasons": [earlier]}
+        return None
+
     case_id = f"CASE-{secrets.token_hex(4)}"
     add_event(
         ws,
@@ -362,7 +369,7 @@ def open_case(
             "receipt": _encrypt(ws, receipt, "case"),
             "by": clean_text(actor, "the actor", required=False),
         },
-        check=no_case_yet,
+        check=under_lock,
     )
     return _case_of(load_incident(ws, incident_id), case_id)
 

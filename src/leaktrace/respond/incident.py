@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -230,14 +230,16 @@ def add_event(
     incident_id: str,
     kind: str,
     body: dict[str, Any],
-    check: Callable[[Incident], None] | None = None,
+    check: Callable[[Incident], Mapping[str, Any] | None] | None = None,
 ) -> IncidentEvent:
     """Append one event to an incident that verifies (see the module docstring).
 
     ``check``: a rule the event must keep (no second case for an order, no payment over
     the advance), called with the incident as it stands, under the lock and just before
-    the write; it raises to refuse. A rule checked on an incident loaded earlier can be
-    broken by a writer in between."""
+    the write; it raises to refuse, or returns fields that replace the body's (a case's
+    advance becomes a review when another advance for the same loss was written
+    meanwhile). A rule checked on an incident loaded earlier can be broken by a writer in
+    between; the lock is the workspace's, so ``check`` may read other incidents too."""
     if kind not in KINDS:
         raise InputError(f"unknown incident event {kind!r}")
     _check_id(incident_id)
@@ -249,8 +251,8 @@ def add_event(
         inc = load_incident(ws, incident_id) if kind != "opened" else Incident(incident_id)
         if kind != "opened" and inc.status == "closed":
             raise InputError(f"incident {incident_id} is closed")
-        if check is not None:
-            check(inc)
+        if check is not None and (changes := check(inc)):
+            body = {**body, **changes}
         seq, prev, at = len(inc.events) + 1, inc.head_hash, _now()
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         facts = _canonical(incident_id, seq, at, kind, text, prev)
