@@ -201,3 +201,27 @@ def test_an_order_number_the_release_carried_for_two_people_lists_both(
     assert ex.rows.height == zto.height + 1 and ex.unmatched == 0
     assert "张三" in ex.rows.get_column("name").to_list()
     assert not ex.rows.get_column("ambiguous").any()
+
+
+def test_many_releases_are_named_oldest_first(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Eleven releases of the same orders: each row names all of them in the order they
+    were made (the combination is built from release numbers, and 10 sorts after 9),
+    its recipients in order of first exposure, and the union of the fields sent."""
+    head = shop.head(40)
+    for i in range(11):
+        who = "cs-firm" if i % 3 else "zto"
+        release(head, recipient=who, workspace=workspace, out=tmp_path / f"r{i}.parquet")
+    entries = Ledger(workspace).entries()
+    ex = exposed(workspace, shop, recipients=["zto", "cs-firm"])
+    assert ex.rows.height == 40 and ex.unmatched == 0
+    assert [e.release_id for e in ex.releases] == [e.release_id for e in entries]
+    for row in ex.rows.iter_rows(named=True):
+        went = [e for e in entries if e.recipient == "cs-firm" or row["courier"] == "中通快递"]
+        assert row["exposed_in"] == ";".join(e.release_id for e in went)
+        assert row["exposed_to"] == ";".join(dict.fromkeys(e.recipient for e in went))
+        assert row["fields_exposed"] == ";".join(sorted({f for e in went for f in e.fields}))
+        assert row["first_exposed_at"] == went[0].created
+        assert row["ambiguous"] is False
+    assert ex.rows.get_column("order_id").to_list() == head.get_column("order_id").to_list()
