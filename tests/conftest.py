@@ -36,7 +36,7 @@ def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def make_workspace(home: Path, database_url: str = "sqlite:///ledger.db") -> Workspace:
-    ws = init_workspace(home, database_url=database_url)
+    ws = init_workspace(home, database_url=database_url, platform="某电商平台")
     add_recipient(
         ws, "zto", template="courier", where="courier = '中通快递'", display_name="中通快递"
     )

@@ -243,3 +243,12 @@ def test_a_blank_where_is_no_filter(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     listed = json.loads(run_cli("recipient", "list", "--json", home=home).stdout)
     assert [x.get("where") for x in listed if x["name"] == "all"] == [None]
+
+
+def test_init_records_the_reporting_organisation(tmp_path: Path) -> None:
+    """The regulator report's 报告单位 comes from init --platform (spaces collapsed)."""
+    from leaktrace.workspace import open_workspace
+
+    r = run_cli("init", "--platform", " 某某电商  有限公司 ", home=tmp_path / "ws")
+    assert r.returncode == 0, r.stderr
+    assert open_workspace(tmp_path / "ws").config.workspace.platform == "某某电商 有限公司"

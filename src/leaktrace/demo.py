@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     marker.touch()
 
     console.rule("[bold]1. workspace and synthetic shop")
-    ws = init_workspace(args.home, name="demo-shop")
+    ws = init_workspace(args.home, name="demo-shop", platform="演示商城（demo-shop）")
     t0 = time.perf_counter()
     orders = generate_orders(args.orders, seed=args.seed)
     shop_file = out / "orders.parquet"

@@ -145,8 +145,12 @@ def init_workspace(
     database_url: str = "sqlite:///ledger.db",
     canary_phones: list[str] | None = None,
     signing_passphrase: str | bytes | None = None,
+    platform: str = "",
 ) -> Workspace:
     """Create a new workspace. Refuses to touch an existing one (keys are irreplaceable).
+
+    ``platform``: the organisation that operates it (报告单位 of a regulator report; a
+    report drafted without one marks it to be filled in).
 
     ``signing_passphrase``: write ``keys/signing.key`` encrypted with it; every later
     signature (release, key rotation, evidence bundle, key check value) then needs it in
@@ -159,7 +163,7 @@ def init_workspace(
     home.mkdir(parents=True, exist_ok=True)
     before = set(home.iterdir())
     try:
-        return _init_in(home, name, database_url, canary_phones, signing_passphrase)
+        return _init_in(home, name, database_url, canary_phones, signing_passphrase, platform)
     except BaseException:
         # nothing half-made (a workspace without its ledger would refuse a second init);
         # only what this call created is removed
@@ -180,12 +184,15 @@ def _init_in(
     database_url: str,
     canary_phones: list[str] | None,
     signing_passphrase: str | bytes | None = None,
+    platform: str = "",
 ) -> Workspace:
     # config (canary pool), ledger (canary tokens, victim reports) and index are private
     os.chmod(home, 0o700)
     keys = KeyRing.create(home / "keys", signing_passphrase=signing_passphrase)
     cfg = WorkspaceConfig(
-        workspace=WorkspaceSection(name=name, database_url=database_url),
+        workspace=WorkspaceSection(
+            name=name, database_url=database_url, platform=" ".join(platform.split())
+        ),
         policies={k: v.model_copy(deep=True) for k, v in TEMPLATES.items()},
         canary_pool=CanaryPool(phones=canary_phones or _default_canary_phones()),
         official_contacts=OfficialContacts(phones=["400-000-0000"], domains=[], accounts=[]),

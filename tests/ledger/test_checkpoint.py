@@ -297,6 +297,28 @@ def test_cli_checkpoint_verify_and_expect_head(ws: Workspace) -> None:
         assert "canary_hits" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_verify_says_how_many_rows_no_checkpoint_pins_yet(ws: Workspace) -> None:
+    """Rows recorded after the last checkpoint verify but are not protected against
+    deletion: verify says so (it said "all present" and nothing more)."""
+    run_cli("checkpoint", home=ws.home)
+    r = run_cli("verify", home=ws.home)
+    assert r.returncode == 0 and "not pinned" not in r.stderr
+    incident(ws, "检查点之后")  # two incident events
+    r = run_cli("verify", home=ws.home)
+    assert r.returncode == 0, r.stderr
+    assert "2 row(s) recorded since are not pinned yet" in r.stderr
+    assert json.loads(run_cli("verify", "--json", home=ws.home).stdout)["unpinned"] == 2
+    run_cli("checkpoint", home=ws.home)
+    assert json.loads(run_cli("verify", "--json", home=ws.home).stdout)["unpinned"] == 0
+
+
+@pytest.mark.parametrize("head", ["deadbeef", "g" * 64, "0" * 63, ""])
+def test_a_malformed_expected_head_is_a_usage_error(ws: Workspace, head: str) -> None:
+    r = run_cli("verify", "--expect-head", head, home=ws.home)
+    assert r.returncode == 2 and "64-hex-digit hash" in r.stderr, r.stderr
+    assert "removed" not in r.stderr and "Traceback" not in r.stderr
+
+
 @settings(
     max_examples=25,
     deadline=None,

@@ -160,6 +160,23 @@ def test_only_opened_every_recorded_section_is_to_be_filled(env: Env) -> None:
     assert TODO in _sections(again.text)["一"]
 
 
+def test_the_reporting_organisation_is_named_or_marked_to_fill_in(
+    env: Env, full: Incident, tmp_path: Path
+) -> None:
+    """报告单位 is the platform set at init; the workspace's name (an analysts' label,
+    "leaktrace" by default) was printed instead, and no gap was said."""
+    draft = regulator_report(env.ws, full, CONTACT)
+    assert "- 报告单位：某电商平台" in draft.text and draft.missing == []
+    env.ws.config.workspace.platform = ""  # as `leaktrace init` without --platform
+    try:
+        unnamed = regulator_report(env.ws, full, CONTACT)
+    finally:
+        env.ws.config.workspace.platform = "某电商平台"
+    assert f"- 报告单位：{TODO}" in unnamed.text
+    assert "leaktrace" not in unnamed.text.split("\n")[2]
+    assert len(unnamed.missing) == 1 and "init --platform" in unnamed.missing[0]
+
+
 def test_a_complete_record_fills_every_item(env: Env, full: Incident) -> None:
     draft = regulator_report(env.ws, full, CONTACT)
     assert draft.missing == []

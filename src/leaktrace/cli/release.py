@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +24,7 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
-from leaktrace.errors import LedgerIntegrityError
+from leaktrace.errors import InputError, LedgerIntegrityError
 from leaktrace.ledger import Ledger
 from leaktrace.ledger.chain import GENESIS
 from leaktrace.workspace import open_workspace
@@ -147,19 +148,22 @@ def verify_cmd(
     records were removed, or the whole ledger replaced by an older copy, only a head hash
     kept elsewhere can show (--expect-head); that the signing key pair was replaced and the
     ledger re-signed, only a public key kept elsewhere can show (--public-key)."""
+    wanted = None if expect_head is None else expect_head.strip().lower()
+    if wanted is not None and not re.fullmatch(r"[0-9a-f]{64}", wanted):
+        raise InputError(
+            "--expect-head must be a 64-hex-digit hash as verify or checkpoint printed it"
+        )
     ws = open_workspace(resolve_home(home))
     ledger = Ledger(ws)
     res = ledger.verify(public_key=public_key)
     note_trusted_keys(ws)
-    if res.ok and expect_head is not None:
-        wanted = expect_head.strip().lower()
-        if wanted != GENESIS and not ledger.holds_head(wanted):
-            res = dataclasses.replace(
-                res,
-                ok=False,
-                problem=f"the ledger no longer holds the record with head hash {wanted[:16]}…: "
-                "records were removed from its end, or it was replaced by an older copy",
-            )
+    if res.ok and wanted not in (None, GENESIS) and not ledger.holds_head(wanted):
+        res = dataclasses.replace(
+            res,
+            ok=False,
+            problem=f"the ledger no longer holds the record with head hash {wanted[:16]}…: "
+            "records were removed from its end, or it was replaced by an older copy",
+        )
     if json_out:
         print_json(res.as_dict())
         if not res.ok:
@@ -179,6 +183,12 @@ def verify_cmd(
             "hits and incident events it pinned are all present)",
             soft_wrap=True,
         )
+        if res.unpinned:
+            err_console.print(
+                f"{res.unpinned} row(s) recorded since are not pinned yet: run leaktrace "
+                "checkpoint to protect them",
+                soft_wrap=True,
+            )
 
 
 @app.command("checkpoint")

@@ -35,6 +35,12 @@ app.add_typer(keys_app, name="keys")
 def init_cmd(
     home: HomeOption = None,
     name: Annotated[str, typer.Option(help="Workspace name.")] = "leaktrace",
+    platform: Annotated[
+        str,
+        typer.Option(
+            help="The organisation operating the platform (报告单位 of regulator reports)."
+        ),
+    ] = "",
     database_url: Annotated[
         str,
         typer.Option(
@@ -55,7 +61,13 @@ def init_cmd(
     """Create a workspace: config, master key (0600), signing keys and the ledger."""
     h = resolve_home(home)
     passphrase = _passphrase_to_protect_with() if protect_signing_key else None
-    ws = init_workspace(h, name=name, database_url=database_url, signing_passphrase=passphrase)
+    ws = init_workspace(
+        h,
+        name=name,
+        database_url=database_url,
+        signing_passphrase=passphrase,
+        platform=platform,
+    )
     if json_out:
         print_json(
             {

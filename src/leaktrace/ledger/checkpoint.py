@@ -157,6 +157,9 @@ class CheckpointCheck:
     head_seq: int = 0
     head_hash: str = GENESIS
     problem: str | None = None
+    unpinned: int = 0
+    """Rows of the covered logs recorded after the last checkpoint: present, sealed, but
+    not yet protected against deletion until the next ``leaktrace checkpoint``."""
 
 
 def checkpoint_hash(seq: int, created: str, state: dict[str, Any], prev_hash: str) -> str:
@@ -472,7 +475,8 @@ def verify_checkpoints(
                 f"{HEAD_FILE} names: checkpoints were removed, or the database was replaced "
                 "by an older copy",
             )
-    return CheckpointCheck(True, len(loaded), head_seq, head_hash)
+    unpinned = sum(len(rows_by_log[t].keys() - pinned[t]) for t in rows_by_log)
+    return CheckpointCheck(True, len(loaded), head_seq, head_hash, unpinned=unpinned)
 
 
 def _holds_release(engine: Engine, heads: list[str], seq: int, digest: str) -> bool:

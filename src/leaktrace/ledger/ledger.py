@@ -213,6 +213,9 @@ class VerifyResult:
     and the latest one's hash: kept elsewhere, it vouches for the release head and the
     operators' logs it pinned (``verify --expect-head`` takes it too)."""
     checkpoint_hash: str = ""
+    unpinned: int = 0
+    """Operators' log rows (victim reports, canary hits, incident events) recorded since
+    the last checkpoint: not yet pinned, so their deletion would not show."""
 
     def as_dict(self) -> dict[str, Any]:
         """What ``leaktrace verify --json`` prints (and the service answers): the head
@@ -227,6 +230,7 @@ class VerifyResult:
             "head_hash": self.head_hash if self.ok else None,
             "checkpoints": self.checkpoints if self.ok else None,
             "checkpoint_hash": (self.checkpoint_hash or None) if self.ok else None,
+            "unpinned": self.unpinned if self.ok and self.checkpoints else None,
         }
 
 
@@ -737,6 +741,7 @@ class Ledger:
             head_hash=head.record_hash if head else GENESIS,
             checkpoints=cps.count,
             checkpoint_hash=cps.head_hash if cps.count else "",
+            unpinned=cps.unpinned,
         )
 
     def holds_head(self, digest: str) -> bool:

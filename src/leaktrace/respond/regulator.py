@@ -46,7 +46,15 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
     opened = inc.latest("opened")
     assert opened is not None  # load_incident guarantees the first event is "opened"
     o = opened.body
-    unit = ws.config.workspace.platform or ws.config.workspace.name
+    unit = ws.config.workspace.platform.strip()
+    if not unit:
+        # the workspace's name is a label for analysts ("leaktrace" by default), not the
+        # legal entity that reports: a gap to fill, never a guess
+        unit = TODO
+        missing.append(
+            "the reporting organisation (init --platform, or [workspace] platform in "
+            "leaktrace.toml)"
+        )
     lines = [
         f"# 个人信息安全事件报告（草稿）：{o['title']}",
         "",

@@ -208,6 +208,10 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def require(*roles: Role) -> Callable[[Request], Principal]:
     """A dependency that admits a token of one of ``roles`` (401 without a valid token,
     403 with a token of another role)."""
@@ -218,7 +222,7 @@ def require(*roles: Role) -> Callable[[Request], Principal]:
         if who is None:
             raise ServerError(401, "a valid API token is required (Authorization: Bearer …)")
         if who.role not in roles:
-            raise ServerError(403, f"a {who.role} token may not do this")
+            raise ServerError(403, f"{_article(who.role)} {who.role} token may not do this")
         return who
 
     return dependency
@@ -498,7 +502,7 @@ class _UploadGate:
             message = "a valid API token is required (Authorization: Bearer …)"
             await JSONResponse({"error": message}, status_code=401)(scope, receive, send)
         else:
-            message = f"a {who.role} token may not do this"
+            message = f"{_article(who.role)} {who.role} token may not do this"
             await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
 
 
