@@ -216,6 +216,23 @@ def test_recipient_where_subquery_error_names_no_polars_internals(ws: Workspace)
     assert "_POLARS" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("courier = '中通快递", "Unterminated string literal"),
+        ("courier =", "not a valid SQL condition"),
+        ("lower2(courier) = 'x'", "unsupported function 'lower2'"),
+    ],
+)
+def test_recipient_where_syntax_error_says_what_is_wrong(
+    ws: Workspace, where: str, says: str
+) -> None:
+    """The parser's reason, not only the exception's class name (SQLInterfaceError)."""
+    r = run_cli("recipient", "add", "bad", "--template", "courier", "--where", where, home=ws.home)
+    _user_error(r, "where")
+    assert says in r.stderr and "SQLInterfaceError" not in r.stderr, r.stderr
+
+
 def test_a_bundle_saved_again_with_a_bom_still_verifies(
     ws: Workspace, bundle: dict[str, object], tmp_path: Path
 ) -> None:

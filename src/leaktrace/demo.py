@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         t = Table("message", "scam?", "type", "stages")
         for m, r in zip(msgs, check(msgs), strict=True):
             t.add_row(
-                m[:30] + "…", str(r.is_scam), r.fraud_type, ",".join(h.stage for h in r.stages)
+                m[:30] + "…",
+                str(r.is_scam),
+                r.fraud_type,
+                ",".join(dict.fromkeys(h.stage for h in r.stages)),
             )
         console.print(t)
     console.rule("[bold]7. the web service (leaktrace serve)")

@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections import deque
@@ -82,6 +83,17 @@ RESERVE_AHEAD = 2
 """Batches' worth of canary numbers a batch reserves beyond its own (see ``_BatchKernel``)."""
 
 
+def _sql_reason(exc: Exception) -> str:
+    """The parser's own first line ("Unterminated string literal", "unsupported function
+    'foo'"), without Polars' prefixes; the class name where it says nothing useful."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    first = re.sub(r"^sql parser error:\s*", "", first)
+    first = re.sub(r"\s+at Line: \d+, Column: \d+$", "", first)
+    if not first or first.startswith("unable to parse"):
+        return "not a valid SQL condition (e.g. courier = '中通快递')"
+    return first[:160]
+
+
 def check_where(where: str) -> pl.Expr:
     """Parse a ``where`` filter (SQL boolean over role names) or raise PolicyError.
 
@@ -93,7 +105,7 @@ def check_where(where: str) -> pl.Expr:
         expr = pl.sql_expr(where)
         names = expr.meta.root_names()
     except Exception as exc:  # polars raises several error types for bad SQL
-        raise PolicyError(f"invalid where expression {where!r}: {type(exc).__name__}") from None
+        raise PolicyError(f"invalid where expression {where!r}: {_sql_reason(exc)}") from None
     if any(n.startswith("_POLARS") for n in names):  # Polars' own name for a subquery
         raise PolicyError(
             f"where expression {where!r}: subqueries are not supported; compare a role "

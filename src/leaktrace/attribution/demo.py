@@ -57,13 +57,18 @@ def demo_wave(
             "ACCUSED" if c in res.accused else "",
         )
     console.print(t)
+    hidden = 0
     for camp in res.campaigns:
-        if camp["attributed"] or len(camp["reports"]) > 1:
-            console.print(
-                f"campaign {camp['id']}: {len(camp['reports'])} reports, callers "
-                f"{', '.join(camp['callers'])}, stages {', '.join(camp['stages'])} → "
-                f"{camp['attributed'] or 'not attributed'}"
-                + (f", flagged at {camp['flagged_at']}" if camp["flagged_at"] else ""),
-                markup=False,
-            )
+        if not (camp["attributed"] or len(camp["reports"]) > 1):
+            hidden += 1  # a lone unattributed report: listed by attribute, not here
+            continue
+        console.print(
+            f"campaign {camp['id']}: {len(camp['reports'])} reports, callers "
+            f"{', '.join(camp['callers'])}, stages {', '.join(camp['stages'])} → "
+            f"{camp['attributed'] or 'not attributed'}"
+            + (f", flagged at {camp['flagged_at']}" if camp["flagged_at"] else ""),
+            markup=False,
+        )
+    if hidden:
+        console.print(f"(and {hidden} single-report campaigns, not attributed: not shown)")
     return [c.recipient for c in res.accused] == [src]

@@ -116,6 +116,20 @@ def simulate_wave(
         rows = pool[pick.tolist()]
         copy = _copy_of(ws, rows, source, e.key_version)
     base = start or base
+    span = 20 * 86400.0  # reports come in over the 20 days after the leak
+    now = datetime.now(UTC)
+    if start is None and base + timedelta(seconds=span) > now:
+        # ... but never after now: `report add` flags a report dated in the future. The
+        # wave then falls between the ledger's last release and now, in the same
+        # proportions (after every release, as a wave 20 days later would be)
+        base = max([base, *view.created.values()])
+        span = max(0.0, (now - base).total_seconds())
+
+    def report_time() -> datetime:
+        at = base + timedelta(seconds=span * float(rng.uniform(3600 / (20 * 86400), 1.0)))
+        # whole seconds (as stored), rounded up: never before the release it follows
+        return at.replace(microsecond=0) + timedelta(seconds=1 if at.microsecond else 0)
+
     wave_callers = [
         f"0{int(rng.integers(10, 99))}-{int(rng.integers(10**7, 10**8))}" for _ in range(callers)
     ]
@@ -142,7 +156,7 @@ def simulate_wave(
             q["address"] = str(c["address"]) if rng.random() < 0.4 else True
         if "card_last4" in fields and c.get("card_last4") and rng.random() < 0.5:
             q["card_last4"] = True
-        at = base + timedelta(seconds=float(rng.uniform(3600, 20 * 86400)))
+        at = report_time()
         script = _SCRIPTS[int(rng.integers(0, len(_SCRIPTS)))]
         rec: dict[str, Any] = {
             "victim_phone": r["phone"],
@@ -169,7 +183,7 @@ def simulate_wave(
             q = {"name": True} if rng.random() < 0.6 else {}
             if rng.random() < 0.4:
                 q["product"] = True
-            at = base + timedelta(seconds=float(rng.uniform(3600, 20 * 86400)))
+            at = report_time()
             out.append(
                 {
                     "victim_phone": r["phone"],
