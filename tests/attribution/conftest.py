@@ -57,3 +57,15 @@ def clear(ws: Workspace) -> None:
 
 def shop_file(ws: Workspace) -> Path:
     return ws.home.parent / "orders.parquet"
+
+
+def soon(seconds: int = 0) -> str:
+    """A hit time after every release of the session's workspace and not in the future
+    beyond the clock skew a hit may have (``CLOCK_SKEW``): now, plus ``seconds`` to order
+    several hits."""
+    from datetime import UTC, datetime, timedelta
+
+    from leaktrace.attribution.hits import CLOCK_SKEW
+
+    assert timedelta(seconds=seconds) < CLOCK_SKEW / 2
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")

@@ -10,7 +10,7 @@ from pathlib import Path
 from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
 
-from .conftest import shop_file
+from .conftest import shop_file, soon
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +57,7 @@ def test_cli_end_to_end(ws: Workspace, tmp_path: Path) -> None:
         "--channel",
         "call",
         "--at",
-        "2030-01-01T10:00:00",
+        soon(),
         "--from",
         "021-1234",
         "--json",

@@ -11,17 +11,17 @@ from leaktrace.attribution.hits import record_hit
 from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
 
+from .conftest import soon
+
 
 def test_hit_names_release_and_recipient(ws: Workspace) -> None:
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
-    h = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00:00")
+    h = record_hit(ws, contact=tok["contact"], channel="call", at=soon())
     assert (h.status, h.recipient, h.release_id) == ("canary", "yto", tok["release_id"])
     used = {t["contact"] for t in Ledger(ws).canary_tokens()}
     spare = next(p for p in ws.config.canary_pool.phone_numbers() if p not in used)
-    assert record_hit(ws, contact=spare, channel="sms", at="2030-01-01").status == "pool"
-    assert record_hit(ws, contact="13800000000", channel="call", at="2030-01-01").status == (
-        "not_canary"
-    )
+    assert record_hit(ws, contact=spare, channel="sms", at=soon()).status == "pool"
+    assert record_hit(ws, contact="13800000000", channel="call", at=soon()).status == ("not_canary")
     # one plain hit: chance |C_R|/|pool| — honest, not decisive at 1e-9
     res = attribute(ws)
     assert res.accused == []
@@ -34,7 +34,7 @@ def test_hit_with_persona_counts_as_a_plain_hit(ws: Workspace) -> None:
     masked name and a district, shared with real customers: it claims no chance of its
     own, so one such call accuses nobody, exactly as one plain call."""
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "sms")
-    record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
+    record_hit(ws, contact=tok["contact"], channel="call", at=soon(), knew=True)
     knew = attribute(ws)
     assert knew.accused == []
     sms = next(c for c in knew.candidates if c.recipient == "sms")
@@ -84,7 +84,7 @@ def test_contact_of_several_releases_names_nobody(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tok = _duplicate_contact(monkeypatch, ws)
-    h = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
+    h = record_hit(ws, contact=tok["contact"], channel="call", at=soon(), knew=True)
     assert (h.status, h.recipient, h.release_id) == ("ambiguous", "", "")
     assert "several releases" in h.reason
     res = attribute(ws)
@@ -98,7 +98,7 @@ def test_stored_hit_is_re_resolved_when_its_contact_is_shared(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
-    h = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01T10:00", knew=True)
+    h = record_hit(ws, contact=tok["contact"], channel="call", at=soon(), knew=True)
     assert h.status == "canary"
     _duplicate_contact(monkeypatch, ws)
     res = attribute(ws)
@@ -114,7 +114,7 @@ def test_a_contact_outside_the_pool_is_kept_masked(ws: Workspace) -> None:
 
     from leaktrace.attribution.store import CanaryHitRecord, engine_for
 
-    h = record_hit(ws, contact="18656063285", channel="call\nsms", at="2030-01-01")
+    h = record_hit(ws, contact="18656063285", channel="call\nsms", at=soon())
     assert (h.status, h.contact, h.channel) == ("not_canary", "186****3285", "call sms")
     with Session(engine_for(ws)) as s:
         stored = s.scalars(select(CanaryHitRecord.contact)).all()
@@ -135,8 +135,8 @@ def test_stored_hit_rows_are_not_trusted(ws: Workspace) -> None:
     tokens = Ledger(ws).canary_tokens()
     yto = next(t for t in tokens if t["recipient"] == "yto")
     sms = next(t for t in tokens if t["recipient"] == "sms")
-    record_hit(ws, contact=yto["contact"], channel="call", at="2030-01-01T10:00")
-    fake = record_hit(ws, contact="19999999999", channel="call", at="2030-01-01T10:00")
+    record_hit(ws, contact=yto["contact"], channel="call", at=soon())
+    fake = record_hit(ws, contact="19999999999", channel="call", at=soon())
     with Session(engine_for(ws)) as s, s.begin():
         s.execute(update(CanaryHitRecord).values(
             status="canary", recipient="sms", release_id=sms["release_id"]
@@ -160,7 +160,7 @@ def test_hit_rows_written_without_the_workspace_keys_are_not_counted(ws: Workspa
     from leaktrace.attribution.store import CanaryHitRecord, engine_for
 
     sms = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "sms")
-    genuine = record_hit(ws, contact=sms["contact"], channel="call", at="2030-01-01T10:00")
+    genuine = record_hit(ws, contact=sms["contact"], channel="call", at=soon())
     with Session(engine_for(ws)) as s, s.begin():
         for i in range(4):
             s.execute(insert(CanaryHitRecord).values(
@@ -185,7 +185,7 @@ def test_a_database_from_before_sealed_hits_gets_the_column(ws: Workspace) -> No
 
     from leaktrace.attribution import store
 
-    record_hit(ws, contact="19999999999", channel="call", at="2030-01-01")
+    record_hit(ws, contact="19999999999", channel="call", at=soon())
     con = sqlite3.connect(ws.home / "ledger.db")
     con.execute("ALTER TABLE canary_hits DROP COLUMN seal")
     con.commit()
@@ -193,10 +193,7 @@ def test_a_database_from_before_sealed_hits_gets_the_column(ws: Workspace) -> No
     store._ENGINES.clear()
     hits = __import__("leaktrace.attribution.hits", fromlist=["x"]).stored_hits(ws)
     assert [h.status for h in hits] == ["unsealed"]
-    assert (
-        record_hit(ws, contact="19999999998", channel="call", at="2030-01-02").status
-        == "not_canary"
-    )
+    assert record_hit(ws, contact="19999999998", channel="call", at=soon(10)).status == "not_canary"
 
 
 def test_an_altered_hit_time_is_flagged_not_fatal(ws: Workspace) -> None:
@@ -212,8 +209,8 @@ def test_an_altered_hit_time_is_flagged_not_fatal(ws: Workspace) -> None:
     report = {"victim_phone": "13900000000", "reported_at": "2030-01-01", "caller": "021-1"}
     add_reports(ws, [parse_report_obj(report, "r:1")])  # a campaign of caller 021-1
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
-    bad = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-01", caller="021-1")
-    moved = record_hit(ws, contact=tok["contact"], channel="call", at="2030-01-02", caller="021-1")
+    bad = record_hit(ws, contact=tok["contact"], channel="call", at=soon(), caller="021-1")
+    moved = record_hit(ws, contact=tok["contact"], channel="call", at=soon(10), caller="021-1")
     with closing(sqlite3.connect(ws.home / "ledger.db")) as con:
         con.execute("update canary_hits set at = 'not a time' where id = ?", (bad.id,))
         con.execute("update canary_hits set at = '2001-01-01' where id = ?", (moved.id,))
@@ -236,7 +233,7 @@ def test_a_contact_counts_once_however_often_it_is_recorded(ws: Workspace) -> No
 
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
     for hour in range(10, 14):
-        record_hit(ws, contact=tok["contact"], channel="call", at=f"2030-01-01T{hour}:00")
+        record_hit(ws, contact=tok["contact"], channel="call", at=soon(hour - 10))
     with sqlite3.connect(ws.home / "ledger.db") as con:
         cols = "at, channel, caller, contact, knew, status, recipient, release_id, reason, seal"
         for _ in range(6):
@@ -252,10 +249,22 @@ def test_an_unsealed_hit_prints_no_terminal_escapes(ws: Workspace) -> None:
 
     from leaktrace.attribution.hits import stored_hits
 
-    record_hit(ws, contact="19999999999", channel="call", at="2030-01-01")
+    record_hit(ws, contact="19999999999", channel="call", at=soon())
     with sqlite3.connect(ws.home / "ledger.db") as con:
         con.execute(
             "update canary_hits set channel = char(27) || ']0;pwned' || char(7), seal = null"
         )
     [h] = stored_hits(ws)
     assert h.status == "unsealed" and h.channel.isprintable() and "\x1b" not in h.channel
+
+
+def test_a_hit_dated_in_the_future_is_refused(ws: Workspace) -> None:
+    """A mistyped year is no call anybody received (`canary hit --at 2027-…` was kept)."""
+    from leaktrace.attribution.hits import stored_hits
+    from leaktrace.errors import InputError
+
+    tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
+    with pytest.raises(InputError, match="in the future"):
+        record_hit(ws, contact=tok["contact"], channel="call", at="2099-05-01T20:00")
+    assert stored_hits(ws) == []
+    assert record_hit(ws, contact=tok["contact"], channel="call", at=soon(60)).status == "canary"

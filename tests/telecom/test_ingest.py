@@ -280,3 +280,16 @@ def test_the_indexed_lookup_agrees_with_reading_every_token(ws: Workspace) -> No
     assert {contact_key(c): batch.get(contact_key(c), []) for c in asked} == {
         contact_key(c): every.get(contact_key(c), []) for c in asked
     }
+
+
+def test_a_record_dated_in_the_future_is_a_problem_not_a_hit(ws: Workspace) -> None:
+    """A provider's wrong clock or a mistyped year is no call that happened: the file is
+    refused, a push records the others and lists it."""
+    tok = tokens_of(ws)
+    later = (datetime.now(CN) + timedelta(days=400)).strftime("%Y-%m-%d %H:%M:%S")
+    payload = [local_record("ok", tok["zto"]), local_record("late", tok["zto"], at=later)]
+    with pytest.raises(InputError, match=r"late: dated .* in the future"):
+        ingest(ws, "local", payload)
+    assert stored_hits(ws) == []
+    res = ingest(ws, "local", payload, all_or_nothing=False)
+    assert len(res.hits) == 1 and len(res.problems) == 1 and "in the future" in res.problems[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
 
 __all__ = [
+    "CLOCK_SKEW",
     "CanaryHit",
     "contact_key",
     "contact_owners",
@@ -159,6 +160,11 @@ def _masked_contact(contact: str) -> str:
     return "*" * len(contact)
 
 
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a hit's time may lie (another machine's clock), as for an
+incident's discovery: later is a mistyped date, refused."""
+
+
 def record_hit(
     ws: Workspace,
     *,
@@ -193,6 +199,9 @@ def hit_row(
     when = parse_datetime(at)
     if when is None:
         raise InputError("--at must be an ISO 8601 date/time")
+    if when > datetime.now(UTC) + CLOCK_SKEW:
+        # a mistyped year would be evidence attribute counts, at a time nobody called
+        raise InputError(f"--at {when.isoformat()} is in the future")
     if not contact.strip():
         raise InputError("--contact must not be empty")
     status, recipient, release_id, reason = resolved or resolve_contact(ws, contact)

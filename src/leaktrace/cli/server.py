@@ -24,7 +24,8 @@ from leaktrace.workspace import open_workspace
 __all__ = ["token_app"]
 
 token_app = typer.Typer(
-    help="API tokens for 'leaktrace serve' (analyst, agent, recipient, telecom).", no_args_is_help=True
+    help="API tokens for 'leaktrace serve' (analyst, agent, recipient, telecom).",
+    no_args_is_help=True,
 )
 app.add_typer(token_app, name="token")
 

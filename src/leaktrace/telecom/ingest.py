@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.attribution.hits import (
+    CLOCK_SKEW,
     CanaryHit,
     contact_key,
     contact_owners,
@@ -105,6 +106,14 @@ def ingest(
     ad = adapter(adapter_name)
     records, ignored, problems = ad.read(payload)
     received = len(records) + len(ignored) + len(problems)
+    latest = datetime.now(UTC) + CLOCK_SKEW
+    if any(r.at > latest for r in records):  # a provider's clock or a mistyped date
+        problems = problems + [
+            f"record {r.event_id[:40]}: dated {r.at.isoformat()}, in the future"
+            for r in records
+            if r.at > latest
+        ]
+        records = [r for r in records if r.at <= latest]
     if problems and all_or_nothing:
         raise InputError(
             f"{len(problems)} of {received} record(s) cannot be read, nothing was recorded; "
