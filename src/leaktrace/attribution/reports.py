@@ -12,8 +12,19 @@ transcript, loss, police_receipt`` and either a ``quoted`` column holding the JS
 or one ``quoted_<role>`` column per role (a cell of ``true``/``是``/``✓``/``1`` means "the
 caller knew this kind of fact", any other non-empty text is the value as quoted).
 
+CSV / XLSX headers may also be Chinese (手机号, 报案时间 … see :data:`HEADER_ALIASES`);
+blank rows (also Excel's ``,,,`` for a cleared row) are skipped.
+
+Every report's ``source`` is ``file:line``, the physical line where the report starts in
+the file (header = line 1; a quoted CSV cell over several lines counts them all; a
+workbook's row number; a JSON document's line where the report's ``{`` is), so a clerk
+finds it in an editor or Excel.
+
 Bad rows are never dropped and never stop the run: a row that cannot be parsed becomes a
 report with ``status = "malformed"`` and a reason naming the problem (never the value).
+A file that cannot be read as a whole (bytes not in its encoding, an unclosed quote, a
+header without the phone or time column) is one error naming the file and line, and
+nothing of it is stored.
 Whether a report's victim is a known customer, or the call came before their order, is
 decided at attribution time against the ledger as it is then (see ``attribute``).
 
@@ -24,9 +35,13 @@ not match is loaded as ``status = "unsealed"`` and never counted (see
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,10 +63,11 @@ from leaktrace.attribution.store import (
 from leaktrace.digest import keyed_digest_one
 from leaktrace.errors import InputError, KeyFileError
 from leaktrace.io.jsontext import JsonTextError, json_lines, loads_json
-from leaktrace.pii.text import canonical_str
+from leaktrace.pii.text import canonical_str, fold_width_str
 from leaktrace.workspace import Workspace
 
 __all__ = [
+    "HEADER_ALIASES",
     "QUOTE_ROLES",
     "UNTRUSTED_STATUSES",
     "IntakeResult",
@@ -158,6 +174,30 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
 
 
+_SHEET_TIME = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:(?:\s+|T)(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?"
+)
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d*)?[eE][+-]?\d+")
+
+
+def _report_time(value: Any) -> datetime | None:
+    """:func:`parse_datetime`, and the time as Excel writes it back into a CSV it saved
+    (``2030/1/1 9:00``, unpadded; ``2030年1月1日 9:00``), naive = UTC+8 as there."""
+    at = parse_datetime(value)
+    if at is not None or not isinstance(value, str):
+        return at
+    m = _SHEET_TIME.fullmatch(fold_width_str(value).strip())
+    if m is None:
+        return None
+    y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
+    try:
+        naive = datetime(y, mo, d, h, mi, sec)
+    except ValueError:  # month 13, 30 February, 25 o'clock …
+        return None
+    return parse_datetime(naive)
+
+
 def _quote_value(v: Any) -> str | bool | None:
     if isinstance(v, bool):
         return v if v else None
@@ -197,9 +237,14 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     phone = normalise_phone_str(str(raw_phone)) if raw_phone not in (None, "") else None
     if raw_phone in (None, ""):
         problems.append("no victim_phone")
+    elif phone is None and _SCIENTIFIC.fullmatch(str(raw_phone).strip()):
+        problems.append(
+            "victim_phone is a number in scientific notation, as Excel saves a long number "
+            "(its last digits are lost): format the column as text and save the file again"
+        )
     elif phone is None:
         problems.append("victim_phone is not a mainland mobile number")
-    at = parse_datetime(obj.get("reported_at"))
+    at = _report_time(obj.get("reported_at"))
     if at is None:
         problems.append("reported_at missing or not ISO 8601")
     quoted: dict[str, str | bool] = {}
@@ -267,6 +312,231 @@ def _row_obj(row: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+HEADER_ALIASES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "手机号",
+            "手机号码",
+            "手机",
+            "受害人手机号",
+            "受害人手机号码",
+            "受害人手机",
+            "受害人电话",
+            "报案人手机号",
+            "报案人手机号码",
+            "报案人电话",
+            "联系电话",
+        ),
+        "victim_phone",
+    ),
+    **dict.fromkeys(
+        ("报案时间", "报警时间", "来电时间", "被骗时间", "受骗时间", "诈骗时间"), "reported_at"
+    ),
+    **dict.fromkeys(("渠道", "诈骗渠道", "联系渠道"), "channel"),
+    **dict.fromkeys(
+        ("来电号码", "诈骗号码", "诈骗电话", "对方号码", "对方电话", "对方账号"), "caller"
+    ),
+    **dict.fromkeys(
+        ("通话内容", "对话内容", "聊天记录", "诈骗话术", "话术", "案情", "案情描述", "简要案情"),
+        "transcript",
+    ),
+    **dict.fromkeys(("损失", "损失金额", "被骗金额", "涉案金额"), "loss"),
+    **dict.fromkeys(("报警回执", "报警回执号", "回执", "回执号", "受案回执"), "police_receipt"),
+}
+"""CSV/XLSX headers read as a report column (width and spaces ignored). Only names that
+say one thing: 电话 or 时间 alone could be the caller's or the order's; 订单号 could be
+the victim's own order or the one the caller quoted (a quote is ``quoted_order_id``)."""
+
+_REPORT_COLUMNS = frozenset(
+    (
+        "victim_phone",
+        "phone",
+        "reported_at",
+        "channel",
+        "caller",
+        "quoted",
+        "transcript",
+        "loss",
+        "police_receipt",
+    )
+)
+_SHEET_SUFFIXES = (".xlsx", ".xls", ".xlsm")
+_CSV_FIELD_LIMIT = 2**31 - 1
+"""Python's csv module refuses a cell over 128 KiB by default; a chat-log transcript can be
+longer (the file is read whole anyway)."""
+
+
+def _column_key(header: str) -> str:
+    key = header.strip().lower()
+    if key in _REPORT_COLUMNS or key.startswith("quoted_"):
+        return key
+    return HEADER_ALIASES.get(canonical_str(header).lower(), key)
+
+
+def _header_keys(cells: Sequence[object], name: str, line: int) -> list[str]:
+    """The report column each header cell names; InputError when the phone or time column
+    is missing (every row would be a malformed report) or two cells name one column.
+
+    Only header cells that name a report column are ever quoted: a file without a header
+    has a report in its first line."""
+    keys: list[str] = []
+    given: dict[str, str] = {}
+    for cell in cells:
+        raw = "" if cell is None else str(cell)
+        key = _column_key(raw)
+        if key in _REPORT_COLUMNS or key.startswith("quoted_"):
+            field_ = "victim_phone" if key == "phone" else key  # phone is read as it
+            if field_ in given:
+                raise InputError(
+                    f"{name}: line {line}: columns {given[field_]!r} and {raw.strip()!r} "
+                    f"both give {field_}; keep one"
+                )
+            given[field_] = raw.strip()
+        keys.append(key)
+    missing = [c for c in ("victim_phone", "reported_at") if c not in given]
+    if missing:
+        raise InputError(
+            f"{name}: line {line}: the header has no {' and no '.join(missing)} column; "
+            "a report file's header names victim_phone (or 手机号) and "
+            "reported_at (or 报案时间), see docs/attribution.md"
+        )
+    return keys
+
+
+def _blank(cells: Sequence[object]) -> bool:
+    return all(c is None or not str(c).strip() for c in cells)
+
+
+def _csv_rows(path: Path, name: str) -> list[tuple[int, list[str]]]:
+    """(line where the row starts, cells) of every row of a CSV/TSV, blank ones included.
+
+    Read with Python's csv module, which says where each row ends, not Polars (which does
+    not): a quoted cell over several lines, and blank lines, would shift every later
+    number. The encoding and delimiter are detected as for every other input."""
+    from leaktrace.io.readers import CsvReader
+
+    reader = CsvReader(path, batch_rows=1)
+    try:
+        data = reader.utf8_path.read_bytes()
+    finally:
+        reader.close()
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:  # past the sample the encoding was detected from
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{name}: line {line}: bytes that are not valid {reader.encoding} (the encoding "
+            "of the file's start); save the whole file in one encoding"
+        ) from None
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=reader.delimiter, strict=True)
+    out: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in rows:
+            out.append((start, cells))
+            start = rows.line_num + 1
+    except csv.Error as exc:  # its message names no cell text, but is no help to a clerk
+        if "unexpected end of data" in str(exc):
+            raise InputError(
+                f"{name}: line {start}: a quoted cell in the row starting on this line is "
+                "never closed"
+            ) from None
+        if "expected after" in str(exc):
+            raise InputError(
+                f"{name}: line {rows.line_num}: text after a quoted cell's closing quote (a \" "
+                'inside a quoted cell is written "")'
+            ) from None
+        raise InputError(f"{name}: line {rows.line_num}: cannot parse as CSV") from None
+    return out
+
+
+def _sheet_rows(path: Path) -> list[tuple[int, list[object]]]:
+    """(row number, cells) of the first sheet's rows, empty ones included (Polars drops
+    them by default, and every later row number was one off)."""
+    with path.open("rb") as fh:
+        if not fh.read(1):
+            raise InputError(f"{path}: file is empty")
+    try:
+        df = pl.read_excel(
+            path,
+            engine="calamine",
+            sheet_id=1,
+            has_header=False,
+            read_options={"dtypes": "string"},
+            drop_empty_rows=False,
+        )
+    except Exception as exc:  # fastexcel/calamine raise their own hierarchy
+        raise InputError(f"{path}: cannot read workbook ({type(exc).__name__})") from None
+    return [(n, list(row)) for n, row in enumerate(df.iter_rows(), start=1)]
+
+
+def _table_reports(path: Path, name: str) -> list[VictimReport]:
+    """Reports of a CSV/TSV or workbook: the first non-blank row is the header."""
+    rows: Sequence[tuple[int, Sequence[object]]] = (
+        _sheet_rows(path) if path.suffix.lower() in _SHEET_SUFFIXES else _csv_rows(path, name)
+    )
+    keys: list[str] | None = None
+    out: list[VictimReport] = []
+    for line, cells in rows:
+        if _blank(cells):
+            continue
+        if keys is None:
+            keys = _header_keys(cells, name, line)
+            continue
+        row = {k: v for k, v in zip(keys, cells, strict=False) if k}  # short rows: missing
+        out.append(parse_report_obj(_row_obj(row), f"{name}:{line}"))
+    return out
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_item_lines(text: str, key: str | None, n_items: int) -> list[int] | None:
+    """The line where each report of a JSON document starts (its ``{``): the items of the
+    top-level array, or of the array under ``key`` of the top-level object. None if they
+    cannot be found (the reports are then named by their place in the array). The text
+    has parsed already: this only walks it again to find where each item begins."""
+    decoder = json.JSONDecoder()
+
+    def skip(i: int) -> int:
+        m = _JSON_SPACE.match(text, i)
+        return m.end() if m else i
+
+    def walk(i: int, members: bool) -> list[tuple[object, int]]:
+        """(key or None, offset) of each value of the array or object opening at ``i``."""
+        found: list[tuple[object, int]] = []
+        close = "}" if members else "]"
+        i = skip(i + 1)
+        while text[i] != close:
+            name: object = None
+            if members:
+                name, i = decoder.raw_decode(text, i)
+                i = skip(skip(i) + 1)  # past the ":"
+            found.append((name, i))
+            i = skip(decoder.raw_decode(text, i)[1])
+            if text[i] == ",":
+                i = skip(i + 1)
+        return found
+
+    try:
+        start = skip(0)
+        if key is not None:  # {"reports": [...]}; of a key given twice, the last one counts
+            start = [i for name, i in walk(start, True) if name == key][-1]
+        offsets = [i for _, i in walk(start, False)]
+    except (ValueError, IndexError, RecursionError):
+        return None
+    if len(offsets) != n_items:
+        return None
+    lines, line, last = [], 1, 0
+    for offset in offsets:
+        line += text.count("\n", last, offset)
+        last = offset
+        lines.append(line)
+    return lines
+
+
 def _decoded(path: Path) -> str:
     """A JSON report file's text, in its detected encoding (UTF-8, or GBK/GB18030 as some
     Chinese tools write it). Why not ``errors="replace"``: a phone or order number turned
@@ -282,9 +552,10 @@ def _decoded(path: Path) -> str:
         ) from None
 
 
-def _json_document(text: str, name: str) -> list[Any] | None:
-    """The reports of a ``.json`` file read whole; None when it is not one JSON document
-    (JSON lines in a ``.json`` file), an error when an array does not parse."""
+def _json_document(text: str, name: str) -> tuple[list[Any], list[int] | None] | None:
+    """The reports of a ``.json`` file read whole, with the line where each starts (None:
+    not found); None when it is not one JSON document (JSON lines in a ``.json`` file), an
+    error when an array does not parse."""
     try:
         doc = loads_json(text, name)
     except JsonTextError as exc:
@@ -294,13 +565,15 @@ def _json_document(text: str, name: str) -> list[Any] | None:
             raise InputError(f"{name} is not valid JSON") from None
         return None
     if isinstance(doc, list):
-        return doc
+        return doc, _json_item_lines(text, None, len(doc))
+    first_line = text[: len(text) - len(text.lstrip(" \t\n\r"))].count("\n") + 1
     if isinstance(doc, dict):
         lists = [v for v in doc.values() if isinstance(v, list)]
         if len(doc) == 1 and len(lists) == 1:  # {"reports": [...]}
-            return lists[0]
-        return [doc]
-    return [doc]  # a lone string or number: one malformed report, as a JSON line would be
+            return lists[0], _json_item_lines(text, next(iter(doc)), len(lists[0]))
+        return [doc], [first_line]
+    # a lone string or number: one malformed report, as a JSON line would be
+    return [doc], [first_line]
 
 
 def parse_report_file(path: Path) -> list[VictimReport]:
@@ -321,9 +594,15 @@ def parse_report_file(path: Path) -> list[VictimReport]:
     if suffix in (".jsonl", ".ndjson", ".json"):
         text = _decoded(path)
         if suffix == ".json" and text.lstrip().startswith(("[", "{")):
-            items = _json_document(text, name)
-            if items is not None:
-                return [parse_report_obj(o, f"{name}:{i + 1}") for i, o in enumerate(items)]
+            document = _json_document(text, name)
+            if document is not None:
+                items, lines = document
+                return [
+                    parse_report_obj(
+                        o, f"{name}:{lines[i]}" if lines else f"{name}: report {i + 1}"
+                    )
+                    for i, o in enumerate(items)
+                ]
         for i, line in json_lines(text):
             try:
                 obj = loads_json(line, f"{name}:{i}")
@@ -332,18 +611,8 @@ def parse_report_file(path: Path) -> list[VictimReport]:
                 continue
             out.append(parse_report_obj(obj, f"{name}:{i}"))
         return out
-    if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsm"):
-        from leaktrace.io.readers import reader_for
-
-        reader = reader_for(path)(path, batch_rows=50_000)
-        try:
-            frames = list(reader.batches(has_header=True))
-        finally:
-            reader.close()
-        df = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-        for i, row in enumerate(df.iter_rows(named=True), start=2):
-            out.append(parse_report_obj(_row_obj(row), f"{name}:{i}"))
-        return out
+    if suffix in (".csv", ".tsv", ".txt", *_SHEET_SUFFIXES):
+        return _table_reports(path, name)
     raise InputError(f"unsupported report file type {suffix!r}: use .jsonl, .json, .csv or .xlsx")
 
 

@@ -57,9 +57,18 @@ def report_add(
     out_console.print(
         f"{res.added} reports added ({res.malformed} flagged malformed), "
         f"{res.duplicates} duplicates skipped"
+        + (
+            "; each flagged report is named below as file:line, the line where it starts "
+            "(header = line 1; in a workbook, its row)"
+            if res.problems
+            else ""
+        ),
+        markup=False,
+        soft_wrap=True,
     )
     for src, reason in res.problems:
-        err_console.print(f"  {src}: {reason}", markup=False)
+        # one line each however long (Rich wraps at the terminal's width, 80 in a pipe)
+        err_console.print(f"  {src}: {reason}", markup=False, soft_wrap=True)
 
 
 @report_app.command("list")
