@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import polars as pl
 import pytest
 
 from leaktrace.attribution.attribute import AttributionResult, attribute
@@ -268,3 +270,32 @@ def test_a_hit_dated_in_the_future_is_refused(ws: Workspace) -> None:
         record_hit(ws, contact=tok["contact"], channel="call", at="2099-05-01T20:00")
     assert stored_hits(ws) == []
     assert record_hit(ws, contact=tok["contact"], channel="call", at=soon(60)).status == "canary"
+
+
+def test_a_canary_number_that_is_a_real_customers_phone_accuses_nobody(
+    tmp_path: Path, shop: pl.DataFrame
+) -> None:
+    """A pool typed wrong: it holds yto's customers' real phones, so zto's canaries carry
+    them. A yto leak then brings scam calls to those customers, that is to zto's canary
+    numbers: before, every call was a hit for zto, which was accused. Now a pool number
+    that a release carries as a real customer's phone names no recipient."""
+    from leaktrace.release import release
+    from leaktrace.workspace import add_recipient, init_workspace
+
+    yto_phones = (
+        shop.filter(pl.col("courier") == "圆通速递").get_column("phone").unique().sort().to_list()
+    )
+    ws = init_workspace(tmp_path / "ws", canary_phones=yto_phones)
+    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
+    add_recipient(ws, "yto", template="courier", where="courier = '圆通速递'")
+    release(shop, recipient="yto", workspace=ws)
+    release(shop, recipient="zto", workspace=ws)
+    called = [t["contact"] for t in Ledger(ws).canary_tokens() if t["recipient"] == "zto"]
+    assert len(called) >= 5 and set(called) <= set(yto_phones)
+    for i, contact in enumerate(called):  # the yto leak's scammers call them all
+        record_hit(ws, contact=contact, channel="call", at=soon(i % 100))
+    res = attribute(ws)
+    assert res.accused == []
+    zto = next(c for c in res.candidates if c.recipient == "zto")
+    assert zto.canary_hits == 0 and zto.canary_pool_hits == len(called)
+    assert sum(f["status"] == "customer canary hit" for f in res.flagged) == len(called)

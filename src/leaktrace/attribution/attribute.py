@@ -278,7 +278,7 @@ def score(
     hit_list = [ev.hits[j] for j in (range(len(ev.hits)) if hits is None else hits)]
     # an ambiguous hit (contact held by several releases) names nobody but stays a pool
     # hit: counting it in H and never in R's hits is conservative for every R
-    pool_hits = [h for h in hit_list if h.status in ("canary", "pool", "ambiguous")]
+    pool_hits = [h for h in hit_list if h.status in ("canary", "pool", "ambiguous", "customer")]
     # A contact point counts once however often it was called: repeat calls to one number
     # are not independent draws under the null, and a hit row copied in the database (its
     # seal does not cover the row id) or recorded twice by an operator must add nothing.
@@ -440,7 +440,7 @@ def attribute_evidence(
                 }
             )
     for h in ev.hits:
-        if h.status in ("ambiguous", "unsealed"):
+        if h.status in ("ambiguous", "unsealed", "customer"):
             flagged.append(
                 {
                     "report": f"canary hit {h.id}",

@@ -399,4 +399,46 @@ def build_evidence(
         schema={"address": pl.Utf8, "product": pl.Utf8},
     )
     observed = _observed(quoted) if victims else {}
-    return Evidence(view, victims, hits, observed, pool_size(ws))
+    return Evidence(view, victims, _customers_phones(ws, view, hits), observed, pool_size(ws))
+
+
+def _customers_phones(ws: Workspace, view: LedgerView, hits: list[CanaryHit]) -> list[CanaryHit]:
+    """Hits on a pool number that a real row of some release carries as its customer's
+    phone become ``customer`` hits: counted in the pool's total, never as the canary's
+    recipient's. A pool holding numbers that are not the platform's own (a range typed
+    wrong, a customer who typed a canary number) would otherwise let a scam call to that
+    customer, from anyone's leak, accuse the recipient the number was issued to."""
+    from dataclasses import replace
+
+    from leaktrace.attribution.reports import normalise_phone_str
+
+    phones = {
+        i: p
+        for i, h in enumerate(hits)
+        if h.status in ("canary", "pool", "ambiguous")
+        and (p := normalise_phone_str(h.contact)) is not None
+    }
+    versions = sorted({e.key_version for e in view.entries})
+    if not phones or not versions or not view.rows.height:
+        return hits
+    asked = pl.DataFrame(
+        [(i, v, customer_digest(ws, p, v)) for i, p in phones.items() for v in versions],
+        schema={"hit": pl.Int64, "key_version": pl.Int64, "customer": pl.UInt64},
+        orient="row",
+    )
+    real = asked.join(
+        view.rows.select("key_version", "customer").unique(),
+        on=["key_version", "customer"],
+        how="semi",
+    )
+    out = list(hits)
+    for i in set(real.get_column("hit").to_list()):
+        out[i] = replace(
+            hits[i],
+            status="customer",
+            recipient="",
+            release_id="",
+            reason="the contact is also a real customer's phone in a release: a call to it "
+            "names no recipient",
+        )
+    return out
