@@ -37,3 +37,22 @@ def test_a_wave_from_a_given_start_spans_twenty_days(
     times = [datetime.fromisoformat(r["reported_at"]) for r in wave]
     assert start + timedelta(hours=1) <= min(times) and max(times) <= start + timedelta(days=20)
     assert max(times) - min(times) > timedelta(days=15)  # spread over the weeks, as before
+
+
+def test_campaign_lines_say_how_many_lone_reports_they_leave_out() -> None:
+    """The listing showed campaigns 1, 2, 4 with nothing said of 3 (one report, not
+    attributed): it now says how many such campaigns it leaves out."""
+    from leaktrace.attribution.campaigns import campaign_lines
+
+    def camp(i: int, n: int, who: str | None) -> dict[str, object]:
+        return {
+            "id": i, "reports": list(range(n)), "start": "2026-11-20T10:00", "end": "2026-11-21",
+            "callers": ["021-1"], "stages": ["pretext"], "attributed": who, "flagged_at": None,
+        }  # fmt: skip
+
+    lines = campaign_lines(
+        [camp(1, 3, "zto"), camp(2, 2, None), camp(3, 1, None), camp(4, 1, "zto")]
+    )
+    assert [line.split(":")[0] for line in lines[:3]] == ["campaign 1", "campaign 2", "campaign 4"]
+    assert lines[3] == "(and 1 single-report campaigns, not attributed: not shown)"
+    assert campaign_lines([camp(1, 3, "zto")])[-1].startswith("campaign 1: 3 reports 2026-11-20")

@@ -24,7 +24,7 @@ from leaktrace.attribution.evidence import Evidence
 from leaktrace.trace.stats import check_alpha
 from leaktrace.workspace import Workspace
 
-__all__ = ["Campaign", "find_campaigns"]
+__all__ = ["Campaign", "campaign_lines", "find_campaigns"]
 
 
 def _caller_key(caller: str) -> str:
@@ -170,3 +170,23 @@ def find_campaigns(
         camps.append(camp)
     camps.sort(key=lambda c: (c.attributed is None, -len(c.reports), c.id))
     return camps
+
+
+def campaign_lines(campaigns: list[dict[str, Any]]) -> list[str]:
+    """One line per campaign worth a look (attributed, or more than one report), then how
+    many lone unattributed reports were left out: without that line the campaign numbers
+    shown skip (1, 2, 4) and look like a lost campaign."""
+    lines, hidden = [], 0
+    for camp in campaigns:
+        if not (camp["attributed"] or len(camp["reports"]) > 1):
+            hidden += 1
+            continue
+        lines.append(
+            f"campaign {camp['id']}: {len(camp['reports'])} reports "
+            f"{camp['start'][:10]}…{camp['end'][:10]}, callers {', '.join(camp['callers'])}, "
+            f"stages {', '.join(camp['stages'])} → {camp['attributed'] or 'not attributed'}"
+            + (f" (flagged {camp['flagged_at']})" if camp["flagged_at"] else "")
+        )
+    if hidden:
+        lines.append(f"(and {hidden} single-report campaigns, not attributed: not shown)")
+    return lines

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leaktrace.attribution.attribute import attribute
+from leaktrace.attribution.campaigns import campaign_lines
 from leaktrace.attribution.report_html import write_report
 from leaktrace.attribution.reports import add_reports, parse_report_file
 from leaktrace.attribution.simulate import simulate_wave
@@ -57,18 +58,6 @@ def demo_wave(
             "ACCUSED" if c in res.accused else "",
         )
     console.print(t)
-    hidden = 0
-    for camp in res.campaigns:
-        if not (camp["attributed"] or len(camp["reports"]) > 1):
-            hidden += 1  # a lone unattributed report: listed by attribute, not here
-            continue
-        console.print(
-            f"campaign {camp['id']}: {len(camp['reports'])} reports, callers "
-            f"{', '.join(camp['callers'])}, stages {', '.join(camp['stages'])} → "
-            f"{camp['attributed'] or 'not attributed'}"
-            + (f", flagged at {camp['flagged_at']}" if camp["flagged_at"] else ""),
-            markup=False,
-        )
-    if hidden:
-        console.print(f"(and {hidden} single-report campaigns, not attributed: not shown)")
+    for line in campaign_lines(res.campaigns):
+        console.print(line, markup=False)
     return [c.recipient for c in res.accused] == [src]

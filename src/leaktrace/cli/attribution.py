@@ -298,6 +298,7 @@ def attribute_cmd(
 ) -> None:
     """Name the recipient whose copy a scam wave came from, or say that none is identified."""
     from leaktrace.attribution.attribute import attribute
+    from leaktrace.attribution.campaigns import campaign_lines
     from leaktrace.attribution.report_html import write_report
     from leaktrace.attribution.reports import parse_datetime
 
@@ -360,15 +361,8 @@ def attribute_cmd(
         err_console.print(
             f"  report {f['report']} ({f['source']}): {f['status']} — {f['reason']}", markup=False
         )
-    for camp in res.campaigns:
-        if camp["attributed"] or len(camp["reports"]) > 1:
-            out_console.print(
-                f"campaign {camp['id']}: {len(camp['reports'])} reports {camp['start'][:10]}…{camp['end'][:10]}, "
-                f"callers {', '.join(camp['callers'])}, stages {', '.join(camp['stages'])} → "
-                f"{camp['attributed'] or 'not attributed'}"
-                + (f" (flagged {camp['flagged_at']})" if camp["flagged_at"] else ""),
-                markup=False,
-            )
+    for line in campaign_lines(res.campaigns):
+        out_console.print(line, markup=False)
     if report:
         err_console.print(f"report written to {report}")
 
