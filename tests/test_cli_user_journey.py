@@ -269,3 +269,18 @@ def test_init_records_the_reporting_organisation(tmp_path: Path) -> None:
     r = run_cli("init", "--platform", " 某某电商  有限公司 ", home=tmp_path / "ws")
     assert r.returncode == 0, r.stderr
     assert open_workspace(tmp_path / "ws").config.workspace.platform == "某某电商 有限公司"
+
+
+def test_tables_into_a_pipe_are_not_cut(ws: Workspace) -> None:
+    """Into a pipe Rich assumed 80 columns and cut cells (``rel-2026…``): an analyst who
+    logs ``leaktrace releases`` must be able to copy a release id from it."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    ids = [e["release_id"] for e in json.loads(run_cli("releases", "--json", home=ws.home).stdout)]
+    r = subprocess.run(
+        [sys.executable, "-m", "leaktrace", "releases", "--home", str(ws.home)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0 and ids, r.stderr
+    assert all(i in r.stdout for i in ids) and "…" not in r.stdout, r.stdout

@@ -37,8 +37,20 @@ __all__ = [
 P = ParamSpec("P")
 T = TypeVar("T")
 
-err_console = Console(stderr=True)
-out_console = Console()
+
+def _width(stream: Any) -> int | None:
+    """A terminal's own width; into a pipe or a file, wide enough that no table cell is
+    cut (Rich assumes 80 columns there, and a release id came out as ``rel-2026…``,
+    useless to the next command). ``COLUMNS`` still wins."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return None if tty or os.environ.get("COLUMNS") else 400
+
+
+err_console = Console(stderr=True, width=_width(sys.stderr))
+out_console = Console(width=_width(sys.stdout))
 
 HomeOption = Annotated[
     Path | None,
