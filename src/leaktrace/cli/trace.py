@@ -136,7 +136,8 @@ def verify_evidence_cmd(
     else:
         out_console.print(
             f"evidence bundle OK: verdict '{res['verdict']}', accused {', '.join(res['accused']) or 'none'}, "
-            f"{res['entries']} ledger entries in a chain of {res['chain_length']}"
+            f"{res['entries']} release record(s) checked against the ledger's chain up to "
+            f"record {res['chain_length']} (the newest the trace used)"
         )
         if res["truncated"]:
             out_console.print(
