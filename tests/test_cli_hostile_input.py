@@ -172,9 +172,9 @@ def test_characters_no_database_takes_mark_the_row_not_the_file(tmp_path: Path) 
     ws = make_workspace(tmp_path / "ws")
     f = tmp_path / "reports.jsonl"
     f.write_text(
-        '{"phone": "13800000000", "caller": "950\\ud80013", "reported_at": "2030-01-01"}\n'
-        '{"phone": "13800000001", "caller": "950\\u000013", "reported_at": "2030-01-01"}\n'
-        '{"phone": "13800000002", "caller": "95013", "reported_at": "2030-01-01"}\n'
+        '{"phone": "13800000000", "caller": "950\\ud80013", "reported_at": "2025-01-01"}\n'
+        '{"phone": "13800000001", "caller": "950\\u000013", "reported_at": "2025-01-01"}\n'
+        '{"phone": "13800000002", "caller": "95013", "reported_at": "2025-01-01"}\n'
     )
     r = run_cli("report", "add", str(f), home=ws.home)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr

@@ -17,7 +17,7 @@ from leaktrace.attribution.reports import add_reports, parse_report_obj
 from leaktrace.attribution.simulate import simulate_wave
 from leaktrace.workspace import Workspace
 
-from .conftest import clear
+from .conftest import clear, soon
 
 
 def _ingest(ws: Workspace, wave: list[dict[str, object]]) -> None:
@@ -111,7 +111,7 @@ def test_repeated_reports_of_one_victim_count_once(ws: Workspace, attr_shop: pl.
     for w in wave:
         for j in range(10):
             o = dict(w, quoted={"name": True}, channel=["phone", "sms"][j % 2])
-            o["reported_at"] = f"2031-01-{j + 1:02d}T10:00:00+08:00"
+            o["reported_at"] = soon(j)
             reps.append(o)
     _ingest(ws, reps)
     res = attribute(ws, families=("exposure",))
@@ -129,8 +129,8 @@ def test_one_victim_merges_fields_and_earliest_call(ws: Workspace, attr_shop: pl
     from leaktrace.attribution.reports import load_stored_reports
 
     w = simulate_wave(ws, attr_shop, source="zto", victims=1, seed=12, unrelated=0.0)[0]
-    later = dict(w, quoted={"name": True}, reported_at="2031-01-02T10:00:00+08:00")
-    card = dict(w, quoted={"card_last4": True}, reported_at="2031-01-03T10:00:00+08:00")
+    later = dict(w, quoted={"name": True}, reported_at=soon(1))
+    card = dict(w, quoted={"card_last4": True}, reported_at=soon(2))
     _ingest(ws, [later, card])
     ev = build_evidence(ws, load_stored_reports(ws), [])
     a, b = ev.victims

@@ -208,7 +208,7 @@ def test_an_altered_hit_time_is_flagged_not_fatal(ws: Workspace) -> None:
 
     from leaktrace.attribution.reports import add_reports, parse_report_obj
 
-    report = {"victim_phone": "13900000000", "reported_at": "2030-01-01", "caller": "021-1"}
+    report = {"victim_phone": "13900000000", "reported_at": soon(), "caller": "021-1"}
     add_reports(ws, [parse_report_obj(report, "r:1")])  # a campaign of caller 021-1
     tok = next(t for t in Ledger(ws).canary_tokens() if t["recipient"] == "yto")
     bad = record_hit(ws, contact=tok["contact"], channel="call", at=soon(), caller="021-1")

@@ -24,7 +24,7 @@ from leaktrace.attribution.store import engine_for
 from leaktrace.workspace import Workspace
 
 HEADER = "victim_phone,reported_at,channel,caller,transcript\n"
-TIME = "2030-01-01T09:00:00"
+TIME = "2025-01-01T09:00:00"
 
 
 def _row(n: int, at: str = TIME, transcript: str = "我是淘宝客服") -> str:
@@ -232,7 +232,7 @@ def test_chinese_headers_are_read(ws: Workspace, tmp_path: Path) -> None:
     f.write_bytes(
         (
             "手机号,报案时间,渠道,来电号码,通话内容,损失金额,报警回执\r\n"
-            "13812340001,2030-01-01 09:00:00,电话,95013,我是淘宝客服,5000,京公网安123\r\n"
+            "13812340001,2025-01-01 09:00:00,电话,95013,我是淘宝客服,5000,京公网安123\r\n"
         ).encode("gbk")
     )
     res = _added(ws, f)
@@ -251,7 +251,7 @@ def test_a_file_without_the_phone_or_time_column_is_refused(ws: Workspace, tmp_p
     """Every row would be stored as a malformed report; the clerk is told which column is
     missing instead, and nothing is stored."""
     f = tmp_path / "cols.csv"
-    f.write_text("phone_number,time\n13812340001,2030-01-01 09:00:00\n", encoding="utf-8")
+    f.write_text("phone_number,time\n13812340001,2025-01-01 09:00:00\n", encoding="utf-8")
     _user_error(_add(ws, f), "cols.csv", "victim_phone", "reported_at")
     assert _stored(ws) == 0
 
@@ -282,15 +282,15 @@ def test_two_columns_for_the_phone_are_refused(
 
 
 def test_an_excel_saved_csv(ws: Workspace, tmp_path: Path) -> None:
-    """Excel on a Chinese Windows: GBK, CRLF, times re-written as ``2030/1/1 9:00``, a long
+    """Excel on a Chinese Windows: GBK, CRLF, times re-written as ``2025/1/1 9:00``, a long
     number as ``1.38123E+10`` (lost: flagged, with what to do), cleared rows as ``,,,``."""
     f = tmp_path / "excel.csv"
     f.write_bytes(
         (
             "victim_phone,reported_at,channel,transcript\r\n"
-            "13812340001,2030/1/1 9:00,电话,我是淘宝客服\r\n"
-            "13812340002,2030/12/31 23:05:09,电话,快递丢失理赔\r\n"
-            "1.38123E+10,2030/1/2 10:05,电话,快递丢失理赔\r\n"
+            "13812340001,2025/1/1 9:00,电话,我是淘宝客服\r\n"
+            "13812340002,2025/12/31 23:05:09,电话,快递丢失理赔\r\n"
+            "1.38123E+10,2025/1/2 10:05,电话,快递丢失理赔\r\n"
             ",,,\r\n,,,\r\n"
         ).encode("gbk")
     )

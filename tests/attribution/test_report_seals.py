@@ -116,7 +116,7 @@ def test_a_freshly_added_report_is_sealed_and_counted(
 
 
 _EDITS: dict[str, object] = {
-    "reported_at": "2031-06-01T00:00:00+00:00",
+    "reported_at": "2025-06-01T00:00:00+00:00",
     "dedupe": "0" * 64,
     "customer": "{}",
     "quoted_roles": '["card_last4", "name"]',
@@ -182,7 +182,7 @@ def test_moving_call_times_cannot_accuse(ws: Workspace, attr_shop: pl.DataFrame)
         w["reported_at"] = "2025-07-01T10:00:00+08:00"  # after every order, before releases
     ids = _ingest(ws, wave)
     assert attribute(ws).accused == []
-    moved = "2031-01-01T10:00:00+00:00"
+    moved = "2025-01-01T10:00:00+00:00"
     _sql(ws, "update victim_reports set reported_at = ?", (moved,))
     res = attribute(ws)
     assert res.accused == []
@@ -299,7 +299,7 @@ def test_cli_shows_what_was_left_out(
     r = _cli("report", "add", str(f), *h, "--json")
     assert r.returncode == 0, r.stderr
     ids = json.loads(r.stdout)["ids"]
-    _sql(ws, "update victim_reports set status = 'ok', reported_at = ? where id = ?", ("2031-01-01T00:00:00+00:00", ids[0]))  # fmt: skip
+    _sql(ws, "update victim_reports set status = 'ok', reported_at = ? where id = ?", ("2025-01-01T00:00:00+00:00", ids[0]))  # fmt: skip
     _sql(ws, "update victim_reports set blob = 'zz' where id = ?", (ids[1],))  # not even hex
     _sql(ws, "update victim_reports set quoted_roles = '[not json', loss = 'x' where id = ?", (ids[2],))  # fmt: skip
     r = _cli("attribute", *h)

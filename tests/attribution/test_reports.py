@@ -14,6 +14,8 @@ from leaktrace.attribution.reports import add_reports, parse_report_file
 from leaktrace.errors import InputError
 from leaktrace.workspace import Workspace
 
+from .conftest import soon
+
 
 def _lines(path: Path, objs: list[object]) -> Path:
     path.write_text(
@@ -34,16 +36,16 @@ def test_jsonl_bad_rows_are_kept_and_flagged(
         [
             {
                 "victim_phone": phone,
-                "reported_at": "2030-01-02T10:00:00+08:00",
+                "reported_at": soon(),
                 "channel": "phone",
                 "caller": "95013",
                 "quoted": {"name": True, "product": "口罩"},
                 "transcript": "我是淘宝客服，您的快递丢失了，我们给您三倍赔偿，请打开共享屏幕",
             },
             "{not json",
-            {"victim_phone": "12345", "reported_at": "2030-01-02T10:00:00"},
+            {"victim_phone": "12345", "reported_at": soon()},
             {"victim_phone": phone, "reported_at": "yesterday"},
-            {"victim_phone": "13900000000", "reported_at": "2030-01-02T10:00:00"},
+            {"victim_phone": "13900000000", "reported_at": soon()},
             {"victim_phone": late, "reported_at": "2024-07-01T10:00:00"},
         ],
     )
@@ -75,7 +77,7 @@ def test_csv_and_xlsx(ws: Workspace, attr_shop: pl.DataFrame, tmp_path: Path) ->
     df = pl.DataFrame(
         {
             "victim_phone": [phones[0], phones[1], "bad"],
-            "reported_at": ["2030-01-01T09:00:00", "2030-01-01 10:00:00", "2030-01-01"],
+            "reported_at": ["2025-01-01T09:00:00", "2025-01-01 10:00:00", "2025-01-01"],
             "channel": ["phone", "sms", "qq"],
             "caller": ["a", "b", "c"],
             "quoted_name": ["是", "true", ""],
@@ -103,7 +105,7 @@ def test_json_reports_in_gb18030_and_broken_bytes(tmp_path: Path) -> None:
     detected encoding (a UTF-8 BOM, then broken UTF-8) are an error naming the file."""
     line = {
         "victim_phone": "13912345678",
-        "reported_at": "2030-01-02T10:00:00+08:00",
+        "reported_at": soon(),
         "quoted": {"product": "农夫山泉 550ml×24瓶"},
         "transcript": "我是快递客服，您的包裹丢失了，给您理赔",
     }
@@ -124,7 +126,7 @@ _DEEP = "[" * 20_000 + "]" * 20_000  # valid JSON; deeper than the recursion lim
 def test_hostile_json_lines_are_flagged_like_malformed_ones(tmp_path: Path) -> None:
     """A huge number or deep nesting on one line is a bad row (kept, flagged, the run goes
     on), exactly as a line that is not JSON at all — never a traceback."""
-    good = {"victim_phone": "13912345678", "reported_at": "2030-01-02T10:00:00+08:00"}
+    good = {"victim_phone": "13912345678", "reported_at": soon()}
     f = _lines(
         tmp_path / "h.jsonl",
         [good, f'{{"victim_phone": {_HUGE}}}', _DEEP, '{"victim_phone": ', good],
@@ -157,7 +159,7 @@ def test_hostile_quoted_cell_in_csv_is_flagged(tmp_path: Path) -> None:
     df = pl.DataFrame(
         {
             "victim_phone": ["13912345678", "13912345679", "13912345670"],
-            "reported_at": ["2030-01-01T09:00:00"] * 3,
+            "reported_at": ["2025-01-01T09:00:00"] * 3,
             "quoted": [_DEEP, '{"name": true}', "{not json"],
         }
     )
@@ -180,7 +182,7 @@ def test_unknown_quote_keys_are_listed_as_other(
         [
             {
                 "victim_phone": attr_shop.item(0, "phone"),
-                "reported_at": "2030-01-02T10:00:00+08:00",
+                "reported_at": soon(),
                 "quoted": {"13800001111": True, "张建平": "x", "name": True},
             }
         ],
@@ -225,3 +227,18 @@ def test_a_json_file_is_read_as_one_document_when_it_is_one(tmp_path: Path, shap
     assert len(parsed) == (1 if shape == "object" else 2)
     assert all(not r.problems for r in parsed)
     assert parsed[0].victim_phone == "13800138000"
+
+
+def test_a_report_dated_in_the_future_is_flagged(ws: Workspace, tmp_path: Path) -> None:
+    """A mistyped year (2035 for 2025) would make every release made since "before the
+    call": flagged malformed, never counted. A clock a few minutes ahead is not."""
+    f = _lines(
+        tmp_path / "future.jsonl",
+        [
+            {"victim_phone": "13900000001", "reported_at": "2035-01-02T10:00:00+08:00"},
+            {"victim_phone": "13900000002", "reported_at": soon(120)},
+        ],
+    )
+    res = add_reports(ws, parse_report_file(f))
+    assert res.malformed == 1
+    assert res.problems == [("future.jsonl:1", "reported_at is in the future")]

@@ -530,11 +530,11 @@ def test_an_agent_records_reports_and_a_bad_one_is_kept_flagged(
     good = [
         {
             "victim_phone": "13912340001",
-            "reported_at": "2030-03-01T10:00:00",
+            "reported_at": "2025-03-01T10:00:00",
             "caller": "021-5550001",
             "transcript": SCAM,
         },
-        {"victim_phone": "13912340002", "reported_at": "2030-03-01T11:00:00"},
+        {"victim_phone": "13912340002", "reported_at": "2025-03-01T11:00:00"},
     ]
     bad = {"victim_phone": "12", "reported_at": "last tuesday"}
     r = client.post("/api/v1/reports", json=[*good, bad], headers=bearer(site.agent))
@@ -556,7 +556,7 @@ def test_an_agent_records_reports_and_a_bad_one_is_kept_flagged(
 
 
 def test_reports_limits_and_roles(client: httpx.Client, site: Site) -> None:
-    one = {"victim_phone": "13912340009", "reported_at": "2030-03-02T10:00:00"}
+    one = {"victim_phone": "13912340009", "reported_at": "2025-03-02T10:00:00"}
     r = client.post("/api/v1/reports", json=[one], headers=bearer(site.zto))
     assert r.status_code == 403
     r = client.post("/api/v1/reports", json=[one], headers={})

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leaktrace.attribution.reports import normalise_phone_str, parse_datetime, shown
+from leaktrace.attribution.reports import CLOCK_SKEW, normalise_phone_str, parse_datetime, shown
 from leaktrace.attribution.store import (
     CanaryHitRecord,
     engine_for,
@@ -158,11 +158,6 @@ def _masked_contact(contact: str) -> str:
     if len(contact) >= 7:
         return f"{contact[:3]}****{contact[-4:]}"
     return "*" * len(contact)
-
-
-CLOCK_SKEW = timedelta(minutes=5)
-"""How far in the future a hit's time may lie (another machine's clock), as for an
-incident's discovery: later is a mistyped date, refused."""
 
 
 def record_hit(

@@ -43,7 +43,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ from leaktrace.pii.text import canonical_str, fold_width_str
 from leaktrace.workspace import Workspace
 
 __all__ = [
+    "CLOCK_SKEW",
     "HEADER_ALIASES",
     "QUOTE_ROLES",
     "UNTRUSTED_STATUSES",
@@ -82,6 +83,10 @@ __all__ = [
     "parse_report_obj",
     "shown",
 ]
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a report's or a canary hit's time may lie (another machine's
+clock), as for an incident's discovery: later is a mistyped date, flagged or refused."""
 
 QUOTE_ROLES: dict[str, str] = {
     "name": "name",
@@ -247,6 +252,9 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     at = _report_time(obj.get("reported_at"))
     if at is None:
         problems.append("reported_at missing or not ISO 8601")
+    elif at > datetime.now(UTC) + CLOCK_SKEW:
+        # a mistyped year: counted, it would make every later release "before the call"
+        problems.append("reported_at is in the future")
     quoted: dict[str, str | bool] = {}
     q = obj.get("quoted") or {}
     if isinstance(q, str):
