@@ -113,6 +113,9 @@ def test_verify_contact(tmp_path: Path) -> None:
     assert code == 0 and "not official" in out
     code, out, _ = run("verify-contact", "95188", "--home", str(tmp_path / "none"), "--json")
     assert json.loads(out)["verdict"] == "unknown"
+    # said in a clerk's words, with what to do (it said "no workspace config at …")
+    assert "official contacts was not found" in json.loads(out)["reasons"][0]
+    assert "--home" in json.loads(out)["reasons"][0]
     (tmp_path / "leaktrace.toml").write_text(
         '[official_contacts]\nphones = "95188"\n', encoding="utf-8"
     )

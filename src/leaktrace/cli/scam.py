@@ -190,7 +190,11 @@ def verify_contact_cmd(
     contacts = _load_contacts(root)
     if contacts is None:
         verdict = verify_contact(query, OfficialContacts())
-        verdict.reasons.insert(0, f"no workspace config at {root / 'leaktrace.toml'}")
+        verdict.reasons.insert(
+            0,
+            "the platform's list of official contacts was not found (no workspace at "
+            f"{root}; pass --home or set LEAKTRACE_HOME): only general rules were checked",
+        )
     else:
         verdict = verify_contact(query, contacts)
     if json_:
