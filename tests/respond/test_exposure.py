@@ -225,3 +225,21 @@ def test_many_releases_are_named_oldest_first(
         assert row["first_exposed_at"] == went[0].created
         assert row["ambiguous"] is False
     assert ex.rows.get_column("order_id").to_list() == head.get_column("order_id").to_list()
+
+
+def test_a_released_person_the_table_no_longer_has_is_counted(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """One order number released for two people; the platform's table lists only one of
+    them now. The other is not in the table: counted in unmatched, so `incident exposed`
+    says the list is short instead of passing it as complete."""
+    zto = shop.filter(pl.col("courier") == "中通快递")
+    twin = zto.head(1).with_columns(
+        pl.lit("张三").alias("name"), pl.lit("13900000000").alias("phone")
+    )
+    release(
+        pl.concat([shop, twin]), recipient="zto", workspace=workspace, out=tmp_path / "z.parquet"
+    )
+    ex = exposed(workspace, shop, recipients=["zto"])  # 张三's row is gone from the table
+    assert ex.rows.height == zto.height and ex.unmatched == 1
+    assert not ex.rows.get_column("ambiguous").any()

@@ -63,7 +63,9 @@ class Exposure:
     (recipients), ``fields_exposed`` (roles sent) and ``first_exposed_at``; ``;``-joined."""
     releases: list[ReleaseEntry]
     unmatched: int
-    """Real (non-canary) rows of the chosen releases whose order is not in the table."""
+    """Real (non-canary) rows of the chosen releases whose order is not in the table, and
+    released people of an order the table lists whom no row of it can be (every row of
+    the number is another released person's): the table is short of them."""
 
     def summary(self) -> dict[str, Any]:
         from leaktrace import rewrite
@@ -185,10 +187,12 @@ def exposed(
     is required: "everyone" is no incident.
 
     An order number the table lists twice is matched on the phone too (the index's keyed
-    customer digest), so only the row the release carried is listed; when no phone
-    decides, every such row is listed (``ambiguous``): a person notified in error is
-    better than one left out. Released rows found in no spelling of any order of the table
-    are counted in ``unmatched``, never guessed at.
+    customer digest), so only the row the release carried is listed; for a released
+    person no phone decides (none in the table, or changed since), every row of the
+    number no other released person claims is listed (``ambiguous`` when several): a
+    person notified in error is better than one left out. Released rows found in no
+    spelling of any order of the table, and released people no row is left for, are
+    counted in ``unmatched``, never guessed at.
 
     Raises :class:`LedgerIntegrityError` when the ledger does not verify (a list of people
     to notify must come from records that hold), :class:`InputError` when a release id is
@@ -269,7 +273,8 @@ def exposed(
             )
             hit = keyed.join(real, on="anchor", how="inner")
             unmatched += real.get_column("anchor").n_unique() - hit.get_column("anchor").n_unique()
-            settled = _settle_duplicates(hit)
+            settled, unplaced = _settle_duplicates(hit)
+            unmatched += unplaced
             at = settled.get_column("row").to_numpy()
             before, where = np.unique(combination[at], return_inverse=True)
             after = np.empty(len(before), dtype=np.int64)
@@ -317,6 +322,8 @@ def _keyed_rows(df: pl.DataFrame, anchor_key: bytes) -> pl.DataFrame:
         if part.height:
             anchors = keyed_digests({"a": (part.get_column("id"), anchor_key)}).get_column("a")
             out.append(pl.DataFrame({"row": part.get_column("row"), "anchor": anchors}))
+    if not out:  # no row, or no order number: nothing can match (every release unmatched)
+        return pl.DataFrame(schema={"row": rows.dtype, "anchor": pl.UInt64})
     return pl.concat(out)
 
 
@@ -343,21 +350,34 @@ def _combination_texts(
     return pl.DataFrame(texts, schema=dict.fromkeys(texts, pl.Utf8))
 
 
-def _settle_duplicates(hit: pl.DataFrame) -> pl.DataFrame:
-    """Pairs (table row, released phone) of one order number: where some table row's
-    phone digest is one the release carried, keep exactly those pairs (each released
-    person, and only them); where none is (no phone in the table, or changed since), keep
-    every table row of the number and mark it ``ambiguous``. Only numbers on several
-    pairs need deciding: the window runs on those alone (on every pair it was most of a
-    release's time)."""
+def _settle_duplicates(hit: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Settle the (table row, released person) pairs of order numbers met more than once,
+    one released person at a time: a table row whose phone digest is one the release
+    carried is that person (``claimed``); a released person no row's phone matches (no
+    phone in the table, or a phone changed since) gets every unclaimed row of the number,
+    marked ``ambiguous`` when there are several — a person notified in error is better
+    than one left out. Settling the number as a whole dropped such a person whenever
+    another row of the number matched (review of session 14). A released person for whom
+    no row is left (all claimed by others) is not in the table: counted, returned as the
+    second value, for ``unmatched``. The window runs only on numbers with several pairs."""
     several_pairs = hit.get_column("anchor").is_duplicated()
     single = hit.filter(~several_pairs).with_columns(pl.lit(False).alias("ambiguous"))
     multi = hit.filter(several_pairs)
+    if not multi.height:
+        return single, 0
     same = pl.col("t_customer").is_not_null() & (pl.col("t_customer") == pl.col("i_customer"))
-    decided = same.any().over("anchor")
-    several = pl.col("row").n_unique().over("anchor") > 1
-    settled = multi.with_columns((several & ~decided).alias("ambiguous")).filter(same | ~decided)
-    return pl.concat([single, settled])
+    multi = multi.with_columns(
+        same.alias("same"),
+        same.any().over("anchor", "row").alias("claimed"),
+        same.any().over("anchor", "i_customer").alias("decided"),
+        (pl.col("row").n_unique().over("anchor") > 1).alias("several"),
+    ).with_columns((~pl.col("claimed")).any().over("anchor").alias("unclaimed_left"))
+    lost = multi.filter(~pl.col("decided") & ~pl.col("unclaimed_left"))
+    unplaced = lost.select("anchor", "i_customer").unique().height
+    settled = multi.filter(
+        pl.col("same") | (~pl.col("decided") & (~pl.col("claimed") | ~pl.col("unclaimed_left")))
+    ).with_columns((pl.col("several") & ~pl.col("claimed")).alias("ambiguous"))
+    return pl.concat([single, settled.select(single.columns)]), unplaced
 
 
 def _empty_columns() -> list[pl.Expr]:
