@@ -242,3 +242,23 @@ def test_a_report_dated_in_the_future_is_flagged(ws: Workspace, tmp_path: Path) 
     res = add_reports(ws, parse_report_file(f))
     assert res.malformed == 1
     assert res.problems == [("future.jsonl:1", "reported_at is in the future")]
+
+
+def test_a_future_report_stored_before_the_check_is_not_counted(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports built in code go through the same check as parsed ones, and a report a
+    ledger stored before intake checked dates (sealed as ok) is malformed when loaded."""
+    from datetime import UTC, datetime, timedelta
+
+    from leaktrace.attribution import VictimReport, reports
+    from leaktrace.attribution.reports import load_stored_reports
+
+    later = datetime.now(UTC) + timedelta(days=365)
+    res = add_reports(ws, [VictimReport("13900000003", later, source="api:1")])
+    assert res.malformed == 1 and res.problems == [("api:1", "reported_at is in the future")]
+    monkeypatch.setattr(reports, "_in_the_future", lambda at, now=None: False)
+    add_reports(ws, [VictimReport("13900000004", later, source="api:2")])  # an older intake
+    monkeypatch.undo()
+    (old,) = [r for r in load_stored_reports(ws) if r.source == "api:2"]
+    assert old.status == "malformed" and "in the future" in old.reason

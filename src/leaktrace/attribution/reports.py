@@ -252,9 +252,9 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     at = _report_time(obj.get("reported_at"))
     if at is None:
         problems.append("reported_at missing or not ISO 8601")
-    elif at > datetime.now(UTC) + CLOCK_SKEW:
+    elif _in_the_future(at):
         # a mistyped year: counted, it would make every later release "before the call"
-        problems.append("reported_at is in the future")
+        problems.append(_FUTURE)
     quoted: dict[str, str | bool] = {}
     q = obj.get("quoted") or {}
     if isinstance(q, str):
@@ -690,9 +690,12 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
                 continue
             d = keys[0]
             existing.add(d)
-            if r.problems:
+            flaws = list(r.problems)
+            if _in_the_future(r.reported_at) and _FUTURE not in flaws:
+                flaws.append(_FUTURE)  # a report built in code, not parsed from a file
+            if flaws:
                 mal += 1
-                problems.append((r.source, "; ".join(r.problems)))
+                problems.append((r.source, "; ".join(flaws)))
             digests = (
                 {str(v): str(customer_digest(ws, r.victim_phone, v)) for v in versions}
                 if r.victim_phone
@@ -721,8 +724,8 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
                     sorted({h.stage for h in verdict.stages}) if verdict else [],
                     ensure_ascii=False,
                 ),
-                status="malformed" if r.problems else "ok",
-                reason="; ".join(r.problems),
+                status="malformed" if flaws else "ok",
+                reason="; ".join(flaws),
                 customer=json.dumps(digests),
                 dedupe=d,
                 key_version=kv,
@@ -733,6 +736,14 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
             s.flush()
             ids.append(rec.id)
     return IntakeResult(len(ids), dup, mal, ids, problems)
+
+
+_FUTURE = "reported_at is in the future"
+
+
+def _in_the_future(at: datetime | None, now: datetime | None = None) -> bool:
+    """Later than ``now`` (the time it was received) by more than a clock's skew."""
+    return at is not None and at > (now or datetime.now(UTC)) + CLOCK_SKEW
 
 
 def _key_versions(ws: Workspace) -> list[int]:
@@ -861,8 +872,21 @@ def load_stored_reports(ws: Workspace, since: datetime | None = None) -> list[St
                 loss=rec.loss,
                 fraud_type=rec.fraud_type,
                 stages=stages,
-                status=rec.status,
-                reason=rec.reason,
+                **_status_as_received(rec, at),
             )
         )
     return out
+
+
+def _status_as_received(rec: ReportRecord, at: datetime | None) -> dict[str, str]:
+    """The stored status, except that a report dated later than it was received (by more
+    than a clock's skew) is malformed, also when it was stored before intake checked
+    that: it would make every release made until its date "before the call"."""
+    if rec.status == "ok":
+        try:
+            received = datetime.fromisoformat(rec.received_at)
+        except (TypeError, ValueError):
+            received = None
+        if received is not None and _in_the_future(at, received):
+            return {"status": "malformed", "reason": f"{_FUTURE} (of its receipt)"}
+    return {"status": rec.status, "reason": rec.reason}
