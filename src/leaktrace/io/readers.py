@@ -484,7 +484,7 @@ _DIMENSION = re.compile(rb"<" + _XP + rb"dimension\b[^>]*/>")
 _SST_ROOT = re.compile(rb"<(?P<p>" + _XP + rb")sst\b[^>]*?(?P<empty>/?)>")
 _SST_COUNTS = re.compile(rb"\s(?:count|uniqueCount)\s*=\s*(?:\"[^\"]*\"|'[^']*')")
 _DIMENSION_ROWS = re.compile(
-    rb"<" + _XP + rb"dimension\b[^>]*?\sref\s*=\s*[\"'][A-Za-z]+[0-9]+:[A-Za-z]+([0-9]+)[\"']"
+    rb"<" + _XP + rb"dimension\b[^>]*?\sref\s*=\s*[\"'][A-Za-z]+[0-9]+:([A-Za-z]+)([0-9]+)[\"']"
 )
 _SHARED_ATTR = re.compile(rb"\st\s*=\s*[\"']s[\"']")
 _SHARED_INDEX = re.compile(rb"\st\s*=\s*[\"']s[\"'][^>]*>\s*<" + _XP + rb"v\s*>\s*(\d+)\s*<")
@@ -600,18 +600,22 @@ def _read_until(stream: IO[bytes], data: bytearray, pattern: re.Pattern[bytes]) 
             raise _NotCuttable
 
 
-def _sheet_head(stream: IO[bytes], rows: int) -> tuple[bytes, bytes, bytes] | None:
+def _sheet_head(stream: IO[bytes], rows: int) -> tuple[bytes, bytes, bytes, int] | None:
     """A worksheet's XML cut after its first ``rows`` row elements: (the part before its
-    rows, without its ``dimension``; the rows; the closing tags). None when the sheet holds
-    no more rows than that (or its ``dimension`` says so: it is then read whole)."""
+    rows, without its ``dimension``; the rows; the closing tags; the number of the last
+    column its ``dimension`` names, 0 without one). None when the sheet holds no more rows
+    than that (or its ``dimension`` says so: it is then read whole)."""
     data = bytearray()
     m = _read_until(stream, data, _SHEET_DATA)
     root = _SHEET_ROOT.search(data, 0, m.start())
     if root is None:
         raise _NotCuttable
     dimension = _DIMENSION_ROWS.search(data, 0, m.start())
-    if m.group("empty") or (dimension is not None and int(dimension.group(1)) <= rows):
+    if m.group("empty") or (dimension is not None and int(dimension.group(2)) <= rows):
         return None
+    last_column = 0  # no dimension (not written by Excel, xlsxwriter or openpyxl): unknown
+    for letter in dimension.group(1).upper() if dimension is not None else b"":
+        last_column = last_column * 26 + letter - 64  # bytes: A is 65
     p = m.group("p")
     end = b"</" + p + b"sheetData"
     start = scan = m.end()
@@ -629,11 +633,13 @@ def _sheet_head(stream: IO[bytes], rows: int) -> tuple[bytes, bytes, bytes] | No
     body = bytes(data[start:cut])
     number = re.escape(b"<" + p + b"row") + rb"(?=[\s/>])[^>]*?\sr\s*=\s*[\"'](\d+)"
     numbers = [int(n) for n in re.findall(number, body)]
-    if numbers and (len(numbers) != rows or numbers != sorted(set(numbers))):
-        raise _NotCuttable  # out of order: the first elements are not the first rows
+    if len(numbers) != rows or numbers != sorted(set(numbers)):
+        # out of order, or not numbered (cells then place themselves, maybe backwards):
+        # the first elements may not be the first rows
+        raise _NotCuttable
     before = _DIMENSION.sub(b"", bytes(data[:start]), count=1)
     closing = b"</" + p + b"sheetData></" + root.group(1) + b"worksheet>"
-    return before, body, closing
+    return before, body, closing, last_column
 
 
 def _shared_indices(rows: bytes) -> list[int]:
@@ -696,14 +702,14 @@ def _first_cell_in_column_a(cell: re.Match[bytes] | None, shared: bytes | None) 
     return t in (b"n", b"str", b"b", b"e", b"d") and _VALUE_TEXT.search(body) is not None
 
 
-def _write_head_workbook(path: Path, rows: int, out: Path) -> bool | None:
+def _write_head_workbook(path: Path, rows: int, out: Path) -> tuple[bool, int] | None:
     """Write to ``out`` a copy of workbook ``path`` whose first sheet holds only its first
     ``rows`` row elements, its shared-string table only up to the last string they use,
     and its other sheets nothing.
 
     None (nothing written) when the sheet holds no more rows than that, or is small enough
     to read whole as fast; otherwise whether its first cell shows that its columns start at
-    A. Raises :class:`_NotCuttable` (or whatever a broken workbook raises) when it cannot
+    A, and the last column the whole sheet's ``dimension`` names. Raises :class:`_NotCuttable` (or whatever a broken workbook raises) when it cannot
     be cut."""
     with zipfile.ZipFile(path) as z:
         sheet, others, strings = _first_sheet_parts(z)
@@ -713,7 +719,7 @@ def _write_head_workbook(path: Path, rows: int, out: Path) -> bool | None:
             cut = _sheet_head(fh, rows)
         if cut is None:
             return None
-        before, body, closing = cut
+        before, body, closing, last_column = cut
         indices = _shared_indices(body)
         first = _CELL.search(body)
         probe = _SHARED_INDEX.search(first.group(0)) if first is not None else None
@@ -737,7 +743,7 @@ def _write_head_workbook(path: Path, rows: int, out: Path) -> bool | None:
                 elif not info.is_dir():
                     with z.open(info) as src, w.open(name, "w", force_zip64=True) as dst:
                         shutil.copyfileobj(src, dst, _XLSX_CHUNK)
-    return _first_cell_in_column_a(first, shared)
+    return _first_cell_in_column_a(first, shared), last_column
 
 
 def _drop_empty_rows(df: pl.DataFrame) -> pl.DataFrame:
@@ -760,7 +766,14 @@ class ExcelReader(_WholeReader):
     asked for (empty rows do not count, as in a whole read). When the sheet ends within
     them, is small (``_XLSX_CUT_FROM``), or the workbook is not one this can cut (XLS,
     XLSB, rows out of order, cells that do not start in column A in those rows: a later
-    row could start further left and shift every column), it is read whole as before.
+    row could start further left and shift every column), it is read whole as before; so
+    it is when the head is narrower than the sheet's ``dimension`` (a column further right
+    has values only below the cut), or an unnamed column is empty in it (a whole read drops
+    a spacer column, keeps one with values further down), or its rows carry no numbers.
+    Known limits (tests/io/test_xlsx_head_adversarial.py): a sheet without a ``dimension``
+    (Excel, xlsxwriter and openpyxl always write one) whose right-most column starts below
+    the cut, and a row element written again out of order after the cut, give a head a
+    whole read would not.
     """
 
     format = "xlsx"
@@ -822,9 +835,10 @@ class ExcelReader(_WholeReader):
         with tempfile.TemporaryDirectory(prefix="leaktrace-xlsx-") as tmp:
             cut = Path(tmp) / "start.xlsx"
             while True:
-                in_column_a = _write_head_workbook(self.path, elements, cut)
-                if in_column_a is None:
+                written = _write_head_workbook(self.path, elements, cut)
+                if written is None:
                     return None  # the sheet ends within them: read it whole
+                in_column_a, last_column = written
                 df = _drop_empty_rows(self._read(cut, has_header, whole=False))
                 if df.height >= want:
                     break
@@ -833,6 +847,16 @@ class ExcelReader(_WholeReader):
                 # a later row may hold a cell further left: the whole sheet's columns
                 # would not line up with these
                 return None
+        if df.width < last_column:
+            return None  # a column further right has values only below the cut
+        if any(
+            not (df.get_column(c).cast(pl.String).fill_null("").str.len_bytes() > 0).any()
+            for c in df.columns
+            if not has_header or c.startswith("__UNNAMED__")
+        ):
+            # an unnamed column empty in these rows: a whole read drops it when it is
+            # empty all the way down (a spacer column), keeps it otherwise
+            return None
         widest = self._widest.get(has_header, [])
         if df.width >= len(widest):
             self._widest[has_header] = df.columns
