@@ -293,7 +293,8 @@ def test_a_canary_number_that_is_a_real_customers_phone_accuses_nobody(
     called = [t["contact"] for t in Ledger(ws).canary_tokens() if t["recipient"] == "zto"]
     assert len(called) >= 5 and set(called) <= set(yto_phones)
     for i, contact in enumerate(called):  # the yto leak's scammers call them all
-        record_hit(ws, contact=contact, channel="call", at=soon(i % 100))
+        h = record_hit(ws, contact=contact, channel="call", at=soon(i % 100))
+        assert (h.status, h.recipient) == ("customer", "")  # as recorded, too
     res = attribute(ws)
     assert res.accused == []
     zto = next(c for c in res.candidates if c.recipient == "zto")

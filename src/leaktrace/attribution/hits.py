@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leaktrace.attribution.reports import CLOCK_SKEW, normalise_phone_str, parse_datetime, shown
+from leaktrace.attribution.reports import (
+    CLOCK_SKEW,
+    customer_digest,
+    normalise_phone_str,
+    parse_datetime,
+    shown,
+)
 from leaktrace.attribution.store import (
     CanaryHitRecord,
     engine_for,
@@ -32,9 +38,11 @@ from leaktrace.workspace import Workspace
 
 __all__ = [
     "CLOCK_SKEW",
+    "CUSTOMER_HIT",
     "CanaryHit",
     "contact_key",
     "contact_owners",
+    "customers_among",
     "hit_row",
     "pool_contains",
     "pool_size",
@@ -150,6 +158,48 @@ def resolve_with(
     return "not_canary", "", "", "the contact is not in the canary pool"
 
 
+_POOL_STATUSES = ("canary", "pool", "ambiguous")
+CUSTOMER_HIT = (
+    "customer",
+    "",
+    "",
+    "the contact is also a real customer's phone in a release: a call to it names no recipient",
+)
+"""What a hit on a pool number that a release carries as a real customer's phone says:
+a pool holding numbers that are not the platform's own (a range typed wrong) would
+otherwise let a scam call to that customer, from anyone's leak, name the recipient the
+number was issued to. Attribution decides it again (``evidence._customers_phones``)."""
+
+
+def customers_among(ws: Workspace, contacts: Sequence[str]) -> set[str]:
+    """Those of ``contacts`` (phones) that some release's exposure index holds as a real
+    (not canary) customer's phone, under any key version: one query over the index files'
+    customer column."""
+    import duckdb
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    phones = {c: p for c in contacts if (p := normalise_phone_str(c)) is not None}
+    entries = Ledger(ws).entries()
+    if not phones or not entries:
+        return set()
+    found: set[str] = set()
+    for v in sorted({e.key_version for e in entries}):
+        wanted = {customer_digest(ws, p, v): c for c, p in phones.items()}
+        files = [str(ws.home / e.index_file) for e in entries if e.key_version == v]
+        con = duckdb.connect()
+        try:
+            con.register("wanted", pa.table({"customer": pa.array(list(wanted), pa.uint64())}))
+            rows = con.execute(
+                "select distinct i.customer from read_parquet(?) i join wanted w "
+                "on i.customer = w.customer where not i.is_canary",
+                [files],
+            ).fetchall()
+        finally:
+            con.close()
+        found |= {wanted[int(r[0])] for r in rows}
+    return found
+
+
 def _masked_contact(contact: str) -> str:
     """186****3285 for a phone, z***@example.com for a mailbox, the ends of anything else."""
     if "@" in contact:
@@ -199,7 +249,11 @@ def hit_row(
         raise InputError(f"--at {when.isoformat()} is in the future")
     if not contact.strip():
         raise InputError("--contact must not be empty")
-    status, recipient, release_id, reason = resolved or resolve_contact(ws, contact)
+    if resolved is None:
+        resolved = resolve_contact(ws, contact)
+        if resolved[0] in _POOL_STATUSES and customers_among(ws, [contact]):
+            resolved = CUSTOMER_HIT
+    status, recipient, release_id, reason = resolved
     # A contact outside the pool is somebody's own number or mailbox (often a customer's):
     # it names no release, so only its masked form is kept.
     stored = contact_key(contact)[:200]

@@ -28,9 +28,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.attribution.hits import (
     CLOCK_SKEW,
+    CUSTOMER_HIT,
     CanaryHit,
     contact_key,
     contact_owners,
+    customers_among,
     hit_row,
     pool_contains,
     resolve_with,
@@ -134,6 +136,9 @@ def ingest(
             result.ignored.append(f"record {rec.event_id[:40]}: not a canary pool number")
         else:
             todo.append((rec, resolved))
+    # a pool number some release carries as a real customer's phone names nobody
+    real = customers_among(ws, [r.callee for r, res in todo if res[0] != "not_canary"])
+    todo = [(r, CUSTOMER_HIT if r.callee in real else res) for r, res in todo]
     # the whole payload in one transaction (one commit, not one per record); a record
     # that a racing push recorded meanwhile makes it fail, and then each record is
     # recorded in its own transaction, the raced ones counted as seen
