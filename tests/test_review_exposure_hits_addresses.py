@@ -1,8 +1,6 @@
 """Review of session 14's changes (exposure, canary hits on customers' phones, future
-times, address lookup). Four bugs it found were fixed (their tests pass now); the two
-tests still marked xfail(strict=True) are the address leaks left open (a county-level
-city under a city it does not belong to, a second city: docs/policy.md). The other tests
-pin behaviour the review checked and found correct."""
+times, address lookup): the six bugs it found, each fixed (these tests failed before), and
+behaviour the review checked and found correct."""
 
 from __future__ import annotations
 
@@ -241,23 +239,11 @@ def _district(values: list[str], level: str = "district") -> list[str | None]:
     return pl.DataFrame({"x": values}).select(op.expr(pl.col("x"))).to_series().to_list()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generalise_address: a compound whose name starts with some county-level city "
-    "of the table (海城市花园) after a city it does not belong to (东莞) passes as a "
-    "district: 广东省东莞市海城市花园3栋 -> 广东省东莞市海城市",
-)
 def test_a_compound_named_like_a_county_level_city_elsewhere_is_cut() -> None:
     assert _district(["广东省东莞市海城市花园3栋201"]) == ["广东省东莞市"]
     assert _district(["广东省东莞市 海城市花园3栋201"]) == ["广东省东莞市"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generalise_address: the '(?:\\s*CITY)*' loop keeps a second table city, so a "
-    "market named after one passes: 浙江省杭州市东方市场3号 -> 浙江省杭州市东方市, "
-    "河南省郑州市新星市场 -> 河南省郑州市新星市",
-)
 def test_a_market_named_after_a_city_is_not_kept_after_the_city() -> None:
     assert _district(["浙江省杭州市东方市场3号", "河南省郑州市新星市场5排"]) == [
         "浙江省杭州市",
