@@ -231,13 +231,14 @@ def _where_it_belongs(kept: pl.DataFrame) -> pl.Series:
     its name. A name before it that is not the table's (a province the regex took by rule)
     cuts too: fail-closed. ``kept``: one column of prefixes."""
     prefix = kept.to_series()
-    last = prefix.str.extract_all(_LAST_SHI_NAME).list.first()
-    at = last.is_not_null().arg_true()  # only these need checking (most end in 区 or 县)
+    at = prefix.str.ends_with("市").arg_true()  # only these can need it (most end in 区, 县)
+    last = prefix.gather(at).str.extract_all(_LAST_SHI_NAME).list.first()
+    at, last = at.filter(last.is_not_null()), last.drop_nulls()
     if not len(at):
         return prefix
-    ends, last = prefix.gather(at), last.gather(at)
+    ends = prefix.gather(at)
     before = ends.str.strip_suffix(last).str.strip_chars_end()
     name_before = before.str.extract_all(_NAME_BEFORE).list.first()
     pair = name_before + "|" + last.str.strip_suffix("市")  # null when either is
-    cut = ((before != "") & ~pair.is_in(_PAIR_SERIES).fill_null(False)).fill_null(False)
+    cut = ((before != "") & ~pair.is_in(_PAIR_SERIES.implode()).fill_null(False)).fill_null(False)
     return prefix.scatter(at.filter(cut), before.filter(cut))
