@@ -155,3 +155,35 @@ def test_checkpoints_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) ->
     res = ledger.verify()
     assert not res.ok and res.problem is not None
     assert res.problem.startswith("checkpoint 1: ") and "incident_events" in res.problem
+
+
+def test_incident_events_wait_for_the_databases_lock(pg_workspace: Workspace) -> None:
+    """Servers on two machines share the database, not the workspace's file lock: an
+    event's rule (one advance per loss, across incidents) is checked and the event written
+    under a PostgreSQL advisory lock, so a writer on another machine is waited for."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from leaktrace.respond.incident import _EVENT_LOCK, load_incident, open_incident
+
+    ws = pg_workspace
+    opened: list[str] = []
+
+    def write() -> None:
+        opened.append(open_incident(ws, "两台服务器", datetime.now(UTC) - timedelta(hours=1)).id)
+
+    other_machine = create_engine(ws.database_url)
+    try:
+        with other_machine.connect() as c:
+            c.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _EVENT_LOCK})
+            c.commit()
+            t = threading.Thread(target=write)
+            t.start()
+            t.join(1.5)
+            assert t.is_alive() and not opened  # waiting for the other machine's write
+            c.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _EVENT_LOCK})
+            c.commit()
+            t.join(30)
+    finally:
+        other_machine.dispose()
+    assert len(opened) == 1 and load_incident(ws, opened[0]).status == "open"

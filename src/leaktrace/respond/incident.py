@@ -23,13 +23,15 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -192,6 +194,32 @@ def _engine(ws: Workspace) -> Any:
     return eng
 
 
+_EVENT_LOCK = (
+    int.from_bytes(hashlib.sha256(b"leaktrace incident events").digest()[:8], "big") - 2**63
+)
+"""The PostgreSQL advisory lock every incident event is written under (a signed 64-bit key)."""
+
+
+@contextmanager
+def _database_lock(ws: Workspace) -> Iterator[None]:
+    """On PostgreSQL, a session advisory lock held while an event's rule is checked and the
+    event written: servers on several machines share the database, not the workspace's
+    file lock, and a rule that reads other incidents (one advance per loss across
+    incidents) must see every writer's last event. SQLite is one machine's file: nothing."""
+    engine = _engine(ws)
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(sql_text("SELECT pg_advisory_lock(:k)"), {"k": _EVENT_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sql_text("SELECT pg_advisory_unlock(:k)"), {"k": _EVENT_LOCK})
+            conn.commit()
+
+
 def _canonical(incident_id: str, seq: int, at: str, kind: str, body: str, prev: str) -> bytes:
     return json.dumps(
         ["incident_events", incident_id, seq, at, kind, body, prev],
@@ -245,9 +273,9 @@ def add_event(
     _check_id(incident_id)
     # under the workspace lock: two agents deciding one victim's case at once must not
     # both pass "no case for this order yet"; servers on several machines sharing one
-    # PostgreSQL ledger also have the unique (incident, seq) pair, which refuses the
-    # second writer
-    with workspace_lock(ws.home):
+    # PostgreSQL ledger take the database's lock too (the file lock holds on one machine
+    # only), and the unique (incident, seq) pair refuses a second writer of one incident
+    with workspace_lock(ws.home), _database_lock(ws):
         inc = load_incident(ws, incident_id) if kind != "opened" else Incident(incident_id)
         if kind != "opened" and inc.status == "closed":
             raise InputError(f"incident {incident_id} is closed")
