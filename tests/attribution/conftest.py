@@ -65,7 +65,7 @@ def soon(seconds: int = 0) -> str:
     several hits."""
     from datetime import UTC, datetime, timedelta
 
-    from leaktrace.attribution.hits import CLOCK_SKEW
+    from leaktrace.attribution.reports import CLOCK_SKEW
 
     assert timedelta(seconds=seconds) < CLOCK_SKEW / 2
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")

@@ -257,7 +257,7 @@ def test_a_future_report_stored_before_the_check_is_not_counted(
     later = datetime.now(UTC) + timedelta(days=365)
     res = add_reports(ws, [VictimReport("13900000003", later, source="api:1")])
     assert res.malformed == 1 and res.problems == [("api:1", "reported_at is in the future")]
-    monkeypatch.setattr(reports, "_in_the_future", lambda at, now=None: False)
+    monkeypatch.setattr(reports, "in_the_future", lambda at, now=None: False)
     add_reports(ws, [VictimReport("13900000004", later, source="api:2")])  # an older intake
     monkeypatch.undo()
     (old,) = [r for r in load_stored_reports(ws) if r.source == "api:2"]

@@ -410,13 +410,13 @@ def _customers_phones(ws: Workspace, view: LedgerView, hits: list[CanaryHit]) ->
     customer, from anyone's leak, accuse the recipient the number was issued to."""
     from dataclasses import replace
 
+    from leaktrace.attribution.hits import CUSTOMER_HIT, POOL_STATUSES
     from leaktrace.attribution.reports import normalise_phone_str
 
     phones = {
         i: p
         for i, h in enumerate(hits)
-        if h.status in ("canary", "pool", "ambiguous")
-        and (p := normalise_phone_str(h.contact)) is not None
+        if h.status in POOL_STATUSES and (p := normalise_phone_str(h.contact)) is not None
     }
     versions = sorted({e.key_version for e in view.entries})
     if not phones or not versions or not view.rows.height:
@@ -433,12 +433,8 @@ def _customers_phones(ws: Workspace, view: LedgerView, hits: list[CanaryHit]) ->
     )
     out = list(hits)
     for i in set(real.get_column("hit").to_list()):
+        status, recipient, release_id, reason = CUSTOMER_HIT
         out[i] = replace(
-            hits[i],
-            status="customer",
-            recipient="",
-            release_id="",
-            reason="the contact is also a real customer's phone in a release: a call to it "
-            "names no recipient",
+            hits[i], status=status, recipient=recipient, release_id=release_id, reason=reason
         )
     return out

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leaktrace.attribution.reports import (
-    CLOCK_SKEW,
     customer_digest,
+    in_the_future,
     normalise_phone_str,
     parse_datetime,
     shown,
@@ -37,8 +37,8 @@ from leaktrace.ledger import Ledger
 from leaktrace.workspace import Workspace
 
 __all__ = [
-    "CLOCK_SKEW",
     "CUSTOMER_HIT",
+    "POOL_STATUSES",
     "CanaryHit",
     "contact_key",
     "contact_owners",
@@ -158,7 +158,8 @@ def resolve_with(
     return "not_canary", "", "", "the contact is not in the canary pool"
 
 
-_POOL_STATUSES = ("canary", "pool", "ambiguous")
+POOL_STATUSES = ("canary", "pool", "ambiguous")
+"""Statuses of a hit on a pool number (issued to a release, to none, or to several)."""
 CUSTOMER_HIT = (
     "customer",
     "",
@@ -244,14 +245,14 @@ def hit_row(
     when = parse_datetime(at)
     if when is None:
         raise InputError("--at must be an ISO 8601 date/time")
-    if when > datetime.now(UTC) + CLOCK_SKEW:
+    if in_the_future(when):
         # a mistyped year would be evidence attribute counts, at a time nobody called
         raise InputError(f"--at {when.isoformat()} is in the future")
     if not contact.strip():
         raise InputError("--contact must not be empty")
     if resolved is None:
         resolved = resolve_contact(ws, contact)
-        if resolved[0] in _POOL_STATUSES and customers_among(ws, [contact]):
+        if resolved[0] in POOL_STATUSES and customers_among(ws, [contact]):
             resolved = CUSTOMER_HIT
     status, recipient, release_id, reason = resolved
     # A contact outside the pool is somebody's own number or mailbox (often a customer's):

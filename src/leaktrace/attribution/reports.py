@@ -76,6 +76,7 @@ __all__ = [
     "VictimReport",
     "add_reports",
     "customer_digest",
+    "in_the_future",
     "load_stored_reports",
     "normalise_phone_str",
     "parse_datetime",
@@ -252,7 +253,7 @@ def parse_report_obj(obj: Any, source: str) -> VictimReport:
     at = _report_time(obj.get("reported_at"))
     if at is None:
         problems.append("reported_at missing or not ISO 8601")
-    elif _in_the_future(at):
+    elif in_the_future(at):
         # a mistyped year: counted, it would make every later release "before the call"
         problems.append(_FUTURE)
     quoted: dict[str, str | bool] = {}
@@ -691,7 +692,7 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
             d = keys[0]
             existing.add(d)
             flaws = list(r.problems)
-            if _in_the_future(r.reported_at) and _FUTURE not in flaws:
+            if in_the_future(r.reported_at) and _FUTURE not in flaws:
                 flaws.append(_FUTURE)  # a report built in code, not parsed from a file
             if flaws:
                 mal += 1
@@ -741,8 +742,9 @@ def add_reports(ws: Workspace, reports: list[VictimReport]) -> IntakeResult:
 _FUTURE = "reported_at is in the future"
 
 
-def _in_the_future(at: datetime | None, now: datetime | None = None) -> bool:
-    """Later than ``now`` (the time it was received) by more than a clock's skew."""
+def in_the_future(at: datetime | None, now: datetime | None = None) -> bool:
+    """Later than ``now`` (default: the present; for a stored report, when it was received)
+    by more than a clock's skew: a report's, a canary hit's or a telecom record's time."""
     return at is not None and at > (now or datetime.now(UTC)) + CLOCK_SKEW
 
 
@@ -887,6 +889,6 @@ def _status_as_received(rec: ReportRecord, at: datetime | None) -> dict[str, str
             received = datetime.fromisoformat(rec.received_at)
         except (TypeError, ValueError):
             received = None
-        if received is not None and _in_the_future(at, received):
+        if received is not None and in_the_future(at, received):
             return {"status": "malformed", "reason": f"{_FUTURE} (of its receipt)"}
     return {"status": rec.status, "reason": rec.reason}

@@ -91,6 +91,19 @@ _CITIES_THE_TABLE_LACKS = {
 """Name (without 市) → its province."""
 
 
+def _regions() -> list[tuple[str, str, list[str]]]:
+    """(province, city, its district names) of the geo table, and the cities it lacks."""
+    rows = [
+        (r["province"], r["city"], [name for name, _code in r["districts"]])
+        for r in load_json("regions.json")["cities"]
+    ]
+    return rows + [(prov, f"{name}市", []) for name, prov in _CITIES_THE_TABLE_LACKS.items()]
+
+
+def _province_stem(province: str) -> str:
+    return re.sub(r"(?:省|自治区|特别行政区)$", "", province)
+
+
 def _table_names() -> tuple[list[str], ...]:
     """The geo table's names, longest first: the short forms of its provinces (浙江; 广西 and
     广西壮族 of 广西壮族自治区), its cities ending in 市 without it (杭州, 仙桃), its other
@@ -100,16 +113,15 @@ def _table_names() -> tuple[list[str], ...]:
     cities: set[str] = set()
     other_cities: set[str] = set()
     counties: set[str] = set()
-    for row in load_json("regions.json")["cities"]:
-        province = re.sub(r"(?:省|自治区|特别行政区)$", "", row["province"])
-        if province != row["province"]:
-            provinces |= {province, province[:2]}
-        if row["city"].endswith("市"):
-            cities.add(row["city"][:-1])
-        elif row["city"].endswith(("自治州", "地区", "盟")):
-            other_cities.add(row["city"])
-        counties |= {name[:-1] for name, _code in row["districts"] if name.endswith("市")}
-    cities |= set(_CITIES_THE_TABLE_LACKS)
+    for province, city, districts in _REGIONS:
+        stem = _province_stem(province)
+        if stem != province:
+            provinces |= {stem, stem[:2]}
+        if city.endswith("市"):
+            cities.add(city[:-1])
+        elif city.endswith(("自治州", "地区", "盟")):
+            other_cities.add(city)
+        counties |= {name[:-1] for name in districts if name.endswith("市")}
     names = (provinces, cities, other_cities, counties)
     for name in set().union(*names):  # literals in the regex: Han characters only
         if not (name and all("\u3400" <= ch <= "\u9fff" for ch in name)):
@@ -117,6 +129,7 @@ def _table_names() -> tuple[list[str], ...]:
     return tuple(sorted(n, key=lambda x: (-len(x), x)) for n in names)
 
 
+_REGIONS = _regions()
 _PROVINCE_SHORT, _CITY_SHI, _CITY_OTHER, _COUNTY_SHI = (
     f"(?:{'|'.join(names)})" for names in _table_names()
 )
@@ -128,13 +141,11 @@ def _places_before() -> tuple[set[str], list[str]]:
     county-level city after its city or province, in full or short form), and every such
     preceding name, longest first."""
     pairs: set[str] = set()
-    rows = [(r["province"], r["city"], r["districts"]) for r in load_json("regions.json")["cities"]]
-    rows += [(prov, f"{name}市", []) for name, prov in _CITIES_THE_TABLE_LACKS.items()]
-    for province, city, districts in rows:
-        stem = re.sub(r"(?:省|自治区|特别行政区)$", "", province)
+    for province, city, districts in _REGIONS:
+        stem = _province_stem(province)
         p_forms = {province, stem, stem[:2]}
         c_forms = {city, city[:-1]} if city.endswith("市") else {city} if city else set()
-        counties = {name[:-1] for name, _code in districts if name.endswith("市")}
+        counties = {name[:-1] for name in districts if name.endswith("市")}
         if city.endswith("市"):
             pairs |= {f"{p}|{city[:-1]}" for p in p_forms}
         pairs |= {f"{f}|{k}" for f in p_forms | c_forms for k in counties}

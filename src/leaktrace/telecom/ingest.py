@@ -27,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from leaktrace.attribution.hits import (
-    CLOCK_SKEW,
     CUSTOMER_HIT,
     CanaryHit,
     contact_key,
@@ -38,6 +37,7 @@ from leaktrace.attribution.hits import (
     resolve_with,
     stored_hit,
 )
+from leaktrace.attribution.reports import in_the_future
 from leaktrace.attribution.store import engine_for
 from leaktrace.errors import InputError
 from leaktrace.ledger.tables import create_tables
@@ -108,14 +108,15 @@ def ingest(
     ad = adapter(adapter_name)
     records, ignored, problems = ad.read(payload)
     received = len(records) + len(ignored) + len(problems)
-    latest = datetime.now(UTC) + CLOCK_SKEW
-    if any(r.at > latest for r in records):  # a provider's clock or a mistyped date
+    now = datetime.now(UTC)
+    late = [in_the_future(r.at, now) for r in records]  # a provider's clock, a typo
+    if any(late):
         problems = problems + [
             f"record {r.event_id[:40]}: dated {r.at.isoformat()}, in the future"
-            for r in records
-            if r.at > latest
+            for r, is_late in zip(records, late, strict=True)
+            if is_late
         ]
-        records = [r for r in records if r.at <= latest]
+        records = [r for r, is_late in zip(records, late, strict=True) if not is_late]
     if problems and all_or_nothing:
         raise InputError(
             f"{len(problems)} of {received} record(s) cannot be read, nothing was recorded; "
