@@ -820,13 +820,19 @@ def load_stored_reports(ws: Workspace, since: datetime | None = None) -> list[St
     blob does not open is ``unreadable``; a second sealed row with the same intake digest
     (a row copied whole: the seal does not cover ``id``) is ``duplicate_row``. Unsealed
     rows are returned whatever ``since`` says, because their call time is exactly what
-    cannot be trusted to leave them out.
+    cannot be trusted to leave them out. A report erased at the person's request (a valid
+    erasure, :mod:`leaktrace.attribution.erasure`) is not returned at all.
     """
-    from leaktrace.attribution.store import load_reports
+    from leaktrace.attribution.erasure import erased_ids
+    from leaktrace.attribution.store import load_erasures, load_reports
 
     out = []
     first_of: dict[str, int] = {}
-    for rec in load_reports(ws):
+    stored = load_reports(ws)
+    erased = erased_ids(ws, stored, load_erasures(ws))
+    for rec in stored:
+        if rec.id in erased:  # erased at the person's request: no longer evidence
+            continue
         problem = report_seal_problem(ws, rec)
         if problem is not None:
             out.append(

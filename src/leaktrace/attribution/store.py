@@ -51,13 +51,16 @@ from leaktrace.workspace import Workspace
 
 __all__ = [
     "CanaryHitRecord",
+    "ReportErasureRecord",
     "ReportRecord",
     "decrypt_blob",
     "encrypt_blob",
     "engine_for",
     "hit_is_sealed",
+    "load_erasures",
     "load_hits",
     "load_reports",
+    "report_facts",
     "report_is_sealed",
     "report_seal_problem",
     "seal_hit",
@@ -92,6 +95,23 @@ class ReportRecord(_Base):
     # "v<key version>:<hex HMAC-SHA256>" of every other column but id (see seal_report);
     # None on rows stored before reports were sealed
     seal: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class ReportErasureRecord(_Base):
+    """A victim report erased at the person's request (PIPL Art. 47); see
+    :mod:`leaktrace.attribution.erasure`. The report row keeps its id and its seal (what
+    checkpoints pinned) and loses everything else that was about the person."""
+
+    __tablename__ = "report_erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(Integer, unique=True)
+    erased_at: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300))
+    # the report row's seal when it was erased ("" for a row that had none)
+    report_seal: Mapped[str] = mapped_column(String(80))
+    # "v<key version>:<hex HMAC-SHA256>" of this row and the erased report row's content
+    seal: Mapped[str] = mapped_column(String(80))
 
 
 class CanaryHitRecord(_Base):
@@ -175,7 +195,7 @@ not silently change the encoding (and break every earlier seal); a test holds th
 together."""
 
 
-def _report_facts(rec: ReportRecord) -> bytes:
+def report_facts(rec: ReportRecord) -> bytes:
     """The canonical encoding a report seal is computed over.
 
     JSON keeps each value's type (``"95013"`` and ``95013`` differ), so a value the
@@ -208,7 +228,7 @@ def seal_report(ws: Workspace, rec: ReportRecord) -> str:
     clear fields put beside another blob, fail the seal.
     """
     v = ws.keys.current_version
-    return f"v{v}:{_report_mac(ws, v, _report_facts(rec))}"
+    return f"v{v}:{_report_mac(ws, v, report_facts(rec))}"
 
 
 def report_seal_problem(ws: Workspace, rec: ReportRecord) -> str | None:
@@ -226,7 +246,7 @@ def report_seal_problem(ws: Workspace, rec: ReportRecord) -> str | None:
     if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
         return "the row's seal is not a leaktrace seal (written outside leaktrace)"
     try:
-        expected = _report_mac(ws, int(version[1:]), _report_facts(rec))
+        expected = _report_mac(ws, int(version[1:]), report_facts(rec))
     except KeyFileError:
         return (
             f"the row is sealed under key version {int(version[1:])}, which this workspace "
@@ -304,6 +324,15 @@ def decrypt_blob(ws: Workspace, blob: str, version: int) -> dict[str, Any]:
 def load_reports(ws: Workspace) -> list[ReportRecord]:
     with Session(engine_for(ws)) as s:
         rows = list(s.scalars(select(ReportRecord).order_by(ReportRecord.id)))
+        s.expunge_all()
+    return rows
+
+
+def load_erasures(ws: Workspace) -> dict[int, ReportErasureRecord]:
+    """Erasure rows by the id of the report they name (checked by
+    :func:`leaktrace.attribution.erasure.erasure_holds`, not here)."""
+    with Session(engine_for(ws)) as s:
+        rows = {r.report_id: r for r in s.scalars(select(ReportErasureRecord))}
         s.expunge_all()
     return rows
 

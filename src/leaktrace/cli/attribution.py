@@ -27,7 +27,7 @@ from leaktrace.errors import InputError
 from leaktrace.io.writers import check_output_path, write_text_atomic
 from leaktrace.workspace import open_workspace
 
-report_app = typer.Typer(help="Victim reports: add and list.", no_args_is_help=True)
+report_app = typer.Typer(help="Victim reports: add, list and erase.", no_args_is_help=True)
 canary_app = typer.Typer(
     help="Canary contact points: record hits, manage reserved numbers.", no_args_is_help=True
 )
@@ -75,11 +75,34 @@ def report_add(
 @handle_errors
 def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List stored reports (no victim phone or quoted values are shown)."""
-    from leaktrace.attribution.store import load_reports, report_is_sealed
+    from leaktrace.attribution.erasure import ERASED, erased_ids
+    from leaktrace.attribution.store import load_erasures, load_reports, report_is_sealed
 
     ws = open_workspace(resolve_home(home))
     rows: list[dict[str, Any]] = []
-    for rec in load_reports(ws):
+    stored = load_reports(ws)
+    erasures = load_erasures(ws)
+    erased = erased_ids(ws, stored, erasures)
+    for rec in stored:
+        if rec.id in erased:
+            er = erasures[rec.id]
+            rows.append(
+                {
+                    "id": rec.id,
+                    "reported_at": None,
+                    "channel": "",
+                    "caller": "",
+                    "quoted": [],
+                    "fraud_type": rec.fraud_type,
+                    "stages": _json_names(rec.stages),
+                    "loss": None,
+                    "status": ERASED,
+                    "reason": f"{er.erased_at}: {er.reason}",
+                    "source": "",
+                    "sealed": True,
+                }
+            )
+            continue
         rows.append(
             {
                 "id": rec.id,
@@ -121,6 +144,55 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
             )
         )
     out_console.print(t)
+
+
+@report_app.command("erase")
+@handle_errors
+def report_erase(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Ids of the reports to erase (`report list`).")
+    ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option("--phone", help="Erase every report of this victim's phone number."),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why (stored in clear: a ticket number, never personal details). "
+            "Default: the person's request under PIPL Art. 47.",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Erase. Without it, only list what would be erased.")
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Erase victim reports at the person's request (PIPL Art. 47): what they told us is
+    deleted, the row's id and seal stay so that checkpoints still verify (docs/attribution.md)."""
+    from leaktrace.attribution.erasure import erase_reports
+
+    ws = open_workspace(resolve_home(home))
+    res = erase_reports(ws, ids=ids or [], phone=phone, reason=reason, apply=yes)
+    if json_out:
+        print_json(res.as_dict())
+        return
+    names = ", ".join(str(i) for i in res.erased) or "none"
+    if yes:
+        out_console.print(f"{len(res.erased)} report(s) erased: {names}", markup=False)
+    else:
+        out_console.print(
+            f"{len(res.erased)} report(s) would be erased: {names}; nothing was changed "
+            "(add --yes to erase them)",
+            markup=False,
+            soft_wrap=True,
+        )
+    if res.already:
+        out_console.print(f"already erased: {', '.join(str(i) for i in res.already)}", markup=False)
+    if phone is not None and not res.matched_by_phone:
+        err_console.print("no stored report is of that phone number", markup=False)
 
 
 def _json_names(value: object) -> list[str]:

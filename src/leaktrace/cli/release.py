@@ -235,7 +235,7 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
     if not found:
         err_console.print("no checkpoint yet (leaktrace checkpoint makes one)")
         return
-    t = Table("seq", "created", "release", "reports", "hits", "incident events")
+    t = Table("seq", "created", "release", "reports", "hits", "incident events", "erasures")
     t.add_column("hash", overflow="fold")  # in full: it is what is kept elsewhere
     for cp in found:
         pinned = cp.pinned()
@@ -246,6 +246,7 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
             str(pinned["victim_reports"]),
             str(pinned["canary_hits"]),
             str(pinned["incident_events"]),
+            str(pinned["report_erasures"]),
             cp.checkpoint_hash,
         )
     out_console.print(t)

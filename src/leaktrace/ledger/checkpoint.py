@@ -105,8 +105,25 @@ COVERED_LOGS: tuple[CoveredLog, ...] = (
     CoveredLog("victim_reports", ("id", "seal")),
     CoveredLog("canary_hits", ("id", "seal")),
     CoveredLog("incident_events", ("id", "incident_id", "seq", "event_hash", "seal")),
+    CoveredLog("report_erasures", ("id", "report_id", "seal")),
 )
-"""The logs a checkpoint covers; a new sealed log is one more entry."""
+"""The logs a checkpoint covers; a new sealed log is one more entry. A checkpoint made
+before a log was covered has no entry for it: it pinned none of its rows (its state is
+signed, so the entry cannot have been taken out since)."""
+
+_NOTHING_PINNED: dict[str, Any] = {
+    "rows": 0,
+    "runs": [],
+    "digest": hashlib.sha256(b"[]").hexdigest(),
+}
+
+
+def _entry(state: dict[str, Any], log: CoveredLog) -> Any:
+    """What a checkpoint's state pinned in ``log`` (nothing, for a log covered later)."""
+    logs = state["logs"]
+    if not isinstance(logs, dict):
+        raise TypeError("logs is not an object")
+    return logs.get(log.table, _NOTHING_PINNED)
 
 
 class _Base(DeclarativeBase):
@@ -134,7 +151,7 @@ class Checkpoint:
 
     def pinned(self) -> dict[str, int]:
         """How many rows of each log this checkpoint pinned (table -> rows)."""
-        return {name: int(entry["rows"]) for name, entry in self.state["logs"].items()}
+        return {log.table: int(_entry(self.state, log)["rows"]) for log in COVERED_LOGS}
 
     def pinned_text(self) -> str:
         """``6 victim reports, 1 canary hits, 2 incident events``: for the CLI and the demo."""
@@ -340,7 +357,7 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
             pinned: set[int] = set()
             for rec in loaded:
                 assert rec.checkpoint is not None
-                pinned.update(_parse_runs(rec.checkpoint.state["logs"][log.table]["runs"]) or [])
+                pinned.update(_parse_runs(_entry(rec.checkpoint.state, log)["runs"]) or [])
             try:
                 found = _sealed_rows(conn, log) if log.table in present else []
             except _Unreadable as exc:
@@ -444,7 +461,7 @@ def verify_checkpoints(
             recomputed = checkpoint_hash(cp.seq, cp.created, cp.state, cp.prev_hash)
             rel_seq = int(cp.state["releases"]["seq"])
             rel_head = str(cp.state["releases"]["head"])
-            ranges = {log.table: cp.state["logs"][log.table] for log in COVERED_LOGS}
+            ranges = {log.table: _entry(cp.state, log) for log in COVERED_LOGS}
         except (KeyError, TypeError, ValueError):
             return _bad(len(loaded), f"{name} is unreadable (a field is missing)")
         if recomputed != cp.checkpoint_hash:

@@ -1,0 +1,235 @@
+"""Erasing a victim's report at the person's request (PIPL Art. 47, 删除权).
+
+A victim who reported a scam call may later ask the platform to delete what they told it.
+What :func:`erase_reports` does, and why in this shape:
+
+* **The report row keeps its id and its seal** — what checkpoints pinned — plus its intake
+  time, key version and the scam detector's fraud type and stages (no person in them: the
+  platform's counts of scam kinds stay right). Everything else that came from or was
+  about the person is cleared in the same transaction: the encrypted part (phone, quoted
+  values, transcript, police receipt), the keyed phone digests, the intake digest, the
+  call time, channel, caller, quoted roles, loss, receipt flag, source (file and line) and
+  the intake's reason; the status becomes ``erased``. Deleting the row instead would make
+  every later ``verify`` report the checkpointed row as gone (tampering), and would leave
+  the checkpoints unable to tell a lawful erasure from a hidden report.
+* **A sealed erasure row** (table ``report_erasures``) records when and why, and the
+  report's seal. Its seal (an HMAC under the workspace subkey ``report-erasure-seal``)
+  covers it *and* the erased row's remaining content. So an administrator without the
+  workspace's keys cannot wipe a report to hide evidence against a partner (the row then
+  fails its own seal and is flagged as altered, as before), nor dress a wipe up as an
+  erasure; and a checkpoint pins erasure rows like the other logs, so one deleted later is
+  named by ``verify``.
+* An erased report is not evidence any more: ``attribute`` does not load it (neither
+  counted nor flagged), ``report list`` shows it as erased. A victim who reports again
+  makes a new report (the intake digest that made repeats duplicates is gone).
+
+Not touched, by design: what was derived from the report before and recorded elsewhere —
+an incident's events, evidence bundles, drafted notices, a victim case and its payment
+decision. Those are the platform's records of its own acts, which the law requires it to
+keep (Art. 47's exception for retention periods set by law); erasing a report does not
+rewrite history that others already relied on. The operator's reason is stored in clear:
+it must not contain personal details (the CLI says so).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leaktrace.attribution.reports import customer_digest, normalise_phone_str
+from leaktrace.attribution.store import (
+    ReportErasureRecord,
+    ReportRecord,
+    decrypt_blob,
+    engine_for,
+    report_facts,
+)
+from leaktrace.errors import InputError, KeyFileError
+from leaktrace.lockfile import workspace_lock
+from leaktrace.workspace import Workspace
+
+__all__ = [
+    "DEFAULT_REASON",
+    "ERASED",
+    "ErasureResult",
+    "erase_reports",
+    "erased_ids",
+    "erasure_holds",
+]
+
+ERASED = "erased"
+"""The status of an erased report row."""
+
+DEFAULT_REASON = "个人信息主体请求删除 (PIPL Art. 47)"
+_REASON_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What an erasure request found: ``erased`` (ids cleared now, or that would be without
+    ``apply``), ``already`` (ids erased before), whether it was applied."""
+
+    erased: list[int]
+    already: list[int]
+    applied: bool
+    matched_by_phone: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "erased": self.erased,
+            "already_erased": self.already,
+            "applied": self.applied,
+            "matched_by_phone": self.matched_by_phone,
+        }
+
+
+def _wipe(rec: ReportRecord) -> None:
+    """Clear every column about the person (see the module docstring); id, seal, received_at,
+    key_version, fraud_type and stages stay."""
+    rec.source = ""
+    rec.reported_at = None
+    rec.channel = ""
+    rec.caller = ""
+    rec.quoted_roles = "[]"
+    rec.loss = None
+    rec.has_receipt = False
+    rec.status = ERASED
+    rec.reason = ""
+    rec.customer = "{}"
+    rec.dedupe = ""
+    rec.blob = ""
+
+
+def _facts(er: ReportErasureRecord, rec: ReportRecord) -> bytes:
+    row = json.loads(report_facts(rec))
+    return json.dumps(
+        ["report_erasures", er.report_id, er.erased_at, er.reason, er.report_seal, row],
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    ).encode()
+
+
+def _mac(ws: Workspace, version: int, facts: bytes) -> str:
+    return hmac.new(ws.keys.derive("report-erasure-seal", version), facts, "sha256").hexdigest()
+
+
+def erasure_holds(ws: Workspace, er: ReportErasureRecord, rec: ReportRecord) -> bool:
+    """Whether ``er`` is a valid erasure of ``rec`` as ``rec`` is now: its seal holds over
+    both, it names the row's id and the row still carries the seal it had when erased."""
+    if er.report_id != rec.id or (rec.seal if isinstance(rec.seal, str) else "") != er.report_seal:
+        return False
+    seal = er.seal if isinstance(er.seal, str) else ""
+    version, _, mac = seal.partition(":")
+    if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
+        return False
+    try:
+        expected = _mac(ws, int(version[1:]), _facts(er, rec))
+    except KeyFileError:  # a key version this workspace does not have
+        return False
+    except (TypeError, ValueError):  # a value of a type leaktrace never writes
+        return False
+    return hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace"))
+
+
+def erased_ids(
+    ws: Workspace, reports: Iterable[ReportRecord], erasures: dict[int, ReportErasureRecord]
+) -> set[int]:
+    """The ids among ``reports`` that a valid erasure names."""
+    return {r.id for r in reports if r.id in erasures and erasure_holds(ws, erasures[r.id], r)}
+
+
+def _clean_reason(reason: str | None) -> str:
+    text = (reason or "").strip() or DEFAULT_REASON
+    if any(not ch.isprintable() for ch in text):
+        raise InputError("--reason: control characters are not allowed")
+    if len(text) > _REASON_LIMIT:
+        raise InputError(f"--reason: at most {_REASON_LIMIT} characters ({len(text)} given)")
+    return text
+
+
+def _digests(value: object) -> set[str]:
+    """The keyed phone digests a stored ``customer`` column lists ("version:digest")."""
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return set()
+    if not isinstance(parsed, dict):
+        return set()
+    return {f"{v}:{d}" for v, d in parsed.items()}
+
+
+def _by_phone(ws: Workspace, phone: str, recs: Iterable[ReportRecord]) -> list[int]:
+    """Reports of this phone: by the keyed digests the row lists (every key version there
+    was at intake), else — a row without them — by its encrypted part, when it opens."""
+    versions = range(1, ws.keys.current_version + 1)
+    wanted = {f"{v}:{customer_digest(ws, phone, v)}" for v in versions}
+    found = []
+    for rec in recs:
+        listed = _digests(rec.customer)
+        if listed:
+            if listed & wanted:
+                found.append(rec.id)
+            continue
+        if not isinstance(rec.blob, str) or not rec.blob:
+            continue
+        try:
+            told = decrypt_blob(ws, rec.blob, rec.key_version).get("phone")
+        except (KeyFileError, ValueError, TypeError):
+            continue
+        if isinstance(told, str) and normalise_phone_str(told) == phone:
+            found.append(rec.id)
+    return found
+
+
+def erase_reports(
+    ws: Workspace,
+    *,
+    ids: Sequence[int] = (),
+    phone: str | None = None,
+    reason: str | None = None,
+    apply: bool = False,
+) -> ErasureResult:
+    """Erase the reports with these ids and/or every report of this victim phone (see the
+    module docstring). Without ``apply`` nothing is written: the result says what would be
+    erased (the CLI's default, so that an operator sees the list before it is gone).
+
+    Raises :class:`InputError` for an id that is not stored, a phone that is not a mainland
+    mobile number, a bad reason, or a request that names nothing."""
+    if not ids and phone is None:
+        raise InputError("name the reports to erase: their ids, or --phone")
+    wanted_phone: str | None = None
+    if phone is not None:
+        wanted_phone = normalise_phone_str(phone)
+        if wanted_phone is None:
+            raise InputError("--phone: not a mainland mobile number (11 digits starting with 1)")
+    text = _clean_reason(reason)
+    with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
+        recs = {r.id: r for r in s.scalars(select(ReportRecord))}
+        ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
+        missing = [i for i in ids if i not in recs]
+        if missing:
+            raise InputError(f"no stored report has id {missing[0]} (`leaktrace report list`)")
+        matched = _by_phone(ws, wanted_phone, recs.values()) if wanted_phone else []
+        targets = set(ids) | set(matched)
+        already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
+        todo = sorted(targets - set(already))
+        if apply:
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            v = ws.keys.current_version
+            for i in todo:
+                rec = recs[i]
+                er = ers.get(i) or ReportErasureRecord(report_id=i)  # one per report id
+                er.erased_at, er.reason = now, text
+                er.report_seal = rec.seal if isinstance(rec.seal, str) else ""
+                _wipe(rec)
+                er.seal = f"v{v}:{_mac(ws, v, _facts(er, rec))}"
+                s.add(er)
+    return ErasureResult(todo, already, apply, sorted(matched))
