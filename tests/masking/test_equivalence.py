@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leaktrace.masking import build_operator
-from leaktrace.masking.address import _PATTERNS, _where_it_belongs
+from leaktrace.masking.address import _PATTERNS, _real_district, _where_it_belongs
 from leaktrace.masking.name import COMPOUND_SURNAMES
 from leaktrace.synth import generate_orders
 
@@ -94,9 +94,13 @@ def old(spec: str, values: list[Any], dtype: Any = pl.String) -> list[Any]:
         expr = _old_generalise_address(col, arg or "district")
     frame = pl.DataFrame({"x": pl.Series("x", values, dtype=dtype)})
     if name == "generalise_address" and arg != "province":
-        # session 14's check that a kept …市 belongs to the name before it is the same
-        # rule on either evaluation: applied to the reference's prefixes as they are
-        return _where_it_belongs(frame.select(expr)).to_list()
+        # session 14's check that a kept …市 belongs to the name before it, and session 15's
+        # that a district kept by rule is a real one, are the same rules on either
+        # evaluation: applied to the reference's prefixes as they are
+        kept = frame.select(expr).to_series()
+        if not arg:
+            kept = _real_district(kept)
+        return _where_it_belongs(kept).to_list()
     return frame.select(expr).to_series().to_list()
 
 

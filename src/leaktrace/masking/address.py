@@ -17,7 +17,8 @@ How (one regex, vectorised): the longest prefix of
   a county-level city (县级市) of the geo table;
 * whitespace between parts is allowed (``广西壮族自治区 贵港市 覃塘区``) and kept.
 
-Why a lookup table for cities and 县级市 (and not for districts and counties): a residential
+Why a lookup table for cities and 县级市 (districts and counties are checked after the
+regex instead, ``_real_district``: a table name, or at most 3 characters): a residential
 compound or a mall is often named ``…城市花园``/``…城市广场``, so "any Han run ending in 市"
 took 广东省东莞市万科城市花园 for a county-level city and passed ``万科城市`` (and 浙江省万科
 城市花园 for a city, as "any Han run ending in 盟" took 浙江省创业联盟大厦 for one). These
@@ -153,9 +154,32 @@ def _places_before() -> tuple[set[str], list[str]]:
     return pairs, sorted(before, key=lambda x: (-len(x), x))
 
 
+def _district_names() -> pl.Series:
+    """Every county-level name of the table that is not a ``…市`` (区, 县, 旗, 自治县 …, and
+    神农架林区, which the table lists as a city), and the few it lacks."""
+    names = {d for _p, _c, districts in _REGIONS for d in districts if not d.endswith("市")}
+    names |= {c for _p, c, _d in _REGIONS if c and not c.endswith(("市", "自治州", "地区", "盟"))}
+    return pl.Series(sorted(names | set(_DISTRICTS_THE_TABLE_LACKS)), dtype=pl.String)
+
+
+_DISTRICTS_THE_TABLE_LACKS = ("雄安新区",)
+"""Longer than ``_SHORT_DISTRICT`` and used in addresses, but not in the table. Written by
+hand."""
+_SHORT_DISTRICT = 3
+"""A district kept by rule that the table does not know is kept when it has at most this
+many characters, suffix included: real names are nearly all that short (临平区 and 钱塘区 of
+2021 are not in the table), a compound or a block of one (万科城区, 阳光花园东区) is longer."""
+
 _PAIRS, _BEFORE = _places_before()
+_DISTRICT_SERIES = _district_names()
 _PAIR_SERIES = pl.Series(sorted(_PAIRS), dtype=pl.String)
 _LAST_SHI_NAME = rf"(?:{_CITY_SHI}|{_COUNTY_SHI})市$"
+# The district a kept prefix ends in, as far as it can be told without the regex's groups:
+# the text after the last 省/市/区/县/旗/州/盟 or space (a district by rule holds none of
+# them before its suffix). It stops early inside 靖州苗族侗族自治县 or 通州区 — such a
+# tail is then only checked again more carefully, never cut for that alone.
+_TAIL_DISTRICT = r"[^省市区县旗州盟\s]*[区县旗]$"
+_SHORT_NAMES = rf"^(?:{_PROVINCE_SHORT})?(?:{_CITY_SHI})?"
 _NAME_BEFORE = "(?:{})$".format("|".join(_BEFORE))
 _PROVINCE = rf"(?:(?:北京|天津|上海|重庆)市?|\p{{Han}}{_INNER}{{1,7}}?(?:省|自治区|特别行政区))"
 _CITY = rf"(?:{_CITY_OTHER}|{_CITY_SHI}市)"
@@ -220,28 +244,74 @@ class GeneraliseAddress(MaskingOperator):
         pattern = _PATTERNS[self.level]
         if self.level == "province":
             return _prefix(col.cast(pl.String), pattern)
+
         # one pass over the column's values for the prefix and its check: as expressions the
         # prefix would be computed again for each of its four uses (no common-subexpression
         # elimination in an eager select: seven times the time per 1M addresses)
-        return col.cast(pl.String).map_batches(
-            lambda s: _where_it_belongs(s.to_frame("p").select(_prefix(pl.col("p"), pattern))),
-            return_dtype=pl.String,
-            is_elementwise=True,
-        )
+        def checked(s: pl.Series) -> pl.Series:
+            kept = s.to_frame("p").select(_prefix(pl.col("p"), pattern)).to_series()
+            if self.level == "district":
+                kept = _real_district(kept)
+            return _where_it_belongs(kept)
+
+        return col.cast(pl.String).map_batches(checked, return_dtype=pl.String, is_elementwise=True)
 
 
 def _prefix(col: pl.Expr, pattern: str) -> pl.Expr:
     return col.str.extract_all(pattern).list.first().str.strip_chars_start()
 
 
-def _where_it_belongs(kept: pl.DataFrame) -> pl.Series:
+def _real_district(prefix: pl.Series) -> pl.Series:
+    """A district kept by rule (…区/县/旗) must be one of the table's, or short: else the
+    value stops before it, at its city (or province; null when there is neither).
+
+    Why: the rule keeps whatever Han text ends in 区, 县 or 旗 where a district may stand, so
+    an address without its district kept the compound's name (浙江省杭州市阳光花园东区3栋 →
+    …阳光花园东区; 广东省东莞市万科城区 — 东莞 has no districts). Only the few values whose
+    tail is neither a table name nor short are looked at again: the city-level pattern on
+    the kept prefix gives where the district starts, and short province/city names before
+    it (浙江杭州西湖区, one token for the regex) are allowed.
+    """
+    tail = prefix.str.extract(_TAIL_DISTRICT, 0)
+    fine = (
+        tail.is_null()
+        | tail.is_in(_DISTRICT_SERIES.implode())
+        | (tail.str.len_chars() <= _SHORT_DISTRICT)
+    )
+    at = (~fine.fill_null(True)).arg_true()
+    if not len(at):
+        return prefix
+    kept = prefix.gather(at)
+    city = kept.to_frame("p").select(_prefix(pl.col("p"), _PATTERNS["city"])).to_series()
+    rest = (
+        kept.str.strip_prefix(city.fill_null(""))
+        .str.strip_chars_start()
+        .str.strip_prefix("市辖区")
+        .str.strip_chars_start()
+    )
+    # short names only where no city was written in full (浙江杭州西湖区, 浙江省杭州西湖区):
+    # after 石家庄市, 阳江东区 is a compound, not 阳江 + 东区
+    short = rest.str.extract(_SHORT_NAMES, 0).fill_null("")
+    no_city = city.is_null() | ~city.str.contains(r"(?:市|州|盟|地区)$").fill_null(False)
+    name = rest.str.strip_prefix(
+        pl.select(pl.when(no_city).then(short).otherwise(pl.lit(""))).to_series()
+    )
+    real = (
+        (rest == "")
+        | name.is_in(_DISTRICT_SERIES.implode())
+        | ((name.str.len_chars() <= _SHORT_DISTRICT) & (name != ""))
+    )
+    cut = ~real.fill_null(False)
+    return prefix.scatter(at.filter(cut), city.filter(cut))
+
+
+def _where_it_belongs(prefix: pl.Series) -> pl.Series:
     """A kept ``…市`` of the table must belong to the name right before it (浙江省金华市义乌市,
     湖北省仙桃市); else the value stops before it. The regex keeps any table name there, so
     a compound named like a county-level city of another province (广东省东莞市海城市花园:
     海城 is in 鞍山) or a market named like a city (浙江省杭州市东方市场) kept a fragment of
     its name. A name before it that is not the table's (a province the regex took by rule)
-    cuts too: fail-closed. ``kept``: one column of prefixes."""
-    prefix = kept.to_series()
+    cuts too: fail-closed."""
     at = prefix.str.ends_with("市").arg_true()  # only these can need it (most end in 区, 县)
     last = prefix.gather(at).str.extract_all(_LAST_SHI_NAME).list.first()
     at, last = at.filter(last.is_not_null()), last.drop_nulls()

@@ -1,0 +1,82 @@
+"""A district kept by rule must be a real one (session 15): an address without its
+district kept a compound's name that ended in 区, 县 or 旗 (浙江省杭州市阳光花园东区3栋 kept
+阳光花园东区; 广东省东莞市万科城区 kept 万科城区 — 东莞 has no districts)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace.masking.address import GeneraliseAddress, _district_names
+from leaktrace.synth._data import load_json
+
+
+def generalised(values: list[str | None], level: str | None = None) -> list[str | None]:
+    op = GeneraliseAddress(level, None)  # type: ignore[arg-type]
+    frame = pl.DataFrame({"a": pl.Series(values, dtype=pl.String)})
+    return frame.select(op.expr(pl.col("a"))).to_series().to_list()
+
+
+@pytest.mark.parametrize(
+    ("address", "kept"),
+    [
+        ("浙江省杭州市阳光花园东区3栋", "浙江省杭州市"),
+        ("广东省东莞市万科城区5号", "广东省东莞市"),
+        ("浙江省杭州市华侨城区1号", "浙江省杭州市"),
+        ("浙江省杭州市碧桂园新区2幢", "浙江省杭州市"),
+        ("浙江省杭州市钱江新城核心区", "浙江省杭州市"),
+        ("浙江省杭州市下沙经济开发区", "浙江省杭州市"),
+        ("浙江省杭州市苏州花园东区", "浙江省杭州市"),
+        ("浙江省 杭州市 阳光花园东区", "浙江省 杭州市"),
+        ("北京市市辖区万科城区", "北京市"),
+        ("浙江省阳光花园东区", "浙江省"),
+        ("阳光花园东区3栋", None),
+        ("黑龙江省大兴安岭地区加格達奇區红旗", "黑龙江省大兴安岭地区"),
+        # real districts and counties stay, also those the table lacks when short
+        ("浙江省杭州市滨江区江南大道", "浙江省杭州市滨江区"),
+        ("浙江省杭州市临平区南苑街道", "浙江省杭州市临平区"),
+        ("上海市浦东新区张江镇", "上海市浦东新区"),
+        ("湖北省神农架林区松柏镇", "湖北省神农架林区"),
+        ("河北省雄安新区容城县", "河北省雄安新区"),
+        ("湖南省怀化市靖州苗族侗族自治县渠阳镇", "湖南省怀化市靖州苗族侗族自治县"),
+        ("内蒙古自治区锡林郭勒盟苏尼特右旗", "内蒙古自治区锡林郭勒盟苏尼特右旗"),
+        ("浙江杭州西湖区文三路", "浙江杭州西湖区"),
+        ("浙江省杭州西湖区文三路", "浙江省杭州西湖区"),
+        ("河北省石家庄市阳江东区", "河北省石家庄市"),
+        ("西湖区文三路", "西湖区"),
+        ("北京市通州区", "北京市通州区"),
+    ],
+)
+def test_a_district_is_kept_only_when_it_is_one(address: str, kept: str | None) -> None:
+    assert generalised([address]) == [kept]
+
+
+_REAL = set(_district_names().to_list())
+_CITIES = [
+    (r["province"], r["city"])
+    for r in load_json("regions.json")["cities"]
+    if r["city"].endswith("市") and r["districts"]
+]
+# Han characters a compound's name is made of (none that the rule stops at)
+_NAME_CHARS = "阳光花园华侨万科碧桂绿城桂花金地自在幸福里东方明珠翠湖天地龙湖锦绣江南"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    where=st.sampled_from(_CITIES),
+    name=st.text(alphabet=_NAME_CHARS, min_size=2, max_size=6),
+    ending=st.sampled_from(["东区", "西区", "南区", "北区", "城区", "新区", "区", "县", "旗"]),
+    tail=st.sampled_from(["", "3栋2单元", "1号", "88号楼"]),
+)
+def test_a_compound_where_the_district_should_be_never_passes(
+    where: tuple[str, str], name: str, ending: str, tail: str
+) -> None:
+    province, city = where
+    compound = name + ending
+    out = generalised([f"{province}{city}{compound}{tail}"])[0]
+    if compound in _REAL or len(compound) <= 3:
+        assert out == f"{province}{city}{compound}"
+    else:
+        assert out == f"{province}{city}"
