@@ -71,8 +71,8 @@ def test_an_erased_report_keeps_only_its_id_seal_and_scam_kind(ws: Workspace) ->
     assert all(d not in dump for d in json.loads(digests[0]).values()) and digests[1] not in dump
     # the other reports are untouched and still evidence
     assert sorted(r.id for r in load_stored_reports(ws)) == sorted(set(phones) - {first})
-    assert rows(ws, "select report_id, reason from report_erasures") == [
-        (first, "工单 2026-1129-001")
+    assert rows(ws, "select report_id, reason, actor from report_erasures") == [
+        (first, "工单 2026-1129-001", "")
     ]
 
 
@@ -123,8 +123,8 @@ def test_a_wipe_or_an_erasure_made_without_the_keys_is_flagged(ws: Workspace) ->
     )
     sql(
         ws,
-        "insert into report_erasures (report_id, erased_at, reason, report_seal, seal) "
-        f"select id, '2026-11-29T00:00:00+00:00', 'x', seal, 'v1:' || seal "
+        "insert into report_erasures (report_id, erased_at, reason, actor, report_seal, seal) "
+        f"select id, '2026-11-29T00:00:00+00:00', 'x', 'cli:root', seal, 'v1:' || seal "
         f"from victim_reports where id = {first}",
     )
     # and moves a genuine erasure onto another report
@@ -200,6 +200,7 @@ def test_cli_lists_first_erases_with_yes_and_list_shows_it(ws: Workspace) -> Non
     listed = run_cli("report", "list", "--json", home=ws.home)
     (row,) = [r for r in json.loads(listed.stdout) if r["id"] == first]
     assert row["status"] == ERASED and row["sealed"] and row["caller"] == ""
+    assert " by cli:" in row["reason"]  # who erased it: the system user
     bad = run_cli("report", "erase", "99999", "--yes", home=ws.home)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

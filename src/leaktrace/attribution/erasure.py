@@ -110,7 +110,7 @@ def _wipe(rec: ReportRecord) -> None:
 def _facts(er: ReportErasureRecord, rec: ReportRecord) -> bytes:
     row = json.loads(report_facts(rec))
     return json.dumps(
-        ["report_erasures", er.report_id, er.erased_at, er.reason, er.report_seal, row],
+        ["report_erasures", er.report_id, er.erased_at, er.reason, er.actor, er.report_seal, row],
         ensure_ascii=False,
         separators=(",", ":"),
         allow_nan=False,
@@ -195,11 +195,13 @@ def erase_reports(
     ids: Sequence[int] = (),
     phone: str | None = None,
     reason: str | None = None,
+    actor: str = "",
     apply: bool = False,
 ) -> ErasureResult:
     """Erase the reports with these ids and/or every report of this victim phone (see the
     module docstring). Without ``apply`` nothing is written: the result says what would be
     erased (the CLI's default, so that an operator sees the list before it is gone).
+    ``actor``: who asked for it (a system user's or a token's name), kept with the erasure.
 
     Raises :class:`InputError` for an id that is not stored, a phone that is not a mainland
     mobile number, a bad reason, or a request that names nothing."""
@@ -211,6 +213,9 @@ def erase_reports(
         if wanted_phone is None:
             raise InputError("--phone: not a mainland mobile number (11 digits starting with 1)")
     text = _clean_reason(reason)
+    who = " ".join(actor.split())[:200]
+    if any(not ch.isprintable() for ch in who):
+        raise InputError("the actor holds control characters")
     with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
         recs = {r.id: r for r in s.scalars(select(ReportRecord))}
         ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
@@ -227,7 +232,7 @@ def erase_reports(
             for i in todo:
                 rec = recs[i]
                 er = ers.get(i) or ReportErasureRecord(report_id=i)  # one per report id
-                er.erased_at, er.reason = now, text
+                er.erased_at, er.reason, er.actor = now, text, who
                 er.report_seal = rec.seal if isinstance(rec.seal, str) else ""
                 _wipe(rec)
                 er.seal = f"v{v}:{_mac(ws, v, _facts(er, rec))}"

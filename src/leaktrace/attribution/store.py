@@ -108,6 +108,7 @@ class ReportErasureRecord(_Base):
     report_id: Mapped[int] = mapped_column(Integer, unique=True)
     erased_at: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(String(200))  # who erased it (cli:user, token:name)
     # the report row's seal when it was erased ("" for a row that had none)
     report_seal: Mapped[str] = mapped_column(String(80))
     # "v<key version>:<hex HMAC-SHA256>" of this row and the erased report row's content

@@ -97,7 +97,7 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
                     "stages": _json_names(rec.stages),
                     "loss": None,
                     "status": ERASED,
-                    "reason": f"{er.erased_at}: {er.reason}",
+                    "reason": f"{er.erased_at} by {er.actor or '?'}: {er.reason}",
                     "source": "",
                     "sealed": True,
                 }
@@ -173,9 +173,10 @@ def report_erase(
     """Erase victim reports at the person's request (PIPL Art. 47): what they told us is
     deleted, the row's id and seal stay so that checkpoints still verify (docs/attribution.md)."""
     from leaktrace.attribution.erasure import erase_reports
+    from leaktrace.cli.cases import cli_actor
 
     ws = open_workspace(resolve_home(home))
-    res = erase_reports(ws, ids=ids or [], phone=phone, reason=reason, apply=yes)
+    res = erase_reports(ws, ids=ids or [], phone=phone, reason=reason, actor=cli_actor(), apply=yes)
     if json_out:
         print_json(res.as_dict())
         return

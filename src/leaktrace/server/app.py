@@ -327,6 +327,18 @@ class CaseRequest(BaseModel):
     police_receipt: str = Field(min_length=1, max_length=64)
 
 
+class ErasureRequest(BaseModel):
+    """Which victim reports to erase at the person's request (PIPL Art. 47): ids, and/or
+    every report of a phone. ``apply`` false (the default) only lists them."""
+
+    model_config = {"extra": "forbid"}
+
+    ids: list[int] = Field(default_factory=list, max_length=MAX_REPORTS)
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    reason: str | None = Field(default=None, max_length=300)
+    apply: bool = False
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
@@ -708,6 +720,27 @@ def _add_api_routes(app: FastAPI) -> None:
             raise InputError(f"send 1 to {MAX_REPORTS:,} reports per request, not {len(body):,}")
         parsed = [parse_report_obj(obj, f"report {i}") for i, obj in enumerate(body, start=1)]
         return add_reports(svc.workspace(), parsed).as_dict()
+
+    @app.post("/api/v1/reports/erase", tags=["reports"])
+    def erase_reports_route(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require("analyst", "agent"))],
+        body: ErasureRequest,
+    ) -> dict[str, Any]:
+        """Erase victim reports at the person's request (``leaktrace report erase
+        --json``): what they told us is deleted, the rows' ids and seals stay. Without
+        ``apply`` nothing changes and the answer lists what would be erased."""
+        from leaktrace.attribution.erasure import erase_reports
+
+        res = erase_reports(
+            svc.workspace(),
+            ids=body.ids,
+            phone=body.phone,
+            reason=body.reason,
+            actor=f"token:{who.name}",
+            apply=body.apply,
+        )
+        return res.as_dict()
 
     @app.post("/api/v1/telecom/{adapter_name}", tags=["canaries"])
     def telecom_push(
