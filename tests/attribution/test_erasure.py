@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -69,6 +70,9 @@ def test_an_erased_report_keeps_only_its_id_seal_and_scam_kind(ws: Workspace) ->
     dump = _dump(ws)
     assert phones[first] not in dump  # nor the keyed digests the phone was found by
     assert all(d not in dump for d in json.loads(digests[0]).values()) and digests[1] not in dump
+    raw = (ws.home / "ledger.db").read_bytes()  # nor in the file's free space
+    assert digests[1].encode() not in raw
+    assert all(str(d).encode() not in raw for d in json.loads(digests[0]).values())
     # the other reports are untouched and still evidence
     assert sorted(r.id for r in load_stored_reports(ws)) == sorted(set(phones) - {first})
     assert rows(ws, "select report_id, reason, actor from report_erasures") == [
@@ -205,3 +209,32 @@ def test_cli_lists_first_erases_with_yes_and_list_shows_it(ws: Workspace) -> Non
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert "no stored report has id 99999" in bad.stderr
+
+
+def test_the_old_bytes_are_overwritten_whatever_the_sqlite_build_defaults_to(
+    ws: Workspace,
+) -> None:
+    """Debian's SQLite overwrites freed space by default, others do not: the erasure asks."""
+    from sqlalchemy import event
+
+    from leaktrace.attribution.store import engine_for
+
+    engine = engine_for(ws)
+    engine.dispose()
+
+    def no_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA secure_delete = OFF")
+
+    event.listen(engine, "connect", no_secure_delete)
+    try:
+        first = min(_phones(ws))
+        customer, dedupe = rows(
+            ws, f"select customer, dedupe from victim_reports where id = {first}"
+        )[0]
+        erase_reports(ws, ids=[first], apply=True)
+    finally:
+        event.remove(engine, "connect", no_secure_delete)
+        engine.dispose()
+    raw = (ws.home / "ledger.db").read_bytes()
+    assert dedupe.encode() not in raw
+    assert all(str(d).encode() not in raw for d in json.loads(customer).values())

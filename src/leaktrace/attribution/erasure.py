@@ -28,7 +28,9 @@ an incident's events, evidence bundles, drafted notices, a victim case and its p
 decision. Those are the platform's records of its own acts, which the law requires it to
 keep (Art. 47's exception for retention periods set by law); erasing a report does not
 rewrite history that others already relied on. The operator's reason is stored in clear:
-it must not contain personal details (the CLI says so).
+it must not contain personal details (the CLI says so). On SQLite the erasure runs with
+``secure_delete`` on, so the old content is overwritten in the file; PostgreSQL keeps old
+row versions until ``VACUUM`` reclaims them (docs/attribution.md).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from leaktrace.attribution.reports import customer_digest, normalise_phone_str
@@ -217,6 +220,10 @@ def erase_reports(
     if any(not ch.isprintable() for ch in who):
         raise InputError("the actor holds control characters")
     with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
+        if s.get_bind().dialect.name == "sqlite":
+            # the old content of an updated row is overwritten, not left in free space
+            # (Debian's SQLite does this by default; others do not)
+            s.execute(sql_text("PRAGMA secure_delete = ON"))
         recs = {r.id: r for r in s.scalars(select(ReportRecord))}
         ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
         missing = [i for i in ids if i not in recs]
