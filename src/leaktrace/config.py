@@ -340,29 +340,64 @@ class WorkspaceConfig(_Strict):
             ) from None
 
     def check(self) -> None:
-        """Cross-reference checks pydantic cannot do field by field."""
+        """Cross-reference checks pydantic cannot do field by field.
+
+        A policy's operators are not looked up here (see :meth:`policy_problems`): an
+        operator unknown to this installation (a typo, a plugin no longer installed) stops
+        releases under that policy, which check it in full, not ``verify``, ``trace`` or
+        any other recipient's release."""
         for rname, r in self.recipients.items():
             if r.policy not in self.policies:
                 raise PolicyError(
                     f"recipient {rname!r} uses policy {r.policy!r}, which is not defined"
                 )
         for pname in self.policies:
-            self.check_policy(pname, pairs=False)
+            self.check_policy(pname, pairs=False, operators=False)
 
-    def check_policy(self, pname: str, *, pairs: bool = True) -> None:
+    def policy_problems(self) -> dict[str, str]:
+        """The policies a release could not apply, each with its one-line reason: a field
+        whose masking operator is unknown here or refuses its argument. Empty when every
+        policy's operators are usable. Opening a workspace warns about each (loading it
+        does not fail), and a release under one is refused."""
+        out: dict[str, str] = {}
+        for pname in self.policies:
+            try:
+                self.check_policy(pname, pairs=False)
+            except PolicyError as exc:
+                out[pname] = exc.message
+        return out
+
+    def recipients_of(self, pname: str) -> list[str]:
+        """The recipients whose releases use policy ``pname``, sorted."""
+        return sorted(n for n, r in self.recipients.items() if r.policy == pname)
+
+    def check_release_policy(self, recipient: str) -> Policy:
+        """The recipient's policy, checked in full for a release (operators, arguments,
+        channels and what each channel can mark); a problem is one :class:`PolicyError`
+        naming the recipient, the policy, the field and the operator."""
+        r = self.recipient(recipient)
+        policy = self.policy_for(recipient)
+        try:
+            self.check_policy(r.policy)
+        except PolicyError as exc:
+            raise PolicyError(f"cannot release to {recipient!r}: {exc.message}") from None
+        return policy
+
+    def check_policy(self, pname: str, *, pairs: bool = True, operators: bool = True) -> None:
         """One policy's masking specs and channels, and with ``pairs`` whether each channel
         can mark its column under that column's mask.
 
-        Loading a workspace checks specs and channel names only: a pair refused since
-        session 8 must not stop ``trace`` or ``verify`` of releases made before (they read
-        channels from the ledger). A release checks its own policy in full (it may also
-        have been edited in memory), and so does adding a recipient."""
+        Loading a workspace checks channel names only (``pairs`` and ``operators`` False):
+        a pair refused since session 8 must not stop ``trace`` or ``verify`` of releases
+        made before (they read channels from the ledger), nor must an operator this
+        installation does not know (session 15). A release checks its own policy in full
+        (it may also have been edited in memory), and so does adding a recipient."""
         from leaktrace.channels import CHANNELS
         from leaktrace.masking import check_spec
         from leaktrace.masking.base import parse_spec
 
         p = self.policies[pname]
-        for role, op in p.fields.items():
+        for role, op in p.fields.items() if operators else ():
             try:
                 check_spec(op)
             except PolicyError as exc:

@@ -251,8 +251,8 @@ def make_plan(ws: Workspace, recipient: str) -> ReleasePlan:
     """Keys, policy and release id of one release. The policy is checked again here (it may
     have been edited in memory since the workspace was loaded)."""
     r = ws.config.recipient(recipient)
-    policy = ws.config.policy_for(recipient)
-    ws.config.check_policy(r.policy)
+    # in full: loading the workspace left its operators to be checked here (session 15)
+    policy = ws.config.check_release_policy(recipient)
     # a release made with a replaced key could never be traced; trusting a key without a
     # check value is left to verify, which says that it did
     key_problem = ws.keys.check_problem(trust_on_first_use=False)

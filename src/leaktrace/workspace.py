@@ -14,6 +14,7 @@ are the starting point of ``leaktrace recipient add --template``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -224,9 +225,47 @@ def _default_canary_phones() -> list[str]:
 
 
 def open_workspace(home: Path) -> Workspace:
+    """Open the workspace at ``home``.
+
+    A policy whose masking operators cannot be applied here (a typo such as ``mask_nam``,
+    an operator of a plugin no longer installed) does not stop it: ``verify``, ``trace``
+    and the releases of other recipients need no operator. Each such policy is logged as a
+    warning on the ``leaktrace.workspace`` logger (once per process; the CLI prints it as
+    one ``warning:`` line), and a release under it is refused
+    (:meth:`WorkspaceConfig.check_release_policy`)."""
     cfg = load_config(home / CONFIG_NAME)
     keys = KeyRing(home / "keys")
+    _warn_policy_problems(home, cfg)
     return Workspace(home=home, config=cfg, keys=keys)
+
+
+_log = logging.getLogger("leaktrace.workspace")
+_warned: set[tuple[str, str]] = set()
+"""(config path, message) pairs already logged: the service opens the workspace for every
+request, and one broken policy is one warning, not one per request."""
+
+
+def _policy_warning(cfg: WorkspaceConfig, pname: str, problem: str) -> str:
+    """The one line that says a policy cannot be applied, and whose releases it stops."""
+    users = cfg.recipients_of(pname)
+    stops = (
+        f"releases to {', '.join(users)} are refused until it is fixed"
+        if users
+        else "no recipient uses it"
+    )
+    return f"{problem} ({stops})"
+
+
+def _warn_policy_problems(home: Path, cfg: WorkspaceConfig) -> None:
+    problems = cfg.policy_problems()
+    if not problems:
+        return
+    where = str((home / CONFIG_NAME).resolve())
+    for pname, problem in problems.items():
+        message = _policy_warning(cfg, pname, problem)
+        if (where, message) not in _warned:
+            _warned.add((where, message))
+            _log.warning("%s", message)
 
 
 def add_recipient(

@@ -7,9 +7,11 @@ one line on stderr and its ``exit_code`` (2), never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -104,33 +106,71 @@ def print_json(obj: Any) -> None:
 
 
 def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
-    """Turn user errors into one stderr line and exit code 2."""
+    """Turn user errors into one stderr line and exit code 2; after a command that
+    succeeded, print what opening the workspace warned about (``warning: …`` lines)."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except LeaktraceError as exc:
-            # plain write: Rich would wrap long paths and read [brackets] in messages as markup
-            _fail(exc.message, exc.exit_code)
-        except OSError as exc:  # the user's files and folders: missing, a folder, no permission
-            where = f": {exc.filename}" if exc.filename else ""
-            _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
-        except OverflowError:
-            _fail("a number or date given is out of range", 2)
-        except UnicodeError:  # backstop: a lone surrogate ("\ud800" in JSON) or bytes that
-            # are no text, reaching a field that must be encoded (a digest, a seal, the blob)
-            _fail("the input holds text that is not valid Unicode (a lone surrogate)", 2)
-        except RecursionError:  # backstop: deeply nested user data (JSON) read by a path
-            # that does not go through leaktrace.io.jsontext; the stack has unwound by now
-            _fail("input nested too deeply to read", 2)
-        except Exception as exc:
-            db_error = database_error_message(exc)
-            if db_error is None:
-                raise
-            _fail(db_error, 2)
+        with _workspace_warnings() as warnings:
+            result = _run(fn, *args, **kwargs)
+        for line in warnings:
+            sys.stderr.write(f"warning: {' '.join(line.split())}\n")
+        return result
 
     return wrapper
+
+
+class _Collected(logging.Handler):
+    """The distinct messages logged while a command runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        if line not in self.lines:
+            self.lines.append(line)
+
+
+@contextmanager
+def _workspace_warnings() -> Iterator[list[str]]:
+    """What opening the workspace warned about (a policy whose operators cannot be
+    applied: :func:`leaktrace.workspace.open_workspace`), to print once the command has
+    succeeded. Why after, not as logged: a release under that policy fails, and its
+    error must stay the one line it prints."""
+    collected = _Collected()
+    logger = logging.getLogger("leaktrace.workspace")
+    logger.addHandler(collected)
+    try:
+        yield collected.lines
+    finally:
+        logger.removeHandler(collected)
+
+
+def _run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call ``fn``; a user error becomes one stderr line and exit code 2."""
+    try:
+        return fn(*args, **kwargs)
+    except LeaktraceError as exc:
+        # plain write: Rich would wrap long paths and read [brackets] in messages as markup
+        _fail(exc.message, exc.exit_code)
+    except OSError as exc:  # the user's files and folders: missing, a folder, no permission
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
+    except OverflowError:
+        _fail("a number or date given is out of range", 2)
+    except UnicodeError:  # backstop: a lone surrogate ("\ud800" in JSON) or bytes that
+        # are no text, reaching a field that must be encoded (a digest, a seal, the blob)
+        _fail("the input holds text that is not valid Unicode (a lone surrogate)", 2)
+    except RecursionError:  # backstop: deeply nested user data (JSON) read by a path
+        # that does not go through leaktrace.io.jsontext; the stack has unwound by now
+        _fail("input nested too deeply to read", 2)
+    except Exception as exc:
+        db_error = database_error_message(exc)
+        if db_error is None:
+            raise
+        _fail(db_error, 2)
 
 
 def note_trusted_keys(ws: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +79,8 @@ def trace_cmd(
     if bundle:
         outputs.append((bundle, bundle_bytes(build_bundle(ws, result))))
     write_together(outputs)  # both or neither
+    for hint in result.warnings:  # stderr, also under --json (where "warnings" has it)
+        sys.stderr.write(f"hint: {' '.join(hint.split())}\n")
     if json_out:
         print_json(result.summary())
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 
 import polars as pl
@@ -21,8 +22,12 @@ def build_operator(spec: str, ctx: MaskContext) -> MaskingOperator:
     try:
         cls = OPERATORS[parsed.name]
     except KeyError:
+        # a typo (mask_nam) is the usual cause; an operator of a plugin not installed here
+        # the other
+        near = difflib.get_close_matches(parsed.name, sorted(OPERATORS), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise PolicyError(
-            f"unknown masking operator {parsed.name!r}; known: {', '.join(sorted(OPERATORS))}"
+            f"unknown masking operator {parsed.name!r}{hint}; known: {', '.join(sorted(OPERATORS))}"
         ) from None
     return cls(parsed.arg, ctx)
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from leaktrace.callable_module import make_callable
 from leaktrace.memory_budget import available_memory
+from leaktrace.trace.encoding_hint import encoding_hint
 from leaktrace.trace.engine import DEFAULT_ALPHA, CandidateResult, TraceResult, trace_frame
 from leaktrace.workspace import Workspace, open_workspace
 
@@ -72,6 +73,10 @@ def trace(
     ``max_rows`` a file whose trace would not fit in the available memory is refused with
     an :class:`InputError` that suggests a ``max_rows`` that fits (``LEAKTRACE_MEMORY_LIMIT``
     = bytes replaces the available figure).
+
+    An ``encoding`` the file does not look like, but that decodes it (latin1 decodes
+    anything), adds a one-line hint to ``warnings`` naming the encoding the file looks
+    like; no figure or verdict changes (:mod:`leaktrace.trace.encoding_hint`).
     """
     from leaktrace.errors import InputError
     from leaktrace.io import open_table, read_frame
@@ -91,17 +96,29 @@ def trace(
     if isinstance(data, (str, Path)):
         path = Path(data)
         batch_rows = 200_000 if max_rows is None else min(200_000, max_rows + 1)
-        with open_table(path, encoding=encoding, batch_rows=batch_rows) as src:
-            if max_rows is None:  # one opening: a GBK file is transcoded once, not twice
-                _check_memory(ws, path, src)
-            # the digest identifies the evidence: always the whole file, hashed meanwhile
-            digest = file_sha256_in_background(path)
-            if max_rows is None:
-                df = src.read()
-            else:
-                df, truncated = src.read_head(max_rows)
-        result = trace_frame(ws, df, alpha=alpha, columns={c: c for c in df.columns})
+        try:
+            with open_table(path, encoding=encoding, batch_rows=batch_rows) as src:
+                if max_rows is None:  # one opening: a GBK file is transcoded once, not twice
+                    _check_memory(ws, path, src)
+                # the digest identifies the evidence: always the whole file, hashed meanwhile
+                digest = file_sha256_in_background(path)
+                if max_rows is None:
+                    df = src.read()
+                else:
+                    df, truncated = src.read_head(max_rows)
+            result = trace_frame(ws, df, alpha=alpha, columns={c: c for c in df.columns})
+        except InputError as exc:
+            # "no usable columns" of a file whose Chinese headers the encoding garbled
+            if encoding is not None:
+                hint = encoding_hint(path, encoding, identified=None)
+                if hint is not None:
+                    exc.message = f"{exc.message}; {hint}"
+            raise
         result.evidence_sha256 = digest.result()
+        if encoding is not None:  # a wrong one that still decodes: say so, change nothing
+            hint = encoding_hint(path, encoding, identified=result.rows_identified)
+            if hint is not None:
+                result.warnings.append(hint)
     else:
         if encoding is not None:
             raise InputError("an encoding applies to a leaked file, not to a data frame")

@@ -32,7 +32,7 @@ from leaktrace.identity import IDENTITY_KEYS, canonical_columns, identity_digest
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.prf import match_probability
 from leaktrace.release import bias_key_for, mark_key_for
-from leaktrace.trace.consistency import contradictions
+from leaktrace.trace.consistency import contradictions, describe
 from leaktrace.trace.stats import (
     Tail,
     binomial_tail,
@@ -140,12 +140,22 @@ class TraceResult:
     truncated: bool = False
     """The file held more rows than the ``rows_read`` traced (``max_rows``): the figures
     are about its first rows only, while ``evidence_sha256`` identifies the whole file."""
+    warnings: list[str] = field(default_factory=list)
+    """Hints about the input that change no figure: a file read in an encoding it does
+    not look like (:mod:`leaktrace.trace.encoding_hint`)."""
 
     def summary(self) -> dict[str, Any]:
         """What ``leaktrace trace --json`` prints (and the service answers): the verdict and
-        the candidates, without the evidence digest and column mapping of the bundle."""
+        the candidates, without the evidence digest and column mapping of the bundle.
+        ``warnings``: the input hints, then each contradiction of an accusation as the
+        CLI prints it (the service's ``warnings`` holds those too)."""
         d = self.as_dict()
-        return {k: d[k] for k in ("verdict", "alpha", "rows", "truncated", "accused", "candidates")}
+        out = {k: d[k] for k in ("verdict", "alpha", "rows", "truncated", "accused", "candidates")}
+        out["warnings"] = [
+            *self.warnings,
+            *(describe(c.recipient, f) for c in self.accused for f in c.contradictions),
+        ]
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -102,6 +102,12 @@ def render_report(result: TraceResult, *, title: str = "leaktrace evidence repor
         if flags
         else ""
     )
+    # an input hint (a file read in an encoding it does not look like) changes no figure,
+    # but whoever reads the report must see why nothing may have matched
+    hints = "".join(
+        f'<p class="hint" id="input-hint"><b>Input / 输入:</b> {html.escape(h)}</p>'
+        for h in result.warnings
+    )
     involved = {r for c in accused for r in c.releases}
     recs = [
         f"<tr><td>{e.seq}</td><td>{html.escape(e.release_id)}</td><td>{html.escape(e.created)}</td>"
@@ -123,7 +129,7 @@ table{{border-collapse:collapse;font-size:13px;margin:1em 0}}td,th{{border:1px s
 <p>Evidence file SHA-256{" (whole file)" if result.truncated else ""}: <code>{html.escape(result.evidence_sha256)}</code><br>
 Rows read {result.rows_read:,}{_of_larger_file(result)}; matched to released orders {result.rows_identified:,};
 carrying readable marks, aliases or canaries {result.rows_informative:,}.</p>
-{contradicting}
+{hints}{contradicting}
 <h2>Scores / 各候选得分 (−log10 corrected p)</h2>
 {_chart(result)}
 <h2>Evidence per candidate / 逐项证据</h2>
