@@ -190,6 +190,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     checkpoint_ok = v_cp.ok and v_cp.checkpoints == 1
 
+    # a victim asks the platform to delete what they told it (PIPL Art. 47): the report's
+    # content goes, its id and seal stay, so the checkpoint that pinned them still verifies
+    from leaktrace.attribution.erasure import erase_reports
+    from leaktrace.attribution.store import load_reports
+
+    first = min(r.id for r in load_reports(ws))
+    erased = erase_reports(ws, ids=[first], reason="demo: 工单 0001", actor="demo", apply=True)
+    v_er = Ledger(ws).verify()
+    console.print(
+        f"report {first} erased at the victim's request (leaktrace report erase): "
+        f"verify {'OK' if v_er.ok else 'FAILED: ' + str(v_er.problem)}, no longer evidence"
+    )
+    checkpoint_ok = checkpoint_ok and erased.erased == [first] and v_er.ok
+
     console.rule("[bold]6. scam check")
     try:
         from leaktrace.scam import check
