@@ -150,6 +150,7 @@ def test_an_erased_report_is_not_evidence_and_may_be_reported_again(
     erase_reports(ws, ids=[first], apply=True)
     res = attribute(ws)
     assert res.reports["total"] == len(phones) - 1
+    assert res.reports["erased"] == 1  # the evidence shrank, and the result says so
     assert all(f["report"] != first for f in res.flagged)
     # the same report sent again is a new report, not a duplicate of the erased one
     objs = report_objs(ws, shop, 2, seed=9)
@@ -238,3 +239,26 @@ def test_the_old_bytes_are_overwritten_whatever_the_sqlite_build_defaults_to(
     raw = (ws.home / "ledger.db").read_bytes()
     assert dedupe.encode() not in raw
     assert all(str(d).encode() not in raw for d in json.loads(customer).values())
+
+
+def test_cli_reads_the_phone_from_stdin_out_of_the_shells_history(ws: Workspace) -> None:
+    import subprocess
+    import sys
+
+    rid, phone = sorted(_phones(ws).items())[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "leaktrace", "report", "erase", "--phone", "-", "--yes",
+         "--json", "--home", str(ws.home)],
+        input=phone + "\n", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["erased"] == [rid]
+
+
+def test_a_reason_quoting_a_phone_or_id_number_is_refused(ws: Workspace) -> None:
+    phone = next(iter(_phones(ws).values()))
+    spaced = f"{phone[:3]} {phone[3:7]} {phone[7:]}"
+    for reason in (f"客户{phone}来电", f"客户 {spaced} 来电", "身份证 11010119900307451X"):
+        with pytest.raises(InputError, match="phone or ID card number"):
+            erase_reports(ws, phone=phone, reason=reason, apply=True)
+    assert erase_reports(ws, phone=phone, reason="工单 2026-1129-0001", apply=True).erased

@@ -67,6 +67,13 @@ def test_a_bad_erasure_request_is_a_clear_400(
     assert says in r.text
 
 
+def test_an_agent_erases_by_phone_only(client: httpx.Client, site: Site) -> None:
+    """An outsourced customer-service firm is itself a recipient: by id it could remove
+    any report, evidence against itself included."""
+    r = client.post("/api/v1/reports/erase", json={"ids": [1]}, headers=bearer(site.agent))
+    assert r.status_code == 403 and "needs an analyst" in r.text
+
+
 def test_a_recipient_token_cannot_erase(client: httpx.Client, site: Site) -> None:
     r = client.post("/api/v1/reports/erase", json={"ids": [1]}, headers=bearer(site.zto))
     assert r.status_code == 403

@@ -78,6 +78,7 @@ from typing import Any
 
 import polars as pl
 
+from leaktrace.attribution.erasure import erased_count
 from leaktrace.attribution.evidence import Evidence, build_evidence, load_view
 from leaktrace.attribution.hits import contact_key, stored_hits
 from leaktrace.attribution.reports import load_stored_reports
@@ -509,4 +510,8 @@ def attribute(
     reports = load_stored_reports(ws, since)
     hits = stored_hits(ws, since)
     ev = build_evidence(ws, reports, hits, view)
-    return attribute_evidence(ws, ev, alpha=alpha, families=families)
+    result = attribute_evidence(ws, ev, alpha=alpha, families=families)
+    # reports erased at the victims' request are no evidence, but the count says that the
+    # evidence shrank (whatever their call time: erasing cleared it)
+    result.reports["erased"] = erased_count(ws)
+    return result

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,11 +49,13 @@ from sqlalchemy.orm import Session
 
 from leaktrace.attribution.reports import customer_digest, normalise_phone_str
 from leaktrace.attribution.store import (
+    REPORT_SEALED_COLUMNS,
     ReportErasureRecord,
     ReportRecord,
     decrypt_blob,
     engine_for,
     report_facts,
+    report_is_sealed,
 )
 from leaktrace.errors import InputError, KeyFileError
 from leaktrace.lockfile import workspace_lock
@@ -61,10 +64,13 @@ from leaktrace.workspace import Workspace
 __all__ = [
     "DEFAULT_REASON",
     "ERASED",
+    "UNDONE",
     "ErasureResult",
     "erase_reports",
+    "erased_count",
     "erased_ids",
     "erasure_holds",
+    "erasure_states",
 ]
 
 ERASED = "erased"
@@ -95,7 +101,13 @@ class ErasureResult:
 
 def _wipe(rec: ReportRecord) -> None:
     """Clear every column about the person (see the module docstring); id, seal, received_at,
-    key_version, fraud_type and stages stay."""
+    key_version, fraud_type and stages stay — as the types leaktrace writes: a value of
+    another type (a row written by hand) is cleared too, so that the erasure can be sealed."""
+    rec.received_at = rec.received_at if isinstance(rec.received_at, str) else ""
+    rec.fraud_type = rec.fraud_type if isinstance(rec.fraud_type, str) else ""
+    rec.stages = rec.stages if isinstance(rec.stages, str) else "[]"
+    kv = rec.key_version
+    rec.key_version = kv if isinstance(kv, int) and not isinstance(kv, bool) else 0
     rec.source = ""
     rec.reported_at = None
     rec.channel = ""
@@ -142,17 +154,73 @@ def erasure_holds(ws: Workspace, er: ReportErasureRecord, rec: ReportRecord) -> 
     return hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace"))
 
 
+def _wiped_copy(rec: ReportRecord) -> ReportRecord:
+    """``rec`` as an erasure leaves it (``rec`` itself unchanged)."""
+    copy = ReportRecord(**{c: getattr(rec, c) for c in (*REPORT_SEALED_COLUMNS, "id", "seal")})
+    _wipe(copy)
+    return copy
+
+
+UNDONE = "erasure_undone"
+"""The status of a report row that was erased and is no longer wiped (a table restored from
+a copy made before the erasure, a value written into the wiped row): flagged, never
+counted; erasing it again wipes it under the same erasure record."""
+
+
+def erasure_states(
+    ws: Workspace, reports: Iterable[ReportRecord], erasures: dict[int, ReportErasureRecord]
+) -> dict[int, str]:
+    """``ERASED`` for the ids among ``reports`` that a valid erasure names, ``UNDONE`` for
+    those a valid erasure names but whose row is no longer wiped (the erasure's seal holds
+    over the row as the erasure left it, and the row carries the seal it had then). An
+    erasure row that holds neither way (made or changed without the keys) is ignored: the
+    report is what its own seal says."""
+    out: dict[int, str] = {}
+    for r in reports:
+        er = erasures.get(r.id)
+        if er is None:
+            continue
+        if erasure_holds(ws, er, r):
+            out[r.id] = ERASED
+        elif erasure_holds(ws, er, _wiped_copy(r)):
+            out[r.id] = UNDONE
+    return out
+
+
 def erased_ids(
     ws: Workspace, reports: Iterable[ReportRecord], erasures: dict[int, ReportErasureRecord]
 ) -> set[int]:
-    """The ids among ``reports`` that a valid erasure names."""
-    return {r.id for r in reports if r.id in erasures and erasure_holds(ws, erasures[r.id], r)}
+    """The ids among ``reports`` that a valid erasure names (and whose row is wiped)."""
+    return {i for i, state in erasure_states(ws, reports, erasures).items() if state == ERASED}
+
+
+_PERSONAL_NUMBER = re.compile(
+    r"(?<![0-9])(?:1[3-9][0-9]{9}|[1-9][0-9]{16}[0-9Xx])(?![0-9])"  # mobile, ID card
+)
+
+
+def erased_count(ws: Workspace) -> int:
+    """How many stored reports are erased (validly)."""
+    from leaktrace.attribution.store import load_erasures, load_reports
+
+    erasures = load_erasures(ws)
+    if not erasures:
+        return 0
+    return len(erased_ids(ws, load_reports(ws), erasures))
 
 
 def _clean_reason(reason: str | None) -> str:
+    """The reason as stored (in clear, and pinned for good once a checkpoint covers it):
+    a mobile or ID card number in it — the phone being erased, typed by an agent — is
+    refused, written with spaces or dashes too."""
     text = (reason or "").strip() or DEFAULT_REASON
     if any(not ch.isprintable() for ch in text):
         raise InputError("--reason: control characters are not allowed")
+    if _PERSONAL_NUMBER.search(re.sub(r"[\s\-—–()（）+]", "", text)):
+        raise InputError(
+            "--reason: it holds what looks like a phone or ID card number; the reason is "
+            "stored in clear, so give a ticket number, never personal details"
+        )
     if len(text) > _REASON_LIMIT:
         raise InputError(f"--reason: at most {_REASON_LIMIT} characters ({len(text)} given)")
     return text
@@ -170,14 +238,18 @@ def _digests(value: object) -> set[str]:
 
 
 def _by_phone(ws: Workspace, phone: str, recs: Iterable[ReportRecord]) -> list[int]:
-    """Reports of this phone: by the keyed digests the row lists (every key version there
-    was at intake), else — a row without them — by its encrypted part, when it opens."""
+    """Reports of this phone: by the keyed digests a sealed row lists (every key version
+    there was at intake), else by the row's encrypted part, when it opens.
+
+    Why a row's digests count only under its seal: digests written by someone without the
+    keys could point a victim's lawful request at another report (wiping it unflagged), or
+    away from the victim's own (leaving their data)."""
     versions = range(1, ws.keys.current_version + 1)
     wanted = {f"{v}:{customer_digest(ws, phone, v)}" for v in versions}
     found = []
     for rec in recs:
         listed = _digests(rec.customer)
-        if listed:
+        if listed and report_is_sealed(ws, rec):
             if listed & wanted:
                 found.append(rec.id)
             continue
@@ -233,13 +305,24 @@ def erase_reports(
         targets = set(ids) | set(matched)
         already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
         todo = sorted(targets - set(already))
+        states = erasure_states(ws, (recs[i] for i in todo), ers)
+        broken = [i for i in todo if i in ers and i not in states]
+        if broken:
+            # rewriting it would change a row a checkpoint may have pinned (verify would
+            # fail for good) and lose the record of the first erasure
+            raise InputError(
+                f"report {broken[0]} has an erasure record that no longer matches it (changed "
+                "in the database): run `leaktrace verify`; it is not erased again"
+            )
         if apply:
             now = datetime.now(UTC).isoformat(timespec="seconds")
             v = ws.keys.current_version
             for i in todo:
                 rec = recs[i]
-                er = ers.get(i) or ReportErasureRecord(report_id=i)  # one per report id
-                er.erased_at, er.reason, er.actor = now, text, who
+                if states.get(i) == UNDONE:  # put back after its erasure: wipe it again
+                    _wipe(rec)
+                    continue
+                er = ReportErasureRecord(report_id=i, erased_at=now, reason=text, actor=who)
                 er.report_seal = rec.seal if isinstance(rec.seal, str) else ""
                 _wipe(rec)
                 er.seal = f"v{v}:{_mac(ws, v, _facts(er, rec))}"

@@ -752,7 +752,7 @@ def _key_versions(ws: Workspace) -> list[int]:
     return list(range(1, ws.keys.current_version + 1))
 
 
-UNTRUSTED_STATUSES = frozenset({"unsealed", "unreadable", "duplicate_row"})
+UNTRUSTED_STATUSES = frozenset({"unsealed", "unreadable", "duplicate_row", "erasure_undone"})
 """Statuses of stored rows whose content nothing vouches for (or that repeat a sealed row):
 loaded only to be flagged; their clear fields are not read (see :func:`load_stored_reports`)."""
 
@@ -821,17 +821,29 @@ def load_stored_reports(ws: Workspace, since: datetime | None = None) -> list[St
     (a row copied whole: the seal does not cover ``id``) is ``duplicate_row``. Unsealed
     rows are returned whatever ``since`` says, because their call time is exactly what
     cannot be trusted to leave them out. A report erased at the person's request (a valid
-    erasure, :mod:`leaktrace.attribution.erasure`) is not returned at all.
+    erasure, :mod:`leaktrace.attribution.erasure`) is not returned at all, and one whose
+    erased row is back as it was is ``erasure_undone``.
     """
-    from leaktrace.attribution.erasure import erased_ids
+    from leaktrace.attribution.erasure import ERASED, UNDONE, erasure_states
     from leaktrace.attribution.store import load_erasures, load_reports
 
     out = []
     first_of: dict[str, int] = {}
     stored = load_reports(ws)
-    erased = erased_ids(ws, stored, load_erasures(ws))
+    erasure = erasure_states(ws, stored, load_erasures(ws))
     for rec in stored:
-        if rec.id in erased:  # erased at the person's request: no longer evidence
+        if erasure.get(rec.id) == ERASED:  # at the person's request: no longer evidence
+            continue
+        if erasure.get(rec.id) == UNDONE:
+            out.append(
+                _left_out(
+                    rec,
+                    UNDONE,
+                    "erased at the person's request and changed since (restored from an "
+                    "older copy, or altered in the database): not counted; `report erase` "
+                    "wipes it again",
+                )
+            )
             continue
         problem = report_seal_problem(ws, rec)
         if problem is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,16 +76,16 @@ def report_add(
 @handle_errors
 def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List stored reports (no victim phone or quoted values are shown)."""
-    from leaktrace.attribution.erasure import ERASED, erased_ids
+    from leaktrace.attribution.erasure import ERASED, UNDONE, erasure_states
     from leaktrace.attribution.store import load_erasures, load_reports, report_is_sealed
 
     ws = open_workspace(resolve_home(home))
     rows: list[dict[str, Any]] = []
     stored = load_reports(ws)
     erasures = load_erasures(ws)
-    erased = erased_ids(ws, stored, erasures)
+    state = erasure_states(ws, stored, erasures)
     for rec in stored:
-        if rec.id in erased:
+        if state.get(rec.id) == ERASED:
             er = erasures[rec.id]
             rows.append(
                 {
@@ -103,6 +104,7 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
                 }
             )
             continue
+        undone = state.get(rec.id) == UNDONE
         rows.append(
             {
                 "id": rec.id,
@@ -117,6 +119,11 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
                 "reason": rec.reason,
                 "source": rec.source,
                 "sealed": report_is_sealed(ws, rec),
+                **(
+                    {"status": UNDONE, "reason": "erased, then put back: not counted"}
+                    if undone
+                    else {}
+                ),
             }
         )
     if json_out:
@@ -154,7 +161,11 @@ def report_erase(
     ] = None,
     phone: Annotated[
         str | None,
-        typer.Option("--phone", help="Erase every report of this victim's phone number."),
+        typer.Option(
+            "--phone",
+            help="Erase every report of this victim's phone number ('-': read it from "
+            "standard input, out of the shell's history).",
+        ),
     ] = None,
     reason: Annotated[
         str | None,
@@ -176,6 +187,8 @@ def report_erase(
     from leaktrace.cli.cases import cli_actor
 
     ws = open_workspace(resolve_home(home))
+    if phone == "-":
+        phone = sys.stdin.readline().strip()
     res = erase_reports(ws, ids=ids or [], phone=phone, reason=reason, actor=cli_actor(), apply=yes)
     if json_out:
         print_json(res.as_dict())

@@ -28,8 +28,9 @@ them sealed).
 
 Why ids and seals, not every column: the seal already covers the row's facts (a row
 altered but keeping its seal fails its seal), and the id is what orders the log. A covered
-row that a legitimate operation deletes does not exist: leaktrace never deletes or
-rewrites a sealed row.
+row that a legitimate operation deletes does not exist: leaktrace never deletes a sealed
+row, and the one it rewrites — a victim report erased at the person's request — keeps its
+id and seal (:mod:`leaktrace.attribution.erasure`; its erasure row is a log of its own).
 """
 
 from __future__ import annotations

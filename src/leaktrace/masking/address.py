@@ -154,21 +154,62 @@ def _places_before() -> tuple[set[str], list[str]]:
     return pairs, sorted(before, key=lambda x: (-len(x), x))
 
 
+_ETHNIC_GROUPS = (
+    "蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白",
+    "土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡",
+    "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬",
+    "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安",
+    "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺",
+)  # fmt: skip
+"""The 55 minority nationalities, as autonomous areas' names spell them (族 optional)."""
+_AUTONOMOUS = re.compile(
+    "(?:(?:{})族?)*自治([县旗州])$".format("|".join(sorted(_ETHNIC_GROUPS, key=len, reverse=True)))
+)
+_WING = re.compile(r"^(\w)\w*?([左右])翼(\w*)旗$")
+
+
+def _short_form(name: str) -> str | None:
+    """How people write a county, banner or prefecture for short: 张家川回族自治县 → 张家川县,
+    鄂温克族自治旗 → 鄂温克旗, 恩施土家族苗族自治州 → 恩施州, 科尔沁左翼中旗 → 科左中旗."""
+    if m := _WING.match(name):
+        return "".join(m.groups()) + "旗"
+    for cut in range(2, len(name)):
+        if m := _AUTONOMOUS.fullmatch(name, cut):
+            stem = name[:cut].removesuffix("族")
+            return stem + m.group(1) if len(stem) >= 2 else None
+    return None
+
+
+_SHORT_FORMS_BY_HAND = ("达茂旗",)
+"""Short forms the rules of :func:`_short_form` do not give (达尔罕茂明安联合旗)."""
+
+
 def _district_names() -> pl.Series:
     """Every county-level name of the table that is not a ``…市`` (区, 县, 旗, 自治县 …, and
-    神农架林区, which the table lists as a city), and the few it lacks."""
+    神农架林区, which the table lists as a city), their short forms, and the few it lacks."""
     names = {d for _p, _c, districts in _REGIONS for d in districts if not d.endswith("市")}
     names |= {c for _p, c, _d in _REGIONS if c and not c.endswith(("市", "自治州", "地区", "盟"))}
-    return pl.Series(sorted(names | set(_DISTRICTS_THE_TABLE_LACKS)), dtype=pl.String)
+    names |= {f for n in names if (f := _short_form(n))}
+    names |= set(_DISTRICTS_THE_TABLE_LACKS) | set(_SHORT_FORMS_BY_HAND)
+    return pl.Series(sorted(names), dtype=pl.String)
+
+
+def _prefecture_short_forms() -> list[str]:
+    """恩施州, 凉山州, 延边州 …: the short forms of the table's autonomous prefectures,
+    longest first."""
+    forms = {f for _p, c, _d in _REGIONS if c.endswith("自治州") and (f := _short_form(c))}
+    return sorted(forms, key=lambda x: (-len(x), x))
 
 
 _DISTRICTS_THE_TABLE_LACKS = ("雄安新区",)
 """Longer than ``_SHORT_DISTRICT`` and used in addresses, but not in the table. Written by
 hand."""
 _SHORT_DISTRICT = 3
-"""A district kept by rule that the table does not know is kept when it has at most this
-many characters, suffix included: real names are nearly all that short (临平区 and 钱塘区 of
-2021 are not in the table), a compound or a block of one (万科城区, 阳光花园东区) is longer."""
+"""A …区 kept by rule that the table does not know is kept when it has at most this many
+characters, suffix included: real names are nearly all that short (临平区 and 钱塘区 of 2021
+are not in the table), a compound or a block of one (万科城区, 阳光花园东区) is longer. No
+such allowance for 县 and 旗: the table has every banner, new counties are not made any
+more, and a short one is a street's or compound's start (红旗路, 老县城)."""
 
 _PAIRS, _BEFORE = _places_before()
 _DISTRICT_SERIES = _district_names()
@@ -178,8 +219,10 @@ _LAST_SHI_NAME = rf"(?:{_CITY_SHI}|{_COUNTY_SHI})市$"
 # the text after the last 省/市/区/县/旗/州/盟 or space (a district by rule holds none of
 # them before its suffix). It stops early inside 靖州苗族侗族自治县 or 通州区 — such a
 # tail is then only checked again more carefully, never cut for that alone.
-_TAIL_DISTRICT = r"[^省市区县旗州盟\s]*[区县旗]$"
-_SHORT_NAMES = rf"^(?:{_PROVINCE_SHORT})?(?:{_CITY_SHI})?"
+_TAIL_DISTRICT = r"[州盟]?[^省市区县旗州盟\s]*[区县旗]$"
+_SHORT_NAMES = "^(?:{})?(?:{}|{})?".format(
+    _PROVINCE_SHORT, "|".join(_prefecture_short_forms()), _CITY_SHI
+)
 _NAME_BEFORE = "(?:{})$".format("|".join(_BEFORE))
 _PROVINCE = rf"(?:(?:北京|天津|上海|重庆)市?|\p{{Han}}{_INNER}{{1,7}}?(?:省|自治区|特别行政区))"
 _CITY = rf"(?:{_CITY_OTHER}|{_CITY_SHI}市)"
@@ -262,21 +305,30 @@ def _prefix(col: pl.Expr, pattern: str) -> pl.Expr:
 
 
 def _real_district(prefix: pl.Series) -> pl.Series:
-    """A district kept by rule (…区/县/旗) must be one of the table's, or short: else the
-    value stops before it, at its city (or province; null when there is neither).
+    """A district kept by rule (…区/县/旗) must be one of the table's (or a short form of
+    one), or a …区 of at most ``_SHORT_DISTRICT`` characters: else the value stops before
+    it, at its city (or province; null when there is neither).
 
     Why: the rule keeps whatever Han text ends in 区, 县 or 旗 where a district may stand, so
-    an address without its district kept the compound's name (浙江省杭州市阳光花园东区3栋 →
-    …阳光花园东区; 广东省东莞市万科城区 — 东莞 has no districts). Only the few values whose
-    tail is neither a table name nor short are looked at again: the city-level pattern on
-    the kept prefix gives where the district starts, and short province/city names before
-    it (浙江杭州西湖区, one token for the regex) are allowed.
+    an address without its district kept the compound's or street's name (浙江省杭州市阳光
+    花园东区3栋 → …阳光花园东区; 广东省东莞市万科城区 — 东莞 has no districts; …红旗路 → …红旗).
+
+    How, cheaply: the tail after the last 省/市/区/县/旗/州/盟 or space is what the rule kept
+    as the district, unless a 州 or 盟 stands right before it (恩施州巴东县, but also 九州东区
+    and 通州区), or it is not a table name: only those few values are looked at again. The
+    city-level pattern on the kept prefix then gives where the district starts; where no
+    city was written in full, short province, city and prefecture names before it are
+    allowed (浙江杭州西湖区, 湖北省恩施州巴东县), never after a full one (石家庄市阳江东区 is a
+    compound, not 阳江 + 东区).
     """
+    names = _DISTRICT_SERIES.implode()
     tail = prefix.str.extract(_TAIL_DISTRICT, 0)
-    fine = (
-        tail.is_null()
-        | tail.is_in(_DISTRICT_SERIES.implode())
-        | (tail.str.len_chars() <= _SHORT_DISTRICT)
+    fine = tail.is_null() | (
+        ~tail.str.contains("^[州盟]")
+        & (
+            tail.is_in(names)
+            | ((tail.str.len_chars() <= _SHORT_DISTRICT) & tail.str.ends_with("区"))
+        )
     )
     at = (~fine.fill_null(True)).arg_true()
     if not len(at):
@@ -289,17 +341,19 @@ def _real_district(prefix: pl.Series) -> pl.Series:
         .str.strip_prefix("市辖区")
         .str.strip_chars_start()
     )
-    # short names only where no city was written in full (浙江杭州西湖区, 浙江省杭州西湖区):
-    # after 石家庄市, 阳江东区 is a compound, not 阳江 + 东区
-    short = rest.str.extract(_SHORT_NAMES, 0).fill_null("")
     no_city = city.is_null() | ~city.str.contains(r"(?:市|州|盟|地区)$").fill_null(False)
+    short = rest.str.extract(_SHORT_NAMES, 0).fill_null("")
     name = rest.str.strip_prefix(
         pl.select(pl.when(no_city).then(short).otherwise(pl.lit(""))).to_series()
     )
     real = (
         (rest == "")
-        | name.is_in(_DISTRICT_SERIES.implode())
-        | ((name.str.len_chars() <= _SHORT_DISTRICT) & (name != ""))
+        | name.is_in(names)
+        | (
+            (name.str.len_chars() <= _SHORT_DISTRICT)
+            & name.str.ends_with("区")
+            & ~name.str.contains("[州盟]")
+        )
     )
     cut = ~real.fill_null(False)
     return prefix.scatter(at.filter(cut), city.filter(cut))

@@ -729,9 +729,16 @@ def _add_api_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Erase victim reports at the person's request (``leaktrace report erase
         --json``): what they told us is deleted, the rows' ids and seals stay. Without
-        ``apply`` nothing changes and the answer lists what would be erased."""
+        ``apply`` nothing changes and the answer lists what would be erased. An agent
+        token erases by the victim's phone only (the person on the line): an outsourced
+        customer-service firm is itself a recipient, and by id it could remove any report,
+        evidence against itself included."""
         from leaktrace.attribution.erasure import erase_reports
 
+        if who.role == "agent" and body.ids:
+            raise ServerError(
+                403, "an agent token erases by the victim's phone; erasing by id needs an analyst"
+            )
         res = erase_reports(
             svc.workspace(),
             ids=body.ids,
