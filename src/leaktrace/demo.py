@@ -267,7 +267,7 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
     record_evidence(ws, inc.id, out / "evidence.json")
     accused = load_incident(ws, inc.id).accused
     ex = exposed(ws, orders, recipients=accused)
-    write_table(ex.rows, out / "exposed.csv")
+    write_table(ex.for_people(), out / "exposed.csv")  # times in UTC+8, as the CLI writes
     record_exposure(
         ws,
         inc.id,

@@ -172,9 +172,11 @@ def show_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """One case with its police receipt number and payment notes decrypted (they are
-    stored encrypted; no list or report shows them)."""
+    stored encrypted; no list or report shows them). Times are platform time (UTC+8) with
+    their offset; ``--json`` gives them as stored (UTC)."""
     from leaktrace.respond.cases import case_detail
     from leaktrace.respond.incident import load_incident
+    from leaktrace.respond.times import shown_time
 
     ws = open_workspace(resolve_home(home))
     d = case_detail(ws, load_incident(ws, incident_id), case_id)
@@ -186,13 +188,14 @@ def show_cmd(
         f"{d['advance']:,.2f}, paid {d['paid']:,.2f}, recovered {d['recovered']:,.2f}"
     )
     out_console.print(
-        f"  scam at {d['occurred_at']}; opened {d['opened_at']} by {escape(d['by'] or '-')}; "
+        f"  scam at {shown_time(d['occurred_at'])}; opened {shown_time(d['opened_at'])} by "
+        f"{escape(d['by'] or '-')}; "
         f"police receipt {escape(d['police_receipt'])}"
     )
     for p in d["payments"]:
         what = "paid" if p["kind"] == "case_paid" else "recovered"
         out_console.print(
-            f"  event {p['seq']} {p['at']}: {p['amount']:,.2f} {what}"
+            f"  event {p['seq']} {shown_time(p['at'])}: {p['amount']:,.2f} {what}"
             + (f" — {escape(p['note'])}" if p["note"] else "")
             + (f" ({escape(p['by'])})" if p["by"] else "")
         )

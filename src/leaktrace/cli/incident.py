@@ -142,7 +142,7 @@ def exposed_cmd(
     # after: a list of people that no record points at is personal data nobody will look
     # after, so a failed event discards it (and leaves a list already at --out as it was).
     with TableWriter(out) as listed:
-        listed.write(ex.rows)
+        listed.write(ex.for_people())  # times in platform time
         ev = record_exposure(ws, incident_id, summary, listed.finish(), recipients)
         listed.publish()
     _done(
@@ -247,8 +247,10 @@ def list_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
 @incident_app.command("show")
 @handle_errors
 def show_cmd(incident_id: IdArg, home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Show an incident's events, verified, and its head hash (keep it elsewhere)."""
+    """Show an incident's events, verified, and its head hash (keep it elsewhere). Times
+    are platform time (UTC+8) with their offset; ``--json`` gives them as stored (UTC)."""
     from leaktrace.respond.incident import load_incident
+    from leaktrace.respond.times import shown_field, shown_time
 
     inc = load_incident(open_workspace(resolve_home(home)), incident_id)
     if json_out:
@@ -256,8 +258,12 @@ def show_cmd(incident_id: IdArg, home: HomeOption = None, json_out: JsonOption =
         return
     out_console.print(f"[bold]{inc.id}[/bold] {escape(inc.title)} ({inc.status})")
     for e in inc.events:
-        shown = ", ".join(f"{k}={v}" for k, v in e.body.items() if not isinstance(v, dict | list))
-        out_console.print(f"  {e.seq}. {e.at} {e.kind}: {escape(shown)}", soft_wrap=True)
+        shown = ", ".join(
+            f"{k}={shown_field(k, v)}" for k, v in e.body.items() if not isinstance(v, dict | list)
+        )
+        out_console.print(
+            f"  {e.seq}. {shown_time(e.at)} {e.kind}: {escape(shown)}", soft_wrap=True
+        )
     err_console.print(f"head: {inc.head_hash}")
 
 

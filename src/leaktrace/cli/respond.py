@@ -107,7 +107,7 @@ def exposed_cmd(
         text = ex.notice_zh(contact, measures or "", partners) + "\n"
         notice_text.append((notice, text.encode("utf-8")))
     with TableWriter(out) as listed:
-        listed.write(ex.rows)
+        listed.write(ex.for_people())  # times in platform time
         listed.finish()
         # the list of people and their notice: both or neither
         write_together(notice_text, finished=[listed])

@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from leaktrace.errors import InputError
 from leaktrace.respond.incident import Incident, IncidentEvent, add_event, load_incident
+from leaktrace.respond.times import ENCRYPTED_TEXT
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -110,9 +111,6 @@ def _encrypt(ws: Workspace, value: str, kind: str) -> str:
     return f"v{v}:{(nonce + box).hex()}"
 
 
-_SEALED_TEXT = re.compile(r"v([1-9][0-9]{0,5}):((?:[0-9a-f]{2}){28,})")
-
-
 def _decrypt(ws: Workspace, value: str, kind: str) -> str:
     """What :func:`_encrypt` stored; a note from before notes were encrypted comes back as
     it is. Raises :class:`InputError` when the workspace's keys cannot open it."""
@@ -120,7 +118,7 @@ def _decrypt(ws: Workspace, value: str, kind: str) -> str:
 
     from leaktrace.errors import KeyFileError
 
-    m = _SEALED_TEXT.fullmatch(value)
+    m = ENCRYPTED_TEXT.fullmatch(value)
     if m is None:
         return value
     raw = bytes.fromhex(m.group(2))

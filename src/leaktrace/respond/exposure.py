@@ -17,7 +17,7 @@ match no order in it are counted (``unmatched``) and said, never guessed at.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from leaktrace.errors import InputError
 from leaktrace.ledger import Ledger, ReleaseEntry
+from leaktrace.respond.times import PLATFORM_TZ, shown_time
 from leaktrace.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -60,12 +61,24 @@ class Exposure:
 
     rows: pl.DataFrame
     """The order table's exposed rows plus ``exposed_in`` (release ids), ``exposed_to``
-    (recipients), ``fields_exposed`` (roles sent) and ``first_exposed_at``; ``;``-joined."""
+    (recipients), ``fields_exposed`` (roles sent) and ``first_exposed_at``; ``;``-joined.
+    ``first_exposed_at`` is the first release's ``created`` as the ledger stores it (UTC),
+    for code to compare with :attr:`releases`; :meth:`for_people` is the list as the
+    commands write it."""
     releases: list[ReleaseEntry]
     unmatched: int
     """Real (non-canary) rows of the chosen releases whose order is not in the table, and
     released people of an order the table lists whom no row of it can be (every row of
     the number is another released person's): the table is short of them."""
+
+    def for_people(self) -> pl.DataFrame:
+        """:attr:`rows` as ``leaktrace exposed`` and ``incident exposed`` write the list,
+        in any format: ``first_exposed_at`` in platform time with its offset
+        (``2026-11-29 18:56:20+08:00``), the clock of the notice and the regulator report.
+        The order table's own columns are left as it gave them: its order times are
+        platform time already (a naive time in leaktrace is UTC+8), not shifted again."""
+        shown = {e.created: shown_time(e.created) for e in self.releases}
+        return self.rows.with_columns(pl.col("first_exposed_at").replace(shown))
 
     def summary(self) -> dict[str, Any]:
         from leaktrace import rewrite
@@ -136,7 +149,7 @@ def notice_text(
     """The notice's text (see :meth:`Exposure.notice_zh`), from the facts it states: the
     categories of data, the date of the first release involved, the partners it went to,
     the measures taken and the platform's contact."""
-    when = first_release.astimezone(_PLATFORM_TZ).strftime("%Y年%m月%d日") if first_release else ""
+    when = first_release.astimezone(PLATFORM_TZ).strftime("%Y年%m月%d日") if first_release else ""
     names = "、".join(partners)
     done = measures.strip().rstrip("。.；;")
     return (
@@ -148,10 +161,6 @@ def notice_text(
         "请您注意：平台客服不会要求您共享屏幕、提供验证码或向任何账户转账；如接到此类来电，请立即挂断，"
         f"并通过 App 内官方渠道核实。如有疑问，请联系：{contact.strip()}。"
     )
-
-
-_PLATFORM_TZ = timezone(timedelta(hours=8))
-"""The platform's local time (dates in notices; naive times given to :func:`exposed`)."""
 
 
 def order_spellings(ids: pl.Series) -> list[pl.Series]:

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from leaktrace.errors import InputError, KeyFileError, LedgerIntegrityError
 from leaktrace.ledger.tables import create_tables
 from leaktrace.lockfile import workspace_lock
+from leaktrace.respond.times import PLATFORM_TZ
 from leaktrace.workspace import Workspace
 
 __all__ = [
     "KINDS",
+    "PLATFORM_TZ",
     "Incident",
     "IncidentEvent",
     "add_event",
@@ -67,7 +69,6 @@ KINDS = (
     "closed",
 )
 GENESIS = "0" * 64
-PLATFORM_TZ = timezone(timedelta(hours=8))
 _MAX_TEXT = 2000
 
 

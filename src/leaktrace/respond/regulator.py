@@ -31,6 +31,8 @@ class Draft:
 
 
 def _local(iso: str) -> str:
+    """A stored instant as the report writes it: platform time (UTC+8, the header says so),
+    as ``incident show`` and the exposed list show it (to the minute, in Chinese)."""
     return datetime.fromisoformat(iso).astimezone(PLATFORM_TZ).strftime("%Y年%m月%d日 %H:%M")
 
 
@@ -62,6 +64,7 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
         f"- 事件编号：{inc.id}",
         f"- 草稿生成时间：{datetime.now(UTC).astimezone(PLATFORM_TZ):%Y年%m月%d日 %H:%M}（UTC+8）",
         f"- 记录校验值（事件链末条哈希）：`{inc.head_hash}`",
+        "- 时间说明：本报告所列时间均为北京时间（UTC+8）",
         "",
         "## 一、事件概况",
         "",

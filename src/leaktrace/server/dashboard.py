@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from leaktrace.errors import LeaktraceError, LedgerIntegrityError
+from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
     COOKIE,
@@ -40,6 +41,16 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _MAX_FORM_TEXT = 20_000
+
+
+def _shown(value: object, key: str) -> object:
+    """An incident event's field as the incident page shows it: times in platform time
+    with their offset, as ``leaktrace incident show`` prints them (the API keeps UTC)."""
+    return shown_field(key, value)
+
+
+_env.filters["shown"] = _shown
+_env.filters["platform_time"] = shown_time
 
 
 @dataclass(frozen=True)

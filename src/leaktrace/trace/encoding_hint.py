@@ -69,8 +69,10 @@ def chinese_share(text: str) -> tuple[int, float]:
 def _decode(sample: bytes, encoding: str) -> str | None:
     """The sample as text (it may end mid-character); None if it does not decode."""
     try:
+        if not codecs.lookup(encoding)._is_text_encoding:  # rot13, hex, base64: the reader
+            return None  # refuses those with its own message; no hint to add
         return codecs.getincrementaldecoder(encoding)(errors="strict").decode(sample)
-    except (UnicodeError, LookupError):
+    except (UnicodeError, LookupError, ValueError, TypeError):  # binascii.Error is a ValueError
         return None
 
 
