@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from conftest import make_workspace
+from leaktrace.attribution.reports import add_reports, load_stored_reports
 from leaktrace.attribution.store import engine_for
 from leaktrace.release import release
 from leaktrace.workspace import Workspace, add_recipient
@@ -69,3 +70,32 @@ def soon(seconds: int = 0) -> str:
 
     assert timedelta(seconds=seconds) < CLOCK_SKEW / 2
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+@pytest.fixture(scope="module")
+def erasure_base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
+    """A workspace with one release and six sealed reports, for the erasure tests (each
+    test gets a copy: ``erasure_ws``)."""
+    from ledger.logs import report_objs
+
+    home = tmp_path_factory.mktemp("erase") / "ws"
+    ws = make_workspace(home)
+    release(shop, recipient="zto", workspace=ws)
+    add_reports(ws, report_objs(ws, shop, 6, seed=3))
+    return home
+
+
+@pytest.fixture
+def erasure_ws(erasure_base: Path, tmp_path: Path) -> Workspace:
+    from ledger.logs import copied
+
+    return copied(erasure_base, tmp_path)
+
+
+def reported_phones(ws: Workspace) -> dict[int, str]:
+    """Each counted report's id and victim phone."""
+    out = {}
+    for r in load_stored_reports(ws):
+        assert r.phone is not None
+        out[r.id] = r.phone
+    return out

@@ -5,45 +5,30 @@ report is no longer evidence, and nobody without the keys can fake or undo an er
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
-from conftest import make_workspace, run_cli
+from conftest import run_cli
 from leaktrace.attribution.erasure import ERASED, erase_reports
 from leaktrace.attribution.reports import add_reports, load_stored_reports
 from leaktrace.attribution.store import load_reports
 from leaktrace.errors import InputError
 from leaktrace.ledger import Ledger
 from leaktrace.ledger import checkpoint as checkpoint_module
-from leaktrace.release import release
 from leaktrace.workspace import Workspace
-from ledger.logs import copied, report_objs, rows, sql, verify
+from ledger.logs import report_objs, rows, sql, verify
 
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
-    """A workspace with one release and six sealed reports (copied per test)."""
-    home = tmp_path_factory.mktemp("erase") / "ws"
-    ws = make_workspace(home)
-    release(shop, recipient="zto", workspace=ws)
-    add_reports(ws, report_objs(ws, shop, 6, seed=3))
-    return home
+from .conftest import reported_phones
 
 
 @pytest.fixture
-def ws(base: Path, tmp_path: Path) -> Workspace:
-    return copied(base, tmp_path)
+def ws(erasure_ws: Workspace) -> Workspace:
+    return erasure_ws
 
 
-def _phones(ws: Workspace) -> dict[int, str]:
-    out = {}
-    for r in load_stored_reports(ws):
-        assert r.phone is not None
-        out[r.id] = r.phone
-    return out
+_phones = reported_phones
 
 
 def _dump(ws: Workspace) -> str:

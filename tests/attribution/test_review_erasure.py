@@ -1,54 +1,36 @@
-"""Review of session 15's erasure of victim reports (PIPL Art. 47; commits 272ba5b, 0cc5b7d)
-and generalise_address's district check (a6101f1).
+"""Review of session 15's erasure of victim reports (PIPL Art. 47; commits 272ba5b, 0cc5b7d;
+the district check's review is in tests/masking/test_district_lookup.py).
 
-Each strict xfail is a bug found on the current code: the test says what should happen and
-fails for the reason given. The plain tests are behaviour the review checked and found
-correct (kept so that a fix of the xfails does not break them).
+The review wrote each bug as a strict xfail that failed for the reason it gave; they pass
+since the fixes (session 15). The other tests are behaviour the review checked and found
+correct.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from conftest import make_workspace, run_cli
+from conftest import run_cli
 from leaktrace.attribution.erasure import erase_reports
 from leaktrace.attribution.reports import add_reports, load_stored_reports
 from leaktrace.errors import InputError
 from leaktrace.ledger import Ledger
-from leaktrace.masking.address import GeneraliseAddress
-from leaktrace.release import release
 from leaktrace.workspace import Workspace
-from ledger.logs import copied, one, report_objs, rows, sql, verify
+from ledger.logs import one, report_objs, rows, sql, verify
 
-# --------------------------------------------------------------------------- erasure
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
-    """A workspace with one release and six sealed reports (copied per test)."""
-    home = tmp_path_factory.mktemp("review-erase") / "ws"
-    ws = make_workspace(home)
-    release(shop, recipient="zto", workspace=ws)
-    add_reports(ws, report_objs(ws, shop, 6, seed=3))
-    return home
+from .conftest import reported_phones
 
 
 @pytest.fixture
-def ws(base: Path, tmp_path: Path) -> Workspace:
-    return copied(base, tmp_path)
+def ws(erasure_ws: Workspace) -> Workspace:
+    return erasure_ws
 
 
-def _phones(ws: Workspace) -> dict[int, str]:
-    out = {}
-    for r in load_stored_reports(ws):
-        assert r.phone is not None
-        out[r.id] = r.phone
-    return out
+_phones = reported_phones
 
 
 def _columns(ws: Workspace, table: str) -> list[str]:
@@ -187,89 +169,3 @@ def test_checkpoints_around_erasures_and_a_key_rotation_keep_verifying(ws: Works
     assert Ledger(ws).checkpoint().pinned()["report_erasures"] == 1
     assert verify(ws) == (True, None)
     assert {r.id for r in load_stored_reports(ws)} == set(phones) - {first, second}
-
-
-# --------------------------------------------------------------------------- districts
-
-
-def generalised(values: list[str]) -> list[str | None]:
-    op = GeneraliseAddress(None, None)  # type: ignore[arg-type]
-    frame = pl.DataFrame({"a": pl.Series(values, dtype=pl.String)})
-    return frame.select(op.expr(pl.col("a"))).to_series().to_list()
-
-
-@pytest.mark.parametrize(
-    ("address", "kept"),
-    [
-        ("浙江省杭州市九州东区3栋", "浙江省杭州市"),
-        ("江苏省苏州市金鸡湖畔九州城区5号", "江苏省苏州市"),
-        ("浙江省杭州市创业联盟东区2号", "浙江省杭州市"),
-        ("广东省广州市广州东区8号", "广东省广州市"),  # a compound named after its city
-        ("江苏省徐州市徐州东区1号", "江苏省徐州市"),
-        ("浙江省杭州市九州西湖区5号", "浙江省杭州市"),  # ends in a table name
-        ("浙江省杭州市市辖区九州东区", "浙江省杭州市"),
-        ("浙江省杭州市\u3000九州东区", "浙江省杭州市"),
-        ("广东省东莞市万科州区3栋", "广东省东莞市"),
-    ],
-)
-def test_a_compound_holding_zhou_or_meng_is_not_kept_as_a_district(address: str, kept: str) -> None:
-    assert generalised([address]) == [kept]
-
-
-@pytest.mark.parametrize(
-    "address",
-    [
-        "浙江省杭州市红旗路88号",
-        "浙江省杭州市紅旗路88号",
-        "浙江省杭州市红旗新村3幢",
-        "浙江省杭州市国旗花园2栋",
-        "浙江省杭州市老县城花园1号",
-    ],
-)
-def test_a_street_or_compound_after_the_city_is_not_kept_as_a_banner_or_county(
-    address: str,
-) -> None:
-    assert generalised([address]) == ["浙江省杭州市"]
-
-
-@pytest.mark.parametrize(
-    "district",
-    [
-        "内蒙古自治区通辽市科左中旗",
-        "内蒙古自治区通辽市科左后旗",
-        "内蒙古自治区兴安盟科右前旗",
-        "内蒙古自治区乌兰察布市察右前旗",
-        "内蒙古自治区呼伦贝尔市鄂伦春旗",
-        "内蒙古自治区呼伦贝尔市莫力达瓦旗",
-        "甘肃省临夏回族自治州积石山县",
-        "甘肃省天水市张家川县",
-        "甘肃省酒泉市阿克塞县",
-        "新疆维吾尔自治区哈密市巴里坤县",
-        "新疆维吾尔自治区伊犁哈萨克自治州察布查尔县",
-        "新疆维吾尔自治区喀什地区塔什库尔干县",
-    ],
-)
-def test_the_short_form_of_a_real_banner_or_autonomous_county_is_kept(district: str) -> None:
-    assert generalised([district + "人民路12号"]) == [district]
-
-
-@pytest.mark.parametrize(
-    ("address", "kept"),
-    [
-        # checked and found correct: full-width space, traditional characters, 市辖区,
-        # short forms, a compound named after a city, autonomous prefectures
-        ("浙江省杭州市\u3000阳光花园东区3栋", "浙江省杭州市"),
-        ("浙江省杭州市陽光花園東區3棟", "浙江省杭州市"),
-        ("浙江省杭州市市辖区 阳光花园东区", "浙江省杭州市"),
-        ("浙江省杭州市杭州花园东区", "浙江省杭州市"),
-        ("浙江省宁波市义乌东区", "浙江省宁波市"),
-        ("浙江杭州阳光花园东区", None),
-        ("四川省凉山彝族自治州阳光花园东区", "四川省凉山彝族自治州"),
-        ("内蒙古自治区锡林郭勒盟阳光花园东区", "内蒙古自治区锡林郭勒盟"),
-        ("湖北省恩施州巴东县信陵镇", "湖北省恩施州巴东县"),
-        ("内蒙古自治区呼伦贝尔市鄂温克族自治旗巴彦托海镇", "内蒙古自治区呼伦贝尔市鄂温克族自治旗"),
-        ("浙江省杭州市钱塘区下沙街道", "浙江省杭州市钱塘区"),
-    ],
-)
-def test_district_check_cases_found_correct(address: str, kept: str | None) -> None:
-    assert generalised([address]) == [kept]
