@@ -33,7 +33,13 @@ def generalised(values: list[str | None], level: str | None = None) -> list[str 
         ("北京市市辖区万科城区", "北京市"),
         ("浙江省阳光花园东区", "浙江省"),
         ("阳光花园东区3栋", None),
-        ("黑龙江省大兴安岭地区加格達奇區红旗", "黑龙江省大兴安岭地区"),
+        # the table spells it 加格達奇區: taken whole, and 红旗 (a street) not
+        ("黑龙江省大兴安岭地区加格達奇區红旗", "黑龙江省大兴安岭地区加格達奇區"),
+        # real districts and counties the rule stops inside of are taken whole
+        ("广东省梅州市梅县区程江镇", "广东省梅州市梅县区"),
+        ("河南省新乡市红旗区向阳路", "河南省新乡市红旗区"),
+        ("河南省南阳市社旗县赊店镇", "河南省南阳市社旗县"),
+        ("福建省三明市沙县区凤岗街道", "福建省三明市沙县区"),
         # real districts and counties stay, also those the table lacks when short
         ("浙江省杭州市滨江区江南大道", "浙江省杭州市滨江区"),
         ("浙江省杭州市临平区南苑街道", "浙江省杭州市临平区"),

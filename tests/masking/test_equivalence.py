@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leaktrace.masking import build_operator
-from leaktrace.masking.address import _PATTERNS, _real_district, _where_it_belongs
+from leaktrace.masking.address import _PATTERNS, _checked
 from leaktrace.masking.name import COMPOUND_SURNAMES
 from leaktrace.synth import generate_orders
 
@@ -98,9 +98,8 @@ def old(spec: str, values: list[Any], dtype: Any = pl.String) -> list[Any]:
         # that a district kept by rule is a real one, are the same rules on either
         # evaluation: applied to the reference's prefixes as they are
         kept = frame.select(expr).to_series()
-        if not arg:
-            kept = _real_district(kept)
-        return _where_it_belongs(kept).to_list()
+        address = frame.get_column("x").cast(pl.String)
+        return _checked(kept, address, district=not arg).to_list()
     return frame.select(expr).to_series().to_list()
 
 
