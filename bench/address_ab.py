@@ -9,14 +9,12 @@ differently at district level.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
+from revision import module_at
 
 import leaktrace.masking.address as new
 from leaktrace.masking.base import MaskContext
@@ -29,17 +27,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
-    src = subprocess.run(
-        ["git", "show", f"{args.rev}:src/leaktrace/masking/address.py"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    path = Path(tempfile.mkdtemp()) / "old_address.py"
-    path.write_text(src, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("old_address", path)
-    assert spec is not None and spec.loader is not None
-    old = importlib.util.module_from_spec(spec)
-    sys.modules["old_address"] = old
-    spec.loader.exec_module(old)
+    old = module_at(
+        args.rev, "src/leaktrace/masking/address.py", "old_address", Path(tempfile.mkdtemp())
+    )
     df = generate_orders(args.rows, 20240601).select("address")
     ctx = MaskContext(b"k" * 32, "r")
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}

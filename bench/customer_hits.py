@@ -29,13 +29,10 @@ index files in the page cache, as on a server), median of ``--runs``, interleave
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -46,6 +43,7 @@ from typing import Any
 import duckdb
 import polars as pl
 from release_bench import machine
+from revision import module_at
 
 from leaktrace.attribution.hits import customers_among
 from leaktrace.ledger import Ledger
@@ -57,21 +55,7 @@ POOL = ["17090000000-17090999999", "17091000000-17091999999", "17092000000-17092
 
 
 def _old_module(rev: str, out: Path) -> ModuleType:
-    path = out / "old_hits.py"
-    path.write_text(
-        subprocess.run(
-            ["git", "show", f"{rev}:src/leaktrace/attribution/hits.py"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
-    spec = importlib.util.spec_from_file_location("old_hits", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["old_hits"] = mod  # its dataclasses look themselves up there
-    spec.loader.exec_module(mod)
-    return mod
+    return module_at(rev, "src/leaktrace/attribution/hits.py", "old_hits", out)
 
 
 def _contacts(ws: Workspace, wrong: list[str], n: int) -> list[str]:

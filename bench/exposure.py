@@ -29,6 +29,7 @@ from pathlib import Path
 
 import polars as pl
 from release_bench import machine, make_workspace
+from revision import file_at
 
 from leaktrace.release import release
 from leaktrace.synth import generate_orders
@@ -103,14 +104,8 @@ def main() -> None:
 
     cases = [("floor", "floor"), ("exposed", "exposed")]
     if args.old_rev:
-        old = args.out / "old_exposure.py"
-        old.write_text(
-            subprocess.run(
-                ["git", "show", f"{args.old_rev}:src/leaktrace/respond/exposure.py"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
+        old = file_at(
+            args.old_rev, "src/leaktrace/respond/exposure.py", args.out / "old_exposure.py"
         )
         cases.append((f"exposed at {args.old_rev}", str(old)))
 
