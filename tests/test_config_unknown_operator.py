@@ -206,7 +206,7 @@ def test_an_operator_broken_in_memory_is_still_refused(home: Path, shop_parquet:
     [
         ('name = "mask_name"', 'nmae = "mask_name"', "nmae"),  # an unknown role
         ('name = "mask_name"', 'name = ""', "empty masking operator"),  # no operator at all
-        ('    "title",\n]', '    "title",\n    "watermark",\n]', "watermark"),  # no channel
+        ('    "title",\n]', '    "title",\n    "title",\n]', "listed twice"),
     ],
 )
 def test_other_config_errors_still_stop_the_workspace(
@@ -219,3 +219,23 @@ def test_other_config_errors_still_stop_the_workspace(
     assert old in text
     p.write_text(text.replace(old, new, 1), encoding="utf-8")
     _one_error(run_cli("verify", home=home), needle)
+
+
+def test_a_mark_channel_this_installation_does_not_know(home: Path, shop_parquet: Path) -> None:
+    """A channel of a plugin no longer installed is the same case as an operator: releases
+    under that policy are refused, everything else works with one warning."""
+    p = home / "leaktrace.toml"
+    text = p.read_text(encoding="utf-8")
+    assert '    "title",\n]' in text
+    p.write_text(text.replace('    "title",\n]', '    "title",\n    "watermark",\n]', 1), "utf-8")
+    (warning,) = _warnings(_ok(run_cli("verify", home=home)))
+    assert "unknown mark channel 'watermark'" in warning, warning
+    _ok(run_cli("trace", str(_leak(home)), home=home))
+    users = [r for r, rec in load_config(p).recipients.items() if "watermark" in
+             load_config(p).policies[rec.policy].channels]  # fmt: skip
+    out = home.parent / "again.csv"
+    _one_error(
+        run_cli("release", str(shop_parquet), "--to", users[0], "--out", str(out), home=home),
+        "unknown mark channel 'watermark'",
+    )
+    assert not out.exists()

@@ -356,7 +356,8 @@ class WorkspaceConfig(_Strict):
 
     def policy_problems(self) -> dict[str, str]:
         """The policies a release could not apply, each with its one-line reason: a field
-        whose masking operator is unknown here or refuses its argument. Empty when every
+        whose masking operator is unknown here or refuses its argument, or a mark channel
+        unknown here. Empty when every
         policy's operators are usable. Opening a workspace warns about each (loading it
         does not fail), and a release under one is refused."""
         out: dict[str, str] = {}
@@ -387,11 +388,12 @@ class WorkspaceConfig(_Strict):
         """One policy's masking specs and channels, and with ``pairs`` whether each channel
         can mark its column under that column's mask.
 
-        Loading a workspace checks channel names only (``pairs`` and ``operators`` False):
-        a pair refused since session 8 must not stop ``trace`` or ``verify`` of releases
-        made before (they read channels from the ledger), nor must an operator this
-        installation does not know (session 15). A release checks its own policy in full
-        (it may also have been edited in memory), and so does adding a recipient."""
+        Loading a workspace checks only that channels are not listed twice (``pairs`` and
+        ``operators`` False): a pair refused since session 8 must not stop ``trace`` or
+        ``verify`` of releases made before (they read channels from the ledger), nor must
+        an operator or a mark channel this installation does not know (a typo, a plugin no
+        longer installed; session 15). A release checks its own policy in full (it may
+        also have been edited in memory), and so does adding a recipient."""
         from leaktrace.channels import CHANNELS
         from leaktrace.masking import check_spec
         from leaktrace.masking.base import parse_spec
@@ -409,6 +411,8 @@ class WorkspaceConfig(_Strict):
             )
         for ch in p.channels:
             if ch not in CHANNELS:
+                if not operators:
+                    continue
                 raise PolicyError(
                     f"policy {pname!r}: unknown mark channel {ch!r}; "
                     f"known: {', '.join(sorted(CHANNELS))}"
