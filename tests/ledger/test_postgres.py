@@ -187,3 +187,34 @@ def test_incident_events_wait_for_the_databases_lock(pg_workspace: Workspace) ->
     finally:
         other_machine.dispose()
     assert len(opened) == 1 and load_incident(ws, opened[0]).status == "open"
+
+
+def test_erasure_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) -> None:
+    """A victim's report erased on the database server: the person's data is gone from the
+    row, the erasure is sealed and pinned by the next checkpoint, and the one before it
+    still verifies; erasing again is 'already'."""
+    from leaktrace.attribution.erasure import erase_reports
+    from leaktrace.attribution.reports import add_reports, load_stored_reports
+
+    from .logs import report_objs
+
+    ws = pg_workspace
+    release(shop, recipient="zto", workspace=ws)
+    ids = add_reports(ws, report_objs(ws, shop, 3, seed=5)).ids
+    phone = next(r.phone for r in load_stored_reports(ws) if r.id == ids[0])
+    assert phone is not None
+    ledger = Ledger(ws)
+    ledger.checkpoint()
+    res = erase_reports(ws, phone=phone, reason="工单 7", actor="cli:pg", apply=True)
+    assert res.erased == [ids[0]]
+    with ledger.engine.connect() as c:
+        row = c.execute(
+            text("SELECT blob, customer, dedupe, status FROM victim_reports WHERE id = :i"),
+            {"i": ids[0]},
+        ).one()
+    assert tuple(row) == ("", "{}", "", "erased")
+    assert sorted(r.id for r in load_stored_reports(ws)) == ids[1:]
+    cp = ledger.checkpoint()
+    assert cp.pinned()["report_erasures"] == 1
+    assert ledger.verify().ok
+    assert erase_reports(ws, ids=[ids[0]], apply=True).already == [ids[0]]
