@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -28,6 +28,12 @@ from leaktrace.errors import InputError
 from leaktrace.io.writers import check_output_path, write_text_atomic
 from leaktrace.workspace import open_workspace
 
+if TYPE_CHECKING:  # the commands import these when they run: a faster start for the others
+    from leaktrace.attribution.erasure import ErasureResult
+    from leaktrace.attribution.reports import IntakeResult
+    from leaktrace.telecom.ingest import IngestResult
+    from leaktrace.workspace import Workspace
+
 report_app = typer.Typer(help="Victim reports: add, list and erase.", no_args_is_help=True)
 canary_app = typer.Typer(
     help="Canary contact points: record hits, manage reserved numbers.", no_args_is_help=True
@@ -39,6 +45,37 @@ app.add_typer(report_app, name="report")
 app.add_typer(canary_app, name="canary")
 app.add_typer(simulate_app, name="simulate")
 
+CheckpointOption = Annotated[
+    bool,
+    typer.Option(
+        "--checkpoint",
+        help="Then sign a checkpoint that pins what was just recorded, as `leaktrace "
+        "checkpoint` does (its hash on stderr, to keep elsewhere).",
+    ),
+]
+
+
+def _checkpoint_after(ws: Workspace) -> None:
+    """The checkpoint an intake command was asked for (``--checkpoint``), after its output.
+
+    Why in the intake commands: rows recorded since the last checkpoint can be deleted
+    unseen, and "run `leaktrace checkpoint` after each intake" is easy to forget. What
+    was recorded stays recorded if the checkpoint cannot be made (a ledger that does not
+    verify, a signing key whose passphrase is not set): the error says so, exit code 2."""
+    from leaktrace.errors import LeaktraceError
+    from leaktrace.ledger import Ledger
+
+    try:
+        cp = Ledger(ws).checkpoint()
+    except LeaktraceError as exc:
+        exc.message = f"recorded, but no checkpoint was made: {exc.message}"
+        raise
+    err_console.print(
+        f"checkpoint {cp.seq}: {cp.pinned_text()} pinned; keep {cp.checkpoint_hash} "
+        "elsewhere (verify --expect-head)",
+        soft_wrap=True,
+    )
+
 
 @report_app.command("add")
 @handle_errors
@@ -46,6 +83,7 @@ def report_add(
     file: Annotated[Path, typer.Argument(help="Reports: JSON lines, JSON array, CSV or XLSX.")],
     home: HomeOption = None,
     json_out: JsonOption = False,
+    checkpoint: CheckpointOption = False,
 ) -> None:
     """Store victim reports; bad rows are kept, flagged and explained."""
     from leaktrace.attribution.reports import add_reports, parse_report_file
@@ -54,7 +92,13 @@ def report_add(
     res = add_reports(ws, parse_report_file(file))
     if json_out:
         print_json(res.as_dict())
-        return
+    else:
+        _say_added(res)
+    if checkpoint:
+        _checkpoint_after(ws)
+
+
+def _say_added(res: IntakeResult) -> None:
     out_console.print(
         f"{res.added} reports added ({res.malformed} flagged malformed), "
         f"{res.duplicates} duplicates skipped"
@@ -180,6 +224,7 @@ def report_erase(
     ] = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
+    checkpoint: CheckpointOption = False,
 ) -> None:
     """Erase victim reports at the person's request (PIPL Art. 47): what they told us is
     deleted, the row's id and seal stay so that checkpoints still verify (docs/attribution.md)."""
@@ -192,7 +237,13 @@ def report_erase(
     res = erase_reports(ws, ids=ids or [], phone=phone, reason=reason, actor=cli_actor(), apply=yes)
     if json_out:
         print_json(res.as_dict())
-        return
+    else:
+        _say_erased(res, yes=yes, phone=phone)
+    if checkpoint and yes:
+        _checkpoint_after(ws)
+
+
+def _say_erased(res: ErasureResult, *, yes: bool, phone: str | None) -> None:
     names = ", ".join(str(i) for i in res.erased) or "none"
     if yes:
         out_console.print(f"{len(res.erased)} report(s) erased: {names}", markup=False)
@@ -236,6 +287,7 @@ def canary_hit(
     ] = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
+    checkpoint: CheckpointOption = False,
 ) -> None:
     """Record a hit on a canary contact point and say which release it names."""
     from leaktrace.attribution.hits import record_hit
@@ -244,13 +296,14 @@ def canary_hit(
     hit = record_hit(ws, contact=contact, channel=channel, at=at, caller=caller, knew=knew)
     if json_out:
         print_json(hit.as_dict())
-        return
-    if hit.status == "canary":
+    elif hit.status == "canary":
         out_console.print(
             f"canary hit: release {hit.release_id} of recipient [bold]{hit.recipient}[/bold]"
         )
     else:
         out_console.print(f"recorded ({hit.status}): {hit.reason}")
+    if checkpoint:
+        _checkpoint_after(ws)
 
 
 @canary_app.command("ingest")
@@ -263,6 +316,7 @@ def canary_ingest(
     ] = "local",
     home: HomeOption = None,
     json_out: JsonOption = False,
+    checkpoint: CheckpointOption = False,
 ) -> None:
     """Record the canary hits in a telecom provider's call/SMS records (a file exported or
     saved from a push). Calls to numbers outside the canary pool are left aside, and a
@@ -274,7 +328,13 @@ def canary_ingest(
     res = ingest(ws, adapter_name, read_records_file(path))
     if json_out:
         print_json(res.as_dict())
-        return
+    else:
+        _say_ingested(res)
+    if checkpoint:
+        _checkpoint_after(ws)
+
+
+def _say_ingested(res: IngestResult) -> None:
     named: dict[str, int] = {}
     for h in res.hits:
         if h.status == "canary":
