@@ -239,3 +239,33 @@ def test_a_mark_channel_this_installation_does_not_know(home: Path, shop_parquet
         "unknown mark channel 'watermark'",
     )
     assert not out.exists()
+
+
+def test_serve_says_it_at_the_start_not_when_it_stops(home: Path) -> None:
+    """``serve`` runs until it is stopped: the warning comes before it starts serving."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    _break(home)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leaktrace", "serve", "--home", str(home), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        lines = []
+        while not any("serving on" in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)  # the server ended before it said it serves
+            lines.append(line)
+        (warning,) = _warnings("".join(lines))
+        assert "mask_nam" in warning and lines.index(warning + "\n") < len(lines) - 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert not _warnings(err)  # said once

@@ -139,13 +139,28 @@ def _workspace_warnings() -> Iterator[list[str]]:
     applied: :func:`leaktrace.workspace.open_workspace`), to print once the command has
     succeeded. Why after, not as logged: a release under that policy fails, and its
     error must stay the one line it prints."""
+    global _collecting
     collected = _Collected()
     logger = logging.getLogger("leaktrace.workspace")
     logger.addHandler(collected)
+    outer, _collecting = _collecting, collected
     try:
         yield collected.lines
     finally:
+        _collecting = outer
         logger.removeHandler(collected)
+
+
+_collecting: _Collected | None = None
+
+
+def print_workspace_warnings_now() -> None:
+    """Print the warnings collected so far, now rather than when the command ends: for a
+    command that runs until it is stopped (``serve``)."""
+    if _collecting is not None:
+        for line in _collecting.lines:
+            sys.stderr.write(f"warning: {' '.join(line.split())}\n")
+        _collecting.lines.clear()
 
 
 def _run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -16,6 +16,7 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
+    print_workspace_warnings_now,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -79,6 +80,7 @@ def serve_cmd(
     application = create_app(
         resolve_home(home), max_upload_bytes=max_upload_mb << 20, public_rate=public_rate
     )
+    print_workspace_warnings_now()  # a broken policy: said at the start, not at Ctrl-C
     err_console.print(f"leaktrace serving on http://{host}:{port}/ (Ctrl-C stops)")
     # tokens travel in headers and cookies, never in a URL; the access log prints client,
     # method, path and status, not the query string (a phone number can be in it)
