@@ -56,3 +56,23 @@ def test_campaign_lines_say_how_many_lone_reports_they_leave_out() -> None:
     assert [line.split(":")[0] for line in lines[:3]] == ["campaign 1", "campaign 2", "campaign 4"]
     assert lines[3] == "(and 1 single-report campaigns, not attributed: not shown)"
     assert campaign_lines([camp(1, 3, "zto")])[-1].startswith("campaign 1: 3 reports 2026-11-20")
+
+
+def test_a_wave_from_a_recipient_under_a_broken_policy_names_it(
+    ws: Workspace, attr_shop: pl.DataFrame
+) -> None:
+    """The workspace loads a policy whose operator is unknown here; simulating that
+    recipient's copy is refused as a release to it is, naming the recipient."""
+    import pytest
+
+    from leaktrace.errors import PolicyError
+
+    policy = ws.config.recipients["zto"].policy
+    fields = ws.config.policies[policy].fields
+    saved = fields["name"]
+    fields["name"] = "mask_nam"
+    try:
+        with pytest.raises(PolicyError, match=r"cannot release to 'zto'.*mask_nam"):
+            simulate_wave(ws, attr_shop, source="zto", victims=5, seed=1)
+    finally:
+        fields["name"] = saved

@@ -46,7 +46,9 @@ def _typo(rng: np.random.Generator, s: str) -> str:
 
 
 def _copy_of(ws: Workspace, rows: pl.DataFrame, recipient: str, version: int) -> pl.DataFrame:
-    policy = ws.config.policy_for(recipient)
+    # its policy checked as a release checks it: a broken one is refused naming the
+    # recipient (the workspace loads whatever operators its policies name)
+    policy = ws.config.check_release_policy(recipient)
     ctx = MaskContext(
         digest_key=ws.keys.derive("mask-digest", version),
         recipient=recipient,
