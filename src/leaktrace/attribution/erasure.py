@@ -56,6 +56,7 @@ from leaktrace.attribution.store import (
     engine_for,
     report_facts,
     report_is_sealed,
+    seal_holds,
 )
 from leaktrace.errors import InputError, KeyFileError
 from leaktrace.lockfile import workspace_lock
@@ -132,8 +133,11 @@ def _facts(er: ReportErasureRecord, rec: ReportRecord) -> bytes:
     ).encode()
 
 
+_SEAL_PURPOSE = "report-erasure-seal"
+
+
 def _mac(ws: Workspace, version: int, facts: bytes) -> str:
-    return hmac.new(ws.keys.derive("report-erasure-seal", version), facts, "sha256").hexdigest()
+    return hmac.new(ws.keys.derive(_SEAL_PURPOSE, version), facts, "sha256").hexdigest()
 
 
 def erasure_holds(ws: Workspace, er: ReportErasureRecord, rec: ReportRecord) -> bool:
@@ -141,17 +145,7 @@ def erasure_holds(ws: Workspace, er: ReportErasureRecord, rec: ReportRecord) -> 
     both, it names the row's id and the row still carries the seal it had when erased."""
     if er.report_id != rec.id or (rec.seal if isinstance(rec.seal, str) else "") != er.report_seal:
         return False
-    seal = er.seal if isinstance(er.seal, str) else ""
-    version, _, mac = seal.partition(":")
-    if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
-        return False
-    try:
-        expected = _mac(ws, int(version[1:]), _facts(er, rec))
-    except KeyFileError:  # a key version this workspace does not have
-        return False
-    except (TypeError, ValueError):  # a value of a type leaktrace never writes
-        return False
-    return hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace"))
+    return seal_holds(ws, er.seal, _SEAL_PURPOSE, lambda: _facts(er, rec))
 
 
 def _wiped_copy(rec: ReportRecord) -> ReportRecord:

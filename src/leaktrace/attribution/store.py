@@ -26,6 +26,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -60,10 +61,12 @@ __all__ = [
     "load_erasures",
     "load_hits",
     "load_reports",
+    "parse_seal",
     "report_facts",
     "report_is_sealed",
     "report_seal_problem",
     "seal_hit",
+    "seal_holds",
     "seal_report",
 ]
 
@@ -156,20 +159,40 @@ def _hit_mac(ws: Workspace, version: int, facts: bytes) -> str:
     return hmac.new(ws.keys.derive("hit-seal", version), facts, "sha256").hexdigest()
 
 
-def hit_is_sealed(ws: Workspace, rec: CanaryHitRecord) -> bool:
-    """Whether ``rec`` carries a valid seal (see :func:`seal_hit`)."""
-    seal = rec.seal if isinstance(rec.seal, str) else ""  # any type, if written by hand
+def parse_seal(seal: object) -> tuple[int, str] | None:
+    """The key version and hex MAC of a stored seal (``v<key version>:<hex>``); None when
+    the value is not one (any type, if written by hand)."""
+    if not isinstance(seal, str):
+        return None
     version, _, mac = seal.partition(":")
     if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
+        return None
+    return int(version[1:]), mac
+
+
+def seal_holds(ws: Workspace, seal: object, purpose: str, facts: Callable[[], bytes]) -> bool:
+    """Whether ``seal`` is the HMAC of ``facts()`` under the workspace subkey ``purpose``
+    of the key version it names. A key version this workspace does not have, or facts of
+    a type leaktrace never writes (``facts`` raises TypeError/ValueError), do not hold."""
+    parsed = parse_seal(seal)
+    if parsed is None:
         return False
+    version, mac = parsed
     try:
-        facts = _hit_facts(rec.at, rec.channel, rec.caller, rec.contact, rec.knew)
-        expected = _hit_mac(ws, int(version[1:]), facts)
-    except KeyFileError:  # a key version this workspace does not have
-        return False
-    except (TypeError, ValueError):  # a value of a type leaktrace never writes
+        expected = hmac.new(ws.keys.derive(purpose, version), facts(), "sha256").hexdigest()
+    except (KeyFileError, TypeError, ValueError):
         return False
     return hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace"))
+
+
+def hit_is_sealed(ws: Workspace, rec: CanaryHitRecord) -> bool:
+    """Whether ``rec`` carries a valid seal (see :func:`seal_hit`)."""
+    return seal_holds(
+        ws,
+        rec.seal,
+        "hit-seal",
+        lambda: _hit_facts(rec.at, rec.channel, rec.caller, rec.contact, rec.knew),
+    )
 
 
 REPORT_SEALED_COLUMNS = (
@@ -243,16 +266,14 @@ def report_seal_problem(ws: Workspace, rec: ReportRecord) -> str | None:
         "the row's seal does not match its content (altered in the database after it was "
         "stored, or written outside leaktrace)"
     )
-    version, _, mac = rec.seal.partition(":") if isinstance(rec.seal, str) else ("", "", "")
-    if not version.startswith("v") or not version[1:].isdigit() or len(version) > 12:
+    parsed = parse_seal(rec.seal)
+    if parsed is None:
         return "the row's seal is not a leaktrace seal (written outside leaktrace)"
+    version, mac = parsed
     try:
-        expected = _report_mac(ws, int(version[1:]), report_facts(rec))
+        expected = _report_mac(ws, version, report_facts(rec))
     except KeyFileError:
-        return (
-            f"the row is sealed under key version {int(version[1:])}, which this workspace "
-            "does not have"
-        )
+        return f"the row is sealed under key version {version}, which this workspace does not have"
     except (TypeError, ValueError):  # a value of a type leaktrace never writes (or NaN)
         return altered
     if not hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")):

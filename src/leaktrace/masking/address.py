@@ -123,11 +123,17 @@ def _table_names() -> tuple[list[str], ...]:
         elif city.endswith(("自治州", "地区", "盟")):
             other_cities.add(city)
         counties |= {name[:-1] for name in districts if name.endswith("市")}
-    names = (provinces, cities, other_cities, counties)
-    for name in set().union(*names):  # literals in the regex: Han characters only
+    return tuple(_literals(n) for n in (provinces, cities, other_cities, counties))
+
+
+def _literals(names: set[str] | list[str]) -> list[str]:
+    """Names to go into a regex alternation: Han characters only (no escaping needed, and
+    a table that held anything else is refused at import), longest first (the regex
+    prefers the first alternative that matches)."""
+    for name in names:
         if not (name and all("\u3400" <= ch <= "\u9fff" for ch in name)):
             raise ValueError(f"regions.json: unexpected place name {name!r}")
-    return tuple(sorted(n, key=lambda x: (-len(x), x)) for n in names)
+    return sorted(names, key=lambda x: (-len(x), x))
 
 
 _REGIONS = _regions()
@@ -151,7 +157,7 @@ def _places_before() -> tuple[set[str], list[str]]:
             pairs |= {f"{p}|{city[:-1]}" for p in p_forms}
         pairs |= {f"{f}|{k}" for f in p_forms | c_forms for k in counties}
     before = {pair.split("|")[0] for pair in pairs}
-    return pairs, sorted(before, key=lambda x: (-len(x), x))
+    return pairs, _literals(before)
 
 
 _ETHNIC_GROUPS = (
@@ -198,7 +204,7 @@ def _prefecture_short_forms() -> list[str]:
     """恩施州, 凉山州, 延边州 …: the short forms of the table's autonomous prefectures,
     longest first."""
     forms = {f for _p, c, _d in _REGIONS if c.endswith("自治州") and (f := _short_form(c))}
-    return sorted(forms, key=lambda x: (-len(x), x))
+    return _literals(forms)
 
 
 _DISTRICTS_THE_TABLE_LACKS = ("雄安新区",)
@@ -252,10 +258,7 @@ def _names_the_rule_cuts() -> str:
     literals there made the whole pattern twice as slow (its lazy DFA's cache)."""
     names = _DISTRICT_SERIES
     whole = names.str.extract(f"^({_DISTRICT_RULE})$", 1)
-    cut = names.filter(whole.is_null()).to_list()
-    if not all(n and all("\u3400" <= ch <= "\u9fff" for ch in n) for n in cut):
-        raise ValueError("regions.json: unexpected district name")
-    return "|".join(sorted(cut, key=lambda x: (-len(x), x)))
+    return "|".join(_literals(names.filter(whole.is_null()).to_list()))
 
 
 _WHOLE_NAME = f"^(?:{_names_the_rule_cuts()})"
