@@ -218,3 +218,32 @@ def test_erasure_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) -> Non
     assert cp.pinned()["report_erasures"] == 1
     assert ledger.verify().ok
     assert erase_reports(ws, ids=[ids[0]], apply=True).already == [ids[0]]
+
+
+def test_erasure_request_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) -> None:
+    """Customer service's erasure request queued on the database server and decided by an
+    analyst: the request table is made there, the decision erases in one transaction and
+    forgets the phone."""
+    from leaktrace.attribution.erasure_requests import (
+        decide_erasure_request,
+        erasure_requests,
+        request_erasure,
+    )
+    from leaktrace.attribution.reports import add_reports, load_stored_reports
+
+    from .logs import report_objs
+
+    ws = pg_workspace
+    release(shop, recipient="zto", workspace=ws)
+    ids = add_reports(ws, report_objs(ws, shop, 3, seed=6)).ids
+    phone = next(r.phone for r in load_stored_reports(ws) if r.id == ids[0])
+    assert phone is not None
+    rid = request_erasure(ws, phone=phone, reason="工单 8", actor="token:cs")
+    assert [(r.id, r.matches) for r in erasure_requests(ws)] == [(rid, 1)]
+    view, res = decide_erasure_request(ws, rid, erase=True, actor="cli:pg")
+    assert res is not None and res.erased == [ids[0]] and view.status == "erased"
+    assert sorted(r.id for r in load_stored_reports(ws)) == ids[1:]
+    with Ledger(ws).engine.connect() as c:
+        left = c.execute(text("SELECT phone_digests FROM erasure_requests")).scalar_one()
+    assert left == "[]"
+    assert Ledger(ws).verify().ok

@@ -1,6 +1,8 @@
-"""``POST /api/v1/reports/erase``: customer service erases a victim's reports at the
-person's request (PIPL Art. 47) — lists first, erases only with ``apply`` — and the stored
-erasure names the token that asked."""
+"""Erasing a victim's reports at the person's request (PIPL Art. 47) through the service.
+
+``POST /api/v1/reports/erase``: an analyst lists first, erases only with ``apply``, and the
+stored erasure names the token. ``/api/v1/erasure-requests``: customer service queues the
+person's request and learns nothing about what is stored; an analyst decides it."""
 
 from __future__ import annotations
 
@@ -29,10 +31,10 @@ def _add(client: httpx.Client, site: Site) -> list[int]:
     return ids
 
 
-def test_an_agent_lists_then_erases_a_victims_reports(client: httpx.Client, site: Site) -> None:
+def test_an_analyst_lists_then_erases_a_victims_reports(client: httpx.Client, site: Site) -> None:
     ids = _add(client, site)
     url = "/api/v1/reports/erase"
-    r = client.post(url, json={"phone": f"+86 {PHONE}"}, headers=bearer(site.agent))
+    r = client.post(url, json={"phone": f"+86 {PHONE}"}, headers=bearer(site.analyst))
     assert r.status_code == 200, r.text
     assert r.json() == {
         "erased": ids,
@@ -42,12 +44,75 @@ def test_an_agent_lists_then_erases_a_victims_reports(client: httpx.Client, site
     }
     assert set(ids) <= {s.id for s in load_stored_reports(site.ws)}  # nothing changed yet
     body = {"phone": PHONE, "apply": True, "reason": "工单 88"}
-    r = client.post(url, json=body, headers=bearer(site.agent))
+    r = client.post(url, json=body, headers=bearer(site.analyst))
     assert r.status_code == 200 and r.json()["erased"] == ids and r.json()["applied"]
     assert not set(ids) & {s.id for s in load_stored_reports(site.ws)}
     erasures = load_erasures(site.ws)
-    assert {erasures[i].actor for i in ids} == {"token:cs-agent"}
+    assert {erasures[i].actor for i in ids} == {"token:ana"}
     assert {erasures[i].reason for i in ids} == {"工单 88"}
+
+
+REQUESTER = "13912340000"  # reports only for the request test
+
+
+def test_an_agent_queues_a_request_and_learns_nothing(client: httpx.Client, site: Site) -> None:
+    r = client.post(
+        "/api/v1/reports",
+        json=[{"victim_phone": REQUESTER, "reported_at": "2025-04-03T10:00:00", "caller": "95002"}],
+        headers=bearer(site.agent),
+    )
+    assert r.status_code == 200, r.text
+    ids = r.json()["ids"]
+    url = "/api/v1/erasure-requests"
+    asked = client.post(
+        url, json={"phone": REQUESTER, "reason": "工单 9"}, headers=bearer(site.agent)
+    )
+    never = client.post(url, json={"phone": "13700000002"}, headers=bearer(site.agent))
+    assert asked.status_code == never.status_code == 200, asked.text
+    assert asked.json().keys() == never.json().keys() == {"request_id", "status"}
+    assert asked.json()["status"] == never.json()["status"] == "pending"
+    assert set(ids) <= {s.id for s in load_stored_reports(site.ws)}  # nothing erased
+
+    for forbidden in (
+        client.get(url, headers=bearer(site.agent)),
+        client.post(
+            f"{url}/{asked.json()['request_id']}",
+            json={"decision": "erase"},
+            headers=bearer(site.agent),
+        ),
+        client.post(url, json={"phone": REQUESTER}, headers=bearer(site.zto)),
+    ):
+        assert forbidden.status_code == 403, forbidden.text
+
+    listed = client.get(url, headers=bearer(site.analyst))
+    assert listed.status_code == 200
+    by_id = {x["id"]: x for x in listed.json()}
+    assert by_id[asked.json()["request_id"]]["matches"] == len(ids)
+    assert by_id[never.json()["request_id"]]["matches"] == 0
+    assert REQUESTER not in listed.text
+
+    done = client.post(
+        f"{url}/{asked.json()['request_id']}",
+        json={"decision": "erase"},
+        headers=bearer(site.analyst),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["erasure"]["erased"] == ids and done.json()["request"]["status"] == "erased"
+    assert not set(ids) & {s.id for s in load_stored_reports(site.ws)}
+    no_reason = client.post(
+        f"{url}/{never.json()['request_id']}",
+        json={"decision": "decline"},
+        headers=bearer(site.analyst),
+    )
+    assert no_reason.status_code == 400 and "declined" in no_reason.text
+    again = client.post(
+        f"{url}/{asked.json()['request_id']}",
+        json={"decision": "erase"},
+        headers=bearer(site.analyst),
+    )
+    assert again.status_code == 400 and "already decided" in again.text
+    bad = client.post(url, json={"phone": REQUESTER, "ids": [1]}, headers=bearer(site.agent))
+    assert bad.status_code in (400, 422) and "malformed request" in bad.text
 
 
 @pytest.mark.parametrize(
@@ -67,11 +132,12 @@ def test_a_bad_erasure_request_is_a_clear_400(
     assert says in r.text
 
 
-def test_an_agent_erases_by_phone_only(client: httpx.Client, site: Site) -> None:
-    """An outsourced customer-service firm is itself a recipient: by id it could remove
-    any report, evidence against itself included."""
-    r = client.post("/api/v1/reports/erase", json={"ids": [1]}, headers=bearer(site.agent))
-    assert r.status_code == 403 and "needs an analyst" in r.text
+def test_an_agent_cannot_erase(client: httpx.Client, site: Site) -> None:
+    """An outsourced customer-service firm is itself a recipient: erasing, or listing what
+    would be erased, would let it remove evidence against itself and learn who reported."""
+    for body in ({"ids": [1]}, {"phone": PHONE}, {"phone": PHONE, "apply": True}):
+        r = client.post("/api/v1/reports/erase", json=body, headers=bearer(site.agent))
+        assert r.status_code == 403, r.text
 
 
 def test_a_recipient_token_cannot_erase(client: httpx.Client, site: Site) -> None:

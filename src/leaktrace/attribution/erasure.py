@@ -67,11 +67,15 @@ __all__ = [
     "ERASED",
     "UNDONE",
     "ErasureResult",
+    "clean_actor",
+    "clean_reason",
+    "erase_in",
     "erase_reports",
     "erased_count",
     "erased_ids",
     "erasure_holds",
     "erasure_states",
+    "phone_digests",
 ]
 
 ERASED = "erased"
@@ -203,7 +207,7 @@ def erased_count(ws: Workspace) -> int:
     return len(erased_ids(ws, load_reports(ws), erasures))
 
 
-def _clean_reason(reason: str | None) -> str:
+def clean_reason(reason: str | None) -> str:
     """The reason as stored (in clear, and pinned for good once a checkpoint covers it):
     a mobile or ID card number in it — the phone being erased, typed by an agent — is
     refused, written with spaces or dashes too."""
@@ -231,15 +235,21 @@ def _digests(value: object) -> set[str]:
     return {f"{v}:{d}" for v, d in parsed.items()}
 
 
-def _by_phone(ws: Workspace, phone: str, recs: Iterable[ReportRecord]) -> list[int]:
-    """Reports of this phone: by the keyed digests a sealed row lists (every key version
-    there was at intake), else by the row's encrypted part, when it opens.
+def phone_digests(ws: Workspace, phone: str) -> set[str]:
+    """The keyed digests ("version:digest") of a normalised victim phone under every key
+    version: what a sealed report row lists, and all an erasure request keeps of it."""
+    versions = range(1, ws.keys.current_version + 1)
+    return {f"{v}:{customer_digest(ws, phone, v)}" for v in versions}
+
+
+def _by_phone(ws: Workspace, wanted: set[str], recs: Iterable[ReportRecord]) -> list[int]:
+    """Reports of the phone whose digests are ``wanted``: by the keyed digests a sealed
+    row lists (every key version there was at intake), else by the phone in the row's
+    encrypted part, when it opens.
 
     Why a row's digests count only under its seal: digests written by someone without the
     keys could point a victim's lawful request at another report (wiping it unflagged), or
     away from the victim's own (leaving their data)."""
-    versions = range(1, ws.keys.current_version + 1)
-    wanted = {f"{v}:{customer_digest(ws, phone, v)}" for v in versions}
     found = []
     for rec in recs:
         listed = _digests(rec.customer)
@@ -253,9 +263,19 @@ def _by_phone(ws: Workspace, phone: str, recs: Iterable[ReportRecord]) -> list[i
             told = decrypt_blob(ws, rec.blob, rec.key_version).get("phone")
         except (KeyFileError, ValueError, TypeError):
             continue
-        if isinstance(told, str) and normalise_phone_str(told) == phone:
+        phone = normalise_phone_str(told) if isinstance(told, str) else None
+        if phone is not None and phone_digests(ws, phone) & wanted:
             found.append(rec.id)
     return found
+
+
+def clean_actor(actor: str) -> str:
+    """Who asked, as stored: whitespace folded, at most 200 characters, no control
+    characters (refused: it is printed to operators)."""
+    who = " ".join(actor.split())[:200]
+    if any(not ch.isprintable() for ch in who):
+        raise InputError("the actor holds control characters")
+    return who
 
 
 def erase_reports(
@@ -281,44 +301,61 @@ def erase_reports(
         wanted_phone = normalise_phone_str(phone)
         if wanted_phone is None:
             raise InputError("--phone: not a mainland mobile number (11 digits starting with 1)")
-    text = _clean_reason(reason)
-    who = " ".join(actor.split())[:200]
-    if any(not ch.isprintable() for ch in who):
-        raise InputError("the actor holds control characters")
+    text = clean_reason(reason)
+    who = clean_actor(actor)
+    wanted = phone_digests(ws, wanted_phone) if wanted_phone else set()
     with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
-        if s.get_bind().dialect.name == "sqlite":
-            # the old content of an updated row is overwritten, not left in free space
-            # (Debian's SQLite does this by default; others do not)
-            s.execute(sql_text("PRAGMA secure_delete = ON"))
-        recs = {r.id: r for r in s.scalars(select(ReportRecord))}
-        ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
-        missing = [i for i in ids if i not in recs]
-        if missing:
-            raise InputError(f"no stored report has id {missing[0]} (`leaktrace report list`)")
-        matched = _by_phone(ws, wanted_phone, recs.values()) if wanted_phone else []
-        targets = set(ids) | set(matched)
-        already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
-        todo = sorted(targets - set(already))
-        states = erasure_states(ws, (recs[i] for i in todo), ers)
-        broken = [i for i in todo if i in ers and i not in states]
-        if broken:
-            # rewriting it would change a row a checkpoint may have pinned (verify would
-            # fail for good) and lose the record of the first erasure
-            raise InputError(
-                f"report {broken[0]} has an erasure record that no longer matches it (changed "
-                "in the database): run `leaktrace verify`; it is not erased again"
-            )
-        if apply:
-            now = datetime.now(UTC).isoformat(timespec="seconds")
-            v = ws.keys.current_version
-            for i in todo:
-                rec = recs[i]
-                if states.get(i) == UNDONE:  # put back after its erasure: wipe it again
-                    _wipe(rec)
-                    continue
-                er = ReportErasureRecord(report_id=i, erased_at=now, reason=text, actor=who)
-                er.report_seal = rec.seal if isinstance(rec.seal, str) else ""
+        return erase_in(s, ws, ids=ids, wanted=wanted, reason=text, actor=who, apply=apply)
+
+
+def erase_in(
+    s: Session,
+    ws: Workspace,
+    *,
+    ids: Sequence[int],
+    wanted: set[str],
+    reason: str,
+    actor: str,
+    apply: bool,
+) -> ErasureResult:
+    """:func:`erase_reports` inside the caller's transaction (which holds the workspace
+    lock), for reports ``ids`` and those of the phone whose digests are ``wanted``;
+    ``reason`` and ``actor`` as checked by :func:`erase_reports`. Why separate: deciding an
+    erasure request erases and records the decision in one transaction. Without ``apply``
+    it only reads."""
+    if apply and s.get_bind().dialect.name == "sqlite":
+        # the old content of an updated row is overwritten, not left in free space
+        # (Debian's SQLite does this by default; others do not)
+        s.execute(sql_text("PRAGMA secure_delete = ON"))
+    recs = {r.id: r for r in s.scalars(select(ReportRecord))}
+    ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
+    missing = [i for i in ids if i not in recs]
+    if missing:
+        raise InputError(f"no stored report has id {missing[0]} (`leaktrace report list`)")
+    matched = _by_phone(ws, wanted, recs.values()) if wanted else []
+    targets = set(ids) | set(matched)
+    already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
+    todo = sorted(targets - set(already))
+    states = erasure_states(ws, (recs[i] for i in todo), ers)
+    broken = [i for i in todo if i in ers and i not in states]
+    if broken:
+        # rewriting it would change a row a checkpoint may have pinned (verify would
+        # fail for good) and lose the record of the first erasure
+        raise InputError(
+            f"report {broken[0]} has an erasure record that no longer matches it (changed "
+            "in the database): run `leaktrace verify`; it is not erased again"
+        )
+    if apply:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        v = ws.keys.current_version
+        for i in todo:
+            rec = recs[i]
+            if states.get(i) == UNDONE:  # put back after its erasure: wipe it again
                 _wipe(rec)
-                er.seal = f"v{v}:{_mac(ws, v, _facts(er, rec))}"
-                s.add(er)
+                continue
+            er = ReportErasureRecord(report_id=i, erased_at=now, reason=reason, actor=actor)
+            er.report_seal = rec.seal if isinstance(rec.seal, str) else ""
+            _wipe(rec)
+            er.seal = f"v{v}:{_mac(ws, v, _facts(er, rec))}"
+            s.add(er)
     return ErasureResult(todo, already, apply, sorted(matched))

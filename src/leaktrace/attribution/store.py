@@ -52,6 +52,7 @@ from leaktrace.workspace import Workspace
 
 __all__ = [
     "CanaryHitRecord",
+    "ErasureRequestRecord",
     "ReportErasureRecord",
     "ReportRecord",
     "decrypt_blob",
@@ -116,6 +117,24 @@ class ReportErasureRecord(_Base):
     report_seal: Mapped[str] = mapped_column(String(80))
     # "v<key version>:<hex HMAC-SHA256>" of this row and the erased report row's content
     seal: Mapped[str] = mapped_column(String(80))
+
+
+class ErasureRequestRecord(_Base):
+    """A victim's request to erase their reports, taken by customer service and decided by
+    an analyst (see :mod:`leaktrace.attribution.erasure_requests`). Only the phone's keyed
+    digests are kept, and only until the request is decided."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))  # who took it (token:name, cli:user)
+    reason: Mapped[str] = mapped_column(String(300))  # a ticket number, never personal data
+    phone_digests: Mapped[str] = mapped_column(Text)  # JSON ["v:digest", ...]; [] once decided
+    status: Mapped[str] = mapped_column(String(16))  # pending | erased | declined
+    decided_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(String(300), default="")
 
 
 class CanaryHitRecord(_Base):

@@ -34,7 +34,9 @@ if TYPE_CHECKING:  # the commands import these when they run: a faster start for
     from leaktrace.telecom.ingest import IngestResult
     from leaktrace.workspace import Workspace
 
-report_app = typer.Typer(help="Victim reports: add, list and erase.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Victim reports: add, list and erase, and erasure requests.", no_args_is_help=True
+)
 canary_app = typer.Typer(
     help="Canary contact points: record hits, manage reserved numbers.", no_args_is_help=True
 )
@@ -219,6 +221,14 @@ def report_erase(
             "Default: the person's request under PIPL Art. 47.",
         ),
     ] = None,
+    request: Annotated[
+        int | None,
+        typer.Option(
+            "--request",
+            help="Erase what this erasure request (taken by customer service, `report "
+            "requests`) names, and record the decision.",
+        ),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", help="Erase. Without it, only list what would be erased.")
     ] = False,
@@ -232,6 +242,15 @@ def report_erase(
     from leaktrace.cli.cases import cli_actor
 
     ws = open_workspace(resolve_home(home))
+    if request is not None:
+        if ids or phone is not None or reason is not None:
+            raise InputError(
+                "--request erases what the request names: give no ids, --phone or --reason"
+            )
+        _decide_request(ws, request, erase=True, note=None, yes=yes, json_out=json_out)
+        if checkpoint and yes:
+            _checkpoint_after(ws)
+        return
     if phone == "-":
         phone = sys.stdin.readline().strip()
     res = erase_reports(ws, ids=ids or [], phone=phone, reason=reason, actor=cli_actor(), apply=yes)
@@ -241,6 +260,90 @@ def report_erase(
         _say_erased(res, yes=yes, phone=phone)
     if checkpoint and yes:
         _checkpoint_after(ws)
+
+
+def _decide_request(
+    ws: Workspace, request: int, *, erase: bool, note: str | None, yes: bool, json_out: bool
+) -> None:
+    from leaktrace.attribution.erasure_requests import decide_erasure_request
+    from leaktrace.cli.cases import cli_actor
+
+    view, res = decide_erasure_request(
+        ws, request, erase=erase, actor=cli_actor(), note=note, apply=yes
+    )
+    if json_out:
+        print_json({"request": view.as_dict(), **({"erasure": res.as_dict()} if res else {})})
+        return
+    if res is not None:
+        _say_erased(res, yes=yes, phone=None)
+    if yes:
+        out_console.print(f"erasure request {view.id}: {view.status} ({view.note})", markup=False)
+
+
+@report_app.command("requests")
+@handle_errors
+def report_requests(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also the decided ones (default: pending only).")
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Erasure requests taken by customer service (`POST /api/v1/erasure-requests`): each
+    waits for an analyst to erase (`report erase --request N --yes`) or decline it
+    (`report decline-request N --reason ...`). Shows how many reports each would erase;
+    never the phone."""
+    from leaktrace.attribution.erasure_requests import erasure_requests
+    from leaktrace.respond.times import shown_time
+
+    ws = open_workspace(resolve_home(home))
+    rows = erasure_requests(ws, pending_only=not all_)
+    if json_out:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        out_console.print("no pending erasure requests" if not all_ else "no erasure requests")
+        return
+    t = Table("id", "received", "taken by", "reason", "status", "reports")
+    for r in rows:
+        status = r.status
+        if r.decided_at:
+            status += f" {shown_time(r.decided_at)} by {r.decided_by}: {r.note}"
+        t.add_row(
+            *(
+                Text(str(cell))
+                for cell in (
+                    r.id,
+                    shown_time(r.received_at),
+                    r.actor,
+                    r.reason,
+                    status,
+                    "" if r.matches is None else r.matches,
+                )
+            )
+        )
+    out_console.print(t)
+
+
+@report_app.command("decline-request")
+@handle_errors
+def report_decline_request(
+    request: Annotated[int, typer.Argument(help="The erasure request's id (`report requests`).")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why it is declined (an Art. 47 exception, an unverified identity); stored "
+            "in clear: no personal details.",
+        ),
+    ],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Decline an erasure request: nothing is erased, the request records who and why, and
+    forgets the phone."""
+    ws = open_workspace(resolve_home(home))
+    _decide_request(ws, request, erase=False, note=reason, yes=True, json_out=json_out)
 
 
 def _say_erased(res: ErasureResult, *, yes: bool, phone: str | None) -> None:

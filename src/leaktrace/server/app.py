@@ -33,7 +33,7 @@ import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
@@ -325,6 +325,27 @@ class CaseRequest(BaseModel):
     occurred: str = Field(min_length=1, max_length=40)
     loss: float
     police_receipt: str = Field(min_length=1, max_length=64)
+
+
+class ErasureRequestIn(BaseModel):
+    """A victim's request, taken by customer service, to erase every report of their phone.
+    Nothing is erased until an analyst decides it; the answer is the same whether or not
+    the phone ever reported."""
+
+    model_config = {"extra": "forbid"}
+
+    phone: str = Field(min_length=1, max_length=32)
+    reason: str | None = Field(default=None, max_length=300)
+
+
+class ErasureDecision(BaseModel):
+    """An analyst's decision on an erasure request: ``erase`` (what it names, now), or
+    ``decline`` with the reason."""
+
+    model_config = {"extra": "forbid"}
+
+    decision: Literal["erase", "decline"]
+    reason: str | None = Field(default=None, max_length=300)
 
 
 class ErasureRequest(BaseModel):
@@ -724,21 +745,16 @@ def _add_api_routes(app: FastAPI) -> None:
     @app.post("/api/v1/reports/erase", tags=["reports"])
     def erase_reports_route(
         svc: ServiceDep,
-        who: Annotated[Principal, Depends(require("analyst", "agent"))],
+        who: Annotated[Principal, Depends(require("analyst"))],
         body: ErasureRequest,
     ) -> dict[str, Any]:
         """Erase victim reports at the person's request (``leaktrace report erase
         --json``): what they told us is deleted, the rows' ids and seals stay. Without
-        ``apply`` nothing changes and the answer lists what would be erased. An agent
-        token erases by the victim's phone only (the person on the line): an outsourced
-        customer-service firm is itself a recipient, and by id it could remove any report,
-        evidence against itself included."""
+        ``apply`` nothing changes and the answer lists what would be erased. Analysts
+        only: customer service takes the person's request (``POST
+        /api/v1/erasure-requests``), which tells it nothing about what is stored."""
         from leaktrace.attribution.erasure import erase_reports
 
-        if who.role == "agent" and body.ids:
-            raise ServerError(
-                403, "an agent token erases by the victim's phone; erasing by id needs an analyst"
-            )
         res = erase_reports(
             svc.workspace(),
             ids=body.ids,
@@ -748,6 +764,55 @@ def _add_api_routes(app: FastAPI) -> None:
             apply=body.apply,
         )
         return res.as_dict()
+
+    @app.post("/api/v1/erasure-requests", tags=["reports"])
+    def request_erasure_route(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require("analyst", "agent"))],
+        body: ErasureRequestIn,
+    ) -> dict[str, Any]:
+        """Customer service records a victim's request to erase their reports (PIPL Art.
+        47). Nothing is looked up or erased: the answer is the request's id whether or not
+        the phone ever reported, so an agent token cannot learn who reported a scam (an
+        outsourced customer-service firm is itself a recipient), nor erase the evidence.
+        An analyst decides it (``leaktrace report requests``)."""
+        from leaktrace.attribution.erasure_requests import PENDING, request_erasure
+
+        rid = request_erasure(
+            svc.workspace(), phone=body.phone, reason=body.reason, actor=f"token:{who.name}"
+        )
+        return {"request_id": rid, "status": PENDING}
+
+    @app.get("/api/v1/erasure-requests", tags=["reports"])
+    def erasure_requests_route(
+        svc: ServiceDep,
+        _who: Annotated[Principal, Depends(require("analyst"))],
+        pending: bool = True,
+    ) -> list[dict[str, Any]]:
+        """The erasure requests (``leaktrace report requests --json``): pending ones with
+        how many stored reports each would erase; ``pending=false`` for all."""
+        from leaktrace.attribution.erasure_requests import erasure_requests
+
+        return [r.as_dict() for r in erasure_requests(svc.workspace(), pending_only=pending)]
+
+    @app.post("/api/v1/erasure-requests/{request_id}", tags=["reports"])
+    def decide_erasure_route(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require("analyst"))],
+        request_id: int,
+        body: ErasureDecision,
+    ) -> dict[str, Any]:
+        """Erase what a pending request names, or decline it with a reason."""
+        from leaktrace.attribution.erasure_requests import decide_erasure_request
+
+        view, res = decide_erasure_request(
+            svc.workspace(),
+            request_id,
+            erase=body.decision == "erase",
+            actor=f"token:{who.name}",
+            note=body.reason,
+        )
+        return {"request": view.as_dict(), **({"erasure": res.as_dict()} if res else {})}
 
     @app.post("/api/v1/telecom/{adapter_name}", tags=["canaries"])
     def telecom_push(

@@ -1,0 +1,208 @@
+"""Erasure requests: customer service takes a victim's request, an analyst decides it.
+
+Why a queue instead of letting customer service erase directly (as the service did until
+session 16):
+
+* **The answer must not tell the agent whether the person reported a scam.** An erasure
+  that answers with the reports it found (or would find) lets whoever holds an agent token
+  ask, phone by phone, who reported — and an outsourced customer-service firm is itself a
+  recipient of the platform's data, so the victims who reported are the evidence against
+  it. :func:`request_erasure` answers the same way whatever is stored: a request id.
+* **Evidence is not removed by the party it may accuse.** With the victims' phones (which
+  it holds) such a firm could erase a wave of reports naming it. A request changes nothing
+  until an analyst of the platform erases (``leaktrace report erase --request N --yes``,
+  ``POST /api/v1/erasure-requests/{id}``) or declines it with a reason (an Art. 47
+  exception: a retention period set by law, a police case that needs the report).
+
+What a request keeps: when, who took it, the reason (a ticket number; a phone or ID number
+in it is refused, as for an erasure) and the phone's keyed digests under every key version
+(what sealed report rows list; never the number). The digests are cleared when the request
+is decided, so a decided request no longer leads to the person. Erasing runs the erasure of
+:mod:`leaktrace.attribution.erasure` and records the decision in the same transaction.
+
+Not sealed or checkpointed: a request deleted from the database before it is decided is
+lost without a trace in ``verify`` (the erasures it leads to are sealed and pinned as any).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leaktrace.attribution.erasure import (
+    ErasureResult,
+    clean_actor,
+    clean_reason,
+    erase_in,
+    phone_digests,
+)
+from leaktrace.attribution.reports import normalise_phone_str
+from leaktrace.attribution.store import ErasureRequestRecord, engine_for
+from leaktrace.errors import InputError
+from leaktrace.lockfile import workspace_lock
+from leaktrace.workspace import Workspace
+
+__all__ = [
+    "DECLINED",
+    "ERASED",
+    "PENDING",
+    "ErasureRequest",
+    "decide_erasure_request",
+    "erasure_requests",
+    "request_erasure",
+]
+
+PENDING = "pending"
+ERASED = "erased"
+DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """One request as an analyst sees it. ``matches``: for a pending request, how many
+    stored reports it would erase now (``None`` once decided: the phone is forgotten)."""
+
+    id: int
+    received_at: str
+    actor: str
+    reason: str
+    status: str
+    decided_at: str | None
+    decided_by: str
+    note: str
+    matches: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "received_at": self.received_at,
+            "actor": self.actor,
+            "reason": self.reason,
+            "status": self.status,
+            "decided_at": self.decided_at,
+            "decided_by": self.decided_by,
+            "note": self.note,
+            "matches": self.matches,
+        }
+
+
+def _view(rec: ErasureRequestRecord, matches: int | None = None) -> ErasureRequest:
+    return ErasureRequest(
+        id=rec.id,
+        received_at=rec.received_at,
+        actor=rec.actor,
+        reason=rec.reason,
+        status=rec.status,
+        decided_at=rec.decided_at,
+        decided_by=rec.decided_by or "",
+        note=rec.note or "",
+        matches=matches,
+    )
+
+
+def _wanted(rec: ErasureRequestRecord) -> set[str]:
+    try:
+        listed = json.loads(rec.phone_digests)
+    except ValueError:
+        return set()
+    return {d for d in listed if isinstance(d, str)} if isinstance(listed, list) else set()
+
+
+def request_erasure(ws: Workspace, *, phone: str, reason: str | None, actor: str) -> int:
+    """Record a victim's request to erase every report of ``phone``; returns its id.
+
+    Nothing is erased and nothing is looked up: the caller learns only that the request is
+    queued, whether or not the phone ever reported (see the module docstring)."""
+    wanted_phone = normalise_phone_str(phone)
+    if wanted_phone is None:
+        raise InputError("phone: not a mainland mobile number (11 digits starting with 1)")
+    rec = ErasureRequestRecord(
+        received_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        actor=clean_actor(actor),
+        reason=clean_reason(reason),
+        phone_digests=json.dumps(sorted(phone_digests(ws, wanted_phone))),
+        status=PENDING,
+        decided_by="",
+        note="",
+    )
+    with Session(engine_for(ws)) as s, s.begin():
+        s.add(rec)
+        s.flush()
+        return int(rec.id)
+
+
+def erasure_requests(ws: Workspace, *, pending_only: bool = True) -> list[ErasureRequest]:
+    """The pending requests (all with ``pending_only`` false), oldest first, with how many
+    reports each pending one would erase."""
+    with Session(engine_for(ws)) as s:
+        query = select(ErasureRequestRecord).order_by(ErasureRequestRecord.id)
+        if pending_only:
+            query = query.where(ErasureRequestRecord.status == PENDING)
+        out = []
+        for rec in list(s.scalars(query)):
+            found = None
+            if rec.status == PENDING:
+                found = erase_in(
+                    s, ws, ids=(), wanted=_wanted(rec), reason="", actor="", apply=False
+                )
+            out.append(_view(rec, None if found is None else len(found.erased)))
+        return out
+
+
+def decide_erasure_request(
+    ws: Workspace,
+    request_id: int,
+    *,
+    erase: bool,
+    actor: str,
+    note: str | None = None,
+    apply: bool = True,
+) -> tuple[ErasureRequest, ErasureResult | None]:
+    """Erase the reports a pending request names (``erase``) or decline it (``note`` says
+    why, required). Without ``apply`` nothing is written: the result says what erasing
+    would erase. The erasures record ``actor`` and the request's number, ticket and taker.
+
+    Raises :class:`InputError` for an unknown request, one already decided, or a decline
+    without a reason."""
+    who = clean_actor(actor)
+    if not erase and not (note or "").strip():
+        raise InputError("say why the request is declined (--reason)")
+    text = clean_reason(note) if (note or "").strip() else ""
+    with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
+        rec = s.get(ErasureRequestRecord, request_id)
+        if rec is None:
+            raise InputError(
+                f"no erasure request has id {request_id} (`leaktrace report requests`)"
+            )
+        if rec.status != PENDING:
+            raise InputError(
+                f"erasure request {request_id} was already decided ({rec.status} "
+                f"{rec.decided_at} by {rec.decided_by})"
+            )
+        result: ErasureResult | None = None
+        if erase:
+            result = erase_in(
+                s,
+                ws,
+                ids=(),
+                wanted=_wanted(rec),
+                # both parts passed their checks; re-checking the joint text could find a
+                # "phone" in the request number followed by the ticket's digits
+                reason=f"erasure request {rec.id}: {rec.reason}"[:300],
+                actor=clean_actor(f"{who} on request {rec.id} taken by {rec.actor}"),
+                apply=apply,
+            )
+        if apply:
+            rec.status = ERASED if erase else DECLINED
+            rec.decided_at = datetime.now(UTC).isoformat(timespec="seconds")
+            rec.decided_by = who
+            erased = f"{len(result.erased)} report(s) erased" if result is not None else ""
+            rec.note = "; ".join(x for x in (erased, text) if x)
+            rec.phone_digests = "[]"
+        view = _view(rec)
+    return view, result

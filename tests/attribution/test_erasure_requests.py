@@ -1,0 +1,155 @@
+"""Erasure requests: customer service queues a victim's request without learning whether
+the phone ever reported, and only an analyst's decision erases (or declines) it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from leaktrace.attribution.erasure_requests import (
+    DECLINED,
+    ERASED,
+    PENDING,
+    decide_erasure_request,
+    erasure_requests,
+    request_erasure,
+)
+from leaktrace.attribution.reports import load_stored_reports
+from leaktrace.attribution.store import load_erasures
+from leaktrace.errors import InputError
+from leaktrace.workspace import Workspace
+from ledger.logs import rows, verify
+
+from .conftest import reported_phones
+
+NEVER_REPORTED = "13700000001"
+
+
+@pytest.fixture
+def ws(erasure_ws: Workspace) -> Workspace:
+    return erasure_ws
+
+
+def _victim(ws: Workspace) -> tuple[str, set[int]]:
+    """A reporting phone and the ids of all its reports."""
+    phones = reported_phones(ws)
+    phone = phones[min(phones)]
+    assert phone != NEVER_REPORTED
+    return phone, {i for i, p in phones.items() if p == phone}
+
+
+def test_a_request_erases_nothing_and_answers_alike_for_any_phone(ws: Workspace) -> None:
+    phone, _ = _victim(ws)
+    before = rows(ws, "select * from victim_reports")
+    a = request_erasure(ws, phone=f"+86 {phone}", reason="工单 7", actor="token:cs-agent")
+    b = request_erasure(ws, phone=NEVER_REPORTED, reason="工单 8", actor="token:cs-agent")
+    assert isinstance(a, int) and isinstance(b, int) and a != b
+    assert rows(ws, "select * from victim_reports") == before
+    assert not load_erasures(ws)
+    stored = json.dumps(rows(ws, "select * from erasure_requests"), ensure_ascii=False)
+    assert phone not in stored and NEVER_REPORTED not in stored  # digests only
+
+
+def test_an_analyst_sees_how_many_reports_each_request_would_erase(ws: Workspace) -> None:
+    phone, theirs = _victim(ws)
+    a = request_erasure(ws, phone=phone, reason=None, actor="token:cs-agent")
+    b = request_erasure(ws, phone=NEVER_REPORTED, reason=None, actor="token:cs-agent")
+    listed = {r.id: r for r in erasure_requests(ws)}
+    assert (listed[a].matches, listed[b].matches) == (len(theirs), 0)
+    assert {r.status for r in listed.values()} == {PENDING}
+    assert listed[a].reason.startswith("个人信息主体请求删除")  # the default reason
+
+
+def test_erasing_a_request_erases_that_phone_only_and_forgets_it(ws: Workspace) -> None:
+    phone, theirs = _victim(ws)
+    others = {s.id for s in load_stored_reports(ws)} - theirs
+    rid = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs-agent")
+
+    view, dry = decide_erasure_request(ws, rid, erase=True, actor="cli:ana", apply=False)
+    assert dry is not None and set(dry.erased) == theirs and not dry.applied
+    assert view.status == PENDING and {s.id for s in load_stored_reports(ws)} >= theirs
+
+    view, res = decide_erasure_request(ws, rid, erase=True, actor="cli:ana")
+    assert res is not None and set(res.erased) == theirs and res.applied
+    assert (view.status, view.decided_by) == (ERASED, "cli:ana")
+    assert view.note == f"{len(theirs)} report(s) erased"
+    assert {s.id for s in load_stored_reports(ws)} == others
+    erasures = load_erasures(ws)
+    assert {erasures[i].reason for i in theirs} == {f"erasure request {rid}: 工单 7"}
+    assert {erasures[i].actor for i in theirs} == {
+        f"cli:ana on request {rid} taken by token:cs-agent"
+    }
+    assert rows(ws, f"select phone_digests from erasure_requests where id = {rid}") == [("[]",)]
+    assert [r.matches for r in erasure_requests(ws, pending_only=False)] == [None]
+    assert erasure_requests(ws) == []
+    verify(ws)
+
+    with pytest.raises(InputError, match="already decided"):
+        decide_erasure_request(ws, rid, erase=True, actor="cli:ana")
+
+
+def test_a_declined_request_erases_nothing_and_says_why(ws: Workspace) -> None:
+    phone, theirs = _victim(ws)
+    rid = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs-agent")
+    with pytest.raises(InputError, match="declined"):
+        decide_erasure_request(ws, rid, erase=False, actor="cli:ana", note=" ")
+    view, res = decide_erasure_request(
+        ws, rid, erase=False, actor="cli:ana", note="公安机关调查中 (案号 A-12)"
+    )
+    assert res is None and (view.status, view.note) == (DECLINED, "公安机关调查中 (案号 A-12)")
+    assert {s.id for s in load_stored_reports(ws)} >= theirs
+    assert rows(ws, f"select phone_digests from erasure_requests where id = {rid}") == [("[]",)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"phone": "12345", "reason": None}, "not a mainland mobile number"),
+        ({"phone": "13912345678", "reason": "客户 139 1234 5678"}, "phone or ID card"),
+    ],
+)
+def test_a_bad_request_is_refused(ws: Workspace, kwargs: dict[str, str], says: str) -> None:
+    with pytest.raises(InputError, match=says):
+        request_erasure(ws, actor="token:cs-agent", **kwargs)  # type: ignore[arg-type]
+    assert rows(ws, "select count(*) from erasure_requests") == [(0,)]
+
+
+def test_unknown_request(ws: Workspace) -> None:
+    with pytest.raises(InputError, match="no erasure request has id 42"):
+        decide_erasure_request(ws, 42, erase=True, actor="cli:ana")
+
+
+def test_the_cli_lists_erases_and_declines_requests(ws: Workspace) -> None:
+    phone, theirs = _victim(ws)
+    a = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs-agent")
+    b = request_erasure(ws, phone=NEVER_REPORTED, reason="工单 8", actor="token:cs-agent")
+
+    listed = run_cli("report", "requests", "--json", home=ws.home)
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["id"], r["matches"]) for r in json.loads(listed.stdout)] == [
+        (a, len(theirs)),
+        (b, 0),
+    ]
+    table = run_cli("report", "requests", home=ws.home)
+    assert "工单 7" in table.stdout and phone not in table.stdout + table.stderr
+
+    dry = run_cli("report", "erase", "--request", str(a), home=ws.home)
+    assert dry.returncode == 0 and "would be erased" in dry.stdout
+    done = run_cli("report", "erase", "--request", str(a), "--yes", "--json", home=ws.home)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert set(got["erasure"]["erased"]) == theirs and got["request"]["status"] == ERASED
+
+    declined = run_cli("report", "decline-request", str(b), "--reason", "未核实身份", home=ws.home)
+    assert declined.returncode == 0 and "declined" in declined.stdout
+
+    again = run_cli("report", "erase", "--request", str(a), "--yes", home=ws.home)
+    assert again.returncode == 2 and "already decided" in again.stderr
+    assert "Traceback" not in again.stderr
+    mixed = run_cli("report", "erase", "1", "--request", str(a), home=ws.home)
+    assert mixed.returncode == 2 and "--request" in mixed.stderr
+    assert run_cli("report", "requests", home=ws.home).stdout.strip() == (
+        "no pending erasure requests"
+    )
