@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,3 +274,63 @@ def test_revoking_a_token_signs_its_holder_out(page: Page, site: Site) -> None:
         revoke_token(site.home, "browser-analyst")
     page.goto("/dashboard")
     assert _path(page) == "/login"
+
+
+# --------------------------------------------------------------------------- erasure requests
+
+ERASING_PHONE = "13912340077"  # reports only for this test (the workspace is shared)
+
+
+def test_customer_service_takes_an_erasure_request_and_an_analyst_decides(
+    page: Page, site: Site
+) -> None:
+    """The agent's page answers alike whether or not the phone reported; the analyst sees
+    the request with its count on the dashboard and erases (or declines) it there."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from leaktrace.attribution.reports import load_stored_reports
+
+    added = page.request.post(
+        "/api/v1/reports",
+        data=json.dumps(
+            [{"victim_phone": ERASING_PHONE, "reported_at": "2025-05-01T10:00:00", "caller": "95"}]
+        ),
+        headers={"Authorization": f"Bearer {site.agent}", "Content-Type": "application/json"},
+    )
+    assert added.ok, added.text()
+    ids = added.json()["ids"]
+
+    _sign_in(page, site.agent)
+    assert _path(page) == "/cases"
+    answers = []
+    for phone, ticket in ((ERASING_PHONE, "工单 31"), ("13700000077", "工单 32")):
+        page.fill("#erasure-phone", phone)
+        page.fill("#erasure-reason", ticket)
+        _submit(page, "#request-erasure")
+        answers.append(page.locator("#erasure-requested").inner_text())
+    asked, never = (int(re.search(r"编号 (\d+)", a).group(1)) for a in answers)  # type: ignore[union-attr]
+    assert answers[0].replace(str(asked), "N") == answers[1].replace(str(never), "N")
+    page.fill("#erasure-phone", "12")
+    _submit(page, "#request-erasure")
+    expect(page.locator("#erasure-error")).to_contain_text("not a mainland mobile number")
+    assert set(ids) <= {s.id for s in load_stored_reports(site.ws)}  # nothing erased yet
+
+    page.context.clear_cookies()
+    _sign_in(page, site.analyst)
+    table = page.locator("#erasure-requests")
+    expect(table.locator("tr", has_text="工单 31").locator("td").nth(4)).to_have_text("1")
+    expect(table.locator("tr", has_text="工单 32").locator("td").nth(4)).to_have_text("0")
+    assert ERASING_PHONE not in page.content()
+    _submit(page, f"#erase-{asked}")
+    expect(page.locator("#erasure-done")).to_have_text(
+        f"Request {asked}: erased (1 report(s) erased)"
+    )
+    assert not set(ids) & {s.id for s in load_stored_reports(site.ws)}
+    _submit(page, f"#decline-{never}")  # no reason given
+    expect(page.locator("#erasure-error")).to_contain_text("declined")
+    page.fill(f"#decline-reason-{never}", "无此用户报案记录")
+    _submit(page, f"#decline-{never}")
+    expect(page.locator("#erasure-done")).to_contain_text(f"Request {never}: declined")
+    expect(page.locator("#erasure-requests tr", has_text="工单 3")).to_have_count(0)

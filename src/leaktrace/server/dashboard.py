@@ -117,6 +117,8 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
         incidents_error = ""
     except LeaktraceError as exc:  # a tampered record must not hide the rest of the page
         incidents, incidents_error = [], public_message(service.home, exc)
+    from leaktrace.attribution.erasure_requests import erasure_requests
+
     return _page(
         "dashboard.html",
         status,
@@ -127,6 +129,7 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
         recipients=recipients,
         releases=list(reversed(entries))[:100],
         release_count=len(entries),
+        erasure_requests=erasure_requests(ws),
         **extra,
     )
 
@@ -293,6 +296,60 @@ def add_dashboard_routes(app: FastAPI) -> None:
         except LeaktraceError as exc:
             return _cases_page(request, who, 400, error=public_message(service.home, exc))
         return _cases_page(request, who, case=case, incident_id=incident)
+
+    @app.post("/cases/erasure-request", response_class=HTMLResponse, include_in_schema=False)
+    def erasure_request_form(
+        request: Request,
+        phone: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Customer service takes a person's erasure request; the page answers the same
+        whatever is stored (see :mod:`leaktrace.attribution.erasure_requests`)."""
+        from leaktrace.attribution.erasure_requests import request_erasure
+
+        who = _signed_in(request, "analyst", "agent")
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        try:
+            rid = request_erasure(
+                service.workspace(), phone=phone, reason=reason, actor=f"token:{who.name}"
+            )
+        except LeaktraceError as exc:
+            return _cases_page(request, who, 400, erasure_error=public_message(service.home, exc))
+        return _cases_page(request, who, erasure_request=rid)
+
+    @app.post(
+        "/dashboard/erasure-requests/{request_id}",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    def erasure_decision_form(
+        request: Request,
+        request_id: int,
+        decision: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "",
+    ) -> Response:
+        from leaktrace.attribution.erasure_requests import decide_erasure_request
+
+        who = _analyst(request)
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        if decision not in ("erase", "decline"):
+            return _dashboard(request, who, 400, erasure_error="decide erase or decline")
+        try:
+            view, _ = decide_erasure_request(
+                service.workspace(),
+                request_id,
+                erase=decision == "erase",
+                actor=f"token:{who.name}",
+                note=reason,
+            )
+        except LeaktraceError as exc:
+            message = public_message(service.home, exc)
+            return _dashboard(request, who, 400, erasure_error=message)
+        return _dashboard(request, who, erasure_done=view)
 
     @app.post("/dashboard/trace", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_trace(
