@@ -40,6 +40,10 @@ recognisable prefix (or, at ``province`` level, no province) becomes null — wi
 passed through. Short forms without suffixes (浙江杭州西湖区, 浙江金华义乌市) are recognised
 only at district level, as one district-like token; before a table city or county-level city
 only a province or city name of the table may stand (浙江杭州市, 浙江义乌市), never free text.
+Two kinds of names are kept only after their own province or city (``_HOME_PAIRS``): the
+national new areas the table lacks (四川省成都市天府新区, not 浙江省杭州市天府新区) and the
+table's districts the rule cannot take whole because they hold a street character or 市
+(河北省邯郸市肥乡区, 湖北省荆州市沙市区), looked up in the text after the city.
 The regex keeps a second table city after the first (浙江省杭州市宁波市…: see _PATTERNS), and
 any table county-level city after any city; a check after it (``_where_it_belongs``) keeps
 a …市 only under the name it belongs to (浙江省杭州市东方市场 → 浙江省杭州市, 广东省东莞市海城市
@@ -192,11 +196,13 @@ _SHORT_FORMS_BY_HAND = ("达茂旗",)
 
 def _district_names() -> pl.Series:
     """Every county-level name of the table that is not a ``…市`` (区, 县, 旗, 自治县 …, and
-    神农架林区, which the table lists as a city), their short forms, and the few it lacks."""
+    神农架林区, which the table lists as a city), their short forms and the short forms
+    written by hand: the names kept wherever they stand. Not the new areas the table lacks
+    (``_DISTRICTS_THE_TABLE_LACKS``): those are kept only at home (``_HOME_PAIRS``)."""
     names = {d for _p, _c, districts in _REGIONS for d in districts if not d.endswith("市")}
     names |= {c for _p, c, _d in _REGIONS if c and not c.endswith(("市", "自治州", "地区", "盟"))}
     names |= {f for n in names if (f := _short_form(n))}
-    names |= set(_DISTRICTS_THE_TABLE_LACKS) | set(_SHORT_FORMS_BY_HAND)
+    names |= set(_SHORT_FORMS_BY_HAND)
     return pl.Series(sorted(names), dtype=pl.String)
 
 
@@ -207,9 +213,38 @@ def _prefecture_short_forms() -> list[str]:
     return _literals(forms)
 
 
-_DISTRICTS_THE_TABLE_LACKS = ("雄安新区",)
-"""Longer than ``_SHORT_DISTRICT`` and used in addresses, but not in the table. Written by
-hand."""
+# The State Council's national new areas (国家级新区), all 19 it has approved (1992-2017:
+# 国务院 approvals, listed in 国家发展改革委's 《国家级新区发展报告》), each with the
+# province and the cities (地级市) it lies in. Three are districts of the table (上海市浦东新区,
+# 天津市滨海新区, 重庆市两江新区), kept as any table district; the other 16 are functional areas
+# (功能区), not administrative divisions, but addresses name them where a district stands
+# (四川省成都市天府新区华阳街道), and each is a large, public area (hundreds to thousands of km²),
+# no finer than a district. Longer than ``_SHORT_DISTRICT``, so without this list they were cut
+# to the city. Kept only after their own province and/or city (or bare), never after another
+# (杭州市天府新区 is a compound's name, not the area): see ``_HOME_PAIRS``. The cities: 西咸 and
+# 贵安 straddle two cities each, 天府 成都 and 眉山, 赣江 南昌 and 九江; 滇中 lies in 昆明 (安宁,
+# 嵩明, 官渡); 雄安 is 保定's 雄县, 容城 and 安新. Other functional areas (郑东新区, 苏州工业园区,
+# the many 高新区 and 经开区) are not listed: they are no state-level list, and the short ones
+# (高新区, 经开区) pass by ``_SHORT_DISTRICT`` anyway. Written by hand.
+_DISTRICTS_THE_TABLE_LACKS = {
+    "舟山群岛新区": ("浙江省", ("舟山市",)),
+    "兰州新区": ("甘肃省", ("兰州市",)),
+    "南沙新区": ("广东省", ("广州市",)),
+    "西咸新区": ("陕西省", ("西安市", "咸阳市")),
+    "贵安新区": ("贵州省", ("贵阳市", "安顺市")),
+    "西海岸新区": ("山东省", ("青岛市",)),
+    "金普新区": ("辽宁省", ("大连市",)),
+    "天府新区": ("四川省", ("成都市", "眉山市")),
+    "湘江新区": ("湖南省", ("长沙市",)),
+    "江北新区": ("江苏省", ("南京市",)),
+    "福州新区": ("福建省", ("福州市",)),
+    "滇中新区": ("云南省", ("昆明市",)),
+    "哈尔滨新区": ("黑龙江省", ("哈尔滨市",)),
+    "长春新区": ("吉林省", ("长春市",)),
+    "赣江新区": ("江西省", ("南昌市", "九江市")),
+    "雄安新区": ("河北省", ("保定市",)),
+}
+"""Name → (its province, the cities it lies in)."""
 _SHORT_DISTRICT = 3
 """A …区 kept by rule that the table does not know is kept when it has at most this many
 characters, suffix included: real names are nearly all that short (临平区 and 钱塘区 of 2021
@@ -249,19 +284,77 @@ _DISTRICT = (
 )
 
 
-def _names_the_rule_cuts() -> str:
-    """The table's county-level names (and short forms) the rule does not take whole, as
-    an alternation, longest first: 红旗区 and 社旗县 (the rule stops at the first 旗), 梅县区
-    and 沙县区 (at the first 县), 加格達奇區 (the table's 區). With the rule alone
-    广东省梅州市梅县区 kept 梅县, no name of the table, which ``_real_district`` would cut to
-    the city; it looks these up in the address instead. Not in the regex itself: 41 more
-    literals there made the whole pattern twice as slow (its lazy DFA's cache)."""
+def _names_the_rule_cuts() -> list[str]:
+    """The table's county-level names (and short forms) the rule does not take whole,
+    longest first (34 of them): 红旗区 and 社旗县 (the rule stops at the first 旗), 梅县区 and
+    沙县区 (at the first 县), 加格達奇區 (the table's 區), and the names holding a character
+    that starts street-level text or a 市 (肥乡区, 孟村回族自治县 and 孟村县, 天镇县, 榆社县,
+    沙市区: the rule cannot pass it). With the rule alone 广东省梅州市梅县区 kept 梅县, no name
+    of the table, which ``_real_district`` would cut to the city, and 河北省邯郸市肥乡区 kept
+    only 河北省邯郸市; :func:`_taken_whole` looks these up in the address instead. Not in the
+    regex itself: 41 more literals there made the whole pattern twice as slow (its lazy
+    DFA's cache)."""
     names = _DISTRICT_SERIES
-    whole = names.str.extract(f"^({_DISTRICT_RULE})$", 1)
-    return "|".join(_literals(names.filter(whole.is_null()).to_list()))
+    whole = names.str.extract(f"^({_DISTRICT})$", 1)
+    return _literals(names.filter(whole.is_null()).to_list())
 
 
-_WHOLE_NAME = f"^(?:{_names_the_rule_cuts()})"
+_CUT_NAMES = _names_the_rule_cuts()
+_WHOLE_NAME = "^(?:{})".format("|".join(_CUT_NAMES))
+_NEW_AREA = "(?:{})$".format("|".join(_literals(list(_DISTRICTS_THE_TABLE_LACKS))))
+
+
+def _written_before(province: str, city: str) -> set[str]:
+    """How an address may write, before a district, where it lies, without whitespace:
+    nothing, its province, its city or both, each in full or in short form (四川省成都市,
+    四川成都, 成都市, 四川省, 四川, "" …; 北京市 and 北京 for a 直辖市, which has no city)."""
+    stem = _province_stem(province)
+    provinces = {"", province, stem, stem[:2]}
+    cities = {""}
+    if city.endswith("市"):
+        cities |= {city, city[:-1]}
+    elif city:
+        cities |= {city, _short_form(city) or city}
+    return {p + c for p in provinces for c in cities}
+
+
+def _home_pairs() -> set[str]:
+    """``"前|名"`` pairs (四川省成都市|天府新区, 河北省邯郸市|肥乡区, 河北|肥乡区, |肥乡区 …):
+    the places after which a new area of ``_DISTRICTS_THE_TABLE_LACKS`` or a table name the
+    rule cuts (``_CUT_NAMES``) is kept, as :func:`_written_before` writes them.
+
+    Why bound to their place (a table district the rule takes whole is kept after any
+    city): these names are looked up in text the rule refused or never reached (a 乡, 镇 or
+    村 starts street-level text), and they are made of words a compound or street elsewhere
+    may start with (天府, 江北, 新乡, 东乡: 浙江省杭州市天府新区花园, 浙江省杭州市肥乡区路).
+    After their own province or city such a name says no more than the district; after
+    another one it is cut. Bare (nothing written before) is kept, as a bare district of the
+    rule is (西湖区文三路 → 西湖区)."""
+    pairs: set[str] = set()
+    for name, (province, cities) in _DISTRICTS_THE_TABLE_LACKS.items():
+        for city in cities:
+            pairs |= {f"{where}|{name}" for where in _written_before(province, city)}
+    cut = set(_CUT_NAMES)
+    for province, city, districts in _REGIONS:
+        forms = set(districts) | {f for d in districts if (f := _short_form(d))}
+        for form in forms & cut:
+            pairs |= {f"{where}|{form}" for where in _written_before(province, city)}
+    return pairs
+
+
+_HOME_PAIRS = pl.Series(sorted(_home_pairs()), dtype=pl.String)
+_HOMES = pl.Series(
+    sorted({where for pair in _HOME_PAIRS if (where := pair.split("|")[0])}), dtype=pl.String
+)
+"""The non-empty places of ``_HOME_PAIRS``: a kept prefix that is one of them (written the
+way :func:`_written_place` gives) may be followed by a name of ``_CUT_NAMES``."""
+
+
+def _written_place(prefix: pl.Series) -> pl.Series:
+    """A kept prefix as ``_HOME_PAIRS`` writes the place: without whitespace and without a
+    final 市辖区 (河北省 邯郸市 市辖区 → 河北省邯郸市)."""
+    return prefix.str.replace_all(r"\s", "").str.strip_suffix("市辖区")
+
 
 # Each level's pattern: group 1 is the kept prefix. Whitespace is only taken before a part, so
 # group 1 never ends in it, and every alternative takes at least one part. Before a table city
@@ -336,14 +429,20 @@ def _checked(kept: pl.Series, address: pl.Series, *, district: bool) -> pl.Serie
     benchmark's 1M), so the checks run on those, and only the rows whose prefix changes
     are touched: per 1M addresses about 0.02 s instead of 0.14 s for the checks on every
     row (bench/address_ab.py). Only a district the rule stopped inside of (梅县区 kept as
-    梅县) needs the row's own address: it is looked up there on those rows."""
+    梅县) or before (肥乡区: the prefix ends at 河北省邯郸市) needs the row's own address: it
+    is looked up there on those rows, the ones whose prefix changed or is a place such a
+    name belongs to (``_HOMES``)."""
     distinct = kept.drop_nulls().unique()
     # the checks scatter into the Series they are given (Series.scatter works in place)
     fixed = _where_it_belongs(_real_district(distinct.clone()) if district else distinct.clone())
-    changed = fixed.ne_missing(distinct)
-    if not changed.any():
+    look = fixed.ne_missing(distinct)
+    if district:
+        # and the prefixes a district the rule cuts may follow (河北省邯郸市 + 肥乡区): the
+        # rows of a few cities that were written without a district, or with such a one
+        look |= _written_place(fixed).is_in(_HOMES.implode()).fill_null(False)
+    if not look.any():
         return kept
-    old, new = distinct.filter(changed), fixed.filter(changed)
+    old, new = distinct.filter(look), fixed.filter(look)
     at = kept.is_in(old.implode()).arg_true()
     value = kept.gather(at).replace_strict(old, new, return_dtype=pl.String)
     if district:
@@ -352,13 +451,16 @@ def _checked(kept: pl.Series, address: pl.Series, *, district: bool) -> pl.Serie
 
 
 def _taken_whole(stem: pl.Series, address: pl.Series) -> pl.Series:
-    """``stem`` (a prefix the checks cut back to), with the table name the rule stopped
-    inside of that follows it in ``address``, if one does (广东省梅州市 + 梅县区)."""
+    """``stem`` (a prefix the checks cut back to, or one a district may follow), with the
+    table name the rule stops inside of or before that follows it in ``address``, if one
+    does and ``stem`` is its place (广东省梅州市 + 梅县区, 河北省邯郸市 + 肥乡区; not
+    浙江省杭州市 + 肥乡区: ``_HOME_PAIRS``)."""
     head = stem.fill_null("")
     after = address.str.strip_chars_start().str.strip_prefix(head)
     gap = after.str.extract(r"^\s*(?:市辖区\s*)?", 0).fill_null("")
-    whole = head + gap + after.str.strip_prefix(gap).str.extract(_WHOLE_NAME, 0)
-    return whole.fill_null(stem)
+    name = after.str.strip_prefix(gap).str.extract(_WHOLE_NAME, 0)
+    home = (_written_place(head + gap) + "|" + name).is_in(_HOME_PAIRS.implode())
+    return (head + gap + name).zip_with(home.fill_null(False), stem)
 
 
 def _real_district(prefix: pl.Series) -> pl.Series:
@@ -408,6 +510,8 @@ def _real_district(prefix: pl.Series) -> pl.Series:
     name = rest.str.strip_prefix(
         pl.select(pl.when(no_city).then(short).otherwise(pl.lit(""))).to_series()
     )
+    new_area = kept.str.extract(_NEW_AREA, 0)
+    at_home = _written_place(kept.str.strip_suffix(new_area)) + "|" + new_area
     real = (
         (rest == "")
         | name.is_in(names)
@@ -416,6 +520,7 @@ def _real_district(prefix: pl.Series) -> pl.Series:
             & name.str.ends_with("区")
             & ~name.str.contains("[州盟]")
         )
+        | at_home.is_in(_HOME_PAIRS.implode())
     ).fill_null(False)
     return prefix.scatter(at.filter(~real), city.filter(~real))
 
