@@ -455,3 +455,19 @@ def test_float_phones_are_released_as_digits_like_the_file_path(
         .str.contains(r"^1[3-9][0-9]{9}$")
         .all()
     )
+
+
+def test_swapped_name_and_phone_headers_are_refused(
+    spark: object, workspace: Workspace, tmp_path: Path
+) -> None:
+    """As on one machine: names under the phone's header would be sent under the phone's
+    masking (a courier keeps phones), so the release is refused before any task runs."""
+    from leaktrace.spark import release_spark
+
+    shop = generate_orders(300, seed=8)
+    src = tmp_path / "swapped.parquet"
+    shop.rename({"name": "_n"}).rename({"phone": "name"}).rename({"_n": "phone"}).write_parquet(src)
+    sdf = spark.read.parquet(str(src))  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match=r"column 'name' is read as name .* look like phone"):
+        release_spark(sdf, recipient="zto", workspace=workspace, out=tmp_path / "zto")
+    assert not (tmp_path / "zto").exists() and Ledger(workspace).entries() == []

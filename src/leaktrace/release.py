@@ -739,11 +739,18 @@ def _frames_from(
 
     if isinstance(data, (str, Path)):
         src = open_table(Path(data), columns=columns, batch_rows=BATCH_ROWS, encoding=encoding)
+        try:
+            src.check_headers(roles)
+        except InputError:
+            src.close()
+            raise
         return src.iter_batches(roles), file_sha256_in_background(Path(data)), src, src.times
     if encoding is not None:
         raise InputError("an encoding applies to an input file, not to a data frame")
     times = UnreadableTimes()
-    df = read_frame(data, columns=columns, times=times)
+    df = read_frame(
+        data, columns=columns, times=times, check_headers=ROLE_NAMES if roles is None else roles
+    )
     buf = io.BytesIO()
     df.write_ipc(buf)
     digest: Future[str] = Future()

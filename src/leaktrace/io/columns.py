@@ -40,12 +40,16 @@ from leaktrace.pii.text import canonical
 from leaktrace.roles import ROLE_NAMES, Role
 
 __all__ = [
+    "CONTRADICTION_MARGIN",
     "COURIERS",
     "HEADER_SYNONYMS",
     "MIN_SCORE",
+    "SENSITIVE_ROLES",
+    "HeaderContradiction",
     "RoleAssignment",
     "RoleMap",
     "content_scores",
+    "header_contradictions",
     "infer_roles",
     "match_header",
     "normalise_header",
@@ -616,3 +620,73 @@ def infer_roles(
         unrecognised=[c for c in columns if c not in taken],
         columns=columns,
     )
+
+
+SENSITIVE_ROLES: tuple[Role, ...] = (
+    Role.NAME,
+    Role.PHONE,
+    Role.ID_NUMBER,
+    Role.ADDRESS,
+    Role.EMAIL,
+)
+"""Roles whose values identify or locate a person: a column holding them under another
+role's header would be sent under that role's (weaker) masking."""
+
+CONTRADICTION_MARGIN = 0.2
+"""How much better a sensitive role must fit a column's values than its header's role."""
+
+
+@dataclass(frozen=True)
+class HeaderContradiction:
+    """A column whose header names one role while its values fit a sensitive other one."""
+
+    column: str
+    header_role: Role
+    content_role: Role
+    header_score: float
+    content_score: float
+
+    def message(self, source: str) -> str:
+        """One line for the user; never quotes a value (they are personal data)."""
+        return (
+            f"{source}: column {self.column!r} is read as {self.header_role.value} from its "
+            f"header, but its values look like {self.content_role.value} (scores "
+            f"{self.content_score:.2f} against {self.header_score:.2f} on the first "
+            f"{SAMPLE_VALUES:,} values), and would be masked as {self.header_role.value}: "
+            "the headers may be swapped or shifted. Fix the headers, or name the column's "
+            "role in the policy's `columns` (docs/policy.md)"
+        )
+
+
+def header_contradictions(
+    df: pl.DataFrame, roles: RoleMap, only: Iterable[str] | None = None
+) -> list[HeaderContradiction]:
+    """Columns placed by their header (among roles ``only``, all when None) whose values
+    fit a *sensitive* other role clearly better: by at least :data:`CONTRADICTION_MARGIN`
+    and at least :data:`MIN_SCORE`.
+
+    Why: a release masks a column by its role, so a frame whose 姓名 and 手机 headers were
+    swapped upstream would send the names under the phone's ``keep`` (a courier's) in
+    clear; one whose 商品 header sits over the addresses would send every street and room.
+    Headers win over content in :func:`infer_roles` (they are the stronger evidence when
+    true), so this is a check after the fact, for releases; a trace reads adversarial
+    files and does not ask. Roles named in a policy (``via == "override"``) and placed by
+    content are not checked. ``df`` is the sample ``roles`` was inferred from.
+    """
+    wanted = None if only is None else {str(r) for r in only}
+    placed = [
+        a
+        for a in roles.assignments.values()
+        if a.via == "header" and (wanted is None or a.role.value in wanted)
+    ]
+    if not placed:
+        return []
+    scores = content_scores(df, [a.column for a in placed])
+    out = []
+    for a in placed:
+        own = scores.get((a.column, a.role), 0.0)
+        rivals = [(scores.get((a.column, r), 0.0), r) for r in SENSITIVE_ROLES if r is not a.role]
+        best, role = max(rivals, key=lambda t: t[0])
+        if best >= MIN_SCORE and best >= own + CONTRADICTION_MARGIN:
+            out.append(HeaderContradiction(a.column, a.role, role, own, best))
+    return out

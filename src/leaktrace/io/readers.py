@@ -40,7 +40,12 @@ from xml.sax.saxutils import unescape
 import polars as pl
 
 from leaktrace.errors import InputError
-from leaktrace.io.columns import RoleMap, infer_roles, row_looks_like_data
+from leaktrace.io.columns import (
+    RoleMap,
+    header_contradictions,
+    infer_roles,
+    row_looks_like_data,
+)
 from leaktrace.io.datetimes import parse_datetime
 from leaktrace.io.encoding import (
     SAMPLE_BYTES,
@@ -1062,8 +1067,18 @@ class TableSource:
         self.roles: RoleMap = infer_roles(
             sample, columns, use_headers=self.has_header, source=str(self.path)
         )
+        self._sample = sample
         if len(self.roles) == 0:
             raise InputError(f"{self.path}: no usable columns (no column matched any role)")
+
+    def check_headers(self, roles: Iterable[str] | None = None) -> None:
+        """Refuse (:class:`InputError`, naming the column) a file whose header places a
+        column under one role while its values look like a sensitive other one
+        (:func:`~leaktrace.io.columns.header_contradictions`): a release must not mask
+        names as phones. ``roles``: the roles the caller reads (all when None)."""
+        found = header_contradictions(self._sample, self.roles, roles)
+        if found:
+            raise InputError(found[0].message(str(self.path)))
 
     @property
     def encoding(self) -> str | None:
@@ -1266,9 +1281,12 @@ def read_frame(
     *,
     columns: dict[str, str] | None = None,
     times: UnreadableTimes | None = None,
+    check_headers: Iterable[str] | None = None,
 ) -> pl.DataFrame:
     """Role-normalise an in-memory frame (Polars, or pandas if installed); ``times``, when
-    given, counts its order times that were text but not a time."""
+    given, counts its order times that were text but not a time. ``check_headers``: roles
+    whose columns are refused when their values contradict their header (see
+    :meth:`TableSource.check_headers`; a release passes the roles it reads)."""
     if not isinstance(df, pl.DataFrame):
         try:
             import pandas as pd
@@ -1283,6 +1301,10 @@ def read_frame(
     roles = infer_roles(frame, columns, source="data frame")
     if len(roles) == 0:
         raise InputError("data frame: no usable columns (no column matched any role)")
+    if check_headers is not None:
+        found = header_contradictions(frame.head(SAMPLE_ROWS), roles, check_headers)
+        if found:
+            raise InputError(found[0].message("data frame"))
     out = normalise_frame(frame, roles)
     if times is not None:
         times.add(frame, out, roles, 0)
