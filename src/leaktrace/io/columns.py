@@ -452,21 +452,38 @@ def content_scores(
 ) -> dict[tuple[str, Role], float]:
     """Mean per-value score of each role on the first ≤1000 non-null values of each column.
 
-    One ``select`` evaluates every (column, role) pair, vectorised.
+    The columns' samples are stacked into one column and each role's scorer runs once over
+    it (a lazy query, so that the subexpressions a scorer repeats, such as the ID
+    checksum's normalised text, are computed once); the means are then taken per column.
+    Why: scoring each (column, role) pair as its own expression cost 0.43 s for the 14
+    columns of an order export, most of it evaluating the same normalisation again and
+    again, and every headerless file a trace reads pays it.
     """
     roles = list(_SCORERS) if roles is None else list(roles)
     if not columns or not roles or df.height == 0:
         return {}
-    exprs: list[pl.Expr] = []
-    keys: list[tuple[str, Role]] = []
-    for c in columns:
+    parts = []
+    for i, c in enumerate(columns):
         v = canonical(pl.col(c).cast(pl.String)).drop_nulls()
         v = v.filter(v.str.len_chars() > 0).head(SAMPLE_VALUES)
-        for r in roles:
-            exprs.append(_SCORERS[r](v).mean().alias(f"{len(keys)}"))
-            keys.append((c, r))
-    row = df.select(exprs).row(0)
-    return {k: float(s or 0.0) for k, s in zip(keys, row, strict=True)}
+        parts.append(df.select(pl.lit(i, dtype=pl.Int32).alias("c"), v.alias("v")))
+    stacked = pl.concat(parts)
+    names = [f"s{j}" for j in range(len(roles))]
+    per_value = (
+        stacked.lazy()
+        .select(
+            pl.col("c"),
+            *[_SCORERS[r](pl.col("v")).alias(n) for r, n in zip(roles, names, strict=True)],
+        )
+        .collect()
+    )
+    means = per_value.group_by("c").agg(pl.col(names).mean())
+    out = {(c, r): 0.0 for c in columns for r in roles}
+    for row in means.iter_rows():
+        column = columns[row[0]]
+        for r, score in zip(roles, row[1:], strict=True):
+            out[(column, r)] = float(score or 0.0)
+    return out
 
 
 def row_looks_like_data(values: Sequence[str | None]) -> bool:
@@ -681,12 +698,22 @@ def header_contradictions(
     ]
     if not placed:
         return []
-    scores = content_scores(df, [a.column for a in placed])
+    # the sensitive roles for every column first, the column's own role only where one
+    # of them fits (rarely): scoring a release's columns costs it about 20 ms per file
+    rivals = content_scores(df, [a.column for a in placed], SENSITIVE_ROLES)
     out = []
     for a in placed:
-        own = scores.get((a.column, a.role), 0.0)
-        rivals = [(scores.get((a.column, r), 0.0), r) for r in SENSITIVE_ROLES if r is not a.role]
-        best, role = max(rivals, key=lambda t: t[0])
-        if best >= MIN_SCORE and best >= own + CONTRADICTION_MARGIN:
+        best, role = max(
+            ((rivals[(a.column, r)], r) for r in SENSITIVE_ROLES if r is not a.role),
+            key=lambda t: t[0],
+        )
+        if best < MIN_SCORE:
+            continue
+        own = (
+            rivals[(a.column, a.role)]
+            if a.role in SENSITIVE_ROLES
+            else content_scores(df, [a.column], [a.role])[(a.column, a.role)]
+        )
+        if best >= own + CONTRADICTION_MARGIN:
             out.append(HeaderContradiction(a.column, a.role, role, own, best))
     return out
