@@ -153,3 +153,19 @@ def test_the_cli_lists_erases_and_declines_requests(ws: Workspace) -> None:
     assert run_cli("report", "requests", home=ws.home).stdout.strip() == (
         "no pending erasure requests"
     )
+
+
+def test_one_taker_may_not_bury_the_analysts_list(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leaktrace.attribution.erasure_requests as module
+
+    monkeypatch.setattr(module, "MAX_PENDING_PER_TAKER", 3)
+    for i in range(3):
+        request_erasure(ws, phone=f"1370000000{i}", reason=None, actor="token:cs-agent")
+    with pytest.raises(InputError, match="3 erasure requests taken by this token are still"):
+        request_erasure(ws, phone="13700000009", reason=None, actor="token:cs-agent")
+    request_erasure(ws, phone="13700000009", reason=None, actor="token:cs-other")  # another
+    first = erasure_requests(ws)[0].id
+    decide_erasure_request(ws, first, erase=False, actor="cli:ana", note="重复请求")
+    request_erasure(ws, phone="13700000009", reason=None, actor="token:cs-agent")  # room again

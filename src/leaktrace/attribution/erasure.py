@@ -38,6 +38,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +77,8 @@ __all__ = [
     "erasure_holds",
     "erasure_states",
     "phone_digests",
+    "phone_index",
+    "reports_of",
 ]
 
 ERASED = "erased"
@@ -192,8 +195,12 @@ def erased_ids(
     return {i for i, state in erasure_states(ws, reports, erasures).items() if state == ERASED}
 
 
+_SEP = r"[\s\-—–()（）+./_·,，、]*"
 _PERSONAL_NUMBER = re.compile(
-    r"(?<![0-9])(?:1[3-9][0-9]{9}|[1-9][0-9]{16}[0-9Xx])(?![0-9])"  # mobile, ID card
+    # a mobile or an ID card number, its digits perhaps split by spaces, dashes, dots …,
+    # not glued to a digit before or after it
+    rf"(?<![0-9])(?:1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}"
+    rf"|[1-9](?:{_SEP}[0-9]){{16}}{_SEP}[0-9Xx])(?![0-9])"
 )
 
 
@@ -210,11 +217,13 @@ def erased_count(ws: Workspace) -> int:
 def clean_reason(reason: str | None) -> str:
     """The reason as stored (in clear, and pinned for good once a checkpoint covers it):
     a mobile or ID card number in it — the phone being erased, typed by an agent — is
-    refused, written with spaces or dashes too."""
+    refused, in full-width digits or split by spaces, dashes or dots too."""
     text = (reason or "").strip() or DEFAULT_REASON
     if any(not ch.isprintable() for ch in text):
         raise InputError("--reason: control characters are not allowed")
-    if _PERSONAL_NUMBER.search(re.sub(r"[\s\-—–()（）+]", "", text)):
+    # full-width digits fold (１３８…); a number after a ticket's digits and a space is
+    # still a number (工单 20231129 13800138000)
+    if _PERSONAL_NUMBER.search(unicodedata.normalize("NFKC", text)):
         raise InputError(
             "--reason: it holds what looks like a phone or ID card number; the reason is "
             "stored in clear, so give a ticket number, never personal details"
@@ -242,31 +251,35 @@ def phone_digests(ws: Workspace, phone: str) -> set[str]:
     return {f"{v}:{customer_digest(ws, phone, v)}" for v in versions}
 
 
-def _by_phone(ws: Workspace, wanted: set[str], recs: Iterable[ReportRecord]) -> list[int]:
-    """Reports of the phone whose digests are ``wanted``: by the keyed digests a sealed
-    row lists (every key version there was at intake), else by the phone in the row's
-    encrypted part, when it opens.
+def phone_index(ws: Workspace, recs: Iterable[ReportRecord]) -> dict[str, set[int]]:
+    """Keyed phone digest ("version:digest") → the ids of the reports of that phone: by the
+    digests a sealed row lists (every key version there was at intake), else by the phone
+    in the row's encrypted part, when it opens. Built once for many look-ups (the pending
+    erasure requests): each row's seal is checked once.
 
     Why a row's digests count only under its seal: digests written by someone without the
     keys could point a victim's lawful request at another report (wiping it unflagged), or
     away from the victim's own (leaving their data)."""
-    found = []
+    index: dict[str, set[int]] = {}
     for rec in recs:
         listed = _digests(rec.customer)
-        if listed and report_is_sealed(ws, rec):
-            if listed & wanted:
-                found.append(rec.id)
-            continue
-        if not isinstance(rec.blob, str) or not rec.blob:
-            continue
-        try:
-            told = decrypt_blob(ws, rec.blob, rec.key_version).get("phone")
-        except (KeyFileError, ValueError, TypeError):
-            continue
-        phone = normalise_phone_str(told) if isinstance(told, str) else None
-        if phone is not None and phone_digests(ws, phone) & wanted:
-            found.append(rec.id)
-    return found
+        if not (listed and report_is_sealed(ws, rec)):
+            listed = set()
+            if isinstance(rec.blob, str) and rec.blob:
+                try:
+                    told = decrypt_blob(ws, rec.blob, rec.key_version).get("phone")
+                except (KeyFileError, ValueError, TypeError):
+                    told = None
+                phone = normalise_phone_str(told) if isinstance(told, str) else None
+                listed = phone_digests(ws, phone) if phone is not None else set()
+        for d in listed:
+            index.setdefault(d, set()).add(rec.id)
+    return index
+
+
+def reports_of(index: dict[str, set[int]], wanted: set[str]) -> set[int]:
+    """The ids ``index`` (:func:`phone_index`) lists under any of the ``wanted`` digests."""
+    return set().union(*(index.get(d, set()) for d in wanted))
 
 
 def clean_actor(actor: str) -> str:
@@ -317,12 +330,14 @@ def erase_in(
     reason: str,
     actor: str,
     apply: bool,
+    up_to_id: int | None = None,
 ) -> ErasureResult:
     """:func:`erase_reports` inside the caller's transaction (which holds the workspace
     lock), for reports ``ids`` and those of the phone whose digests are ``wanted``;
     ``reason`` and ``actor`` as checked by :func:`erase_reports`. Why separate: deciding an
     erasure request erases and records the decision in one transaction. Without ``apply``
-    it only reads."""
+    it only reads. ``up_to_id``: match by phone only reports with ids up to this one (those
+    stored when an erasure request was taken)."""
     if apply and s.get_bind().dialect.name == "sqlite":
         # the old content of an updated row is overwritten, not left in free space
         # (Debian's SQLite does this by default; others do not)
@@ -332,7 +347,9 @@ def erase_in(
     missing = [i for i in ids if i not in recs]
     if missing:
         raise InputError(f"no stored report has id {missing[0]} (`leaktrace report list`)")
-    matched = _by_phone(ws, wanted, recs.values()) if wanted else []
+    matched = sorted(reports_of(phone_index(ws, recs.values()), wanted)) if wanted else []
+    if up_to_id is not None:  # a request covers the reports stored when it was taken
+        matched = [i for i in matched if i <= up_to_id]
     targets = set(ids) | set(matched)
     already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
     todo = sorted(targets - set(already))

@@ -16,7 +16,8 @@ session 16):
 
 What a request keeps: when, who took it, the reason (a ticket number; a phone or ID number
 in it is refused, as for an erasure) and the phone's keyed digests under every key version
-(what sealed report rows list; never the number). The digests are cleared when the request
+(what sealed report rows list; never the number). It covers the reports received by the
+time it was taken, not those made later (the analyst's count would not show them). The digests are cleared when the request
 is decided, so a decided request no longer leads to the person. Erasing runs the erasure of
 :mod:`leaktrace.attribution.erasure` and records the decision in the same transaction.
 
@@ -31,18 +32,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from leaktrace.attribution.erasure import ERASED as ERASED_REPORT
 from leaktrace.attribution.erasure import (
     ErasureResult,
     clean_actor,
     clean_reason,
     erase_in,
+    erasure_states,
     phone_digests,
+    phone_index,
+    reports_of,
 )
 from leaktrace.attribution.reports import normalise_phone_str
-from leaktrace.attribution.store import ErasureRequestRecord, engine_for
+from leaktrace.attribution.store import (
+    ErasureRequestRecord,
+    ReportErasureRecord,
+    ReportRecord,
+    engine_for,
+)
 from leaktrace.errors import InputError
 from leaktrace.lockfile import workspace_lock
 from leaktrace.workspace import Workspace
@@ -50,12 +60,17 @@ from leaktrace.workspace import Workspace
 __all__ = [
     "DECLINED",
     "ERASED",
+    "MAX_PENDING_PER_TAKER",
     "PENDING",
     "ErasureRequest",
     "decide_erasure_request",
     "erasure_requests",
     "request_erasure",
 ]
+
+MAX_PENDING_PER_TAKER = 200
+"""Pending requests one taker (a token, a system user) may have: a person asks once, and
+an agent token must not bury the analysts' list (or slow the dashboard) with requests."""
 
 PENDING = "pending"
 ERASED = "erased"
@@ -121,9 +136,10 @@ def request_erasure(ws: Workspace, *, phone: str, reason: str | None, actor: str
     wanted_phone = normalise_phone_str(phone)
     if wanted_phone is None:
         raise InputError("phone: not a mainland mobile number (11 digits starting with 1)")
+    taker = clean_actor(actor)
     rec = ErasureRequestRecord(
         received_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        actor=clean_actor(actor),
+        actor=taker,
         reason=clean_reason(reason),
         phone_digests=json.dumps(sorted(phone_digests(ws, wanted_phone))),
         status=PENDING,
@@ -131,6 +147,17 @@ def request_erasure(ws: Workspace, *, phone: str, reason: str | None, actor: str
         note="",
     )
     with Session(engine_for(ws)) as s, s.begin():
+        pending = s.scalar(
+            select(func.count())
+            .select_from(ErasureRequestRecord)
+            .where(ErasureRequestRecord.actor == taker, ErasureRequestRecord.status == PENDING)
+        )
+        if (pending or 0) >= MAX_PENDING_PER_TAKER:
+            raise InputError(
+                f"{MAX_PENDING_PER_TAKER} erasure requests taken by this token are still "
+                "pending; an analyst must decide them first (`leaktrace report requests`)"
+            )
+        rec.last_report_id = int(s.scalar(select(func.max(ReportRecord.id))) or 0)
         s.add(rec)
         s.flush()
         return int(rec.id)
@@ -138,20 +165,31 @@ def request_erasure(ws: Workspace, *, phone: str, reason: str | None, actor: str
 
 def erasure_requests(ws: Workspace, *, pending_only: bool = True) -> list[ErasureRequest]:
     """The pending requests (all with ``pending_only`` false), oldest first, with how many
-    reports each pending one would erase."""
+    reports each pending one would erase now.
+
+    The reports are read and their seals checked once for all requests (an agent token
+    may queue many), and a request whose reports cannot be told (an erasure row changed in
+    the database) still lists, with its count left out: deciding it names the problem."""
     with Session(engine_for(ws)) as s:
         query = select(ErasureRequestRecord).order_by(ErasureRequestRecord.id)
         if pending_only:
             query = query.where(ErasureRequestRecord.status == PENDING)
-        out = []
-        for rec in list(s.scalars(query)):
-            found = None
-            if rec.status == PENDING:
-                found = erase_in(
-                    s, ws, ids=(), wanted=_wanted(rec), reason="", actor="", apply=False
-                )
-            out.append(_view(rec, None if found is None else len(found.erased)))
-        return out
+        requests = list(s.scalars(query))
+        if not any(r.status == PENDING for r in requests):
+            return [_view(r) for r in requests]
+        recs = {r.id: r for r in s.scalars(select(ReportRecord))}
+        ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
+    index = phone_index(ws, recs.values())
+    out = []
+    for rec in requests:
+        if rec.status != PENDING:
+            out.append(_view(rec))
+            continue
+        ids = [i for i in reports_of(index, _wanted(rec)) if i <= rec.last_report_id]
+        states = erasure_states(ws, (recs[i] for i in ids), {i: ers[i] for i in ids if i in ers})
+        broken = any(i in ers and i not in states for i in ids)
+        out.append(_view(rec, None if broken else sum(states.get(i) != ERASED_REPORT for i in ids)))
+    return out
 
 
 def decide_erasure_request(
@@ -194,6 +232,7 @@ def decide_erasure_request(
                 # both parts passed their checks; re-checking the joint text could find a
                 # "phone" in the request number followed by the ticket's digits
                 reason=f"erasure request {rec.id}: {rec.reason}"[:300],
+                up_to_id=rec.last_report_id,
                 actor=clean_actor(f"{who} on request {rec.id} taken by {rec.actor}"),
                 apply=apply,
             )

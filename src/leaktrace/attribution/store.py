@@ -131,6 +131,8 @@ class ErasureRequestRecord(_Base):
     actor: Mapped[str] = mapped_column(String(200))  # who took it (token:name, cli:user)
     reason: Mapped[str] = mapped_column(String(300))  # a ticket number, never personal data
     phone_digests: Mapped[str] = mapped_column(Text)  # JSON ["v:digest", ...]; [] once decided
+    # the reports it covers: those stored when it was taken (ids up to this one)
+    last_report_id: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))  # pending | erased | declined
     decided_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     decided_by: Mapped[str] = mapped_column(String(200), default="")

@@ -119,6 +119,10 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
         incidents, incidents_error = [], public_message(service.home, exc)
     from leaktrace.attribution.erasure_requests import erasure_requests
 
+    try:
+        requests = erasure_requests(ws)
+    except LeaktraceError as exc:  # as for incidents: the rest of the page still shows
+        requests, extra["erasure_error"] = [], public_message(service.home, exc)
     return _page(
         "dashboard.html",
         status,
@@ -129,7 +133,7 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
         recipients=recipients,
         releases=list(reversed(entries))[:100],
         release_count=len(entries),
-        erasure_requests=erasure_requests(ws),
+        erasure_requests=requests,
         **extra,
     )
 
