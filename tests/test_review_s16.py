@@ -1,9 +1,8 @@
 """Review of session 16: erasure requests (ee10040, d69a921) and the header-contradiction
 check of a release (a31baa6 + the stacked ``content_scores``).
 
-The review's findings were written as ``xfail(strict=True)`` tests; the fixed ones are plain
-tests now. The one still marked is a documented limit (names the Chinese detectors do not
-recognise). The other plain tests are properties that were checked and hold.
+The review's findings were written as ``xfail(strict=True)`` tests; all are fixed and are
+plain tests now, beside the properties that were checked and hold.
 """
 
 from __future__ import annotations
@@ -328,12 +327,6 @@ def test_a_refusal_does_not_hang_on_float_noise() -> None:
     assert header_contradictions(_BATTERIES, infer_roles(_BATTERIES)) == []
 
 
-def test_the_committed_check_let_that_frame_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The flip above is the uncommitted change: with a31baa6's content_scores it passes."""
-    monkeypatch.setattr(cols, "content_scores", _content_scores_before)
-    assert header_contradictions(_BATTERIES, infer_roles(_BATTERIES)) == []
-
-
 _EXPORT = (
     generate_orders(300, 5)
     .with_columns(pl.all().cast(pl.String))
@@ -393,12 +386,6 @@ def test_plausible_exports_wrongly_refused(values: dict[str, list[str]]) -> None
     assert header_contradictions(df, infer_roles(df)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a swap the check misses: English (or ·-joined minority) names under the product "
-    "header and titles under the name header fit no sensitive detector, and product is "
-    "'keep' in every template: the names go out in clear to every recipient",
-)
 def test_english_names_swapped_with_products_do_not_go_out_in_clear(
     workspace: Workspace, shop: pl.DataFrame
 ) -> None:

@@ -95,3 +95,25 @@ def test_the_cli_refuses_a_gbk_file_with_swapped_chinese_headers(
     assert "column 'product' is read as product" in r.stderr and "look like address" in r.stderr
     assert not out.exists()
     assert "release" not in run_cli("releases", "--json", home=workspace.home).stdout.lower()
+
+
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("name", ["John Smith", "Wong Ka Ming", "Mary-Jane Lee"]),
+        ("name", ["阿卜杜拉·买买提", "热依拉·艾力"]),
+        ("phone", ["13800138000-1234", "13912345678转88", "0571-88886666"]),
+        ("id_number", ["110101800101123", "440301750203456"]),
+    ],
+    ids=["latin-names", "dotted-names", "extensions-landlines", "id15"],
+)
+def test_personal_data_role_inference_does_not_know_is_not_sent_under_a_swap(
+    column: str, values: list[str]
+) -> None:
+    """Forms the detectors leave to no role (they serve inference, where a wrong role
+    costs a trace) are still personal data: swapped with the product titles, refused."""
+    n = _SHOP.height
+    df = _SHOP.with_columns(pl.Series(column, [values[i % len(values)] for i in range(n)]))
+    df = _swapped(df, column, "product")
+    found = {(c.column, c.content_role.value) for c in header_contradictions(df, infer_roles(df))}
+    assert ("product", column) in found

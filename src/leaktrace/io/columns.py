@@ -450,7 +450,10 @@ _SCORERS: dict[Role, Callable[[pl.Expr], pl.Expr]] = {
 
 
 def content_scores(
-    df: pl.DataFrame, columns: Sequence[str], roles: Sequence[Role] | None = None
+    df: pl.DataFrame,
+    columns: Sequence[str],
+    roles: Sequence[Role] | None = None,
+    scorers: Mapping[Role, Callable[[pl.Expr], pl.Expr]] = _SCORERS,
 ) -> dict[tuple[str, Role], float]:
     """Mean per-value score of each role on the first ≤1000 non-null values of each column.
 
@@ -461,7 +464,7 @@ def content_scores(
     columns of an order export, most of it evaluating the same normalisation again and
     again, and every headerless file a trace reads pays it.
     """
-    roles = list(_SCORERS) if roles is None else list(roles)
+    roles = list(scorers) if roles is None else list(roles)
     if not columns or not roles or df.height == 0:
         return {}
     parts = []
@@ -473,7 +476,7 @@ def content_scores(
     names = [f"s{j}" for j in range(len(roles))]
     per_value = (
         stacked.lazy()
-        .select(*[_SCORERS[r](pl.col("v")).alias(n) for r, n in zip(roles, names, strict=True)])
+        .select(*[scorers[r](pl.col("v")).alias(n) for r, n in zip(roles, names, strict=True)])
         .collect()
     )
     # each column's mean over its own slice, so that it does not depend on which other
@@ -683,6 +686,35 @@ class HeaderContradiction:
         )
 
 
+_OTHER_FORMS: dict[Role, str] = {
+    # names in Latin letters (John Smith, Wong Ka Ming: whitespace is gone in the matching
+    # form) and Han names joined by a middle dot (阿卜杜拉·买买提)
+    Role.NAME: r"^(?:[A-Z][a-z]+(?:[·.\-]?[A-Z][a-z]+){1,3}|\p{Han}{1,8}(?:·\p{Han}{1,8})+)$",
+    # a mobile with an extension, a landline written with its area code and a dash (a
+    # 12-digit UPC starting with 0 is no landline)
+    Role.PHONE: r"^(?:\+?86)?(?:1[3-9]\d{9}[-转#*~]\d{1,6}|0\d{2,3}-\d{7,8}(?:[-转#]\d{1,6})?)$",
+    # a 15-digit ID number of before 1999 (region, YYMMDD, sequence)
+    Role.ID_NUMBER: r"^\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}$",
+}
+"""Personal data the role detectors do not take for theirs (they serve inference, where a
+false role costs a trace), which a release must still not send under another header."""
+
+
+def _check_scorer(role: Role) -> Callable[[pl.Expr], pl.Expr]:
+    detector, other = _SCORERS[role], _OTHER_FORMS.get(role)
+    if other is None:
+        return detector
+
+    def score(v: pl.Expr) -> pl.Expr:
+        extra = pl.when(v.str.contains(other).fill_null(False)).then(0.85).otherwise(0.0)
+        return pl.max_horizontal(detector(v), extra)
+
+    return score
+
+
+_CHECK_SCORERS = {r: _check_scorer(r) for r in _SCORERS}
+
+
 def header_contradictions(
     df: pl.DataFrame, roles: RoleMap, only: Iterable[str] | None = None
 ) -> list[HeaderContradiction]:
@@ -709,7 +741,7 @@ def header_contradictions(
         return []
     # the sensitive roles for every column first, the column's own role only where one
     # of them fits (rarely): scoring a release's columns costs it about 20 ms per file
-    rivals = content_scores(df, [a.column for a in placed], SENSITIVE_ROLES)
+    rivals = content_scores(df, [a.column for a in placed], SENSITIVE_ROLES, _CHECK_SCORERS)
     out = []
     for a in placed:
         best, role = max(
@@ -721,7 +753,9 @@ def header_contradictions(
         own = (
             rivals.get((a.column, a.role), 0.0)
             if a.role in SENSITIVE_ROLES
-            else content_scores(df, [a.column], [a.role]).get((a.column, a.role), 0.0)
+            else content_scores(df, [a.column], [a.role], _CHECK_SCORERS).get(
+                (a.column, a.role), 0.0
+            )
         )
         if best >= own + CONTRADICTION_MARGIN + _SCORE_NOISE:
             out.append(HeaderContradiction(a.column, a.role, role, own, best))
@@ -757,5 +791,7 @@ def _holds_its_own(
         return best < STRONG_SCORE
     fit = scores.get((home.column, role))
     if fit is None:
-        fit = content_scores(df, [home.column], [role]).get((home.column, role), 0.0)
+        fit = content_scores(df, [home.column], [role], _CHECK_SCORERS).get(
+            (home.column, role), 0.0
+        )
     return fit >= MIN_SCORE
