@@ -169,3 +169,36 @@ def test_one_taker_may_not_bury_the_analysts_list(
     first = erasure_requests(ws)[0].id
     decide_erasure_request(ws, first, erase=False, actor="cli:ana", note="重复请求")
     request_erasure(ws, phone="13700000009", reason=None, actor="token:cs-agent")  # room again
+
+
+@pytest.mark.parametrize("erase", [True, False], ids=["erased", "declined"])
+def test_a_decided_requests_digests_are_gone_from_the_file(ws: Workspace, erase: bool) -> None:
+    """With the SQLite build's secure_delete default turned off, as elsewhere: the cleared
+    digests are overwritten, not left in the file's free pages. (A property: on this build
+    the small row's page is rewritten whole, so it holds without the decision's
+    secure_delete too.)"""
+    from typing import Any
+
+    from sqlalchemy import event
+
+    from leaktrace.attribution.store import engine_for
+
+    phone, _ = _victim(ws)
+    rid = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs-agent")
+    (digests,) = rows(ws, f"select phone_digests from erasure_requests where id = {rid}")[0]
+    engine = engine_for(ws)
+    engine.dispose()
+
+    def no_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA secure_delete = OFF")
+
+    event.listen(engine, "connect", no_secure_delete)
+    try:
+        decide_erasure_request(ws, rid, erase=erase, actor="cli:ana", note="未核实身份")
+    finally:
+        event.remove(engine, "connect", no_secure_delete)
+        engine.dispose()
+    raw = (ws.home / "ledger.db").read_bytes()
+    # as the request stored them ("1:<digest>"; the reports of a declined request keep
+    # theirs, in their own form)
+    assert all(d.encode() not in raw for d in json.loads(digests))

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from leaktrace.attribution.erasure import ERASED as ERASED_REPORT
@@ -212,6 +213,10 @@ def decide_erasure_request(
         raise InputError("say why the request is declined (--reason)")
     text = clean_reason(note) if (note or "").strip() else ""
     with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
+        if apply and s.get_bind().dialect.name == "sqlite":
+            # the cleared digests (a decline too) are overwritten in the file, not left in
+            # its free pages (Debian's SQLite does this by default; others do not)
+            s.execute(sql_text("PRAGMA secure_delete = ON"))
         rec = s.get(ErasureRequestRecord, request_id)
         if rec is None:
             raise InputError(
