@@ -190,19 +190,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     checkpoint_ok = v_cp.ok and v_cp.checkpoints == 1
 
-    # a victim asks the platform to delete what they told it (PIPL Art. 47): the report's
-    # content goes, its id and seal stay, so the checkpoint that pinned them still verifies
-    from leaktrace.attribution.erasure import erase_reports
-    from leaktrace.attribution.store import load_reports
+    # a victim asks customer service to delete what they told the platform (PIPL Art. 47):
+    # the agent queues the request without learning whether the phone reported, an analyst
+    # erases; the reports' content goes, their ids and seals stay, so the checkpoint that
+    # pinned them still verifies
+    from leaktrace.attribution.erasure_requests import decide_erasure_request, request_erasure
+    from leaktrace.attribution.reports import load_stored_reports
 
-    first = min(r.id for r in load_reports(ws))
-    erased = erase_reports(ws, ids=[first], reason="demo: 工单 0001", actor="demo", apply=True)
+    first = min(load_stored_reports(ws), key=lambda r: r.id)
+    assert first.phone is not None
+    rid = request_erasure(ws, phone=first.phone, reason="demo: 工单 0001", actor="token:cs-agent")
+    request, erased = decide_erasure_request(ws, rid, erase=True, actor="demo")
     v_er = Ledger(ws).verify()
+    done = erased.erased if erased is not None else []
     console.print(
-        f"report {first} erased at the victim's request (leaktrace report erase): "
-        f"verify {'OK' if v_er.ok else 'FAILED: ' + str(v_er.problem)}, no longer evidence"
+        f"erasure request {rid} taken by customer service, decided by an analyst "
+        f"(leaktrace report requests / report erase --request): {request.note}, report "
+        f"{first.id} among them; verify {'OK' if v_er.ok else 'FAILED: ' + str(v_er.problem)}"
     )
-    checkpoint_ok = checkpoint_ok and erased.erased == [first] and v_er.ok
+    checkpoint_ok = checkpoint_ok and first.id in done and v_er.ok
 
     console.rule("[bold]6. scam check")
     try:
