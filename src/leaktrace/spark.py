@@ -74,7 +74,12 @@ from leaktrace.config import CanaryPool, WorkspaceConfig
 from leaktrace.errors import ConfigError, InputError, KeyFileError
 from leaktrace.fpe import FF1
 from leaktrace.io.checksum import file_sha256
-from leaktrace.io.columns import RoleAssignment, RoleMap, header_contradictions, infer_roles
+from leaktrace.io.columns import (
+    RoleAssignment,
+    RoleMap,
+    infer_roles,
+    refuse_header_contradictions,
+)
 from leaktrace.io.readers import normalise_frame
 from leaktrace.io.writers import fsync_dir, fsync_tree, write_bytes_atomic
 from leaktrace.keys import KeyRing, MasterKey
@@ -325,9 +330,7 @@ def _role_columns(sdf: DataFrame, overrides: dict[str, str] | None) -> DataFrame
     roles = infer_roles(sample, overrides, source="Spark DataFrame")
     if len(roles) == 0:
         raise InputError("Spark DataFrame: no usable columns (no column matched any role)")
-    contradicted = header_contradictions(sample, roles)  # names under a phone header …
-    if contradicted:
-        raise InputError(contradicted[0].message("Spark DataFrame"))
+    refuse_header_contradictions(sample, roles, None, "Spark DataFrame")  # names as phones …
     exprs = []
     for role in roles:
         src = roles.assignments[role].column

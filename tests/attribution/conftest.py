@@ -4,12 +4,14 @@ orders through one courier, a customer-service firm and an SMS vendor that see e
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from conftest import make_workspace
 from leaktrace.attribution.reports import add_reports, load_stored_reports
@@ -99,3 +101,21 @@ def reported_phones(ws: Workspace) -> dict[int, str]:
         assert r.phone is not None
         out[r.id] = r.phone
     return out
+
+
+@contextmanager
+def secure_delete_off(ws: Workspace) -> Iterator[None]:
+    """The workspace's database connections as on an SQLite build that does not overwrite
+    freed space by default (Debian's does): what leaktrace asks for itself is then seen."""
+    engine = engine_for(ws)
+    engine.dispose()
+
+    def no_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA secure_delete = OFF")
+
+    event.listen(engine, "connect", no_secure_delete)
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", no_secure_delete)
+        engine.dispose()

@@ -5,7 +5,6 @@ report is no longer evidence, and nobody without the keys can fake or undo an er
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import polars as pl
 import pytest
@@ -20,7 +19,7 @@ from leaktrace.ledger import checkpoint as checkpoint_module
 from leaktrace.workspace import Workspace
 from ledger.logs import report_objs, rows, sql, verify
 
-from .conftest import reported_phones
+from .conftest import reported_phones, secure_delete_off
 
 
 @pytest.fixture
@@ -201,26 +200,12 @@ def test_the_old_bytes_are_overwritten_whatever_the_sqlite_build_defaults_to(
     ws: Workspace,
 ) -> None:
     """Debian's SQLite overwrites freed space by default, others do not: the erasure asks."""
-    from sqlalchemy import event
-
-    from leaktrace.attribution.store import engine_for
-
-    engine = engine_for(ws)
-    engine.dispose()
-
-    def no_secure_delete(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA secure_delete = OFF")
-
-    event.listen(engine, "connect", no_secure_delete)
-    try:
+    with secure_delete_off(ws):
         first = min(_phones(ws))
         customer, dedupe = rows(
             ws, f"select customer, dedupe from victim_reports where id = {first}"
         )[0]
         erase_reports(ws, ids=[first], apply=True)
-    finally:
-        event.remove(engine, "connect", no_secure_delete)
-        engine.dispose()
     raw = (ws.home / "ledger.db").read_bytes()
     assert dedupe.encode() not in raw
     assert all(str(d).encode() not in raw for d in json.loads(customer).values())

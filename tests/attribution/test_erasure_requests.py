@@ -22,7 +22,7 @@ from leaktrace.errors import InputError
 from leaktrace.workspace import Workspace
 from ledger.logs import rows, verify
 
-from .conftest import reported_phones
+from .conftest import reported_phones, secure_delete_off
 
 NEVER_REPORTED = "13700000001"
 
@@ -177,27 +177,11 @@ def test_a_decided_requests_digests_are_gone_from_the_file(ws: Workspace, erase:
     digests are overwritten, not left in the file's free pages. (A property: on this build
     the small row's page is rewritten whole, so it holds without the decision's
     secure_delete too.)"""
-    from typing import Any
-
-    from sqlalchemy import event
-
-    from leaktrace.attribution.store import engine_for
-
     phone, _ = _victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs-agent")
     (digests,) = rows(ws, f"select phone_digests from erasure_requests where id = {rid}")[0]
-    engine = engine_for(ws)
-    engine.dispose()
-
-    def no_secure_delete(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA secure_delete = OFF")
-
-    event.listen(engine, "connect", no_secure_delete)
-    try:
+    with secure_delete_off(ws):
         decide_erasure_request(ws, rid, erase=erase, actor="cli:ana", note="未核实身份")
-    finally:
-        event.remove(engine, "connect", no_secure_delete)
-        engine.dispose()
     raw = (ws.home / "ledger.db").read_bytes()
     # as the request stored them ("1:<digest>"; the reports of a declined request keep
     # theirs, in their own form)

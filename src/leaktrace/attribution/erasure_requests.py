@@ -27,6 +27,7 @@ lost without a trace in ``verify`` (the erasures it leads to are sealed and pinn
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,17 +95,7 @@ class ErasureRequest:
     matches: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "received_at": self.received_at,
-            "actor": self.actor,
-            "reason": self.reason,
-            "status": self.status,
-            "decided_at": self.decided_at,
-            "decided_by": self.decided_by,
-            "note": self.note,
-            "matches": self.matches,
-        }
+        return dataclasses.asdict(self)
 
 
 def _view(rec: ErasureRequestRecord, matches: int | None = None) -> ErasureRequest:

@@ -55,6 +55,7 @@ __all__ = [
     "infer_roles",
     "match_header",
     "normalise_header",
+    "refuse_header_contradictions",
     "row_looks_like_data",
 ]
 
@@ -760,6 +761,16 @@ def header_contradictions(
         if best >= own + CONTRADICTION_MARGIN + _SCORE_NOISE:
             out.append(HeaderContradiction(a.column, a.role, role, own, best))
     return out
+
+
+def refuse_header_contradictions(
+    df: pl.DataFrame, roles: RoleMap, only: Iterable[str] | None, source: str
+) -> None:
+    """Raise :class:`InputError` for the first of :func:`header_contradictions`, its
+    message naming ``source``: what a release does with them (file, frame or Spark)."""
+    found = header_contradictions(df, roles, only)
+    if found:
+        raise InputError(found[0].message(source))
 
 
 _SCORE_NOISE = 1e-9

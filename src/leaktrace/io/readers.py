@@ -42,8 +42,8 @@ import polars as pl
 from leaktrace.errors import InputError
 from leaktrace.io.columns import (
     RoleMap,
-    header_contradictions,
     infer_roles,
+    refuse_header_contradictions,
     row_looks_like_data,
 )
 from leaktrace.io.datetimes import parse_datetime
@@ -1076,9 +1076,7 @@ class TableSource:
         column under one role while its values look like a sensitive other one
         (:func:`~leaktrace.io.columns.header_contradictions`): a release must not mask
         names as phones. ``roles``: the roles the caller reads (all when None)."""
-        found = header_contradictions(self._sample, self.roles, roles)
-        if found:
-            raise InputError(found[0].message(str(self.path)))
+        refuse_header_contradictions(self._sample, self.roles, roles, str(self.path))
 
     @property
     def encoding(self) -> str | None:
@@ -1302,9 +1300,7 @@ def read_frame(
     if len(roles) == 0:
         raise InputError("data frame: no usable columns (no column matched any role)")
     if check_headers is not None:
-        found = header_contradictions(frame.head(SAMPLE_ROWS), roles, check_headers)
-        if found:
-            raise InputError(found[0].message("data frame"))
+        refuse_header_contradictions(frame.head(SAMPLE_ROWS), roles, check_headers, "data frame")
     out = normalise_frame(frame, roles)
     if times is not None:
         times.add(frame, out, roles, 0)
