@@ -57,7 +57,7 @@ def _instrument(events: list[Event]) -> None:
     frames_from = release_module._frames_from
 
     def timed_frames(*args: Any, **kwargs: Any) -> Any:
-        batches, digest, fmt = frames_from(*args, **kwargs)
+        batches, *rest = frames_from(*args, **kwargs)
 
         def read() -> Iterator[Any]:
             while True:
@@ -68,7 +68,7 @@ def _instrument(events: list[Event]) -> None:
                     return
                 yield batch
 
-        return read(), digest, fmt
+        return (read(), *rest)
 
     release_module._frames_from = timed_frames  # type: ignore[assignment]
 
