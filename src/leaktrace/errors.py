@@ -6,7 +6,8 @@ class to an exit code and prints one line (no traceback). Anything that is not a
 
     LeaktraceError                      exit 2 (user error)
     ├── InputError                      unreadable / mis-encoded / empty file, missing column
-    │   └── MissingColumnError          a column the policy needs is absent
+    │   ├── MissingColumnError          a column the policy needs is absent
+    │   └── NotFoundError               an id that names no stored record (HTTP 404)
     ├── ConfigError                     workspace missing, leaktrace.toml invalid
     │   ├── PolicyError                 a policy names an unknown field/operator/channel
     │   └── UnknownRecipientError       ``--to`` names nobody in the workspace
@@ -33,6 +34,7 @@ __all__ = [
     "LedgerIntegrityError",
     "MissingColumnError",
     "ModelError",
+    "NotFoundError",
     "PolicyError",
     "SigningPassphraseError",
     "UnknownRecipientError",
@@ -60,6 +62,12 @@ class InputError(LeaktraceError):
 
 class MissingColumnError(InputError):
     title = "missing column"
+
+
+class NotFoundError(InputError):
+    """An id that names no stored record (an erasure request): the service answers 404."""
+
+    title = "not found"
 
 
 class ConfigError(LeaktraceError):

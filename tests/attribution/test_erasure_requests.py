@@ -4,6 +4,7 @@ the phone ever reported, and only an analyst's decision erases (or declines) it.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -186,3 +187,50 @@ def test_a_decided_requests_digests_are_gone_from_the_file(ws: Workspace, erase:
     # as the request stored them ("1:<digest>"; the reports of a declined request keep
     # theirs, in their own form)
     assert all(d.encode() not in raw for d in json.loads(digests))
+
+
+def test_already_decided_says_when_in_platform_time(ws: Workspace) -> None:
+    """As `report requests` and the dashboard show it: UTC+8 with its offset."""
+    from datetime import UTC, datetime, timedelta
+
+    rid = request_erasure(ws, phone=NEVER_REPORTED, reason=None, actor="token:cs-agent")
+    view, _ = decide_erasure_request(ws, rid, erase=False, actor="cli:ana", note="重复请求")
+    assert view.decided_at is not None and view.decided_at.endswith("+00:00")  # stored in UTC
+    with pytest.raises(InputError) as err:
+        decide_erasure_request(ws, rid, erase=True, actor="cli:ana")
+    shown = re.search(r"declined (\S+ \S+) by cli:ana", str(err.value))
+    assert shown is not None, str(err.value)
+    assert shown.group(1).endswith("+08:00")
+    when = datetime.fromisoformat(shown.group(1))
+    assert when == datetime.fromisoformat(view.decided_at)
+    assert when.utcoffset() == timedelta(hours=8) and when.tzinfo != UTC
+
+
+def test_a_request_records_the_firm_of_the_agent_who_took_it(ws: Workspace) -> None:
+    a = request_erasure(
+        ws, phone=NEVER_REPORTED, reason=None, actor="token:firm-agent", taker_recipient="zto"
+    )
+    b = request_erasure(ws, phone=NEVER_REPORTED, reason=None, actor="cli:ana")
+    listed = {r.id: r for r in erasure_requests(ws)}
+    assert (listed[a].taker_recipient, listed[b].taker_recipient) == ("zto", None)
+    assert rows(ws, "select id, taker_recipient from erasure_requests order by id") == [
+        (a, "zto"),
+        (b, None),
+    ]
+
+
+def test_a_database_from_before_the_taker_firm_column_keeps_working(ws: Workspace) -> None:
+    """The column is added to an older database when the workspace is opened."""
+    import sqlite3
+
+    from leaktrace.attribution import store
+
+    old = request_erasure(ws, phone=NEVER_REPORTED, reason=None, actor="token:cs-agent")
+    with sqlite3.connect(ws.home / "ledger.db") as con:
+        con.execute("ALTER TABLE erasure_requests DROP COLUMN taker_recipient")
+    store._ENGINES.clear()
+    new = request_erasure(
+        ws, phone=NEVER_REPORTED, reason=None, actor="token:firm", taker_recipient="zto"
+    )
+    listed = {r.id: r.taker_recipient for r in erasure_requests(ws)}
+    assert listed == {old: None, new: "zto"}

@@ -7,10 +7,12 @@ person's request and learns nothing about what is stored; an analyst decides it.
 from __future__ import annotations
 
 import httpx
+import polars as pl
 import pytest
 
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.attribution.store import load_erasures
+from leaktrace.server.tokens import add_token
 
 from .conftest import Site, bearer
 
@@ -145,3 +147,87 @@ def test_a_recipient_token_cannot_erase(client: httpx.Client, site: Site) -> Non
     assert r.status_code == 403
     r = client.post("/api/v1/reports/erase", json={"ids": [1]})
     assert r.status_code == 401
+
+
+def test_an_analyst_sees_what_erasing_a_request_does_to_the_evidence(
+    client: httpx.Client, site: Site, shop: pl.DataFrame
+) -> None:
+    """A wave from cs-firm's copy names it; a request for one of its victims taken by an
+    agent of cs-firm is a conflict of interest, one taken by an agent of zto is not. The
+    impact is the analysts' (agents learn from it who reported), and says no phone."""
+    from leaktrace.attribution.simulate import simulate_wave
+
+    wave = simulate_wave(site.ws, shop, source="cs-firm", victims=12, seed=1, unrelated=0.0)
+    added = client.post("/api/v1/reports", json=wave, headers=bearer(site.analyst))
+    assert added.status_code == 200, added.text
+    victim = str(wave[0]["victim_phone"])
+    known = set(site.ws.config.recipients)
+    firm = add_token(site.home, "impact-firm-agent", "agent", recipient="cs-firm", known=known)
+    other = add_token(site.home, "impact-zto-agent", "agent", recipient="zto", known=known)
+    url = "/api/v1/erasure-requests"
+    ids = []
+    for token in (firm, other):
+        r = client.post(url, json={"phone": victim, "reason": "工单 61"}, headers=bearer(token))
+        assert r.status_code == 200, r.text
+        assert r.json().keys() == {"request_id", "status"}  # the firm learns nothing more
+        ids.append(r.json()["request_id"])
+    by_firm, by_other = ids
+
+    listed = {x["id"]: x for x in client.get(url, headers=bearer(site.analyst)).json()}
+    assert (listed[by_firm]["taker_recipient"], listed[by_other]["taker_recipient"]) == (
+        "cs-firm",
+        "zto",
+    )
+
+    r = client.get(f"{url}/{by_firm}/impact", headers=bearer(site.analyst))
+    assert r.status_code == 200, r.text
+    impact = r.json()
+    assert impact["request_id"] == by_firm and impact["matched_reports"] == 1
+    assert "cs-firm" in impact["named_before"]
+    assert impact["taker_recipient"] == "cs-firm" and impact["conflict"] is True
+    firm_row = next(p for p in impact["partners"] if p["recipient"] == "cs-firm")
+    assert firm_row["p_before"] <= impact["alpha"] and firm_row["still_named"] is True
+    assert any("conflict of interest" in w.lower() for w in impact["warnings"])
+    assert victim not in r.text
+
+    r = client.get(f"{url}/{by_other}/impact", headers=bearer(site.analyst))
+    assert r.status_code == 200 and r.json()["conflict"] is False
+
+    for token in (firm, site.agent, site.zto):
+        assert client.get(f"{url}/{by_firm}/impact", headers=bearer(token)).status_code == 403
+    assert client.get(f"{url}/{by_firm}/impact").status_code == 401
+
+    unknown = client.post(f"{url}/999999", json={"decision": "erase"}, headers=bearer(site.analyst))
+    assert unknown.status_code == 404 and "no erasure request has id" in unknown.text
+    missing = client.get(f"{url}/999999/impact", headers=bearer(site.analyst))
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "no erasure request has id 999999 (`leaktrace report requests`)"
+    }
+
+    # the dashboard: each pending row links to its impact page
+    with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
+        browser.cookies.set("leaktrace_token", site.analyst)
+        board = browser.get("/dashboard")
+        assert board.status_code == 200
+        assert f'href="/dashboard/erasure-requests/{by_firm}/impact"' in board.text
+        page = browser.get(f"/dashboard/erasure-requests/{by_firm}/impact")
+        assert page.status_code == 200, page.text
+        assert "conflict of interest" in page.text.lower() and "cs-firm" in page.text
+        assert victim not in page.text
+        assert browser.get("/dashboard/erasure-requests/999999/impact").status_code == 404
+        browser.cookies.set("leaktrace_token", firm)
+        agent_try = browser.get(
+            f"/dashboard/erasure-requests/{by_firm}/impact", follow_redirects=False
+        )
+        assert agent_try.status_code == 303 and agent_try.headers["location"] == "/login"
+
+    for rid in ids:  # decided: the phone is forgotten, there is nothing left to weigh
+        r = client.post(
+            f"{url}/{rid}",
+            json={"decision": "decline", "reason": "测试"},
+            headers=bearer(site.analyst),
+        )
+        assert r.status_code == 200, r.text
+    decided = client.get(f"{url}/{by_firm}/impact", headers=bearer(site.analyst))
+    assert decided.status_code == 400 and "already decided" in decided.json()["error"]

@@ -52,12 +52,21 @@ def test_token_add_list_revoke(workspace: Workspace) -> None:
     partner = made["token"]
     assert authenticate(home, partner) == Principal("zto-api", "recipient", "zto")
 
+    r = run_cli(
+        "token", "add", "firm-agent", "--role", "agent", "--recipient", "cs-firm", home=home
+    )
+    assert r.returncode == 0, r.stderr
+    assert "cs-firm" in r.stderr  # the holder works for cs-firm: said when it is made
+    agent = r.stdout.strip()
+    assert authenticate(home, agent) == Principal("firm-agent", "agent", "cs-firm")
+
     r = run_cli("token", "list", "--json", home=home)
     assert r.returncode == 0, r.stderr
     listed = json.loads(r.stdout)
     assert [(t["name"], t["role"], t["recipient"]) for t in listed] == [
         ("alice", "analyst", None),
         ("zto-api", "recipient", "zto"),
+        ("firm-agent", "agent", "cs-firm"),
     ]
     secrets = {token, partner} | {hashlib.sha256(t.encode()).hexdigest() for t in (token, partner)}
     for t in listed:
@@ -72,7 +81,7 @@ def test_token_add_list_revoke(workspace: Workspace) -> None:
     r = run_cli("token", "revoke", "alice", home=home)
     assert r.returncode == 0, r.stderr
     assert "alice" in r.stderr and "revoked" in r.stderr
-    assert [t.name for t in list_tokens(home)] == ["zto-api"]
+    assert [t.name for t in list_tokens(home)] == ["zto-api", "firm-agent"]
     assert authenticate(home, token) is None
     assert authenticate(home, partner) is not None
 
@@ -84,6 +93,8 @@ def test_user_errors_are_one_line(workspace: Workspace, tmp_path: Path) -> None:
         (("token", "add", "x", "--role", "admin"), home, "admin"),
         (("token", "add", "x", "--role", "recipient"), home, "--recipient"),
         (("token", "add", "x", "--role", "recipient", "--recipient", "nobody"), home, "nobody"),
+        (("token", "add", "x", "--role", "agent", "--recipient", "nobody"), home, "nobody"),
+        (("token", "add", "x", "--role", "analyst", "--recipient", "zto"), home, "--recipient"),
         (("token", "add", "bob", "--role", "analyst"), home, "bob"),
         (("serve", "--host", "0.0.0.0"), home, "--allow-remote"),
         (("serve", "--port", str(free_port())), tmp_path / "no-workspace", ""),

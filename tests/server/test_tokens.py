@@ -119,7 +119,9 @@ def test_duplicate_names_are_refused(workspace: Workspace) -> None:
         ("recipient", "nobody", "nobody"),
         ("recipient", "ZTO", "ZTO"),
         ("analyst", "zto", "--recipient"),
-        ("agent", "sms", "--recipient"),
+        ("telecom", "sms", "--recipient"),
+        ("agent", "nobody", "nobody"),
+        ("agent", "ZTO", "ZTO"),
     ],
 )
 def test_bad_role_or_recipient_is_an_input_error(
@@ -128,6 +130,20 @@ def test_bad_role_or_recipient_is_an_input_error(
     with pytest.raises(InputError, match=match):
         add_token(workspace.home, "x", role, recipient=recipient, known=_known(workspace))
     assert list_tokens(workspace.home) == []  # nothing half-made
+
+
+def test_an_agent_token_may_name_the_firm_its_holder_works_for(workspace: Workspace) -> None:
+    """An outsourced customer-service firm is itself a recipient: its agents' erasure
+    requests are then marked as taken by that firm (docs/attribution.md)."""
+    home, known = workspace.home, _known(workspace)
+    bound = add_token(home, "firm-agent", "agent", recipient="cs-firm", known=known)
+    free = add_token(home, "own-agent", "agent", known=known)
+    assert authenticate(home, bound) == Principal("firm-agent", "agent", "cs-firm")
+    assert authenticate(home, free) == Principal("own-agent", "agent", None)
+    assert [(t.role, t.recipient) for t in list_tokens(home)] == [
+        ("agent", "cs-firm"),
+        ("agent", None),
+    ]
 
 
 @pytest.mark.parametrize("name", ["", "a b", "a/b", "../x", "a\nb", "x" * 65, "-_-", "a;b"])

@@ -14,12 +14,19 @@ session 16):
   ``POST /api/v1/erasure-requests/{id}``) or declines it with a reason (an Art. 47
   exception: a retention period set by law, a police case that needs the report).
 
-What a request keeps: when, who took it, the reason (a ticket number; a phone or ID number
+What a request keeps: when, who took it (and, for an agent token bound to a recipient, the
+firm that agent works for: ``taker_recipient``), the reason (a ticket number; a phone or ID number
 in it is refused, as for an erasure) and the phone's keyed digests under every key version
 (what sealed report rows list; never the number). It covers the reports received by the
 time it was taken, not those made later (the analyst's count would not show them). The digests are cleared when the request
 is decided, so a decided request no longer leads to the person. Erasing runs the erasure of
 :mod:`leaktrace.attribution.erasure` and records the decision in the same transaction.
+
+Before deciding, the analyst sees what erasing would do to the evidence — which partners
+the attribution names now and after, with their bounds — and whether the agent who took
+the request works for one of them (:mod:`leaktrace.attribution.erasure_impact`; the dry
+run ``leaktrace report erase --request N``). Listing the requests does not run the
+attribution: it stays cheap.
 
 Not sealed or checkpointed: a request deleted from the database before it is decided is
 lost without a trace in ``verify`` (the erasures it leads to are sealed and pinned as any).
@@ -55,8 +62,9 @@ from leaktrace.attribution.store import (
     ReportRecord,
     engine_for,
 )
-from leaktrace.errors import InputError
+from leaktrace.errors import InputError, NotFoundError
 from leaktrace.lockfile import workspace_lock
+from leaktrace.respond.times import shown_time
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -67,6 +75,7 @@ __all__ = [
     "ErasureRequest",
     "decide_erasure_request",
     "erasure_requests",
+    "pending_request",
     "request_erasure",
 ]
 
@@ -82,7 +91,9 @@ DECLINED = "declined"
 @dataclass(frozen=True)
 class ErasureRequest:
     """One request as an analyst sees it. ``matches``: for a pending request, how many
-    stored reports it would erase now (``None`` once decided: the phone is forgotten)."""
+    stored reports it would erase now (``None`` once decided: the phone is forgotten).
+    ``taker_recipient``: the recipient the agent who took it works for (``None``: the
+    platform's own staff, or a request taken before takers were bound to firms)."""
 
     id: int
     received_at: str
@@ -93,6 +104,7 @@ class ErasureRequest:
     decided_by: str
     note: str
     matches: int | None = None
+    taker_recipient: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,6 +121,7 @@ def _view(rec: ErasureRequestRecord, matches: int | None = None) -> ErasureReque
         decided_by=rec.decided_by or "",
         note=rec.note or "",
         matches=matches,
+        taker_recipient=rec.taker_recipient,
     )
 
 
@@ -120,18 +133,30 @@ def _wanted(rec: ErasureRequestRecord) -> set[str]:
     return {d for d in listed if isinstance(d, str)} if isinstance(listed, list) else set()
 
 
-def request_erasure(ws: Workspace, *, phone: str, reason: str | None, actor: str) -> int:
+def request_erasure(
+    ws: Workspace,
+    *,
+    phone: str,
+    reason: str | None,
+    actor: str,
+    taker_recipient: str | None = None,
+) -> int:
     """Record a victim's request to erase every report of ``phone``; returns its id.
 
     Nothing is erased and nothing is looked up: the caller learns only that the request is
-    queued, whether or not the phone ever reported (see the module docstring)."""
+    queued, whether or not the phone ever reported (see the module docstring).
+    ``taker_recipient``: the recipient the taker works for (an agent token bound to an
+    outsourced customer-service firm), kept so that the analyst is told of a conflict of
+    interest; ``None`` for the platform's own staff and system users."""
     wanted_phone = normalise_phone_str(phone)
     if wanted_phone is None:
         raise InputError("phone: not a mainland mobile number (11 digits starting with 1)")
     taker = clean_actor(actor)
+    firm = clean_actor(taker_recipient) if taker_recipient else ""
     rec = ErasureRequestRecord(
         received_at=datetime.now(UTC).isoformat(timespec="seconds"),
         actor=taker,
+        taker_recipient=firm or None,
         reason=clean_reason(reason),
         phone_digests=json.dumps(sorted(phone_digests(ws, wanted_phone))),
         status=PENDING,
@@ -184,6 +209,40 @@ def erasure_requests(ws: Workspace, *, pending_only: bool = True) -> list[Erasur
     return out
 
 
+def _pending(s: Session, request_id: int) -> ErasureRequestRecord:
+    """The pending request ``request_id``: :class:`NotFoundError` when there is none,
+    :class:`InputError` when it was decided (its phone is forgotten)."""
+    rec = s.get(ErasureRequestRecord, request_id)
+    if rec is None:
+        raise NotFoundError(f"no erasure request has id {request_id} (`leaktrace report requests`)")
+    if rec.status != PENDING:
+        when = shown_time(rec.decided_at) if rec.decided_at else "?"
+        raise InputError(
+            f"erasure request {request_id} was already decided ({rec.status} {when} by "
+            f"{rec.decided_by})"
+        )
+    return rec
+
+
+def pending_request(ws: Workspace, request_id: int) -> tuple[ErasureRequest, list[int]]:
+    """A pending request and the ids of the stored reports erasing it would erase now:
+    what :func:`decide_erasure_request` without ``apply`` lists, found the same way (the
+    erasure's dry run). Raises as deciding does for an unknown or decided request."""
+    with Session(engine_for(ws)) as s:
+        rec = _pending(s, request_id)
+        dry = erase_in(
+            s,
+            ws,
+            ids=(),
+            wanted=_wanted(rec),
+            reason="",
+            actor="",
+            up_to_id=rec.last_report_id,
+            apply=False,
+        )
+        return _view(rec, len(dry.erased)), dry.erased
+
+
 def decide_erasure_request(
     ws: Workspace,
     request_id: int,
@@ -197,7 +256,8 @@ def decide_erasure_request(
     why, required). Without ``apply`` nothing is written: the result says what erasing
     would erase. The erasures record ``actor`` and the request's number, ticket and taker.
 
-    Raises :class:`InputError` for an unknown request, one already decided, or a decline
+    Raises :class:`InputError` for an unknown request (:class:`NotFoundError`), one
+    already decided (the time in platform time, as the lists show it), or a decline
     without a reason."""
     who = clean_actor(actor)
     if not erase and not (note or "").strip():
@@ -208,16 +268,7 @@ def decide_erasure_request(
             # the cleared digests (a decline too) are overwritten in the file, not left in
             # its free pages (Debian's SQLite does this by default; others do not)
             s.execute(sql_text("PRAGMA secure_delete = ON"))
-        rec = s.get(ErasureRequestRecord, request_id)
-        if rec is None:
-            raise InputError(
-                f"no erasure request has id {request_id} (`leaktrace report requests`)"
-            )
-        if rec.status != PENDING:
-            raise InputError(
-                f"erasure request {request_id} was already decided ({rec.status} "
-                f"{rec.decided_at} by {rec.decided_by})"
-            )
+        rec = _pending(s, request_id)
         result: ErasureResult | None = None
         if erase:
             result = erase_in(

@@ -129,6 +129,9 @@ class ErasureRequestRecord(_Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     received_at: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))  # who took it (token:name, cli:user)
+    # the recipient the taker works for (an agent token bound to an outsourced firm); None
+    # for the platform's own staff, system users, and requests taken before the column
+    taker_recipient: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reason: Mapped[str] = mapped_column(String(300))  # a ticket number, never personal data
     phone_digests: Mapped[str] = mapped_column(Text)  # JSON ["v:digest", ...]; [] once decided
     # the reports it covers: those stored when it was taken (ids up to this one)
@@ -310,6 +313,7 @@ def report_is_sealed(ws: Workspace, rec: ReportRecord) -> bool:
 _ADDED_COLUMNS: dict[str, dict[str, str]] = {
     "canary_hits": {"seal": "VARCHAR(80)"},
     "victim_reports": {"seal": "VARCHAR(80)"},
+    "erasure_requests": {"taker_recipient": "VARCHAR(200)"},
 }
 """Columns added to existing tables since they were first made: table → name → SQL type."""
 
@@ -317,7 +321,8 @@ _ADDED_COLUMNS: dict[str, dict[str, str]] = {
 def _add_missing_columns(eng: Engine) -> None:
     """Columns added to the attribution tables since a database was made (create_all
     makes missing tables only). Rows that predate a seal column get NULL, i.e. unsealed:
-    nothing can vouch for what they held before the seal existed."""
+    nothing can vouch for what they held before the seal existed; erasure requests taken
+    before ``taker_recipient`` get NULL, i.e. taken by no partner's agent."""
     insp = inspect(eng)
     for table, columns in _ADDED_COLUMNS.items():
         have = {c["name"] for c in insp.get_columns(table)}

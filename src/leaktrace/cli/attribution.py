@@ -30,6 +30,7 @@ from leaktrace.workspace import open_workspace
 
 if TYPE_CHECKING:  # the commands import these when they run: a faster start for the others
     from leaktrace.attribution.erasure import ErasureResult
+    from leaktrace.attribution.erasure_impact import ErasureImpact
     from leaktrace.attribution.reports import IntakeResult
     from leaktrace.telecom.ingest import IngestResult
     from leaktrace.workspace import Workspace
@@ -226,7 +227,9 @@ def report_erase(
         typer.Option(
             "--request",
             help="Erase what this erasure request (taken by customer service, `report "
-            "requests`) names, and record the decision.",
+            "requests`) names, and record the decision. Without --yes: what erasing would "
+            "do to the evidence (the partners named now and after, and a conflict of "
+            "interest when the agent who took it works for one of them).",
         ),
     ] = None,
     yes: Annotated[
@@ -271,13 +274,60 @@ def _decide_request(
     view, res = decide_erasure_request(
         ws, request, erase=erase, actor=cli_actor(), note=note, apply=yes
     )
+    impact = None
+    if erase and not yes:  # the dry run: what erasing would do to the evidence
+        from leaktrace.attribution.erasure_impact import erasure_impact
+
+        impact = erasure_impact(ws, request)
     if json_out:
-        print_json({"request": view.as_dict(), **({"erasure": res.as_dict()} if res else {})})
+        print_json(
+            {
+                "request": view.as_dict(),
+                **({"erasure": res.as_dict()} if res else {}),
+                **({"impact": impact.as_dict()} if impact else {}),
+            }
+        )
         return
     if res is not None:
         _say_erased(res, yes=yes, phone=None)
+    if impact is not None:
+        _say_impact(impact)
     if yes:
         out_console.print(f"erasure request {view.id}: {view.status} ({view.note})", markup=False)
+
+
+def _say_impact(impact: ErasureImpact) -> None:
+    """The dry run's account of the evidence: who is named now and after, each named
+    partner's bound before and after, then the warnings (library sentences)."""
+    taker = impact.taker + (
+        f" (an agent of {impact.taker_recipient})" if impact.taker_recipient else ""
+    )
+    out_console.print(
+        f"request {impact.request_id} was taken by {taker}", markup=False, soft_wrap=True
+    )
+    now = ", ".join(impact.named_before) or "no partner"
+    after = ", ".join(impact.named_after) or "no partner"
+    out_console.print(
+        f"the evidence names {now} now; after erasing it would name {after}",
+        markup=False,
+        soft_wrap=True,
+    )
+    for p in impact.partners:
+        state = (
+            "no longer named"
+            if not p.still_named
+            else "still named, weakened"
+            if p.weakened
+            else "still named, unchanged"
+        )
+        out_console.print(
+            f"  {p.recipient}: p ≤ {p.p_before:.2g} now, p ≤ {p.p_after:.2g} after ({state}; "
+            f"campaign flags {p.campaigns_before} → {p.campaigns_after})",
+            markup=False,
+            soft_wrap=True,
+        )
+    for w in impact.warnings:
+        out_console.print(w, markup=False, style="bold red", soft_wrap=True)
 
 
 @report_app.command("requests")
@@ -315,7 +365,7 @@ def report_requests(
                 for cell in (
                     r.id,
                     shown_time(r.received_at),
-                    r.actor,
+                    r.actor + (f" (agent of {r.taker_recipient})" if r.taker_recipient else ""),
                     r.reason,
                     status,
                     "" if r.matches is None else r.matches,

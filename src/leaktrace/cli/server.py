@@ -110,7 +110,12 @@ def token_add(
     ],
     recipient: Annotated[
         str | None,
-        typer.Option("--recipient", help="For role recipient: whose aliases it may resolve."),
+        typer.Option(
+            "--recipient",
+            help="For role recipient: whose aliases it may resolve. For role agent "
+            "(optional): the recipient its holder works for (an outsourced customer-service "
+            "firm); the erasure requests it takes are marked with it.",
+        ),
     ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
@@ -125,7 +130,10 @@ def token_add(
         print_json({"name": name, "role": role, "recipient": recipient, "token": token})
         return
     out_console.print(token, highlight=False, markup=False, soft_wrap=True)
-    err_console.print(f"token for {name} ({role}); it is shown only now: keep it safe")
+    bound = f", {'for' if role == 'recipient' else 'working for'} {recipient}" if recipient else ""
+    err_console.print(
+        f"token for {name} ({role}{bound}); it is shown only now: keep it safe", markup=False
+    )
 
 
 @token_app.command("list")

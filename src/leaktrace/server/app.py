@@ -8,7 +8,8 @@ the matching CLI command prints with ``--json``.
 What a caller must know:
 
 - **Errors** are ``{"error": "<one line>"}`` with a 4xx status: 400 bad input, 401 no or
-  unknown token, 403 wrong role, 404 unknown recipient, 409 a ledger or incident record
+  unknown token, 403 wrong role, 404 unknown recipient or erasure request, 409 a ledger or
+  incident record
   that does not verify, 413 a body over the limit, 429 a public route called too often
   from one address, 503 a ledger database or token file
   that cannot be used or a trace queue that is full. A 500 says only "internal error";
@@ -47,6 +48,7 @@ from leaktrace.errors import (
     InputError,
     LeaktraceError,
     LedgerIntegrityError,
+    NotFoundError,
     UnknownRecipientError,
     database_error_message,
 )
@@ -154,7 +156,7 @@ async def _send_413(send: Send, limit: int) -> None:
 
 
 def _status_of(exc: LeaktraceError) -> int:
-    if isinstance(exc, UnknownRecipientError):
+    if isinstance(exc, UnknownRecipientError | NotFoundError):
         return 404
     if isinstance(exc, LedgerIntegrityError):
         return 409
@@ -779,7 +781,11 @@ def _add_api_routes(app: FastAPI) -> None:
         from leaktrace.attribution.erasure_requests import PENDING, request_erasure
 
         rid = request_erasure(
-            svc.workspace(), phone=body.phone, reason=body.reason, actor=f"token:{who.name}"
+            svc.workspace(),
+            phone=body.phone,
+            reason=body.reason,
+            actor=f"token:{who.name}",
+            taker_recipient=taker_firm(who),
         )
         return {"request_id": rid, "status": PENDING}
 
@@ -794,6 +800,22 @@ def _add_api_routes(app: FastAPI) -> None:
         from leaktrace.attribution.erasure_requests import erasure_requests
 
         return [r.as_dict() for r in erasure_requests(svc.workspace(), pending_only=pending)]
+
+    @app.get("/api/v1/erasure-requests/{request_id}/impact", tags=["reports"])
+    def erasure_impact_route(
+        svc: ServiceDep,
+        _who: Annotated[Principal, Depends(require("analyst"))],
+        request_id: int,
+    ) -> dict[str, Any]:
+        """What erasing a pending request would do to the evidence (``leaktrace report
+        erase --request N --json``'s ``impact``): the partners the attribution names now
+        and without the reports it would erase, each named partner's bound before and
+        after, and ``conflict`` when the agent who took it works for a partner named now.
+        Counts, recipient names and bounds only. 404 for an unknown request, 400 for a
+        decided one (its phone is forgotten). Analysts only: it tells who reported."""
+        from leaktrace.attribution.erasure_impact import erasure_impact
+
+        return erasure_impact(svc.workspace(), request_id).as_dict()
 
     @app.post("/api/v1/erasure-requests/{request_id}", tags=["reports"])
     def decide_erasure_route(
@@ -833,6 +855,12 @@ def _add_api_routes(app: FastAPI) -> None:
         for problem in res.problems[:20]:
             log.warning("telecom push by %s (%s): %s", who.name, adapter_name, problem)
         return {**adapter(adapter_name).ack(len(res.hits)), **res.counts()}
+
+
+def taker_firm(who: Principal) -> str | None:
+    """The recipient an agent token's holder works for (``token add --role agent
+    --recipient``), recorded with the erasure requests it takes; None for other roles."""
+    return who.recipient if who.role == "agent" else None
 
 
 def incident_view(ws: Workspace, incident_id: str) -> dict[str, Any]:

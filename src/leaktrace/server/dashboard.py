@@ -16,7 +16,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from leaktrace.errors import LeaktraceError, LedgerIntegrityError
+from leaktrace.errors import LeaktraceError, LedgerIntegrityError, NotFoundError
 from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
@@ -28,6 +28,7 @@ from leaktrace.server.app import (
     incident_view,
     public_message,
     run_trace,
+    taker_firm,
     verify_ledger,
 )
 from leaktrace.server.tokens import Principal
@@ -317,11 +318,44 @@ def add_dashboard_routes(app: FastAPI) -> None:
         service: Service = request.app.state.service
         try:
             rid = request_erasure(
-                service.workspace(), phone=phone, reason=reason, actor=f"token:{who.name}"
+                service.workspace(),
+                phone=phone,
+                reason=reason,
+                actor=f"token:{who.name}",
+                taker_recipient=taker_firm(who),
             )
         except LeaktraceError as exc:
             return _cases_page(request, who, 400, erasure_error=public_message(service.home, exc))
         return _cases_page(request, who, erasure_request=rid)
+
+    @app.get(
+        "/dashboard/erasure-requests/{request_id}/impact",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    def erasure_impact_page(request: Request, request_id: int) -> Response:
+        """What erasing a pending request does to the evidence, with its Erase and Decline
+        buttons (:mod:`leaktrace.attribution.erasure_impact`); the API's statuses."""
+        from leaktrace.attribution.erasure_impact import erasure_impact
+
+        who = _analyst(request)
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        try:
+            impact = erasure_impact(service.workspace(), request_id)
+        except LeaktraceError as exc:
+            status = (
+                409
+                if isinstance(exc, LedgerIntegrityError)
+                else 404
+                if isinstance(exc, NotFoundError)
+                else 400
+            )
+            return _page(
+                "erasure_impact.html", status, who=who, error=public_message(service.home, exc)
+            )
+        return _page("erasure_impact.html", who=who, impact=impact)
 
     @app.post(
         "/dashboard/erasure-requests/{request_id}",

@@ -10,7 +10,12 @@ Roles (one per token):
 
 - ``analyst``: the platform's security/risk team: releases, ledger checks, traces,
   alias resolution for any recipient, victim reports.
-- ``agent``: customer-service staff: record victim reports, decide victims' cases.
+- ``agent``: customer-service staff: record victim reports, decide victims' cases, take
+  victims' erasure requests. May be bound to the recipient its holder works for (an
+  outsourced customer-service firm is itself a recipient of the data): the erasure
+  requests it takes then record that firm, and the analyst deciding one is warned when the
+  evidence names it (:mod:`leaktrace.attribution.erasure_impact`). The binding grants
+  nothing.
 - ``recipient``: a partner's system, bound to one recipient: resolve *its own* order
   aliases back to order numbers (DESIGN §3, "the platform resolves aliases back when a
   recipient calls its API") and nothing else.
@@ -130,20 +135,24 @@ def add_token(
     """Make a token for ``name`` and return it: the only time it is ever seen.
 
     ``known``: the workspace's recipient names; a ``recipient`` token must name one of them
-    (a typo would make a token that can resolve nothing)."""
+    (a typo would make a token that can resolve nothing). An ``agent`` token may name one
+    too: the firm its holder works for (a typo would hide a conflict of interest)."""
     if not name or len(name) > _MAX_NAME or not name.replace("-", "").replace("_", "").isalnum():
         raise InputError(
             f"a token name has 1–{_MAX_NAME} letters, digits, - and _ (got {name[:80]!r})"
         )
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    if role == "recipient":
-        if recipient is None:
-            raise InputError("a recipient token needs --recipient NAME (whose aliases it resolves)")
+    if role == "recipient" and recipient is None:
+        raise InputError("a recipient token needs --recipient NAME (whose aliases it resolves)")
+    if recipient is not None:
+        if role not in ("recipient", "agent"):
+            raise InputError(
+                "--recipient is only for a token of role 'recipient' (whose aliases it "
+                "resolves) or 'agent' (the firm its holder works for)"
+            )
         if recipient not in known:
             raise InputError(f"unknown recipient {recipient!r}")
-    elif recipient is not None:
-        raise InputError("--recipient is only for a token of role 'recipient'")
     token = _PREFIX + secrets.token_urlsafe(32)
     with _locked(home):
         tokens = list_tokens(home)
