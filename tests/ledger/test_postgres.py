@@ -223,11 +223,13 @@ def test_erasure_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) -> Non
 def test_erasure_request_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame) -> None:
     """Customer service's erasure request queued on the database server and decided by an
     analyst: the request table is made there, the decision erases in one transaction and
-    forgets the phone."""
+    forgets the phone; its seals hold as the server returns the row, a checkpoint pins it,
+    deciding it after is no alarm, and an altered decision is named."""
     from leaktrace.attribution.erasure_requests import (
         decide_erasure_request,
         erasure_requests,
         request_erasure,
+        request_seal_problems,
     )
     from leaktrace.attribution.reports import add_reports, load_stored_reports
 
@@ -238,12 +240,22 @@ def test_erasure_request_on_postgres(pg_workspace: Workspace, shop: pl.DataFrame
     ids = add_reports(ws, report_objs(ws, shop, 3, seed=6)).ids
     phone = next(r.phone for r in load_stored_reports(ws) if r.id == ids[0])
     assert phone is not None
-    rid = request_erasure(ws, phone=phone, reason="工单 8", actor="token:cs")
-    assert [(r.id, r.matches) for r in erasure_requests(ws)] == [(rid, 1)]
+    rid = request_erasure(
+        ws, phone=phone, reason="工单 8", actor="token:cs", taker_recipient="cs-firm"
+    )
+    assert [(r.id, r.matches, r.sealed) for r in erasure_requests(ws)] == [(rid, 1, True)]
+    assert Ledger(ws).checkpoint().pinned()["erasure_requests"] == 1
     view, res = decide_erasure_request(ws, rid, erase=True, actor="cli:pg")
     assert res is not None and res.erased == [ids[0]] and view.status == "erased"
     assert sorted(r.id for r in load_stored_reports(ws)) == ids[1:]
     with Ledger(ws).engine.connect() as c:
-        left = c.execute(text("SELECT phone_digests FROM erasure_requests")).scalar_one()
-    assert left == "[]"
-    assert Ledger(ws).verify().ok
+        left = c.execute(text("SELECT phone_digests, phone_salt FROM erasure_requests")).one()
+    assert tuple(left) == ("[]", None)
+    assert Ledger(ws).verify().ok and request_seal_problems(ws) == []
+    assert Ledger(ws).checkpoint().pinned()["erasure_decisions"] == 1
+    with Ledger(ws).engine.begin() as c:
+        c.execute(text("UPDATE erasure_requests SET status = 'declined'"))
+    assert request_seal_problems(ws) == [
+        f"erasure request {rid} fails its seal: its decision (status, time, analyst, note) "
+        "was changed in the database, or it was written outside leaktrace"
+    ]

@@ -231,3 +231,54 @@ def test_an_analyst_sees_what_erasing_a_request_does_to_the_evidence(
         assert r.status_code == 200, r.text
     decided = client.get(f"{url}/{by_firm}/impact", headers=bearer(site.analyst))
     assert decided.status_code == 400 and "already decided" in decided.json()["error"]
+
+
+def test_a_request_altered_in_the_database_is_marked_named_and_refused(
+    client: httpx.Client, site: Site
+) -> None:
+    """The service's list marks it, its verify names it (no phone), deciding it is a 400,
+    the dashboard marks it; restored as it was, all is well again (the workspace is
+    shared with the other tests)."""
+    import sqlite3
+    from contextlib import closing
+
+    url = "/api/v1/erasure-requests"
+    phone = "13700000003"
+    r = client.post(url, json={"phone": phone, "reason": "工单 70"}, headers=bearer(site.agent))
+    assert r.status_code == 200, r.text
+    rid = r.json()["request_id"]
+    listed = {x["id"]: x for x in client.get(url, headers=bearer(site.analyst)).json()}
+    assert (listed[rid]["sealed"], listed[rid]["seal_fails"]) == (True, False)
+
+    def edit(reason: str) -> None:
+        with closing(sqlite3.connect(site.home / "ledger.db")) as con:
+            con.execute("update erasure_requests set reason = ? where id = ?", (reason, rid))
+            con.commit()
+
+    edit("工单 71")
+    try:
+        listed = {x["id"]: x for x in client.get(url, headers=bearer(site.analyst)).json()}
+        assert (listed[rid]["sealed"], listed[rid]["seal_fails"]) == (False, True)
+        assert listed[rid]["matches"] is None
+        checked = client.get("/api/v1/ledger/verify", headers=bearer(site.analyst))
+        assert checked.status_code == 200 and checked.json()["ok"] is False
+        assert checked.json()["problem"].startswith(f"erasure request {rid} fails its seal")
+        assert phone not in checked.text
+        decided = client.post(
+            f"{url}/{rid}", json={"decision": "erase"}, headers=bearer(site.analyst)
+        )
+        assert decided.status_code == 400 and "fails its seal" in decided.text
+        impact = client.get(f"{url}/{rid}/impact", headers=bearer(site.analyst))
+        assert impact.status_code == 400 and "fails its seal" in impact.text
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
+            browser.cookies.set("leaktrace_token", site.analyst)
+            board = browser.get("/dashboard")
+            assert board.status_code == 200 and f'id="seal-fails-{rid}"' in board.text
+    finally:
+        edit("工单 70")
+    checked = client.get("/api/v1/ledger/verify", headers=bearer(site.analyst))
+    assert checked.json()["ok"] is True, checked.text
+    done = client.post(
+        f"{url}/{rid}", json={"decision": "decline", "reason": "测试"}, headers=bearer(site.analyst)
+    )
+    assert done.status_code == 200 and done.json()["request"]["sealed"] is True

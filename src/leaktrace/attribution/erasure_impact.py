@@ -38,7 +38,9 @@ What it does not do, by design:
 
 Only counts, recipient names and bounds are returned: no report id, phone or digest (the
 report ids are in the dry run's own list, for the analyst). A decided request has no
-phone digests left, so it has no impact to show (an :class:`InputError`).
+phone digests left, so it has no impact to show (an :class:`InputError`); nor has a
+request whose seal fails, or one taken before requests were sealed: what they name is not
+vouched for, and they are never erased (:func:`pending_request` refuses them).
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ def erasure_impact(
     would erase (module docstring). Writes nothing.
 
     Raises :class:`~leaktrace.errors.NotFoundError` for an unknown request,
-    :class:`~leaktrace.errors.InputError` for one already decided, and
+    :class:`~leaktrace.errors.InputError` for one already decided, one whose seal fails
+    or one without a seal, and
     :class:`~leaktrace.errors.LedgerIntegrityError` when the ledger does not verify (as
     ``attribute`` does)."""
     check_alpha(alpha)

@@ -122,7 +122,8 @@ class ReportErasureRecord(_Base):
 class ErasureRequestRecord(_Base):
     """A victim's request to erase their reports, taken by customer service and decided by
     an analyst (see :mod:`leaktrace.attribution.erasure_requests`). Only the phone's keyed
-    digests are kept, and only until the request is decided."""
+    digests are kept, and only until the request is decided; the seals (what they cover:
+    that module's docstring) are None on requests taken before requests were sealed."""
 
     __tablename__ = "erasure_requests"
 
@@ -140,6 +141,15 @@ class ErasureRequestRecord(_Base):
     decided_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     decided_by: Mapped[str] = mapped_column(String(200), default="")
     note: Mapped[str] = mapped_column(String(300), default="")
+    # hex of 32 random bytes, None once decided: with it gone, phone_commitment leads nowhere
+    phone_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # hex SHA-256 of phone_salt and phone_digests as taken: what the seal covers of the
+    # phone, kept after the decision so that the seal still holds
+    phone_commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # "v<key version>:<hex HMAC-SHA256>" of the facts fixed when it was taken
+    seal: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # the same, of the decision (None while pending)
+    decision_seal: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class CanaryHitRecord(_Base):
@@ -313,7 +323,13 @@ def report_is_sealed(ws: Workspace, rec: ReportRecord) -> bool:
 _ADDED_COLUMNS: dict[str, dict[str, str]] = {
     "canary_hits": {"seal": "VARCHAR(80)"},
     "victim_reports": {"seal": "VARCHAR(80)"},
-    "erasure_requests": {"taker_recipient": "VARCHAR(200)"},
+    "erasure_requests": {
+        "taker_recipient": "VARCHAR(200)",
+        "phone_salt": "VARCHAR(64)",
+        "phone_commitment": "VARCHAR(64)",
+        "seal": "VARCHAR(80)",
+        "decision_seal": "VARCHAR(80)",
+    },
 }
 """Columns added to existing tables since they were first made: table → name → SQL type."""
 
@@ -322,7 +338,8 @@ def _add_missing_columns(eng: Engine) -> None:
     """Columns added to the attribution tables since a database was made (create_all
     makes missing tables only). Rows that predate a seal column get NULL, i.e. unsealed:
     nothing can vouch for what they held before the seal existed; erasure requests taken
-    before ``taker_recipient`` get NULL, i.e. taken by no partner's agent."""
+    before ``taker_recipient`` get NULL, i.e. taken by no partner's agent, and those taken
+    before requests were sealed get no seal (listed as unsealed, never erased)."""
     insp = inspect(eng)
     for table, columns in _ADDED_COLUMNS.items():
         have = {c["name"] for c in insp.get_columns(table)}

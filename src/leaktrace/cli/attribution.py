@@ -342,7 +342,9 @@ def report_requests(
     """Erasure requests taken by customer service (`POST /api/v1/erasure-requests`): each
     waits for an analyst to erase (`report erase --request N --yes`) or decline it
     (`report decline-request N --reason ...`). Shows how many reports each would erase;
-    never the phone."""
+    never the phone. Seal FAILS: changed or forged in the database, never acted on
+    (`leaktrace verify` names it); none: taken before requests were sealed, never erased
+    (take it again, decline this one)."""
     from leaktrace.attribution.erasure_requests import erasure_requests
     from leaktrace.respond.times import shown_time
 
@@ -354,11 +356,14 @@ def report_requests(
     if not rows:
         out_console.print("no pending erasure requests" if not all_ else "no erasure requests")
         return
-    t = Table("id", "received", "taken by", "reason", "status", "reports")
+    t = Table("id", "received", "taken by", "reason", "status", "reports", "seal")
     for r in rows:
         status = r.status
         if r.decided_at:
             status += f" {shown_time(r.decided_at)} by {r.decided_by}: {r.note}"
+        # changed or forged in the database: never acted on (verify names it); none:
+        # taken before requests were sealed, never erased
+        seal = "FAILS" if r.seal_fails else "ok" if r.sealed else "none"
         t.add_row(
             *(
                 Text(str(cell))
@@ -369,6 +374,7 @@ def report_requests(
                     r.reason,
                     status,
                     "" if r.matches is None else r.matches,
+                    seal,
                 )
             )
         )

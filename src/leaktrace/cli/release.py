@@ -142,20 +142,24 @@ def verify_cmd(
         ),
     ] = None,
 ) -> None:
-    """Re-check the ledger's hash chain, signatures and index digests.
+    """Re-check the ledger's hash chain, signatures and index digests, the checkpoints,
+    and the erasure requests' seals.
 
     The chain shows any record altered, inserted or removed from its middle; that its last
     records were removed, or the whole ledger replaced by an older copy, only a head hash
     kept elsewhere can show (--expect-head); that the signing key pair was replaced and the
-    ledger re-signed, only a public key kept elsewhere can show (--public-key)."""
+    ledger re-signed, only a public key kept elsewhere can show (--public-key). An erasure
+    request altered or forged in the database (its reason, taker, decision) is named."""
     wanted = None if expect_head is None else expect_head.strip().lower()
     if wanted is not None and not re.fullmatch(r"[0-9a-f]{64}", wanted):
         raise InputError(
             "--expect-head must be a 64-hex-digit hash as verify or checkpoint printed it"
         )
+    from leaktrace.attribution.erasure_requests import verify_requests
+
     ws = open_workspace(resolve_home(home))
     ledger = Ledger(ws)
-    res = ledger.verify(public_key=public_key)
+    res = verify_requests(ws, ledger.verify(public_key=public_key))
     note_trusted_keys(ws)
     if res.ok and wanted not in (None, GENESIS) and not ledger.holds_head(wanted):
         res = dataclasses.replace(
@@ -180,7 +184,8 @@ def verify_cmd(
     if res.checkpoints:
         err_console.print(
             f"checkpoint: {res.checkpoints} {res.checkpoint_hash} (victim reports, canary "
-            "hits and incident events it pinned are all present)",
+            "hits, incident events, report erasures, erasure requests and their decisions "
+            "it pinned are all present)",
             soft_wrap=True,
         )
         if res.unpinned:
@@ -196,8 +201,9 @@ def verify_cmd(
 def checkpoint_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """Sign a checkpoint of the release head and the operators' logs.
 
-    A checkpoint pins the victim reports, canary hits and incident events recorded so far:
-    from then on verify names any of them deleted (their seals alone cannot show a row
+    A checkpoint pins the victim reports, canary hits, incident events, report erasures,
+    erasure requests and their decisions recorded so far: from then on verify names any of
+    them deleted (their seals alone cannot show a row
     that is gone). Run it after each intake, or daily, and keep the hash it prints
     outside the workspace (verify --expect-head takes it)."""
     from leaktrace.attribution.store import engine_for
@@ -235,7 +241,17 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
     if not found:
         err_console.print("no checkpoint yet (leaktrace checkpoint makes one)")
         return
-    t = Table("seq", "created", "release", "reports", "hits", "incident events", "erasures")
+    t = Table(
+        "seq",
+        "created",
+        "release",
+        "reports",
+        "hits",
+        "incident events",
+        "erasures",
+        "requests",
+        "decisions",
+    )
     t.add_column("hash", overflow="fold")  # in full: it is what is kept elsewhere
     for cp in found:
         pinned = cp.pinned()
@@ -247,6 +263,8 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
             str(pinned["canary_hits"]),
             str(pinned["incident_events"]),
             str(pinned["report_erasures"]),
+            str(pinned["erasure_requests"]),
+            str(pinned["erasure_decisions"]),
             cp.checkpoint_hash,
         )
     out_console.print(t)

@@ -1,8 +1,8 @@
 """Signed checkpoints: what the operators' logs held, pinned so that a deletion shows.
 
-Victim reports, canary hits and incident events are sealed row by row (an HMAC under a
-workspace subkey), which stops a database administrator without the keys from making up
-or altering a row. A seal cannot show a row that is *gone*: a deleted report is as if it
+Victim reports, canary hits, incident events, report erasures and erasure requests are
+sealed row by row (an HMAC under a workspace subkey), which stops a database administrator
+without the keys from making up or altering a row. A seal cannot show a row that is *gone*: a deleted report is as if it
 never came in, and an incident whose events were all deleted is not listed. A checkpoint
 closes that gap the way transparency logs do (a signed tree head):
 
@@ -24,13 +24,22 @@ closes that gap the way transparency logs do (a signed tree head):
 What a checkpoint does not cover: rows added after it (until the next one; run
 ``leaktrace checkpoint`` after each intake, or daily) and rows without a seal (made before
 seals existed; they never count, and deleting them is allowed, before or after re-adding
-them sealed).
+them sealed). A covered table without its seal column (a database from before that log
+was sealed, until a command adds it) holds no sealed row: nothing to pin, no alarm — and
+a checkpoint that pinned rows there finds them gone.
 
 Why ids and seals, not every column: the seal already covers the row's facts (a row
 altered but keeping its seal fails its seal), and the id is what orders the log. A covered
 row that a legitimate operation deletes does not exist: leaktrace never deletes a sealed
 row, and the one it rewrites — a victim report erased at the person's request — keeps its
 id and seal (:mod:`leaktrace.attribution.erasure`; its erasure row is a log of its own).
+
+Only what never changes once written is pinned. An erasure request is decided after it
+was taken (:mod:`leaktrace.attribution.erasure_requests`): its taking seal never changes
+(log ``erasure_requests``), and its decision seal, written once when it is decided, is a
+second log over the same table (``erasure_decisions``: a row counts there once it has
+one). Deciding a pinned request is therefore no alarm, while a pinned decision undone —
+the decision seal cleared, even with the row put back as it was pending — is named.
 """
 
 from __future__ import annotations
@@ -94,12 +103,23 @@ HEAD_FILE = "checkpoint-head"
 @dataclass(frozen=True)
 class CoveredLog:
     """A table of sealed rows a checkpoint pins: its name and the columns digested (the
-    first is its integer id). Named here rather than imported from the modules that own
-    the tables, so that the ledger does not depend on them and a checkpoint can be checked
-    whether or not they were ever used (a missing table has no rows)."""
+    first is its integer id, the last its seal: a row is in the log once that is set).
+    Named here rather than imported from the modules that own the tables, so that the
+    ledger does not depend on them and a checkpoint can be checked whether or not they
+    were ever used (a missing table has no rows). ``name``: the log's key in a
+    checkpoint's state, when one table holds two logs (default: the table's name)."""
 
     table: str
     columns: tuple[str, ...]
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.name or self.table
+
+    @property
+    def seal(self) -> str:
+        return self.columns[-1]
 
 
 COVERED_LOGS: tuple[CoveredLog, ...] = (
@@ -107,6 +127,8 @@ COVERED_LOGS: tuple[CoveredLog, ...] = (
     CoveredLog("canary_hits", ("id", "seal")),
     CoveredLog("incident_events", ("id", "incident_id", "seq", "event_hash", "seal")),
     CoveredLog("report_erasures", ("id", "report_id", "seal")),
+    CoveredLog("erasure_requests", ("id", "seal")),
+    CoveredLog("erasure_requests", ("id", "decision_seal"), name="erasure_decisions"),
 )
 """The logs a checkpoint covers; a new sealed log is one more entry. A checkpoint made
 before a log was covered has no entry for it: it pinned none of its rows (its state is
@@ -124,7 +146,7 @@ def _entry(state: dict[str, Any], log: CoveredLog) -> Any:
     logs = state["logs"]
     if not isinstance(logs, dict):
         raise TypeError("logs is not an object")
-    return logs.get(log.table, _NOTHING_PINNED)
+    return logs.get(log.key, _NOTHING_PINNED)
 
 
 class _Base(DeclarativeBase):
@@ -151,11 +173,12 @@ class Checkpoint:
     checkpoint_hash: str
 
     def pinned(self) -> dict[str, int]:
-        """How many rows of each log this checkpoint pinned (table -> rows)."""
-        return {log.table: int(_entry(self.state, log)["rows"]) for log in COVERED_LOGS}
+        """How many rows of each log this checkpoint pinned (log -> rows)."""
+        return {log.key: int(_entry(self.state, log)["rows"]) for log in COVERED_LOGS}
 
     def pinned_text(self) -> str:
-        """``6 victim reports, 1 canary hits, 2 incident events``: for the CLI and the demo."""
+        """``6 victim reports, 1 canary hits, 2 incident events, …``: for the CLI and the
+        demo."""
         return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in self.pinned().items())
 
     def as_dict(self) -> dict[str, Any]:
@@ -196,7 +219,7 @@ def _sealed_rows(conn: Connection, log: CoveredLog) -> list[tuple[Any, ...]]:
     leaktrace: a BLOB seal, a text id) is never pinned, and a pinned row turned into one
     no longer matches its digest (see :func:`_plain`)."""
     t = table(log.table, *(column(c) for c in log.columns))
-    seal = t.c.seal
+    seal = t.c[log.seal]
     q = select(*t.c).where(and_(seal.is_not(None), seal != "")).order_by(t.c.id)
     # the driver's own cursor: verify reads every pinned row, and SQLAlchemy's Row objects
     # cost about 2 µs each (0.7 s of 0.9 s over 300,000 rows, bench/checkpoint_bench.py)
@@ -282,6 +305,11 @@ def _present(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
+def _missing_columns(conn: Connection, log: CoveredLog) -> list[str]:
+    have = {c["name"] for c in inspect(conn).get_columns(log.table)}
+    return [c for c in log.columns if c not in have]
+
+
 @dataclass(frozen=True)
 class _Stored:
     """A checkpoint row as stored; ``checkpoint`` is None when its state cannot be read."""
@@ -339,13 +367,11 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
     with workspace_lock(ws.home), engine.begin() as conn:
         present = _present(conn)
         for log in COVERED_LOGS:
-            if log.table in present:
-                have = {c["name"] for c in inspect(conn).get_columns(log.table)}
-                if missing := [c for c in log.columns if c not in have]:
-                    raise ConfigError(
-                        f"table {log.table} has no column {missing[0]} (a database from "
-                        "before seals): run `leaktrace report list` once, which adds it"
-                    )
+            if log.table in present and (missing := _missing_columns(conn, log)):
+                raise ConfigError(
+                    f"table {log.table} has no column {missing[0]} (a database from "
+                    "before seals): run `leaktrace report list` once, which adds it"
+                )
         loaded = _load(conn)
         if any(rec.checkpoint is None for rec in loaded):
             raise ConfigError("a stored checkpoint is unreadable; run `leaktrace verify`")
@@ -364,7 +390,7 @@ def make_checkpoint(ws: Workspace, engine: Engine) -> Checkpoint:
             except _Unreadable as exc:
                 raise ConfigError(f"no checkpoint made: {exc}") from None
             rows = [r for r in found if _pinnable(r) and r[0] not in pinned]
-            logs[log.table] = {
+            logs[log.key] = {
                 "rows": len(rows),
                 "runs": _runs([int(r[0]) for r in rows]),
                 "digest": _range_digest(rows),
@@ -434,12 +460,13 @@ def verify_checkpoints(
         with engine.connect() as conn:
             present = _present(conn)
             loaded = _load(conn) if CheckpointRecord.__tablename__ in present else []
-            # read only when a checkpoint exists: a database from before seals has tables
-            # without the seal column until the first command that adds it
+            # read only when a checkpoint exists; a table without a log's columns (a
+            # database from before that log was sealed, until the first command that adds
+            # them) holds no sealed row of it: rows a checkpoint pinned there are gone
             rows_by_log: dict[str, dict[int, tuple[Any, ...]]] = {
-                log.table: (
+                log.key: (
                     {r[0]: r for r in _sealed_rows(conn, log) if _has_id(r)}
-                    if loaded and log.table in present
+                    if loaded and log.table in present and not _missing_columns(conn, log)
                     else {}
                 )
                 for log in COVERED_LOGS
@@ -449,7 +476,7 @@ def verify_checkpoints(
     except _Unreadable as exc:
         return CheckpointCheck(False, 0, problem=f"checkpoints cannot be checked: {exc}")
     prev = GENESIS
-    pinned: dict[str, set[int]] = {log.table: set() for log in COVERED_LOGS}
+    pinned: dict[str, set[int]] = {log.key: set() for log in COVERED_LOGS}
     for i, rec in enumerate(loaded, start=1):
         cp, name = rec.checkpoint, f"checkpoint {rec.seq}"
         if rec.seq != i:
@@ -462,7 +489,7 @@ def verify_checkpoints(
             recomputed = checkpoint_hash(cp.seq, cp.created, cp.state, cp.prev_hash)
             rel_seq = int(cp.state["releases"]["seq"])
             rel_head = str(cp.state["releases"]["head"])
-            ranges = {log.table: _entry(cp.state, log) for log in COVERED_LOGS}
+            ranges = {log.key: _entry(cp.state, log) for log in COVERED_LOGS}
         except (KeyError, TypeError, ValueError):
             return _bad(len(loaded), f"{name} is unreadable (a field is missing)")
         if recomputed != cp.checkpoint_hash:
@@ -476,7 +503,7 @@ def verify_checkpoints(
                 "records were removed from its end, or it was replaced by an older copy",
             )
         for log in COVERED_LOGS:
-            problem = _check_pinned(name, log, ranges[log.table], pinned[log.table], rows_by_log)
+            problem = _check_pinned(name, log, ranges[log.key], pinned[log.key], rows_by_log)
             if problem:
                 return _bad(len(loaded), problem)
         prev = cp.checkpoint_hash
@@ -527,20 +554,20 @@ def _check_pinned(
     except (KeyError, TypeError, ValueError):
         ids = None
     if ids is None or len(ids) != n:
-        return f"{name} is unreadable (what it pinned in {log.table})"
+        return f"{name} is unreadable (what it pinned in {log.key})"
     if earlier.intersection(ids):
-        return f"{name} pins {log.table} rows an earlier checkpoint pinned"
+        return f"{name} pins {log.key} rows an earlier checkpoint pinned"
     earlier.update(ids)
-    rows = rows_by_log[log.table]
+    rows = rows_by_log[log.key]
     found = [rows[i] for i in ids if i in rows]
     if len(found) < n:
         return (
-            f"{name}: {n - len(found)} of the {n} {log.table} rows it pinned are gone "
+            f"{name}: {n - len(found)} of the {n} {log.key} rows it pinned are gone "
             "(deleted, re-numbered or stripped of their seal)"
         )
     if _range_digest(found) != digest:
         return (
-            f"{name}: {log.table} rows it pinned were changed (their seals or ids swapped "
+            f"{name}: {log.key} rows it pinned were changed (their seals or ids swapped "
             "or rewritten)"
         )
     return None

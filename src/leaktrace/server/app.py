@@ -655,7 +655,8 @@ def _add_api_routes(app: FastAPI) -> None:
     def verify(
         svc: ServiceDep, _: Annotated[Principal, Depends(require("analyst"))]
     ) -> dict[str, Any]:
-        """Re-check chain, signatures and index digests (``leaktrace verify --json``)."""
+        """Re-check chain, signatures, index digests, checkpoints and the erasure
+        requests' seals (``leaktrace verify --json``)."""
         return verify_ledger(svc.workspace())
 
     @app.post("/api/v1/trace", tags=["trace"])
@@ -882,7 +883,9 @@ def incident_rows(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def verify_ledger(ws: Workspace) -> dict[str, Any]:
-    """``leaktrace verify --json``'s answer (``ok`` false names the first bad record)."""
+    """``leaktrace verify --json``'s answer (``ok`` false names the first bad record, or
+    the first erasure request whose seals fail)."""
+    from leaktrace.attribution.erasure_requests import verify_requests
     from leaktrace.ledger import Ledger
 
-    return Ledger(ws).verify().as_dict()
+    return verify_requests(ws, Ledger(ws).verify()).as_dict()
