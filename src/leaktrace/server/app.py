@@ -155,7 +155,8 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body.body})
 
 
-def _status_of(exc: LeaktraceError) -> int:
+def error_status(exc: LeaktraceError) -> int:
+    """The HTTP status of a user error, for the API and the dashboard's pages alike."""
     if isinstance(exc, UnknownRecipientError | NotFoundError):
         return 404
     if isinstance(exc, LedgerIntegrityError):
@@ -397,7 +398,7 @@ def create_app(
 
     @app.exception_handler(LeaktraceError)
     async def _user_error(_: Request, exc: LeaktraceError) -> JSONResponse:
-        return JSONResponse({"error": public_message(home, exc)}, status_code=_status_of(exc))
+        return JSONResponse({"error": public_message(home, exc)}, status_code=error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:

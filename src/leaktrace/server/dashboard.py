@@ -16,7 +16,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from leaktrace.errors import LeaktraceError, LedgerIntegrityError, NotFoundError
+from leaktrace.errors import LeaktraceError, LedgerIntegrityError
 from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
@@ -24,6 +24,7 @@ from leaktrace.server.app import (
     MAX_TEXTS,
     ServerError,
     Service,
+    error_status,
     incident_rows,
     incident_view,
     public_message,
@@ -345,15 +346,11 @@ def add_dashboard_routes(app: FastAPI) -> None:
         try:
             impact = erasure_impact(service.workspace(), request_id)
         except LeaktraceError as exc:
-            status = (
-                409
-                if isinstance(exc, LedgerIntegrityError)
-                else 404
-                if isinstance(exc, NotFoundError)
-                else 400
-            )
             return _page(
-                "erasure_impact.html", status, who=who, error=public_message(service.home, exc)
+                "erasure_impact.html",
+                error_status(exc),
+                who=who,
+                error=public_message(service.home, exc),
             )
         return _page("erasure_impact.html", who=who, impact=impact)
 
