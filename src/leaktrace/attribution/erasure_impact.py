@@ -16,7 +16,10 @@ shows the analyst, before they decide:
   for each partner named now: whether it still is, and its verdict bound (corrected
   p-value) before and after;
 * ``conflict``: the request was taken by an agent whose token is bound to a partner named
-  now (``leaktrace token add NAME --role agent --recipient FIRM``). System users and the
+  now (``leaktrace token add NAME --role agent --recipient FIRM``), or bound to any partner
+  when erasing would name a partner not named now: such a firm holds its customers'
+  phones, and requests nobody made, for the victims that do not fit a competitor, would
+  move the accusation onto it (see the last point below). System users and the
   platform's own staff have no firm.
 
 What it does not do, by design:
@@ -63,11 +66,23 @@ from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.trace.stats import check_alpha
 from leaktrace.workspace import Workspace
 
-__all__ = ["ErasureImpact", "PartnerImpact", "erasure_impact"]
+__all__ = ["ErasureImpact", "PartnerImpact", "erasure_impact", "shown_p"]
 
 
 def _p(log10: float) -> float:
     return 0.0 if log10 < -320 else 10.0**log10
+
+
+def shown_p(log10: float) -> str:
+    """A bound as the analyst reads it (``2.2e-14``); one too small for a float as its
+    power of ten (``1e-400``), never ``0``, which no bound is (``p_before`` and
+    ``p_after`` are 0.0 there)."""
+    if log10 >= -300:
+        return f"{10.0**log10:.2g}"
+    if log10 <= -1e300:  # -inf, or -1e308 as as_dict writes it: no finite bound
+        return "0"
+    e = math.floor(log10)
+    return f"{10.0 ** (log10 - e):.2g}e{e}"
 
 
 def _log10(x: float) -> float:
@@ -189,7 +204,8 @@ def erasure_impact(
             )
         )
     firm = view.taker_recipient
-    conflict = firm is not None and firm in named_before
+    newly = any(r not in named_before for r in named_after)
+    conflict = firm is not None and (firm in named_before or newly)
     return ErasureImpact(
         request_id=view.id,
         matched_reports=len(gone),
@@ -209,10 +225,10 @@ def erasure_impact(
 
 
 def _named_how(accused: bool, flags: int, log10_p: float) -> str:
-    parts = [f"p ≤ {_p(log10_p):.2g}"] if accused else []
+    parts = [f"p ≤ {shown_p(log10_p)}"] if accused else []
     if flags:
         parts.append(f"{flags} campaign flag(s)")
-    return ", ".join(parts) if parts else f"p ≤ {_p(log10_p):.2g}"
+    return ", ".join(parts) if parts else f"p ≤ {shown_p(log10_p)}"
 
 
 def _warnings(
@@ -231,7 +247,7 @@ def _warnings(
             out.append(
                 f"WARNING: erasing request {rid} ({n} report(s)) removes the evidence that "
                 f"names {p.recipient}: named now ({now}), no longer named after (p ≤ "
-                f"{p.p_after:.2g})"
+                f"{shown_p(p.log10_p_after)})"
             )
         elif p.weakened:
             then = _named_how(p.accused_after, p.campaigns_after, p.log10_p_after)
@@ -261,5 +277,12 @@ def _warnings(
             f"CONFLICT OF INTEREST: request {rid} was taken by an agent of {firm}, which the "
             f"evidence names now; erasing it {effect}. Confirm the request with the person "
             "through the platform's own channel before erasing"
+        )
+    elif firm is not None and (newly := [r for r in named_after if r not in named_before]):
+        out.append(
+            f"CONFLICT OF INTEREST: request {rid} was taken by an agent of {firm}, itself a "
+            f"partner; erasing it would name {', '.join(newly)}, which the evidence does not "
+            "name now. Confirm the request with the person through the platform's own "
+            "channel before erasing"
         )
     return out

@@ -279,6 +279,8 @@ def _seal_state(
             f"{fails}: it has none, though a request taken before it is sealed (its seal "
             "was removed in the database)"
         )
+    elif rec.id < 1:  # no request was ever given such an id, before seals or since
+        return _FAILS, f"{fails}: it has none, and an id leaktrace never gives (made up)"
     else:
         state = _UNSEALED
     if pending:
@@ -452,14 +454,20 @@ def verify_requests(ws: Workspace, res: VerifyResult) -> VerifyResult:
 
 
 def _pending(
-    s: Session, ws: Workspace, request_id: int, *, erase: bool
+    s: Session, ws: Workspace, request_id: int, *, erase: bool, lock: bool = False
 ) -> tuple[ErasureRequestRecord, tuple[str, str]]:
     """The pending request ``request_id`` and its seal state: :class:`NotFoundError` when
     there is none, :class:`InputError` when its seal fails (a forged or altered request
     must not erase reports, nor be closed as if it were sound), when it was decided (its
     phone is forgotten), or, for erasing, when it has no seal (taken before requests were
-    sealed: nothing vouches for the phone it names; declining it is allowed)."""
-    rec = s.get(ErasureRequestRecord, request_id)
+    sealed: nothing vouches for the phone it names; declining it is allowed).
+
+    ``lock``: the row is read FOR UPDATE (PostgreSQL), so that a decision made at once on
+    another machine, which the workspace's file lock does not reach, waits for this one's
+    and then finds it decided. An id no SQL integer holds names no request (SQLite cannot
+    even bind it)."""
+    in_range = abs(request_id) < 2**63
+    rec = s.get(ErasureRequestRecord, request_id, with_for_update=lock) if in_range else None
     if rec is None:
         raise NotFoundError(f"no erasure request has id {request_id} (`leaktrace report requests`)")
     state = _seal_state(ws, rec, None if _present(rec.seal) else _first_sealed_in(s, ws))
@@ -525,7 +533,7 @@ def decide_erasure_request(
             # the cleared digests (a decline too) are overwritten in the file, not left in
             # its free pages (Debian's SQLite does this by default; others do not)
             s.execute(sql_text("PRAGMA secure_delete = ON"))
-        rec, state = _pending(s, ws, request_id, erase=erase)
+        rec, state = _pending(s, ws, request_id, erase=erase, lock=True)
         result: ErasureResult | None = None
         if erase:
             result = erase_in(
@@ -545,7 +553,7 @@ def decide_erasure_request(
             rec.decided_at = datetime.now(UTC).isoformat(timespec="seconds")
             rec.decided_by = who
             erased = f"{len(result.erased)} report(s) erased" if result is not None else ""
-            rec.note = "; ".join(x for x in (erased, text) if x)
+            rec.note = "; ".join(x for x in (erased, text) if x)[:300]  # the column's
             rec.phone_digests = "[]"
             rec.phone_salt = None  # the commitment the seal keeps then leads nowhere
             rec.decision_seal = _seal(ws, _DECIDED_PURPOSE, _decision_facts(rec))

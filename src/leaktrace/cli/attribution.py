@@ -299,6 +299,8 @@ def _decide_request(
 def _say_impact(impact: ErasureImpact) -> None:
     """The dry run's account of the evidence: who is named now and after, each named
     partner's bound before and after, then the warnings (library sentences)."""
+    from leaktrace.attribution.erasure_impact import shown_p
+
     taker = impact.taker + (
         f" (an agent of {impact.taker_recipient})" if impact.taker_recipient else ""
     )
@@ -321,7 +323,8 @@ def _say_impact(impact: ErasureImpact) -> None:
             else "still named, unchanged"
         )
         out_console.print(
-            f"  {p.recipient}: p ≤ {p.p_before:.2g} now, p ≤ {p.p_after:.2g} after ({state}; "
+            f"  {p.recipient}: p ≤ {shown_p(p.log10_p_before)} now, "
+            f"p ≤ {shown_p(p.log10_p_after)} after ({state}; "
             f"campaign flags {p.campaigns_before} → {p.campaigns_after})",
             markup=False,
             soft_wrap=True,

@@ -55,6 +55,16 @@ _env.filters["shown"] = _shown
 _env.filters["platform_time"] = shown_time
 
 
+def _p_bound(log10: float) -> str:
+    """A bound as the impact page shows it: never "0" (erasure_impact.shown_p)."""
+    from leaktrace.attribution.erasure_impact import shown_p
+
+    return shown_p(log10)
+
+
+_env.filters["p_bound"] = _p_bound
+
+
 @dataclass(frozen=True)
 class Segment:
     text: str
@@ -383,7 +393,7 @@ def add_dashboard_routes(app: FastAPI) -> None:
             )
         except LeaktraceError as exc:
             message = public_message(service.home, exc)
-            return _dashboard(request, who, 400, erasure_error=message)
+            return _dashboard(request, who, error_status(exc), erasure_error=message)
         return _dashboard(request, who, erasure_done=view)
 
     @app.post("/dashboard/trace", response_class=HTMLResponse, include_in_schema=False)
