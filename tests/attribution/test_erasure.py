@@ -232,3 +232,20 @@ def test_a_reason_quoting_a_phone_or_id_number_is_refused(ws: Workspace) -> None
         with pytest.raises(InputError, match="phone or ID card number"):
             erase_reports(ws, phone=phone, reason=reason, apply=True)
     assert erase_reports(ws, phone=phone, reason="工单 2026-1129-0001", apply=True).erased
+
+
+@pytest.mark.parametrize("prefix", ["+86", "0086", "＋８６", "86"])
+def test_a_reason_quoting_a_phone_with_its_country_code_is_refused(
+    ws: Workspace, prefix: str
+) -> None:
+    """+8613912345678 is how a phone is written in E.164; the country code glued in front
+    of it must not hide it from the check (it was stored in clear, and pinned)."""
+    phone = next(iter(_phones(ws).values()))
+    bad = run_cli(
+        "report", "erase", "--phone", phone, "--yes", "--reason", f"客户 {prefix}{phone}",
+        home=ws.home,
+    )  # fmt: skip
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "phone or ID card number" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and phone not in bad.stderr
+    assert not [r for r in load_stored_reports(ws) if r.status == ERASED]

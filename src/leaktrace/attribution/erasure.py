@@ -197,9 +197,9 @@ def erased_ids(
 
 _SEP = r"[\s\-—–()（）+./_·,，、]*"
 _PERSONAL_NUMBER = re.compile(
-    # a mobile or an ID card number, its digits perhaps split by spaces, dashes, dots …,
-    # not glued to a digit before or after it
-    rf"(?<![0-9])(?:1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}"
+    # a mobile (perhaps after its country code, +86 / 0086 / 86) or an ID card number, its
+    # digits perhaps split by spaces, dashes, dots …, not glued to a digit before or after it
+    rf"(?<![0-9])(?:(?:(?:00)?86{_SEP})?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}"
     rf"|[1-9](?:{_SEP}[0-9]){{16}}{_SEP}[0-9Xx])(?![0-9])"
 )
 
