@@ -165,8 +165,8 @@ def test_a_checkpoint_from_before_erasures_existed_still_verifies(
         ({}, "name the reports to erase"),
         ({"ids": [99999]}, "no stored report has id 99999"),
         ({"phone": "12345"}, "--phone: not a mainland mobile number"),
-        ({"ids": [1], "reason": "a\x1b[2Jb"}, "--reason: control characters"),
-        ({"ids": [1], "reason": "x" * 301}, "--reason: at most 300 characters"),
+        ({"ids": [1], "reason": "a\x1b[2Jb"}, "reason: control characters"),
+        ({"ids": [1], "reason": "x" * 301}, "reason: at most 300 characters"),
     ],
 )
 def test_a_request_that_names_nothing_or_nonsense_is_refused(

@@ -220,16 +220,16 @@ def clean_reason(reason: str | None) -> str:
     refused, in full-width digits or split by spaces, dashes or dots too."""
     text = (reason or "").strip() or DEFAULT_REASON
     if any(not ch.isprintable() for ch in text):
-        raise InputError("--reason: control characters are not allowed")
+        raise InputError("reason: control characters are not allowed")
     # full-width digits fold (１３８…); a number after a ticket's digits and a space is
     # still a number (工单 20231129 13800138000)
     if _PERSONAL_NUMBER.search(unicodedata.normalize("NFKC", text)):
         raise InputError(
-            "--reason: it holds what looks like a phone or ID card number; the reason is "
+            "reason: it holds what looks like a phone or ID card number; the reason is "
             "stored in clear, so give a ticket number, never personal details"
         )
     if len(text) > _REASON_LIMIT:
-        raise InputError(f"--reason: at most {_REASON_LIMIT} characters ({len(text)} given)")
+        raise InputError(f"reason: at most {_REASON_LIMIT} characters ({len(text)} given)")
     return text
 
 
