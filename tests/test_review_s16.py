@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
-import httpx
 import polars as pl
 import pytest
 
@@ -40,14 +39,11 @@ from leaktrace.io.columns import (
 from leaktrace.pii.text import canonical
 from leaktrace.release import release
 from leaktrace.roles import Role
-from leaktrace.server import create_app
-from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
 from leaktrace.synth import generate_orders
 from leaktrace.workspace import Workspace
 from ledger.logs import copied, report_objs, rows, sql
-
-NEVER_REPORTED = "13700000001"
+from served import NEVER_REPORTED, bearer, served, victim
 
 # ----------------------------------------------------------------------------- erasure setup
 
@@ -70,27 +66,6 @@ def ws(base: tuple[Path, str, str], tmp_path: Path) -> Workspace:
     return copied(base[0], tmp_path)
 
 
-def _victim(ws: Workspace) -> tuple[str, set[int]]:
-    by_id = {r.id: r.phone for r in load_stored_reports(ws)}
-    phone = by_id[min(by_id)]
-    assert phone is not None and phone != NEVER_REPORTED
-    return phone, {i for i, p in by_id.items() if p == phone}
-
-
-@contextmanager
-def _served(home: Path, token: str | None = None) -> Iterator[httpx.Client]:
-    """The service for ``home`` in this process; signed in with ``token`` (a cookie)."""
-    with serving(create_app(home)) as url, httpx.Client(base_url=url, timeout=60) as c:
-        if token is not None:
-            r = c.post("/login", data={"token": token}, follow_redirects=False)
-            assert r.status_code == 303, r.text
-        yield c
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
 # ------------------------------------------------------------------ erasure: what holds
 
 
@@ -100,25 +75,23 @@ def test_an_agent_learns_nothing_and_decides_nothing(
     """API and page answers are the same for a phone that reported and one that did not;
     an agent cannot list, decide or erase; another site's form post is refused."""
     _, _, agent = base
-    phone, theirs = _victim(ws)
-    with _served(ws.home) as api:
+    phone, theirs = victim(ws)
+    with served(ws.home) as api:
         url = "/api/v1/erasure-requests"
-        a = api.post(url, json={"phone": phone, "reason": "工单 1"}, headers=_bearer(agent))
-        b = api.post(
-            url, json={"phone": NEVER_REPORTED, "reason": "工单 1"}, headers=_bearer(agent)
-        )
+        a = api.post(url, json={"phone": phone, "reason": "工单 1"}, headers=bearer(agent))
+        b = api.post(url, json={"phone": NEVER_REPORTED, "reason": "工单 1"}, headers=bearer(agent))
         assert a.status_code == b.status_code == 200
         strip = {"request_id": 0}
         assert {**a.json(), **strip} == {**b.json(), **strip}
         rid = a.json()["request_id"]
         for r in (
-            api.get(url, headers=_bearer(agent)),
-            api.post(f"{url}/{rid}", json={"decision": "erase"}, headers=_bearer(agent)),
-            api.post("/api/v1/reports/erase", json={"phone": phone}, headers=_bearer(agent)),
+            api.get(url, headers=bearer(agent)),
+            api.post(f"{url}/{rid}", json={"decision": "erase"}, headers=bearer(agent)),
+            api.post("/api/v1/reports/erase", json={"phone": phone}, headers=bearer(agent)),
         ):
             assert r.status_code == 403, r.text
 
-    with _served(ws.home, agent) as page:
+    with served(ws.home, agent) as page:
         pages = [
             page.post("/cases/erasure-request", data={"phone": p, "reason": "工单 2"})
             for p in (phone, NEVER_REPORTED)
@@ -142,7 +115,7 @@ def test_an_agent_learns_nothing_and_decides_nothing(
 
 
 def test_two_analysts_deciding_at_once_decide_once(ws: Workspace) -> None:
-    phone, _ = _victim(ws)
+    phone, _ = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 3", actor="token:cs")
     gate = threading.Barrier(2)
     outcome: dict[str, object] = {}
@@ -174,7 +147,7 @@ def test_erasing_a_request_with_a_checkpoint_verifies_and_forgets_the_phone(
 ) -> None:
     from leaktrace.attribution.erasure import phone_digests
 
-    phone, theirs = _victim(ws)
+    phone, theirs = victim(ws)
     digests = {d.split(":", 1)[1] for d in phone_digests(ws, phone)}
     a = request_erasure(ws, phone=phone, reason="工单 4", actor="token:cs")
     b = request_erasure(ws, phone=NEVER_REPORTED, reason="工单 5", actor="token:cs")
@@ -209,7 +182,7 @@ def test_a_reason_holding_a_phone_or_id_number_is_refused(ws: Workspace, reason:
 
 
 def test_a_report_received_after_the_request_is_not_erased_by_it(ws: Workspace) -> None:
-    phone, theirs = _victim(ws)
+    phone, theirs = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 6", actor="token:cs")
     assert [r.matches for r in erasure_requests(ws)] == [len(theirs)]  # what the analyst sees
     late = add_reports(
@@ -239,11 +212,11 @@ def _bogus_erasure_of(ws: Workspace, report_id: int) -> None:
 def test_a_tampered_erasure_row_does_not_hide_every_request(
     ws: Workspace, base: tuple[Path, str, str]
 ) -> None:
-    phone, theirs = _victim(ws)
+    phone, theirs = victim(ws)
     request_erasure(ws, phone=phone, reason="工单 8", actor="token:cs")
     other = request_erasure(ws, phone=NEVER_REPORTED, reason="工单 9", actor="token:cs")
     _bogus_erasure_of(ws, min(theirs))
-    with _served(ws.home, base[1]) as page:
+    with served(ws.home, base[1]) as page:
         dash = page.get("/dashboard")
     assert dash.status_code == 200, dash.text[:300]
     assert f'id="erase-{other}"' in dash.text

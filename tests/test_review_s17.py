@@ -10,11 +10,9 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import polars as pl
 import pytest
 from sqlalchemy import create_engine, text
@@ -37,15 +35,12 @@ from leaktrace.attribution.reports import add_reports, load_stored_reports
 from leaktrace.errors import InputError, NotFoundError
 from leaktrace.ledger.ledger import close_engines
 from leaktrace.release import release
-from leaktrace.server import create_app
 from leaktrace.server.app import verify_ledger
-from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
 from leaktrace.workspace import Workspace
 from ledger.conftest import postgres_url  # noqa: F401  (the PostgreSQL server fixture)
 from ledger.logs import copied, report_objs, rows, sql
-
-NEVER_REPORTED = "13700000001"
+from served import NEVER_REPORTED, bearer, served, victim
 
 
 @pytest.fixture(scope="module")
@@ -66,27 +61,6 @@ def ws(base: tuple[Path, str, str], tmp_path: Path) -> Workspace:
     return copied(base[0], tmp_path)
 
 
-def _victim(ws: Workspace) -> tuple[str, set[int]]:
-    by_id = {r.id: r.phone for r in load_stored_reports(ws)}
-    phone = by_id[min(by_id)]
-    assert phone is not None and phone != NEVER_REPORTED
-    return phone, {i for i, p in by_id.items() if p == phone}
-
-
-@contextmanager
-def _served(home: Path, token: str | None = None) -> Iterator[httpx.Client]:
-    """The service for ``home`` in this process; signed in with ``token`` (a cookie)."""
-    with serving(create_app(home)) as url, httpx.Client(base_url=url, timeout=60) as c:
-        if token is not None:
-            r = c.post("/login", data={"token": token}, follow_redirects=False)
-            assert r.status_code == 303, r.text
-        yield c
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
 # ------------------------------------------------------------------------- what holds
 
 
@@ -97,11 +71,11 @@ def test_a_bound_agent_token_gains_nothing_and_learns_nothing(
     see a request's impact (API or page), list or decide requests; its request's answer
     is the same for a phone that reported and one that did not; its firm is recorded."""
     _, analyst, agent = base
-    phone, _ = _victim(ws)
-    with _served(ws.home) as api:
+    phone, _ = victim(ws)
+    with served(ws.home) as api:
         url = "/api/v1/erasure-requests"
-        a = api.post(url, json={"phone": phone, "reason": "工单 1"}, headers=_bearer(agent))
-        b = api.post(url, json={"phone": NEVER_REPORTED}, headers=_bearer(agent))
+        a = api.post(url, json={"phone": phone, "reason": "工单 1"}, headers=bearer(agent))
+        b = api.post(url, json={"phone": NEVER_REPORTED}, headers=bearer(agent))
         assert a.status_code == b.status_code == 200
         assert a.json().keys() == b.json().keys() == {"request_id", "status"}
         rid = a.json()["request_id"]
@@ -109,18 +83,18 @@ def test_a_bound_agent_token_gains_nothing_and_learns_nothing(
             api.post(
                 "/api/v1/resolve",
                 json={"alias": "123456", "recipient": "cs-firm"},
-                headers=_bearer(agent),
+                headers=bearer(agent),
             ),
-            api.get(f"{url}/{rid}/impact", headers=_bearer(agent)),
-            api.get(f"{url}/999999/impact", headers=_bearer(agent)),
-            api.get(url, headers=_bearer(agent)),
-            api.post(f"{url}/{rid}", json={"decision": "erase"}, headers=_bearer(agent)),
+            api.get(f"{url}/{rid}/impact", headers=bearer(agent)),
+            api.get(f"{url}/999999/impact", headers=bearer(agent)),
+            api.get(url, headers=bearer(agent)),
+            api.post(f"{url}/{rid}", json={"decision": "erase"}, headers=bearer(agent)),
         ):
             assert r.status_code == 403, r.text
         assert api.get(f"{url}/{rid}/impact").status_code == 401
-        seen = api.get(f"{url}/{rid}/impact", headers=_bearer(analyst))
+        seen = api.get(f"{url}/{rid}/impact", headers=bearer(analyst))
         assert seen.status_code == 200 and seen.json()["taker_recipient"] == "cs-firm"
-    with _served(ws.home, agent) as page:
+    with served(ws.home, agent) as page:
         for path in (
             f"/dashboard/erasure-requests/{rid}/impact",
             "/dashboard/erasure-requests/9/impact",
@@ -146,17 +120,15 @@ def test_a_request_id_beyond_sql_integers_is_a_404_not_a_500(
             erasure_impact(ws, huge)
         with pytest.raises(NotFoundError):
             decide_erasure_request(ws, huge, erase=False, actor="cli:ana", note="x")
-    with _served(ws.home) as api:
+    with served(ws.home) as api:
         for huge in (2**63, 2**64 + 1):
             url = f"/api/v1/erasure-requests/{huge}"
             got = [
-                api.get(f"{url}/impact", headers=_bearer(analyst)),
-                api.post(
-                    url, json={"decision": "decline", "reason": "x"}, headers=_bearer(analyst)
-                ),
+                api.get(f"{url}/impact", headers=bearer(analyst)),
+                api.post(url, json={"decision": "decline", "reason": "x"}, headers=bearer(analyst)),
             ]
             assert [r.status_code for r in got] == [404, 404], [r.text for r in got]
-    with _served(ws.home, analyst) as page:
+    with served(ws.home, analyst) as page:
         url = f"/dashboard/erasure-requests/{2**63}"
         shown = page.get(f"{url}/impact")
         assert shown.status_code == 404 and "no erasure request has id" in shown.text
@@ -175,7 +147,7 @@ def test_a_request_made_up_without_a_seal_at_an_id_below_1_is_named(
     request without a seal there sat "before" the first sealed one, so it passed as taken
     before requests were sealed: listed as such to the analysts, verify silent. The docs
     say a request made up in the database is named."""
-    phone, _ = _victim(ws)
+    phone, _ = victim(ws)
     sealed = request_erasure(ws, phone=phone, reason="工单 1", actor="token:cs")
     sql(
         ws,
@@ -237,7 +209,7 @@ def test_a_firm_agents_request_that_would_newly_name_another_partner_is_a_confli
     docstring says so). The analyst got a NOTE to review the verdict, not the conflict's
     call to confirm the request with the person, the one check that catches a request
     the person never made, so the false accusation went through."""
-    phone, _ = _victim(ws)
+    phone, _ = victim(ws)
     rid = request_erasure(
         ws, phone=phone, reason="工单 2", actor="token:firm-agent", taker_recipient="cs-firm"
     )
@@ -264,7 +236,7 @@ def test_a_bound_that_underflows_is_not_shown_as_p_0(
     warnings: false (a p-value bound is never 0), and a weakened partner read "p ≤ 0 now,
     p ≤ 0 after", which gives the analyst nothing to weigh. The comparison itself was
     right (log10 values); only the words were wrong."""
-    phone, _ = _victim(ws)
+    phone, _ = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 4", actor="token:cs")
     scored(_result({"zto": -400.0}, {}), _result({"zto": -350.0}, {}))
     impact = erasure_impact(ws, rid)
@@ -311,7 +283,7 @@ def test_two_analysts_on_two_machines_decide_a_request_once(
     police case needs the report") over it, so the sealed record said declined while the
     reports were gone. The request row is now read FOR UPDATE."""
     ws = pg_ws
-    phone, theirs = _victim(ws)
+    phone, theirs = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 5", actor="token:cs")
     # two machines: the file lock does not reach the other one
     monkeypatch.setattr(requests_module, "workspace_lock", lambda _home: contextlib.nullcontext())
@@ -355,7 +327,7 @@ def test_an_erasure_with_a_long_note_is_recorded_on_postgres(pg_ws: Workspace) -
     up to 300 characters (what the API allows) it passed the column's 300 and PostgreSQL
     refused the whole decision (SQLite stored it whole, past the column)."""
     ws = pg_ws
-    phone, theirs = _victim(ws)
+    phone, theirs = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 6", actor="token:cs")
     view, res = decide_erasure_request(ws, rid, erase=True, actor="cli:a", note="核" * 300)
     assert view.status == ERASED and res is not None and set(res.erased) == theirs
@@ -366,7 +338,7 @@ def test_an_erasure_with_a_long_note_is_recorded_on_postgres(pg_ws: Workspace) -
 def test_an_erasures_note_fits_its_column(ws: Workspace) -> None:
     """The same on SQLite, which does not enforce the length: the note stored is at most
     the column's 300 characters, so the decision sealed is the one PostgreSQL would keep."""
-    phone, _ = _victim(ws)
+    phone, _ = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs")
     decide_erasure_request(ws, rid, erase=True, actor="cli:a", note="核" * 300)
     (note,) = rows(ws, f"select note from erasure_requests where id = {rid}")[0]
