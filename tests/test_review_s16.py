@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import make_workspace, run_cli
+from conftest import run_cli
 from leaktrace.attribution.erasure_requests import (
     DECLINED,
     ERASED,
@@ -39,11 +39,10 @@ from leaktrace.io.columns import (
 from leaktrace.pii.text import canonical
 from leaktrace.release import release
 from leaktrace.roles import Role
-from leaktrace.server.tokens import add_token
 from leaktrace.synth import generate_orders
 from leaktrace.workspace import Workspace
-from ledger.logs import copied, report_objs, rows, sql
-from served import NEVER_REPORTED, bearer, served, victim
+from ledger.logs import copied, rows, sql
+from served import NEVER_REPORTED, bearer, reported_workspace, served, victim
 
 # ----------------------------------------------------------------------------- erasure setup
 
@@ -52,12 +51,7 @@ from served import NEVER_REPORTED, bearer, served, victim
 def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> tuple[Path, str, str]:
     """A workspace with one release, six sealed reports, an analyst and an agent token."""
     home = tmp_path_factory.mktemp("s16") / "ws"
-    ws = make_workspace(home)
-    release(shop, recipient="zto", workspace=ws)
-    add_reports(ws, report_objs(ws, shop, 6, seed=3))
-    known = set(ws.config.recipients)
-    analyst = add_token(home, "ana", "analyst", known=known)
-    agent = add_token(home, "cs-agent", "agent", known=known)
+    analyst, agent = reported_workspace(home, shop, "cs-agent", None)
     return home, analyst, agent
 
 

@@ -36,23 +36,17 @@ from leaktrace.errors import InputError, NotFoundError
 from leaktrace.ledger.ledger import close_engines
 from leaktrace.release import release
 from leaktrace.server.app import verify_ledger
-from leaktrace.server.tokens import add_token
 from leaktrace.workspace import Workspace
 from ledger.conftest import postgres_url  # noqa: F401  (the PostgreSQL server fixture)
 from ledger.logs import copied, report_objs, rows, sql
-from served import NEVER_REPORTED, bearer, served, victim
+from served import NEVER_REPORTED, bearer, reported_workspace, served, victim
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> tuple[Path, str, str]:
     """A workspace with one release, six sealed reports, an analyst and an agent token."""
     home = tmp_path_factory.mktemp("s17") / "ws"
-    ws = make_workspace(home)
-    release(shop, recipient="zto", workspace=ws)
-    add_reports(ws, report_objs(ws, shop, 6, seed=3))
-    known = set(ws.config.recipients)
-    analyst = add_token(home, "ana", "analyst", known=known)
-    agent = add_token(home, "firm-agent", "agent", recipient="cs-firm", known=known)
+    analyst, agent = reported_workspace(home, shop, "firm-agent", "cs-firm")
     return home, analyst, agent
 
 
