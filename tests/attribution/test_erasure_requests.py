@@ -234,3 +234,37 @@ def test_a_database_from_before_the_taker_firm_column_keeps_working(ws: Workspac
     )
     listed = {r.id: r.taker_recipient for r in erasure_requests(ws)}
     assert listed == {old: None, new: "zto"}
+
+
+def test_a_decline_can_be_pinned_at_once(ws: Workspace) -> None:
+    """`report decline-request --checkpoint`, as `report erase --request N --yes
+    --checkpoint`: a decision is sealed and pinned like the rest (a decline rewritten
+    before the next checkpoint would otherwise go unseen)."""
+    rid = request_erasure(ws, phone=NEVER_REPORTED, reason="工单 9", actor="token:cs-agent")
+    r = run_cli(
+        "report", "decline-request", str(rid), "--reason", "未核实身份", "--checkpoint",
+        home=ws.home,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"checkpoint \d+: .*1 erasure decisions", r.stderr), r.stderr
+
+
+def test_the_cli_actor_is_the_system_user_without_user_variables(ws: Workspace) -> None:
+    """A scheduler's or container's shell may set neither USER nor LOGNAME: the decision
+    still names the system user (docs: ``cli:<system user>``), not a bare uid."""
+    import os
+    import pwd
+    import subprocess
+    import sys
+
+    rid = request_erasure(ws, phone=NEVER_REPORTED, reason="工单 10", actor="token:cs-agent")
+    env = {k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME")}
+    r = subprocess.run(
+        [sys.executable, "-m", "leaktrace", "report", "decline-request", str(rid),
+         "--reason", "未核实身份", "--json", "--home", str(ws.home)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["request"]["decided_by"] == (
+        "cli:" + pwd.getpwuid(os.getuid()).pw_name
+    )

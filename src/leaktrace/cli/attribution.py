@@ -398,11 +398,14 @@ def report_decline_request(
     ],
     home: HomeOption = None,
     json_out: JsonOption = False,
+    checkpoint: CheckpointOption = False,
 ) -> None:
     """Decline an erasure request: nothing is erased, the request records who and why, and
     forgets the phone."""
     ws = open_workspace(resolve_home(home))
     _decide_request(ws, request, erase=False, note=reason, yes=True, json_out=json_out)
+    if checkpoint:
+        _checkpoint_after(ws)
 
 
 def _say_erased(res: ErasureResult, *, yes: bool, phone: str | None) -> None:

@@ -32,10 +32,19 @@ app.add_typer(case_app, name="case")
 
 
 def cli_actor() -> str:
-    """Who is at the shell: the system user (recorded with a case or a payment)."""
+    """Who is at the shell: the system user (recorded with a case, a payment or an erasure
+    decision). A scheduler's or container's shell may set neither ``USER`` nor ``LOGNAME``:
+    the account database names the user then, the bare uid only when it has no entry."""
     import os
+    import pwd
 
-    return "cli:" + (os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid()))
+    name = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not name:
+        try:
+            name = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            name = str(os.getuid())
+    return "cli:" + name
 
 
 IncidentArg = Annotated[str, typer.Argument(help="The incident id (INC-…).")]
