@@ -74,6 +74,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -230,22 +231,21 @@ def _taken_holds(ws: Workspace, rec: ErasureRequestRecord) -> bool:
     return seal_holds(ws, rec.seal, _TAKEN_PURPOSE, lambda: _taken_facts(rec))
 
 
-def _first_sealed(ws: Workspace, recs: list[ErasureRequestRecord]) -> int | None:
+def _first_sealed(ws: Workspace, recs: Iterable[ErasureRequestRecord]) -> int | None:
     """The lowest id among ``recs`` (in id order) whose taking seal holds: every request
     taken since is sealed, so one without a seal after it had its seal removed."""
-    return next((r.id for r in recs if _present(r.seal) and _taken_holds(ws, r)), None)
+    return next((int(r.id) for r in recs if _present(r.seal) and _taken_holds(ws, r)), None)
 
 
 def _first_sealed_in(s: Session, ws: Workspace) -> int | None:
+    """:func:`_first_sealed` over the stored requests (the first one holds but for
+    tampering: one HMAC)."""
     query = (
         select(ErasureRequestRecord)
         .where(ErasureRequestRecord.seal.is_not(None), ErasureRequestRecord.seal != "")
         .order_by(ErasureRequestRecord.id)
     )
-    for rec in s.scalars(query):  # the first one holds but for tampering: one HMAC
-        if _taken_holds(ws, rec):
-            return int(rec.id)
-    return None
+    return _first_sealed(ws, s.scalars(query))
 
 
 def _seal_state(
