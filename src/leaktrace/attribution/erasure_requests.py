@@ -127,6 +127,12 @@ MAX_PENDING_PER_TAKER = 200
 """Pending requests one taker (a token, a system user) may have: a person asks once, and
 an agent token must not bury the analysts' list (or slow the dashboard) with requests."""
 
+_TAKE_LOCK = (
+    int.from_bytes(hashlib.sha256(b"leaktrace erasure requests taken").digest()[:8], "big") - 2**63
+)
+"""The PostgreSQL advisory lock a request is taken under (a signed 64-bit key): the cap on a
+taker's pending requests is counted and kept under it."""
+
 PENDING = "pending"
 ERASED = "erased"
 DECLINED = "declined"
@@ -363,7 +369,13 @@ def request_erasure(
         decided_by="",
         note="",
     )
-    with Session(engine_for(ws)) as s, s.begin():
+    # The count and the insert are one step for every taker at once: the workspace's file
+    # lock on one machine, a transaction advisory lock for servers on several machines
+    # sharing a PostgreSQL ledger (two requests arriving together both counted one short
+    # of the cap and both went in).
+    with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TAKE_LOCK})
         pending = s.scalar(
             select(func.count())
             .select_from(ErasureRequestRecord)
