@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, text
 
 from conftest import make_workspace
-from leaktrace.attribution.reports import add_reports, load_stored_reports
+from leaktrace.attribution.reports import add_reports, load_stored_reports, parse_report_obj
 from leaktrace.attribution.store import engine_for
 from leaktrace.release import release
 from leaktrace.workspace import Workspace, add_recipient
@@ -50,6 +50,25 @@ def ws(attr_ws: Workspace) -> Iterator[Workspace]:
     clear(attr_ws)
     yield attr_ws
     clear(attr_ws)
+
+
+@pytest.fixture
+def impact_ws(ws: Workspace) -> Iterator[Workspace]:
+    """The attribution workspace with no reports, hits or erasure requests (the erasure
+    impact tests)."""
+
+    def no_requests() -> None:
+        with engine_for(ws).begin() as c:
+            c.execute(text("delete from erasure_requests"))
+
+    no_requests()
+    yield ws
+    no_requests()
+
+
+def store_wave(ws: Workspace, wave: list[dict[str, Any]]) -> None:
+    """Store a simulated wave's reports (``simulate_wave``'s objects)."""
+    add_reports(ws, [parse_report_obj(o, f"sim:{i}") for i, o in enumerate(wave)])
 
 
 def clear(ws: Workspace) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
@@ -23,30 +22,13 @@ from leaktrace.attribution.erasure_requests import (
     erasure_requests,
     request_erasure,
 )
-from leaktrace.attribution.reports import add_reports, load_stored_reports, parse_report_obj
+from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.attribution.simulate import simulate_wave
 from leaktrace.attribution.store import engine_for
 from leaktrace.errors import InputError
 from leaktrace.workspace import Workspace
 
-from .conftest import clear
-
-
-@pytest.fixture
-def impact_ws(ws: Workspace) -> Iterator[Workspace]:
-    """The attribution workspace with no reports, hits or erasure requests."""
-
-    def no_requests() -> None:
-        with engine_for(ws).begin() as c:
-            c.execute(text("delete from erasure_requests"))
-
-    no_requests()
-    yield ws
-    no_requests()
-
-
-def _store(ws: Workspace, wave: list[dict[str, Any]]) -> None:
-    add_reports(ws, [parse_report_obj(o, f"sim:{i}") for i, o in enumerate(wave)])
+from .conftest import clear, store_wave
 
 
 def _ids_of(ws: Workspace, phone: str) -> set[int]:
@@ -69,7 +51,7 @@ def _one_alias_wave(ws: Workspace, shop: pl.DataFrame) -> tuple[str, str]:
         for w in wave:
             w["quoted"] = {"order_id": alias} if w["victim_phone"] == phone else {"name": True}
         clear(ws)
-        _store(ws, wave)
+        store_wave(ws, wave)
         if [c.recipient for c in attribute(ws).accused] == ["cs-firm"]:
             other = next(p for p in quotes if p != phone)
             return phone, other
@@ -85,7 +67,7 @@ def test_a_request_of_one_victim_of_a_wave_weakens_the_evidence(
 ) -> None:
     ws = impact_ws
     wave = simulate_wave(ws, attr_shop, source="zto", victims=12, seed=1)
-    _store(ws, wave)
+    store_wave(ws, wave)
     quoted_alias = next(w for w in wave if "order_id" in w["quoted"])  # one of zto's victims
     phone = str(quoted_alias["victim_phone"])
     rid = request_erasure(ws, phone=phone, reason="工单 71", actor="token:cs-agent")

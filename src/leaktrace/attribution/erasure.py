@@ -321,6 +321,25 @@ def erase_reports(
         return erase_in(s, ws, ids=ids, wanted=wanted, reason=text, actor=who, apply=apply)
 
 
+@dataclass(frozen=True)
+class StoredForErasure:
+    """The stored reports, their erasure records and (``index``) the reports by phone
+    digest, as read in one session: what the dry runs of several erasure requests share
+    (indexing the phones decrypts every report, the most of a dry run's time)."""
+
+    recs: dict[int, ReportRecord]
+    ers: dict[int, ReportErasureRecord]
+    index: dict[str, set[int]] | None
+
+
+def stored_for_erasure(s: Session, ws: Workspace, *, index: bool = True) -> StoredForErasure:
+    """Read :class:`StoredForErasure` in session ``s`` (``index=False``: without the phone
+    index, for an erasure by report ids only)."""
+    recs = {r.id: r for r in s.scalars(select(ReportRecord))}
+    ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
+    return StoredForErasure(recs, ers, phone_index(ws, recs.values()) if index else None)
+
+
 def erase_in(
     s: Session,
     ws: Workspace,
@@ -331,23 +350,29 @@ def erase_in(
     actor: str,
     apply: bool,
     up_to_id: int | None = None,
+    stored: StoredForErasure | None = None,
 ) -> ErasureResult:
     """:func:`erase_reports` inside the caller's transaction (which holds the workspace
     lock), for reports ``ids`` and those of the phone whose digests are ``wanted``;
     ``reason`` and ``actor`` as checked by :func:`erase_reports`. Why separate: deciding an
     erasure request erases and records the decision in one transaction. Without ``apply``
-    it only reads. ``up_to_id``: match by phone only reports with ids up to this one (those
-    stored when an erasure request was taken)."""
+    it only reads, from ``stored`` when given (read once for several dry runs in one
+    session; an erasure reads its own, in its transaction). ``up_to_id``: match by phone
+    only reports with ids up to this one (those stored when an erasure request was
+    taken)."""
+    if apply and stored is not None:
+        raise ValueError("an erasure reads the stored reports in its own transaction")
     if apply and s.get_bind().dialect.name == "sqlite":
         # the old content of an updated row is overwritten, not left in free space
         # (Debian's SQLite does this by default; others do not)
         s.execute(sql_text("PRAGMA secure_delete = ON"))
-    recs = {r.id: r for r in s.scalars(select(ReportRecord))}
-    ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
+    if stored is None or (wanted and stored.index is None):
+        stored = stored_for_erasure(s, ws, index=bool(wanted))
+    recs, ers = stored.recs, stored.ers
     missing = [i for i in ids if i not in recs]
     if missing:
         raise InputError(f"no stored report has id {missing[0]} (`leaktrace report list`)")
-    matched = sorted(reports_of(phone_index(ws, recs.values()), wanted)) if wanted else []
+    matched = sorted(reports_of(stored.index or {}, wanted)) if wanted else []
     if up_to_id is not None:  # a request covers the reports stored when it was taken
         matched = [i for i in matched if i <= up_to_id]
     targets = set(ids) | set(matched)

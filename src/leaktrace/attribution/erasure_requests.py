@@ -74,7 +74,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +94,7 @@ from leaktrace.attribution.erasure import (
     phone_digests,
     phone_index,
     reports_of,
+    stored_for_erasure,
 )
 from leaktrace.attribution.reports import normalise_phone_str
 from leaktrace.attribution.store import (
@@ -118,6 +119,7 @@ __all__ = [
     "decide_erasure_request",
     "erasure_requests",
     "pending_request",
+    "pending_requests",
     "request_erasure",
     "request_seal_problems",
     "verify_requests",
@@ -504,19 +506,33 @@ def pending_request(ws: Workspace, request_id: int) -> tuple[ErasureRequest, lis
     """A pending request and the ids of the stored reports erasing it would erase now:
     what :func:`decide_erasure_request` without ``apply`` lists, found the same way (the
     erasure's dry run). Raises as deciding does for an unknown or decided request."""
+    return pending_requests(ws, [request_id])[0]
+
+
+def pending_requests(
+    ws: Workspace, request_ids: Sequence[int]
+) -> list[tuple[ErasureRequest, list[int]]]:
+    """:func:`pending_request` for each of ``request_ids``, in their order, reading the
+    stored reports once (weighing 200 requests together read and decrypted them 200
+    times). Raises as :func:`pending_request` does for the first one it refuses."""
+    out = []
     with Session(engine_for(ws)) as s:
-        rec, state = _pending(s, ws, request_id, erase=True)
-        dry = erase_in(
-            s,
-            ws,
-            ids=(),
-            wanted=_wanted(rec),
-            reason="",
-            actor="",
-            up_to_id=rec.last_report_id,
-            apply=False,
-        )
-        return _view(rec, len(dry.erased), state), dry.erased
+        found = [_pending(s, ws, request_id, erase=True) for request_id in request_ids]
+        stored = stored_for_erasure(s, ws)  # once every request is known to be sound
+        for rec, state in found:
+            dry = erase_in(
+                s,
+                ws,
+                ids=(),
+                wanted=_wanted(rec),
+                reason="",
+                actor="",
+                up_to_id=rec.last_report_id,
+                apply=False,
+                stored=stored,
+            )
+            out.append((_view(rec, len(dry.erased), state), dry.erased))
+    return out
 
 
 def decide_erasure_request(

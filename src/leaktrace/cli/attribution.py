@@ -30,7 +30,7 @@ from leaktrace.workspace import open_workspace
 
 if TYPE_CHECKING:  # the commands import these when they run: a faster start for the others
     from leaktrace.attribution.erasure import ErasureResult
-    from leaktrace.attribution.erasure_impact import ErasureImpact
+    from leaktrace.attribution.erasure_impact import CombinedImpact, ErasureImpact
     from leaktrace.attribution.reports import IntakeResult
     from leaktrace.telecom.ingest import IngestResult
     from leaktrace.workspace import Workspace
@@ -297,20 +297,40 @@ def _decide_request(
 
 
 def _say_impact(impact: ErasureImpact) -> None:
-    """The dry run's account of the evidence: who is named now and after, each named
-    partner's bound before and after, then the warnings (library sentences)."""
-    from leaktrace.attribution.erasure_impact import shown_p
-
+    """The dry run's account of the evidence: who took the request, then
+    :func:`_say_change`."""
     taker = impact.taker + (
         f" (an agent of {impact.taker_recipient})" if impact.taker_recipient else ""
     )
     out_console.print(
         f"request {impact.request_id} was taken by {taker}", markup=False, soft_wrap=True
     )
+    _say_change(impact, "erasing")
+
+
+def _say_together(impact: CombinedImpact) -> None:
+    """``report requests --impact``: the set weighed, then :func:`_say_change` (the
+    CONFLICT lines name the requests whose taker's firm makes it)."""
+    n = len(impact.request_ids)
+    out_console.print(
+        f"{n} pending request(s) weighed together ({impact.selection}): erasing them all "
+        f"would erase {impact.matched_reports} report(s); nothing was changed (decide each "
+        "with `report erase --request N`)",
+        markup=False,
+        soft_wrap=True,
+    )
+    _say_change(impact, "erasing them all")
+
+
+def _say_change(impact: ErasureImpact | CombinedImpact, erasing: str) -> None:
+    """Who is named now and after, each named partner's bound before and after, then the
+    warnings (library sentences)."""
+    from leaktrace.attribution.erasure_impact import shown_p
+
     now = ", ".join(impact.named_before) or "no partner"
     after = ", ".join(impact.named_after) or "no partner"
     out_console.print(
-        f"the evidence names {now} now; after erasing it would name {after}",
+        f"the evidence names {now} now; after {erasing} it would name {after}",
         markup=False,
         soft_wrap=True,
     )
@@ -339,6 +359,39 @@ def report_requests(
     all_: Annotated[
         bool, typer.Option("--all", help="Also the decided ones (default: pending only).")
     ] = False,
+    firm: Annotated[
+        str | None,
+        typer.Option(
+            "--firm",
+            help="Only the requests taken by agents of this firm (agent tokens bound to it: "
+            "`token add NAME --role agent --recipient FIRM`).",
+        ),
+    ] = None,
+    taker: Annotated[
+        str | None,
+        typer.Option(
+            "--taker",
+            help="Only the requests taken by this taker, as listed (`token:NAME`, "
+            "`cli:USER`; a bare NAME is a token's).",
+        ),
+    ] = None,
+    impact: Annotated[
+        bool,
+        typer.Option(
+            "--impact",
+            help="Then weigh the pending requests listed together: what erasing all of them "
+            "would do to the evidence (partners named now and after, warnings, conflict of "
+            "interest). A dry run: nothing is decided or erased.",
+        ),
+    ] = False,
+    request: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--request",
+            help="With --impact: weigh these pending requests together (repeat it) instead "
+            "of all, --firm's or --taker's.",
+        ),
+    ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -347,17 +400,39 @@ def report_requests(
     (`report decline-request N --reason ...`). Shows how many reports each would erase;
     never the phone. Seal FAILS: changed or forged in the database, never acted on
     (`leaktrace verify` names it); none: taken before requests were sealed, never erased
-    (take it again, decline this one)."""
+    (take it again, decline this one). --impact weighs the listed pending requests
+    together (an insider's requests may each barely move the evidence, and all together
+    remove what names their firm); a request whose seal fails, or one without a seal,
+    refuses the whole set, naming it."""
+    from leaktrace.attribution.erasure_impact import requests_taken_by, taken_by_words
     from leaktrace.attribution.erasure_requests import erasure_requests
     from leaktrace.respond.times import shown_time
 
+    if request and not impact:
+        raise InputError("--request goes with --impact (the requests to weigh together)")
+    if impact and all_:
+        raise InputError("--impact weighs pending requests only: drop --all")
     ws = open_workspace(resolve_home(home))
+    weighed = None
+    if impact:  # first: a refused set is one line, with no table before it
+        from leaktrace.attribution.erasure_impact import erasure_impact_together
+
+        weighed = erasure_impact_together(ws, request, firm=firm, taker=taker)
     rows = erasure_requests(ws, pending_only=not all_)
+    if weighed is not None:
+        rows = [r for r in rows if r.id in weighed.request_ids]
+    else:
+        rows = requests_taken_by(ws, rows, firm=firm, taker=taker)
     if json_out:
-        print_json([r.as_dict() for r in rows])
+        listed = [r.as_dict() for r in rows]
+        print_json(listed if weighed is None else {"requests": listed, "impact": weighed.as_dict()})
         return
     if not rows:
-        out_console.print("no pending erasure requests" if not all_ else "no erasure requests")
+        said = taken_by_words(firm, taker)
+        out_console.print(
+            " ".join(x for x in ("no" if all_ else "no pending", "erasure requests", said) if x),
+            markup=False,
+        )
         return
     t = Table("id", "received", "taken by", "reason", "status", "reports", "seal")
     for r in rows:
@@ -382,6 +457,8 @@ def report_requests(
             )
         )
     out_console.print(t)
+    if weighed is not None:
+        _say_together(weighed)
 
 
 @report_app.command("decline-request")

@@ -803,6 +803,26 @@ def _add_api_routes(app: FastAPI) -> None:
 
         return [r.as_dict() for r in erasure_requests(svc.workspace(), pending_only=pending)]
 
+    @app.get("/api/v1/erasure-requests/impact", tags=["reports"])
+    def erasure_impact_together_route(
+        svc: ServiceDep,
+        _who: Annotated[Principal, Depends(require("analyst"))],
+        firm: str | None = None,
+        taker: str | None = None,
+        request_ids: Annotated[list[int] | None, Query(alias="id")] = None,
+    ) -> dict[str, Any]:
+        """What erasing several pending requests together would do to the evidence
+        (``leaktrace report requests --impact --json``'s ``impact``): all pending
+        requests, those taken by agents of ``firm``, those taken by ``taker``, or the ones
+        named (``id``, repeated). One agent's requests may each barely move the evidence
+        and all together remove what names its firm. The single impact's statuses: 404
+        for an unknown request id or firm, 400 for an empty selection, a decided request
+        or one whose seal fails (the set is refused, naming it). Analysts only."""
+        from leaktrace.attribution.erasure_impact import erasure_impact_together
+
+        ws = svc.workspace()
+        return erasure_impact_together(ws, request_ids, firm=firm, taker=taker).as_dict()
+
     @app.get("/api/v1/erasure-requests/{request_id}/impact", tags=["reports"])
     def erasure_impact_route(
         svc: ServiceDep,

@@ -364,6 +364,36 @@ def add_dashboard_routes(app: FastAPI) -> None:
             )
         return _page("erasure_impact.html", who=who, impact=impact)
 
+    @app.get(
+        "/dashboard/erasure-requests/impact",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    def erasure_impact_together_page(request: Request, firm: str | None = None) -> Response:
+        """The pending requests weighed together: all of them, then each firm's (one
+        load of the evidence); ``?firm=`` for one firm's only. Computed here only: the
+        list of requests never runs the attribution. The API's statuses."""
+        from leaktrace.attribution.erasure_impact import (
+            erasure_impact_by_firm,
+            erasure_impact_together,
+        )
+
+        who = _analyst(request)
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        ws = service.workspace()
+        try:
+            if firm is None:
+                every, by_firm = erasure_impact_by_firm(ws)
+                impacts = [("all", every), *((f"firm-{f}", i) for f, i in by_firm.items())]
+            else:
+                impacts = [(f"firm-{firm}", erasure_impact_together(ws, firm=firm))]
+        except LeaktraceError as exc:
+            message = public_message(service.home, exc)
+            return _page("erasure_impact_together.html", error_status(exc), who=who, error=message)
+        return _page("erasure_impact_together.html", who=who, impacts=impacts, firm=firm)
+
     @app.post(
         "/dashboard/erasure-requests/{request_id}",
         response_class=HTMLResponse,
