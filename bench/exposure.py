@@ -1,9 +1,12 @@
-"""Time and peak memory of ``leaktrace.respond.exposed`` (who a leak exposed; session 14).
+"""Time and peak memory of ``leaktrace.respond.exposed`` (who a leak exposed; sessions 14, 18).
 
 An incident names a recipient that received the same orders many times (a courier gets a
 file every day). ``exposed`` matches the platform's order table against every one of those
 releases' exposure indexes. This releases a synthetic shop's table ``--releases`` times to
-one recipient and runs, each in a child process of its own (peak RSS is the child's):
+one recipient — the whole table each time, or with ``--released-rows N`` a day's orders
+each: release ``i`` carries rows ``i*N`` to ``(i+1)*N - 1``, so the exposed set is a slice
+of a table much larger than it (session 18) — and runs, each in a child process of its own
+(peak RSS is the child's):
 
 * ``floor``: what any exact answer must do — read the table, digest its order numbers
   once, read each index and join it to them (no de-duplication, no per-row texts);
@@ -13,8 +16,14 @@ one recipient and runs, each in a child process of its own (peak RSS is the chil
 
     .venv/bin/python bench/exposure.py --rows 1000000 --releases 8 --old-rev f8e3bce~1 \
         --out /tmp/exposure-bench
+    .venv/bin/python bench/exposure.py --rows 3000000 --releases 8 --released-rows 25000 \
+        --format csv --old-rev HEAD --out /tmp/exposure-bench-slice
 
-Each child runs ``--runs`` times; the median time and the largest peak are printed.
+``--format csv`` gives ``exposed`` the table as a CSV file (the floor reads the same file).
+
+Each child runs ``--runs`` times; the median time and the largest peak are printed. The
+peak is the child's ``VmHWM`` (Linux): its ``ru_maxrss`` starts at the RSS of this process
+when it forked, which had released the table (session 14's figures were that floor).
 """
 
 from __future__ import annotations
@@ -67,8 +76,13 @@ else:
         spec.loader.exec_module(mod)
         exposed = mod.exposed
     rows = exposed(ws, table, recipients=[recipient]).rows.height
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": rows,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+seconds = time.perf_counter() - t
+try:  # the child's own high-water mark: ru_maxrss carries the parent's over exec on Linux
+    with open("/proc/self/status") as fh:
+        peak = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": peak}))
 """
 
 
@@ -88,18 +102,36 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--releases", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--released-rows",
+        type=int,
+        help="release i carries only rows i*N .. (i+1)*N-1 of the table (default: all rows)",
+    )
+    ap.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     ap.add_argument("--old-rev", help="git revision whose respond/exposure.py to time too")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "exposure-bench")
     args = ap.parse_args()
 
+    n = args.released_rows
+    if n is not None and not 0 < n * args.releases <= args.rows:
+        ap.error("--released-rows times --releases must be between 1 and --rows")
     args.out.mkdir(parents=True, exist_ok=True)
-    table = args.out / f"orders_{args.rows}.parquet"
+    table = args.out / f"orders_{args.rows}.{args.format}"
     if not table.exists():
-        generate_orders(args.rows, 20240601).write_parquet(table)
+        generated = generate_orders(args.rows, 20240601)
+        if args.format == "csv":
+            generated.write_csv(table)
+        else:
+            generated.write_parquet(table)
+        del generated
     ws = make_workspace(args.out / "ws")
-    shop = pl.read_parquet(table)
+    shop = (
+        pl.read_csv(table, infer_schema=False) if args.format == "csv" else pl.read_parquet(table)
+    )
     for i in range(args.releases):  # the courier template with no where-filter: every row
-        release(shop, recipient="courier", workspace=ws, out=args.out / f"copy{i}.parquet")
+        part = shop if n is None else shop.slice(i * n, n)
+        release(part, recipient="courier", workspace=ws, out=args.out / f"copy{i}.parquet")
+        del part
     del shop
 
     cases = [("floor", "floor"), ("exposed", "exposed")]
@@ -110,7 +142,10 @@ def main() -> None:
         cases.append((f"exposed at {args.old_rev}", str(old)))
 
     print(machine())
-    print(f"rows={args.rows:,} releases={args.releases} runs={args.runs}\n")
+    each = f"{n:,} rows each" if n is not None else "every row each"
+    print(
+        f"rows={args.rows:,} ({args.format}) releases={args.releases} ({each}) runs={args.runs}\n"
+    )
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in cases}
     for _ in range(args.runs):  # interleaved, so a slow moment of the machine hits all
         for name, what in cases:
