@@ -221,3 +221,19 @@ def test_invalid_utf8_after_the_detection_sample_is_an_error(tmp_path: Path) -> 
         read_table(p)
     with pytest.raises(InputError, match=r"not valid UTF-8$"):
         read_table(p, encoding="utf-8")
+
+
+def test_a_phone_written_as_a_float_reads_the_same_whatever_its_neighbours(
+    tmp_path: Path,
+) -> None:
+    """The ``.0`` of a phone a spreadsheet wrote as a float (``13800138000.00``) was
+    stripped only when some phone of the same batch ended in exactly ``.0``: one customer's
+    phone, digested by a release and looked up by a trace or an exposure list, depended on
+    which other rows shared its batch."""
+    alone = pl.DataFrame({"手机": ["13800138000.00", "13900139000"], "订单号": ["1", "2"]})
+    beside = pl.DataFrame({"手机": ["13800138000.00", "13900139000.0"], "订单号": ["1", "2"]})
+    for name, df in (("alone", alone), ("beside", beside)):
+        path = tmp_path / f"{name}.csv"
+        df.write_csv(path)
+        phones = read_table(path).get_column("phone").to_list()
+        assert phones == ["13800138000", "13900139000"], (name, phones)

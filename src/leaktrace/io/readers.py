@@ -997,9 +997,14 @@ def normalise_frame(df: pl.DataFrame, roles: RoleMap) -> pl.DataFrame:
                 expr = parse_datetime(col)
         else:
             expr = col if dtype == pl.String else col.cast(pl.String)
-            if role is Role.PHONE and df.get_column(src).cast(pl.String).str.ends_with(".0").any():
+            if (
+                role is Role.PHONE
+                and df.get_column(src).cast(pl.String).str.contains(".", literal=True).any()
+            ):
                 # a phone a spreadsheet or pandas wrote as a float: 13800138000.0 (the check
-                # first: a regex over every phone of every batch for a rare case)
+                # first: a regex over every phone of every batch for a rare case). Any dot,
+                # not a final ".0": a value's reading must not depend on the rest of its
+                # batch (13800138000.00 was stripped only beside a phone ending in ".0")
                 expr = expr.str.replace(r"^(\s*\+?[0-9]+)\.0+(\s*)$", "${1}${2}")
         exprs.append(expr.alias(role.value))
     return df.select(exprs)
