@@ -340,6 +340,13 @@ def stored_for_erasure(s: Session, ws: Workspace, *, index: bool = True) -> Stor
     return StoredForErasure(recs, ers, phone_index(ws, recs.values()) if index else None)
 
 
+def _copies(recs: dict[int, ReportRecord], ids: set[int]) -> set[int]:
+    """The other stored rows holding the same report as any of ``ids`` (the same intake
+    digest, ``dedupe``: a row copied whole, which attribution lists as ``duplicate_row``)."""
+    digests = {recs[i].dedupe for i in ids if i in recs and recs[i].dedupe}
+    return {i for i, r in recs.items() if r.dedupe in digests} - ids if digests else set()
+
+
 def erase_in(
     s: Session,
     ws: Workspace,
@@ -375,6 +382,11 @@ def erase_in(
     matched = sorted(reports_of(stored.index or {}, wanted)) if wanted else []
     if up_to_id is not None:  # a request covers the reports stored when it was taken
         matched = [i for i in matched if i <= up_to_id]
+    # A row copied whole in the database (the seal does not cover ``id``) is the same
+    # report: a copy made after the request, under a new id, kept the phone and counted
+    # again once the original was wiped.
+    copies = _copies(recs, set(ids) | set(matched))
+    matched = sorted(set(matched) | copies)
     targets = set(ids) | set(matched)
     already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
     todo = sorted(targets - set(already))
