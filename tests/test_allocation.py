@@ -24,6 +24,8 @@ def test_cli_configures_jemalloc_before_polars_loads() -> None:
         "sys.argv = ['leaktrace', 'releases', '--help']\n"
         "from leaktrace.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        # the commands import Polars when they run (`--help` need not): as a command would
+        "import polars\n"
         "print('polars' in sys.modules, os.environ['_RJEM_MALLOC_CONF'], sep='|')"
     )
     loaded, conf = out.splitlines()[-1].split("|")

@@ -5,6 +5,7 @@ Each area lives in its own module and registers a Typer sub-app or commands here
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 
@@ -53,6 +54,9 @@ def main() -> None:
     # input, which holds the input's personal data) are removed on the way out.
     signal.signal(signal.SIGTERM, _terminated)
     _register()
+    # What registering imported (Typer, Rich, Click) lives as long as the process: out of
+    # the collector's sight; heavy commands freeze their own imports too (freeze_imports).
+    gc.freeze()
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # Click's errors (Typer vendors Click)

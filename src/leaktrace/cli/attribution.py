@@ -25,8 +25,6 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
-from leaktrace.io.writers import check_output_path, write_text_atomic
-from leaktrace.workspace import open_workspace
 
 if TYPE_CHECKING:  # the commands import these when they run: a faster start for the others
     from leaktrace.attribution.erasure import ErasureResult
@@ -90,6 +88,7 @@ def report_add(
 ) -> None:
     """Store victim reports; bad rows are kept, flagged and explained."""
     from leaktrace.attribution.reports import add_reports, parse_report_file
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     res = add_reports(ws, parse_report_file(file))
@@ -125,6 +124,7 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List stored reports (no victim phone or quoted values are shown)."""
     from leaktrace.attribution.erasure import ERASED, UNDONE, erasure_states
     from leaktrace.attribution.store import load_erasures, load_reports, report_is_sealed
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     rows: list[dict[str, Any]] = []
@@ -243,6 +243,7 @@ def report_erase(
     deleted, the row's id and seal stay so that checkpoints still verify (docs/attribution.md)."""
     from leaktrace.attribution.erasure import erase_reports
     from leaktrace.cli.cases import cli_actor
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     if request is not None:
@@ -407,6 +408,7 @@ def report_requests(
     from leaktrace.attribution.erasure_impact import requests_taken_by, taken_by_words
     from leaktrace.attribution.erasure_requests import erasure_requests
     from leaktrace.respond.times import shown_time
+    from leaktrace.workspace import open_workspace
 
     if request and not impact:
         raise InputError("--request goes with --impact (the requests to weigh together)")
@@ -479,6 +481,8 @@ def report_decline_request(
 ) -> None:
     """Decline an erasure request: nothing is erased, the request records who and why, and
     forgets the phone."""
+    from leaktrace.workspace import open_workspace
+
     ws = open_workspace(resolve_home(home))
     _decide_request(ws, request, erase=False, note=reason, yes=True, json_out=json_out)
     if checkpoint:
@@ -533,6 +537,7 @@ def canary_hit(
 ) -> None:
     """Record a hit on a canary contact point and say which release it names."""
     from leaktrace.attribution.hits import record_hit
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     hit = record_hit(ws, contact=contact, channel=channel, at=at, caller=caller, knew=knew)
@@ -565,6 +570,7 @@ def canary_ingest(
     record ingested before (the provider's id) is not recorded again. A record that cannot
     be read stops the file: nothing is recorded."""
     from leaktrace.telecom import ingest
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     res = ingest(ws, adapter_name, read_records_file(path))
@@ -651,6 +657,7 @@ def canary_reservations(
     from datetime import timedelta
 
     from leaktrace.ledger import Ledger
+    from leaktrace.workspace import open_workspace
 
     ledger = Ledger(open_workspace(resolve_home(home)))
     freed = None
@@ -689,6 +696,8 @@ def attribute_cmd(
     from leaktrace.attribution.campaigns import campaign_lines
     from leaktrace.attribution.report_html import write_report
     from leaktrace.attribution.reports import parse_datetime
+    from leaktrace.io.writers import check_output_path
+    from leaktrace.workspace import open_workspace
 
     check_alpha(alpha)
     if report:
@@ -771,6 +780,8 @@ def simulate_wave_cmd(
     """Write a simulated victim-report wave ready for 'leaktrace report add'."""
     from leaktrace.attribution.simulate import simulate_wave
     from leaktrace.io import read_table
+    from leaktrace.io.writers import check_output_path, write_text_atomic
+    from leaktrace.workspace import open_workspace
 
     if not 0 <= unrelated < 1:
         raise InputError("--unrelated must be in [0, 1)")

@@ -19,10 +19,13 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
-from leaktrace.respond.cases import DEFAULT_CAP
-from leaktrace.workspace import open_workspace
 
 __all__ = ["case_app"]
+
+DEFAULT_CAP = 5000.0
+"""The default of ``--cap``: :data:`leaktrace.respond.cases.DEFAULT_CAP`, written out here so
+that registering the commands does not import the library (tests/test_cli_startup.py pins
+that the two agree)."""
 
 case_app = typer.Typer(
     help="Victim cases: advance payment decided from the incident's evidence and the ledger.",
@@ -72,6 +75,7 @@ def open_cmd(
 ) -> None:
     """Decide a victim's advance payment and record the case (no ID photo is asked for)."""
     from leaktrace.respond.cases import open_case
+    from leaktrace.workspace import open_workspace
 
     case = open_case(
         open_workspace(resolve_home(home)),
@@ -106,6 +110,7 @@ def _payment(
     json_out: bool,
 ) -> None:
     from leaktrace.respond.cases import record_payment
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     ev = record_payment(ws, incident_id, case_id, kind, amount, note, actor=cli_actor())
@@ -153,6 +158,7 @@ def list_cmd(
     """An incident's cases: decisions, advances, payments and recoveries."""
     from leaktrace.respond.cases import case_summary, cases_of
     from leaktrace.respond.incident import load_incident
+    from leaktrace.workspace import open_workspace
 
     inc = load_incident(open_workspace(resolve_home(home)), incident_id)
     cases = cases_of(inc)
@@ -186,6 +192,7 @@ def show_cmd(
     from leaktrace.respond.cases import case_detail
     from leaktrace.respond.incident import load_incident
     from leaktrace.respond.times import shown_time
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     d = case_detail(ws, load_incident(ws, incident_id), case_id)

@@ -23,8 +23,6 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
-from leaktrace.io.writers import check_output_path
-from leaktrace.workspace import open_workspace
 
 if TYPE_CHECKING:
     from leaktrace.respond.incident import Incident
@@ -67,6 +65,7 @@ def open_cmd(
     """Open an incident and print its id."""
     from leaktrace.attribution.reports import parse_datetime
     from leaktrace.respond.incident import open_incident
+    from leaktrace.workspace import open_workspace
 
     when = parse_datetime(discovered)
     if when is None:
@@ -88,6 +87,7 @@ def evidence_cmd(
 ) -> None:
     """Record a trace's evidence bundle (verified with the workspace's public key first)."""
     from leaktrace.respond.incident import record_evidence
+    from leaktrace.workspace import open_workspace
 
     ev = record_evidence(open_workspace(resolve_home(home)), incident_id, bundle)
     accused = ", ".join(ev.body["accused"]) or "none"
@@ -113,9 +113,10 @@ def exposed_cmd(
     encoding: EncodingOption = None,
 ) -> None:
     """List the people the incident's recipients were sent, and record the figures."""
-    from leaktrace.io.writers import TableWriter
+    from leaktrace.io.writers import TableWriter, check_output_path
     from leaktrace.respond import exposed
     from leaktrace.respond.incident import load_incident, record_exposure
+    from leaktrace.workspace import open_workspace
 
     check_output_path(out, "--out", not_over=[orders])
     ws = open_workspace(resolve_home(home))
@@ -164,6 +165,7 @@ def measure_cmd(
 ) -> None:
     """Record a measure the platform has taken."""
     from leaktrace.respond.incident import add_event, clean_text
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     ev = add_event(ws, incident_id, "measure", {"text": clean_text(text, "the measure")})
@@ -184,6 +186,7 @@ def notified_cmd(
 ) -> None:
     """Record how many exposed people have been notified, in total so far."""
     from leaktrace.respond.incident import record_notified
+    from leaktrace.workspace import open_workspace
 
     ev = record_notified(open_workspace(resolve_home(home)), incident_id, people, channel)
     _done(json_out, incident_id, "notification recorded", ev)
@@ -200,6 +203,7 @@ def reported_cmd(
 ) -> None:
     """Record that the incident was reported to an authority."""
     from leaktrace.respond.incident import add_event, clean_text
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     body = {
@@ -220,6 +224,7 @@ def close_cmd(
 ) -> None:
     """Close the incident (no event can be added after this)."""
     from leaktrace.respond.incident import add_event, clean_text
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     body = {"resolution": clean_text(resolution, "--resolution")}
@@ -232,6 +237,7 @@ def close_cmd(
 def list_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List incidents (each verified; one that does not verify is an error)."""
     from leaktrace.respond.incident import incident_ids, load_incident
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     incidents = [load_incident(ws, i) for i in incident_ids(ws)]
@@ -251,6 +257,7 @@ def show_cmd(incident_id: IdArg, home: HomeOption = None, json_out: JsonOption =
     are platform time (UTC+8) with their offset; ``--json`` gives them as stored (UTC)."""
     from leaktrace.respond.incident import load_incident
     from leaktrace.respond.times import shown_field, shown_time
+    from leaktrace.workspace import open_workspace
 
     inc = load_incident(open_workspace(resolve_home(home)), incident_id)
     if json_out:
@@ -275,7 +282,9 @@ def _draft(
 ) -> Draft:
     """A draft of the incident, after checking where it will be written: not over another
     file given, not inside the workspace."""
+    from leaktrace.io.writers import check_output_path
     from leaktrace.respond.incident import load_incident
+    from leaktrace.workspace import open_workspace
 
     check_output_path(out, "--out", not_over=[])
     ws = open_workspace(resolve_home(home))

@@ -18,6 +18,7 @@ from leaktrace.cli.common import (
     HomeOption,
     JsonOption,
     err_console,
+    freeze_imports,
     handle_errors,
     note_trusted_keys,
     out_console,
@@ -25,9 +26,6 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError, LedgerIntegrityError
-from leaktrace.ledger import Ledger
-from leaktrace.ledger.chain import GENESIS
-from leaktrace.workspace import open_workspace
 
 
 @app.command("release")
@@ -47,7 +45,9 @@ def release_cmd(
 ) -> None:
     """Release INPUT to one recipient: filter, mask, mark, add canaries, record in the ledger."""
     from leaktrace.release import release
+    from leaktrace.workspace import open_workspace
 
+    freeze_imports("pyarrow.parquet")  # the exposure index is Parquet, whatever --out is
     ws = open_workspace(resolve_home(home))
     if sys.stderr.isatty():
         with Progress(
@@ -96,6 +96,9 @@ def releases_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """List ledger records."""
+    from leaktrace.ledger import Ledger
+    from leaktrace.workspace import open_workspace
+
     ws = open_workspace(resolve_home(home))
     entries = Ledger(ws).entries(recipient)
     if recipient is not None and not entries and recipient not in ws.config.recipients:
@@ -156,6 +159,9 @@ def verify_cmd(
             "--expect-head must be a 64-hex-digit hash as verify or checkpoint printed it"
         )
     from leaktrace.attribution.erasure_requests import verify_requests
+    from leaktrace.ledger import Ledger
+    from leaktrace.ledger.chain import GENESIS
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     ledger = Ledger(ws)
@@ -207,6 +213,8 @@ def checkpoint_cmd(home: HomeOption = None, json_out: JsonOption = False) -> Non
     that is gone). Run it after each intake, or daily, and keep the hash it prints
     outside the workspace (verify --expect-head takes it)."""
     from leaktrace.attribution.store import engine_for
+    from leaktrace.ledger import Ledger
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     engine_for(ws)  # a database from before seals gets their columns first
@@ -229,7 +237,9 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
     """List the signed checkpoints: when, the release record each pinned, how many rows of
     each log, and the hash to keep elsewhere. The ledger is verified first: a list of
     checkpoints that do not verify would vouch for nothing."""
+    from leaktrace.ledger import Ledger
     from leaktrace.ledger.checkpoint import checkpoints
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     ledger = Ledger(ws)
@@ -281,6 +291,7 @@ def resolve_cmd(
 ) -> None:
     """Map a recipient's order-number alias back to the platform's order number."""
     from leaktrace.alias import resolve_alias
+    from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     order_id, version = resolve_alias(ws, alias, from_)

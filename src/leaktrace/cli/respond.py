@@ -22,8 +22,6 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
-from leaktrace.io.writers import check_output_path
-from leaktrace.workspace import open_workspace
 
 
 @app.command("exposed")
@@ -72,8 +70,9 @@ def exposed_cmd(
 ) -> None:
     """List the orders (and people) that went out in an incident's releases."""
     from leaktrace.attribution.reports import parse_datetime
-    from leaktrace.io.writers import TableWriter, write_together
+    from leaktrace.io.writers import TableWriter, check_output_path, write_together
     from leaktrace.respond import exposed
+    from leaktrace.workspace import open_workspace
 
     check_output_path(out, "--out", not_over=[orders])
     if notice:

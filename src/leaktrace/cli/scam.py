@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from leaktrace.cli import app
 from leaktrace.cli.common import (
@@ -22,11 +21,11 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
-from leaktrace.config import OfficialContacts
 from leaktrace.errors import ConfigError, InputError
-from leaktrace.scam import MAX_CHARS, ScamResult, check, verify_contact
-from leaktrace.scam._io import read_texts
-from leaktrace.scam.rules import STAGE_LABELS
+
+if TYPE_CHECKING:  # the commands import these when they run: a faster start for the others
+    from leaktrace.config import OfficialContacts
+    from leaktrace.scam import ScamResult
 
 __all__ = ["scam_app"]
 
@@ -45,6 +44,9 @@ ModelOption = Annotated[
 
 
 def _print_human(r: ScamResult, label: str | None = None) -> None:
+    from leaktrace.scam import MAX_CHARS
+    from leaktrace.scam.rules import STAGE_LABELS
+
     head = f"{label}: " if label else ""
     verdict = "[bold red]疑似诈骗[/]" if r.is_scam else "[green]未判定为诈骗[/]"
     out_console.print(
@@ -83,6 +85,9 @@ def check_cmd(
     model: ModelOption = None,
 ) -> None:
     """Check a text (or every text of --file): fraud type, script stages, advice."""
+    from leaktrace.scam import MAX_CHARS, check
+    from leaktrace.scam._io import read_texts
+
     if (text is None) == (file is None):
         raise InputError("give either TEXT or --file FILE (not both)")
     if file is not None:
@@ -164,6 +169,10 @@ def train_cmd(
 
 
 def _load_contacts(home: Path) -> OfficialContacts | None:
+    from pydantic import ValidationError
+
+    from leaktrace.config import OfficialContacts
+
     path = home / "leaktrace.toml"
     if not path.is_file():
         return None
@@ -186,6 +195,9 @@ def verify_contact_cmd(
     json_: JsonOption = False,
 ) -> None:
     """Is this contact point in the platform's registry of official contacts?"""
+    from leaktrace.config import OfficialContacts
+    from leaktrace.scam import verify_contact
+
     root = resolve_home(home)
     contacts = _load_contacts(root)
     if contacts is None:

@@ -20,7 +20,6 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
-from leaktrace.workspace import open_workspace
 
 __all__ = ["token_app"]
 
@@ -122,6 +121,7 @@ def token_add(
 ) -> None:
     """Make a token and print it once: only its SHA-256 is stored."""
     from leaktrace.server.tokens import add_token
+    from leaktrace.workspace import open_workspace
 
     root = resolve_home(home)
     ws = open_workspace(root)
@@ -141,6 +141,7 @@ def token_add(
 def token_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List tokens: names, roles and dates (the tokens themselves are not stored)."""
     from leaktrace.server.tokens import list_tokens
+    from leaktrace.workspace import open_workspace
 
     root = resolve_home(home)
     open_workspace(root)
@@ -166,6 +167,7 @@ def token_revoke(
 ) -> None:
     """Revoke a token: a running server refuses it from its next request on."""
     from leaktrace.server.tokens import revoke_token
+    from leaktrace.workspace import open_workspace
 
     root = resolve_home(home)
     open_workspace(root)

@@ -25,8 +25,6 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import InputError
-from leaktrace.io.writers import check_output_path
-from leaktrace.workspace import open_workspace
 
 
 @app.command("trace")
@@ -54,11 +52,12 @@ def trace_cmd(
     ] = None,
 ) -> None:
     """Name the recipient(s) whose copy LEAKED came from, or say that none is identified."""
-    from leaktrace.io.writers import write_together
+    from leaktrace.io.writers import check_output_path, write_together
     from leaktrace.trace import trace
     from leaktrace.trace.bundle import build_bundle, bundle_bytes
     from leaktrace.trace.consistency import describe
     from leaktrace.trace.report import render_report
+    from leaktrace.workspace import open_workspace
 
     check_alpha(alpha)
     if max_rows is not None and max_rows < 1:

@@ -19,8 +19,12 @@ from leaktrace.cli.common import (
     resolve_home,
 )
 from leaktrace.errors import SigningPassphraseError
-from leaktrace.keys import SIGNING_PASSPHRASE_ENV, signing_passphrase_from_env
-from leaktrace.workspace import TEMPLATES, add_recipient, init_workspace, open_workspace
+
+# Written out for the help texts, so that registering the commands does not import the
+# library (Polars, cryptography …); tests/test_cli_startup.py pins that they agree with
+# leaktrace.keys.SIGNING_PASSPHRASE_ENV and leaktrace.workspace.TEMPLATES.
+SIGNING_PASSPHRASE_ENV = "LEAKTRACE_SIGNING_PASSPHRASE"
+TEMPLATE_NAMES = ("courier", "merchant", "customer-service", "sms-vendor", "internal")
 
 recipient_app = typer.Typer(
     help="Manage data recipients (couriers, merchants, vendors …).", no_args_is_help=True
@@ -59,6 +63,8 @@ def init_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Create a workspace: config, master key (0600), signing keys and the ledger."""
+    from leaktrace.workspace import init_workspace
+
     h = resolve_home(home)
     passphrase = _passphrase_to_protect_with() if protect_signing_key else None
     ws = init_workspace(
@@ -88,6 +94,8 @@ def _passphrase_to_protect_with() -> bytes:
     """The passphrase to encrypt ``signing.key`` with: ``$LEAKTRACE_SIGNING_PASSPHRASE``, the
     variable every later command reads it from (never an option: it would show in ``ps``
     and the shell's history)."""
+    from leaktrace.keys import signing_passphrase_from_env
+
     passphrase = signing_passphrase_from_env()
     if passphrase is None:
         raise SigningPassphraseError(
@@ -100,7 +108,7 @@ def _passphrase_to_protect_with() -> bytes:
 @handle_errors
 def recipient_add(
     name: Annotated[str, typer.Argument(help="Short id, e.g. zto-express.")],
-    template: Annotated[str, typer.Option(help=f"One of: {', '.join(TEMPLATES)}.")],
+    template: Annotated[str, typer.Option(help=f"One of: {', '.join(TEMPLATE_NAMES)}.")],
     where: Annotated[
         str | None,
         typer.Option(help="Row filter, SQL over role names, e.g. \"courier = '中通快递'\"."),
@@ -112,6 +120,8 @@ def recipient_add(
     json_out: JsonOption = False,
 ) -> None:
     """Add a recipient from a policy template (no TOML editing needed)."""
+    from leaktrace.workspace import add_recipient, open_workspace
+
     ws = open_workspace(resolve_home(home))
     r = add_recipient(ws, name, template=template, where=where, display_name=display_name)
     if json_out:
@@ -124,6 +134,8 @@ def recipient_add(
 @handle_errors
 def recipient_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List recipients with their policy and filter."""
+    from leaktrace.workspace import open_workspace
+
     ws = open_workspace(resolve_home(home))
     rows = [{"name": n, **r.model_dump()} for n, r in sorted(ws.config.recipients.items())]
     if json_out:
@@ -151,6 +163,8 @@ def keys_rotate(home: HomeOption = None, json_out: JsonOption = False) -> None:
 
     The new version is key format 2 (SipHash-2-4 digests): rotating is also how a workspace
     made before format 2 gets the faster digests for its future releases."""
+    from leaktrace.workspace import open_workspace
+
     ws = open_workspace(resolve_home(home))
     v = ws.keys.rotate()
     note_trusted_keys(ws)
@@ -170,6 +184,8 @@ def keys_protect_signing_key(home: HomeOption = None, json_out: JsonOption = Fal
     release, key rotation and evidence bundle needs the passphrase in that variable, so a
     reader of the workspace files can no longer re-sign a rewritten ledger. Copies of the
     key made before (backups) stay unencrypted."""
+    from leaktrace.workspace import open_workspace
+
     ws = open_workspace(resolve_home(home))
     if ws.keys.signing_key_protected():  # say so before asking for a passphrase
         raise SigningPassphraseError(
