@@ -9,8 +9,12 @@ synthetic shop and workspace shape as ``release_bench.py``, in one run:
   free (no reservation rows, no look-up of taken numbers): what reserving costs at most;
 * ``cs`` under other GIL switch intervals (``sys.setswitchinterval``): whether the mark
   threads wait on each other for the interpreter;
+* the ledger's part on the main thread (session 18): reserving numbers and the final
+  record with the canaries' tokens, wall and thread CPU, with canaries on and off (for a
+  whole release, ``release`` is process CPU);
 * per 200,000-row batch, on one thread: the kernel's canary step (generate, slot in, token
-  list) with canaries on and off, and the generation alone.
+  list) with canaries on and off, and the generation alone, and the whole mark of the
+  batch (process CPU: Polars' own threads included).
 
     .venv/bin/python bench/canary_cost.py --rows 1000000 --runs 5 --out /tmp/cc
 
@@ -105,10 +109,62 @@ def releases(ws: Workspace, src: Path, out: Path, runs: int, intervals: list[flo
     print()
 
 
+def ledger_steps(ws: Workspace, src: Path, out: Path, runs: int) -> None:
+    """The ledger's part of a release, on the main thread (which also reads and writes):
+    reserving canary numbers (in ``prepare``, batch by batch) and the final record with
+    its tokens, after the last batch is written, when no other thread works."""
+    timed: dict[str, list[tuple[float, float]]] = {}
+
+    def wrap(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def run(*args: object, **kwargs: object) -> object:
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = timed.setdefault(name, [(0.0, 0.0)])
+                spent[-1] = (
+                    spent[-1][0] + time.perf_counter() - t,
+                    spent[-1][1] + time.thread_time() - c,
+                )
+
+        return run
+
+    real = {"reserve_canary_contacts": Ledger.reserve_canary_contacts, "append": Ledger.append}
+    rows: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    try:
+        for name, fn in real.items():
+            setattr(Ledger, name, wrap(name, fn))
+        for _ in range(runs):
+            for rec in ("cs", NO_CANARIES):
+                timed.clear()
+                for name in real:
+                    timed[name] = [(0.0, 0.0)]
+                whole = _timed(
+                    lambda r=rec: release(
+                        src, recipient=r, workspace=ws, out=out / f"cl{src.suffix}"
+                    )
+                )
+                got = rows.setdefault(rec, {})
+                got.setdefault("release", []).append(whole)
+                for name in real:
+                    got.setdefault(name, []).append(timed[name][0])
+    finally:
+        for name, fn in real.items():
+            setattr(Ledger, name, fn)
+    print(f"## {src.name}: the ledger on the main thread, per release, median of {runs}\n")
+    print("| recipient | step | seconds | thread CPU seconds |\n| --- | --- | --- | --- |")
+    for rec, steps in rows.items():
+        for name, samples in steps.items():
+            wall = statistics.median(w for w, _ in samples)
+            cpu = statistics.median(c for _, c in samples)
+            print(f"| {rec} | {name} | {wall:.3f} | {cpu:.3f} |")
+    print()
+
+
 def batch_steps(ws: Workspace, src: Path) -> None:
     """The kernel's canary step on the first batch, one thread, best of 15."""
     print(f"## {src.name}: canary step per batch (first batch, one thread, best of 15)\n")
-    print("| recipient | step | ms |\n| --- | --- | --- |")
+    print("| recipient | step | ms | process CPU ms |\n| --- | --- | --- | --- |")
     for rec in ("cs", NO_CANARIES):
         plan = dataclasses.replace(make_plan(ws, rec), release_id="rel-canary-cost")
         source = open_table(src)
@@ -121,10 +177,14 @@ def batch_steps(ws: Workspace, src: Path) -> None:
                 lambda k=kernel, p=prep: k._with_canaries(p)
             ),
             "generate only": lambda k=kernel, p=prep: k._canaries_within_where(p),
+            "the whole mark (canaries, digests, masks, marks, index)": (
+                lambda k=kernel, p=prep: k.mark(p)
+            ),
         }
         for name, fn in steps.items():
-            best = min(_timed(fn)[0] for _ in range(15))
-            print(f"| {rec} | {name} | {best * 1000:.1f} |")
+            samples = [_timed(fn) for _ in range(15)]
+            best, cpu = min(w for w, _ in samples), min(c for _, c in samples)
+            print(f"| {rec} | {name} | {best * 1000:.1f} | {cpu * 1000:.1f} |")
     print()
 
 
@@ -145,6 +205,7 @@ def main() -> None:
     intervals = [float(x) for x in args.intervals.split(",") if x]
     for src in [pq_path, *([csv_path] if args.csv else [])]:
         releases(ws, src, args.out, args.runs, intervals)
+        ledger_steps(ws, src, args.out, args.runs)
         batch_steps(ws, src)
 
 

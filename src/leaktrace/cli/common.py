@@ -222,8 +222,9 @@ def freeze_imports(*modules: str) -> None:
 
     Why: a full collection walks every tracked object, and the ~110,000 of a release's
     imports (modules, classes, functions, none of them ever garbage) were walked by each
-    of the 3-4 full collections a 1M-row release from the command made: 0.16-0.25 s of it,
-    0.09 s once frozen (bench/README.md, session 18). Modules the job would import on
+    full collection of the job and once more at exit: 0.14 s of full collections in a
+    1M-row release from the command, 0.03 s once frozen, and 0.4 s less in all
+    (``bench/cli_ab.py``; bench/README.md, session 18). Modules the job would import on
     first use are named here so that they are frozen too. Objects made later are
     collected as usual.
     """
