@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import create_engine, text
 
-from conftest import make_workspace
 from leaktrace.attribution import erasure_impact as impact_module
 from leaktrace.attribution import erasure_requests as requests_module
 from leaktrace.attribution.attribute import AttributionResult, Candidate
@@ -33,11 +30,10 @@ from leaktrace.attribution.erasure_requests import (
 )
 from leaktrace.attribution.reports import add_reports, load_stored_reports
 from leaktrace.errors import InputError, NotFoundError
-from leaktrace.ledger.ledger import close_engines
 from leaktrace.release import release
 from leaktrace.server.app import verify_ledger
 from leaktrace.workspace import Workspace
-from ledger.conftest import postgres_url  # noqa: F401  (the PostgreSQL server fixture)
+from ledger.conftest import postgres_url, postgres_workspace  # noqa: F401  (the server fixture)
 from ledger.logs import copied, report_objs, rows, sql
 from served import NEVER_REPORTED, bearer, reported_workspace, served, victim
 
@@ -247,24 +243,10 @@ def test_a_bound_that_underflows_is_not_shown_as_p_0(
 @pytest.fixture
 def pg_ws(postgres_url: str, tmp_path: Path, shop: pl.DataFrame) -> Iterator[Workspace]:  # noqa: F811
     """A workspace on a fresh database of the test server: one release, six reports."""
-    name = "lt_" + uuid.uuid4().hex[:12]
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        ws = make_workspace(tmp_path / "ws", database_url=url)
+    with postgres_workspace(postgres_url, tmp_path / "ws") as ws:
         release(shop, recipient="zto", workspace=ws)
         add_reports(ws, report_objs(ws, shop, 6, seed=3))
         yield ws
-    finally:
-        from leaktrace.attribution import store
-
-        store._ENGINES.pop(url, None)
-        close_engines(url)
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.mark.postgres

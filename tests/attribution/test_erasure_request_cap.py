@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from conftest import make_workspace
 from leaktrace.attribution import erasure_requests as requests_module
 from leaktrace.attribution.erasure_requests import erasure_requests, request_erasure
 from leaktrace.errors import InputError
-from leaktrace.ledger.ledger import close_engines
 from leaktrace.workspace import Workspace
-from ledger.conftest import postgres_url  # noqa: F401  (the PostgreSQL server fixture)
+from ledger.conftest import postgres_url, postgres_workspace  # noqa: F401  (the server fixture)
 
 PHONES = ("13800138001", "13900139002")
 
@@ -73,21 +70,8 @@ def test_two_requests_at_once_do_not_pass_the_cap(
 
 @pytest.fixture
 def pg_ws(postgres_url: str, tmp_path: Path) -> Iterator[Workspace]:  # noqa: F811
-    name = "lt_" + uuid.uuid4().hex[:12]
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield make_workspace(tmp_path / "ws", database_url=url)
-    finally:
-        from leaktrace.attribution import store
-
-        store._ENGINES.pop(url, None)
-        close_engines(url)
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
+    with postgres_workspace(postgres_url, tmp_path / "ws") as ws:
+        yield ws
 
 
 @pytest.mark.postgres

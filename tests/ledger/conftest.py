@@ -14,10 +14,17 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from conftest import make_workspace
+from leaktrace.ledger.ledger import close_engines
+from leaktrace.workspace import Workspace
 
 
 def _pg_bin(name: str) -> str | None:
@@ -61,3 +68,24 @@ def postgres_url() -> Iterator[str]:
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], **run)  # type: ignore[call-overload]
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_workspace(postgres_url: str, home: Path) -> Iterator[Workspace]:
+    """A workspace at ``home`` whose ledger is a fresh database on the test server, dropped
+    (with the engines this process holds for it) when the block ends."""
+    from leaktrace.attribution import store
+
+    name = "lt_" + uuid.uuid4().hex[:12]
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield make_workspace(home, database_url=url)
+    finally:
+        store._ENGINES.pop(url, None)
+        close_engines(url)
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()

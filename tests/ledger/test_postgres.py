@@ -8,7 +8,6 @@ a platform puts the ledger on its own database server.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +15,12 @@ import polars as pl
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import make_workspace
 from leaktrace.ledger import Ledger
-from leaktrace.ledger.ledger import close_engines
 from leaktrace.release import release
 from leaktrace.trace import trace
 from leaktrace.workspace import Workspace
 
+from .conftest import postgres_workspace
 from .test_ledger import check_reservations, check_used_numbers_excluded
 
 pytestmark = pytest.mark.postgres
@@ -31,18 +29,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_workspace(postgres_url: str, tmp_path: Path) -> Iterator[Workspace]:
     """A workspace whose ledger is a fresh database on the test server."""
-    name = "lt_" + uuid.uuid4().hex[:12]
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield make_workspace(tmp_path / "ws", database_url=url)
-    finally:
-        close_engines(url)
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
+    with postgres_workspace(postgres_url, tmp_path / "ws") as ws:
+        yield ws
 
 
 def test_releases_are_recorded_verified_and_traced(
