@@ -70,6 +70,8 @@ __all__ = [
     "ErasureResult",
     "clean_actor",
     "clean_reason",
+    "copies_of",
+    "dedupe_index",
     "erase_in",
     "erase_reports",
     "erased_count",
@@ -325,11 +327,13 @@ def erase_reports(
 class StoredForErasure:
     """The stored reports, their erasure records and (``index``) the reports by phone
     digest, as read in one session: what the dry runs of several erasure requests share
-    (indexing the phones decrypts every report, the most of a dry run's time)."""
+    (indexing the phones decrypts every report, the most of a dry run's time);
+    ``by_dedupe``: the reports by intake digest (:func:`copies_of`)."""
 
     recs: dict[int, ReportRecord]
     ers: dict[int, ReportErasureRecord]
     index: dict[str, set[int]] | None
+    by_dedupe: dict[str, list[int]]
 
 
 def stored_for_erasure(s: Session, ws: Workspace, *, index: bool = True) -> StoredForErasure:
@@ -337,14 +341,48 @@ def stored_for_erasure(s: Session, ws: Workspace, *, index: bool = True) -> Stor
     index, for an erasure by report ids only)."""
     recs = {r.id: r for r in s.scalars(select(ReportRecord))}
     ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
-    return StoredForErasure(recs, ers, phone_index(ws, recs.values()) if index else None)
+    phones = phone_index(ws, recs.values()) if index else None
+    return StoredForErasure(recs, ers, phones, dedupe_index(recs))
 
 
-def _copies(recs: dict[int, ReportRecord], ids: set[int]) -> set[int]:
+def dedupe_index(recs: dict[int, ReportRecord]) -> dict[str, list[int]]:
+    """Intake digest (``dedupe``) → the ids of the stored rows carrying it, for
+    :func:`copies_of` (built once for many look-ups: the pending requests' counts)."""
+    out: dict[str, list[int]] = {}
+    for i, r in recs.items():
+        if isinstance(r.dedupe, str) and r.dedupe:
+            out.setdefault(r.dedupe, []).append(i)
+    return out
+
+
+def copies_of(
+    ws: Workspace,
+    recs: dict[int, ReportRecord],
+    ids: set[int],
+    by_dedupe: dict[str, list[int]] | None = None,
+) -> set[int]:
     """The other stored rows holding the same report as any of ``ids`` (the same intake
-    digest, ``dedupe``: a row copied whole, which attribution lists as ``duplicate_row``)."""
-    digests = {recs[i].dedupe for i in ids if i in recs and recs[i].dedupe}
-    return {i for i, r in recs.items() if r.dedupe in digests} - ids if digests else set()
+    digest, ``dedupe``: a row copied whole, which attribution lists as ``duplicate_row``);
+    ``by_dedupe``: :func:`dedupe_index` of ``recs``, when already built.
+
+    Only sealed rows on both sides: the seal covers ``dedupe``, so two sealed rows with one
+    digest are one report. An unsealed row's digest is whatever was written into it: one
+    rewritten to another victim's (by someone without the keys) pointed the requester's
+    erasure at that victim's report, wiped under a valid erasure record (review of
+    session 18), as a phone digest only counts under its seal (:func:`phone_index`)."""
+    digests = {
+        d
+        for i in ids
+        if i in recs
+        and isinstance(d := recs[i].dedupe, str)
+        and d
+        and report_is_sealed(ws, recs[i])
+    }
+    if not digests:
+        return set()
+    index = dedupe_index(recs) if by_dedupe is None else by_dedupe
+    found = {i for d in digests for i in index.get(d, ())}
+    return {i for i in found - ids if report_is_sealed(ws, recs[i])}
 
 
 def erase_in(
@@ -385,9 +423,10 @@ def erase_in(
     # A row copied whole in the database (the seal does not cover ``id``) is the same
     # report: a copy made after the request, under a new id, kept the phone and counted
     # again once the original was wiped.
-    copies = _copies(recs, set(ids) | set(matched))
-    matched = sorted(set(matched) | copies)
-    targets = set(ids) | set(matched)
+    copies = copies_of(ws, recs, set(ids) | set(matched), stored.by_dedupe)
+    # matched by phone: those reports and their copies, not the copies of ``ids``
+    by_phone = set(matched) | copies_of(ws, recs, set(matched), stored.by_dedupe)
+    targets = set(ids) | set(matched) | copies
     already = sorted(erased_ids(ws, (recs[i] for i in targets), ers))
     todo = sorted(targets - set(already))
     states = erasure_states(ws, (recs[i] for i in todo), ers)
@@ -412,4 +451,4 @@ def erase_in(
             _wipe(rec)
             er.seal = f"v{v}:{_mac(ws, v, _facts(er, rec))}"
             s.add(er)
-    return ErasureResult(todo, already, apply, sorted(matched))
+    return ErasureResult(todo, already, apply, sorted(by_phone))

@@ -89,6 +89,8 @@ from leaktrace.attribution.erasure import (
     ErasureResult,
     clean_actor,
     clean_reason,
+    copies_of,
+    dedupe_index,
     erase_in,
     erasure_states,
     phone_digests,
@@ -374,9 +376,13 @@ def request_erasure(
     # The count and the insert are one step for every taker at once: the workspace's file
     # lock on one machine, a transaction advisory lock for servers on several machines
     # sharing a PostgreSQL ledger (two requests arriving together both counted one short
-    # of the cap and both went in).
+    # of the cap and both went in). READ COMMITTED first, whatever the database's default:
+    # under REPEATABLE READ or SERIALIZABLE the transaction's snapshot is taken when the
+    # lock's statement starts, before it waits, and the count would not see the request
+    # the lock's last holder committed (review of session 18).
     with workspace_lock(ws.home), Session(engine_for(ws)) as s, s.begin():
         if s.get_bind().dialect.name == "postgresql":
+            s.execute(sql_text("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
             s.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TAKE_LOCK})
         pending = s.scalar(
             select(func.count())
@@ -416,12 +422,14 @@ def erasure_requests(ws: Workspace, *, pending_only: bool = True) -> list[Erasur
         recs = {r.id: r for r in s.scalars(select(ReportRecord))}
         ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
     index = phone_index(ws, recs.values())
+    by_dedupe = dedupe_index(recs)
     out = []
     for rec in requests:
         if rec.status != PENDING or sealing[rec.id][0] == _FAILS:
             out.append(_view(rec, None, sealing[rec.id]))
             continue
         ids = [i for i in reports_of(index, _wanted(rec)) if i <= rec.last_report_id]
+        ids += sorted(copies_of(ws, recs, set(ids), by_dedupe))  # as deciding finds them
         states = erasure_states(ws, (recs[i] for i in ids), {i: ers[i] for i in ids if i in ers})
         broken = any(i in ers and i not in states for i in ids)
         count = None if broken else sum(states.get(i) != ERASED_REPORT for i in ids)
