@@ -218,7 +218,8 @@ def _fail(message: str, code: int) -> NoReturn:
 def freeze_imports(*modules: str) -> None:
     """Import ``modules``, then move every object alive now out of the garbage collector's
     sight for the rest of the process (``gc.freeze``): for a command whose job allocates a
-    lot once it has imported what it needs (``release``, ``trace``).
+    lot once it has imported what it needs (``release`` calls it; ``main`` freezes what
+    registering the commands imported, for every command).
 
     Why: a full collection walks every tracked object, and the ~110,000 of a release's
     imports (modules, classes, functions, none of them ever garbage) were walked by each
