@@ -9,10 +9,8 @@ marked "Checked, holds".
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -28,11 +26,10 @@ from leaktrace.attribution.erasure_requests import (
 )
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.attribution.store import engine_for
-from leaktrace.errors import InputError
 from leaktrace.workspace import Workspace
 from ledger.conftest import postgres_url, postgres_workspace  # noqa: F401  (the server fixture)
-from ledger.logs import copied, one, rows, sql
-from served import NEVER_REPORTED, reported_workspace, victim
+from ledger.logs import copied, copy_report_whole, sql
+from served import NEVER_REPORTED, race_two_takers, reported_workspace, victim
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +43,6 @@ def base(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Path:
 @pytest.fixture
 def ws(base: Path, tmp_path: Path) -> Workspace:
     return copied(base, tmp_path)
-
-
-def _copy_whole(ws: Workspace, report_id: int) -> int:
-    """Copy a report row whole in the database (every column but ``id``); the copy's id."""
-    columns = [str(r[1]) for r in rows(ws, "pragma table_info(victim_reports)") if r[1] != "id"]
-    listed = ", ".join(columns)
-    sql(
-        ws,
-        f"insert into victim_reports ({listed}) select {listed} from victim_reports where id = ?",
-        (report_id,),
-    )
-    return int(one(ws, "select max(id) from victim_reports"))
 
 
 def _other(ws: Workspace, phone: str) -> tuple[int, str]:
@@ -118,7 +103,7 @@ def test_a_true_copy_still_goes_with_its_original(ws: Workspace) -> None:
     the report it copies."""
     phone, theirs = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 3", actor="token:cs")
-    copy = _copy_whole(ws, min(theirs))
+    copy = copy_report_whole(ws, min(theirs))
     _, res = decide_erasure_request(ws, rid, erase=True, actor="cli:a")
     assert res is not None and copy in res.erased
     assert phone not in [r.phone for r in load_stored_reports(ws)]
@@ -131,7 +116,7 @@ def test_a_copy_of_a_report_named_by_id_is_not_matched_by_phone(ws: Workspace) -
     ``matched_by_phone`` named a report the phone does not match."""
     _, theirs = victim(ws)
     mine = min(theirs)
-    copy = _copy_whole(ws, mine)
+    copy = copy_report_whole(ws, mine)
     res = erase_reports(ws, ids=[mine], phone=NEVER_REPORTED, reason="工单 5", actor="cli:a")
     assert copy in res.erased
     assert res.matched_by_phone == []
@@ -143,44 +128,13 @@ def test_the_list_counts_what_deciding_erases(ws: Workspace) -> None:
     analyst read one number on the list and another on the request's page."""
     phone, theirs = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 4", actor="token:cs")
-    _copy_whole(ws, min(theirs))
+    copy_report_whole(ws, min(theirs))
     _, matched = pending_request(ws, rid)
     (listed,) = [r for r in erasure_requests(ws) if r.id == rid]
     assert listed.matches == len(matched)
 
 
 # ------------------------------------------------- the cap on a PostgreSQL ledger's takers
-
-
-def _race(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[str]]:
-    """Two requests by one taker at once, with a cap of one, each held after its count
-    until the other has counted or waits for the lock (tests/attribution/
-    test_erasure_request_cap.py): (ids recorded, refusals)."""
-    monkeypatch.setattr(requests_module, "MAX_PENDING_PER_TAKER", 1)
-    both = threading.Barrier(2, timeout=3)
-    original = requests_module._seal
-
-    def seal_after_both(*args: Any, **kwargs: Any) -> str:
-        with contextlib.suppress(threading.BrokenBarrierError):
-            both.wait()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(requests_module, "_seal", seal_after_both)
-    ids: list[int] = []
-    refused: list[str] = []
-
-    def take(phone: str) -> None:
-        try:
-            ids.append(request_erasure(ws, phone=phone, reason="工单 9", actor="token:flood"))
-        except InputError as exc:
-            refused.append(exc.message)
-
-    threads = [threading.Thread(target=take, args=(p,)) for p in ("13800138001", "13900139002")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return ids, refused
 
 
 @pytest.fixture
@@ -209,5 +163,5 @@ def test_the_cap_holds_on_a_repeatable_read_database(
     with engine.connect() as c:
         assert c.execute(text("SHOW transaction_isolation")).scalar() == "repeatable read"
     monkeypatch.setattr(requests_module, "workspace_lock", lambda _home: contextlib.nullcontext())
-    ids, refused = _race(pg_ws, monkeypatch)
+    ids, refused = race_two_takers(pg_ws, monkeypatch)
     assert len(ids) == 1 and len(refused) == 1, (ids, refused)

@@ -23,7 +23,7 @@ from leaktrace.attribution.erasure_requests import (
 )
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.workspace import Workspace
-from ledger.logs import copied, one, rows, sql
+from ledger.logs import copied, copy_report_whole
 from served import reported_workspace, victim
 
 
@@ -39,18 +39,6 @@ def ws(base: Path, tmp_path: Path) -> Workspace:
     return copied(base, tmp_path)
 
 
-def _copy_whole(ws: Workspace, report_id: int) -> int:
-    """Copy a report row whole in the database (every column but ``id``); the copy's id."""
-    columns = [str(r[1]) for r in rows(ws, "pragma table_info(victim_reports)") if r[1] != "id"]
-    listed = ", ".join(columns)
-    sql(
-        ws,
-        f"insert into victim_reports ({listed}) select {listed} from victim_reports where id = ?",
-        (report_id,),
-    )
-    return int(one(ws, "select max(id) from victim_reports"))
-
-
 def _phones_left(ws: Workspace) -> list[str | None]:
     return [r.phone for r in load_stored_reports(ws)]
 
@@ -58,7 +46,7 @@ def _phones_left(ws: Workspace) -> list[str | None]:
 def test_a_request_erases_a_copy_made_after_it_was_taken(ws: Workspace) -> None:
     phone, theirs = victim(ws)
     rid = request_erasure(ws, phone=phone, reason="工单 7", actor="token:cs")
-    copy = _copy_whole(ws, min(theirs))
+    copy = copy_report_whole(ws, min(theirs))
     assert {r.id: r.status for r in load_stored_reports(ws)}[copy] == "duplicate_row"
     _, matched = pending_request(ws, rid)
     assert set(matched) == theirs | {copy}  # the dry run (and the impact) see it
@@ -69,7 +57,7 @@ def test_a_request_erases_a_copy_made_after_it_was_taken(ws: Workspace) -> None:
 
 def test_erasing_reports_by_id_erases_their_copies(ws: Workspace) -> None:
     phone, theirs = victim(ws)
-    copy = _copy_whole(ws, min(theirs))
+    copy = copy_report_whole(ws, min(theirs))
     res = erase_reports(ws, ids=sorted(theirs), reason="工单 8", actor="cli:a", apply=True)
     assert copy in res.erased
     assert phone not in _phones_left(ws)

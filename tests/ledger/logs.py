@@ -78,3 +78,16 @@ def copied(base: Path, tmp_path: Path) -> Workspace:
     home = tmp_path / "ws"
     shutil.copytree(base, home)
     return open_workspace(home)
+
+
+def copy_report_whole(ws: Workspace, report_id: int) -> int:
+    """Copy a report row whole in the database (every column but ``id``, the seal too),
+    as its administrator could; the copy's id."""
+    columns = [str(r[1]) for r in rows(ws, "pragma table_info(victim_reports)") if r[1] != "id"]
+    listed = ", ".join(columns)
+    sql(
+        ws,
+        f"insert into victim_reports ({listed}) select {listed} from victim_reports where id = ?",
+        (report_id,),
+    )
+    return int(one(ws, "select max(id) from victim_reports"))
