@@ -383,7 +383,8 @@ def pending_selection(
     of ``firm``, or those taken by ``taker`` (:func:`requests_taken_by`). Only lists
     (:func:`~leaktrace.attribution.erasure_requests.erasure_requests`): no attribution.
     An empty selection is an :class:`~leaktrace.errors.InputError`."""
-    ids = [r.id for r in requests_taken_by(ws, erasure_requests(ws), firm=firm, taker=taker)]
+    listed = erasure_requests(ws, counts=False)  # pending_requests counts what it weighs
+    ids = [r.id for r in requests_taken_by(ws, listed, firm=firm, taker=taker)]
     if not ids:
         raise _none_pending(firm, taker)
     return ids
@@ -453,7 +454,7 @@ def erasure_impact_by_firm(
     reports. Refused as :func:`erasure_impact_together` refuses a set; no pending request
     is an :class:`~leaktrace.errors.InputError`."""
     check_alpha(alpha)
-    rows = erasure_requests(ws)
+    rows = erasure_requests(ws, counts=False)  # pending_requests counts what it weighs
     if not rows:
         raise _none_pending(None, None)
     pending = {

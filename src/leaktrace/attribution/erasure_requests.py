@@ -401,9 +401,13 @@ def request_erasure(
         return int(rec.id)
 
 
-def erasure_requests(ws: Workspace, *, pending_only: bool = True) -> list[ErasureRequest]:
+def erasure_requests(
+    ws: Workspace, *, pending_only: bool = True, counts: bool = True
+) -> list[ErasureRequest]:
     """The pending requests (all with ``pending_only`` false), oldest first, with how many
-    reports each pending one would erase now, and whether its seals hold.
+    reports each pending one would erase now (not with ``counts`` false: for a caller
+    that only selects requests, since counting decrypts every stored report), and whether
+    its seals hold.
 
     The reports are read and their seals checked once for all requests (an agent token
     may queue many), and a request whose reports cannot be told (an erasure row changed in
@@ -417,7 +421,9 @@ def erasure_requests(ws: Workspace, *, pending_only: bool = True) -> list[Erasur
         requests = list(s.scalars(query))
         first = _first_sealed_in(s, ws) if requests else None
         sealing = {r.id: _seal_state(ws, r, first) for r in requests}
-        if not any(r.status == PENDING and sealing[r.id][0] != _FAILS for r in requests):
+        if not counts or not any(
+            r.status == PENDING and sealing[r.id][0] != _FAILS for r in requests
+        ):
             return [_view(r, None, sealing[r.id]) for r in requests]
         recs = {r.id: r for r in s.scalars(select(ReportRecord))}
         ers = {e.report_id: e for e in s.scalars(select(ReportErasureRecord))}
