@@ -81,3 +81,22 @@ def test_help_and_defaults_written_out_agree_with_the_library() -> None:
     assert f"${SIGNING_PASSPHRASE_ENV};" in str(_param(["init"], "protect_signing_key").help)
     assert tuple(TEMPLATES) == cli_workspace.TEMPLATE_NAMES
     assert _param(["recipient", "add"], "template").help == f"One of: {', '.join(TEMPLATES)}."
+
+
+def test_checking_a_text_does_not_import_the_table_libraries() -> None:
+    """``leaktrace scam check TEXT`` is what a shopper or an agent on the phone runs: it
+    needs the model (numpy, scipy) but no table library. Polars alone was a fifth of the
+    command's start; a file (``--file``) still reads through Polars."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "import leaktrace.cli as c\n"
+        "c._register()\n"
+        "r = CliRunner().invoke(c.app, ['scam', 'check', "
+        "'您好，我是淘宝客服，您的订单有问题，需要给您退款'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert '疑似诈骗' in r.output or '未判定为诈骗' in r.output, r.output\n"
+    )
+    heavy = _heavy_imported_by(code)
+    assert {"numpy", "scipy"} <= heavy  # the check did run its model
+    assert heavy.isdisjoint({"polars", "pyarrow", "duckdb", "sqlalchemy", "pandas"}), heavy

@@ -86,11 +86,12 @@ def check_cmd(
 ) -> None:
     """Check a text (or every text of --file): fraud type, script stages, advice."""
     from leaktrace.scam import MAX_CHARS, check
-    from leaktrace.scam._io import read_texts
 
     if (text is None) == (file is None):
         raise InputError("give either TEXT or --file FILE (not both)")
     if file is not None:
+        from leaktrace.scam._io import read_texts  # Polars: only a file needs it
+
         texts = read_texts(file, column)
     else:
         if column is not None:
