@@ -4,6 +4,7 @@ need when they run). Each check runs in a fresh interpreter: this process has th
 
 from __future__ import annotations
 
+import inspect
 import json
 import pkgutil
 import subprocess
@@ -100,3 +101,27 @@ def test_checking_a_text_does_not_import_the_table_libraries() -> None:
     heavy = _heavy_imported_by(code)
     assert {"numpy", "scipy"} <= heavy  # the check did run its model
     assert heavy.isdisjoint({"polars", "pyarrow", "duckdb", "sqlalchemy", "pandas"}), heavy
+
+
+def _commands(command: typer.core.TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(command path, help) for every command and group under ``command``."""
+    found = [(" ".join(path), command.short_help or command.help or "")]
+    for name, sub in getattr(command, "commands", {}).items():
+        found += _commands(sub, (*path, name))
+    return found
+
+
+def test_every_command_lists_on_one_line() -> None:
+    """A command list (``leaktrace --help``, ``leaktrace report --help``) shows each
+    command's first paragraph with its line breaks kept, so a docstring whose first
+    sentence ran over two source lines printed as a broken line. The first paragraph is
+    one line."""
+    from leaktrace.cli import _register, app
+
+    _register()
+    broken = [
+        path
+        for path, help_ in _commands(typer.main.get_command(app))  # type: ignore[arg-type]
+        if "\n" in inspect.cleandoc(help_).split("\n\n")[0]
+    ]
+    assert broken == []

@@ -239,8 +239,10 @@ def report_erase(
     json_out: JsonOption = False,
     checkpoint: CheckpointOption = False,
 ) -> None:
-    """Erase victim reports at the person's request (PIPL Art. 47): what they told us is
-    deleted, the row's id and seal stay so that checkpoints still verify (docs/attribution.md)."""
+    """Erase victim reports at the person's request (PIPL Art. 47).
+
+    What they told us is deleted; the row's id and seal stay so that checkpoints still
+    verify (docs/attribution.md)."""
     from leaktrace.attribution.erasure import erase_reports
     from leaktrace.cli.cases import cli_actor
     from leaktrace.workspace import open_workspace
@@ -396,10 +398,11 @@ def report_requests(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Erasure requests taken by customer service (`POST /api/v1/erasure-requests`): each
-    waits for an analyst to erase (`report erase --request N --yes`) or decline it
-    (`report decline-request N --reason ...`). Shows how many reports each would erase;
-    never the phone. Seal FAILS: changed or forged in the database, never acted on
+    """Erasure requests taken by customer service, and what deciding them would erase.
+
+    Taken through `POST /api/v1/erasure-requests`, each waits for an analyst to erase
+    (`report erase --request N --yes`) or decline it (`report decline-request N --reason
+    ...`). Shows how many reports each would erase; never the phone. Seal FAILS: changed or forged in the database, never acted on
     (`leaktrace verify` names it); none: taken before requests were sealed, never erased
     (take it again, decline this one). --impact weighs the listed pending requests
     together (an insider's requests may each barely move the evidence, and all together
@@ -479,8 +482,9 @@ def report_decline_request(
     json_out: JsonOption = False,
     checkpoint: CheckpointOption = False,
 ) -> None:
-    """Decline an erasure request: nothing is erased, the request records who and why, and
-    forgets the phone."""
+    """Decline an erasure request: nothing is erased, the phone is forgotten.
+
+    The request records who declined it and why."""
     from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
@@ -565,10 +569,11 @@ def canary_ingest(
     json_out: JsonOption = False,
     checkpoint: CheckpointOption = False,
 ) -> None:
-    """Record the canary hits in a telecom provider's call/SMS records (a file exported or
-    saved from a push). Calls to numbers outside the canary pool are left aside, and a
-    record ingested before (the provider's id) is not recorded again. A record that cannot
-    be read stops the file: nothing is recorded."""
+    """Record the canary hits in a telecom provider's call/SMS records.
+
+    The records are a file exported or saved from a push. Calls to numbers outside the
+    canary pool are left aside, and a record ingested before (the provider's id) is not
+    recorded again. A record that cannot be read stops the file: nothing is recorded."""
     from leaktrace.telecom import ingest
     from leaktrace.workspace import open_workspace
 
@@ -624,8 +629,9 @@ def read_records_file(path: Path) -> Any:
 @canary_app.command("adapters")
 @handle_errors
 def canary_adapters(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """The telecom record formats canary ingest and the service's webhook read (the
-    same in every workspace; --home is accepted like everywhere)."""
+    """The telecom record formats canary ingest and the service's webhook read.
+
+    They are the same in every workspace; --home is accepted like everywhere."""
     del home
     from leaktrace.telecom import adapter, adapter_names
 

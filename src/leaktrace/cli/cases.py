@@ -186,9 +186,10 @@ def show_cmd(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """One case with its police receipt number and payment notes decrypted (they are
-    stored encrypted; no list or report shows them). Times are platform time (UTC+8) with
-    their offset; ``--json`` gives them as stored (UTC)."""
+    """One case with its police receipt number and payment notes decrypted.
+
+    They are stored encrypted; no list or report shows them. Times are platform time
+    (UTC+8) with their offset; ``--json`` gives them as stored (UTC)."""
     from leaktrace.respond.cases import case_detail
     from leaktrace.respond.incident import load_incident
     from leaktrace.respond.times import shown_time

@@ -253,8 +253,9 @@ def list_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
 @incident_app.command("show")
 @handle_errors
 def show_cmd(incident_id: IdArg, home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Show an incident's events, verified, and its head hash (keep it elsewhere). Times
-    are platform time (UTC+8) with their offset; ``--json`` gives them as stored (UTC)."""
+    """Show an incident's events, verified, and its head hash (keep it elsewhere).
+
+    Times are platform time (UTC+8) with their offset; ``--json`` gives them as stored (UTC)."""
     from leaktrace.respond.incident import load_incident
     from leaktrace.respond.times import shown_field, shown_time
     from leaktrace.workspace import open_workspace

@@ -145,8 +145,7 @@ def verify_cmd(
         ),
     ] = None,
 ) -> None:
-    """Re-check the ledger's hash chain, signatures and index digests, the checkpoints,
-    and the erasure requests' seals.
+    """Re-check the ledger: chain, signatures, index digests, checkpoints, request seals.
 
     The chain shows any record altered, inserted or removed from its middle; that its last
     records were removed, or the whole ledger replaced by an older copy, only a head hash
@@ -234,9 +233,10 @@ def checkpoint_cmd(home: HomeOption = None, json_out: JsonOption = False) -> Non
 @app.command("checkpoints")
 @handle_errors
 def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """List the signed checkpoints: when, the release record each pinned, how many rows of
-    each log, and the hash to keep elsewhere. The ledger is verified first: a list of
-    checkpoints that do not verify would vouch for nothing."""
+    """List the signed checkpoints, each with the hash to keep elsewhere.
+
+    For each: when, the release record it pinned, how many rows of each log. The ledger is
+    verified first: a list of checkpoints that do not verify would vouch for nothing."""
     from leaktrace.ledger import Ledger
     from leaktrace.ledger.checkpoint import checkpoints
     from leaktrace.workspace import open_workspace

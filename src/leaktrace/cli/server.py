@@ -59,8 +59,9 @@ def serve_cmd(
         ),
     ] = False,
 ) -> None:
-    """Serve the scam check page, the staff pages and the JSON API (its description at
-    /openapi.json)."""
+    """Serve the scam check page, the staff pages and the JSON API.
+
+    The API's description is at /openapi.json."""
     import uvicorn
 
     from leaktrace.server import create_app
