@@ -9,14 +9,15 @@ signs its holder out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from leaktrace.errors import LeaktraceError, LedgerIntegrityError
+from leaktrace.errors import InputError, LeaktraceError, LedgerIntegrityError
 from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
@@ -34,7 +35,11 @@ from leaktrace.server.app import (
 )
 from leaktrace.server.tokens import Principal
 
-__all__ = ["add_dashboard_routes", "highlight"]
+if TYPE_CHECKING:
+    from leaktrace.attribution.erasure_impact import CombinedImpact
+    from leaktrace.attribution.erasure_requests import ErasureRequest
+
+__all__ = ["MAX_CHOSEN", "add_dashboard_routes", "highlight"]
 
 _env = Environment(
     loader=PackageLoader("leaktrace.server", "templates"),
@@ -165,6 +170,147 @@ def _cases_page(request: Request, who: Principal, status: int = 200, **extra: An
         if inc.status == "open" and inc.accused:
             open_ones.append({"id": inc.id, "title": inc.title})
     return _page("cases.html", status, who=who, incidents=open_ones, **extra)
+
+
+MAX_CHOSEN = 500
+"""The most request ids the page of requests weighed together takes (``?id=``, repeated).
+Its form is a GET, so every ticked id goes into the address (``id=12345&``, nine bytes);
+500 of them keep the request line under 8 KiB, the default limit of common reverse proxies
+(nginx's ``large_client_header_buffers``), which docs/server.md puts in front for TLS. One
+token may hold at most 200 pending requests, so one insider's fit; a larger set is not
+chosen box by box: weigh all pending requests (no id) or a firm's (``?firm=``) instead."""
+
+_REQUEST_ID = re.compile(r"[0-9]{1,10}")
+"""A request id as the page takes it: ASCII digits (``int`` would take other scripts'
+digits too), at most ten, so that a mobile number (eleven) pasted there is refused
+rather than looked up and echoed in "no erasure request has id …"."""
+
+_TOGETHER = "erasure_impact_together.html"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A request as the form of the page of requests weighed together lists it: never
+    its phone (a request holds only digests of it) nor its ticket (the dashboard's list
+    shows that). ``why_not``: why it cannot be weighed (its checkbox is disabled), empty
+    when it can; ``blocks``: it is in the set asked for, which was refused for it."""
+
+    id: int
+    received_at: str
+    taker: str
+    firm: str | None
+    seal: str
+    """``sealed``, ``seal fails`` or ``no seal``."""
+    why_not: str
+    ticked: bool
+    blocks: bool
+
+
+def _why_not_weighed(r: ErasureRequest) -> str:
+    """Why weighing ``r`` is refused, or "" when it is not: its seal fails, it was
+    decided, or it has no seal, checked in the order
+    :func:`~leaktrace.attribution.erasure_requests.pending_requests` checks them, so that
+    the row says what refusing a set that holds it says (the library decides: this only
+    greys out the checkboxes it would refuse)."""
+    from leaktrace.attribution.erasure_requests import PENDING
+
+    if r.seal_fails:
+        return r.seal_problem
+    if r.status != PENDING:
+        when = shown_time(r.decided_at) if r.decided_at else "?"
+        return f"already decided ({r.status} {when} by {r.decided_by})"
+    if not r.sealed:
+        return f"{r.seal_problem}; decline it, and take the person's request again"
+    return ""
+
+
+def _chosen_ids(given: list[str], *, firm: str | None, form: bool) -> list[int] | None:
+    """The request ids the analyst chose (``?id=``, repeated), or None when the page
+    weighs a selection (all pending requests, or ``firm``'s). ``form``: the form was
+    submitted (``?chosen=1``), so no id means nothing ticked, not "all". One-line
+    :class:`InputError` for bad input; never echoes a value given (a phone pasted there
+    must not come back in the page)."""
+    if len(given) > MAX_CHOSEN:
+        raise InputError(
+            f"at most {MAX_CHOSEN} request ids at once ({len(given)} given): weigh all "
+            "pending requests (no id) or a firm's (firm=) instead"
+        )
+    ids = []
+    for n, value in enumerate(given, 1):
+        if not _REQUEST_ID.fullmatch(value):
+            raise InputError(
+                f"id {n} of the {len(given)} given is not a request id (a whole number of at "
+                "most 10 digits, as the list of requests shows it)"
+            )
+        ids.append(int(value))
+    if ids and firm is not None:
+        raise InputError("choose requests by id (id=) or those of a firm (firm=), not both")
+    if form and not ids:
+        raise InputError("no request ticked: tick the requests to weigh together")
+    return ids or None
+
+
+def _asked(listed: list[ErasureRequest], ids: list[int] | None, firm: str | None) -> set[int]:
+    """The set the page was asked to weigh: the ``ids`` given, else ``firm``'s pending
+    requests, else all pending ones (as the library selects them)."""
+    from leaktrace.attribution.erasure_requests import PENDING
+
+    if ids is not None:
+        return set(ids)
+    return {
+        r.id for r in listed if r.status == PENDING and (firm is None or r.taker_recipient == firm)
+    }
+
+
+def _together_page(
+    who: Principal,
+    listed: list[ErasureRequest],
+    asked: set[int],
+    *,
+    firm: str | None,
+    chosen: bool,
+    impacts: list[tuple[str, CombinedImpact]],
+    status: int = 200,
+    error: str = "",
+) -> HTMLResponse:
+    """The page of requests weighed together: the weighed sets (``impacts``), or the
+    ``error`` that refused the set, then the form to choose one. The form lists the
+    pending requests and those ``asked`` for; the ``asked`` ones are ticked but for those
+    that cannot be weighed, which have no box to tick and, when the set was refused, are
+    marked as blocking it. Submitting the form as it stands then weighs the rest: a set the
+    analyst chose, not the refused one quietly changed."""
+    from leaktrace.attribution.erasure_requests import PENDING
+
+    shown = [r for r in listed if r.status == PENDING or r.id in asked]
+    why = {r.id: _why_not_weighed(r) for r in shown}
+    tickable = {r.id for r in shown if r.id in asked and not why[r.id]}
+    too_many = len(tickable) > MAX_CHOSEN  # none ticked: the form would be refused
+    choices = [
+        Choice(
+            id=r.id,
+            received_at=r.received_at,
+            taker=r.actor,
+            firm=r.taker_recipient,
+            seal="seal fails" if r.seal_fails else "sealed" if r.sealed else "no seal",
+            why_not=why[r.id],
+            ticked=r.id in tickable and not too_many,
+            blocks=bool(error) and r.id in asked and bool(why[r.id]),
+        )
+        for r in shown
+    ]
+    return _page(
+        _TOGETHER,
+        status,
+        who=who,
+        impacts=impacts,
+        firm=firm,
+        chosen=chosen,
+        error=error,
+        choices=choices,
+        blocking=[c.id for c in choices if c.blocks],
+        max_chosen=MAX_CHOSEN,
+        too_many=too_many,
+    )
 
 
 def add_dashboard_routes(app: FastAPI) -> None:
@@ -369,14 +515,25 @@ def add_dashboard_routes(app: FastAPI) -> None:
         response_class=HTMLResponse,
         include_in_schema=False,
     )
-    def erasure_impact_together_page(request: Request, firm: str | None = None) -> Response:
-        """The pending requests weighed together: all of them, then each firm's (one
-        load of the evidence); ``?firm=`` for one firm's only. Computed here only: the
-        list of requests never runs the attribution. The API's statuses."""
+    def erasure_impact_together_page(
+        request: Request,
+        firm: str | None = None,
+        given: Annotated[list[str] | None, Query(alias="id")] = None,
+        chosen: str | None = None,
+    ) -> Response:
+        """Pending requests weighed together: all of them, then each firm's (one load of
+        the evidence); ``?firm=`` for one firm's only; ``?id=3&id=7`` for those ids (the
+        API's parameter; not with ``firm``), which the page's form sends (with
+        ``chosen=1``, so that nothing ticked is not taken for "all"). Computed here only:
+        the list of requests never runs the attribution. The API's statuses; a set that is
+        refused (a request whose seal fails, one without a seal, decided, unknown) is
+        refused whole, and the page still lists the requests to choose another set, the
+        ones blocking it marked (:func:`_together_page`)."""
         from leaktrace.attribution.erasure_impact import (
             erasure_impact_by_firm,
             erasure_impact_together,
         )
+        from leaktrace.attribution.erasure_requests import erasure_requests
 
         who = _analyst(request)
         if who is None:
@@ -384,15 +541,42 @@ def add_dashboard_routes(app: FastAPI) -> None:
         service: Service = request.app.state.service
         ws = service.workspace()
         try:
-            if firm is None:
+            ids, bad = _chosen_ids(given or [], firm=firm, form=chosen is not None), ""
+        except InputError as exc:  # still the form: the analyst chooses again
+            ids, bad = None, public_message(service.home, exc)
+        try:  # decided ones too when ids are given: a shared address may name one
+            listed = erasure_requests(ws, pending_only=ids is None, counts=False)
+        except LeaktraceError as exc:  # nothing to choose from: the error alone
+            message = public_message(service.home, exc)
+            return _page(_TOGETHER, error_status(exc), who=who, error=message)
+        if bad:
+            return _together_page(
+                who, listed, set(), firm=firm, chosen=False, impacts=[], status=400, error=bad
+            )
+        asked = _asked(listed, ids, firm)
+        try:
+            if ids is not None:
+                impacts = [("chosen", erasure_impact_together(ws, ids))]
+            elif firm is None:
                 every, by_firm = erasure_impact_by_firm(ws)
                 impacts = [("all", every), *((f"firm-{f}", i) for f, i in by_firm.items())]
             else:
                 impacts = [(f"firm-{firm}", erasure_impact_together(ws, firm=firm))]
         except LeaktraceError as exc:
             message = public_message(service.home, exc)
-            return _page("erasure_impact_together.html", error_status(exc), who=who, error=message)
-        return _page("erasure_impact_together.html", who=who, impacts=impacts, firm=firm)
+            return _together_page(
+                who,
+                listed,
+                asked,
+                firm=firm,
+                chosen=ids is not None,
+                impacts=[],
+                status=error_status(exc),
+                error=message,
+            )
+        return _together_page(
+            who, listed, asked, firm=firm, chosen=ids is not None, impacts=impacts
+        )
 
     @app.post(
         "/dashboard/erasure-requests/{request_id}",
