@@ -94,12 +94,16 @@ __all__ = [
     "attribute_evidence",
     "fisher_bound",
     "score",
+    "selection_caveats",
 ]
 
 ALL_FAMILIES = ("exposure", "aliases", "formatting", "canaries")
 ALPHA_SPLIT = 2
 """alpha/2 for the overall verdict, alpha/2 shared by every campaign look (one run)."""
 DEFAULT_ALPHA = 1e-9
+ALSO_HELD_SHARE = 0.9
+"""A recipient that held at least this share of the victims an exposure-only accusation
+rests on is named beside it (:func:`selection_caveats`)."""
 
 
 def _finite(x: float) -> float:
@@ -190,6 +194,9 @@ class AttributionResult:
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     unsealed: dict[str, int] = field(default_factory=lambda: {"reports": 0, "canary_hits": 0})
     """Rows left out because they carry no valid seal (each is also in ``flagged``)."""
+    caveats: list[dict[str, Any]] = field(default_factory=list)
+    """Accusations that rest on exposure alone, each with the recipients that held every
+    one of its victims (:func:`selection_caveats`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +212,7 @@ class AttributionResult:
             "explanation": self.explanation,
             "campaigns": self.campaigns,
             "unsealed": self.unsealed,
+            "caveats": self.caveats,
         }
 
 
@@ -413,6 +421,100 @@ def _say(result: AttributionResult, zh: str, en: str) -> None:
     result.explanation["en"] += en
 
 
+def selection_caveats(
+    ev: Evidence,
+    accused: list[Candidate],
+    *,
+    alpha: float,
+    tests: int,
+    idx: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    """For each accused recipient whose accusation needs its exposure p-value: who else
+    held every one of its consistent victims.
+
+    Why: the exposure null takes a source's victims to be a random part of its audience.
+    A scammer who filters a copy of S down to R's customers (by product, merchant or
+    region) makes victims who all sit in R's audience, and exposure then accuses R for
+    S's leak; no exposure model can tell the two apart (docs/attribution.md, "Selection
+    inside a copy"). The verdict stands, but it must say "R, or a filtered copy of one of
+    these", so that nobody acts on it as if it named R alone. An accusation whose other
+    families (aliases, formatting, canaries: keyed evidence that filtering cannot forge)
+    pass alpha without exposure carries no caveat.
+
+    ``tests`` is the Bonferroni factor the candidates were corrected with; ``idx`` the
+    victims they were scored on (default: all). Work is O(accused × recipients × victims).
+    """
+    elig = one_per_victim(ev, list(range(len(ev.victims))) if idx is None else idx)
+    out: list[dict[str, Any]] = []
+    for c in accused:
+        if "exposure" not in c.log10_p_family or not c.consistent:
+            continue
+        others = [v for k, v in c.log10_p_family.items() if k != "exposure"]
+        without = bonferroni(fisher_bound(others), tests)
+        if without <= math.log10(alpha):
+            continue
+        mine = [ev.victims[i].consistent for i in elig if ev.victims[i].consistent.get(c.recipient)]
+        counts = {
+            r: sum(cons.get(r, False) for cons in mine)
+            for r in ev.view.recipients
+            if r != c.recipient
+        }
+        # "most" and not "all": a report that has nothing to do with the leak (another
+        # scam, a misremembered field) may be consistent with R and not with S
+        held = sorted(
+            ((r, n) for r, n in counts.items() if n >= ALSO_HELD_SHARE * len(mine)),
+            key=lambda t: (-t[1], t[0]),
+        )
+        out.append(
+            {
+                "recipient": c.recipient,
+                "rests_on": "exposure",
+                "consistent": len(mine),
+                "log10_p_without_exposure": _finite(without),
+                "also_held_by": [{"recipient": r, "victims": n} for r, n in held],
+            }
+        )
+    return out
+
+
+def _explain_caveats(result: AttributionResult) -> None:
+    """One sentence per caveat, in both languages, after the verdict's explanation."""
+    for cav in result.caveats:
+        r, k, held = cav["recipient"], cav["consistent"], cav["also_held_by"]
+        shown = ", ".join(f"{h['recipient']} ({h['victims']})" for h in held[:5]) + (
+            f" and {len(held) - 5} more" if len(held) > 5 else ""
+        )
+        zh_shown = "、".join(f"「{h['recipient']}」（{h['victims']} 人）" for h in held[:5]) + (
+            f" 等 {len(held)} 个接收方" if len(held) > 5 else ""
+        )
+        if held:
+            _say(
+                result,
+                f" 注意：对「{r}」的判定只依靠数据暴露的集中程度（别名、格式标记、金丝雀"
+                f"本身未达到阈值）。与「{r}」相符的 {k} 名受害人中，绝大多数的信息也发给了"
+                f"{zh_shown}：其中任何一方的副本按商品、商家或地区筛选到「{r}」的客户，"
+                f"看起来都会一样。应理解为「{r}，或上述之一」；专属订单号别名、格式标记或"
+                "金丝雀呼叫可以区分它们。",
+                f" Caution: the accusation of {r} rests on exposure alone (its aliases, "
+                f"formatting marks and canaries do not pass alpha by themselves). Of the {k} "
+                f"victims consistent with {r}, at least {ALSO_HELD_SHARE:.0%} had also been "
+                f"sent to each of {shown}: a copy of any of theirs filtered down to {r}'s "
+                "customers (by product, merchant or region) would look the same. Read it "
+                f'as "{r}, or one of these"; an order alias, a formatting mark or a canary '
+                "hit tells them apart.",
+            )
+        else:
+            _say(
+                result,
+                f" 注意：对「{r}」的判定只依靠数据暴露的集中程度；没有其他接收方持有这"
+                f" {k} 名相符受害人中的绝大多数，但账本之外同范围的来源（见文档）仍无法排除。",
+                f" Caution: the accusation of {r} rests on exposure alone; no other "
+                f"recipient held {ALSO_HELD_SHARE:.0%} of the {k} victims consistent with "
+                "it, but an unrecorded source of the same scope cannot be excluded "
+                "(docs/attribution.md).",
+            )
+
+
 def attribute_evidence(
     ws: Workspace,
     ev: Evidence,
@@ -472,6 +574,10 @@ def attribute_evidence(
         "reports": status.get("unsealed", 0),
         "canary_hits": sum(h.status == "unsealed" for h in ev.hits),
     }
+    result.caveats = selection_caveats(
+        ev, accused, alpha=alpha, tests=max(len(ev.view.recipients), 1) * split
+    )
+    _explain_caveats(result)
     _explain_unsealed(result)
     n_amb = sum(h.status == "ambiguous" for h in ev.hits)
     if n_amb:

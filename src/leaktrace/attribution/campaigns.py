@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from leaktrace.attribution.attribute import ALL_FAMILIES, score
+from leaktrace.attribution.attribute import ALL_FAMILIES, score, selection_caveats
 from leaktrace.attribution.evidence import Evidence
 from leaktrace.trace.stats import check_alpha
 from leaktrace.workspace import Workspace
@@ -45,6 +45,8 @@ class Campaign:
     log10_p: float = 0.0
     flagged_at: str | None = None
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    caveat: dict[str, Any] | None = None
+    """Set when the flag rests on exposure alone (``attribute.selection_caveats``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class Campaign:
             "log10_p_value": -1e308 if self.log10_p == -math.inf else round(self.log10_p, 4),
             "flagged_at": self.flagged_at,
             "timeline": self.timeline,
+            "caveat": self.caveat,
         }
 
 
@@ -150,6 +153,11 @@ def find_campaigns(
                     camp.flagged_at = camp.timeline[-1]["at"]
                     camp.attributed = cands[0].recipient
                     camp.log10_p = cands[0].log10_p_corrected
+                    tests = max(len(ev.view.recipients), 1) * extra  # score's correction
+                    caveats = selection_caveats(
+                        ev, cands[:1], alpha=alpha, tests=tests, idx=idx[:k]
+                    )
+                    camp.caveat = caveats[0] if caveats else None
                     camp.timeline.append(
                         {
                             "at": camp.flagged_at,
@@ -172,6 +180,17 @@ def find_campaigns(
     return camps
 
 
+def _caveat_words(caveat: dict[str, Any] | None) -> str:
+    """What a campaign line adds for a flag a filtered copy could explain."""
+    if not caveat:
+        return ""
+    held = [h["recipient"] for h in caveat["also_held_by"]]
+    if not held:
+        return " — exposure only"
+    more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+    return f" — exposure only; also held by {', '.join(held[:3])}{more}"
+
+
 def campaign_lines(campaigns: list[dict[str, Any]]) -> list[str]:
     """One line per campaign worth a look (attributed, or more than one report), then how
     many lone unattributed reports were left out: without that line the campaign numbers
@@ -186,6 +205,7 @@ def campaign_lines(campaigns: list[dict[str, Any]]) -> list[str]:
             f"{camp['start'][:10]}…{camp['end'][:10]}, callers {', '.join(camp['callers'])}, "
             f"stages {', '.join(camp['stages'])} → {camp['attributed'] or 'not attributed'}"
             + (f" (flagged {camp['flagged_at']})" if camp["flagged_at"] else "")
+            + _caveat_words(camp.get("caveat"))
         )
     if hidden:
         lines.append(f"(and {hidden} single-report campaigns, not attributed: not shown)")
