@@ -176,3 +176,20 @@ def test_the_dashboard_links_the_combined_impact_and_shows_it(
     with served(queue.home, queue.firm_agent) as agent:
         r = agent.get("/dashboard/erasure-requests/impact", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_the_api_takes_the_dashboards_ids_and_never_echoes_a_phone(queue: Queue) -> None:
+    """The route takes what the dashboard's form takes: at most MAX_CHOSEN ids, each a
+    request id of at most ten digits. An eleven-digit mobile pasted as an id was looked up
+    and came back in "no erasure request has id 13800138000"."""
+    from leaktrace.server.dashboard import MAX_CHOSEN
+
+    with served(queue.home) as api:
+        r = api.get(f"{URL}/impact", params={"id": "13800138000"}, headers=bearer(queue.analyst))
+        assert r.status_code == 400, r.text
+        assert "13800138000" not in r.text
+        assert "not a request id" in r.json()["error"]
+        many = [("id", str(i)) for i in range(1, MAX_CHOSEN + 2)]
+        r = api.get(f"{URL}/impact", params=many, headers=bearer(queue.analyst))
+        assert r.status_code == 400, r.text
+        assert f"at most {MAX_CHOSEN} request ids" in r.json()["error"]

@@ -32,7 +32,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -59,6 +59,7 @@ from leaktrace.workspace import Workspace, open_workspace
 __all__ = [
     "DEFAULT_MAX_UPLOAD",
     "JSON_LIMIT",
+    "MAX_CHOSEN",
     "MAX_REPORTS",
     "MAX_TEXTS",
     "MAX_TOTAL_CHARS",
@@ -77,6 +78,14 @@ MAX_TOTAL_CHARS = 200_000
 MAX_REPORTS = 1000
 TRACE_WAIT_SECONDS = 60.0
 COOKIE = "leaktrace_token"
+MAX_CHOSEN = 500
+"""The most request ids the page of requests weighed together takes (``?id=``, repeated).
+Its form is a GET, so every ticked id goes into the address (``id=12345&``, nine bytes);
+500 of them keep the request line under 8 KiB, the default limit of common reverse proxies
+(nginx's ``large_client_header_buffers``), which docs/server.md puts in front for TLS. One
+token may hold at most 200 pending requests, so one insider's fit; a larger set is not
+chosen box by box: weigh all pending requests (no id) or a firm's (``?firm=``) instead."""
+
 _UPLOAD_PATHS = ("/api/v1/trace", "/dashboard/trace")
 
 Scope = MutableMapping[str, Any]
@@ -820,6 +829,7 @@ def _add_api_routes(app: FastAPI) -> None:
         or one whose seal fails (the set is refused, naming it). Analysts only."""
         from leaktrace.attribution.erasure_impact import erasure_impact_together
 
+        check_request_ids(request_ids or [])
         ws = svc.workspace()
         return erasure_impact_together(ws, request_ids, firm=firm, taker=taker).as_dict()
 
@@ -877,6 +887,24 @@ def _add_api_routes(app: FastAPI) -> None:
         for problem in res.problems[:20]:
             log.warning("telecom push by %s (%s): %s", who.name, adapter_name, problem)
         return {**adapter(adapter_name).ack(len(res.hits)), **res.counts()}
+
+
+def check_request_ids(ids: Sequence[int]) -> None:
+    """Refuse more than :data:`MAX_CHOSEN` request ids, or one that cannot be a request
+    id (more than ten digits, or not positive), with one line that never repeats a value
+    given: a mobile number pasted as an id must not come back in "no erasure request has
+    id …" (the API and the dashboard's form take the same ids)."""
+    if len(ids) > MAX_CHOSEN:
+        raise InputError(
+            f"at most {MAX_CHOSEN} request ids at once ({len(ids)} given): weigh all "
+            "pending requests (no id) or a firm's (firm=) instead"
+        )
+    for n, value in enumerate(ids, 1):
+        if not 0 < value < 10**10:
+            raise InputError(
+                f"id {n} of the {len(ids)} given is not a request id (a whole number of at "
+                "most 10 digits, as the list of requests shows it)"
+            )
 
 
 def taker_firm(who: Principal) -> str | None:

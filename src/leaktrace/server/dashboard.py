@@ -22,9 +22,11 @@ from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
     COOKIE,
+    MAX_CHOSEN,
     MAX_TEXTS,
     ServerError,
     Service,
+    check_request_ids,
     error_status,
     incident_rows,
     incident_view,
@@ -172,14 +174,6 @@ def _cases_page(request: Request, who: Principal, status: int = 200, **extra: An
     return _page("cases.html", status, who=who, incidents=open_ones, **extra)
 
 
-MAX_CHOSEN = 500
-"""The most request ids the page of requests weighed together takes (``?id=``, repeated).
-Its form is a GET, so every ticked id goes into the address (``id=12345&``, nine bytes);
-500 of them keep the request line under 8 KiB, the default limit of common reverse proxies
-(nginx's ``large_client_header_buffers``), which docs/server.md puts in front for TLS. One
-token may hold at most 200 pending requests, so one insider's fit; a larger set is not
-chosen box by box: weigh all pending requests (no id) or a firm's (``?firm=``) instead."""
-
 _REQUEST_ID = re.compile(r"[0-9]{1,10}")
 """A request id as the page takes it: ASCII digits (``int`` would take other scripts'
 digits too), at most ten, so that a mobile number (eleven) pasted there is refused
@@ -230,19 +224,9 @@ def _chosen_ids(given: list[str], *, firm: str | None, form: bool) -> list[int] 
     submitted (``?chosen=1``), so no id means nothing ticked, not "all". One-line
     :class:`InputError` for bad input; never echoes a value given (a phone pasted there
     must not come back in the page)."""
-    if len(given) > MAX_CHOSEN:
-        raise InputError(
-            f"at most {MAX_CHOSEN} request ids at once ({len(given)} given): weigh all "
-            "pending requests (no id) or a firm's (firm=) instead"
-        )
-    ids = []
-    for n, value in enumerate(given, 1):
-        if not _REQUEST_ID.fullmatch(value):
-            raise InputError(
-                f"id {n} of the {len(given)} given is not a request id (a whole number of at "
-                "most 10 digits, as the list of requests shows it)"
-            )
-        ids.append(int(value))
+    # ASCII digits first (int() takes other scripts' digits), then the API's own check
+    ids = [int(v) if _REQUEST_ID.fullmatch(v) else -1 for v in given]
+    check_request_ids(ids)
     if ids and firm is not None:
         raise InputError("choose requests by id (id=) or those of a firm (firm=), not both")
     if form and not ids:
