@@ -113,3 +113,17 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def upload_dirs() -> set[Path]:
     """The trace upload folders that exist now in the temporary directory."""
     return set(Path(tempfile.gettempdir()).glob("leaktrace-upload-*"))
+
+
+def cs_firm_wave(home: Path, shop: pl.DataFrame) -> tuple[Workspace, list[dict[str, object]]]:
+    """A workspace of its own at ``home``: every recipient released ``shop``, and twelve
+    victims of a wave from cs-firm's copy reported (the erasure-request tests' queue)."""
+    from leaktrace.attribution.reports import add_reports, parse_report_obj
+    from leaktrace.attribution.simulate import simulate_wave
+
+    ws = make_workspace(home)
+    for r in RECIPIENTS:
+        release(shop, recipient=r, workspace=ws)
+    wave = simulate_wave(ws, shop, source="cs-firm", victims=12, seed=1, unrelated=0.0)
+    add_reports(ws, [parse_report_obj(o, f"sim:{i}") for i, o in enumerate(wave)])
+    return ws, wave

@@ -17,14 +17,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import make_workspace
-from leaktrace.attribution.reports import add_reports, parse_report_obj
-from leaktrace.attribution.simulate import simulate_wave
-from leaktrace.release import release
 from leaktrace.server.tokens import add_token
 from served import bearer, served
 
-from .conftest import RECIPIENTS
+from .conftest import cs_firm_wave
 
 URL = "/api/v1/erasure-requests"
 
@@ -45,11 +41,7 @@ class Queue:
 @pytest.fixture(scope="module")
 def queue(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Queue:
     home = tmp_path_factory.mktemp("together") / "ws"
-    ws = make_workspace(home)
-    for r in RECIPIENTS:
-        release(shop, recipient=r, workspace=ws)
-    wave = simulate_wave(ws, shop, source="cs-firm", victims=12, seed=1, unrelated=0.0)
-    add_reports(ws, [parse_report_obj(o, f"sim:{i}") for i, o in enumerate(wave)])
+    ws, wave = cs_firm_wave(home, shop)
     known = set(ws.config.recipients)
     analyst = add_token(home, "ana", "analyst", known=known)
     firm = add_token(home, "firm-agent", "agent", recipient="cs-firm", known=known)

@@ -27,7 +27,6 @@ import httpx
 import polars as pl
 import pytest
 
-from conftest import make_workspace
 from leaktrace.attribution.erasure_impact import erasure_impact_together
 from leaktrace.attribution.erasure_requests import (
     decide_erasure_request,
@@ -35,10 +34,7 @@ from leaktrace.attribution.erasure_requests import (
     pending_request,
     request_erasure,
 )
-from leaktrace.attribution.reports import add_reports, parse_report_obj
-from leaktrace.attribution.simulate import simulate_wave
 from leaktrace.errors import LeaktraceError
-from leaktrace.release import release
 from leaktrace.server import create_app
 from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
@@ -46,7 +42,7 @@ from leaktrace.workspace import Workspace, open_workspace
 from ledger.logs import copied, sql
 from served import served
 
-from .conftest import RECIPIENTS
+from .conftest import cs_firm_wave
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -72,11 +68,7 @@ class Queue:
 @pytest.fixture(scope="module")
 def queue(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -> Queue:
     home = tmp_path_factory.mktemp("choose") / "ws"
-    ws = make_workspace(home)
-    for r in RECIPIENTS:
-        release(shop, recipient=r, workspace=ws)
-    wave = simulate_wave(ws, shop, source="cs-firm", victims=12, seed=1, unrelated=0.0)
-    add_reports(ws, [parse_report_obj(o, f"sim:{i}") for i, o in enumerate(wave)])
+    ws, wave = cs_firm_wave(home, shop)
     known = set(ws.config.recipients)
     analyst = add_token(home, "ana", "analyst", known=known)
     firm_agent = add_token(home, "firm-agent", "agent", recipient="cs-firm", known=known)
