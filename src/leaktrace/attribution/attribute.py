@@ -195,8 +195,8 @@ class AttributionResult:
     unsealed: dict[str, int] = field(default_factory=lambda: {"reports": 0, "canary_hits": 0})
     """Rows left out because they carry no valid seal (each is also in ``flagged``)."""
     caveats: list[dict[str, Any]] = field(default_factory=list)
-    """Accusations that rest on exposure alone, each with the recipients that held every
-    one of its victims (:func:`selection_caveats`)."""
+    """Accusations that rest on exposure alone, each with the recipients that held at
+    least 90 % of its consistent victims (:func:`selection_caveats`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -430,7 +430,7 @@ def selection_caveats(
     idx: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """For each accused recipient whose accusation needs its exposure p-value: who else
-    held every one of its consistent victims.
+    held (nearly) every one of its consistent victims.
 
     Why: the exposure null takes a source's victims to be a random part of its audience.
     A scammer who filters a copy of S down to R's customers (by product, merchant or
@@ -461,57 +461,94 @@ def selection_caveats(
         }
         # "most" and not "all": a report that has nothing to do with the leak (another
         # scam, a misremembered field) may be consistent with R and not with S
-        held = sorted(
-            ((r, n) for r, n in counts.items() if n >= ALSO_HELD_SHARE * len(mine)),
-            key=lambda t: (-t[1], t[0]),
-        )
+        ranked = sorted(counts.items(), key=lambda t: (-t[1], t[0]))
+        held = [(r, n) for r, n in ranked if n >= ALSO_HELD_SHARE * len(mine)]
         out.append(
             {
                 "recipient": c.recipient,
                 "rests_on": "exposure",
+                "families": sorted(c.log10_p_family),
                 "consistent": len(mine),
                 "log10_p_without_exposure": _finite(without),
                 "also_held_by": [{"recipient": r, "victims": n} for r, n in held],
+                # below the share too: reports from elsewhere mixed into a filtered copy's
+                # wave can push its real source under 90 %, and the analyst should see it
+                "top_holders": [{"recipient": r, "victims": n} for r, n in ranked[:3] if n],
             }
         )
     return out
 
 
+_FAMILY_WORDS = {
+    "aliases": ("订单号别名", "order aliases"),
+    "formatting": ("格式标记", "formatting marks"),
+    "canaries": ("金丝雀", "canaries"),
+}
+
+
+def _holders(held: list[dict[str, Any]]) -> tuple[str, str]:
+    """Up to five recipients with their victim counts, in Chinese and in English."""
+    zh = "、".join(f"「{h['recipient']}」（{h['victims']} 人）" for h in held[:5])
+    en = ", ".join(f"{h['recipient']} ({h['victims']})" for h in held[:5])
+    if len(held) > 5:
+        zh += f" 等 {len(held)} 个接收方"
+        en += f" and {len(held) - 5} more"
+    return zh, en
+
+
 def _explain_caveats(result: AttributionResult) -> None:
-    """One sentence per caveat, in both languages, after the verdict's explanation."""
+    """One sentence per caveat, in both languages, after the verdict's explanation.
+
+    It says first that the bound above assumes each victim is a random member of its
+    source's audience: read alone, "even assuming the reports came from any other
+    recipient" would claim more than exposure can show against a filtered copy."""
     for cav in result.caveats:
         r, k, held = cav["recipient"], cav["consistent"], cav["also_held_by"]
-        shown = ", ".join(f"{h['recipient']} ({h['victims']})" for h in held[:5]) + (
-            f" and {len(held) - 5} more" if len(held) > 5 else ""
+        others = [f for f in cav["families"] if f in _FAMILY_WORDS]
+        zh_fam = "、".join(_FAMILY_WORDS[f][0] for f in others)
+        en_fam = ", ".join(_FAMILY_WORDS[f][1] for f in others)
+        zh_why = f"（{zh_fam}本身未达到阈值）" if others else "（本次只检验了数据暴露）"
+        en_why = (
+            f" (its {en_fam} do not pass alpha without it)"
+            if others
+            else " (it was the only family run)"
         )
-        zh_shown = "、".join(f"「{h['recipient']}」（{h['victims']} 人）" for h in held[:5]) + (
-            f" 等 {len(held)} 个接收方" if len(held) > 5 else ""
+        zh_head = (
+            f" 注意：对「{r}」的判定只依靠数据暴露的集中程度{zh_why}，上面的概率假设每名"
+            "受害人是其来源所持客户中的随机一人。"
+        )
+        en_head = (
+            f" Caution: the accusation of {r} rests on exposure alone{en_why}, and the bound "
+            "above assumes each victim is a random member of its source's audience."
         )
         if held:
+            zh_list, en_list = _holders(held)
             _say(
                 result,
-                f" 注意：对「{r}」的判定只依靠数据暴露的集中程度（别名、格式标记、金丝雀"
-                f"本身未达到阈值）。与「{r}」相符的 {k} 名受害人中，绝大多数的信息也发给了"
-                f"{zh_shown}：其中任何一方的副本按商品、商家或地区筛选到「{r}」的客户，"
-                f"看起来都会一样。应理解为「{r}，或上述之一」；专属订单号别名、格式标记或"
-                "金丝雀呼叫可以区分它们。",
-                f" Caution: the accusation of {r} rests on exposure alone (its aliases, "
-                f"formatting marks and canaries do not pass alpha by themselves). Of the {k} "
-                f"victims consistent with {r}, at least {ALSO_HELD_SHARE:.0%} had also been "
-                f"sent to each of {shown}: a copy of any of theirs filtered down to {r}'s "
-                "customers (by product, merchant or region) would look the same. Read it "
-                f'as "{r}, or one of these"; an order alias, a formatting mark or a canary '
-                "hit tells them apart.",
+                zh_head + f"与「{r}」相符的 {k} 名受害人中，至少 {ALSO_HELD_SHARE:.0%} 的信息也分别"
+                f"发给了以下每一个接收方：{zh_list}。其中任何一方的副本按商品、商家或地区"
+                f"筛选到「{r}」的客户，看起来都会一样。应理解为「{r}，或上述之一」；"
+                "专属订单号别名、格式标记或金丝雀呼叫可以区分它们。",
+                en_head + f" Of the {k} victims consistent with {r}, the data of at least "
+                f"{ALSO_HELD_SHARE:.0%} had also been sent to each of {en_list}: a copy of "
+                f"any of theirs filtered down to {r}'s customers (by product, merchant or "
+                f'region) would look the same. Read it as "{r}, or one of these"; an order '
+                "alias, a formatting mark or a canary hit tells them apart.",
             )
         else:
+            zh_list, en_list = _holders(cav["top_holders"])
+            zh_top = f"持有最多的是 {zh_list}；" if cav["top_holders"] else ""
+            en_top = f" (most: {en_list})" if cav["top_holders"] else ""
             _say(
                 result,
-                f" 注意：对「{r}」的判定只依靠数据暴露的集中程度；没有其他接收方持有这"
-                f" {k} 名相符受害人中的绝大多数，但账本之外同范围的来源（见文档）仍无法排除。",
-                f" Caution: the accusation of {r} rests on exposure alone; no other "
-                f"recipient held {ALSO_HELD_SHARE:.0%} of the {k} victims consistent with "
-                "it, but an unrecorded source of the same scope cannot be excluded "
-                "(docs/attribution.md).",
+                zh_head
+                + f"没有其他接收方持有这 {k} 名相符受害人中至少 {ALSO_HELD_SHARE:.0%} 的信息"
+                f"（{zh_top}混入的无关报告可能使真正来源低于此比例），账本之外同范围的来源"
+                "（见文档）也无法排除。",
+                en_head + f" No other recipient held the data of {ALSO_HELD_SHARE:.0%} of the {k} "
+                f"victims consistent with it{en_top}; unrelated reports mixed into a wave "
+                "can push its real source below that share, and an unrecorded source of "
+                "the same scope cannot be excluded (docs/attribution.md).",
             )
 
 

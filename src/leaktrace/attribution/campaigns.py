@@ -180,7 +180,13 @@ def find_campaigns(
     return camps
 
 
-def _caveat_words(caveat: dict[str, Any] | None) -> str:
+def accused_label(exposure_only: bool) -> str:
+    """How a table marks an accused recipient: an accusation resting on exposure alone
+    says so where the eye lands, not only at the end of the explanation."""
+    return "ACCUSED (exposure only)" if exposure_only else "ACCUSED"
+
+
+def caveat_words(caveat: dict[str, Any] | None) -> str:
     """What a campaign line adds for a flag a filtered copy could explain."""
     if not caveat:
         return ""
@@ -205,7 +211,7 @@ def campaign_lines(campaigns: list[dict[str, Any]]) -> list[str]:
             f"{camp['start'][:10]}…{camp['end'][:10]}, callers {', '.join(camp['callers'])}, "
             f"stages {', '.join(camp['stages'])} → {camp['attributed'] or 'not attributed'}"
             + (f" (flagged {camp['flagged_at']})" if camp["flagged_at"] else "")
-            + _caveat_words(camp.get("caveat"))
+            + caveat_words(camp.get("caveat"))
         )
     if hidden:
         lines.append(f"(and {hidden} single-report campaigns, not attributed: not shown)")

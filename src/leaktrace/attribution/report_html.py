@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from leaktrace.attribution.attribute import AttributionResult
+from leaktrace.attribution.campaigns import accused_label, caveat_words
 from leaktrace.io.writers import write_text_atomic
 
 __all__ = ["render_report", "write_report"]
@@ -15,6 +16,7 @@ _CSS = (
     "max-width:1100px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
     "padding:4px 8px;font-size:13px}th{background:#f3f3f3}.acc{background:#fde2e2}"
     ".bar{display:inline-block;height:10px;background:#c0392b}"
+    ".caveat{background:#fff4d6;border-left:4px solid #e0a800;padding:6px 10px}"
 )
 
 
@@ -30,11 +32,23 @@ def render_report(res: AttributionResult) -> str:
         f"<h1>{_e(res.verdict)}</h1>",
         f"<p>alpha = {res.alpha:g}; {res.tests} recipients tested; families: "
         f"{_e(', '.join(res.families))}</p>",
+        *(
+            f"<p class='caveat'><strong>{_e(cav['recipient'])}: exposure only</strong> — "
+            f"read as: {_e(cav['recipient'])}, or a copy filtered down to its customers"
+            + (
+                " of " + _e(", ".join(h["recipient"] for h in cav["also_held_by"]))
+                if cav["also_held_by"]
+                else ""
+            )
+            + " (see below)</p>"
+            for cav in d["caveats"]
+        ),
         f"<p>{_e(res.explanation['zh'])}</p><p>{_e(res.explanation['en'])}</p>",
         "<h2>Candidates</h2><table><tr><th>recipient</th><th>consistent / victims</th>"
         "<th>max null share (from)</th><th>aliases</th><th>formatting</th><th>canary hits</th>"
         "<th>log10 p by family</th><th>log10 p (corrected)</th><th></th></tr>",
     ]
+    exposure_only = {cav["recipient"] for cav in res.caveats}
     for c in res.candidates:
         acc = c in res.accused
         width = int(min(300, max(0.0, -c.log10_p_corrected) * 10))
@@ -46,7 +60,7 @@ def render_report(res: AttributionResult) -> str:
             f"<td>{c.alias_hits} / {c.alias_quoted}</td><td>{_e(marks)}</td>"
             f"<td>{c.canary_hits}</td><td>{_e(fam)}</td>"
             f"<td>{c.log10_p_corrected:.2f} <span class='bar' style='width:{width}px'></span></td>"
-            f"<td>{'ACCUSED' if acc else ''}</td></tr>"
+            f"<td>{accused_label(c.recipient in exposure_only) if acc else ''}</td></tr>"
         )
     parts.append("</table><h2>Reports</h2><p>")
     parts.append(_e(", ".join(f"{k}: {v}" for k, v in d["reports"].items())))
@@ -63,7 +77,8 @@ def render_report(res: AttributionResult) -> str:
     for camp in res.campaigns:
         parts.append(
             f"<h3>campaign {camp['id']}: {len(camp['reports'])} reports, callers "
-            f"{_e(', '.join(camp['callers']))} — {_e(camp['attributed'] or 'not attributed')}</h3>"
+            f"{_e(', '.join(camp['callers']))} — {_e(camp['attributed'] or 'not attributed')}"
+            f"{_e(caveat_words(camp.get('caveat')))}</h3>"
             f"<p>{_e(camp['start'])} → {_e(camp['end'])}; stages {_e(', '.join(camp['stages']))}; "
             f"loss {camp['loss']:.0f}; flagged at {_e(camp['flagged_at'] or '—')}</p><ul>"
         )

@@ -699,7 +699,7 @@ def attribute_cmd(
 ) -> None:
     """Name the recipient whose copy a scam wave came from, or say that none is identified."""
     from leaktrace.attribution.attribute import attribute
-    from leaktrace.attribution.campaigns import campaign_lines
+    from leaktrace.attribution.campaigns import accused_label, campaign_lines
     from leaktrace.attribution.report_html import write_report
     from leaktrace.attribution.reports import parse_datetime
     from leaktrace.io.writers import check_output_path
@@ -733,6 +733,7 @@ def attribute_cmd(
                     "explanation",
                     "campaigns",
                     "unsealed",
+                    "caveats",
                 )
             }
         )
@@ -741,6 +742,7 @@ def attribute_cmd(
     out_console.print(res.explanation["zh"], markup=False)
     out_console.print(res.explanation["en"], markup=False)
     t = Table("recipient", "consistent", "null share (from)", "aliases", "canaries", "log10 p", "")
+    exposure_only = {cav["recipient"] for cav in res.caveats}
     for c in res.candidates:
         t.add_row(
             c.recipient,
@@ -749,7 +751,7 @@ def attribute_cmd(
             f"{c.alias_hits}/{c.alias_quoted}",
             str(c.canary_hits),
             f"{c.log10_p_corrected:.2f}",
-            "ACCUSED" if c in res.accused else "",
+            accused_label(c.recipient in exposure_only) if c in res.accused else "",
         )
     out_console.print(t)
     n_rep, n_hit = res.unsealed["reports"], res.unsealed["canary_hits"]
