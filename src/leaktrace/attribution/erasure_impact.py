@@ -143,6 +143,11 @@ class PartnerImpact:
     still_named: bool
     weakened: bool
     """Not named any more, a larger bound, or fewer flagged campaigns."""
+    exposure_only_before: bool = False
+    exposure_only_after: bool = False
+    """Named, by the verdict or a campaign flag, on exposure alone
+    (:func:`~leaktrace.attribution.attribute.selection_caveats`): before the erasure, and
+    after it (False when no longer named)."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,16 @@ def _named(result: AttributionResult) -> dict[str, tuple[bool, int]]:
     return {r: (r in accused, flags.get(r, 0)) for r in sorted(accused | set(flags))}
 
 
+def _caveats(result: AttributionResult) -> dict[str, dict[str, Any]]:
+    """Partner → the caveat of its naming on exposure alone: the verdict's, else its
+    first campaign flag's."""
+    out = {c["recipient"]: c for c in result.caveats}
+    for camp in result.campaigns:
+        if camp.get("caveat") and camp.get("attributed"):
+            out.setdefault(str(camp["attributed"]), camp["caveat"])
+    return out
+
+
 def _bounds(result: AttributionResult) -> dict[str, float]:
     return {c.recipient: c.log10_p_corrected for c in result.candidates}
 
@@ -236,6 +251,7 @@ class _Change:
     named_after: dict[str, tuple[bool, int]]
     partners: tuple[PartnerImpact, ...]
     p_after: dict[str, float]
+    caveats_after: dict[str, dict[str, Any]]
 
     @property
     def newly(self) -> list[str]:
@@ -261,6 +277,7 @@ class _Change:
 def _change(before: AttributionResult, after: AttributionResult) -> _Change:
     named_before, named_after = _named(before), _named(after)
     p_before, p_after = _bounds(before), _bounds(after)
+    cav_before, cav_after = _caveats(before), _caveats(after)
     partners = []
     for r, (accused, flags) in named_before.items():
         accused_after, flags_after = named_after.get(r, (False, 0))
@@ -279,9 +296,11 @@ def _change(before: AttributionResult, after: AttributionResult) -> _Change:
                 campaigns_after=flags_after,
                 still_named=still,
                 weakened=not still or la > lb or flags_after < flags,
+                exposure_only_before=r in cav_before,
+                exposure_only_after=still and r in cav_after,
             )
         )
-    return _Change(before, after, named_before, named_after, tuple(partners), p_after)
+    return _Change(before, after, named_before, named_after, tuple(partners), p_after, cav_after)
 
 
 class _Evidence:
@@ -530,19 +549,29 @@ def _warnings(ids: list[int], n: int, change: _Change, firms: dict[str, list[int
                 f"names {p.recipient}: named now ({now}), no longer named after (p ≤ "
                 f"{shown_p(p.log10_p_after)})"
             )
-        elif p.weakened:
+        elif p.weakened or (p.exposure_only_after and not p.exposure_only_before):
             then = _named_how(p.accused_after, p.campaigns_after, p.log10_p_after)
             out.append(
                 f"WARNING: erasing {what} ({n} report(s)) weakens the evidence "
                 f"against {p.recipient}: {now} now, {then} after (still named)"
+                + (
+                    f"; after, it rests on exposure alone{_held_words(change, p.recipient)}"
+                    if p.exposure_only_after and not p.exposure_only_before
+                    else ""
+                )
             )
     for r in change.newly:
         accused, flags = change.named_after[r]
+        alone = (
+            f"; it would rest on exposure alone{_held_words(change, r)}"
+            if r in change.caveats_after
+            else ""
+        )
         out.append(
             f"NOTE: after erasing {what}, {r} would be named "
             f"({_named_how(accused, flags, change.p_after.get(r, 0.0))}), which it is not "
-            "now: a verdict that appears because reports were removed rests on which ones "
-            "remain; review it before acting on it"
+            f"now{alone}: a verdict that appears because reports were removed rests on which "
+            "ones remain; review it before acting on it"
         )
     for firm, theirs in sorted(firms.items()):
         one = len(theirs) == 1
@@ -569,6 +598,35 @@ def _warnings(ids: list[int], n: int, change: _Change, firms: dict[str, list[int
         elif change.newly:
             out.append(
                 f"CONFLICT OF INTEREST: {taken}, itself a partner; erasing {it} would name "
-                f"{', '.join(change.newly)}, which the evidence does not name now. {confirm}"
+                f"{', '.join(change.newly)}, which the evidence does not name now."
+                + "".join(_firm_held_words(change, r, firm) for r in change.newly)
+                + f" {confirm}"
             )
     return out
+
+
+def _held_words(change: _Change, r: str) -> str:
+    """What follows "rests on exposure alone" in a warning: who held at least 90 % of the
+    victims ``r`` would be named for (e.g. ", and zto (58), cs-firm (60) held …")."""
+    cav = change.caveats_after[r]
+    held = cav["also_held_by"]
+    if not held:
+        return ""
+    names = ", ".join(f"{h['recipient']} ({h['victims']})" for h in held[:5])
+    more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+    return f", and {names}{more} held at least 90 % of its {cav['consistent']} victims"
+
+
+def _firm_held_words(change: _Change, r: str, firm: str) -> str:
+    """The sentence for a firm whose agents' requests would name ``r`` on exposure alone
+    while the firm itself held ``r``'s victims: the firm's own copy, filtered to ``r``'s
+    customers, explains them as well as ``r`` does."""
+    cav = change.caveats_after.get(r)
+    mine = next((h for h in cav["also_held_by"] if h["recipient"] == firm), None) if cav else None
+    if cav is None or mine is None:
+        return ""
+    return (
+        f" {firm} itself held {mine['victims']} of the {cav['consistent']} victims {r} "
+        f"would be named for, on exposure alone: a copy of {firm}'s filtered down to {r}'s "
+        "customers would look the same."
+    )
