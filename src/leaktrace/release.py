@@ -822,6 +822,7 @@ def _release_once(
     out_path = Path(out) if out is not None else None
     fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
     if out_path is not None:
+        ws.refuse_output("--out", out_path)  # first: whatever else is wrong with it
         if out_path.is_dir():
             raise InputError(f"--out {out_path} is a directory; give a file name")
         _check_format(fmt)

@@ -517,6 +517,7 @@ def release_spark(
     )
     out_path = Path(out).absolute()
     _check_out(out_path)
+    ws.refuse_output("--out", out_path)
     plan = make_plan(ws, recipient)
     ledger = Ledger(ws)
     with no_pandas_version_warning():

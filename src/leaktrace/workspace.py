@@ -30,7 +30,7 @@ from leaktrace.config import (
     load_config,
     save_config,
 )
-from leaktrace.errors import ConfigError, PolicyError
+from leaktrace.errors import ConfigError, InputError, PolicyError
 from leaktrace.keys import KeyRing
 
 __all__ = [
@@ -137,6 +137,22 @@ class Workspace:
 
     def save(self) -> None:
         save_config(self.config, self.config_path)
+
+    def refuse_output(self, option: str, path: str | Path | None) -> None:
+        """Refuse to write an output (``option`` names it in the error) inside the
+        workspace. Why: a copy, a report or a bundle aimed at ``ledger.db``, a key file, the
+        config or an index file replaces it, and the workspace stops working or verifying
+        (a review once overwrote ``ledger.db``; a user's walk through the docs replaced
+        ``keys/signing.pub`` with an evidence bundle). Symlinks are followed, so a link
+        placed outside that points in is refused too."""
+        if path is None:
+            return
+        home = self.home.resolve()
+        target = Path(path).resolve()
+        if target == home or home in target.parents:
+            raise InputError(
+                f"{option} {path} is inside the workspace {self.home}; write it elsewhere"
+            )
 
 
 def init_workspace(

@@ -90,10 +90,9 @@ def check_alpha(alpha: float) -> float:
 
 
 def refuse_inside_workspace(ws: Any, option: str, path: Path | None) -> None:
-    """A list of people or a draft written into the workspace could overwrite
-    ``ledger.db`` or a key (a review did that once): such outputs go elsewhere."""
-    if path is not None and ws.home.resolve() in path.resolve().parents:
-        raise InputError(f"{option} {path} is inside the workspace {ws.home}; write it elsewhere")
+    """An output written into the workspace could overwrite ``ledger.db`` or a key:
+    :meth:`leaktrace.workspace.Workspace.refuse_output`."""
+    ws.refuse_output(option, path)
 
 
 def resolve_home(home: Path | None) -> Path:

@@ -22,6 +22,7 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
+    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -67,6 +68,8 @@ def trace_cmd(
     if bundle:
         check_output_path(bundle, "--bundle", not_over=[leaked, *([report] if report else [])])
     ws = open_workspace(resolve_home(home))
+    refuse_inside_workspace(ws, "--report", report)
+    refuse_inside_workspace(ws, "--bundle", bundle)
     if bundle:
         # the bundle is signed: a protected signing key without its passphrase fails now,
         # not after the trace, with the report already written
