@@ -57,8 +57,12 @@ def main() -> None:
     # What registering imported (Typer, Rich, Click) lives as long as the process: out of
     # the collector's sight; heavy commands freeze their own imports too (freeze_imports).
     gc.freeze()
+    from leaktrace.cli.helptext import polish
+
+    command = typer.main.get_command(app)
+    polish(command)
     try:
-        code = app(standalone_mode=False)
+        code = command(standalone_mode=False)
     except typer.TyperException as exc:  # Click's errors (Typer vendors Click)
         if type(exc).__name__ == "NoArgsIsHelpError":  # `leaktrace` alone: the help
             from typer import rich_utils
