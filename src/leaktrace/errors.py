@@ -65,7 +65,8 @@ class MissingColumnError(InputError):
 
 
 class NotFoundError(InputError):
-    """An id that names no stored record (an erasure request): the service answers 404."""
+    """An id that names no stored record (an erasure request, an incident): the service
+    answers 404."""
 
     title = "not found"
 
@@ -115,10 +116,14 @@ class ModelError(LeaktraceError):
     title = "model problem"
 
 
-def database_error_message(exc: Exception) -> str | None:
+def database_error_message(exc: Exception, *, new_workspace: bool = False) -> str | None:
     """One line for a ledger database that cannot be used (corrupt file, server down), or
     None when ``exc`` is not a database error. Only the driver's first line is quoted, and
-    only for connection/file errors: other errors can quote SQL parameters."""
+    only for connection/file errors: other errors can quote SQL parameters.
+
+    ``new_workspace``: the database was being created (``init``). Then there is no backup
+    to restore and the URL came from ``--database-url``, not ``leaktrace.toml``: the advice
+    for an existing workspace misled a user whose server was only unreachable."""
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
         return None
@@ -132,6 +137,12 @@ def database_error_message(exc: Exception) -> str | None:
                 "readonly database); nothing was recorded. Give write permission on the "
                 "database file and its folder, or run as their owner"
             )
+    if new_workspace:
+        return (
+            f"the ledger database cannot be created ({type(exc).__name__}{detail}); check "
+            "--database-url and that its server is running and reachable; no workspace "
+            "was made"
+        )
     return (
         f"the ledger database cannot be used ({type(exc).__name__}{detail}); "
         "check database_url in leaktrace.toml, or restore the database from a backup"

@@ -228,3 +228,11 @@ def test_a_forwarded_for_header_does_not_reset_the_public_rate_limit(served: str
         ]
     assert codes[:3] == [200, 200, 200]
     assert 429 in codes[3:], codes
+
+
+def test_an_unknown_incident_is_not_found(api: httpx.Client, audit: Audit) -> None:
+    """A well-formed id that names no incident answers 404, as an unknown recipient or
+    erasure request does (it answered 400, the status of a malformed request)."""
+    r = api.get("/api/v1/incidents/INC-nope", headers=bearer(audit.analyst))
+    assert r.status_code == 404, r.text
+    assert "no incident INC-nope" in r.json()["error"]

@@ -74,7 +74,7 @@ def test_incidents_are_for_analysts(
 
 def test_an_unknown_incident_is_a_clear_error(client: httpx.Client, site: Site) -> None:
     r = client.get("/api/v1/incidents/INC-20990101-00000000", headers=bearer(site.analyst))
-    assert r.status_code == 400 and "no incident" in r.json()["error"]
+    assert r.status_code == 404 and "no incident" in r.json()["error"]  # 400 until session 19
 
 
 @pytest.fixture

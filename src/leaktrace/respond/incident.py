@@ -35,7 +35,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from leaktrace.errors import InputError, KeyFileError, LedgerIntegrityError
+from leaktrace.errors import InputError, KeyFileError, LedgerIntegrityError, NotFoundError
 from leaktrace.ledger.tables import create_tables
 from leaktrace.lockfile import workspace_lock
 from leaktrace.respond.times import PLATFORM_TZ
@@ -354,7 +354,7 @@ def load_incident(ws: Workspace, incident_id: str) -> Incident:
         )
         s.expunge_all()
     if not recs:
-        raise InputError(f"no incident {incident_id}")
+        raise NotFoundError(f"no incident {incident_id}")
     inc = Incident(incident_id)
     prev = GENESIS
     for i, rec in enumerate(recs, start=1):
