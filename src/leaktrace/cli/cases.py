@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,9 @@ from leaktrace.cli.common import (
     print_json,
     resolve_home,
 )
+
+if TYPE_CHECKING:
+    from leaktrace.respond.cases import Case
 
 __all__ = ["case_app"]
 
@@ -100,6 +103,120 @@ def open_cmd(
     out_console.print(f"  告知用户：{escape(case.message_zh)}")
 
 
+ReasonOption = Annotated[
+    str,
+    typer.Option(
+        "--reason",
+        help="Why (stored encrypted; `case show` opens it). No phone or ID number.",
+    ),
+]
+
+
+def _step_out(incident_id: str, case: Case, json_out: bool) -> None:
+    """What a review or a withdrawal prints: the case as it now stands, the event that
+    recorded it, and what to tell the victim (never the reason: it is kept encrypted)."""
+    step = case.history[-1]
+    if json_out:
+        print_json(
+            {
+                "incident": incident_id,
+                **case.as_dict(),
+                "action": step.action,
+                "event": step.seq,
+                "by": step.by,
+                **({"another_loss": step.another_loss} if step.action == "approved" else {}),
+            }
+        )
+        return
+    if step.action == "approved":
+        line = f"{case.case_id}: advance, advance {case.advance:,.2f} yuan (approved on review"
+        line += f"{', as another loss' if step.another_loss else ''}, event {step.seq})"
+    elif step.action == "withdrawn":
+        line = f"{case.case_id}: withdrawn (event {step.seq}); the order may have a new case"
+    else:
+        line = f"{case.case_id}: {step.action} (event {step.seq})"
+    out_console.print(line, markup=False)
+    out_console.print(f"  告知用户：{escape(case.message_zh)}")
+
+
+@case_app.command("approve")
+@handle_errors
+def approve_cmd(
+    incident_id: IncidentArg,
+    case_id: CaseArg,
+    reason: ReasonOption,
+    another_loss: Annotated[
+        bool,
+        typer.Option(
+            "--another-loss",
+            help="The order or police receipt already has an advance, and a person checked "
+            "that this is a second loss.",
+        ),
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Approve a 'review' case once a person checked that the caller owns the order.
+
+    It becomes an advance of the loss up to the case's cap, payable with `case paid`."""
+    from leaktrace.respond.cases import review_case
+    from leaktrace.workspace import open_workspace
+
+    ws = open_workspace(resolve_home(home))
+    case = review_case(
+        ws,
+        incident_id,
+        case_id,
+        "approved",
+        reason,
+        actor=cli_actor(),
+        another_loss=another_loss,
+    )
+    _step_out(incident_id, case, json_out)
+
+
+@case_app.command("reject")
+@handle_errors
+def reject_cmd(
+    incident_id: IncidentArg,
+    case_id: CaseArg,
+    reason: ReasonOption,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Reject a case decided 'review': closed, nothing paid.
+
+    The order may then have another case (its owner's): a refused claim does not lock the
+    owner out."""
+    from leaktrace.respond.cases import review_case
+    from leaktrace.workspace import open_workspace
+
+    ws = open_workspace(resolve_home(home))
+    case = review_case(ws, incident_id, case_id, "rejected", reason, actor=cli_actor())
+    _step_out(incident_id, case, json_out)
+
+
+@case_app.command("withdraw")
+@handle_errors
+def withdraw_cmd(
+    incident_id: IncidentArg,
+    case_id: CaseArg,
+    reason: ReasonOption,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Withdraw a case opened by mistake (a mistyped phone, loss or scam time).
+
+    It stays in the record, is no longer counted, and the order may be opened again.
+    Refused once anything was paid on it, and for a rejected case."""
+    from leaktrace.respond.cases import withdraw_case
+    from leaktrace.workspace import open_workspace
+
+    ws = open_workspace(resolve_home(home))
+    case = withdraw_case(ws, incident_id, case_id, reason, actor=cli_actor())
+    _step_out(incident_id, case, json_out)
+
+
 def _payment(
     kind: str,
     incident_id: str,
@@ -155,7 +272,10 @@ def recovered_cmd(
 def list_cmd(
     incident_id: IncidentArg, home: HomeOption = None, json_out: JsonOption = False
 ) -> None:
-    """An incident's cases: decisions, advances, payments and recoveries."""
+    """An incident's cases: decisions, advances, payments and recoveries.
+
+    Each case as it stands (after a review or a withdrawal); the summary (`--json`) does
+    not count withdrawn cases."""
     from leaktrace.respond.cases import case_summary, cases_of
     from leaktrace.respond.incident import load_incident
     from leaktrace.workspace import open_workspace
@@ -167,9 +287,10 @@ def list_cmd(
         return
     t = Table("case", "decision", "loss", "advance", "paid", "recovered")
     for c in cases:
+        approved = any(step.action == "approved" for step in c.history)
         t.add_row(
             c.case_id,
-            c.decision,
+            f"{c.decision} (approved)" if c.decision == "advance" and approved else c.decision,
             f"{c.loss:,.2f}",
             f"{c.advance:,.2f}",
             f"{c.paid:,.2f}",
@@ -186,7 +307,7 @@ def show_cmd(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """One case with its police receipt number and payment notes decrypted.
+    """One case with its police receipt number, payment notes and review reasons decrypted.
 
     They are stored encrypted; no list or report shows them. Times are platform time
     (UTC+8) with their offset; ``--json`` gives them as stored (UTC)."""
@@ -209,10 +330,31 @@ def show_cmd(
         f"{escape(d['by'] or '-')}; "
         f"police receipt {escape(d['police_receipt'])}"
     )
+    if d["history"]:
+        out_console.print(f"  decided '{d['opened_decision']}' when opened")
+    # the case's later decisions and its payments, in the order they were recorded
+    lines: list[tuple[int, str]] = []
     for p in d["payments"]:
         what = "paid" if p["kind"] == "case_paid" else "recovered"
-        out_console.print(
-            f"  event {p['seq']} {shown_time(p['at'])}: {p['amount']:,.2f} {what}"
-            + (f" — {escape(p['note'])}" if p["note"] else "")
-            + (f" ({escape(p['by'])})" if p["by"] else "")
+        lines.append(
+            (
+                p["seq"],
+                f"  event {p['seq']} {shown_time(p['at'])}: {p['amount']:,.2f} {what}"
+                + (f" — {escape(p['note'])}" if p["note"] else "")
+                + (f" ({escape(p['by'])})" if p["by"] else ""),
+            )
         )
+    for h in d["history"]:
+        what = "approved on review" if h["action"] == "approved" else h["action"]
+        after = f"advance {h['advance']:,.2f}" if h["decision"] == "advance" else h["decision"]
+        lines.append(
+            (
+                h["seq"],
+                f"  event {h['seq']} {shown_time(h['at'])}: {what} ({h['from']} → {after}"
+                + (", as another loss" if h["another_loss"] else "")
+                + f") — {escape(h['reason'])}"
+                + (f" ({escape(h['by'])})" if h["by"] else ""),
+            )
+        )
+    for _, line in sorted(lines):
+        out_console.print(line)

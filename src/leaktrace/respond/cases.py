@@ -31,8 +31,36 @@ Decisions:
 - ``declined``: no accused recipient's release before the scam carried the order. The
   reasons say which, so customer service can explain it.
 
-A case is an event of the incident's sealed chain (kinds ``case``, ``case_paid``,
-``case_recovered``), so the regulator report counts the advances from the same record.
+After the decision, a person may act on a case (:func:`review_case`,
+:func:`withdraw_case`):
+
+- a ``review`` case is **approved** (it becomes ``advance``: the loss up to the case's
+  cap, as an automatic advance) or **rejected** (closed, nothing paid) once someone has
+  checked that the caller owns the order;
+- a case opened by mistake (a mistyped phone, loss or scam time) is **withdrawn** while
+  nothing was paid on it.
+
+A rejected or withdrawn case no longer holds its order: "one case per order" exists so
+that one loss is not paid twice, and neither pays anything. Without that, one mistyped
+phone (or a caller who is not the owner) would lock the owner out for good. A paid case is
+never withdrawn: the money went out, and what comes back is recorded as recovered.
+
+States and transitions (anything else is refused, nothing recorded)::
+
+    opened -> advance | review | declined        (decided by open_case)
+    review   -> advance (approved) | rejected | withdrawn
+    advance  -> withdrawn   (only while nothing is paid)
+    declined -> withdrawn
+    rejected, withdrawn: final
+
+A case is a sequence of events of the incident's sealed chain: kind ``case`` for its
+decisions (the first, with no ``action``, opens it; each later one names the case and its
+``action``: ``approved``, ``rejected`` or ``withdrawn``, with who, the decision before
+and after, and the reason encrypted), ``case_paid`` and ``case_recovered`` for money. The
+later decisions are ``case`` events because the incident's chain accepts a fixed set of
+kinds (:data:`leaktrace.respond.incident.KINDS`): they are sealed, verified and shown by
+``incident show`` as every event is. The regulator report counts the cases from the same
+record.
 """
 
 from __future__ import annotations
@@ -50,7 +78,7 @@ import polars as pl
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from leaktrace.errors import InputError
+from leaktrace.errors import InputError, NotFoundError
 from leaktrace.respond.incident import Incident, IncidentEvent, add_event, load_incident
 from leaktrace.respond.times import ENCRYPTED_TEXT
 from leaktrace.workspace import Workspace
@@ -58,11 +86,14 @@ from leaktrace.workspace import Workspace
 __all__ = [
     "DEFAULT_CAP",
     "Case",
+    "CaseStep",
     "case_detail",
     "case_summary",
     "cases_of",
     "open_case",
     "record_payment",
+    "review_case",
+    "withdraw_case",
 ]
 
 DEFAULT_CAP = 5000.0
@@ -71,9 +102,46 @@ _RECEIPT = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{3,63}")
 _ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
 
 
+_REASON = "case_reason"
+"""What a later decision's reason is encrypted for (the AES-GCM associated data): a
+reason's ciphertext does not open as a receipt or a payment's note, nor they as a reason."""
+
+_STEP_REASONS = {
+    "approved": "approved on review: a person checked that the caller owns the order; the "
+    "advance is the loss up to the case's cap",
+    "rejected": "rejected on review: a person did not accept the claim (the reason: case show)",
+    "withdrawn": "withdrawn: opened by mistake (the reason: case show); the order may have a "
+    "new case",
+}
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    """A person's decision on a case after it was opened: a review's outcome or the
+    case's withdrawal (a sealed ``case`` event naming the case). The reason is stored
+    encrypted; :func:`case_detail` opens it."""
+
+    seq: int
+    at: str
+    action: str
+    """``approved``, ``rejected`` or ``withdrawn``."""
+    before: str
+    """The decision it changed."""
+    decision: str
+    """The decision after it."""
+    advance: float
+    by: str
+    another_loss: bool = False
+    """An approval the reviewer said is another loss, though the order or the police
+    receipt already had an advance."""
+
+
 @dataclass(frozen=True)
 class Case:
-    """A case as the incident records it (no personal data in clear)."""
+    """A case as the incident records it (no personal data in clear). ``decision`` and
+    ``advance`` are the case's current ones: after a review or a withdrawal, what that
+    person decided (``history`` says who and when; the first decision is the
+    opening's)."""
 
     case_id: str
     decision: str
@@ -84,6 +152,7 @@ class Case:
     paid: float
     recovered: float
     message_zh: str
+    history: tuple[CaseStep, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,7 +171,8 @@ class Case:
 def _encrypt(ws: Workspace, value: str, kind: str) -> str:
     """``value`` under the ``case-pii`` subkey (AES-GCM, random nonce), bound to the event
     kind it is stored in (``case`` for a receipt, ``case_paid``/``case_recovered`` for a
-    payment's note): a receipt moved into a payment's note does not decrypt there."""
+    payment's note, :data:`_REASON` for a review's or a withdrawal's reason): a receipt
+    moved into a payment's note does not decrypt there."""
     v = ws.keys.current_version
     nonce = os.urandom(12)
     box = AESGCM(ws.keys.derive("case-pii", v)).encrypt(
@@ -128,7 +198,7 @@ def _decrypt(ws: Workspace, value: str, kind: str) -> str:
         return AESGCM(key).decrypt(raw[:12], raw[12:], aad).decode()
     except (InvalidTag, KeyFileError, UnicodeDecodeError):
         raise InputError(
-            f"an encrypted field of a {kind} event cannot be opened with this workspace's keys"
+            f"an encrypted field of a case ({kind}) cannot be opened with this workspace's keys"
         ) from None
 
 
@@ -180,11 +250,23 @@ def _order_exposure(
     return found
 
 
-def _all_cases(ws: Workspace) -> list[tuple[str, IncidentEvent]]:
-    """(incident id, case event) of every incident's cases."""
+def _openings(inc: Incident) -> list[IncidentEvent]:
+    """The events that opened the incident's cases (a later decision on a case is a
+    ``case`` event too, naming it with an ``action``)."""
+    return [e for e in inc.all("case") if "action" not in e.body]
+
+
+def _all_cases(ws: Workspace) -> list[tuple[str, Case, IncidentEvent]]:
+    """(incident id, case as it stands, the event that opened it) of every incident's
+    cases."""
     from leaktrace.respond.incident import incident_ids
 
-    return [(iid, e) for iid in incident_ids(ws) for e in load_incident(ws, iid).all("case")]
+    out = []
+    for iid in incident_ids(ws):
+        inc = load_incident(ws, iid)
+        opened = {e.body["case_id"]: e for e in _openings(inc)}
+        out += [(iid, c, opened[c.case_id]) for c in cases_of(inc)]
+    return out
 
 
 def _same_receipt(ws: Workspace, case: IncidentEvent, receipt: str) -> bool:
@@ -232,6 +314,10 @@ _MESSAGES = {
     "平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
     "declined": "经核实，本次事件涉事合作方在您被骗之前未收到您的该笔订单信息，本事件暂不适用先行垫付。"
     "如有其他订单或线索，请通过 App 内官方渠道联系客服。",
+    "rejected": "经人工核实，您的本次申请暂不适用先行垫付。如有疑问或新的线索，请通过 App 内官方渠道"
+    "联系客服。平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
+    "withdrawn": "您的本次申请因登记信息有误已撤回，客服将按核对后的信息重新受理。"
+    "平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
 }
 
 
@@ -251,7 +337,7 @@ def open_case(
     the scam took place (a naive time is the platform's, UTC+8). Raises
     :class:`InputError` for what a caller must fix: an incident without evidence, a loss
     that is not a positive amount, a receipt number that is not one, a second case for
-    the same order. ``actor``: who decided it (a token's or a system user's name), kept
+    the same order (unless the first was rejected or withdrawn: they pay nothing). ``actor``: who decided it (a token's or a system user's name), kept
     with the case for accountability."""
     from leaktrace.attribution.reports import normalise_phone_str, parse_datetime
     from leaktrace.digest import keyed_digest_hex_one
@@ -310,10 +396,18 @@ def open_case(
     def no_case_yet(now: Incident) -> None:
         # each earlier case under the key version it was made with (a rotation in between
         # must not let the same order be paid twice); run under the workspace lock, on the
-        # incidents as they stand when the case is written
-        for e in now.all("case"):
+        # incidents as they stand when the case is written. A rejected or withdrawn case
+        # pays nothing: it does not hold the order (one typo must not lock the owner out)
+        now_cases = {c.case_id: c for c in cases_of(now)}
+        for e in _openings(now):
+            c = now_cases[e.body["case_id"]]
+            if c.decision in ("rejected", "withdrawn"):
+                continue
             if e.body["order_key"] == order_key(int(e.body["key_version"])):
-                raise InputError(f"{incident_id} already has a case for this order")
+                raise InputError(
+                    f"{incident_id} already has a case for this order "
+                    f"({c.case_id}, decided '{c.decision}'){_what_next(c)}"
+                )
 
     def advanced_before() -> str | None:
         # An advance is paid once per loss. Another incident's advance for this order (a
@@ -321,8 +415,9 @@ def open_case(
         # receipt (one report is one loss, though the victim may name a second order),
         # makes this case one for a person: a second scam is possible, a second payment
         # for the same one must not be automatic.
-        for other, e in _all_cases(ws):
-            if e.body["decision"] != "advance":
+        # As the cases stand: an approved review counts, a withdrawn advance does not.
+        for other, c, e in _all_cases(ws):
+            if c.decision != "advance":
                 continue
             same_order = other != incident_id and e.body["order_key"] == order_key(
                 int(e.body["key_version"])
@@ -330,8 +425,8 @@ def open_case(
             if same_order or _same_receipt(ws, e, receipt):
                 what = "this order" if same_order else "this police receipt"
                 return (
-                    f"{what} already has an advance of {float(e.body['advance']):,.2f} yuan "
-                    f"({e.body['case_id']}, {other}): a person must check that this is "
+                    f"{what} already has an advance of {c.advance:,.2f} yuan "
+                    f"({c.case_id}, {other}): a person must check that this is "
                     "another loss"
                 )
         return None
@@ -411,6 +506,14 @@ def _check_payment(case: Case, kind: str, amount: float) -> None:
     the incident lock on the incident as it stands (two clerks paying at once)."""
     case_id = case.case_id
     if kind == "case_paid":
+        if case.decision in ("rejected", "withdrawn"):
+            how = "rejected on review" if case.decision == "rejected" else "withdrawn"
+            raise InputError(f"{case_id} was {how}: nothing to pay")
+        if case.decision == "review":
+            raise InputError(
+                f"{case_id} was decided 'review': no advance to pay until a person approves "
+                "it (case approve)"
+            )
         if case.decision != "advance":
             raise InputError(f"{case_id} was decided '{case.decision}': no advance to pay")
         if case.paid + amount > case.advance + 1e-9:
@@ -425,15 +528,208 @@ def _check_payment(case: Case, kind: str, amount: float) -> None:
         )
 
 
+def _what_next(case: Case) -> str:
+    """What may be done with a case that holds its order (for the error that refuses a
+    second case): nothing once money was paid on it."""
+    if case.decision == "review":
+        return (
+            ": a person approves or rejects it (case approve / case reject), or withdraw it "
+            "if it was opened by mistake (case withdraw)"
+        )
+    if case.paid:
+        return f": {case.paid:,.2f} yuan was paid on it"
+    return ": withdraw it first if it was opened by mistake (case withdraw)"
+
+
+def _check_step(case: Case, action: str) -> None:
+    """Whether ``action`` is a transition the case has (see the module docstring);
+    :class:`InputError` saying why not. Checked under the incident lock on the case as it
+    stands (a reviewer and a clerk acting at once)."""
+    case_id = case.case_id
+    last = case.history[-1].action if case.history else ""
+    if action in ("approved", "rejected"):
+        if case.decision == "withdrawn":
+            raise InputError(f"{case_id} was withdrawn: there is nothing to review")
+        if last in ("approved", "rejected"):
+            raise InputError(
+                f"{case_id} was already {last} on review: a review's outcome is final"
+                + (" (withdraw it while nothing is paid)" if last == "approved" else "")
+            )
+        if case.decision != "review":
+            raise InputError(
+                f"{case_id} was decided '{case.decision}': only a case decided 'review' "
+                "awaits a person's review"
+            )
+    elif case.decision == "withdrawn":  # action == "withdrawn"
+        raise InputError(f"{case_id} was already withdrawn")
+    elif case.decision == "rejected":
+        raise InputError(
+            f"{case_id} was rejected on review: a rejection is final, and it already lets "
+            "the order have a new case"
+        )
+    elif case.paid > 0:
+        # the money went out: withdrawing would free the order for a second advance and
+        # drop a paid advance from the regulator's figures
+        raise InputError(
+            f"{case_id}: {case.paid:,.2f} yuan was paid on it: a paid case cannot be "
+            "withdrawn (money that comes back is recorded with case recovered)"
+        )
+
+
+def _clean_reason(reason: str) -> str:
+    """The reason for a review's outcome or a withdrawal, as it will be stored (encrypted):
+    required, one line, no control characters; a mobile or ID card number in it is
+    refused (a phone is used for the lookup and never stored, an ID number is never
+    needed), however it is spelled, with the rule the erasure requests' reasons use."""
+    from leaktrace.attribution.erasure import _PERSONAL_NUMBER
+    from leaktrace.respond.incident import clean_text
+
+    text = clean_text(reason, "the reason")
+    if _PERSONAL_NUMBER.search(unicodedata.normalize("NFKC", text)):
+        raise InputError(
+            "the reason holds what looks like a phone or ID card number: leave it out (a "
+            "phone is used for the lookup and never stored; an ID number is never needed)"
+        )
+    return text
+
+
+def _another_advance(ws: Workspace, incident_id: str, opened: IncidentEvent) -> str | None:
+    """An advance, other than this case, for the same order (its key digest under the
+    same key version: a digest under another version cannot be compared without the
+    order, which is not kept) or for the same police receipt: one loss is advanced once,
+    unless a person says this is another loss."""
+    receipt = _decrypt(ws, str(opened.body["receipt"]), "case")
+    version, key = int(opened.body["key_version"]), opened.body["order_key"]
+    for other, c, e in _all_cases(ws):
+        if c.decision != "advance" or (other, c.case_id) == (incident_id, opened.body["case_id"]):
+            continue
+        same_order = int(e.body["key_version"]) == version and e.body["order_key"] == key
+        if same_order or _same_receipt(ws, e, receipt):
+            what = "this order" if same_order else "this police receipt"
+            return (
+                f"{what} already has an advance of {c.advance:,.2f} yuan ({c.case_id}, "
+                f"{other}): approve {opened.body['case_id']} only if a person checked that "
+                "this is another loss, and say so (--another-loss)"
+            )
+    return None
+
+
+def _record_step(
+    ws: Workspace,
+    incident_id: str,
+    case_id: str,
+    action: str,
+    reason: str,
+    actor: str,
+    another_loss: bool,
+) -> Case:
+    """Record a person's decision on a case as a sealed ``case`` event naming it, the
+    transition and the amount worked out and checked under the incident lock on the
+    incident as it stands; the case as that event left it."""
+    from leaktrace.respond.incident import clean_text
+
+    text = _clean_reason(reason)
+    by = clean_text(actor, "the actor", required=False)
+
+    def decide(now: Incident) -> dict[str, Any]:
+        case = _case_of(now, case_id)
+        _check_step(case, action)
+        opened = next(e for e in _openings(now) if e.body["case_id"] == case_id)
+        advance = 0.0
+        if action == "approved":
+            if not another_loss and (earlier := _another_advance(ws, incident_id, opened)):
+                raise InputError(earlier)
+            # the rule an automatic advance follows: the loss up to the case's cap
+            advance = round(min(float(opened.body["loss"]), float(opened.body["cap"])), 2)
+        decision = "advance" if action == "approved" else action
+        return {"from": case.decision, "decision": decision, "advance": advance}
+
+    decide(load_incident(ws, incident_id))  # a clear error before taking the lock
+    body: dict[str, Any] = {
+        "case_id": case_id,
+        "action": action,
+        "from": "",
+        "decision": "",
+        "advance": 0.0,
+        "reason": _encrypt(ws, text, _REASON),
+        "by": by,
+    }
+    if action == "approved":
+        body["another_loss"] = another_loss
+    ev = add_event(ws, incident_id, "case", body, check=decide)
+    inc = load_incident(ws, incident_id)
+    # the case as this event left it, whoever acts on it next
+    return _case_of(Incident(inc.id, [e for e in inc.events if e.seq <= ev.seq]), case_id)
+
+
+def review_case(
+    ws: Workspace,
+    incident_id: str,
+    case_id: str,
+    outcome: str,
+    reason: str,
+    *,
+    actor: str = "",
+    another_loss: bool = False,
+) -> Case:
+    """Record the outcome of a person's review of a ``review`` case: ``approved`` (it
+    becomes an advance of the loss up to the case's cap, payable with
+    :func:`record_payment`) or ``rejected`` (closed, nothing paid; the order may have
+    another case, the owner's). ``reason``: why (stored encrypted; no phone or ID
+    number). ``actor``: who decided. An approval is refused while another advance exists
+    for the same order or police receipt, unless ``another_loss``: the reviewer checked
+    that this is a second loss, not the same one paid twice."""
+    if outcome not in ("approved", "rejected"):
+        raise InputError(
+            f"the outcome of a review is 'approved' or 'rejected', not {outcome[:20]!r}"
+        )
+    return _record_step(ws, incident_id, case_id, outcome, reason, actor, another_loss)
+
+
+def withdraw_case(
+    ws: Workspace, incident_id: str, case_id: str, reason: str, *, actor: str = ""
+) -> Case:
+    """Withdraw a case opened by mistake (a mistyped phone, loss or scam time): it stays
+    in the incident's record, is no longer counted, and no longer holds its order, so
+    the case can be opened again with the right facts. Refused once anything was paid
+    on it, and for a rejected case (a rejection is final and already frees the order).
+    ``reason``: why (stored encrypted; no phone or ID number). ``actor``: who."""
+    return _record_step(ws, incident_id, case_id, "withdrawn", reason, actor, False)
+
+
 def _case_of(inc: Incident, case_id: str) -> Case:
     for c in cases_of(inc):
         if c.case_id == case_id:
             return c
-    raise InputError(f"no case {case_id[:40]!r} in incident {inc.id}")
+    raise NotFoundError(  # the service answers 404
+        f"no case {case_id[:40]!r} in incident {inc.id}"
+    )
+
+
+def _steps(inc: Incident) -> dict[str, list[CaseStep]]:
+    """Each case's later decisions (reviews, withdrawal), in order."""
+    out: dict[str, list[CaseStep]] = {}
+    for e in inc.all("case"):
+        b = e.body
+        if "action" in b:
+            out.setdefault(b["case_id"], []).append(
+                CaseStep(
+                    seq=e.seq,
+                    at=e.at,
+                    action=b["action"],
+                    before=b["from"],
+                    decision=b["decision"],
+                    advance=float(b["advance"]),
+                    by=str(b.get("by", "")),
+                    another_loss=bool(b.get("another_loss", False)),
+                )
+            )
+    return out
 
 
 def cases_of(inc: Incident) -> list[Case]:
-    """The incident's cases with what was paid and recovered on each."""
+    """The incident's cases as they stand (after any review or withdrawal) with what was
+    paid and recovered on each."""
     paid: dict[str, float] = {}
     recovered: dict[str, float] = {}
     for e in inc.all("case_paid"):
@@ -441,31 +737,37 @@ def cases_of(inc: Incident) -> list[Case]:
     for e in inc.all("case_recovered"):
         cid = e.body["case_id"]
         recovered[cid] = recovered.get(cid, 0.0) + float(e.body["amount"])
+    steps = _steps(inc)
     out = []
-    for e in inc.all("case"):
+    for e in _openings(inc):
         b = e.body
+        history = tuple(steps.get(b["case_id"], ()))
+        decision = history[-1].decision if history else b["decision"]
+        advance = history[-1].advance if history else float(b["advance"])
         out.append(
             Case(
                 case_id=b["case_id"],
-                decision=b["decision"],
-                advance=float(b["advance"]),
+                decision=decision,
+                advance=advance,
                 loss=float(b["loss"]),
-                reasons=list(b["reasons"]),
+                reasons=[*b["reasons"], *(_STEP_REASONS[s.action] for s in history)],
                 exposed_in=list(b["exposed_in"]),
                 paid=round(paid.get(b["case_id"], 0.0), 2),
                 recovered=round(recovered.get(b["case_id"], 0.0), 2),
-                message_zh=_MESSAGES[b["decision"]].format(advance=float(b["advance"])),
+                message_zh=_MESSAGES[decision].format(advance=advance),
+                history=history,
             )
         )
     return out
 
 
 def case_detail(ws: Workspace, inc: Incident, case_id: str) -> dict[str, Any]:
-    """One case with what is stored encrypted opened: the police receipt number and each
-    payment's note (for the analyst who matches a recovery with the police; never in a
-    list, a report or the service's answers)."""
+    """One case with what is stored encrypted opened: the police receipt number, each
+    payment's note and the reason of each later decision (for the analyst who matches a
+    recovery with the police or answers for a review; never in a list, a report or the
+    service's answers)."""
     case = _case_of(inc, case_id)
-    opened = next(e for e in inc.all("case") if e.body["case_id"] == case_id)
+    opened = next(e for e in _openings(inc) if e.body["case_id"] == case_id)
     payments = [
         {
             "seq": e.seq,
@@ -478,23 +780,49 @@ def case_detail(ws: Workspace, inc: Incident, case_id: str) -> dict[str, Any]:
         for e in inc.events
         if e.kind in ("case_paid", "case_recovered") and e.body["case_id"] == case_id
     ]
+    reasons = {
+        e.seq: _decrypt(ws, str(e.body["reason"]), _REASON)
+        for e in inc.all("case")
+        if "action" in e.body and e.body["case_id"] == case_id
+    }
+    history = [
+        {
+            "seq": s.seq,
+            "at": s.at,
+            "action": s.action,
+            "from": s.before,
+            "decision": s.decision,
+            "advance": s.advance,
+            "by": s.by,
+            "another_loss": s.another_loss,
+            "reason": reasons[s.seq],
+        }
+        for s in case.history
+    ]
     return {
         **case.as_dict(),
         "opened_at": opened.at,
         "occurred_at": opened.body["occurred_at"],
         "by": opened.body.get("by", ""),
+        "opened_decision": opened.body["decision"],
         "police_receipt": _decrypt(ws, str(opened.body["receipt"]), "case"),
         "payments": payments,
+        "history": history,
     }
 
 
 def case_summary(inc: Incident) -> dict[str, Any]:
-    """Counts and sums for the regulator report and ``case list``."""
-    cases = cases_of(inc)
+    """Counts and sums for the regulator report and ``case list``, by each case's
+    outcome: an approved review counts as an advance, a rejected one as declined (不予垫付),
+    one awaiting its review as review. A withdrawn case was opened by mistake and is not
+    counted (its order's loss would be reported twice once the case is opened again)."""
+    cases = [c for c in cases_of(inc) if c.decision != "withdrawn"]
     return {
         "cases": len(cases),
         "by_decision": {
-            d: sum(c.decision == d for c in cases) for d in ("advance", "review", "declined")
+            "advance": sum(c.decision == "advance" for c in cases),
+            "review": sum(c.decision == "review" for c in cases),
+            "declined": sum(c.decision in ("declined", "rejected") for c in cases),
         },
         "advance_decided": round(sum(c.advance for c in cases), 2),
         "paid": round(sum(c.paid for c in cases), 2),
