@@ -513,10 +513,29 @@ def _check_message(body: dict[str, object]) -> bytes:
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The Ed25519 public key in the PEM file ``path`` (``--public-key``), or a
+    :class:`KeyFileError` saying what the file is instead.
+
+    Why the private key is recognised: ``keys/signing.key`` sits beside ``signing.pub``
+    and is the easy mistake; "ValueError" told the user nothing. The message names the
+    file only, never its content."""
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise KeyFileError(f"cannot read public key {path}: {type(exc).__name__}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(
+            f"cannot read public key {path}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        if b"PRIVATE KEY-----" in data:
+            raise KeyFileError(
+                f"{path} is a private key; give the public key (signing.pub, beside "
+                "signing.key in the workspace's keys folder)"
+            ) from None
+        raise KeyFileError(f"{path} is not an Ed25519 public key in PEM") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{path} is not an Ed25519 public key")
+        raise KeyFileError(
+            f"{path} is not an Ed25519 public key in PEM (it is a public key of another kind)"
+        )
     return key

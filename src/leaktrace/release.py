@@ -343,6 +343,39 @@ def _check_required(plan: ReleasePlan, missing: list[str]) -> None:
         )
 
 
+def _check_where_columns(plan: ReleasePlan, present: Iterable[str], what: str) -> None:
+    """Refuse an input (``what``: the file, or "the input") without a column the
+    recipient's ``where`` filter names, saying which column and which filter.
+
+    Why: Polars' own error (``ColumnNotFoundError``) named neither, and listing the
+    columns the release did read left the user to work out which one was missing."""
+    if plan.where is None:
+        return
+    have = set(present)
+    missing = [c for c in dict.fromkeys(plan.where.meta.root_names()) if c not in have]
+    if missing:
+        cols = " or ".join(missing)
+        where = plan.ws.config.recipient(plan.recipient).where
+        raise MissingColumnError(
+            f"{what} has no {cols} column, which the where filter of recipient "
+            f"{plan.recipient!r} needs: {where}"
+        )
+
+
+def _nothing_to_release(plan: ReleasePlan, rows_in: int, what: str) -> InputError:
+    """Why a release has no rows, in the user's terms: the input (``what``) had none, or
+    the recipient's ``where`` filter kept none of its ``rows_in``. Why both are told
+    apart: the fix differs (another file, or another filter), and the message used to
+    offer both."""
+    if rows_in == 0:
+        return InputError(f"no rows to release: {what} has no data rows")
+    where = plan.ws.config.recipient(plan.recipient).where
+    return InputError(
+        f"no rows to release: the where filter of recipient {plan.recipient!r} ({where}) "
+        f"matched none of the {rows_in:,} rows of {what}"
+    )
+
+
 def anchors_of(order_ids: pl.Series, anchor_key: bytes) -> np.ndarray[Any, np.dtype[np.uint64]]:
     """Row anchors: keyed digest of the real order id (the identity marks are bound to)."""
     if order_ids.null_count():
@@ -455,6 +488,7 @@ class _BatchKernel:
         """
         plan = self.plan
         _check_required(plan, [r for r in self.required if r not in batch.columns])
+        _check_where_columns(plan, batch.columns, "the input")
         keep: pl.Series | None = None
         if plan.where is not None:
             try:
@@ -795,7 +829,9 @@ def release(
             if attempt == CANARY_RETRIES:
                 raise
         except MissingColumnError as exc:
-            if isinstance(data, (str, Path)) and not exc.message.startswith(f"{data}:"):
+            if isinstance(data, (str, Path)) and not exc.message.startswith(
+                (f"{data}:", f"{data} ")
+            ):
                 # say which file lacks the column (once: the reader may have said it)
                 raise MissingColumnError(f"{data}: {exc.message}") from None
             raise
@@ -844,6 +880,7 @@ def _release_once(
         # which column is missing, not "no rows to release"
         source_roles = {str(r) for r in source.roles}
         _check_required(plan, [r for r in _required_roles(plan) if r not in source_roles])
+        _check_where_columns(plan, source_roles, str(data))
     reserve_rng = canary_rng(plan.canary_key, plan.release_id + "/reserve")
     kernel = _BatchKernel(
         plan,
@@ -891,9 +928,8 @@ def _release_once(
             if progress:
                 progress(height)
         if kernel.rows == 0:
-            raise InputError(
-                "no rows to release: the input is empty or the recipient's where-filter matched nothing"
-            )
+            what = str(data) if isinstance(data, (str, Path)) else "the data frame"
+            raise _nothing_to_release(plan, kernel.rows_in, what)
         assert index_writer is not None
         index_writer.close()
         index_writer = None

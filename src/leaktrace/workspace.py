@@ -30,7 +30,7 @@ from leaktrace.config import (
     load_config,
     save_config,
 )
-from leaktrace.errors import ConfigError, InputError, PolicyError
+from leaktrace.errors import ConfigError, InputError, PolicyError, database_error_message
 from leaktrace.keys import KeyRing
 
 __all__ = [
@@ -217,9 +217,18 @@ def _init_in(
     ws = Workspace(home=home, config=cfg, keys=keys)
     ws.index_dir.mkdir(mode=0o700, exist_ok=True)
     ws.save()
+    from sqlalchemy.exc import SQLAlchemyError
+
     from leaktrace.ledger import Ledger
 
-    Ledger(ws, create=True).create_schema()
+    try:
+        Ledger(ws, create=True).create_schema()
+    except SQLAlchemyError as exc:
+        # said here, not by the CLI's generic handler: its advice (restore a backup, edit
+        # leaktrace.toml) is for a workspace that exists, and init_workspace removes this one
+        raise ConfigError(
+            database_error_message(exc, new_workspace=True) or type(exc).__name__
+        ) from None
     from sqlalchemy.engine import make_url
 
     url = make_url(ws.database_url)
@@ -248,7 +257,14 @@ def open_workspace(home: Path) -> Workspace:
     and the releases of other recipients need no operator. Each such policy is logged as a
     warning on the ``leaktrace.workspace`` logger (once per process; the CLI prints it as
     one ``warning:`` line), and a release under it is refused
-    (:meth:`WorkspaceConfig.check_release_policy`)."""
+    (:meth:`WorkspaceConfig.check_release_policy`).
+
+    A ``home`` that is a file (``--home orders.parquet``) is refused as such: reading the
+    config inside it failed with the system's "Not a directory: …/leaktrace.toml"."""
+    if home.exists() and not home.is_dir():
+        raise ConfigError(
+            f"{home} is a file, not a workspace folder (run 'leaktrace init' or pass --home)"
+        )
     cfg = load_config(home / CONFIG_NAME)
     keys = KeyRing(home / "keys")
     _warn_policy_problems(home, cfg)

@@ -92,6 +92,6 @@ def test_what_was_recorded_stays_when_no_checkpoint_can_be_made(
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "recorded, but no checkpoint was made" in r.stderr and ENV in r.stderr
-    assert "1 reports added" in r.stdout
+    assert "1 report added" in r.stdout
     assert len(load_stored_reports(ws)) == before + 1
     assert _pinned(ws) == []

@@ -102,7 +102,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
         assert needle in err and "Traceback" not in err
 
 
-def test_verify_contact(tmp_path: Path) -> None:
+def test_verify_contact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "leaktrace.toml").write_text(
         '[official_contacts]\nphones = ["95188"]\ndomains = ["jd.com"]\naccounts = []\n',
         encoding="utf-8",
@@ -111,8 +111,16 @@ def test_verify_contact(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["verdict"] == "official"
     code, out, _ = run("verify-contact", "jd-refund.cn", "--home", str(tmp_path))
     assert code == 0 and "not official" in out
-    code, out, _ = run("verify-contact", "95188", "--home", str(tmp_path / "none"), "--json")
-    assert json.loads(out)["verdict"] == "unknown"
+    # a --home that is no workspace is an error (session 19: it exited 0, "unknown")
+    code, _, err = run("verify-contact", "95188", "--home", str(tmp_path / "none"), "--json")
+    assert code == 2 and "--home" in err and "is not a workspace" in err
+    # without a workspace named, the default one may be absent
+    monkeypatch.delenv("LEAKTRACE_HOME", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, _ = run("verify-contact", "95188", "--json")
+    assert code == 0 and json.loads(out)["verdict"] == "unknown"
     # said in a clerk's words, with what to do (it said "no workspace config at …")
     assert "official contacts was not found" in json.loads(out)["reasons"][0]
     assert "--home" in json.loads(out)["reasons"][0]

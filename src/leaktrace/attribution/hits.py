@@ -38,8 +38,10 @@ from leaktrace.workspace import Workspace
 
 __all__ = [
     "CUSTOMER_HIT",
+    "HIT_CHANNELS",
     "POOL_STATUSES",
     "CanaryHit",
+    "check_channel",
     "contact_key",
     "contact_owners",
     "customers_among",
@@ -52,6 +54,26 @@ __all__ = [
     "stored_hit",
     "stored_hits",
 ]
+
+
+HIT_CHANNELS = ("call", "sms", "email", "qq", "wechat")
+"""How a canary contact point can be reached (``canary hit --channel``): a phone number is
+called or texted (also over QQ or WeChat, which find a person by number), a mailbox
+mailed. The telecom adapters' records are calls and texts
+(:data:`leaktrace.telecom.records.CHANNELS`, a subset). Why a closed set: a typo ("fax",
+"cal") or an empty value was stored as the hit's channel and sealed with it."""
+
+
+def check_channel(channel: str) -> str:
+    """``channel`` as stored (whitespace folded, lower case), or an :class:`InputError`
+    naming the option and the allowed values."""
+    folded = " ".join(channel.split()).lower()
+    allowed = ", ".join(HIT_CHANNELS)
+    if not folded:
+        raise InputError(f"--channel is empty; give one of {allowed}")
+    if folded not in HIT_CHANNELS:
+        raise InputError(f"--channel {shown(folded, 40)!r} is not one of {allowed}")
+    return folded
 
 
 @dataclass(frozen=True)
@@ -268,6 +290,7 @@ def hit_row(
     something with it in the same transaction adds both). ``resolved``: what
     :func:`resolve_contact` says of ``contact``, when the caller already asked (a batch
     resolves against the tokens once)."""
+    channel = check_channel(channel)
     when = parse_datetime(at)
     if when is None:
         raise InputError("--at must be an ISO 8601 date/time")
@@ -286,7 +309,6 @@ def hit_row(
     stored = contact_key(contact)[:200]
     if status == "not_canary":
         stored = _masked_contact(stored)
-    channel = " ".join(channel.split()).lower()[:40]
     caller = " ".join(caller.split())[:200]
     return CanaryHitRecord(
         at=when.isoformat(),

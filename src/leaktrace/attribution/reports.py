@@ -63,6 +63,7 @@ from leaktrace.attribution.store import (
 from leaktrace.digest import keyed_digest_one
 from leaktrace.errors import InputError, KeyFileError
 from leaktrace.io.jsontext import JsonTextError, json_lines, loads_json
+from leaktrace.io.workbook import workbook_error
 from leaktrace.pii.text import canonical_str, fold_width_str
 from leaktrace.workspace import Workspace
 
@@ -477,7 +478,7 @@ def _sheet_rows(path: Path) -> list[tuple[int, list[object]]]:
             drop_empty_rows=False,
         )
     except Exception as exc:  # fastexcel/calamine raise their own hierarchy
-        raise InputError(f"{path}: cannot read workbook ({type(exc).__name__})") from None
+        raise InputError(workbook_error(path, exc)) from None
     return [(n, list(row)) for n, row in enumerate(df.iter_rows(), start=1)]
 
 

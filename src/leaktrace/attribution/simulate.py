@@ -102,6 +102,9 @@ def simulate_wave(
     else:
         ents = [e for e in view.entries if e.recipient == source]
         if not ents:
+            # a typo (--source ztoo) gets the message every other command gives for an
+            # unknown recipient, naming the known ones; only a known one "has no release"
+            ws.config.recipient(source)
             raise InputError(f"recipient {source!r} has no release in the ledger")
         e = ents[-1]
         fields = set(e.fields)

@@ -101,10 +101,15 @@ def report_add(
         _checkpoint_after(ws)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 report``, ``2 reports``, ``1,200 reports``: "1 reports added" read as a slip."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _say_added(res: IntakeResult) -> None:
     out_console.print(
-        f"{res.added} reports added ({res.malformed} flagged malformed), "
-        f"{res.duplicates} duplicates skipped"
+        f"{_count(res.added, 'report')} added ({res.malformed:,} flagged malformed), "
+        f"{_count(res.duplicates, 'duplicate')} skipped"
         + (
             "; each flagged report is named below as file:line, the line where it starts "
             "(header = line 1; in a workbook, its row)"
@@ -525,7 +530,7 @@ def _json_names(value: object) -> list[str]:
 @handle_errors
 def canary_hit(
     contact: Annotated[str, typer.Option("--contact", help="The canary phone/email reached.")],
-    channel: Annotated[str, typer.Option("--channel", help="call, sms, email, qq, wechat …")],
+    channel: Annotated[str, typer.Option("--channel", help="call, sms, email, qq or wechat.")],
     at: Annotated[str, typer.Option("--at", help="When (ISO 8601).")],
     caller: Annotated[str, typer.Option("--from", help="Caller number or account.")] = "",
     knew: Annotated[

@@ -74,7 +74,7 @@ def release_cmd(
         print_json(res.summary())
     else:
         err_console.print(
-            f"released {res.rows:,} rows ({res.canaries} canaries) to {res.recipient} → {out} [{res.release_id}]"
+            f"released {res.rows:,} rows ({res.canaries:,} canaries) to {res.recipient} → {out} [{res.release_id}]"
         )
     if res.unreadable_times:  # on stderr in both modes: stdout's JSON keeps its keys
         err_console.print(
@@ -116,7 +116,7 @@ def releases_cmd(
             e.created,
             e.recipient,
             f"{e.rows:,}",
-            str(e.canaries),
+            f"{e.canaries:,}",  # as rows are: "1000" beside "101,000" read as less
             ",".join(e.channels),
             f"v{e.key_version}",
         )

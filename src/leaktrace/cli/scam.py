@@ -5,6 +5,7 @@ A thin shell over :mod:`leaktrace.scam`; all decisions live in the library.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -188,6 +189,23 @@ def _load_contacts(home: Path) -> OfficialContacts | None:
         raise ConfigError(f"{path}: invalid official_contacts.{where}".rstrip(".")) from None
 
 
+def _refuse_a_named_home_without_workspace(home: Path | None, root: Path) -> None:
+    """A workspace the user named (``--home`` or ``$LEAKTRACE_HOME``) that is not one is an
+    error. Why: ``--home ../nowhere`` (a typo) exited 0 with the verdict "unknown", which a
+    clerk reads as an answer; only the default ``./.leaktrace`` may be absent, for a
+    checker used without a workspace."""
+    if home is not None:
+        named = f"--home {root}"
+    elif os.environ.get("LEAKTRACE_HOME"):
+        named = f"LEAKTRACE_HOME={root}"
+    else:
+        return
+    raise ConfigError(
+        f"{named} is not a workspace (no leaktrace.toml there): give the folder "
+        "'leaktrace init' made, which holds the official contacts list"
+    )
+
+
 @scam_app.command("verify-contact")
 @handle_errors
 def verify_contact_cmd(
@@ -202,12 +220,14 @@ def verify_contact_cmd(
     root = resolve_home(home)
     contacts = _load_contacts(root)
     if contacts is None:
+        _refuse_a_named_home_without_workspace(home, root)
         verdict = verify_contact(query, OfficialContacts())
-        verdict.reasons.insert(
-            0,
+        # "none configured" contradicted "not found": there is no list to have none in
+        verdict.reasons[:] = [
             "the platform's list of official contacts was not found (no workspace at "
-            f"{root}; pass --home or set LEAKTRACE_HOME): only general rules were checked",
-        )
+            f"{root}; pass --home or set LEAKTRACE_HOME), so nothing can be compared with it",
+            *(r for r in verdict.reasons if not r.endswith("are configured")),
+        ]
     else:
         verdict = verify_contact(query, contacts)
     if json_:

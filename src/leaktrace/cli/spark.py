@@ -94,7 +94,7 @@ def release_spark_cmd(
         print_json({**res.summary(), "output": str(res.output)})
     else:
         err_console.print(
-            f"released {res.rows:,} rows ({res.canaries} canaries) to {res.recipient} "
+            f"released {res.rows:,} rows ({res.canaries:,} canaries) to {res.recipient} "
             f"→ {out} [{res.release_id}]",
             highlight=False,
             markup=False,

@@ -55,6 +55,7 @@ from leaktrace.io.encoding import (
     transcode_to_utf8,
 )
 from leaktrace.io.jsontext import JsonTextError, loads_json
+from leaktrace.io.workbook import workbook_error
 from leaktrace.roles import Role
 
 if TYPE_CHECKING:
@@ -805,7 +806,8 @@ class ExcelReader(_WholeReader):
                 drop_empty_cols=whole,
             )
         except Exception as exc:  # fastexcel/calamine raise their own hierarchy
-            raise self._fail(f"cannot read workbook ({type(exc).__name__})") from None
+            # the file's name, not the cut copy's: ``source`` may be a temporary file
+            raise InputError(workbook_error(self.path, exc)) from None
         if has_header:
             return df.rename(dict(zip(df.columns, _dedupe(df.columns), strict=True)))
         return _placeholder_names(df)

@@ -265,9 +265,39 @@ _ENGINES: dict[tuple[int, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def engine_for(url: str) -> Engine:
+SUPPORTED_DATABASES = {"sqlite": "sqlite:///ledger.db", "postgresql": "postgresql+psycopg://"}
+"""The database kinds the ledger is made and tested for, with an example URL of each."""
+
+
+def _engine_error(url: str, exc: Exception, setting: str) -> ConfigError:
+    """Why no engine could be made for ``url``, naming ``setting`` (the option or config
+    key the URL came from) and the URL's scheme, never the URL itself: it may hold a
+    password. Why: "cannot open ledger database (ModuleNotFoundError)" said neither that
+    ``mysql://`` is no kind the ledger runs on, nor which setting to change."""
+    kinds = " or ".join(SUPPORTED_DATABASES.values())
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        return ConfigError(f"{setting} is not a database URL (e.g. {kinds}user@host/db)")
+    scheme, backend = parsed.drivername, parsed.get_backend_name()
+    if backend not in SUPPORTED_DATABASES:
+        missing = ", and its driver is not installed" if isinstance(exc, ImportError) else ""
+        return ConfigError(
+            f"{setting}: database kind {scheme!r} is not supported{missing} (the ledger "
+            f"runs on SQLite or PostgreSQL: {kinds}user@host/db)"
+        )
+    if isinstance(exc, ImportError):
+        return ConfigError(
+            f"{setting}: the driver for {scheme!r} is not installed (PostgreSQL: pip "
+            "install 'leaktrace[postgres]' and use postgresql+psycopg://user@host/db)"
+        )
+    return ConfigError(f"{setting}: cannot open a {scheme!r} database ({type(exc).__name__})")
+
+
+def engine_for(url: str, setting: str = "database_url in leaktrace.toml") -> Engine:
     """An engine for a ledger database URL: for a database server, the process's one
-    engine (and connection pool) for that URL; for SQLite, a new one.
+    engine (and connection pool) for that URL; for SQLite, a new one. ``setting``: where
+    the URL came from, for the error when it is unusable.
 
     Why shared for servers: a release, a trace or a server request makes several
     :class:`Ledger` objects, and an engine each left connections to the server open until
@@ -284,10 +314,7 @@ def engine_for(url: str) -> Engine:
         try:
             engine = create_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot open ledger database ({type(exc).__name__}); check database_url "
-                "in leaktrace.toml (PostgreSQL needs: pip install 'leaktrace[postgres]')"
-            ) from None
+            raise _engine_error(url, exc, setting) from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_cache)
         else:
@@ -341,7 +368,8 @@ class Ledger:
         self._schema_ready = False
         if engine is None and not create:
             _require_sqlite_file(ws.database_url)
-        self.engine = engine or engine_for(ws.database_url)
+        setting = "--database-url" if create else f"database_url in {ws.config_path}"
+        self.engine = engine or engine_for(ws.database_url, setting)
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)

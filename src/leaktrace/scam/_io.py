@@ -15,6 +15,7 @@ import polars as pl
 from leaktrace.errors import InputError, MissingColumnError
 from leaktrace.io.encoding import detect_encoding
 from leaktrace.io.jsontext import json_lines, loads_json
+from leaktrace.io.workbook import workbook_error
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -142,8 +143,7 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
         try:
             df = pl.read_excel(path, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # calamine raises its own types for corrupt workbooks
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"{name}: cannot read as Excel ({first[:120]})") from None
+            raise InputError(workbook_error(path, exc)) from None
         return _frame_texts(df, column, name)
     try:
         data = path.read_bytes()
