@@ -129,10 +129,19 @@ def test_there_is_no_cdn_docs_page_but_the_description_is_served(client: httpx.C
 def test_a_date_no_utc_time_can_hold_is_a_clear_error(
     client: httpx.Client, site: Site, shop: pl.DataFrame
 ) -> None:
+    from datetime import datetime, timedelta
+
+    from leaktrace.respond.incident import PLATFORM_TZ, open_incident
+    from leaktrace.workspace import open_workspace
+
+    # an incident that exists: an unknown one answers 404 before the date is read
+    inc = open_incident(
+        open_workspace(site.home), "日期", datetime.now(PLATFORM_TZ) - timedelta(hours=1), "x"
+    )
     row = shop.filter(pl.col("courier") == "中通快递").row(9, named=True)
     for when in ("0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00"):
         r = client.post(
-            "/api/v1/incidents/INC-20990101-00000000/cases",
+            f"/api/v1/incidents/{inc}/cases",
             headers=bearer(site.agent),
             json={
                 "order_id": str(row["order_id"]),

@@ -8,12 +8,11 @@ the matching CLI command prints with ``--json``.
 What a caller must know:
 
 - **Errors** are ``{"error": "<one line>"}`` with a 4xx status: 400 bad input, 401 no or
-  unknown token, 403 wrong role, 404 unknown recipient or erasure request, 409 a ledger or
-  incident record
-  that does not verify, 413 a body over the limit, 429 a public route called too often
-  from one address, 503 a ledger database or token file
-  that cannot be used or a trace queue that is full. A 500 says only "internal error";
-  the details go to the server's log.
+  unknown token, 403 wrong role, 404 unknown recipient, erasure request, incident or
+  victim case, 409 a ledger or incident record that does not verify, 413 a body over the
+  limit, 429 a public route called too often from one address, 503 a ledger database or
+  token file that cannot be used or a trace queue that is full. A 500 says only
+  "internal error"; the details go to the server's log.
 - **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
   512 MiB); a scam check takes at most 100 texts and 200,000 characters in all, a report
   intake 1,000 reports. One trace
@@ -34,13 +33,13 @@ import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leaktrace.errors import (
@@ -55,6 +54,10 @@ from leaktrace.errors import (
 from leaktrace.server.ratelimit import RateLimit
 from leaktrace.server.tokens import Principal, Role, authenticate
 from leaktrace.workspace import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    from leaktrace.respond.cases import Case
+    from leaktrace.respond.incident import Incident
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD",
@@ -78,6 +81,16 @@ MAX_TOTAL_CHARS = 200_000
 MAX_REPORTS = 1000
 TRACE_WAIT_SECONDS = 60.0
 COOKIE = "leaktrace_token"
+CASE_REASON_MAX = 2000
+"""The longest reason for a case's review or withdrawal, as the library stores it (the
+incident's limit on a text)."""
+CASE_STEPS: dict[str, str] = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}
+"""A step a person takes on a victim's case, as the routes and the page's form name it,
+and the action the library records for it."""
+CASE_REVIEWERS: tuple[Role, ...] = ("analyst",)
+"""Who approves or rejects a case decided 'review': whether money is paid. Not customer
+service: an agent opens the case from what the victim says on the phone, and may work for
+an outsourced firm that is itself a recipient (docs/server.md, "Tokens and roles")."""
 MAX_CHOSEN = 500
 """The most request ids the page of requests weighed together takes (``?id=``, repeated).
 Its form is a GET, so every ticked id goes into the address (``id=12345&``, nine bytes);
@@ -337,6 +350,25 @@ class CaseRequest(BaseModel):
     occurred: str = Field(min_length=1, max_length=40)
     loss: float
     police_receipt: str = Field(min_length=1, max_length=64)
+
+
+class CaseStepRequest(BaseModel):
+    """Why a case is rejected or withdrawn: the reason alone (stored encrypted; no phone or
+    ID number, which the library refuses). Any other field is refused, ``another_loss``
+    too: it says something only of an approval, and a rejection sent with it is a client
+    that confused the two."""
+
+    model_config = {"extra": "forbid"}
+
+    reason: str = Field(min_length=1, max_length=CASE_REASON_MAX)
+
+
+class CaseApproveRequest(CaseStepRequest):
+    """An approval: the reason, and ``another_loss`` when the order or the police receipt
+    already has an advance and the reviewer checked that this is a second loss. A strict
+    boolean: ``"yes"`` or ``1`` is refused, not guessed, on a decision that pays money."""
+
+    another_loss: StrictBool = False
 
 
 class ErasureRequestIn(BaseModel):
@@ -740,6 +772,57 @@ def _add_api_routes(app: FastAPI) -> None:
         )
         return {"incident": incident_id, **case.as_dict()}
 
+    @app.post("/api/v1/incidents/{incident_id}/cases/{case_id}/approve", tags=["incidents"])
+    def approve_case_route(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require(*CASE_REVIEWERS))],
+        incident_id: str,
+        case_id: str,
+        body: CaseApproveRequest,
+    ) -> dict[str, Any]:
+        """Approve a case decided 'review' once a person checked that the caller owns the
+        order (``leaktrace case approve --json``): it becomes an advance of the loss up to
+        the case's cap. Refused while the order or the police receipt has another advance,
+        unless ``another_loss``. Analysts only: it decides that money is paid."""
+        case = take_case_step(
+            svc.workspace(),
+            who,
+            incident_id,
+            case_id,
+            "approve",
+            body.reason,
+            another_loss=body.another_loss,
+        )
+        return case_step_answer(incident_id, case)
+
+    @app.post("/api/v1/incidents/{incident_id}/cases/{case_id}/reject", tags=["incidents"])
+    def reject_case_route(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require(*CASE_REVIEWERS))],
+        incident_id: str,
+        case_id: str,
+        body: CaseStepRequest,
+    ) -> dict[str, Any]:
+        """Reject a case decided 'review' (``leaktrace case reject --json``): closed,
+        nothing paid, and the order may have another case (its owner's). Analysts only."""
+        case = take_case_step(svc.workspace(), who, incident_id, case_id, "reject", body.reason)
+        return case_step_answer(incident_id, case)
+
+    @app.post("/api/v1/incidents/{incident_id}/cases/{case_id}/withdraw", tags=["incidents"])
+    def withdraw_case_route(
+        svc: ServiceDep,
+        who: Annotated[Principal, Depends(require("analyst", "agent"))],
+        incident_id: str,
+        case_id: str,
+        body: CaseStepRequest,
+    ) -> dict[str, Any]:
+        """Withdraw a case opened by mistake (``leaktrace case withdraw --json``): it stays
+        in the record, is no longer counted, and the order may be opened again. Refused
+        once anything was paid on it, and for a rejected case. An agent withdraws only the
+        cases its own token opened; an analyst any."""
+        case = take_case_step(svc.workspace(), who, incident_id, case_id, "withdraw", body.reason)
+        return case_step_answer(incident_id, case)
+
     @app.post("/api/v1/reports", tags=["reports"])
     def add_reports_route(
         svc: ServiceDep,
@@ -911,6 +994,100 @@ def taker_firm(who: Principal) -> str | None:
     """The recipient an agent token's holder works for (``token add --role agent
     --recipient``), recorded with the erasure requests it takes; None for other roles."""
     return who.recipient if who.role == "agent" else None
+
+
+def case_opener(inc: Incident, case_id: str) -> str | None:
+    """Who opened the case (``token:<name>``, ``cli:<user>``), or None when the incident
+    has no such case. Read from the case's first ``case`` event (the one without an
+    ``action``: docs/respond.md, "What is recorded for a review or a withdrawal"), since
+    the library's :class:`~leaktrace.respond.cases.Case` does not carry it. The opener
+    never changes, so reading it before the library takes its lock cannot race."""
+    for e in inc.all("case"):
+        if e.body.get("case_id") == case_id and "action" not in e.body:
+            return str(e.body.get("by", ""))
+    return None
+
+
+def case_steps_allowed(who: Principal, opener: str | None) -> tuple[str, ...]:
+    """The steps ``who`` may take on a case opened by ``opener`` (the page offers these
+    and no others; the routes refuse the rest with 403):
+
+    - an analyst: approve, reject, withdraw;
+    - an agent: withdraw, and only a case its own token opened. Customer service fixes
+      its own typing mistakes; whether a victim is paid is an analyst's decision, and
+      withdrawing someone else's case would take it out of the counts and free its order
+      (an agent may work for an outsourced firm that is itself a recipient, as
+      :func:`taker_firm` records);
+    - anyone else: nothing."""
+    if who.role in CASE_REVIEWERS:
+        return tuple(CASE_STEPS)
+    if who.role == "agent" and opener == f"token:{who.name}":
+        return ("withdraw",)
+    return ()
+
+
+def take_case_step(
+    ws: Workspace,
+    who: Principal,
+    incident_id: str,
+    case_id: str,
+    step: str,
+    reason: str,
+    *,
+    another_loss: bool = False,
+) -> Case:
+    """Approve, reject or withdraw a case for ``who`` (the API's routes and the page's
+    form alike): the role checked here (403, :func:`case_steps_allowed`), the transition,
+    the reason and the amount by the library, which records ``token:<name>`` as who. The
+    case as the step left it. An unknown incident or case is the library's 404, a step
+    the case does not have its 400."""
+    from leaktrace.respond.cases import review_case, withdraw_case
+    from leaktrace.respond.incident import load_incident
+
+    if step not in CASE_STEPS:
+        raise InputError("the step on a case is approve, reject or withdraw")
+    if who.role not in CASE_REVIEWERS:
+        if step != "withdraw":
+            raise ServerError(
+                403,
+                f"{_article(who.role)} {who.role} token may not {step} a case: an analyst "
+                "reviews it",
+            )
+        opener = case_opener(load_incident(ws, incident_id), case_id)
+        # an unknown case (None) goes on to the library, which answers 404
+        if opener is not None and "withdraw" not in case_steps_allowed(who, opener):
+            raise ServerError(
+                403,
+                f"{_article(who.role)} {who.role} token withdraws only the cases it opened; "
+                "an analyst withdraws another's",
+            )
+    actor = f"token:{who.name}"
+    if step == "withdraw":
+        return withdraw_case(ws, incident_id, case_id, reason, actor=actor)
+    return review_case(
+        ws,
+        incident_id,
+        case_id,
+        CASE_STEPS[step],
+        reason,
+        actor=actor,
+        another_loss=another_loss,
+    )
+
+
+def case_step_answer(incident_id: str, case: Case) -> dict[str, Any]:
+    """A step's answer: the case as the case routes answer it, and the event that
+    recorded the step (``leaktrace case approve|reject|withdraw --json``); never the
+    reason, which is stored encrypted."""
+    step = case.history[-1]
+    return {
+        "incident": incident_id,
+        **case.as_dict(),
+        "action": step.action,
+        "event": step.seq,
+        "by": step.by,
+        **({"another_loss": step.another_loss} if step.action == "approved" else {}),
+    }
 
 
 def incident_view(ws: Workspace, incident_id: str) -> dict[str, Any]:

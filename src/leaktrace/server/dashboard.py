@@ -21,17 +21,21 @@ from leaktrace.errors import InputError, LeaktraceError, LedgerIntegrityError
 from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
+    CASE_REASON_MAX,
+    CASE_STEPS,
     COOKIE,
     MAX_CHOSEN,
     MAX_TEXTS,
     ServerError,
     Service,
+    case_steps_allowed,
     check_request_ids,
     error_status,
     incident_rows,
     incident_view,
     public_message,
     run_trace,
+    take_case_step,
     taker_firm,
     verify_ledger,
 )
@@ -40,6 +44,7 @@ from leaktrace.server.tokens import Principal
 if TYPE_CHECKING:
     from leaktrace.attribution.erasure_impact import CombinedImpact
     from leaktrace.attribution.erasure_requests import ErasureRequest
+    from leaktrace.respond.incident import Incident
 
 __all__ = ["MAX_CHOSEN", "add_dashboard_routes", "highlight"]
 
@@ -157,13 +162,58 @@ def _dashboard(request: Request, who: Principal, status: int = 200, **extra: Any
     )
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A case decided 'review' as the page lists it: what a person needs to pick it up,
+    never a phone (a case holds none) nor the police receipt (stored encrypted; only
+    ``leaktrace case show`` opens it). ``steps``: what the signed-in person may do with it
+    (:func:`~leaktrace.server.app.case_steps_allowed`), each a button of its form."""
+
+    incident: str
+    case_id: str
+    loss: float
+    opened_at: str
+    by: str
+    reasons: list[str]
+    steps: tuple[str, ...]
+
+
+def _waiting(inc: Incident, who: Principal) -> list[Waiting]:
+    """The incident's cases awaiting a person's review, in the order they were opened."""
+    from leaktrace.respond.cases import cases_of
+
+    # when and by whom each case was opened: its first ``case`` event, the one without
+    # an ``action`` (the library's Case does not say; :func:`case_opener` reads the same)
+    opened = {e.body.get("case_id"): e for e in inc.all("case") if "action" not in e.body}
+    out = []
+    for c in cases_of(inc):
+        if c.decision != "review":
+            continue
+        by = str(opened[c.case_id].body.get("by", ""))
+        out.append(
+            Waiting(
+                incident=inc.id,
+                case_id=c.case_id,
+                loss=c.loss,
+                opened_at=opened[c.case_id].at,
+                by=by,
+                reasons=c.reasons,
+                steps=case_steps_allowed(who, by),
+            )
+        )
+    return out
+
+
 def _cases_page(request: Request, who: Principal, status: int = 200, **extra: Any) -> HTMLResponse:
-    """The customer-service page: open incidents that name a source, and the case form."""
+    """The customer-service page: open incidents that name a source, the case form, and
+    each such incident's cases awaiting review with the steps the signed-in person may
+    take on them."""
     from leaktrace.respond.incident import incident_ids, load_incident
 
     service: Service = request.app.state.service
     ws = service.workspace()
     open_ones = []
+    waiting: list[Waiting] = []
     for i in incident_ids(ws):
         try:
             inc = load_incident(ws, i)
@@ -171,7 +221,16 @@ def _cases_page(request: Request, who: Principal, status: int = 200, **extra: An
             continue
         if inc.status == "open" and inc.accused:
             open_ones.append({"id": inc.id, "title": inc.title})
-    return _page("cases.html", status, who=who, incidents=open_ones, **extra)
+            waiting += _waiting(inc, who)
+    return _page(
+        "cases.html",
+        status,
+        who=who,
+        incidents=open_ones,
+        waiting=waiting,
+        reason_max=CASE_REASON_MAX,
+        **extra,
+    )
 
 
 _REQUEST_ID = re.compile(r"[0-9]{1,10}")
@@ -441,7 +500,49 @@ def add_dashboard_routes(app: FastAPI) -> None:
             )
         except LeaktraceError as exc:
             return _cases_page(request, who, 400, error=public_message(service.home, exc))
-        return _cases_page(request, who, case=case, incident_id=incident)
+        return _cases_page(request, who, case=case, incident_id=incident, just_opened=True)
+
+    @app.post("/cases/step", response_class=HTMLResponse, include_in_schema=False)
+    def case_step_form(
+        request: Request,
+        incident: Annotated[str, Form()] = "",
+        case_id: Annotated[str, Form()] = "",
+        action: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "",
+        another_loss: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Approve, reject or withdraw a case from the page (a form per waiting case, a
+        button per step the signed-in person may take): the API's rules and statuses
+        (:func:`~leaktrace.server.app.take_case_step`), the answer the case as it now
+        stands with the sentence to read to the victim. Posted from this site only, as
+        every form (the same-origin check). The reason is never put back in the page: one
+        refused for holding a phone must not come back."""
+        who = _signed_in(request, "analyst", "agent")
+        if who is None:
+            return _to_login()
+        service: Service = request.app.state.service
+        if action not in CASE_STEPS:
+            return _cases_page(request, who, 400, step_error="choose approve, reject or withdraw")
+        if len(reason) > CASE_REASON_MAX:
+            return _cases_page(
+                request, who, 400, step_error=f"the reason: at most {CASE_REASON_MAX:,} characters"
+            )
+        try:
+            case = take_case_step(
+                service.workspace(),
+                who,
+                incident,
+                case_id,
+                action,
+                reason,
+                another_loss=action == "approve" and another_loss != "",
+            )
+        except ServerError as exc:
+            return _cases_page(request, who, exc.status, step_error=exc.message)
+        except LeaktraceError as exc:
+            message = public_message(service.home, exc)
+            return _cases_page(request, who, error_status(exc), step_error=message)
+        return _cases_page(request, who, case=case, step=case.history[-1], incident_id=incident)
 
     @app.post("/cases/erasure-request", response_class=HTMLResponse, include_in_schema=False)
     def erasure_request_form(
