@@ -127,13 +127,20 @@ def _say_added(res: IntakeResult) -> None:
 @report_app.command("list")
 @handle_errors
 def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """List stored reports (no victim phone or quoted values are shown)."""
+    """List stored reports (no victim phone or quoted values are shown).
+
+    Times (when reported, when erased) are platform time (UTC+8) with their offset, as
+    every time a person reads; ``--json`` gives them as stored (UTC)."""
     from leaktrace.attribution.erasure import ERASED, UNDONE, erasure_states
     from leaktrace.attribution.store import load_erasures, load_reports, report_is_sealed
+    from leaktrace.respond.times import shown_time
     from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
     rows: list[dict[str, Any]] = []
+    # an erased report's status as the table says it: the erasure's time in platform time
+    # (the JSON's "reason" keeps the stored text)
+    erased_shown: dict[int, str] = {}
     stored = load_reports(ws)
     erasures = load_erasures(ws)
     state = erasure_states(ws, stored, erasures)
@@ -155,6 +162,9 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
                     "source": "",
                     "sealed": True,
                 }
+            )
+            erased_shown[rec.id] = (
+                f"{shown_time(str(er.erased_at))} by {er.actor or '?'}: {er.reason}"
             )
             continue
         undone = state.get(rec.id) == UNDONE
@@ -184,7 +194,8 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
         return
     t = Table("id", "reported at", "channel", "caller", "quoted", "stages", "loss", "status")
     for r in rows:
-        status = str(r["status"]) + (f" ({r['reason']})" if r["reason"] else "")
+        reason = erased_shown.get(r["id"], r["reason"])
+        status = str(r["status"]) + (f" ({reason})" if reason else "")
         if not r["sealed"]:
             status = f"UNSEALED, not counted (stored as: {status})"
         # Text, not markup: every cell was written by a report file or the database
@@ -193,7 +204,7 @@ def report_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
                 Text(str(cell))
                 for cell in (
                     r["id"],
-                    r["reported_at"] or "—",
+                    shown_time(str(r["reported_at"])) if r["reported_at"] else "—",
                     r["channel"],
                     r["caller"],
                     ",".join(r["quoted"]),
@@ -665,10 +676,13 @@ def canary_reservations(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Show canary numbers held by unfinished releases; optionally free stale ones."""
+    """Show canary numbers held by unfinished releases; optionally free stale ones.
+
+    Since when: platform time (UTC+8) with its offset; ``--json`` gives it as stored (UTC)."""
     from datetime import timedelta
 
     from leaktrace.ledger import Ledger
+    from leaktrace.respond.times import shown_time
     from leaktrace.workspace import open_workspace
 
     ledger = Ledger(open_workspace(resolve_home(home)))
@@ -688,7 +702,7 @@ def canary_reservations(
         return
     table = Table("release", "numbers", "reserved since")
     for r in open_:
-        table.add_row(r["release_id"], str(r["numbers"]), r["since"])
+        table.add_row(r["release_id"], str(r["numbers"]), shown_time(r["since"]))
     out_console.print(table)
 
 
@@ -773,10 +787,24 @@ def attribute_cmd(
         err_console.print(
             f"  report {f['report']} ({f['source']}): {f['status']} — {f['reason']}", markup=False
         )
-    for line in campaign_lines(res.campaigns):
+    for line in campaign_lines(_shown_campaigns(res.campaigns)):
         out_console.print(line, markup=False)
     if report:
         err_console.print(f"report written to {report}")
+
+
+def _shown_campaigns(campaigns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The campaigns as the text output dates them: first and last report and when the
+    campaign was flagged in platform time (UTC+8), as every time a person reads. The
+    stored instants are UTC, so a report made before 08:00 platform time was dated the
+    day before; ``--json`` keeps them as stored."""
+    from leaktrace.respond.times import shown_time
+
+    times = ("start", "end", "flagged_at")
+    return [
+        {**c, **{k: shown_time(c[k]) for k in times if isinstance(c.get(k), str) and c[k]}}
+        for c in campaigns
+    ]
 
 
 @simulate_app.command("wave")

@@ -95,8 +95,13 @@ def releases_cmd(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List ledger records."""
+    """List ledger records.
+
+    Each record's time is platform time (UTC+8) with its offset, as every time a person
+    reads (docs/respond.md, "Times people read"); ``--json`` gives it as stored and
+    signed (UTC)."""
     from leaktrace.ledger import Ledger
+    from leaktrace.respond.times import shown_time
     from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
@@ -113,7 +118,7 @@ def releases_cmd(
         t.add_row(
             str(e.seq),
             e.release_id,
-            e.created,
+            shown_time(e.created),
             e.recipient,
             f"{e.rows:,}",
             f"{e.canaries:,}",  # as rows are: "1000" beside "101,000" read as less
@@ -151,7 +156,10 @@ def verify_cmd(
     records were removed, or the whole ledger replaced by an older copy, only a head hash
     kept elsewhere can show (--expect-head); that the signing key pair was replaced and the
     ledger re-signed, only a public key kept elsewhere can show (--public-key). An erasure
-    request altered or forged in the database (its reason, taker, decision) is named."""
+    request altered or forged in the database (its reason, taker, decision) is named.
+    Rows of the operators' logs that no checkpoint pins yet are counted: since the last
+    checkpoint, or, before the first, every sealed row (a note, and
+    awaiting_first_checkpoint in --json)."""
     wanted = None if expect_head is None else expect_head.strip().lower()
     if wanted is not None and not re.fullmatch(r"[0-9a-f]{64}", wanted):
         raise InputError(
@@ -199,6 +207,20 @@ def verify_cmd(
                 "checkpoint to protect them",
                 soft_wrap=True,
             )
+    elif res.unpinned:
+        # before the first checkpoint verify said nothing, though nothing protected them
+        rows = f"{res.unpinned:,} sealed row" + ("" if res.unpinned == 1 else "s")
+        err_console.print(
+            f"note: no checkpoint yet: {rows} (victim reports, canary hits, incident "
+            "events, erasures, erasure requests) could be deleted from the database "
+            "unseen, as a seal cannot show a row that is gone. `leaktrace checkpoint` pins "
+            "them (verify then names any deleted); keep the hash it prints outside the "
+            "workspace (verify --expect-head HASH), or whoever can write the workspace can "
+            "remove the checkpoint too",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command("checkpoint")
@@ -236,9 +258,12 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
     """List the signed checkpoints, each with the hash to keep elsewhere.
 
     For each: when, the release record it pinned, how many rows of each log. The ledger is
-    verified first: a list of checkpoints that do not verify would vouch for nothing."""
+    verified first: a list of checkpoints that do not verify would vouch for nothing. Times
+    are platform time (UTC+8) with their offset; ``--json`` gives them as stored and
+    signed (UTC)."""
     from leaktrace.ledger import Ledger
     from leaktrace.ledger.checkpoint import checkpoints
+    from leaktrace.respond.times import shown_time
     from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
@@ -267,7 +292,7 @@ def checkpoints_cmd(home: HomeOption = None, json_out: JsonOption = False) -> No
         pinned = cp.pinned()
         t.add_row(
             str(cp.seq),
-            cp.created,
+            shown_time(cp.created),
             str(cp.state["releases"]["seq"]),
             str(pinned["victim_reports"]),
             str(pinned["canary_hits"]),

@@ -140,7 +140,11 @@ def token_add(
 @token_app.command("list")
 @handle_errors
 def token_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """List tokens: names, roles and dates (the tokens themselves are not stored)."""
+    """List tokens: names, roles and dates (the tokens themselves are not stored).
+
+    Dates are platform time (UTC+8) with their offset, as every time a person reads;
+    ``--json`` gives them as stored (UTC)."""
+    from leaktrace.respond.times import shown_time
     from leaktrace.server.tokens import list_tokens
     from leaktrace.workspace import open_workspace
 
@@ -157,7 +161,7 @@ def token_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
         return
     t = Table("name", "role", "recipient", "created")
     for tok in tokens:
-        t.add_row(tok.name, tok.role, tok.recipient or "", tok.created)
+        t.add_row(tok.name, tok.role, tok.recipient or "", shown_time(tok.created))
     out_console.print(t)
 
 

@@ -214,13 +214,18 @@ class VerifyResult:
     operators' logs it pinned (``verify --expect-head`` takes it too)."""
     checkpoint_hash: str = ""
     unpinned: int = 0
-    """Operators' log rows (victim reports, canary hits, incident events) recorded since
-    the last checkpoint: not yet pinned, so their deletion would not show."""
+    """Operators' log rows (victim reports, canary hits, incident events, erasures,
+    erasure requests and decisions) recorded since the last checkpoint: not yet pinned, so
+    their deletion would not show. Before the first checkpoint, every sealed row (in
+    :meth:`as_dict`, ``awaiting_first_checkpoint``; ``unpinned`` is then None, as it
+    always was)."""
 
     def as_dict(self) -> dict[str, Any]:
         """What ``leaktrace verify --json`` prints (and the service answers): the head
         only when the ledger verifies, since a head of records that fail vouches for
-        nothing."""
+        nothing. ``awaiting_first_checkpoint``: while no checkpoint exists, how many sealed
+        rows of the operators' logs none protects yet (None once one exists: ``unpinned``
+        then counts those recorded since)."""
         return {
             "ok": self.ok,
             "records": self.records,
@@ -231,6 +236,9 @@ class VerifyResult:
             "checkpoints": self.checkpoints if self.ok else None,
             "checkpoint_hash": (self.checkpoint_hash or None) if self.ok else None,
             "unpinned": self.unpinned if self.ok and self.checkpoints else None,
+            "awaiting_first_checkpoint": (
+                self.unpinned if self.ok and not self.checkpoints else None
+            ),
         }
 
 
