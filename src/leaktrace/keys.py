@@ -436,6 +436,11 @@ class KeyRing:
         return self.master(version).derive(purpose, length)
 
     @property
+    def versions(self) -> list[int]:
+        """Every key version the workspace holds, oldest first."""
+        return sorted(self._masters)
+
+    @property
     def signing_key_path(self) -> Path:
         return self.key_dir / "signing.key"
 

@@ -153,6 +153,22 @@ class Workspace:
             raise InputError(
                 f"{option} {path} is inside the workspace {self.home}; write it elsewhere"
             )
+        if target in self._ledger_files():
+            raise InputError(
+                f"{option} {path} is the workspace's ledger database; write it elsewhere"
+            )
+
+    def _ledger_files(self) -> set[Path]:
+        """A SQLite ledger kept outside the workspace (``sqlite:////abs/ledger.db``) and its
+        journal files: an output written over them destroys the ledger as surely."""
+        url = self.database_url
+        if not url.startswith("sqlite:///"):
+            return set()
+        name = url[len("sqlite:///") :].split("?", 1)[0]
+        if not name or name == ":memory:":
+            return set()
+        db = Path(name).resolve()
+        return {db, *(db.with_name(db.name + tail) for tail in ("-wal", "-shm", "-journal"))}
 
 
 def init_workspace(

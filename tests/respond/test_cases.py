@@ -756,6 +756,7 @@ def test_the_record_holds_no_phone_order_or_receipt_in_clear(env: Env, iid: str)
         assert set(b) == {
             "case_id",
             "order_key",
+            "order_keys",
             "key_version",
             "occurred_at",
             "loss",
@@ -768,6 +769,9 @@ def test_the_record_holds_no_phone_order_or_receipt_in_clear(env: Env, iid: str)
             "by",
         }
         assert re.fullmatch(r"[0-9a-f]{16,}", b["order_key"])
+        # the order's digest under every key version (session 19), each a digest too
+        assert b["order_keys"][str(b["key_version"])] == b["order_key"]
+        assert all(re.fullmatch(r"[0-9a-f]{16,}", d) for d in b["order_keys"].values())
         assert re.fullmatch(r"v\d+:[0-9a-f]+", b["receipt"])
 
 

@@ -227,12 +227,16 @@ def _named(result: AttributionResult) -> dict[str, tuple[bool, int]]:
 
 
 def _caveats(result: AttributionResult) -> dict[str, dict[str, Any]]:
-    """Partner → the caveat of its naming on exposure alone: the verdict's, else its
-    first campaign flag's."""
+    """Partner → the caveat of its naming on exposure alone. A partner the verdict accuses
+    is judged by the verdict alone (an alias-backed verdict is not "exposure only" because
+    one early campaign flag was); a partner named only by campaign flags, by its first
+    flag's caveat."""
+    accused = {c.recipient for c in result.accused}
     out = {c["recipient"]: c for c in result.caveats}
     for camp in result.campaigns:
-        if camp.get("caveat") and camp.get("attributed"):
-            out.setdefault(str(camp["attributed"]), camp["caveat"])
+        named = str(camp.get("attributed") or "")
+        if named and camp.get("caveat") and named not in accused:
+            out.setdefault(named, camp["caveat"])
     return out
 
 

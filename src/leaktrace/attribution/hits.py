@@ -72,7 +72,12 @@ def check_channel(channel: str) -> str:
     if not folded:
         raise InputError(f"--channel is empty; give one of {allowed}")
     if folded not in HIT_CHANNELS:
-        raise InputError(f"--channel {shown(folded, 40)!r} is not one of {allowed}")
+        # quoted only when it is a short word: a phone typed here (options swapped) must
+        # not come back on stderr
+        given = (
+            f" {folded!r}" if folded.isascii() and folded.isalpha() and len(folded) <= 12 else ""
+        )
+        raise InputError(f"--channel{given} is not one of {allowed}")
     return folded
 
 

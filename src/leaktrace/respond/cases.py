@@ -99,6 +99,8 @@ __all__ = [
 DEFAULT_CAP = 5000.0
 MAX_LOSS = 10_000_000.0
 _RECEIPT = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{3,63}")
+_CASE_ID = re.compile(r"CASE-[0-9a-f]{8}")
+"""A case id as ``open_case`` makes it."""
 _ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
 
 
@@ -452,6 +454,9 @@ def open_case(
             "case_id": case_id,
             "order_key": order_key(v),
             "key_version": v,
+            # the order under every key version there is: an approval, which has no order
+            # number to digest again, can still find an advance made before a rotation
+            "order_keys": {str(k): order_key(k) for k in ws.keys.versions if k <= v},
             "occurred_at": when.isoformat(timespec="seconds"),
             "loss": round(loss, 2),
             "cap": cap,
@@ -593,17 +598,29 @@ def _clean_reason(reason: str) -> str:
     return text
 
 
+def _order_digests(opened: IncidentEvent) -> set[tuple[int, str]]:
+    """(key version, digest) of a case's order: under every version there was when it was
+    opened (``order_keys``, since session 19), else under its own version only."""
+    keys = opened.body.get("order_keys")
+    if isinstance(keys, dict) and keys:
+        return {(int(k), str(d)) for k, d in keys.items()}
+    return {(int(opened.body["key_version"]), str(opened.body["order_key"]))}
+
+
 def _another_advance(ws: Workspace, incident_id: str, opened: IncidentEvent) -> str | None:
-    """An advance, other than this case, for the same order (its key digest under the
-    same key version: a digest under another version cannot be compared without the
-    order, which is not kept) or for the same police receipt: one loss is advanced once,
-    unless a person says this is another loss."""
+    """An advance, other than this case, for the same order or for the same police
+    receipt: one loss is advanced once, unless a person says this is another loss.
+
+    The order is compared by its key digests (:func:`_order_digests`): a case opened after
+    a key rotation carries the order's digest under the older versions too, so an advance
+    made before the rotation is found (a review found it; its approval must too). Two cases
+    both opened before session 19 compare under one version only."""
     receipt = _decrypt(ws, str(opened.body["receipt"]), "case")
-    version, key = int(opened.body["key_version"]), opened.body["order_key"]
+    mine = _order_digests(opened)
     for other, c, e in _all_cases(ws):
         if c.decision != "advance" or (other, c.case_id) == (incident_id, opened.body["case_id"]):
             continue
-        same_order = int(e.body["key_version"]) == version and e.body["order_key"] == key
+        same_order = bool(mine & _order_digests(e))
         if same_order or _same_receipt(ws, e, receipt):
             what = "this order" if same_order else "this police receipt"
             return (
@@ -701,9 +718,10 @@ def _case_of(inc: Incident, case_id: str) -> Case:
     for c in cases_of(inc):
         if c.case_id == case_id:
             return c
-    raise NotFoundError(  # the service answers 404
-        f"no case {case_id[:40]!r} in incident {inc.id}"
-    )
+    # the id is quoted only when it has a case id's shape: a phone pasted there (the
+    # service's path, a mistyped CLI argument) must not come back in the error
+    named = repr(case_id) if _CASE_ID.fullmatch(case_id) else "with that id"
+    raise NotFoundError(f"no case {named} in incident {inc.id}")  # the service answers 404
 
 
 def _steps(inc: Incident) -> dict[str, list[CaseStep]]:
