@@ -49,7 +49,12 @@ def test_approving_after_a_key_rotation_still_needs_another_loss(
     order, phone = str(row["order_id"]), str(row["phone"])
 
     first = open_case(
-        ws, inc1, order_id=order, phone=phone, occurred=datetime.now(UTC), loss=3000.0,
+        ws,
+        inc1,
+        order_id=order,
+        phone=phone,
+        occurred=datetime.now(UTC),
+        loss=3000.0,
         police_receipt="ROT-00000001",
     )
     assert (first.decision, first.advance) == ("advance", 3000.0)
@@ -57,7 +62,12 @@ def test_approving_after_a_key_rotation_still_needs_another_loss(
     ws.keys.rotate()
     ws = open_workspace(ws.home)
     second = open_case(
-        ws, inc2, order_id=order, phone=phone, occurred=datetime.now(UTC), loss=3000.0,
+        ws,
+        inc2,
+        order_id=order,
+        phone=phone,
+        occurred=datetime.now(UTC),
+        loss=3000.0,
         police_receipt="ROT-00000002",
     )
     assert second.decision == "review", second.reasons
