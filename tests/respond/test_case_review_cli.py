@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import re
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,9 @@ from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, write_bundle
 from leaktrace.workspace import Workspace
 
+from .conftest import event_count as _count
+from .conftest import ok as _ok
+from .conftest import one_error as _one_error
 from .conftest import release_copies
 
 LEAK_COLS = ["name", "phone", "address", "order_time", "product"]
@@ -65,30 +67,6 @@ def _incident(env: Env) -> str:
 def _fresh(env: Env) -> tuple[str, str]:
     row = env.zto.row(next(_FRESH), named=True)
     return str(row["order_id"]), str(row["phone"])
-
-
-def _ok(r: CompletedProcess[str]) -> CompletedProcess[str]:
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    return r
-
-
-def _one_error(r: CompletedProcess[str]) -> str:
-    """Exit 2, one ``error:`` line on stderr, no traceback; the line."""
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr + r.stdout
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    return lines[0]
-
-
-def _count(env: Env, iid: str) -> int:
-    with sqlite3.connect(env.ws.home / "ledger.db") as con:
-        (n,) = con.execute(
-            "select count(*) from incident_events where incident_id = ?", (iid,)
-        ).fetchone()
-    con.close()
-    return int(n)
 
 
 def _open_argv(iid: str, order: str, phone: str, loss: str = "8000") -> list[str]:

@@ -93,6 +93,7 @@ __all__ = [
     "attribute",
     "attribute_evidence",
     "fisher_bound",
+    "holders_words",
     "score",
     "selection_caveats",
 ]
@@ -486,8 +487,9 @@ _FAMILY_WORDS = {
 }
 
 
-def _holders(held: list[dict[str, Any]]) -> tuple[str, str]:
-    """Up to five recipients with their victim counts, in Chinese and in English."""
+def holders_words(held: list[dict[str, Any]]) -> tuple[str, str]:
+    """Up to five recipients with their victim counts, in Chinese and in English (a
+    caveat's ``also_held_by`` or ``top_holders``; the erasure impact's warnings too)."""
     zh = "、".join(f"「{h['recipient']}」（{h['victims']} 人）" for h in held[:5])
     en = ", ".join(f"{h['recipient']} ({h['victims']})" for h in held[:5])
     if len(held) > 5:
@@ -522,7 +524,7 @@ def _explain_caveats(result: AttributionResult) -> None:
             "above assumes each victim is a random member of its source's audience."
         )
         if held:
-            zh_list, en_list = _holders(held)
+            zh_list, en_list = holders_words(held)
             _say(
                 result,
                 zh_head + f"与「{r}」相符的 {k} 名受害人中，至少 {ALSO_HELD_SHARE:.0%} 的信息也分别"
@@ -536,7 +538,7 @@ def _explain_caveats(result: AttributionResult) -> None:
                 "alias, a formatting mark or a canary hit tells them apart.",
             )
         else:
-            zh_list, en_list = _holders(cav["top_holders"])
+            zh_list, en_list = holders_words(cav["top_holders"])
             zh_top = f"持有最多的是 {zh_list}；" if cav["top_holders"] else ""
             en_top = f" (most: {en_list})" if cav["top_holders"] else ""
             _say(

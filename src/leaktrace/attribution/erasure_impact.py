@@ -76,6 +76,7 @@ from leaktrace.attribution.attribute import (
     DEFAULT_ALPHA,
     AttributionResult,
     attribute_evidence,
+    holders_words,
 )
 from leaktrace.attribution.erasure_requests import (
     ErasureRequest,
@@ -616,9 +617,7 @@ def _held_words(change: _Change, r: str) -> str:
     held = cav["also_held_by"]
     if not held:
         return ""
-    names = ", ".join(f"{h['recipient']} ({h['victims']})" for h in held[:5])
-    more = f" and {len(held) - 5} more" if len(held) > 5 else ""
-    return f", and {names}{more} held at least 90 % of its {cav['consistent']} victims"
+    return f", and {holders_words(held)[1]} held at least 90 % of its {cav['consistent']} victims"
 
 
 def _firm_held_words(change: _Change, r: str, firm: str) -> str:

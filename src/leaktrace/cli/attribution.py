@@ -22,7 +22,6 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
-    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -734,7 +733,7 @@ def attribute_cmd(
         if when is None:
             raise InputError("--since must be a date (YYYY-MM-DD) or ISO 8601 time")
     ws = open_workspace(resolve_home(home))
-    refuse_inside_workspace(ws, "--report", report)
+    ws.refuse_output("--report", report)
     res = attribute(ws, since=when, alpha=alpha)
     if report:
         write_report(res, report)
@@ -833,7 +832,7 @@ def simulate_wave_cmd(
         raise InputError(f"shop file {shop} does not exist (use --shop)")
     df = read_table(shop)
     check_output_path(out, "--out", not_over=[shop])
-    refuse_inside_workspace(ws, "--out", out)
+    ws.refuse_output("--out", out)
     wave = simulate_wave(ws, df, source=source, victims=victims, seed=seed, unrelated=unrelated)
     # owner-only (the wave holds the shop's customers' phones), whole or not at all
     write_text_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in wave))

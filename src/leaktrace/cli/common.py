@@ -35,7 +35,6 @@ __all__ = [
     "handle_errors",
     "out_console",
     "print_json",
-    "refuse_inside_workspace",
     "resolve_home",
 ]
 
@@ -87,12 +86,6 @@ def check_alpha(alpha: float) -> float:
     if not 0 < alpha < 1:
         raise InputError("--alpha must be between 0 and 1")
     return alpha
-
-
-def refuse_inside_workspace(ws: Any, option: str, path: Path | None) -> None:
-    """An output written into the workspace could overwrite ``ledger.db`` or a key:
-    :meth:`leaktrace.workspace.Workspace.refuse_output`."""
-    ws.refuse_output(option, path)
 
 
 def resolve_home(home: Path | None) -> Path:

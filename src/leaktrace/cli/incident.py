@@ -19,7 +19,6 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
-    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -120,7 +119,7 @@ def exposed_cmd(
 
     check_output_path(out, "--out", not_over=[orders])
     ws = open_workspace(resolve_home(home))
-    refuse_inside_workspace(ws, "--out", out)
+    ws.refuse_output("--out", out)
     inc = load_incident(ws, incident_id)
     if inc.status == "closed":  # before the list of people is written, not after
         raise InputError(f"incident {incident_id} is closed")
@@ -289,7 +288,7 @@ def _draft(
 
     check_output_path(out, "--out", not_over=[])
     ws = open_workspace(resolve_home(home))
-    refuse_inside_workspace(ws, "--out", out)
+    ws.refuse_output("--out", out)
     return make(ws, load_incident(ws, incident_id))
 
 

@@ -18,7 +18,6 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
-    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -87,7 +86,7 @@ def exposed_cmd(
             raise InputError("--since must be an ISO 8601 date/time")
     ws = open_workspace(resolve_home(home))
     for option, path in (("--out", out), ("--notice", notice)):
-        refuse_inside_workspace(ws, option, path)
+        ws.refuse_output(option, path)
     for r in to or []:
         ws.config.recipient(r)  # an unknown name is an error naming the known ones
     ex = exposed(ws, orders, recipients=to, release_ids=release_ids, since=when, encoding=encoding)

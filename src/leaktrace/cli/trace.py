@@ -22,7 +22,6 @@ from leaktrace.cli.common import (
     handle_errors,
     out_console,
     print_json,
-    refuse_inside_workspace,
     resolve_home,
 )
 from leaktrace.errors import InputError
@@ -68,8 +67,8 @@ def trace_cmd(
     if bundle:
         check_output_path(bundle, "--bundle", not_over=[leaked, *([report] if report else [])])
     ws = open_workspace(resolve_home(home))
-    refuse_inside_workspace(ws, "--report", report)
-    refuse_inside_workspace(ws, "--bundle", bundle)
+    ws.refuse_output("--report", report)
+    ws.refuse_output("--bundle", bundle)
     if bundle:
         # the bundle is signed: a protected signing key without its passphrase fails now,
         # not after the trace, with the report already written
