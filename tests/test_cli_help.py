@@ -35,10 +35,15 @@ def test_later_paragraphs_are_wrapped_by_the_terminal_not_the_source() -> None:
 
 def test_arguments_read_in_capitals_and_flags_take_no_value() -> None:
     text = _help("trace", columns=120)
-    assert "LEAKED" in text and "{leaked}" not in text
+    assert "LEAKED" in text and "{leaked}" not in text.lower()
+    assert "[OPTIONS] LEAKED" in text  # Typer's usage line braced a required argument
     (json_row,) = [ln for ln in text.splitlines() if "--json" in ln]
     assert "<bool>" not in json_row
     assert "<path>" in next(ln for ln in text.splitlines() if "--report" in ln)
+    for args in (("trace",), ()):  # --help itself, on a command and on the group
+        shown = _help(*args, columns=120)
+        (help_row,) = [ln for ln in shown.splitlines() if "--help" in ln]
+        assert "<bool>" not in help_row, help_row
 
 
 def test_unwrap_keeps_lists_and_blocks() -> None:

@@ -2,10 +2,12 @@
 
 Typer's rich help keeps every line break of a docstring's later paragraphs, so text
 written at the source's 100 columns came out in an 80-column terminal as lines broken
-mid-sentence ("…that its last" / "records were removed…"). It also shows an argument as
-``{leaked}`` in the usage line and gives every flag a ``<bool>`` value it does not take.
-:func:`polish` rewrites the built command tree once, before it runs: paragraphs become one
-line each for the terminal to wrap, arguments read ``LEAKED``, flags show no value.
+mid-sentence ("…that its last" / "records were removed…"). It also shows a required
+argument as ``{leaked}`` in the usage line (where a Unix user reads braces as a choice) and
+gives every flag, ``--help`` included, a ``<bool>`` value it does not take. :func:`polish`
+rewrites the built command tree once, before it runs: paragraphs become one line each for
+the terminal to wrap, arguments read ``LEAKED`` (``[LEAKED]`` when optional), flags show no
+value.
 """
 
 from __future__ import annotations
@@ -39,8 +41,26 @@ def polish(command: Any) -> None:
         if param.metavar is not None:
             continue
         if getattr(param, "param_type_name", "") == "argument":
-            param.metavar = str(param.name).upper()
+            param.metavar = name = str(param.name).upper()
+            usage = name if param.required else f"[{name}]"
+            param._usage_display_name = lambda usage=usage: usage  # Typer's usage line
         elif getattr(param, "is_flag", False) and not getattr(param, "count", False):
             param.metavar = ""  # a flag takes no value: show none
+    if hasattr(command, "get_help_option"):
+        _help_flag_takes_no_value(command)
     for sub in getattr(command, "commands", {}).values():
         polish(sub)
+
+
+def _help_flag_takes_no_value(command: Any) -> None:
+    """Click makes ``--help`` when the help is asked for, not in ``params``, so its
+    ``<bool>`` is taken off as it is made."""
+    make = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
