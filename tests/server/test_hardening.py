@@ -119,6 +119,30 @@ def test_the_access_log_leaves_query_strings_out(
     assert not any("13912345678" in line for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("path", "secret"),
+    [
+        ("/api/v1/incidents/13912345678", "13912345678"),  # a phone pasted as an id
+        ("/api/v1/incidents/139-1234-5678/cases", "1234-5678"),
+        ("/api/v1/incidents/110101199003077777", "110101199003077777"),  # an ID number
+        ("/api/v1/incidents/11010119900307777X", "1101011990"),
+        ("/api/v1/incidents/tel13912345678", "13912345678"),
+        ("/api/v1/incidents/%E7%8E%8B%E5%B0%8F%E6%98%8E", "%E7%8E%8B"),  # 王小明
+    ],
+)
+def test_the_access_log_leaves_personal_data_in_a_path_out(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture, path: str, secret: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="leaktrace.access"):
+        client.get(path)
+        client.get("/api/v1/releases/rel-20261130T085835-63581e04")
+    lines = [r.getMessage() for r in caplog.records if r.name == "leaktrace.access"]
+    assert len(lines) == 2, lines
+    assert secret not in lines[0] and "/api/v1/incidents/" in lines[0], lines
+    # an id of ours is logged as it was asked for
+    assert "rel-20261130T085835-63581e04" in lines[1], lines
+
+
 def test_there_is_no_cdn_docs_page_but_the_description_is_served(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404

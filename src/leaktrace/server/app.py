@@ -507,13 +507,33 @@ def _same_origin(request: Request) -> bool:
     return True
 
 
+# digits split by "-", "." or an encoded space (138-0013-8000) that are a word of their
+# own: not the 085835-63581 inside rel-20261130T085835-63581e04
+_SPLIT_DIGITS = re.compile(r"(?<![0-9A-Za-z])[0-9](?:(?:-|\.|%20)?[0-9])*[Xx]?(?![0-9A-Za-z])")
+_LONG_DIGITS = re.compile(r"[0-9]{11,}[Xx]?")  # anywhere: no id of ours has such a run
+# percent-encoded bytes of non-ASCII text (a name typed where an id belongs)
+_ENCODED_TEXT = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+_PERSONAL_DIGITS = 11  # a mobile number; ID, card and landline-with-area numbers are longer
+
+
 def _logged_path(scope: Scope) -> str:
     """The request path as the client sent it (percent-encoded), never decoded: a decoded
-    ``%0A`` would end the line and let a client write a forged second line into the log."""
+    ``%0A`` would end the line and let a client write a forged second line into the log.
+
+    Personal data stays out of the log even where a caller put it in the path (a phone
+    pasted where an incident or case id belongs): a run of 11 or more digits becomes
+    ``***`` and non-ASCII text ``…``. No id of ours holds either (release ids have runs of
+    8 and 6 digits), so a line still says which route was asked for."""
     raw = scope.get("raw_path")
     if isinstance(raw, bytes) and raw:
-        return raw.split(b"?", 1)[0].decode("ascii", "backslashreplace")
-    return quote(str(scope.get("path", "")), safe="/")
+        path = raw.split(b"?", 1)[0].decode("ascii", "backslashreplace")
+    else:
+        path = quote(str(scope.get("path", "")), safe="/")
+    path = _LONG_DIGITS.sub("***", _ENCODED_TEXT.sub("…", path))
+    return _SPLIT_DIGITS.sub(
+        lambda m: "***" if sum(c.isdigit() for c in m.group()) >= _PERSONAL_DIGITS else m.group(),
+        path,
+    )
 
 
 class _AccessLog:
