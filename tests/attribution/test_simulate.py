@@ -76,3 +76,19 @@ def test_a_wave_from_a_recipient_under_a_broken_policy_names_it(
             simulate_wave(ws, attr_shop, source="zto", victims=5, seed=1)
     finally:
         fields["name"] = saved
+
+
+def test_campaign_lines_date_in_platform_time_wherever_they_are_printed() -> None:
+    """``make demo`` printed the campaigns' dates in UTC while ``leaktrace attribute``
+    printed them in platform time: a report made at 07:30 in Beijing was dated the day
+    before in the demo. The lines now convert the stored UTC instants themselves."""
+    from leaktrace.attribution.campaigns import campaign_lines
+
+    camp = {
+        "id": 1, "reports": [1, 2], "start": "2026-11-20T23:30:00+00:00",
+        "end": "2026-11-21T23:10:00+00:00", "callers": ["021-1"], "stages": ["pretext"],
+        "attributed": "zto", "flagged_at": "2026-11-21T23:40:00+00:00",
+    }  # fmt: skip
+    (line,) = campaign_lines([camp])
+    assert "2 reports 2026-11-21…2026-11-22" in line, line
+    assert "(flagged 2026-11-22 07:40:00+08:00)" in line, line

@@ -200,17 +200,24 @@ def caveat_words(caveat: dict[str, Any] | None) -> str:
 def campaign_lines(campaigns: list[dict[str, Any]]) -> list[str]:
     """One line per campaign worth a look (attributed, or more than one report), then how
     many lone unattributed reports were left out: without that line the campaign numbers
-    shown skip (1, 2, 4) and look like a lost campaign."""
+    shown skip (1, 2, 4) and look like a lost campaign.
+
+    Dates and the flag time are in platform time (UTC+8), as every time a person reads:
+    the stored instants are UTC, so a report made before 08:00 platform time was dated the
+    day before (``attribute --json`` keeps them as stored)."""
+    from leaktrace.respond.times import shown_time
+
     lines, hidden = [], 0
     for camp in campaigns:
         if not (camp["attributed"] or len(camp["reports"]) > 1):
             hidden += 1
             continue
+        start, end = (shown_time(camp[k]) if camp[k] else "" for k in ("start", "end"))
         lines.append(
             f"campaign {camp['id']}: {len(camp['reports'])} reports "
-            f"{camp['start'][:10]}…{camp['end'][:10]}, callers {', '.join(camp['callers'])}, "
+            f"{start[:10]}…{end[:10]}, callers {', '.join(camp['callers'])}, "
             f"stages {', '.join(camp['stages'])} → {camp['attributed'] or 'not attributed'}"
-            + (f" (flagged {camp['flagged_at']})" if camp["flagged_at"] else "")
+            + (f" (flagged {shown_time(camp['flagged_at'])})" if camp["flagged_at"] else "")
             + caveat_words(camp.get("caveat"))
         )
     if hidden:

@@ -786,24 +786,10 @@ def attribute_cmd(
         err_console.print(
             f"  report {f['report']} ({f['source']}): {f['status']} — {f['reason']}", markup=False
         )
-    for line in campaign_lines(_shown_campaigns(res.campaigns)):
+    for line in campaign_lines(res.campaigns):
         out_console.print(line, markup=False)
     if report:
         err_console.print(f"report written to {report}")
-
-
-def _shown_campaigns(campaigns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The campaigns as the text output dates them: first and last report and when the
-    campaign was flagged in platform time (UTC+8), as every time a person reads. The
-    stored instants are UTC, so a report made before 08:00 platform time was dated the
-    day before; ``--json`` keeps them as stored."""
-    from leaktrace.respond.times import shown_time
-
-    times = ("start", "end", "flagged_at")
-    return [
-        {**c, **{k: shown_time(c[k]) for k in times if isinstance(c.get(k), str) and c[k]}}
-        for c in campaigns
-    ]
 
 
 @simulate_app.command("wave")
