@@ -181,6 +181,7 @@ def test_a_typo_case_is_withdrawn_and_the_owner_then_gets_the_advance(env: Env, 
     assert case_summary(inc) == {
         "cases": 1,
         "by_decision": {"advance": 1, "review": 0, "declined": 0},
+        "reopened": 0,
         "advance_decided": 5000.0,
         "paid": 5000.0,
         "recovered": 0.0,
@@ -256,10 +257,14 @@ def test_a_rejected_review_pays_nothing_and_frees_the_order(env: Env, iid: str) 
     # a refused caller must not lock the owner out: the owner's case is decided afresh
     owner = _open(env, iid, order, phone, loss=2000.0)
     assert (owner.decision, owner.advance) == ("advance", 2000.0)
-    summary = case_summary(load_incident(env.ws, iid))
+    inc = load_incident(env.ws, iid)
+    summary = case_summary(inc)
     assert summary["cases"] == 2  # a rejection is a decision on a claim: it is counted
     assert summary["by_decision"] == {"advance": 1, "review": 0, "declined": 1}
-    assert summary["loss_reported"] == 4000.0
+    # but the order's loss is reported once: it was counted for both claims before
+    assert (summary["loss_reported"], summary["reopened"]) == (2000.0, 1)
+    text = regulator_report(env.ws, inc).text
+    assert "其中 1 起驳回后同一订单重新受理，损失只计一次），报告损失 2,000.00 元" in text
 
 
 # --- withdrawal ----------------------------------------------------------------------------
@@ -581,6 +586,7 @@ def test_the_regulator_report_counts_the_outcomes(env: Env, iid: str) -> None:
     assert case_summary(inc) == {
         "cases": 5,
         "by_decision": {"advance": 2, "review": 1, "declined": 2},
+        "reopened": 0,
         "advance_decided": 800.0 + 5000.0,
         "paid": 5000.0,
         "recovered": 0.0,

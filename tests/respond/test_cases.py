@@ -693,6 +693,7 @@ def test_the_summary_adds_up(env: Env, iid: str) -> None:
     assert case_summary(inc) == {
         "cases": 5,
         "by_decision": {"advance": 3, "review": 1, "declined": 1},
+        "reopened": 0,
         "advance_decided": 800.0 + 5000.0 + 1000.0,
         "paid": 800.0 + 3500.0,
         "recovered": 600.5,

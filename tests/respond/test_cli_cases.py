@@ -146,6 +146,7 @@ def test_open_pay_recover_and_list(env: Env) -> None:
     assert listed["summary"] == {
         "cases": 1,
         "by_decision": {"advance": 1, "review": 0, "declined": 0},
+        "reopened": 0,
         "advance_decided": 5000.0,
         "paid": 5000.0,
         "recovered": 1500.0,

@@ -833,8 +833,21 @@ def case_summary(inc: Incident) -> dict[str, Any]:
     """Counts and sums for the regulator report and ``case list``, by each case's
     outcome: an approved review counts as an advance, a rejected one as declined (不予垫付),
     one awaiting its review as review. A withdrawn case was opened by mistake and is not
-    counted (its order's loss would be reported twice once the case is opened again)."""
+    counted (its order's loss would be reported twice once the case is opened again).
+
+    A rejected case frees its order, so the same loss can be claimed again (the owner
+    calls after a caller who was not): the rejection still counts as a decided claim, but
+    its loss is left out of ``loss_reported`` once a later case holds the same order, and
+    ``reopened`` says how many such rejections there are. Orders are compared by their
+    keyed digests, under every key version a case carries."""
     cases = [c for c in cases_of(inc) if c.decision != "withdrawn"]
+    opened = {e.body["case_id"]: _order_digests(e) for e in _openings(inc)}
+    reopened = {
+        c.case_id
+        for i, c in enumerate(cases)
+        if c.decision == "rejected"
+        and any(opened[c.case_id] & opened[later.case_id] for later in cases[i + 1 :])
+    }
     return {
         "cases": len(cases),
         "by_decision": {
@@ -842,8 +855,9 @@ def case_summary(inc: Incident) -> dict[str, Any]:
             "review": sum(c.decision == "review" for c in cases),
             "declined": sum(c.decision in ("declined", "rejected") for c in cases),
         },
+        "reopened": len(reopened),
         "advance_decided": round(sum(c.advance for c in cases), 2),
         "paid": round(sum(c.paid for c in cases), 2),
         "recovered": round(sum(c.recovered for c in cases), 2),
-        "loss_reported": round(sum(c.loss for c in cases), 2),
+        "loss_reported": round(sum(c.loss for c in cases if c.case_id not in reopened), 2),
     }

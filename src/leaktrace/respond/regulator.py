@@ -166,8 +166,13 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
         d = c["by_decision"]
         lines.append(
             f"- 受害用户先行垫付：受理 {c['cases']:,} 起（垫付 {d['advance']:,} 起、"
-            f"人工复核 {d['review']:,} 起、不予垫付 {d['declined']:,} 起），"
-            f"报告损失 {c['loss_reported']:,.2f} 元，决定垫付 {c['advance_decided']:,.2f} 元，"
+            f"人工复核 {d['review']:,} 起、不予垫付 {d['declined']:,} 起"
+            + (
+                f"，其中 {c['reopened']:,} 起驳回后同一订单重新受理，损失只计一次"
+                if c["reopened"]
+                else ""
+            )
+            + f"），报告损失 {c['loss_reported']:,.2f} 元，决定垫付 {c['advance_decided']:,.2f} 元，"
             f"已支付 {c['paid']:,.2f} 元，已追回 {c['recovered']:,.2f} 元；"
             "核实依据为平台已有的订单与账户信息，未收集手持身份证照片"
         )
