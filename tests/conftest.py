@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,13 +26,18 @@ def shop_parquet(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -
     return p
 
 
-def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m leaktrace ARGS --home HOME`` as a user runs it (a fresh process)."""
+def run_cli(
+    *args: str, home: Path, user: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m leaktrace ARGS --home HOME`` as a user runs it (a fresh process);
+    ``user``: the shell's user, whom the command records as who acted."""
+    env = None if user is None else {**os.environ, "USER": user, "LOGNAME": user}
     return subprocess.run(
         [sys.executable, "-m", "leaktrace", *args, "--home", str(home)],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 

@@ -146,11 +146,11 @@ def test_approve_makes_the_case_payable_up_to_the_cap(env: Env) -> None:
     home, iid = env.ws.home, _incident(env)
     order, _ = _fresh(env)
     cid = _case_id(_ok(run_cli(*_open_argv(iid, order, TYPO), home=home)), "review")
-    r = _ok(
-        run_cli(
-            "case", "approve", iid, cid, "--reason", "回拨账户手机核实为本人", "--json", home=home
-        )
-    )
+    argv = ("case", "approve", iid, cid, "--reason", "回拨账户手机核实为本人", "--json")
+    # four eyes: the shell user who opened it may not approve it; another one may
+    line = _one_error(run_cli(*argv, home=home))
+    assert "another person approves it" in line
+    r = _ok(run_cli(*argv, home=home, user="lead"))
     got = json.loads(r.stdout)
     assert (got["incident"], got["case_id"], got["decision"], got["advance"]) == (
         iid,
@@ -158,7 +158,7 @@ def test_approve_makes_the_case_payable_up_to_the_cap(env: Env) -> None:
         "advance",
         5000.0,
     )
-    assert (got["action"], got["event"]) == ("approved", 4) and got["by"].startswith("cli:")
+    assert (got["action"], got["event"]) == ("approved", 4) and got["by"] == "cli:lead"
     assert "先行垫付" in got["message_zh"] and "回拨" not in r.stdout  # the reason is not echoed
     _ok(run_cli("case", "paid", iid, cid, "--amount", "5000", home=home))
     line = _one_error(run_cli("case", "paid", iid, cid, "--amount", "0.01", home=home))
@@ -167,7 +167,7 @@ def test_approve_makes_the_case_payable_up_to_the_cap(env: Env) -> None:
     # as people read it
     order, _ = _fresh(env)
     cid = _case_id(_ok(run_cli(*_open_argv(iid, order, TYPO, "300"), home=home)), "review")
-    r = _ok(run_cli("case", "approve", iid, cid, "--reason", "核实为本人", home=home))
+    r = _ok(run_cli("case", "approve", iid, cid, "--reason", "核实为本人", home=home, user="lead"))
     first = r.stdout.splitlines()[0]
     assert re.fullmatch(
         rf"{cid}: advance, advance 300\.00 yuan \(approved on review, event \d+\)", first
@@ -195,11 +195,11 @@ def test_a_second_advance_for_one_loss_is_approved_only_as_another_loss(env: Env
     first = _case_id(_ok(run_cli(*_open_argv(first_incident, order, phone), home=home)), "advance")
     cid = _case_id(_ok(run_cli(*_open_argv(second_incident, order, phone), home=home)), "review")
     line = _one_error(
-        run_cli("case", "approve", second_incident, cid, "--reason", "核实", home=home)
+        run_cli("case", "approve", second_incident, cid, "--reason", "核实", home=home, user="lead")
     )
     assert "already has an advance" in line and first in line and "--another-loss" in line
     args = ("case", "approve", second_incident, cid, "--reason", "二次被骗，已核实")
-    r = _ok(run_cli(*args, "--another-loss", "--json", home=home))
+    r = _ok(run_cli(*args, "--another-loss", "--json", home=home, user="lead"))
     assert json.loads(r.stdout)["decision"] == "advance"
 
 

@@ -211,6 +211,19 @@ def test_an_analyst_approves_a_review_case(api: httpx.Client, desk: Desk) -> Non
     assert rejected.status_code == 400 and "already approved" in _error(rejected)
 
 
+def test_an_analyst_does_not_approve_a_case_they_opened(api: httpx.Client, desk: Desk) -> None:
+    """Four eyes: whoever took a claim does not also decide that money is paid. An analyst
+    may open cases and approve others' cases, so without the check one token did both."""
+    case = _review(api, desk, desk.analyst)
+    n = _events(desk)
+    r = _step(api, desk, desk.analyst, case["case_id"], "approve", reason="核实为本人")
+    assert r.status_code == 400 and "another person approves it" in _error(r)
+    assert _events(desk) == n  # nothing recorded
+    # a rejection pays nothing: the opener may make it
+    r = _step(api, desk, desk.analyst, case["case_id"], "reject", reason="来电人无法说明订单")
+    assert r.status_code == 200, r.text
+
+
 def test_an_analyst_rejects_and_the_owner_may_open_the_order_again(
     api: httpx.Client, desk: Desk
 ) -> None:

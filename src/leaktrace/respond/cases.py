@@ -654,6 +654,13 @@ def _record_step(
         opened = next(e for e in _openings(now) if e.body["case_id"] == case_id)
         advance = 0.0
         if action == "approved":
+            if by and opened.body.get("by") == by:
+                # four eyes: the person who took a claim does not also decide that it is
+                # paid (a rejection pays nothing and may be theirs)
+                raise InputError(
+                    f"{case_id} was opened by {by}: another person approves it (whoever "
+                    "took the claim does not also decide that money is paid)"
+                )
             if not another_loss and (earlier := _another_advance(ws, incident_id, opened)):
                 raise InputError(earlier)
             # the rule an automatic advance follows: the loss up to the case's cap
@@ -695,7 +702,9 @@ def review_case(
     another case, the owner's). ``reason``: why (stored encrypted; no phone or ID
     number). ``actor``: who decided. An approval is refused while another advance exists
     for the same order or police receipt, unless ``another_loss``: the reviewer checked
-    that this is a second loss, not the same one paid twice."""
+    that this is a second loss, not the same one paid twice; and it is refused when
+    ``actor`` is the one who opened the case (four eyes: a token's name on the service,
+    the shell's user on the command line)."""
     if outcome not in ("approved", "rejected"):
         raise InputError(
             f"the outcome of a review is 'approved' or 'rejected', not {outcome[:20]!r}"
