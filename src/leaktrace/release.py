@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leaktrace import rewrite
 from leaktrace.callable_module import make_callable
-from leaktrace.canary import canary_rng, generate_canaries
+from leaktrace.canary import canary_rng, generate_canaries, times_in_place
 from leaktrace.channels import channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
@@ -596,8 +596,15 @@ class _BatchKernel:
                 )
             )
         )
-        slots = rng.integers(0, n + 1, size=k)
-        order = np.concatenate([np.arange(n) * 2 + 1, np.sort(slots) * 2]).argsort(kind="stable")
+        slots = np.sort(rng.integers(0, n + 1, size=k))
+        order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
+        if "order_time" in can.columns and "order_time" in batch.columns:
+            # canary j goes to slots[j]: in a time-sorted copy its time must fit there
+            can = can.with_columns(
+                times_in_place(
+                    rng, batch.get_column("order_time"), slots, can.get_column("order_time")
+                )
+            )
         # one contiguous frame first: gathering across the two chunks of a plain concat
         # cost three times the CPU (Polars maps every index to its chunk)
         batch = pl.concat([batch, can.cast(batch.schema)], rechunk=True).select(
