@@ -157,3 +157,12 @@ def test_zone_aware_order_times_are_released_in_platform_time(
         )
         minutes.append(rows.sort("phone", "order_time").get_column("order_time").to_list())
     assert len(minutes[0]) > 100 and minutes[0] == minutes[1]
+
+
+def test_the_output_format_is_case_insensitive_as_the_suffix_is(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """``out="x.CSV"`` worked and ``format="CSV"`` was refused as an unknown format."""
+    out = tmp_path / "k.csv"
+    release(shop.head(200), recipient="zto", workspace=workspace, out=out, format="CSV")
+    assert out.read_text(encoding="utf-8").startswith(("order_id", "\ufeff"))

@@ -863,7 +863,8 @@ def _release_once(
     plan = make_plan(ws, recipient)
     policy = plan.policy
     out_path = Path(out) if out is not None else None
-    fmt = format or (out_path.suffix.lstrip(".").lower() if out_path else "parquet")
+    # "CSV" as a format is the same as ".CSV" as a suffix: both case-insensitive
+    fmt = (format or (out_path.suffix.lstrip(".") if out_path else "parquet")).lower()
     if out_path is not None:
         ws.refuse_output("--out", out_path)  # first: whatever else is wrong with it
         if out_path.is_dir():
