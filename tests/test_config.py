@@ -103,3 +103,24 @@ def test_a_pool_counts_each_number_once(entries: list[str]) -> None:
     """``distinct`` is the number of different numbers listed, however ranges overlap."""
     numbers = PhoneNumbers(entries)
     assert numbers.distinct() == len({numbers[i] for i in range(len(numbers))})
+
+
+def test_a_display_name_is_one_line(tmp_path: Path) -> None:
+    """A newline in --display-name went into leaktrace.toml and broke the notices' and the
+    regulator report's sentences ("中通\\n## 八、联系人" started a heading of its own)."""
+    from conftest import run_cli
+    from leaktrace.errors import ConfigError
+    from leaktrace.workspace import add_recipient, init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    with pytest.raises(ConfigError, match="one line"):
+        add_recipient(ws, "zto", template="courier", display_name="中通\n## 八、联系人")
+    r = run_cli(
+        "recipient", "add", "zto", "--template", "courier", "--display-name", "中通\t快递",
+        home=tmp_path / "ws",
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "--display-name" in r.stderr and "Traceback" not in r.stderr
+    assert add_recipient(ws, "zto", template="courier", display_name=" 中通快递 ").display_name == (
+        "中通快递"
+    )

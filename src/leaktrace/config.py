@@ -101,12 +101,29 @@ class Policy(_Strict):
         return out
 
 
+MAX_DISPLAY_NAME = 100
+
+
 class Recipient(_Strict):
     display_name: str = ""
     kind: RecipientKind = "other"
     policy: str
     where: str | None = None
     active: bool = True
+
+    @field_validator("display_name")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        """The display name is written into notices, the regulator report and tables: a
+        line break in it broke a draft's sentence in two and started a heading of its own
+        ("中通\n## 八、联系人"). One line of printable text, at most 100 characters."""
+        if any(not ch.isprintable() for ch in v):
+            raise ValueError("a display name must be one line of printable text")
+        if len(v) > MAX_DISPLAY_NAME:
+            raise ValueError(
+                f"a display name may have at most {MAX_DISPLAY_NAME} characters ({len(v)} given)"
+            )
+        return v.strip()
 
 
 class CanaryPool(_Strict):

@@ -20,6 +20,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from leaktrace.config import (
     CanaryPool,
     OfficialContacts,
@@ -344,7 +346,11 @@ def add_recipient(
         else "other"
     )
     where = where.strip() or None if where is not None else None  # blank: every row
-    r = Recipient(display_name=display_name or name, kind=kind, policy=template, where=where)
+    try:
+        r = Recipient(display_name=display_name or name, kind=kind, policy=template, where=where)
+    except ValidationError as exc:
+        msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"--display-name: {msg}") from None
     if where:
         from leaktrace.release import check_where
 

@@ -195,6 +195,9 @@ def test_a_complete_record_fills_every_item(env: Env, full: Incident) -> None:
     # the accused is the courier whose copy the leak was cut from, and nobody else
     m = re.search(r"认定来源为 (.*?)（经", s["三"])
     assert m is not None and ACCUSED in m.group(1) and "中通快递" in m.group(1)
+    # the event does not say which families spoke: the method is named, not a watermark
+    # (a canary-only accusation was written up as "经数字水印比对")
+    assert "经溯源标记比对（数字水印、订单号别名、伪行）" in s["三"]
     for innocent in ("yto", "圆通", "cs-firm", "外包客服"):
         assert innocent not in text
     assert hashlib.sha256(env.bundle.read_bytes()).hexdigest() in s["三"]

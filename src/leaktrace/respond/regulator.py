@@ -134,7 +134,10 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
             lines.append(
                 f"- 溯源结论（{_local(e.at)} 记录）：泄露样本 {b['rows_read']:,} 行"
                 f"{'（仅读取文件开头部分）' if b['truncated'] else ''}，"
-                f"经数字水印比对，认定来源为 {who}（经多重比较校正的 p 值：{ps}；"
+                # the bundle's families (marks, aliases, canaries) are not in the event:
+                # name the method, not one family (a canary-only leak has no watermark)
+                f"经溯源标记比对（数字水印、订单号别名、伪行），认定来源为 {who}"
+                f"（经多重比较校正的 p 值：{ps}；"
                 f"判定阈值 α = {b['alpha']:g}，即误指控任一无辜接收方的概率上限）"
             )
         else:
