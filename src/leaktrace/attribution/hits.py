@@ -301,7 +301,11 @@ def hit_row(
         raise InputError("--at must be an ISO 8601 date/time")
     if in_the_future(when):
         # a mistyped year would be evidence attribute counts, at a time nobody called
-        raise InputError(f"--at {when.isoformat()} is in the future")
+        # shown as the user reads times (UTC+8), not the UTC instant: 2027-01-01T00:00
+        # came back as "2026-12-31T16:00:00+00:00", a date the user never typed
+        from leaktrace.respond.times import shown_time
+
+        raise InputError(f"--at {shown_time(when)} is in the future")
     if not contact.strip():
         raise InputError("--contact must not be empty")
     if resolved is None:
