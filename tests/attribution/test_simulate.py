@@ -5,6 +5,7 @@ release they follow, and 20 days after the leak when the leak is old enough."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 
@@ -92,3 +93,19 @@ def test_campaign_lines_date_in_platform_time_wherever_they_are_printed() -> Non
     (line,) = campaign_lines([camp])
     assert "2 reports 2026-11-21…2026-11-22" in line, line
     assert "(flagged 2026-11-22 07:40:00+08:00)" in line, line
+
+
+def test_a_wave_comes_from_the_newest_release_made_from_the_shop_given(
+    tmp_path: Path, attr_shop: pl.DataFrame
+) -> None:
+    """``simulate wave --shop orders.parquet`` said "no shop order was released to 'zto'"
+    once zto had a newer release made from another table: only the newest was looked at."""
+    from conftest import make_workspace
+    from leaktrace.release import release
+    from leaktrace.synth import generate_orders
+
+    ws = make_workspace(tmp_path / "ws")
+    release(attr_shop, recipient="zto", workspace=ws)
+    release(generate_orders(2000, seed=99), recipient="zto", workspace=ws)  # another month
+    wave = simulate_wave(ws, attr_shop, source="zto", victims=10, seed=1, unrelated=0.0)
+    assert len(wave) >= 10

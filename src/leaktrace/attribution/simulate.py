@@ -106,17 +106,23 @@ def simulate_wave(
             # unknown recipient, naming the known ones; only a known one "has no release"
             ws.config.recipient(source)
             raise InputError(f"recipient {source!r} has no release in the ledger")
-        e = ents[-1]
+        # the newest of its releases made from this shop table: a newer one made from
+        # another table (another month's export) holds none of these orders
+        for e in reversed(ents):
+            anchors = anchors_of(
+                shop.get_column("order_id"), ws.keys.derive("anchor", e.key_version)
+            )
+            held = view.rows.filter(pl.col("release_id") == e.release_id).get_column("anchor")
+            pool = shop.filter(pl.Series(anchors).is_in(held.cast(pl.UInt64).implode()))
+            if pool.height:
+                break
+        else:
+            raise InputError(
+                f"no shop order was released to {source!r} (in any of its {len(ents)} "
+                "releases): is --shop the table its copies were made from?"
+            )
         fields = set(e.fields)
         base = view.created[e.release_id]
-        anchors = anchors_of(shop.get_column("order_id"), ws.keys.derive("anchor", e.key_version))
-        held = set(
-            view.rows.filter(pl.col("release_id") == e.release_id).get_column("anchor").to_list()
-        )
-        mask = np.array([int(a) in held for a in anchors.tolist()])
-        pool = shop.filter(pl.Series(mask))
-        if pool.height == 0:
-            raise InputError(f"no shop order was released to {source!r}")
         pick = rng.choice(pool.height, size=min(victims, pool.height), replace=False)
         rows = pool[pick.tolist()]
         copy = _copy_of(ws, rows, source, e.key_version)
