@@ -437,6 +437,27 @@ def test_cli_release_and_trace_with_encoding(
     assert json.loads(t.stdout)["accused"][0]["recipient"] == "zto"
 
 
+def test_a_release_refuses_a_file_its_encoding_reads_as_mojibake(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """``--encoding latin1`` decodes any byte: a GBK file named so was released as garbled
+    names and products, with blank addresses, and recorded in the ledger as sent."""
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(shop.head(300).write_csv().encode("gb18030"))
+    out = tmp_path / "out.csv"
+    before = len(Ledger(workspace).entries())
+    r = run_cli(
+        "release", str(gbk), "--to", "zto", "--out", str(out), "--encoding", "latin1",
+        home=workspace.home,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    [line] = r.stderr.strip().splitlines()
+    assert (
+        "looks garbled" in line and "--encoding gb18030" in line and "nothing was released" in line
+    )
+    assert not out.exists() and len(Ledger(workspace).entries()) == before
+
+
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
 def test_writeback_starts_after_every_batch_and_is_only_advice(
     workspace: Workspace, shop: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -879,6 +879,8 @@ def _release_once(
             and out_path.samefile(data)
         ):
             raise InputError(f"--out {out_path} is the input file; write the copy elsewhere")
+    if encoding is not None and isinstance(data, (str, Path)):
+        _refuse_garbled(Path(data), encoding)
     ledger = Ledger(ws)
     batches, input_sha, source, times = _frames_from(
         data, policy.columns or None, plan.input_roles(), encoding
@@ -1000,6 +1002,21 @@ def _release_once(
         unreadable_times=times.count,
         first_unreadable_time_row=times.first_row,
     )
+
+
+def _refuse_garbled(path: Path, encoding: str) -> None:
+    """Refuse a file that ``--encoding`` reads as mojibake while the detected encoding
+    reads it as Chinese (:func:`leaktrace.trace.encoding_hint.encoding_hint`).
+
+    Why: latin1 decodes any byte, so a GBK file named latin1 was released as garbled
+    names, products and addresses (the address masking found no district and blanked
+    them), and the useless copy was recorded in the signed ledger as sent. A trace only
+    hints, since its figures stay right; a release must not go out."""
+    from leaktrace.trace.encoding_hint import encoding_hint
+
+    hint = encoding_hint(path, encoding, identified=None)
+    if hint is not None:
+        raise InputError(f"{hint}; nothing was released")
 
 
 def _check_format(fmt: str) -> Literal["csv", "parquet", "jsonl", "xlsx"]:
