@@ -79,6 +79,27 @@ def test_alias_resolves_back(workspace: Workspace, shop: pl.DataFrame, tmp_path:
         resolve_alias(workspace, "1" * 18, "zto")
 
 
+def test_the_analysts_resolve_says_when_an_alias_is_a_canarys(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A canary's alias resolved to an order number that exists nowhere in the shop's
+    table, with no sign of it: the analyst's command now says so (the partners' service
+    does not: they must not learn which rows are canaries)."""
+    release(shop, recipient="zto", workspace=workspace, out=tmp_path / "zto.parquet")
+    out = pl.read_parquet(tmp_path / "zto.parquet")
+    pool = set(workspace.config.canary_pool.phone_numbers())
+    canary = out.filter(pl.col("phone").is_in(list(pool))).get_column("order_id")[0]
+    real = out.filter(~pl.col("phone").is_in(list(pool))).get_column("order_id")[0]
+    r = run_cli("resolve", str(canary), "--from", "zto", "--json", home=workspace.home)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["canary_of"].startswith("rel-")
+    r = run_cli("resolve", str(canary), "--from", "zto", home=workspace.home)
+    assert "is a canary row" in r.stderr and r.stdout.strip().isdigit()
+    r = run_cli("resolve", str(real), "--from", "zto", "--json", home=workspace.home)
+    assert json.loads(r.stdout)["canary_of"] is None
+    assert json.loads(r.stdout)["order_id"] in set(shop.get_column("order_id").cast(pl.Utf8))
+
+
 def test_pandas_input(workspace: Workspace, shop: pl.DataFrame) -> None:
     res = release(shop.head(500).to_pandas(), recipient="sms", workspace=workspace)
     assert res.frame is not None and res.frame.height == res.rows

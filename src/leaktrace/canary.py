@@ -44,6 +44,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,9 @@ from leaktrace.pii.idcard import id_checksum_ok
 from leaktrace.synth._data import load_json
 from leaktrace.synth.geo import Geo, geo
 from leaktrace.synth.people import sample_genders, sample_id_numbers, sample_names
+
+if TYPE_CHECKING:
+    from leaktrace.workspace import Workspace
 
 __all__ = [
     "RANDOM_ID_DIGITS",
@@ -474,3 +478,29 @@ def _emails(
     for row, pick in zip(rows.tolist(), picks, strict=True):
         values[row] = clean[pick]
     return pl.Series("email", values, dtype=pl.Utf8)
+
+
+def canary_release_of(ws: Workspace, recipient: str, order_id: str, key_version: int) -> str | None:
+    """The release of ``recipient`` in which ``order_id`` is a canary row (伪行), or None.
+
+    Why: ``leaktrace resolve`` maps a recipient's alias back to an order number; for a
+    canary's alias that number exists nowhere in the shop's table, and an analyst searched
+    for an order that never was. For the analyst's command only: the service's resolve,
+    which partners call, must never tell them which of their rows are canaries.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from leaktrace.digest import keyed_digest
+    from leaktrace.ledger import Ledger
+    from leaktrace.ledger.models import CanaryToken
+
+    digest = keyed_digest(pl.Series([order_id.strip()]), ws.keys.derive("anchor", key_version))
+    anchor = f"{int(digest.to_numpy().astype(np.uint64)[0]):016x}"
+    with Session(Ledger(ws).engine) as s:
+        row = s.execute(
+            select(CanaryToken.release_id)
+            .where(CanaryToken.anchor == anchor, CanaryToken.recipient == recipient)
+            .limit(1)
+        ).first()
+    return None if row is None else str(row[0])

@@ -319,10 +319,25 @@ def resolve_cmd(
     from leaktrace.workspace import open_workspace
 
     ws = open_workspace(resolve_home(home))
+    from leaktrace.canary import canary_release_of
+
     order_id, version = resolve_alias(ws, alias, from_)
+    canary = canary_release_of(ws, from_, order_id, version)
     if json_out:
         print_json(
-            {"alias": alias, "recipient": from_, "order_id": order_id, "key_version": version}
+            {
+                "alias": alias,
+                "recipient": from_,
+                "order_id": order_id,
+                "key_version": version,
+                "canary_of": canary,
+            }
         )
     else:
         out_console.print(order_id)
+        if canary is not None:
+            err_console.print(
+                f"note: {order_id} is a canary row (伪行) of {canary}: no such order exists "
+                "in the shop's table",
+                markup=False,
+            )
