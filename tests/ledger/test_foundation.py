@@ -164,9 +164,18 @@ def test_a_ledger_database_outside_the_workspace_is_owner_only(
 
 
 def test_a_failed_config_save_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from leaktrace.config import Recipient
+
     ws = init_workspace(tmp_path / "ws")
-    with pytest.raises(UnicodeError):
+    # add_recipient now refuses such a name before saving (one line of printable text):
+    # a value that got past validation still must not leave a half-written config
+    with pytest.raises(LeaktraceError, match="one line"):
         add_recipient(ws, "xx", template="courier", display_name="ab\udcffcd")
+    ws.config.recipients["xx"] = Recipient.model_construct(
+        display_name="ab\udcffcd", kind="courier", policy="courier", where=None, active=True
+    )
+    with pytest.raises(UnicodeError):
+        ws.save()
     assert "xx" not in open_workspace(ws.home).config.recipients
     assert sorted(p.name for p in ws.home.glob("*.tmp")) == []
     assert load_config(ws.home / "leaktrace.toml").recipients == {}
