@@ -1,4 +1,8 @@
-"""Self-contained HTML report of an attribution (no external assets, values escaped)."""
+"""Self-contained HTML report of an attribution (no external assets, values escaped).
+
+Times are shown in platform time (UTC+8, :func:`leaktrace.respond.times.shown_time`), as
+the command line shows them: the stored instants are UTC, and an analyst who copied a
+campaign's flag time from this page into an incident was 8 hours off."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from leaktrace.attribution.attribute import AttributionResult
 from leaktrace.attribution.campaigns import accused_label, caveat_words
 from leaktrace.io.writers import write_text_atomic
+from leaktrace.respond.times import shown_time
 
 __all__ = ["render_report", "write_report"]
 
@@ -22,6 +27,11 @@ _CSS = (
 
 def _e(x: object) -> str:
     return html.escape(str(x))
+
+
+def _t(value: object) -> str:
+    """A stored time as people read it (platform time), escaped; none is "—"."""
+    return _e(shown_time(value) if isinstance(value, str) and value else "—")
 
 
 def render_report(res: AttributionResult) -> str:
@@ -79,12 +89,12 @@ def render_report(res: AttributionResult) -> str:
             f"<h3>campaign {camp['id']}: {len(camp['reports'])} reports, callers "
             f"{_e(', '.join(camp['callers']))} — {_e(camp['attributed'] or 'not attributed')}"
             f"{_e(caveat_words(camp.get('caveat')))}</h3>"
-            f"<p>{_e(camp['start'])} → {_e(camp['end'])}; stages {_e(', '.join(camp['stages']))}; "
-            f"loss {camp['loss']:.0f}; flagged at {_e(camp['flagged_at'] or '—')}</p><ul>"
+            f"<p>{_t(camp['start'])} → {_t(camp['end'])}; stages {_e(', '.join(camp['stages']))}; "
+            f"loss {camp['loss']:.0f}; flagged at {_t(camp['flagged_at'])}</p><ul>"
         )
         for ev in camp["timeline"]:
             parts.append(
-                f"<li>{_e(ev.get('at'))} {_e(ev['event'])} "
+                f"<li>{_t(ev.get('at'))} {_e(ev['event'])} "
                 f"{_e(ev.get('recipient') or ev.get('channel') or '')}</li>"
             )
         parts.append("</ul>")

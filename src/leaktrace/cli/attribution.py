@@ -668,7 +668,8 @@ def canary_reservations(
         float | None,
         typer.Option(
             "--free-older-than",
-            help="Free numbers reserved more than HOURS ago by releases never recorded.",
+            help="Free numbers reserved more than HOURS ago by releases never recorded "
+            "(and any a recorded release kept).",
             metavar="HOURS",
         ),
     ] = None,
@@ -687,8 +688,13 @@ def canary_reservations(
     ledger = Ledger(open_workspace(resolve_home(home)))
     freed = None
     if free_older_than is not None:
+        # 0 is refused: it would free the numbers of a release running right now. The
+        # message said "from 0", which read as if 0 were allowed (session 20).
         if not 0 < free_older_than <= 24 * 365 * 100:  # also refuses nan and inf
-            raise InputError("--free-older-than takes a number of hours from 0 to 876,000")
+            raise InputError(
+                "--free-older-than takes a number of hours more than 0 and at most 876,000 "
+                "(0 would free the numbers of releases still running)"
+            )
         freed = ledger.free_stale_canary_reservations(timedelta(hours=free_older_than))
     open_ = ledger.canary_reservations()
     if json_out:

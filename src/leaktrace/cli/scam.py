@@ -142,10 +142,13 @@ def train_cmd(
     ] = 20240501,
     analyzer: Annotated[str, typer.Option("--analyzer", help="char (shipped) or jieba.")] = "char",
     json_: JsonOption = False,
+    home: HomeOption = None,
 ) -> None:
     """Retrain the classifier reproducibly (same data + seed → same model)."""
+    from leaktrace.cli.data import refuse_workspace_output
     from leaktrace.scam.train import DEFAULT_SPLIT_PATH, build_corpus, train_from_corpus
 
+    refuse_workspace_output(home, "--out", out)  # before the training, not after it
     if analyzer not in ("char", "jieba"):
         raise InputError(f"--analyzer must be char or jieba, not {analyzer!r}")
     if all_data and split is not None:

@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
 )
@@ -392,10 +393,16 @@ class Ledger:
         body: dict[str, Any],
         canary_tokens: list[dict[str, str]] | None = None,
     ) -> ReleaseEntry:
-        """Append one release (``body`` without seq/prev_hash/created) atomically."""
+        """Append one release (``body`` without seq/prev_hash/created) atomically, and free
+        every pool number reserved for it, in the same transaction.
+
+        Why every one, whatever its canary count: a release whose canaries all fail its
+        recipient's ``where`` filter records 0 canaries, yet reserved numbers for them; it
+        freed them only when it had a canary with a contact, so they stayed taken for good
+        and ``canary reservations`` listed the finished release as still running (or dead).
+        """
         sk = self.ws.keys.signing_key()
-        if any(t.get("contact") for t in canary_tokens or []):
-            self._ensure_schema()
+        self._ensure_schema()  # the reservations table, which the append clears
         try:
             return self._append(sk, body, canary_tokens)
         except IntegrityError:
@@ -439,12 +446,10 @@ class Ledger:
                     ("release_id", "recipient", "anchor", "kind", "contact"),
                     [(rid, rcp, t["anchor"], t["kind"], t["contact"]) for t in canary_tokens],
                 )
-            if any(t.get("contact") for t in canary_tokens or []):
-                s.execute(
-                    delete(CanaryReservation).where(
-                        CanaryReservation.release_id == full["release_id"]
-                    )
-                )
+            # all of them: the numbers used are now tokens, the rest were never sent
+            s.execute(
+                delete(CanaryReservation).where(CanaryReservation.release_id == full["release_id"])
+            )
             s.flush()
             entry = _entry(rec)
         return entry
@@ -570,11 +575,16 @@ class Ledger:
         return [{"release_id": r, "numbers": int(n), "since": str(t)} for r, n, t in rows]
 
     def free_stale_canary_reservations(self, older_than: timedelta) -> int:
-        """Free reservations older than ``older_than`` whose release was never recorded.
+        """Free reservations older than ``older_than`` whose release was never recorded,
+        and those of recorded releases whatever their age.
 
         Safe for a release that died: its output was never published, so nobody holds its
         numbers. Not safe for one still running, hence the age limit — choose it longer
-        than your longest release. Returns how many numbers were freed.
+        than your longest release. A recorded release's numbers are freed when it is
+        recorded (:meth:`append`); any left were kept by a version that freed them only
+        for a release with canaries (one whose canaries all failed its ``where`` filter
+        kept them for good), and were never sent: its used numbers are its tokens. Returns
+        how many numbers were freed.
         """
         if older_than <= timedelta(0):
             raise ConfigError("--free-older-than must be a positive number of hours")
@@ -582,12 +592,11 @@ class Ledger:
         cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="seconds")
         with self._lock(), Session(self.engine) as s, s.begin():
             recorded = select(ReleaseRecord.release_id)
-            stale = (
-                CanaryReservation.created < cutoff,
-                CanaryReservation.release_id.not_in(recorded),
+            stale = or_(
+                CanaryReservation.release_id.in_(recorded), CanaryReservation.created < cutoff
             )
-            n = s.scalar(select(func.count()).select_from(CanaryReservation).where(*stale))
-            s.execute(delete(CanaryReservation).where(*stale))
+            n = s.scalar(select(func.count()).select_from(CanaryReservation).where(stale))
+            s.execute(delete(CanaryReservation).where(stale))
             return int(n or 0)
 
     def _ensure_schema(self) -> None:
