@@ -8,6 +8,8 @@ different. One quoted alias identifies the copy; the platform maps it back with
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from leaktrace.digest import keyed_digest
@@ -65,5 +67,19 @@ def resolve_alias(ws: Workspace, alias: str, recipient: str) -> tuple[str, int]:
             con.close()
         if rows and rows[0][0]:
             return order_id, version
+    raise InputError(f"{_shown_alias(alias)} is not an order alias issued to {recipient!r}")
+
+
+def _shown_alias(alias: str) -> str:
+    """The alias as the refusal quotes it, or "that alias": an alias has the shape of an
+    order number, but a caller may paste a phone or an ID number in its place (the
+    service's ``/api/v1/resolve``), which must not come back in the answer. Quoted only
+    when it is ASCII digits that are neither a mobile (``1[3-9]`` and 9 digits, or that
+    with 86 in front) nor an ID number (15, or 17 and a check digit, not starting 0);
+    a long one is cut to one readable line."""
+    if not (alias.isascii() and alias.isdigit()) or re.fullmatch(
+        r"(?:86)?1[3-9][0-9]{9}|[1-9][0-9]{14}|[1-9][0-9]{16}[0-9Xx]", alias
+    ):
+        return "that alias"
     shown = alias if len(alias) <= 40 else alias[:20] + "…" + alias[-8:]  # one readable line
-    raise InputError(f"{shown!r} is not an order alias issued to {recipient!r}")
+    return repr(shown)

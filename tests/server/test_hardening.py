@@ -18,9 +18,10 @@ import pytest
 from conftest import make_workspace
 from leaktrace.release import release
 from leaktrace.server import create_app
+from leaktrace.server.local import serving
 from leaktrace.server.tokens import add_token
 
-from .conftest import LEAK_COLS, Site, bearer, serving
+from .conftest import LEAK_COLS, Site, bearer
 
 
 def _asgi_post(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
@@ -128,6 +129,12 @@ def test_the_access_log_leaves_query_strings_out(
         ("/api/v1/incidents/11010119900307777X", "1101011990"),
         ("/api/v1/incidents/tel13912345678", "13912345678"),
         ("/api/v1/incidents/%E7%8E%8B%E5%B0%8F%E6%98%8E", "%E7%8E%8B"),  # 王小明
+        ("/api/v1/incidents/wang.xiaoming@163.com", "xiaoming"),  # an e-mail
+        ("/api/v1/incidents/wang.xiaoming%40163.com/cases", "xiaoming"),
+        ("/api/v1/incidents/1380013800%30", "1380013800"),  # a digit sent encoded
+        ("/api/v1/incidents/138%2D0013%2D8000", "0013"),  # the dashes sent encoded
+        ("/api/v1/incidents/%2B86%2E138%2E0013%2E8000", "0013"),
+        ("/api/v1/incidents/%31%33%38%30%30%31%33%38%30%30%30", "%31%33"),
     ],
 )
 def test_the_access_log_leaves_personal_data_in_a_path_out(
@@ -141,6 +148,17 @@ def test_the_access_log_leaves_personal_data_in_a_path_out(
     assert secret not in lines[0] and "/api/v1/incidents/" in lines[0], lines
     # an id of ours is logged as it was asked for
     assert "rel-20261130T085835-63581e04" in lines[1], lines
+
+
+def test_a_path_decoded_for_the_mask_still_makes_one_log_line(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only digits, "-", ".", "+" and "@" are decoded before masking: an encoded line
+    break between them stays encoded, and the line one line."""
+    with caplog.at_level(logging.INFO, logger="leaktrace.access"):
+        client.get("/api/v1/incidents/138%2D0013%0A%0DINFO:%2010.9.9.9%20%22GET%20/%22%20200")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "leaktrace.access"]
+    assert "\n" not in line and "\r" not in line and "%0A%0D" in line, line
 
 
 def test_there_is_no_cdn_docs_page_but_the_description_is_served(client: httpx.Client) -> None:

@@ -497,7 +497,10 @@ def _pending(
     in_range = abs(request_id) < 2**63
     rec = s.get(ErasureRequestRecord, request_id, with_for_update=lock) if in_range else None
     if rec is None:
-        raise NotFoundError(f"no erasure request has id {request_id} (`leaktrace report requests`)")
+        # the id is said only when it can be a request's (up to 9 digits; the ids count
+        # from 1): a mobile or ID number pasted as the id must not come back in the answer
+        named = f"id {request_id}" if abs(request_id) < 10**9 else "that id"
+        raise NotFoundError(f"no erasure request has {named} (`leaktrace report requests`)")
     state = _seal_state(ws, rec, None if _present(rec.seal) else _first_sealed_in(s, ws))
     if state[0] == _FAILS:
         raise InputError(f"{state[1]}; it is not acted on (`leaktrace verify` names it)")

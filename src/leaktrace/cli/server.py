@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import socket
 from typing import Annotated
 
 import typer
@@ -30,6 +33,46 @@ token_app = typer.Typer(
 app.add_typer(token_app, name="token")
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_address_free(host: str, port: int) -> None:
+    """Refuse, as one ``error:`` line and exit code 2, an address the server cannot
+    listen on (a port another process holds, an address this machine does not have, a
+    port below 1024 without the privilege), before the start-up banner. uvicorn found it
+    only after "leaktrace serving on …" was printed, logged its own "[Errno 98] address
+    already in use" and exited 3.
+
+    Binds every address ``host`` resolves to as asyncio's ``create_server`` does (which
+    uvicorn uses: SO_REUSEADDR on POSIX, IPv6 sockets IPv6 only) and releases them at
+    once. Another process may still take the port in between: then uvicorn's own error
+    stands."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = set(
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        )
+    except socket.gaierror as exc:
+        raise InputError(f"cannot listen on {shown}: {exc.strerror}") from None
+    for family, kind, proto, _, address in infos:
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError:  # a family this machine lacks: asyncio skips it too
+            continue
+        with sock:
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                why = (
+                    "the address is already in use (is another server running there? "
+                    "choose another --port)"
+                    if exc.errno == errno.EADDRINUSE
+                    else (exc.strerror or str(exc)).lower()
+                )
+                raise InputError(f"cannot listen on {shown}: {why}") from None
 
 
 @app.command("serve")
@@ -80,6 +123,7 @@ def serve_cmd(
     application = create_app(
         resolve_home(home), max_upload_bytes=max_upload_mb << 20, public_rate=public_rate
     )
+    _check_address_free(host, port)  # before the banner, which must not promise a server
     print_workspace_warnings_now()  # a broken policy: said at the start, not at Ctrl-C
     err_console.print(f"leaktrace serving on http://{host}:{port}/ (Ctrl-C stops)")
     # tokens travel in headers and cookies, never in a URL; the access log prints client,

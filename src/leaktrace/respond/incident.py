@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -248,10 +249,31 @@ def clean_text(value: str, what: str, *, required: bool = True) -> str:
     return text
 
 
+_INCIDENT_ID = re.compile(r"INC-[0-9]{8}-[0-9a-f]{8}")  # as open_incident makes them
+_ID_TEXT = re.compile(r"[!-~]{1,40}")  # printable ASCII, no space: what an id is typed as
+_LONG_DIGITS = re.compile(r"[0-9]{11,}")  # a mobile; ID, card and landline numbers are longer
+
+
 def _check_id(incident_id: str) -> str:
-    if not (incident_id.startswith("INC-") and len(incident_id) <= 40):
-        raise InputError(f"{incident_id[:60]!r} is not an incident id (INC-…)")
-    return incident_id
+    """``incident_id`` when it may name an incident, else an :class:`InputError`.
+
+    An id of the shape ``open_incident`` makes passes; so does another ``INC-`` id that
+    could be a typo of one (``INC-2026``: it is then "no incident INC-2026", which names
+    it). The value is quoted back only when it has an id's shape: printable ASCII of at
+    most 40 characters, with no run of 11 or more digits once ``-`` and ``.`` are
+    dropped, starting ``INC`` in any case. A phone or a name pasted where the id belongs
+    (the service's path, the dashboard's form, a CLI argument) must not come back in the
+    answer, nor in a "no incident …" that names it (so it is refused here, not looked
+    up); the rule ``_case_of`` follows for case ids."""
+    if _INCIDENT_ID.fullmatch(incident_id):
+        return incident_id
+    plausible = bool(_ID_TEXT.fullmatch(incident_id)) and not _LONG_DIGITS.search(
+        incident_id.replace("-", "").replace(".", "")
+    )
+    if plausible and incident_id.startswith("INC-"):
+        return incident_id
+    named = repr(incident_id) if plausible and incident_id[:3].upper() == "INC" else "the id given"
+    raise InputError(f"{named} is not an incident id (INC-…, as `leaktrace incident list` shows)")
 
 
 def add_event(

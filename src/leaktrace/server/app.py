@@ -330,13 +330,35 @@ class ResolveRequest(BaseModel):
     recipient: str = Field(min_length=1, max_length=200)
 
 
+_PATH_BEFORE = r"(?:^|(?<=[\s'\"`(\[=/\\]))"
+_PATH_AFTER = r"(?=$|[\s'\"`)\],;:/\\]|\.(?:$|\s))"
+"""What may stand on either side of the workspace's path in a message: the line's ends,
+white space, quotes, brackets, path separators (and after it a comma, colon or the full
+stop ending a sentence). Never a letter: ``--home ws`` must not turn "rows" into
+"ro<workspace>"."""
+
+
+def _workspace_paths(home: Path) -> re.Pattern[str] | None:
+    """The workspace's folder as a message may name it: the resolved absolute path, and
+    the path as given when it is more than dots and separators (``--home ws``, ``./ws``;
+    a bare ``.`` would match every full stop), each only as a whole path element, the
+    longer first (the absolute path holds the short one). None when neither is."""
+    given = {str(home.resolve()), str(home)}
+    named = sorted((p for p in given if p.strip("./\\")), key=len, reverse=True)
+    if not named:
+        return None
+    alternatives = "|".join(re.escape(p) for p in named)
+    return re.compile(f"{_PATH_BEFORE}(?:{alternatives}){_PATH_AFTER}")
+
+
 def public_message(home: Path, exc: LeaktraceError) -> str:
     """``exc``'s one line as a client may see it: the server's own folders are not the
-    client's business (a broken config is reported as "the workspace's …")."""
+    client's business (a broken config is reported as "the workspace's …"). The folder
+    is replaced where it is a path, never inside a word: a workspace called ``ws`` (the
+    name the docs use) made "no data rows" read "no data ro<workspace>"."""
     message = " ".join(exc.message.split())
-    for prefix in {str(home.resolve()), str(home)}:
-        message = message.replace(prefix, "<workspace>")
-    return message
+    paths = _workspace_paths(home)
+    return message if paths is None else paths.sub("<workspace>", message)
 
 
 class CaseRequest(BaseModel):
@@ -404,12 +426,28 @@ class ErasureRequest(BaseModel):
     apply: bool = False
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+"""A field's name as a malformed request's answer repeats it: one of our own fields, or a
+key of that shape sent along (``id_photo``)."""
+
+
+def _shown_field(part: object) -> str:
+    """One step of where a request is malformed, as the answer says it: a list's index or
+    a name of a field's shape, else "an unknown field". A JSON key is whatever the client
+    typed: an ID number sent as a key (``{"110101199003077777": 1}``) must not come back
+    in the answer, nor a phone or a name."""
+    text = str(part)
+    if isinstance(part, int) or (_FIELD_NAME.fullmatch(text) and not _LONG_DIGITS.search(text)):
+        return text
+    return "an unknown field"
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
         return "malformed request"
     first = errors[0]
-    where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
+    where = ".".join(_shown_field(x) for x in first.get("loc", ()) if x != "body") or "body"
     return f"malformed request: {where}: {first.get('msg', 'invalid')}"
 
 
@@ -514,22 +552,33 @@ _LONG_DIGITS = re.compile(r"[0-9]{11,}[Xx]?")  # anywhere: no id of ours has suc
 # percent-encoded bytes of non-ASCII text (a name typed where an id belongs)
 _ENCODED_TEXT = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
 _PERSONAL_DIGITS = 11  # a mobile number; ID, card and landline-with-area numbers are longer
+# the characters of a phone, ID or card number and of an e-mail address, percent-encoded
+# (%30-%39, %2B "+", %2D "-", %2E ".", %40 "@"): decoded before masking, and no others
+_ENCODED_NUMBER_CHAR = re.compile(r"%(3[0-9]|2[BbDdEe]|40)")
+# a path segment of an e-mail's shape, local@domain ("@" is allowed unencoded in a path)
+_EMAIL = re.compile(r"[^/@]+@[^/@]+(?:@[^/@]*)*")
 
 
 def _logged_path(scope: Scope) -> str:
-    """The request path as the client sent it (percent-encoded), never decoded: a decoded
-    ``%0A`` would end the line and let a client write a forged second line into the log.
+    """The request path as the client sent it (percent-encoded), never decoded but for the
+    characters a number or an e-mail address is written with: a decoded ``%0A`` would end
+    the line and let a client write a forged second line into the log.
 
     Personal data stays out of the log even where a caller put it in the path (a phone
     pasted where an incident or case id belongs): a run of 11 or more digits becomes
-    ``***`` and non-ASCII text ``…``. No id of ours holds either (release ids have runs of
-    8 and 6 digits), so a line still says which route was asked for."""
+    ``***``, a segment of an e-mail's shape (``local@domain``) ``***`` and non-ASCII text
+    ``…``. No id of ours holds any of them (release ids have runs of 8 and 6 digits), so a
+    line still says which route was asked for. Digits, ``-``, ``.``, ``+`` and ``@`` sent
+    percent-encoded (``/1380013800%30``, ``138%2D0013%2D8000``) are decoded first: left
+    encoded, they split the number and it escaped the mask."""
     raw = scope.get("raw_path")
     if isinstance(raw, bytes) and raw:
         path = raw.split(b"?", 1)[0].decode("ascii", "backslashreplace")
     else:
         path = quote(str(scope.get("path", "")), safe="/")
-    path = _LONG_DIGITS.sub("***", _ENCODED_TEXT.sub("…", path))
+    path = _ENCODED_NUMBER_CHAR.sub(lambda m: chr(int(m.group(1), 16)), path)
+    path = _EMAIL.sub("***", _ENCODED_TEXT.sub("…", path))
+    path = _LONG_DIGITS.sub("***", path)
     return _SPLIT_DIGITS.sub(
         lambda m: "***" if sum(c.isdigit() for c in m.group()) >= _PERSONAL_DIGITS else m.group(),
         path,
@@ -710,7 +759,8 @@ def _add_api_routes(app: FastAPI) -> None:
         ws = svc.workspace()
         entries = Ledger(ws).entries(recipient)
         if recipient is not None and not entries and recipient not in ws.config.recipients:
-            ws.config.recipient(recipient)  # 404, naming the nearest known names
+            with unechoed(recipient=recipient):
+                ws.config.recipient(recipient)  # 404, naming the nearest known names
         return [e.as_dict() for e in entries]
 
     @app.get("/api/v1/ledger/verify", tags=["ledger"])
@@ -744,7 +794,8 @@ def _add_api_routes(app: FastAPI) -> None:
 
         if who.role == "recipient" and body.recipient != who.recipient:
             raise ServerError(403, "a recipient token resolves only its own recipient's aliases")
-        order_id, version = resolve_alias(svc.workspace(), body.alias, body.recipient)
+        with unechoed(recipient=body.recipient):
+            order_id, version = resolve_alias(svc.workspace(), body.alias, body.recipient)
         return {
             "alias": body.alias,
             "recipient": body.recipient,
@@ -934,7 +985,8 @@ def _add_api_routes(app: FastAPI) -> None:
 
         check_request_ids(request_ids or [])
         ws = svc.workspace()
-        return erasure_impact_together(ws, request_ids, firm=firm, taker=taker).as_dict()
+        with unechoed(firm=firm, taker=taker):
+            return erasure_impact_together(ws, request_ids, firm=firm, taker=taker).as_dict()
 
     @app.get("/api/v1/erasure-requests/{request_id}/impact", tags=["reports"])
     def erasure_impact_route(
@@ -1008,6 +1060,45 @@ def check_request_ids(ids: Sequence[int]) -> None:
                 f"id {n} of the {len(ids)} given is not a request id (a whole number of at "
                 "most 10 digits, as the list of requests shows it)"
             )
+
+
+_NUMBER_SEPARATORS = re.compile(r"[\s+().-]")
+
+
+def looks_personal(value: str) -> bool:
+    """Whether a value given where a name belongs (``firm=``, ``taker=``) may be a
+    person's data: a run of 11 or more digits once the separators a number is written
+    with are dropped (a mobile, a landline with its area code, an ID or a card number;
+    an ID number's final X follows 17 digits). No recipient's or token's name is
+    expected to hold one, and one that does is only not repeated, not refused."""
+    return bool(_LONG_DIGITS.search(_NUMBER_SEPARATORS.sub("", value)))
+
+
+def shown_name(value: str | None, what: str) -> str | None:
+    """``value`` as an answer may repeat it, or ``the <what> given`` when it
+    :func:`looks_personal`."""
+    if value is None or not looks_personal(value):
+        return value
+    return f"the {what} given"
+
+
+@contextlib.contextmanager
+def unechoed(**given: str | None) -> Iterator[None]:
+    """A user error raised inside, its message without the values ``given`` that
+    :func:`looks_personal` (``firm="13800138000"``): the library names what it was asked
+    for ("unknown recipient '…'", "taken by token:…"), which is right for a mistyped
+    name and wrong for a phone or ID number pasted in its place. The error's class, and
+    so its status, is kept."""
+    try:
+        yield
+    except LeaktraceError as exc:
+        for what, value in given.items():
+            if value is None or not looks_personal(value):
+                continue
+            instead = f"(the {what} given)"
+            for form in (repr(value[:80]), repr(value), f"token:{value}", value, value[:80]):
+                exc.message = exc.message.replace(form, instead)
+        raise
 
 
 def taker_firm(who: Principal) -> str | None:

@@ -17,7 +17,7 @@ from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from leaktrace.errors import InputError, LeaktraceError, LedgerIntegrityError
+from leaktrace.errors import InputError, LeaktraceError
 from leaktrace.respond.times import shown_field, shown_time
 from leaktrace.scam.rules import STAGE_LABELS
 from leaktrace.server.app import (
@@ -35,8 +35,10 @@ from leaktrace.server.app import (
     incident_view,
     public_message,
     run_trace,
+    shown_name,
     take_case_step,
     taker_firm,
+    unechoed,
     verify_ledger,
 )
 from leaktrace.server.tokens import Principal
@@ -346,7 +348,7 @@ def _together_page(
         status,
         who=who,
         impacts=impacts,
-        firm=firm,
+        firm=shown_name(firm, "firm"),  # said in the page's text: no phone pasted there
         chosen=chosen,
         error=error,
         choices=choices,
@@ -448,16 +450,10 @@ def add_dashboard_routes(app: FastAPI) -> None:
         service: Service = request.app.state.service
         try:
             view = incident_view(service.workspace(), incident_id)
-        except LeaktraceError as exc:
-            # the API's statuses: 409 only for a record that does not verify
-            status = (
-                409
-                if isinstance(exc, LedgerIntegrityError)
-                else 404
-                if exc.message.startswith("no incident")
-                else 400
-            )
-            return _page("incident.html", status, who=who, error=public_message(service.home, exc))
+        except LeaktraceError as exc:  # the API's statuses: 409 only for a record that
+            # does not verify, 404 for an unknown incident
+            message = public_message(service.home, exc)
+            return _page("incident.html", error_status(exc), who=who, error=message)
         return _page("incident.html", who=who, incident=view)
 
     @app.get("/cases", response_class=HTMLResponse, include_in_schema=False)
@@ -498,8 +494,9 @@ def add_dashboard_routes(app: FastAPI) -> None:
                 police_receipt=police_receipt,
                 actor=f"token:{who.name}",
             )
-        except LeaktraceError as exc:
-            return _cases_page(request, who, 400, error=public_message(service.home, exc))
+        except LeaktraceError as exc:  # the API's statuses: an unknown incident is a 404
+            message = public_message(service.home, exc)
+            return _cases_page(request, who, error_status(exc), error=message)
         return _cases_page(request, who, case=case, incident_id=incident, just_opened=True)
 
     @app.post("/cases/step", response_class=HTMLResponse, include_in_schema=False)
@@ -566,8 +563,9 @@ def add_dashboard_routes(app: FastAPI) -> None:
                 actor=f"token:{who.name}",
                 taker_recipient=taker_firm(who),
             )
-        except LeaktraceError as exc:
-            return _cases_page(request, who, 400, erasure_error=public_message(service.home, exc))
+        except LeaktraceError as exc:  # the API's statuses (a broken ledger is no 400)
+            message = public_message(service.home, exc)
+            return _cases_page(request, who, error_status(exc), erasure_error=message)
         return _cases_page(request, who, erasure_request=rid)
 
     @app.get(
@@ -646,7 +644,8 @@ def add_dashboard_routes(app: FastAPI) -> None:
                 every, by_firm = erasure_impact_by_firm(ws)
                 impacts = [("all", every), *((f"firm-{f}", i) for f, i in by_firm.items())]
             else:
-                impacts = [(f"firm-{firm}", erasure_impact_together(ws, firm=firm))]
+                with unechoed(firm=firm):  # a phone pasted as the firm is not repeated
+                    impacts = [(f"firm-{firm}", erasure_impact_together(ws, firm=firm))]
         except LeaktraceError as exc:
             message = public_message(service.home, exc)
             return _together_page(
@@ -707,9 +706,10 @@ def add_dashboard_routes(app: FastAPI) -> None:
         service: Service = request.app.state.service
         try:
             result = run_trace(service, file, alpha, None)
-        except LeaktraceError as exc:
+        except LeaktraceError as exc:  # the API's statuses: a ledger that does not
+            # verify is a 409, not a 400 (nothing is wrong with the file)
             message = public_message(service.home, exc)
-            return _dashboard(request, who, 400, trace_error=message)
+            return _dashboard(request, who, error_status(exc), trace_error=message)
         except ServerError as exc:
             return _dashboard(request, who, exc.status, trace_error=exc.message)
         # a recipient is a candidate once per key version: only the version that was
