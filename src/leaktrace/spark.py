@@ -293,13 +293,24 @@ def _spark_text(col: Column, dtype: DataType) -> Column:
     float (pandas keeps an integer column with a missing value as float64, and Parquet
     files written from it keep the type) would be masked, digested and marked as that
     text. A whole float below 10^16 is written as its digits, as the file path does.
+    NaN (a float column's missing value) and ±inf become null, as on the file path
+    (:func:`leaktrace.io.readers._text_expr`): Spark writes them ``NaN`` and
+    ``Infinity``, which were released as phones and keyed exposure rows.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, FloatType
 
     if isinstance(dtype, DoubleType | FloatType):
+        # Spark SQL takes NaN = NaN as true and NaN as above every number, and under ANSI
+        # mode (Spark 4's default) floor(±inf) fails the job with ARITHMETIC_OVERFLOW: the
+        # test of a missing value comes first, and CASE WHEN stops at it
+        missing = F.isnan(col) | (F.abs(col) == F.lit(float("inf")))
         whole = (col == F.floor(col)) & (F.abs(col) < F.lit(1e16))
-        return F.when(whole, col.cast("long").cast("string")).otherwise(col.cast("string"))
+        return (
+            F.when(missing, F.lit(None).cast("string"))
+            .when(whole, col.cast("long").cast("string"))
+            .otherwise(col.cast("string"))
+        )
     return col.cast("string")
 
 

@@ -47,11 +47,14 @@ def test_add_list_revoke(workspace: Workspace) -> None:
     assert authenticate(home, a) == Principal("alice", "analyst", None)
     with pytest.raises(InputError, match="bob_cs"):
         revoke_token(home, "bob_cs")  # already gone
-    # the name is free again, and the new token is a different one
-    b2 = add_token(home, "bob_cs", "agent", known=known)
+    # the name stays reserved (what its holder did is recorded under it): the holder's
+    # new token takes a new name
+    with pytest.raises(InputError, match="bob_cs"):
+        add_token(home, "bob_cs", "agent", known=known)
+    b2 = add_token(home, "bob_cs-2", "agent", known=known)
     assert b2 != b
     assert authenticate(home, b) is None
-    assert authenticate(home, b2) == Principal("bob_cs", "agent", None)
+    assert authenticate(home, b2) == Principal("bob_cs-2", "agent", None)
 
 
 def test_token_file_is_private_and_never_holds_a_token(workspace: Workspace) -> None:

@@ -78,6 +78,7 @@ __all__ = [
     "erased_ids",
     "erasure_holds",
     "erasure_states",
+    "holds_personal_number",
     "phone_digests",
     "phone_index",
     "reports_of",
@@ -216,16 +217,53 @@ def erased_count(ws: Workspace) -> int:
     return len(erased_ids(ws, load_reports(ws), erasures))
 
 
+_CJK_DIGITS = str.maketrans(
+    {
+        **dict.fromkeys("零〇○", "0"),
+        **dict.fromkeys("一幺壹", "1"),
+        **dict.fromkeys("二两兩贰貳", "2"),
+        **dict.fromkeys("三叁參", "3"),
+        **dict.fromkeys("四肆", "4"),
+        **dict.fromkeys("五伍", "5"),
+        **dict.fromkeys("六陆陸", "6"),
+        **dict.fromkeys("七柒", "7"),
+        **dict.fromkeys("八捌", "8"),
+        **dict.fromkeys("九玖", "9"),
+    }
+)
+"""Chinese numerals read digit by digit, as a phone is said and typed out (一三八零零一三八
+零零零, 幺三八 on the telephone, 两 for 2, 〇 for 0, and the full forms 壹贰叁… of cheques),
+each to its digit. 十, 百, 千 and 万 are left out: a number written with them is a count or
+a date (二〇二六年十一月), never how a phone or an ID number is spelled."""
+
+
+def holds_personal_number(text: str) -> bool:
+    """Whether ``text`` holds a mobile or ID card number (:data:`_PERSONAL_NUMBER`), written
+    in full-width digits, in Chinese numerals digit by digit, or a mix (138零零13八000).
+
+    Why the numerals: a reason is stored in clear and shown on the dashboard, and an agent
+    who wrote the phone as 一三八零零一三八零零零 got it past a check that read only
+    digits. Ordinary text is not taken for a number: a numeral counts as a digit only in
+    a run that has a phone's or an ID number's shape (11 or 18 digits, perhaps split by
+    spaces or dashes), which 一二三级客服 or 三八妇女节 is not.
+    """
+    # full-width digits fold (１３８…); a number after a ticket's digits and a space is
+    # still a number (工单 20231129 13800138000). The text is also searched as written:
+    # a numeral glued in front of a phone (统一13800138000) would otherwise become a
+    # digit before it, and a number glued to digits is not taken for a phone.
+    folded = unicodedata.normalize("NFKC", text)
+    return any(_PERSONAL_NUMBER.search(t) for t in (folded, folded.translate(_CJK_DIGITS)))
+
+
 def clean_reason(reason: str | None) -> str:
     """The reason as stored (in clear, and pinned for good once a checkpoint covers it):
     a mobile or ID card number in it — the phone being erased, typed by an agent — is
-    refused, in full-width digits or split by spaces, dashes or dots too."""
+    refused, in full-width digits, Chinese numerals, or split by spaces, dashes or dots
+    too (:func:`holds_personal_number`)."""
     text = (reason or "").strip() or DEFAULT_REASON
     if any(not ch.isprintable() for ch in text):
         raise InputError("reason: control characters are not allowed")
-    # full-width digits fold (１３８…); a number after a ticket's digits and a space is
-    # still a number (工单 20231129 13800138000)
-    if _PERSONAL_NUMBER.search(unicodedata.normalize("NFKC", text)):
+    if holds_personal_number(text):
         raise InputError(
             "reason: it holds what looks like a phone or ID card number; the reason is "
             "stored in clear, so give a ticket number, never personal details"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import posixpath
 import re
 import shutil
@@ -163,7 +164,15 @@ def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
         # masked, digested and marked as a 12-digit number. Polars writes a whole float
         # below 1e16 as its digits and ".0" (exact up to 2**53), larger ones with an
         # exponent: stripping the suffix is one pass, not a test of every value.
-        return col.cast(pl.String).str.strip_suffix(".0")
+        # NaN is how a float column holds a missing value, and ±inf is no value a phone or
+        # an order can have: both become null, as pandas input gives (pl.from_pandas maps
+        # NaN to null) and as an empty cell of a file reads. Written as text, "NaN" was
+        # released as a phone and keyed exposure rows by it; "inf" would have been too.
+        return (
+            pl.when(col.is_finite())
+            .then(col.cast(pl.String).str.strip_suffix(".0"))
+            .otherwise(None)
+        )
     if isinstance(dtype, pl.Duration):
         return col.dt.to_string()
     return col.cast(pl.String)
@@ -1268,7 +1277,8 @@ def _from_pandas(pdf: pd.DataFrame) -> pl.DataFrame:
 
 
 def _cell_text(value: object) -> str | None:
-    """A pandas cell as text: missing → None, a whole float as its digits."""
+    """A pandas cell as text: missing → None, a whole float as its digits; ±inf → None,
+    as a float column's (:func:`_text_expr`): it is no value a phone or an order has."""
     import pandas as pd
 
     try:
@@ -1276,6 +1286,8 @@ def _cell_text(value: object) -> str | None:
             return None
     except (TypeError, ValueError):  # an array-like cell: not a missing value
         pass
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT:
         return str(int(value))
     return str(value)

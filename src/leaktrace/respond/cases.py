@@ -585,12 +585,13 @@ def _clean_reason(reason: str) -> str:
     """The reason for a review's outcome or a withdrawal, as it will be stored (encrypted):
     required, one line, no control characters; a mobile or ID card number in it is
     refused (a phone is used for the lookup and never stored, an ID number is never
-    needed), however it is spelled, with the rule the erasure requests' reasons use."""
-    from leaktrace.attribution.erasure import _PERSONAL_NUMBER
+    needed), however it is spelled (Chinese numerals too), with the rule the erasure
+    requests' reasons use (:func:`~leaktrace.attribution.erasure.holds_personal_number`)."""
+    from leaktrace.attribution.erasure import holds_personal_number
     from leaktrace.respond.incident import clean_text
 
     text = clean_text(reason, "the reason")
-    if _PERSONAL_NUMBER.search(unicodedata.normalize("NFKC", text)):
+    if holds_personal_number(text):
         raise InputError(
             "the reason holds what looks like a phone or ID card number: leave it out (a "
             "phone is used for the lookup and never stored; an ID number is never needed)"

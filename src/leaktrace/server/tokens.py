@@ -6,6 +6,12 @@ enough here, unlike for passwords: a token has 256 bits of entropy, so its hash 
 searched. The file is beside the config, not in the ledger: tokens are access control,
 not evidence, and revoking one must not append to the signed chain.
 
+A revoked token's name stays in the file (its name, role and when it was revoked; no
+digest) and is never given again: what a holder did is recorded under the name
+(``token:<name>`` opened a case, took a request), and the service decides who may act on
+a record by that name, so a new token of the same name would inherit the old holder's
+cases. An older file without revoked names is read as having none.
+
 Roles (one per token):
 
 - ``analyst``: the platform's security/risk team: releases, ledger checks, traces,
@@ -40,15 +46,18 @@ from typing import Literal, cast
 from leaktrace.errors import ConfigError, InputError
 from leaktrace.io.writers import write_bytes_atomic
 from leaktrace.lockfile import workspace_lock
+from leaktrace.respond.times import shown_time
 
 __all__ = [
     "ROLES",
     "TOKEN_FILE",
     "Principal",
+    "RevokedToken",
     "Role",
     "TokenInfo",
     "add_token",
     "authenticate",
+    "list_revoked",
     "list_tokens",
     "revoke_token",
 ]
@@ -73,6 +82,15 @@ class TokenInfo:
 
 
 @dataclass(frozen=True)
+class RevokedToken:
+    """A revoked token's name, kept so that no later token takes it (see the module)."""
+
+    name: str
+    role: Role
+    revoked: str
+
+
+@dataclass(frozen=True)
 class Principal:
     """The caller a request's token names."""
 
@@ -92,9 +110,19 @@ def _digest(token: str) -> str:
 def list_tokens(home: Path) -> list[TokenInfo]:
     """Stored tokens, oldest first. A missing file is an empty list; a broken one is a
     :class:`ConfigError` naming the file (never its content)."""
+    return _load(home)[0]
+
+
+def list_revoked(home: Path) -> list[RevokedToken]:
+    """The names of revoked tokens, in the order they were revoked (never given again)."""
+    return _load(home)[1]
+
+
+def _load(home: Path) -> tuple[list[TokenInfo], list[RevokedToken]]:
+    """The live tokens and the revoked names; a broken file is a :class:`ConfigError`."""
     path = _path(home)
     if not path.exists():
-        return []
+        return [], []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         out = []
@@ -110,7 +138,14 @@ def list_tokens(home: Path) -> list[TokenInfo]:
                     sha256=str(t["sha256"]),
                 )
             )
-        return out
+        gone = []
+        for r in data.get("revoked", []):
+            if r["role"] not in ROLES or not isinstance(r["name"], str):
+                raise ValueError("not a revoked token record")
+            gone.append(
+                RevokedToken(name=r["name"], role=cast(Role, r["role"]), revoked=str(r["revoked"]))
+            )
+        return out, gone
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
         raise ConfigError(f"{path}: cannot read the API token file (broken or not ours)") from None
 
@@ -124,8 +159,12 @@ def _locked(home: Path) -> Iterator[None]:
         yield
 
 
-def _save(home: Path, tokens: list[TokenInfo]) -> None:
-    body = json.dumps({"tokens": [asdict(t) for t in tokens]}, ensure_ascii=False, indent=1)
+def _save(home: Path, tokens: list[TokenInfo], revoked: list[RevokedToken]) -> None:
+    body = json.dumps(
+        {"tokens": [asdict(t) for t in tokens], "revoked": [asdict(r) for r in revoked]},
+        ensure_ascii=False,
+        indent=1,
+    )
     write_bytes_atomic(_path(home), body.encode("utf-8"))  # 0600, fsynced, renamed
 
 
@@ -155,9 +194,14 @@ def add_token(
             raise InputError(f"unknown recipient {recipient!r}")
     token = _PREFIX + secrets.token_urlsafe(32)
     with _locked(home):
-        tokens = list_tokens(home)
+        tokens, revoked = _load(home)
         if any(t.name == name for t in tokens):
-            raise InputError(f"a token named {name!r} exists; revoke it first")
+            raise InputError(f"a token named {name!r} exists; pick another name")
+        if gone := next((r for r in revoked if r.name == name), None):
+            raise InputError(
+                f"the name {name!r} belonged to a token revoked on {shown_time(gone.revoked)}; "
+                "pick another name (what its holder did stays recorded under it)"
+            )
         tokens.append(
             TokenInfo(
                 name=name,
@@ -167,18 +211,24 @@ def add_token(
                 sha256=_digest(token),
             )
         )
-        _save(home, tokens)
+        _save(home, tokens, revoked)
     return token
 
 
 def revoke_token(home: Path, name: str) -> None:
-    """Remove the token called ``name``; a server stops accepting it on its next request."""
+    """Remove the token called ``name``; a server stops accepting it on its next request.
+    Its name, role and the time are kept (:func:`list_revoked`), so the name is never
+    given to another token."""
     with _locked(home):
-        tokens = list_tokens(home)
-        kept = [t for t in tokens if t.name != name]
-        if len(kept) == len(tokens):
+        tokens, revoked = _load(home)
+        gone = [t for t in tokens if t.name == name]
+        if not gone:
+            if any(r.name == name for r in revoked):
+                raise InputError(f"the token named {name!r} is already revoked")
             raise InputError(f"no token named {name!r}")
-        _save(home, kept)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        revoked += [RevokedToken(name=t.name, role=t.role, revoked=now) for t in gone]
+        _save(home, [t for t in tokens if t.name != name], revoked)
 
 
 def authenticate(home: Path, token: str) -> Principal | None:
