@@ -49,7 +49,10 @@ def test_a_gbk_leak_read_as_latin1(
     d, err = _trace_json(leak, workspace.home, "latin1")
     # the hint changes nothing: what latin1 gives is what it gave before
     assert d["verdict"] == "no recipient identified"
-    assert d["rows"] == {"read": 30, "identified": 0, "informative": 0}  # type: ignore[comparison-overlap]
+    # no row matched a released order; a canary's pool number, ASCII digits whatever
+    # the encoding, may still count as informative on its own (session 20)
+    rows = d["rows"]
+    assert isinstance(rows, dict) and (rows["read"], rows["identified"]) == (30, 0), rows
     (hint,) = _hints(err)
     assert "latin1" in hint and "gb18030" in hint and str(leak) in hint, hint
     assert d["warnings"] == [hint.removeprefix("hint: ")]

@@ -343,29 +343,64 @@ def score(
 def _explain(
     result_accused: list[Candidate], cands: list[Candidate], n: int, outside_n: int, alpha: float
 ) -> dict[str, str]:
+    """The verdict in words, Chinese and English, saying the same figures.
+
+    The concentration sentence quotes the exposure family's own p-value, corrected as the
+    verdict is (the same Bonferroni factor); the combined figure (every family, Fisher's
+    bound, corrected), which decides the verdict, is credited to the combination. Why:
+    the combined figure was said of "a concentration like this" although quoted aliases
+    can carry nearly all of it (exposure 10^-11.5, combined 10^-172, session 20), and an
+    HTML report would have told a partner or a regulator that exposure shows what it
+    does not.
+    """
     if result_accused:
         a = result_accused[0]
+        # the verdict's correction factor, read off the accused candidate (corrected ≤
+        # log10 alpha < 0, so the min(0, ·) of the correction did not cut it)
+        factor = a.log10_p_corrected - a.log10_p
+        exposure = a.log10_p_family.get("exposure")
+        others = [f for f in a.log10_p_family if f != "exposure" and f in _FAMILY_WORDS]
+        combined_zh = "、".join(["数据暴露", *(_FAMILY_WORDS[f][0] for f in others)])
+        combined_en = ", ".join(["exposure", *(_FAMILY_WORDS[f][1] for f in others)])
+        if exposure is None:
+            combined_zh = "、".join(_FAMILY_WORDS[f][0] for f in others)
+            combined_en = ", ".join(_FAMILY_WORDS[f][1] for f in others)
+        concentration_zh = concentration_en = ""
+        if exposure is not None:
+            alone = _p(min(0.0, exposure + factor))
+            concentration_zh = (
+                f"；即使假设报告来自任何其他接收方或账本之外的来源，"
+                f"单看数据暴露，出现这种集中程度的概率不超过 {alone:.2g}（已校正）"
+            )
+            concentration_en = (
+                ". Even assuming the reports came from any other recipient or from outside "
+                f"the ledger, a concentration like this has probability at most {alone:.2g} "
+                "on its own (corrected)"
+            )
         zh = (
             f"在 {n} 名受害人（有效报告，同一受害人只计一次）中，{a.consistent} 人的信息（含骗子说出的字段）在来电前"
-            f"已发给「{a.recipient}」；即使假设报告来自任何其他接收方或账本之外的来源，"
-            f"出现这种集中程度的概率不超过 {_p(a.log10_p_corrected):.2g}"
+            f"已发给「{a.recipient}」"
+            + concentration_zh
             + (f"；另有 {a.alias_hits} 个被引用的订单号是其专属别名" if a.alias_hits else "")
             + (f"；{a.canary_hits} 次金丝雀联系方式被呼叫" if a.canary_hits else "")
+            + f"。全部证据合并（{combined_zh}，Fisher 方法合并并已校正）的概率不超过 "
+            f"{_p(a.log10_p_corrected):.2g}"
             + f"。判定阈值 alpha = {alpha:g}（已对所有接收方及活动检测做多重检验校正）。"
         )
         en = (
             f"Of {n} victims (usable reports, one per victim), {a.consistent} victims' data (with every field the "
-            f"caller quoted) had been sent to {a.recipient} before the call. Even assuming the "
-            f"reports came from any other recipient or from outside the ledger, a concentration "
-            f"like this has probability at most {_p(a.log10_p_corrected):.2g}"
+            f"caller quoted) had been sent to {a.recipient} before the call"
+            + concentration_en
             + (f"; {a.alias_hits} quoted order numbers are its own aliases" if a.alias_hits else "")
             + (f"; {a.canary_hits} canary contact hits" if a.canary_hits else "")
+            + f". All the evidence combined ({combined_en}: Fisher's method, corrected) has "
+            f"probability at most {_p(a.log10_p_corrected):.2g}"
             + f". Threshold alpha = {alpha:g}, corrected for every recipient and the campaign looks."
         )
         if len(result_accused) > 1:
-            others = ", ".join(c.recipient for c in result_accused[1:])
-            zh += f" 同时被指认：{others}（可能有多个来源）。"
-            en += f" Also named: {others} (there may be more than one source)."
+            others_named = ", ".join(c.recipient for c in result_accused[1:])
+            zh += f" 同时被指认：{others_named}（可能有多个来源）。"
+            en += f" Also named: {others_named} (there may be more than one source)."
         return {"zh": zh, "en": en}
     top = cands[0] if cands else None
     zh = (

@@ -32,8 +32,8 @@ from leaktrace.errors import EvidenceError, InputError
 from leaktrace.io.writers import write_bytes_atomic
 from leaktrace.ledger.chain import GENESIS, canonical_json, record_hash, sign, verify_signature
 from leaktrace.trace.consistency import contradictions
-from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p
-from leaktrace.trace.stats import binomial_tail, bonferroni, tardos_tail, weighted_tail
+from leaktrace.trace.engine import _FAMILIES, TraceResult, alias_log10_p, canary_log10_p
+from leaktrace.trace.stats import bonferroni, tardos_tail, weighted_tail
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -113,10 +113,13 @@ def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float
         if cand["aliases"]
         else 0.0
     )
-    canary = (
-        binomial_tail(rows_read, cand["canary_q"], cand["canaries"]).log10
-        if cand["canaries"]
-        else 0.0
+    # bundles made before the canary-number test have neither key: their one test was the
+    # row test over "canaries"
+    canary = canary_log10_p(
+        rows_read,
+        cand["canary_q"],
+        cand.get("canary_rows", cand["canaries"]),
+        cand.get("canary_numbers"),
     )
     tardos = (
         tardos_tail([tuple(h) for h in cand["tardos_hist"]], cand["tardos_score"]).log10

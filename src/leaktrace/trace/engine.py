@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from leaktrace import rewrite
 from leaktrace.canary import RANDOM_ID_DIGITS
 from leaktrace.channels import CHANNELS, ERASED, channel_symbols, get_channel, tardos_thresholds
 from leaktrace.channels.base import erase_constant_positions
@@ -38,6 +39,7 @@ from leaktrace.trace.stats import (
     binomial_tail,
     bonferroni,
     check_alpha,
+    hypergeom_tail,
     tardos_scores,
     tardos_tail,
     weight_for,
@@ -66,6 +68,16 @@ class CandidateResult:
     aliases: int = 0
     alias_rows: int = 0
     canaries: int = 0
+    """Distinct canaries the leak holds, found by either canary test (``canary_rows``,
+    ``canary_numbers``)."""
+    canary_rows: int = 0
+    """Canary rows matched through the identity keys (the row test, ``canary_q``)."""
+    canary_numbers: dict[str, int] = field(
+        default_factory=lambda: {"hits": 0, "free_hits": 0, "issued": 0, "free": 0}
+    )
+    """The canary-number test (:func:`_score_canary_numbers`): distinct leaked phones that
+    are this candidate's own canary numbers (``hits``) or pool numbers never issued
+    (``free_hits``), among its ``issued`` numbers and the pool's ``free`` ones."""
     classes: list[tuple[int, float, int, int]] = field(default_factory=list)
     tardos_hist: list[tuple[int, int, int]] = field(default_factory=list)
     tardos_score: float = 0.0
@@ -96,6 +108,8 @@ class CandidateResult:
             "score": self.score,
             "aliases": self.aliases,
             "canaries": self.canaries,
+            "canary_rows": self.canary_rows,
+            "canary_numbers": self.canary_numbers,
             "log10_p_by_family": {
                 "marks": _finite(self.log10_p_marks),
                 "aliases": _finite(self.log10_p_alias),
@@ -360,7 +374,8 @@ def trace_frame(
     order_numbers = canon.get_column("order_id").to_list()
     leaked_phone = canon.get_column("phone").to_list()
     by_id = {e.release_id: e for e in entries}
-    contacts = {int(t["anchor"], 16): t["contact"] for t in ledger.canary_tokens()}
+    tokens = ledger.canary_tokens()
+    contacts = {int(t["anchor"], 16): t["contact"] for t in tokens}
 
     cands: dict[tuple[str, int], CandidateResult] = {}
     for e in entries:
@@ -378,6 +393,7 @@ def trace_frame(
         largest[(e.recipient, e.key_version)] = max(largest[(e.recipient, e.key_version)], e.rows)
 
     informative_rows: set[int] = set()
+    canary_anchors: dict[tuple[str, int], set[int]] = defaultdict(set)
     if matches.height:
         matches = matches.with_columns(
             pl.col("release_id")
@@ -394,7 +410,7 @@ def trace_frame(
             rels = [by_id[r] for r in sorted(g.get_column("release_id").unique().to_list())]
             c.rows = g.height
             _score_marks(ws, c, g, rels, observed, by_id, informative_rows)
-            _score_canaries(
+            canary_anchors[key] |= _score_canaries(
                 c,
                 grp,
                 canaries_total[key],
@@ -427,6 +443,13 @@ def trace_frame(
             digit_groups,
             informative_rows,
         )
+    for key, found in _score_canary_numbers(
+        ws, ledger, tokens, leaked_phone, by_id, cands, informative_rows
+    ).items():
+        canary_anchors[key] |= found
+    for key, c in cands.items():
+        c.canaries = len(canary_anchors[key])
+        c.log10_p_canary = canary_log10_p(df.height, c.canary_q, c.canary_rows, c.canary_numbers)
     m = len(cands)
     for c in cands.values():
         best = min(c.log10_p_marks, c.log10_p_tardos, c.log10_p_alias, c.log10_p_canary)
@@ -633,8 +656,10 @@ def _score_canaries(
     order_digits: np.ndarray[Any, np.dtype[np.int64]],
     shared_numbers: set[int],
     informative_rows: set[int],
-) -> None:
-    """Canaries: a leaked row counts only if it carries a value unique to the canary.
+) -> set[int]:
+    """Canaries, the row test: a leaked row counts only if it carries a value unique to the
+    canary. Returns the anchors of the canaries it counted; sets ``canary_rows`` and
+    ``canary_q`` (the family's p-value is :func:`canary_log10_p`).
 
     Canary rows go through the recipient's masking, so a masked name + district can match
     many real customers; only the canary's own phone (a platform-owned pool number, one per
@@ -652,7 +677,7 @@ def _score_canaries(
     """
     can = grp.filter(pl.col("is_canary")).unique(subset=["anchor"], keep="first")
     if not can.height:
-        return
+        return set()
     ok = [
         (bool(om) and row not in shared_numbers)
         or (leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a)))
@@ -665,8 +690,8 @@ def _score_canaries(
     ]
     can = can.filter(pl.Series(ok))
     if not can.height:
-        return
-    c.canaries = can.height
+        return set()
+    c.canary_rows = can.height
     informative_rows.update(can.get_column("row_id").to_list())
     nz = order_digits[order_digits > 0]
     d_min = int(nz.min()) if len(nz) else 0
@@ -680,7 +705,148 @@ def _score_canaries(
     per_row = len(IDENTITY_KEYS) * _DIGEST_COLLISION + by_chance
     q = min(1.0, canaries_total * per_row)
     c.canary_q = q
-    c.log10_p_canary = binomial_tail(len(leaked_phone), q, c.canaries).log10
+    return {int(a) for a in can.get_column("anchor").to_list()}
+
+
+def _in_pool(entries: list[str], phones: list[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which of ``phones`` the canary pool's configured ``entries`` (numbers and ranges,
+    as :class:`leaktrace.config.CanaryPool` takes them) hold, a range at a time.
+
+    Why not ``PhoneNumbers.__contains__``: it walks every entry for every number, and a
+    leaked list of phone numbers holds a million of them."""
+    s = pl.Series("phone", phones, dtype=pl.Utf8)
+    out = s.is_in([e.strip() for e in entries if e.strip() and "-" not in e]).to_numpy()
+    ranges = [e.strip().partition("-") for e in entries if "-" in e]
+    if not ranges or not len(s):
+        return out
+    digits = s.str.contains(r"^[0-9]+$").fill_null(False).to_numpy()
+    width = s.str.len_chars().fill_null(0).to_numpy()
+    value = s.cast(pl.UInt64, strict=False).fill_null(0).to_numpy()  # not digits: masked
+    for lo, _, hi in ranges:
+        out |= digits & (width == len(lo)) & (value >= int(lo)) & (value <= int(hi))
+    return out
+
+
+def _score_canary_numbers(
+    ws: Workspace,
+    ledger: Ledger,
+    tokens: list[dict[str, str]],
+    leaked_phone: list[str | None],
+    by_id: dict[str, ReleaseEntry],
+    cands: dict[tuple[str, int], CandidateResult],
+    informative_rows: set[int],
+) -> dict[tuple[str, int], set[int]]:
+    """Canaries, the number test: a leaked phone that is a canary's own pool number counts
+    for that canary's recipient on its own, without any other field of the row (a scam
+    list of phone numbers, 号码包, keeps nothing else). Returns, per candidate with a
+    hit, the anchors of the canaries whose numbers the leak holds.
+
+    Why not the row test's chance (a digest collision, 2^-64): a phone number alone can be
+    generated. Lists of numbers made by walking a number block and keeping the live ones
+    (空号检测) hold EVERY live pool number, every recipient's canaries among them, and
+    would accuse every recipient at 10^-50. So the chance comes from how canary numbers
+    are issued: each release draws its numbers uniformly among the pool numbers no
+    release has used or reserved (``Ledger.reserve_canary_contacts``). Given every other
+    release's numbers, R's are then a uniformly random set among R's and the free ones,
+    whatever a leak not made from R's copy holds — also one made by another recipient
+    who knows its own canaries and leaves them out. So, among the leaked numbers that are
+    R's or never issued (``hits + free_hits``), the count of R's is Hypergeometric(
+    ``issued + free``, ``issued``, ``hits + free_hits``), and its exact tail is the
+    p-value (:func:`canary_log10_p`). A generated list holds the free numbers in
+    proportion and accuses nobody; a list of R's copy holds R's numbers and few free ones.
+
+    Numbers that name nobody count for nobody: one held by several releases (older
+    ledgers), one some release carries as a real customer's phone (a pool typed wrong: a
+    leak of that customer from anyone's copy would carry it), one never issued. A
+    customer-held number of R's own is dropped from R's ``issued`` only when the leak
+    holds it (the rest stay: more of R's numbers only raises R's p-value). Open
+    reservations (releases running or crashed) are not free: subtracted from ``free``
+    (if they are outside the pool that only lowers ``free``, conservative). The pool is
+    today's ``[canary_pool]``: like a canary hit's chance (docs/attribution.md), it
+    assumes the pool did not grow since R's release.
+    """
+    phone_tokens = [t for t in tokens if t.get("kind") == "phone"]
+    leaked = pl.Series("phone", leaked_phone, dtype=pl.Utf8).drop_nulls().unique()
+    if not phone_tokens or not len(leaked):
+        return {}
+    numbers = rewrite.canonical_phone(
+        pl.Series("contact", [t["contact"] for t in phone_tokens], dtype=pl.Utf8)
+    ).to_list()
+    owners: dict[str, set[str]] = defaultdict(set)
+    anchor_of: dict[str, int] = {}
+    for t, number in zip(phone_tokens, numbers, strict=True):
+        if number:
+            owners[number].add(t["release_id"])
+            anchor_of[number] = int(t["anchor"], 16)
+    held = leaked.filter(leaked.is_in(list(owners))).to_list()
+    sole = [p for p in held if len(owners[p]) == 1 and next(iter(owners[p])) in by_id]
+    if not sole:
+        return {}
+    from leaktrace.attribution.hits import customers_among  # attribution imports this module
+
+    customer = customers_among(ws, sole)
+
+    def owner(number: str) -> tuple[str, int]:
+        e = by_id[next(iter(owners[number]))]
+        return e.recipient, e.key_version
+
+    hits: dict[tuple[str, int], list[str]] = defaultdict(list)
+    dropped: dict[tuple[str, int], int] = defaultdict(int)
+    for p in sole:
+        if p in customer:
+            dropped[owner(p)] += 1
+        else:
+            hits[owner(p)].append(p)
+    if not hits:
+        return {}
+    issued: dict[tuple[str, int], int] = defaultdict(int)
+    for number, rels in owners.items():
+        if len(rels) == 1 and next(iter(rels)) in by_id:
+            issued[owner(number)] += 1
+    pool = ws.config.canary_pool
+    unissued = leaked.filter(~leaked.is_in(list(owners))).to_list()
+    free_hits = int(_in_pool(pool.phones, unissued).sum())
+    reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
+    free = pool.phone_numbers().distinct() - int(_in_pool(pool.phones, list(owners)).sum())
+    free = max(free - reserved, free_hits)
+    found: dict[tuple[str, int], set[int]] = {}
+    for key, phones in hits.items():
+        cands[key].canary_numbers = {
+            "hits": len(phones),
+            "free_hits": free_hits,
+            "issued": issued[key] - dropped[key],
+            "free": free,
+        }
+        found[key] = {anchor_of[p] for p in phones}
+    every = [p for phones in hits.values() for p in phones]
+    rows = pl.Series("phone", leaked_phone, dtype=pl.Utf8).is_in(every).fill_null(False)
+    informative_rows.update(np.flatnonzero(rows.to_numpy()).tolist())
+    return found
+
+
+def canary_log10_p(
+    rows_read: int, canary_q: float, canary_rows: int, numbers: dict[str, int] | None
+) -> float:
+    """The canary family's log10 p from its counts (also used to re-verify bundles): the
+    smaller of the row test (Binomial(rows read, ``canary_q``) ≥ ``canary_rows``) and the
+    number test (:func:`_score_canary_numbers`), times 2 (Bonferroni over the two).
+
+    ``numbers`` is None for a bundle made before the number test: its one test, as then.
+    """
+    row = binomial_tail(rows_read, canary_q, canary_rows).log10 if canary_rows else 0.0
+    if numbers is None:
+        return row
+    k = int(numbers["hits"])
+    issued = int(numbers["issued"])
+    num = (
+        hypergeom_tail(
+            issued + int(numbers["free"]), issued, k + int(numbers["free_hits"]), k
+        ).log10
+        if k
+        else 0.0
+    )
+    best = min(row, num)
+    return min(0.0, best + math.log10(2)) if best < 0 else 0.0
 
 
 def frame_digest(df: pl.DataFrame | pd.DataFrame) -> str:
