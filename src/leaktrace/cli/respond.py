@@ -79,6 +79,9 @@ def exposed_cmd(
         if not measures or not measures.strip():
             # the notice states them to every person: no default may claim what was not done
             raise InputError("--notice needs --measures: the measures the platform has taken")
+        from leaktrace.respond.incident import clean_text
+
+        clean_text(measures, "--measures")  # goes to every exposed person: no phone in it
     when = None
     if since is not None:
         when = parse_datetime(since)

@@ -238,7 +238,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def clean_text(value: str, what: str, *, required: bool = True) -> str:
+def clean_text(
+    value: str, what: str, *, required: bool = True, personal_ok: bool = False
+) -> str:
+    """``value`` on one line, checked for what an incident's record may hold.
+
+    An incident's texts (title, summary, measures, channels, authorities, resolutions) are
+    stored in clear, sealed for good once a checkpoint pins them, and copied into the
+    notice every exposed person gets and into the regulator draft: a mobile or ID card
+    number in them ("已联系用户 13800138000 核实"), in any spelling
+    (:func:`leaktrace.attribution.erasure.holds_personal_number`), is refused, as it is in
+    a case's or an erasure's reason. ``personal_ok``: a text that is encrypted before it
+    is stored (a payment's note may quote a transfer's reference)."""
+    from leaktrace.attribution.erasure import holds_personal_number
+
     text = " ".join(value.split())
     if required and not text:
         raise InputError(f"{what} is empty")
@@ -246,6 +259,12 @@ def clean_text(value: str, what: str, *, required: bool = True) -> str:
         raise InputError(f"{what} has {len(text):,} characters; at most {_MAX_TEXT:,}")
     if any(not ch.isprintable() for ch in text):
         raise InputError(f"{what} holds control characters")
+    if not personal_ok and holds_personal_number(text):
+        raise InputError(
+            f"{what} holds what looks like a phone or ID card number: it is stored in clear "
+            "and sealed for good (and goes into the notices and the regulator draft), so "
+            "leave personal details out"
+        )
     return text
 
 
