@@ -94,7 +94,8 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
         (["check", "--file", str(binary)], "binary"),
         (["check", "--file", str(bad_json)], "line 2"),
         (["check", "--file", str(tmp_path / "nope.txt")], "nope.txt"),
-        (["check"], "TEXT"),
+        (["check"], "give the TEXT to check"),  # it said "(not both)" with neither given
+        (["check", SCAM, "--file", str(bad_json)], "not both"),
         (["check", SCAM, "--model", str(tmp_path / "m.npz")], "model file not found"),
     ]:
         code, _, err = run(*args)

@@ -88,8 +88,10 @@ def check_cmd(
     """Check a text (or every text of --file): fraud type, script stages, advice."""
     from leaktrace.scam import MAX_CHARS, check
 
-    if (text is None) == (file is None):
-        raise InputError("give either TEXT or --file FILE (not both)")
+    if text is None and file is None:
+        raise InputError("give the TEXT to check, or --file FILE with one text per line")
+    if text is not None and file is not None:
+        raise InputError("give either TEXT or --file FILE, not both")
     if file is not None:
         from leaktrace.scam._io import read_texts  # Polars: only a file needs it
 
