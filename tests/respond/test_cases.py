@@ -475,6 +475,8 @@ def test_a_second_case_for_the_same_order_is_refused(env: Env, iid: str) -> None
     again = _case(env.ws, other, row)
     assert again.decision == "review" and again.advance == 0.0
     assert "already has an advance" in again.reasons[0] and first.case_id in again.reasons[0]
+    # the victim is told why: an earlier advance, not the order's ownership
+    assert "另一笔损失" in again.message_zh and "订单归属" not in again.message_zh
 
 
 @pytest.mark.parametrize("spelling", ["full-width", "float"])

@@ -308,6 +308,10 @@ def _decide(
     )
 
 
+_ANOTHER_LOSS = "a person must check that this is another loss"
+"""The end of the reason of a case sent to review because its order or police receipt
+already has an advance: the victim is told that, not that the order's owner is checked."""
+
 _MESSAGES = {
     "advance": "经核实，您的订单信息曾由平台提供给涉事合作方，平台将先行垫付 {advance:,.2f} 元。"
     "垫付不影响您向公安机关追偿；如追回款项，请联系平台办理。平台不会要求您提供手持身份证照片、"
@@ -316,11 +320,21 @@ _MESSAGES = {
     "平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
     "declined": "经核实，本次事件涉事合作方在您被骗之前未收到您的该笔订单信息，本事件暂不适用先行垫付。"
     "如有其他订单或线索，请通过 App 内官方渠道联系客服。",
+    "review_another_loss": "您的申请已受理。该订单或报案回执此前已有一笔先行垫付，需人工核实本次是否为"
+    "另一笔损失，客服将通过 App 内官方渠道与您联系。平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
     "rejected": "经人工核实，您的本次申请暂不适用先行垫付。如有疑问或新的线索，请通过 App 内官方渠道"
     "联系客服。平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
     "withdrawn": "您的本次申请因登记信息有误已撤回，客服将按核对后的信息重新受理。"
     "平台不会要求您提供手持身份证照片、银行卡密码或验证码。",
 }
+
+
+def _message_key(decision: str, history: tuple[CaseStep, ...], reasons: list[str]) -> str:
+    """Which message the victim is read: a case in review because of an earlier advance
+    says so (it said the order's ownership was being checked, which was not the reason)."""
+    if decision == "review" and not history and any(r.endswith(_ANOTHER_LOSS) for r in reasons):
+        return "review_another_loss"
+    return decision
 
 
 def open_case(
@@ -428,8 +442,7 @@ def open_case(
                 what = "this order" if same_order else "this police receipt"
                 return (
                     f"{what} already has an advance of {c.advance:,.2f} yuan "
-                    f"({c.case_id}, {other}): a person must check that this is "
-                    "another loss"
+                    f"({c.case_id}, {other}): {_ANOTHER_LOSS}"
                 )
         return None
 
@@ -782,7 +795,9 @@ def cases_of(inc: Incident) -> list[Case]:
                 exposed_in=list(b["exposed_in"]),
                 paid=round(paid.get(b["case_id"], 0.0), 2),
                 recovered=round(recovered.get(b["case_id"], 0.0), 2),
-                message_zh=_MESSAGES[decision].format(advance=advance),
+                message_zh=_MESSAGES[_message_key(decision, history, b["reasons"])].format(
+                    advance=advance
+                ),
                 history=history,
             )
         )
