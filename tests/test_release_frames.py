@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 import leaktrace
+from leaktrace.errors import InputError
 from leaktrace.release import release
 from leaktrace.workspace import Workspace
 
@@ -166,3 +167,35 @@ def test_the_output_format_is_case_insensitive_as_the_suffix_is(
     out = tmp_path / "k.csv"
     release(shop.head(200), recipient="zto", workspace=workspace, out=out, format="CSV")
     assert out.read_text(encoding="utf-8").startswith(("order_id", "\ufeff"))
+
+
+def test_a_null_order_id_names_its_row_as_an_empty_one_does(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    """An empty id said "data row 8 is empty", a null one "order_id has empty values" with
+    no row: the same missing number, two messages."""
+    frame = shop.head(50).with_columns(pl.col("order_id").cast(pl.Utf8))
+    for missing in (None, ""):
+        bad = frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == 7)
+            .then(pl.lit(missing, dtype=pl.Utf8))
+            .otherwise(pl.col("order_id"))
+            .alias("order_id")
+        )
+        with pytest.raises(InputError, match=r"order_id in data row 8 is empty"):
+            release(bad, recipient="cs-firm", workspace=workspace)  # order numbers aliased
+    with pytest.raises(InputError, match=r"order_id in data row 8 is empty"):
+        nulled = pl.when(pl.int_range(pl.len()) == 7).then(None).otherwise(pl.col("order_id"))
+        # and a null for a recipient that gets no order numbers (they are still digested)
+        release(frame.with_columns(nulled.alias("order_id")), recipient="sms", workspace=workspace)
+
+
+def test_order_ids_that_lost_digits_as_floats_are_said_to_be_floats(
+    workspace: Workspace, shop: pl.DataFrame
+) -> None:
+    """A pandas column of 19-digit order numbers read as float64 became
+    '1.3316419386051277e+18', refused as if it held a stray character."""
+    frame = shop.head(50).to_pandas()
+    frame["order_id"] = frame["order_id"].astype("float64")
+    with pytest.raises(InputError, match=r"a float: .*lost their last digits"):
+        release(frame, recipient="cs-firm", workspace=workspace)

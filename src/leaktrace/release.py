@@ -502,6 +502,15 @@ class _BatchKernel:
         self.rows_in += batch.height
         if keep is not None:
             batch = batch.filter(keep)
+        if "order_id" in batch.columns and batch.get_column("order_id").null_count():
+            # a null id names its row as an empty one does (null_count is the array's
+            # own count: no pass over the column when there is none)
+            first_bad = int(batch.get_column("order_id").is_null().arg_true()[0])
+            row = first_bad if keep is None else int(keep.arg_true()[first_bad])
+            raise InputError(
+                f"order_id in {self.rows_context}data row {first_row + row + 1} is empty; "
+                "every released row needs an order number"
+            )
         n = batch.height
         k = self._canary_count(n) if n else 0
         phones: list[str] = []
@@ -542,6 +551,15 @@ class _BatchKernel:
         where = f"order_id in {self.rows_context}data row {prep.first_row + row + 1}"
         if value is None or not value.strip():
             return InputError(f"{where} is empty; every released row needs an order number")
+        if _FLOAT_TEXT.fullmatch(value.strip()):
+            # 1.3316419386051277e+18: a spreadsheet or pandas read the numbers as floats,
+            # and the last digits are gone; "needs digits only" sent users looking for a
+            # stray character
+            return InputError(
+                f"{where} is {value.strip()!r}, a float: the order numbers were read as "
+                "numbers and lost their last digits; read the column as text (in pandas, "
+                "dtype=str) and release again"
+            )
         return InputError(
             f"{where}: recipient {self.plan.recipient!r} gets order numbers as aliases, which "
             f"need at least {FF1_MIN_DIGITS} digits and nothing else (use order_id = "
@@ -1002,6 +1020,9 @@ def _release_once(
         unreadable_times=times.count,
         first_unreadable_time_row=times.first_row,
     )
+
+
+_FLOAT_TEXT = re.compile(r"[0-9](?:\.[0-9]+)?[eE][+-]?[0-9]+")
 
 
 def _refuse_garbled(path: Path, encoding: str) -> None:
