@@ -317,7 +317,7 @@ def test_failure_in_one_partition_leaves_nothing(
     ).drop("index")
     bad.write_parquet(tmp_path / "bad.parquet")
     sdf = spark.read.parquet(str(tmp_path / "bad.parquet")).repartition(3)  # type: ignore[attr-defined]
-    with pytest.raises(InputError, match="order_id has empty values"):
+    with pytest.raises(InputError, match=r"order_id in Spark partition \d+, data row \d+ is empty"):
         release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
