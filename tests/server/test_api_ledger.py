@@ -412,7 +412,7 @@ def test_an_upload_over_the_limit_is_413(
         r = post_trace(c, site.analyst, small)
         assert r.status_code == 200
         assert [a["recipient"] for a in r.json()["accused"]] == ["yto"]
-        # the JSON routes keep their own 1 MiB limit, not the upload limit
+        # the JSON routes keep their own limit (JSON_LIMIT), not the upload limit
         r = c.post("/api/v1/scam/check", json={"texts": ["骗" * (100 << 10)]})
         assert r.status_code == 200
 
