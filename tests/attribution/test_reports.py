@@ -262,3 +262,17 @@ def test_a_future_report_stored_before_the_check_is_not_counted(
     monkeypatch.undo()
     (old,) = [r for r in load_stored_reports(ws) if r.source == "api:2"]
     assert old.status == "malformed" and "in the future" in old.reason
+
+
+def test_a_phone_written_as_a_float_is_the_phone(tmp_path: Path) -> None:
+    """A report file a pandas script wrote (a phone column with a gap becomes float64,
+    18308433657.0) had those reports stored as malformed: their victims were lost."""
+    f = tmp_path / "r.csv"
+    f.write_text(
+        "victim_phone,reported_at,channel\n18308433657.0,2024-06-02T10:00:00+08:00,phone\n"
+        "1830843365.7,2024-06-02T10:00:00+08:00,phone\n",
+        encoding="utf-8",
+    )
+    good, bad = parse_report_file(f)
+    assert (good.victim_phone, good.problems) == ("18308433657", [])
+    assert bad.victim_phone is None and bad.problems

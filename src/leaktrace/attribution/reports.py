@@ -145,8 +145,14 @@ def _listed_quote_keys(quoted: dict[str, str | bool]) -> list[str]:
 
 
 def normalise_phone_str(value: str) -> str | None:
-    """The release pipeline's phone normal form for one value (11 digits), else None."""
+    """The release pipeline's phone normal form for one value (11 digits), else None.
+
+    A whole number written as a float (``18308433657.0``, as pandas writes a phone column
+    with a gap in it) is read as the number, as a release reads it: such reports were
+    stored as malformed and their victims lost to the attribution."""
     s = canonical_str(value).replace("-", "").replace("(", "").replace(")", "")
+    if s.endswith(".0") and s[:-2].isdigit():
+        s = s[:-2]
     for cc in ("+86", "0086", "+0086"):
         if s.startswith(cc):
             s = s[len(cc) :]
