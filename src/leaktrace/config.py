@@ -49,9 +49,11 @@ DEFAULT_CANARY_RATE = 0.01
 """One canary row per 100 released rows, in every template.
 
 Why 1 %: a leak that keeps only name and phone carries no mark a channel can embed (a kept
-name or phone cannot be altered), so canaries are its only evidence. A random sample of
-*n* rows misses every canary with probability (1 − rate)^n: at 1 % that is 0.66 % for 500
-rows (the tracing target), at 0.1 % it was 61 %. The cost is one platform-controlled
+name or phone cannot be altered), so canaries are its only evidence, and since session 20
+a canary matched through name and phone counts only on its pool number (a number anyone
+who knows the pool can list): at alpha 1e-9 a trace needs 3 to 11 of them, with the pool's
+and the recipient's sizes (docs/policy.md has the table). At 1 % a 500-row sample holds
+fewer than 4 canaries 27 % of the time, a 1,000-row one 1.1 %; at 0.1 % nearly always. The cost is one platform-controlled
 number per canary (10,000 per million rows released) and, for couriers, one phantom
 waybill per 100 that their integration must treat as cancelled before pickup. A policy can
 lower the rate; ``docs/policy.md`` gives the rows a name+phone leak then needs."""

@@ -340,7 +340,7 @@ def test_api_refuses_an_alpha_that_is_not_a_probability(
 
 
 def _planted_leak(workspace: Workspace, released: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The SMS vendor's copy of 200 of zto's orders, with two of zto's canary rows added:
+    """The SMS vendor's copy of 200 of zto's orders, with three of zto's canary rows added:
     zto's canaries accuse it while its marks on the same orders sit at chance."""
     from leaktrace.ledger import Ledger
 
@@ -349,8 +349,9 @@ def _planted_leak(workspace: Workspace, released: dict[str, pl.DataFrame]) -> pl
     cols = ["name", "phone", "product"]
     rows = sms.join(zto.select("phone"), on="phone", how="semi")
     rows = rows.filter(~pl.col("phone").is_in(pool)).head(200)
-    canaries = zto.filter(pl.col("phone").is_in(pool)).head(2)
-    assert rows.height == 200 and canaries.height == 2
+    # three: name + phone canaries count on their pool numbers alone (two reach 10^-7)
+    canaries = zto.filter(pl.col("phone").is_in(pool)).head(3)
+    assert rows.height == 200 and canaries.height == 3
     return pl.concat([rows.select(cols), canaries.select(cols)])
 
 
@@ -360,7 +361,7 @@ def test_planted_canaries_are_flagged_as_contradicting_evidence(
     res = trace(_planted_leak(workspace, released), workspace=workspace)
     by = {c.recipient: c for c in res.accused}
     assert sorted(by) == ["sms", "zto"]  # the p-values stand: both are accused
-    assert by["zto"].canaries == 2
+    assert by["zto"].canaries == 3
     [flag] = by["zto"].contradictions
     assert flag["family"] == "marks"
     assert flag["matched"] < flag["expected_half_intact"] - 50

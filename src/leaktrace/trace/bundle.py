@@ -114,7 +114,8 @@ def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float
         else 0.0
     )
     # bundles made before the canary-number test have neither key: their one test was the
-    # row test over "canaries"
+    # row test over "canaries"; those made before "canary_phone_rows" counted phone-matched
+    # canaries in "canary_rows": the same formula, so they verify as they were made
     canary = canary_log10_p(
         rows_read,
         cand["canary_q"],

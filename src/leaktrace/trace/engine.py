@@ -71,7 +71,12 @@ class CandidateResult:
     """Distinct canaries the leak holds, found by either canary test (``canary_rows``,
     ``canary_numbers``)."""
     canary_rows: int = 0
-    """Canary rows matched through the identity keys (the row test, ``canary_q``)."""
+    """Canary rows matched through their own order number (the row test, ``canary_q``)."""
+    canary_phone_rows: int = 0
+    """Canary rows matched through the phone-bearing keys alone (phone + name, phone +
+    address as released) and carrying the canary's pool number: shown, not counted by the
+    row test (they count only through ``canary_numbers``; see :func:`_score_canaries`).
+    A bundle made before session 20's split lacks it: its ``canary_rows`` counted them."""
     canary_numbers: dict[str, int] = field(
         default_factory=lambda: {"hits": 0, "free_hits": 0, "issued": 0, "free": 0}
     )
@@ -109,6 +114,7 @@ class CandidateResult:
             "aliases": self.aliases,
             "canaries": self.canaries,
             "canary_rows": self.canary_rows,
+            "canary_phone_rows": self.canary_phone_rows,
             "canary_numbers": self.canary_numbers,
             "log10_p_by_family": {
                 "marks": _finite(self.log10_p_marks),
@@ -657,16 +663,25 @@ def _score_canaries(
     shared_numbers: set[int],
     informative_rows: set[int],
 ) -> set[int]:
-    """Canaries, the row test: a leaked row counts only if it carries a value unique to the
-    canary. Returns the anchors of the canaries it counted; sets ``canary_rows`` and
-    ``canary_q`` (the family's p-value is :func:`canary_log10_p`).
+    """Canaries, the row test: a leaked row counts only if it carries the canary's own order
+    number, a value nobody outside the copy can know. Returns the anchors of the canaries
+    it counted; sets ``canary_rows``, ``canary_q`` and ``canary_phone_rows`` (the family's
+    p-value is :func:`canary_log10_p`).
 
     Canary rows go through the recipient's masking, so a masked name + district can match
-    many real customers; only the canary's own phone (a platform-owned pool number, one per
-    canary) or its own order number identify it, and the number only when no index lists
-    it as a real order or as another release's canary (``shared_numbers``). Chance under
-    the null: the pool number appears nowhere else (a digest collision, 2^-64 per key);
-    the order number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
+    many real customers: name + address never suffices. Nor does the canary's phone with
+    what the copy shows next to it (``k_phone_name``, ``k_phone_addr``): the phone is a
+    pool number anyone who knows the pool can list, and a masked name (王*, one surname
+    among a few hundred) or a district is easily guessed, so a file that walks the pool
+    block with common surnames attached, leaving out its maker's own canaries, matches a
+    few of every other recipient's canaries. Scored as a digest collision (2^-64 per key)
+    it accused all of them at 10^-12 and beyond (session 20's review). Such rows
+    (``canary_phone_rows``) count only through the number test
+    (:func:`_score_canary_numbers`), whose chance holds against a generated list. The
+    order number (a real-looking random number, or the recipient's keyed FF1 alias of it)
+    cannot be listed that way; it counts when no index lists it as a real order or as
+    another release's canary (``shared_numbers``). Chance under the null: the order
+    number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
     (its last 12 digits are fresh, a leading one is never 0) — and, because a canary's
     number is drawn again when it equals a real order of its batch, with chance ≤
     1 / (S − E), S the 0.9·10^d (or, past 12 digits, 10^12) numbers it is drawn from and E
@@ -678,16 +693,15 @@ def _score_canaries(
     can = grp.filter(pl.col("is_canary")).unique(subset=["anchor"], keep="first")
     if not can.height:
         return set()
+    rows = can.get_column("row_id").to_list()
     ok = [
-        (bool(om) and row not in shared_numbers)
-        or (leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a)))
-        for row, a, om in zip(
-            can.get_column("row_id").to_list(),
-            can.get_column("anchor").to_list(),
-            can.get_column("order_match").to_list(),
-            strict=True,
-        )
+        bool(om) and row not in shared_numbers
+        for row, om in zip(rows, can.get_column("order_match").to_list(), strict=True)
     ]
+    c.canary_phone_rows = sum(
+        not good and leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a))
+        for good, row, a in zip(ok, rows, can.get_column("anchor").to_list(), strict=True)
+    )
     can = can.filter(pl.Series(ok))
     if not can.height:
         return set()
@@ -832,6 +846,9 @@ def canary_log10_p(
     number test (:func:`_score_canary_numbers`), times 2 (Bonferroni over the two).
 
     ``numbers`` is None for a bundle made before the number test: its one test, as then.
+    A bundle made before ``canary_phone_rows`` counted in ``canary_rows`` the canaries
+    matched through a phone-bearing key too: the formula is the same, so it verifies as
+    made (what its figure rests on is what changed, see :func:`_score_canaries`).
     """
     row = binomial_tail(rows_read, canary_q, canary_rows).log10 if canary_rows else 0.0
     if numbers is None:
