@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,23 @@ def test_fitted_times_lie_between_neighbours_and_follow_the_sort(
         if slots[j] == slots[j - 1]:
             a, b = phys[j - 1], phys[j]
             assert (a >= b) if descending else (a <= b)
+
+
+@pytest.mark.parametrize(
+    ("unit", "grid_us"),
+    [("us", 60_000_000), ("us", 3_600_000_000), ("ns", 1000), ("us", 1_000_000)],
+)
+def test_canary_times_fall_on_the_real_times_grid(unit: str, grid_us: int) -> None:
+    """An export to the minute (hour, millisecond…) has canaries on the same grid: seconds
+    of 47 among rows ending :00 gave them away, and float arithmetic put nanosecond
+    times holding milliseconds at …000064 (a review found both)."""
+    rng = np.random.default_rng(3)
+    start = 1_700_000_000 * 1_000_000 // grid_us * grid_us
+    real = np.sort(start + rng.integers(0, 500, 2000) * grid_us)
+    scale = 1000 if unit == "ns" else 1
+    times = pl.Series(real * scale).cast(pl.Datetime(unit))  # type: ignore[arg-type]
+    slots = np.sort(rng.integers(0, 2001, 40))
+    drawn = pl.Series(rng.integers(0, 10**15, 40) * scale).cast(pl.Datetime(unit))  # type: ignore[arg-type]
+    got = times_in_place(np.random.default_rng(4), times, slots, drawn).to_physical().to_numpy()
+    assert not np.any(got % (grid_us * scale)), got[:5]
+    assert got.min() >= real.min() * scale and got.max() <= real.max() * scale
