@@ -26,9 +26,7 @@ def shop_parquet(tmp_path_factory: pytest.TempPathFactory, shop: pl.DataFrame) -
     return p
 
 
-def run_cli(
-    *args: str, home: Path, user: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, home: Path, user: str | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m leaktrace ARGS --home HOME`` as a user runs it (a fresh process);
     ``user``: the shell's user, whom the command records as who acted."""
     env = None if user is None else {**os.environ, "USER": user, "LOGNAME": user}

@@ -238,9 +238,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def clean_text(
-    value: str, what: str, *, required: bool = True, personal_ok: bool = False
-) -> str:
+def clean_text(value: str, what: str, *, required: bool = True, personal_ok: bool = False) -> str:
     """``value`` on one line, checked for what an incident's record may hold.
 
     An incident's texts (title, summary, measures, channels, authorities, resolutions) are
