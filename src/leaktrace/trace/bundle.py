@@ -115,12 +115,15 @@ def recompute_log10_p(cand: dict[str, Any], rows_read: int, tests: int) -> float
     )
     # bundles made before the canary-number test have neither key: their one test was the
     # row test over "canaries"; those made before "canary_phone_rows" counted phone-matched
-    # canaries in "canary_rows": the same formula, so they verify as they were made
+    # canaries in "canary_rows": the same formula, so they verify as they were made; those
+    # made before the number test ran per pool entry have no "canary_number_strata": their
+    # one test over the whole pool, as made
     canary = canary_log10_p(
         rows_read,
         cand["canary_q"],
         cand.get("canary_rows", cand["canaries"]),
         cand.get("canary_numbers"),
+        cand.get("canary_number_strata"),
     )
     tardos = (
         tardos_tail([tuple(h) for h in cand["tardos_hist"]], cand["tardos_score"]).log10
@@ -230,6 +233,7 @@ def _check_candidate(
 ) -> list[dict[str, Any]]:
     """Recompute one candidate's p-value and contradictions from its counts; raise
     :class:`EvidenceError` where the bundle says otherwise. Its contradictions."""
+    _check_number_counts(c)
     again = recompute_log10_p(c, body["rows"]["read"], body["tests"])
     reported = c["log10_p_value"]
     if abs(again - reported) > 1e-6 * max(1.0, abs(again)):
@@ -248,6 +252,54 @@ def _check_candidate(
             "follow from its counts"
         )
     return found
+
+
+_NUMBER_COUNTS = ("hits", "free_hits", "issued", "free")
+
+
+def _check_number_counts(c: dict[str, Any]) -> None:
+    """The canary-number test's counts, which the verifier recomputes its tail from, must
+    be counts: non-negative integers, ``hits`` ≤ ``issued`` and ``free_hits`` ≤ ``free``
+    (a signed bundle from a faulty or hostile writer could otherwise feed the tail a
+    population smaller than its draws). Per pool entry too (``canary_number_strata``),
+    whose hits add up to the candidate's when there are any."""
+    name = c["recipient"]
+
+    def check(counts: Any, what: str) -> dict[str, int]:
+        if not isinstance(counts, dict):
+            raise EvidenceError(f"candidate {name}: {what} is not a record of counts")
+        for k in _NUMBER_COUNTS:
+            v = counts[k]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise EvidenceError(
+                    f"candidate {name}: {what} {k} is {v!r}, not a non-negative integer"
+                )
+        for part, whole in (("hits", "issued"), ("free_hits", "free")):
+            if counts[part] > counts[whole]:
+                raise EvidenceError(
+                    f"candidate {name}: {what} counts {counts[part]} {part} among only "
+                    f"{counts[whole]} {whole}"
+                )
+        return counts
+
+    numbers = c.get("canary_numbers")
+    if numbers is None:  # a bundle made before the number test
+        return
+    total = check(numbers, "canary_numbers")
+    strata = c.get("canary_number_strata")
+    if strata is None:  # a bundle made before the strata: one test over the pool
+        return
+    if not isinstance(strata, list):
+        raise EvidenceError(f"candidate {name}: canary_number_strata is not a list")
+    for i, s in enumerate(strata):
+        entry = check(s, f"canary_number_strata[{i}]").get("entry", 0)
+        if isinstance(entry, bool) or not isinstance(entry, int) or entry < 0:
+            raise EvidenceError(f"candidate {name}: canary_number_strata[{i}] entry {entry!r}")
+    if strata and sum(s["hits"] for s in strata) != total["hits"]:
+        raise EvidenceError(
+            f"candidate {name}: its canary numbers per pool entry do not add up to its "
+            f"{total['hits']} hits"
+        )
 
 
 def _families(found: Any) -> list[tuple[Any, Any, Any]]:

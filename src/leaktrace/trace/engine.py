@@ -15,7 +15,9 @@ Order of operations matters for honesty (DESIGN §4):
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,7 +84,14 @@ class CandidateResult:
     )
     """The canary-number test (:func:`_score_canary_numbers`): distinct leaked phones that
     are this candidate's own canary numbers (``hits``) or pool numbers never issued
-    (``free_hits``), among its ``issued`` numbers and the pool's ``free`` ones."""
+    (``free_hits``), among its ``issued`` numbers and the pool's ``free`` ones: totals over
+    the whole pool, shown; the test itself runs per pool entry (``canary_number_strata``).
+    A bundle made before the strata has only these, and verifies by the one-pool formula."""
+    canary_number_strata: list[dict[str, int]] = field(default_factory=list)
+    """The number test per ``[canary_pool] phones`` entry holding any of the candidate's
+    numbers (``entry``: its index in the list): the same four counts within the entry.
+    Empty when the candidate has no hit, or when a number of its is in no entry of today's
+    pool (the pool was edited since: no test, p = 1)."""
     classes: list[tuple[int, float, int, int]] = field(default_factory=list)
     tardos_hist: list[tuple[int, int, int]] = field(default_factory=list)
     tardos_score: float = 0.0
@@ -116,6 +125,7 @@ class CandidateResult:
             "canary_rows": self.canary_rows,
             "canary_phone_rows": self.canary_phone_rows,
             "canary_numbers": self.canary_numbers,
+            "canary_number_strata": self.canary_number_strata,
             "log10_p_by_family": {
                 "marks": _finite(self.log10_p_marks),
                 "aliases": _finite(self.log10_p_alias),
@@ -449,13 +459,16 @@ def trace_frame(
             digit_groups,
             informative_rows,
         )
+    warnings: list[str] = []
     for key, found in _score_canary_numbers(
-        ws, ledger, tokens, leaked_phone, by_id, cands, informative_rows
+        ws, ledger, tokens, leaked_phone, by_id, cands, informative_rows, warnings
     ).items():
         canary_anchors[key] |= found
     for key, c in cands.items():
         c.canaries = len(canary_anchors[key])
-        c.log10_p_canary = canary_log10_p(df.height, c.canary_q, c.canary_rows, c.canary_numbers)
+        c.log10_p_canary = canary_log10_p(
+            df.height, c.canary_q, c.canary_rows, c.canary_numbers, c.canary_number_strata
+        )
     m = len(cands)
     for c in cands.values():
         best = min(c.log10_p_marks, c.log10_p_tardos, c.log10_p_alias, c.log10_p_canary)
@@ -478,6 +491,7 @@ def trace_frame(
         columns=columns or {},
         entries=entries,
         tests=m,
+        warnings=warnings,
     )
 
 
@@ -741,6 +755,65 @@ def _in_pool(entries: list[str], phones: list[str]) -> np.ndarray[Any, np.dtype[
     return out
 
 
+def _entry_of(entries: list[str], phones: list[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The index of the first of the canary pool's ``entries`` holding each of ``phones``
+    (-1: none). A number two overlapping entries hold belongs to the first one listing it."""
+    out = np.full(len(phones), -1, dtype=np.int64)
+    for j, entry in enumerate(entries):
+        if not entry.strip():
+            continue
+        out[(out < 0) & _in_pool([entry], phones)] = j
+    return out
+
+
+def _entry_sizes(entries: list[str]) -> list[int]:
+    """Distinct numbers per pool entry, a number held by several entries counted in the
+    first one listing it (as :func:`_entry_of` assigns it)."""
+    from leaktrace.config import PhoneNumbers
+
+    sizes, before = [], 0
+    for j in range(len(entries)):
+        upto = PhoneNumbers(entries[: j + 1]).distinct()
+        sizes.append(upto - before)
+        before = upto
+    return sizes
+
+
+_PHONE_WORD = re.compile(r"\bphone\b", re.IGNORECASE)
+
+
+def _policy_hash(policy: dict[str, Any], where: str | None) -> str:
+    """``ReleasePlan.policy_hash``: what a release record's ``policy_hash`` covers."""
+    body = {"policy": policy, "where": where}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _not_a_pool_draw(ws: Workspace, e: ReleaseEntry) -> str | None:
+    """Why release ``e``'s canary numbers are not a uniform draw among the pool's free
+    numbers (then the number test leaves them out), or None.
+
+    A Spark release (``output_format`` ``parquet-dir`` / ``csv-dir``) draws each
+    partition's numbers from a strided slice of the pool (``pool[p::P]``). A release whose
+    recipient's ``where`` filter names the phone kept only the canaries whose number passes
+    it (the others are drawn again). The record does not hold the filter, only
+    ``policy_hash`` over the policy and the filter: the filter is known when today's
+    policy with today's filter (or none) gives that hash; otherwise the policy or the
+    filter changed since, and the filter could have named the phone.
+    """
+    if e.output_format.endswith("-dir"):
+        return "made on Spark (each partition draws from a slice of the pool)"
+    policy = ws.config.policies.get(e.policy_name)
+    recipient = ws.config.recipients.get(e.recipient)
+    if policy is not None:
+        dump = policy.model_dump(mode="json")
+        for where in dict.fromkeys([recipient.where if recipient else None, None, ""]):
+            if _policy_hash(dump, where) == e.policy_hash:
+                if where and _PHONE_WORD.search(where):
+                    return f"its recipient's where filter names the phone ({where})"
+                return None
+    return "its policy or where filter changed since (the filter could name the phone)"
+
+
 def _score_canary_numbers(
     ws: Workspace,
     ledger: Ledger,
@@ -749,6 +822,7 @@ def _score_canary_numbers(
     by_id: dict[str, ReleaseEntry],
     cands: dict[tuple[str, int], CandidateResult],
     informative_rows: set[int],
+    warnings: list[str] | None = None,
 ) -> dict[tuple[str, int], set[int]]:
     """Canaries, the number test: a leaked phone that is a canary's own pool number counts
     for that canary's recipient on its own, without any other field of the row (a scam
@@ -769,15 +843,31 @@ def _score_canary_numbers(
     p-value (:func:`canary_log10_p`). A generated list holds the free numbers in
     proportion and accuses nobody; a list of R's copy holds R's numbers and few free ones.
 
+    Per pool entry (session 20's review). The pool is today's ``[canary_pool]``, and a
+    pool that grew since R's release (a block added, as a release short of numbers tells
+    users to do) made R's numbers look drawn from numbers they could never be: a walk of
+    the old block holds all of R's numbers and only the old block's free ones, and accused
+    R at 10^-59. Within one entry (one number or one range) a uniform draw over the pool,
+    conditioned on landing in that entry, is uniform over the entry's free numbers, also
+    when entries were added later: so the counts are taken per entry (a number two
+    overlapping entries hold in the first one listing it), one tail per entry holding any
+    of R's numbers (``canary_number_strata``), and R's number test is the smallest times
+    their count (Bonferroni). Not detectable: a range extended in place (docs/policy.md:
+    add a new entry instead). A number of R's in no entry of today's pool (the pool
+    shrank or a range changed): no test for R (p = 1), said in ``warnings``.
+
+    Numbers that are no uniform draw from the free ones are out of the test, as another
+    recipient's are (neither R's nor free): those of Spark releases and of releases whose
+    ``where`` names the phone (or may: :func:`_not_a_pool_draw`).
+
     Numbers that name nobody count for nobody: one held by several releases (older
     ledgers), one some release carries as a real customer's phone (a pool typed wrong: a
     leak of that customer from anyone's copy would carry it), one never issued. A
     customer-held number of R's own is dropped from R's ``issued`` only when the leak
     holds it (the rest stay: more of R's numbers only raises R's p-value). Open
-    reservations (releases running or crashed) are not free: subtracted from ``free``
-    (if they are outside the pool that only lowers ``free``, conservative). The pool is
-    today's ``[canary_pool]``: like a canary hit's chance (docs/attribution.md), it
-    assumes the pool did not grow since R's release.
+    reservations (releases running or crashed) are not free: subtracted from every
+    entry's ``free`` (their entries are not known; that only lowers ``free``,
+    conservative).
     """
     phone_tokens = [t for t in tokens if t.get("kind") == "phone"]
     leaked = pl.Series("phone", leaked_phone, dtype=pl.Utf8).drop_nulls().unique()
@@ -792,9 +882,22 @@ def _score_canary_numbers(
         if number:
             owners[number].add(t["release_id"])
             anchor_of[number] = int(t["anchor"], 16)
+    why_out: dict[str, str | None] = {}
+
+    def counted(number: str) -> bool:
+        """Held by one release of the ledger, which drew it uniformly from the pool."""
+        rels = owners[number]
+        if len(rels) != 1 or next(iter(rels)) not in by_id:
+            return False
+        rid = next(iter(rels))
+        if rid not in why_out:
+            why_out[rid] = _not_a_pool_draw(ws, by_id[rid])
+        return why_out[rid] is None
+
     held = leaked.filter(leaked.is_in(list(owners))).to_list()
-    sole = [p for p in held if len(owners[p]) == 1 and next(iter(owners[p])) in by_id]
+    sole = [p for p in held if counted(p)]
     if not sole:
+        _warn_left_out(held, owners, by_id, why_out, warnings)
         return {}
     from leaktrace.attribution.hits import customers_among  # attribution imports this module
 
@@ -804,33 +907,64 @@ def _score_canary_numbers(
         e = by_id[next(iter(owners[number]))]
         return e.recipient, e.key_version
 
+    pool = ws.config.canary_pool
+    entries = list(pool.phones)
+    entry = dict(zip(list(owners), _entry_of(entries, list(owners)).tolist(), strict=True))
     hits: dict[tuple[str, int], list[str]] = defaultdict(list)
-    dropped: dict[tuple[str, int], int] = defaultdict(int)
+    dropped: dict[tuple[tuple[str, int], int], int] = defaultdict(int)
     for p in sole:
         if p in customer:
-            dropped[owner(p)] += 1
+            dropped[(owner(p), entry[p])] += 1
         else:
             hits[owner(p)].append(p)
+    _warn_left_out(held, owners, by_id, why_out, warnings)
     if not hits:
         return {}
-    issued: dict[tuple[str, int], int] = defaultdict(int)
-    for number, rels in owners.items():
-        if len(rels) == 1 and next(iter(rels)) in by_id:
-            issued[owner(number)] += 1
-    pool = ws.config.canary_pool
+    issued: dict[tuple[tuple[str, int], int], int] = defaultdict(int)
+    for number in owners:
+        if counted(number):
+            issued[(owner(number), entry[number])] += 1
+    n_entries = len(entries)
+    taken = np.bincount([j for j in entry.values() if j >= 0], minlength=n_entries)
     unissued = leaked.filter(~leaked.is_in(list(owners))).to_list()
-    free_hits = int(_in_pool(pool.phones, unissued).sum())
+    un_entry = _entry_of(entries, unissued)
+    free_hits = np.bincount(un_entry[un_entry >= 0], minlength=n_entries).tolist()
     reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
-    free = pool.phone_numbers().distinct() - int(_in_pool(pool.phones, list(owners)).sum())
-    free = max(free - reserved, free_hits)
+    sizes = _entry_sizes(entries)
+    free = [max(sizes[j] - int(taken[j]) - reserved, free_hits[j]) for j in range(n_entries)]
     found: dict[tuple[str, int], set[int]] = {}
     for key, phones in hits.items():
+        mine = {j: n - dropped[(key, j)] for (k, j), n in issued.items() if k == key and n > 0}
+        per_entry = defaultdict(int, {j: 0 for j in mine})
+        for p in phones:
+            per_entry[entry[p]] += 1
         cands[key].canary_numbers = {
             "hits": len(phones),
-            "free_hits": free_hits,
-            "issued": issued[key] - dropped[key],
-            "free": free,
+            "free_hits": int(sum(free_hits)),
+            "issued": sum(mine.values()),
+            "free": int(sum(free)),
         }
+        outside = mine.get(-1, 0)
+        if outside:
+            cands[key].canary_number_strata = []
+            if warnings is not None:
+                warnings.append(
+                    f"{key[0]} (key v{key[1]}): {outside} of its canary numbers are in no entry "
+                    "of today's [canary_pool] phones (the pool was edited since its release): "
+                    "its leaked canary numbers are not tested (p = 1)"
+                )
+        else:
+            cands[key].canary_number_strata = [
+                {
+                    "entry": j,
+                    "hits": per_entry[j],
+                    "free_hits": free_hits[j],
+                    "issued": n,
+                    "free": free[j],
+                }
+                for j, n in sorted(mine.items())
+                if n > 0
+            ]
         found[key] = {anchor_of[p] for p in phones}
     every = [p for phones in hits.values() for p in phones]
     rows = pl.Series("phone", leaked_phone, dtype=pl.Utf8).is_in(every).fill_null(False)
@@ -838,32 +972,75 @@ def _score_canary_numbers(
     return found
 
 
+def _warn_left_out(
+    held: list[str],
+    owners: dict[str, set[str]],
+    by_id: dict[str, ReleaseEntry],
+    why_out: dict[str, str | None],
+    warnings: list[str] | None,
+) -> None:
+    """One warning per recipient whose leaked canary numbers the number test left out
+    (:func:`_not_a_pool_draw`)."""
+    if warnings is None:
+        return
+    out: dict[str, list[str]] = defaultdict(list)
+    for p in held:
+        rels = owners[p]
+        rid = next(iter(rels))
+        if len(rels) == 1 and why_out.get(rid):
+            out[rid].append(p)
+    by_recipient: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for rid, phones in out.items():
+        by_recipient[by_id[rid].recipient].append((rid, len(phones)))
+    for name, left in sorted(by_recipient.items()):
+        n = sum(k for _, k in left)
+        reasons = "; ".join(sorted({f"{rid}: {why_out[rid]}" for rid, _ in left}))
+        warnings.append(
+            f"{name}: {n} leaked canary numbers of its are not tested, their release's "
+            f"numbers being no uniform draw from the pool ({reasons})"
+        )
+
+
 def canary_log10_p(
-    rows_read: int, canary_q: float, canary_rows: int, numbers: dict[str, int] | None
+    rows_read: int,
+    canary_q: float,
+    canary_rows: int,
+    numbers: dict[str, int] | None,
+    strata: list[dict[str, int]] | None = None,
 ) -> float:
     """The canary family's log10 p from its counts (also used to re-verify bundles): the
     smaller of the row test (Binomial(rows read, ``canary_q``) ≥ ``canary_rows``) and the
     number test (:func:`_score_canary_numbers`), times 2 (Bonferroni over the two).
 
-    ``numbers`` is None for a bundle made before the number test: its one test, as then.
-    A bundle made before ``canary_phone_rows`` counted in ``canary_rows`` the canaries
+    The number test: with ``strata`` (since session 20's review), one hypergeometric tail
+    per pool entry, the smallest times their count (none: p = 1); without (a bundle made
+    before), one over the whole pool from ``numbers``. ``numbers`` is None for a bundle
+    made before the number test: its one test, as then (whatever ``strata`` says). A
+    bundle made before ``canary_phone_rows`` counted in ``canary_rows`` the canaries
     matched through a phone-bearing key too: the formula is the same, so it verifies as
     made (what its figure rests on is what changed, see :func:`_score_canaries`).
     """
     row = binomial_tail(rows_read, canary_q, canary_rows).log10 if canary_rows else 0.0
     if numbers is None:
         return row
-    k = int(numbers["hits"])
-    issued = int(numbers["issued"])
-    num = (
-        hypergeom_tail(
-            issued + int(numbers["free"]), issued, k + int(numbers["free_hits"]), k
-        ).log10
-        if k
-        else 0.0
-    )
+    if strata is not None:
+        tails = [_number_tail(s) for s in strata]
+        num = min(0.0, min(tails) + math.log10(len(tails))) if tails else 0.0
+    else:
+        num = _number_tail(numbers)
     best = min(row, num)
     return min(0.0, best + math.log10(2)) if best < 0 else 0.0
+
+
+def _number_tail(counts: dict[str, int]) -> float:
+    """log10 P(Hypergeometric(issued + free, issued, hits + free_hits) ≥ hits)."""
+    k = int(counts["hits"])
+    issued = int(counts["issued"])
+    if not k:
+        return 0.0
+    return hypergeom_tail(
+        issued + int(counts["free"]), issued, k + int(counts["free_hits"]), k
+    ).log10
 
 
 def frame_digest(df: pl.DataFrame | pd.DataFrame) -> str:
