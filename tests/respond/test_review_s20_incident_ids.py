@@ -27,6 +27,8 @@ PERSONAL = [
     "INC-138-0013-8000",
     "INC-王小明",
     "inc-13800138000",
+    "INC-138_0013_8000",  # separators the first check missed (a review)
+    "INC-138+0013+8000",
 ]
 
 

@@ -128,6 +128,10 @@ def test_the_access_log_leaves_query_strings_out(
         ("/api/v1/incidents/110101199003077777", "110101199003077777"),  # an ID number
         ("/api/v1/incidents/11010119900307777X", "1101011990"),
         ("/api/v1/incidents/tel13912345678", "13912345678"),
+        ("/api/v1/incidents/138_0013_8000", "0013"),  # other separators (a review)
+        ("/api/v1/incidents/138+0013+8000", "0013"),
+        ("/api/v1/incidents/(138)0013-8000", "0013"),
+        ("/api/v1/incidents/110101_19900307_777X", "19900307"),
         ("/api/v1/incidents/%E7%8E%8B%E5%B0%8F%E6%98%8E", "%E7%8E%8B"),  # 王小明
         ("/api/v1/incidents/wang.xiaoming@163.com", "xiaoming"),  # an e-mail
         ("/api/v1/incidents/wang.xiaoming%40163.com/cases", "xiaoming"),

@@ -284,8 +284,12 @@ def _check_id(incident_id: str) -> str:
     up); the rule ``_case_of`` follows for case ids."""
     if _INCIDENT_ID.fullmatch(incident_id):
         return incident_id
-    plausible = bool(_ID_TEXT.fullmatch(incident_id)) and not _LONG_DIGITS.search(
-        incident_id.replace("-", "").replace(".", "")
+    from leaktrace.attribution.erasure import holds_personal_number
+
+    plausible = (
+        bool(_ID_TEXT.fullmatch(incident_id))
+        and not _LONG_DIGITS.search(incident_id.replace("-", "").replace(".", ""))
+        and not holds_personal_number(incident_id)  # 138_0013_8000, 138+0013+8000 …
     )
     if plausible and incident_id.startswith("INC-"):
         return incident_id
