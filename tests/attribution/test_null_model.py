@@ -135,7 +135,8 @@ def test_pool_listed_twice_random_dialling_accuses_nobody(
         record_hit(ws, contact=n, channel="call", at=when)
     res = attribute(ws)
     assert _accused_anywhere(res) == set()
-    assert [c.canary_q for c in res.candidates] == [150 / 400] * 2
+    # 100 free numbers (distinct), not 500: each recipient's 150 among its own ∪ free
+    assert [(c.canary_free, c.canary_q) for c in res.candidates] == [(100, 150 / 250)] * 2
 
 
 def test_a_courier_leak_with_repeat_customers_still_names_the_courier(

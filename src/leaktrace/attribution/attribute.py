@@ -35,12 +35,18 @@ Families of evidence for a candidate recipient R, each a p-value valid under
    compared with R's keyed symbols of one anchor per victim chosen without looking at any
    symbol (the victim's latest order R held before the call) — the trace engine's own
    scoring (``leaktrace.trace.engine._score_marks``), exact weighted binomial tail.
-4. **Canary hits.** A call to one of R's canary contact points. Under the null a pool
-   number is reached only by random dialling, uniform over the pool, so the number of
-   hits on R's |C_R| contacts among H pool hits is Binomial(H, |C_R|/|pool|); a hit in
-   which the caller used the canary persona's details has chance ≤ 1e-18 (KNEW_Q).
-   A hit on a contact held by several releases (old ledgers) names nobody: it counts in
-   H but never as R's hit, which only lowers R's count (conservative).
+4. **Canary hits.** A call to one of R's canary contact points. Each release draws its
+   contacts uniformly among the pool's free ones, so given every other release's
+   contacts, R's K_R are a uniformly random subset of R's ∪ the F free ones (never
+   issued, not reserved), whatever the callers did — also a framer who calls every pool
+   number but its own. Among the n distinct hit contacts that are R's or free (other
+   releases' contacts, ambiguous and customer-held ones left out: they say nothing about
+   R under the null), the count h of R's is then Hypergeometric(K_R + F, K_R, n), and its
+   exact tail is the p-value, per kind (phones, mailboxes: drawn from separate lists),
+   Bonferroni over the kinds with such hits. A hit where the caller used the canary
+   persona's details counts as a plain hit. Before session 20 this was Binomial(pool
+   hits, K_R/|pool|), which a framer who knows the pool and its own numbers beat: every
+   other recipient had all its numbers hit among P − K_B calls.
 
 **Combination.** Conditional on the victims' identities, families 2–4 depend only on
 independent keyed PRFs (alias key, R's mark key) and the dialling process, so each is
@@ -79,11 +85,11 @@ from typing import Any
 import polars as pl
 
 from leaktrace.attribution.erasure import erased_count
-from leaktrace.attribution.evidence import Evidence, build_evidence, load_view
+from leaktrace.attribution.evidence import Evidence, build_evidence, contact_kind, load_view
 from leaktrace.attribution.hits import contact_key, stored_hits
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.trace.engine import CandidateResult, _score_marks
-from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha
+from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha, hypergeom_tail
 from leaktrace.workspace import Workspace
 
 __all__ = [
@@ -146,7 +152,13 @@ class Candidate:
     marks: dict[str, dict[str, int]] = field(default_factory=dict)
     canary_hits: int = 0
     canary_pool_hits: int = 0
+    canary_draws: int = 0
+    """Distinct hit contacts that are this recipient's or free (the hypergeometric's draws)."""
+    canary_issued: int = 0
+    canary_free: int = 0
     canary_q: float = 0.0
+    """canary_issued / (canary_issued + canary_free): the share of a draw's chance to be
+    this recipient's under the null (every kind together; the test is per kind)."""
     log10_p_family: dict[str, float] = field(default_factory=dict)
     log10_p: float = 0.0
     log10_p_corrected: float = 0.0
@@ -174,7 +186,10 @@ class Candidate:
                 "canaries": {
                     "hits": self.canary_hits,
                     "pool_hits": self.canary_pool_hits,
-                    "chance_per_hit": self.canary_q,
+                    "hits_own_or_free": self.canary_draws,
+                    "issued": self.canary_issued,
+                    "free": self.canary_free,
+                    "chance_per_own_or_free_hit": self.canary_q,
                 },
             },
         }
@@ -286,9 +301,10 @@ def score(
     idx = list(range(len(ev.victims))) if idx is None else idx
     elig = one_per_victim(ev, idx)
     hit_list = [ev.hits[j] for j in (range(len(ev.hits)) if hits is None else hits)]
-    # an ambiguous hit (contact held by several releases) names nobody but stays a pool
-    # hit: counting it in H and never in R's hits is conservative for every R
+    # an ambiguous hit (contact held by several releases) or a customer-held one names
+    # nobody: shown among the pool hits, never R's nor a free one (see _canary_log10)
     pool_hits = [h for h in hit_list if h.status in ("canary", "pool", "ambiguous", "customer")]
+    free_hits = {contact_key(h.contact) for h in pool_hits if h.status == "pool"}
     # A contact point counts once however often it was called: repeat calls to one number
     # are not independent draws under the null, and a hit row copied in the database (its
     # seal does not cover the row id) or recorded twice by an operator must add nothing.
@@ -321,23 +337,53 @@ def score(
         if "formatting" in families:
             fam["formatting"] = _marks_log10(ev, ws, r, elig, c)
         if "canaries" in families:
-            mine = {contact_key(h.contact) for h in pool_hits if h.recipient == r}
+            # A hit where the caller used the persona's details (``knew``) counts as a
+            # plain hit: what reached the recipient may be a masked name and a district,
+            # shared with real customers, so no chance can be claimed for the details.
+            mine = {
+                contact_key(h.contact)
+                for h in pool_hits
+                if h.status == "canary" and h.recipient == r
+            }
             c.canary_hits = len(mine)
             c.canary_pool_hits = len(pool_contacts)
-            contacts = ev.view.canary_contacts.get(r, 0)
-            c.canary_q = min(1.0, contacts / ev.pool) if ev.pool else 1.0
-            lp = 0.0
-            if mine:
-                # A hit where the caller used the persona's details (``knew``) counts as a
-                # plain hit: what reached the recipient may be a masked name and a district,
-                # shared with real customers, so no chance can be claimed for the details.
-                lp = binomial_tail(len(pool_contacts), c.canary_q, len(mine)).log10
-            fam["canaries"] = lp
+            fam["canaries"] = _canary_log10(ev, r, mine, free_hits, c)
         c.log10_p_family = fam
         c.log10_p = fisher_bound(list(fam.values()))
         c.log10_p_corrected = bonferroni(c.log10_p, m)
         out.append(c)
     return sorted(out, key=lambda c: (c.log10_p_corrected, c.recipient))
+
+
+def _canary_log10(
+    ev: Evidence, recipient: str, mine: set[str], free_hits: set[str], c: Candidate
+) -> float:
+    """log10 p of R's canary hits (family 4 of the module docstring), filling ``c``'s
+    canary figures.
+
+    Per kind (phone, mailbox): K = contacts that name R alone, F = free ones in the pool,
+    h = R's hit, n = h + free hit; P(X ≥ h), X ~ Hypergeometric(K + F, K, n), exact
+    (:func:`~leaktrace.trace.stats.hypergeom_tail`, as ``trace`` scores canary numbers).
+    K and F are at least what was hit (a pool edited since: larger K only raises p).
+    Why not Binomial(pool hits, K/|pool|): a framer B calling every pool number but its
+    own hit all K_R of R's among P − K_B calls, expected K_R (P − K_B)/P, and R was
+    accused once K_B/P or K_R was large; conditioned on R's ∪ free, that pattern is
+    h = K = n − F: p = 1.
+    """
+    best, kinds = 0.0, 0
+    issued = free = draws = 0
+    for kind in ("phone", "mailbox"):
+        h = sum(contact_kind(x) == kind for x in mine)
+        n = h + sum(contact_kind(x) == kind for x in free_hits)
+        k = max(ev.view.canary_sole.get((recipient, kind), 0), h)
+        f = max(ev.view.canary_free.get(kind, 0), n - h)
+        issued, free, draws = issued + k, free + f, draws + n
+        if n:
+            kinds += 1  # fixed given the other releases' contacts and the hit set
+            best = min(best, hypergeom_tail(k + f, k, n, h).log10)
+    c.canary_issued, c.canary_free, c.canary_draws = issued, free, draws
+    c.canary_q = issued / (issued + free) if issued + free else 0.0
+    return min(0.0, best + math.log10(kinds)) if best < 0 else 0.0
 
 
 def _explain(

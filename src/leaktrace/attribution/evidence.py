@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from leaktrace.attribution.hits import CanaryHit
+from leaktrace.attribution.hits import CanaryHit, contact_key
 from leaktrace.attribution.reports import StoredReport, customer_digest
 from leaktrace.identity import identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
@@ -42,6 +42,11 @@ class LedgerView:
     first_days: dict[int, tuple[np.ndarray[Any, np.dtype[np.int64]], int]] = field(
         default_factory=dict
     )  # version -> (sorted first order day ordinals, customers with unknown day)
+    canary_sole: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(recipient, kind) → contact points held by exactly one release, that recipient's
+    (kind: :func:`contact_kind`); a contact held by several releases names nobody."""
+    canary_free: dict[str, int] = field(default_factory=dict)
+    """kind → pool contact points no release holds, less the open reservations (phones)."""
 
 
 def _parse_created(s: str) -> datetime:
@@ -90,8 +95,10 @@ def load_view(ws: Workspace) -> LedgerView:
     else:
         rows = pl.DataFrame(schema=schema)
     canary: dict[str, set[str]] = defaultdict(set)
-    for t in ledger.canary_tokens():
+    tokens = ledger.canary_tokens()
+    for t in tokens:
         canary[t["recipient"]].add(t["contact"])
+    canary_sole, canary_free = _canary_counts(ws, ledger, tokens)
     max_day = rows.get_column("order_day").max() if rows.height else None
     first_days = {}
     per = (
@@ -111,7 +118,42 @@ def load_view(ws: Workspace) -> LedgerView:
         canary_contacts={r: len(c) for r, c in canary.items()},
         max_day=max_day if isinstance(max_day, date) else None,
         first_days=first_days,
+        canary_sole=canary_sole,
+        canary_free=canary_free,
     )
+
+
+def contact_kind(key: str) -> str:
+    """``"mailbox"`` or ``"phone"``, of a :func:`~leaktrace.attribution.hits.contact_key`."""
+    return "mailbox" if "@" in key else "phone"
+
+
+def _canary_counts(
+    ws: Workspace, ledger: Ledger, tokens: list[dict[str, str]]
+) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """What the canary-hit test (``attribute.score``) conditions on: per recipient and
+    kind the contact points that name it alone, and per kind the pool's free ones (no
+    release holds them; open reservations, phones only, are not free)."""
+    owners: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for t in tokens:
+        owners[contact_key(t["contact"])].add((t["recipient"], t["release_id"]))
+    sole: dict[tuple[str, str], int] = defaultdict(int)
+    for c, held in owners.items():
+        if len(held) == 1:
+            sole[(next(iter(held))[0], contact_kind(c))] += 1
+    pool = ws.config.canary_pool
+    phones = pool.phone_numbers()
+    mailboxes = {e.strip().lower() for e in pool.emails if e and e.strip()}
+    taken = {"phone": 0, "mailbox": 0}
+    for c in owners:
+        if c in mailboxes or ("@" not in c and c in phones):
+            taken[contact_kind(c)] += 1
+    reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
+    free = {
+        "phone": max(0, phones.distinct() - taken["phone"] - reserved),
+        "mailbox": max(0, len(mailboxes) - taken["mailbox"]),
+    }
+    return dict(sole), free
 
 
 @dataclass
