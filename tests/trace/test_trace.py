@@ -209,6 +209,8 @@ def test_cli_trace_gbk_excel_like_file_with_report_and_bundle(
         and "<svg" in html
         and "http" not in html.replace("http://www.w3.org/2000/svg", "")
     )
+    # the releases' times in platform time, as the command line shows them (it was UTC)
+    assert "+08:00</td>" in html and "+00:00</td>" not in html
     v = subprocess.run(
         [
             sys.executable,

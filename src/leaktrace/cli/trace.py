@@ -86,7 +86,8 @@ def trace_cmd(
         print_json(result.summary())
         return
     out_console.print(
-        f"[bold]{result.verdict}[/bold]  (alpha {alpha:g}, {result.tests} candidates tested)"
+        f"[bold]{result.verdict}[/bold]  (alpha {alpha:g}, {result.tests} "
+        f"candidate{'' if result.tests == 1 else 's'} tested)"
     )
     out_console.print(
         f"rows read {result.rows_read:,}{_of_larger_file(result.rows_read, result.truncated)}, "

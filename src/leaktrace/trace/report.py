@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from leaktrace.io.writers import write_text_atomic
+from leaktrace.respond.times import shown_time
 from leaktrace.trace.consistency import describe
 from leaktrace.trace.engine import CandidateResult, TraceResult
 
@@ -110,7 +111,7 @@ def render_report(result: TraceResult, *, title: str = "leaktrace evidence repor
     )
     involved = {r for c in accused for r in c.releases}
     recs = [
-        f"<tr><td>{e.seq}</td><td>{html.escape(e.release_id)}</td><td>{html.escape(e.created)}</td>"
+        f"<tr><td>{e.seq}</td><td>{html.escape(e.release_id)}</td><td>{html.escape(shown_time(e.created))}</td>"
         f"<td>{html.escape(e.recipient)}</td><td>{e.rows}</td><td>{html.escape(', '.join(e.channels))}</td>"
         f"<td><code>{e.record_hash[:16]}…</code></td></tr>"
         for e in result.entries
