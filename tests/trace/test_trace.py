@@ -484,3 +484,16 @@ def test_canary_chance_covers_short_order_numbers_in_a_dense_shop(
     entries = Ledger(workspace).entries("zto")
     per_row = 1 / (900_000 - max(e.rows for e in entries))
     assert zto.canary_q >= sum(e.canaries for e in entries) * per_row
+
+
+def test_a_header_only_leak_is_named_in_the_error(
+    workspace: Workspace, released: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    """``trace`` of a header-only CSV said "the leaked file has no data rows" without the
+    file, where ``release`` names it (README: errors name the file)."""
+    from conftest import run_cli
+
+    f = tmp_path / "只有表头.csv"
+    f.write_text("收货人,手机\n", encoding="utf-8")
+    r = run_cli("trace", str(f), home=workspace.home)
+    assert r.returncode == 2 and f"{f} has no data rows" in r.stderr, r.stderr

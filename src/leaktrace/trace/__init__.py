@@ -108,6 +108,9 @@ def trace(
                     df, truncated = src.read_head(max_rows)
             result = trace_frame(ws, df, alpha=alpha, columns={c: c for c in df.columns})
         except InputError as exc:
+            # the engine sees a frame: name the file, as a release's errors do
+            if exc.message.startswith("the leaked file "):
+                exc.message = f"{path}{exc.message.removeprefix('the leaked file')}"
             # "no usable columns" of a file whose Chinese headers the encoding garbled
             if encoding is not None:
                 hint = encoding_hint(path, encoding, identified=None)
