@@ -43,10 +43,13 @@ Families of evidence for a candidate recipient R, each a p-value valid under
    releases' contacts, ambiguous and customer-held ones left out: they say nothing about
    R under the null), the count h of R's is then Hypergeometric(K_R + F, K_R, n), and its
    exact tail is the p-value, per kind (phones, mailboxes: drawn from separate lists),
-   Bonferroni over the kinds with such hits. A hit where the caller used the canary
-   persona's details counts as a plain hit. Before session 20 this was Binomial(pool
-   hits, K_R/|pool|), which a framer who knows the pool and its own numbers beat: every
-   other recipient had all its numbers hit among P − K_B calls.
+   Bonferroni over the kinds with such hits. Phones per ``[canary_pool]`` entry, as
+   ``trace`` does: K_R, F, n and h within each entry holding any of R's numbers, the
+   smallest tail times their count (a pool grown since R's release otherwise counted the
+   new block's numbers in F, and a walk of the old block accused R). A hit where the
+   caller used the canary persona's details counts as a plain hit. Before session 20
+   this was Binomial(pool hits, K_R/|pool|), which a framer who knows the pool and its
+   own numbers beat: every other recipient had all its numbers hit among P − K_B calls.
 
 **Combination.** Conditional on the victims' identities, families 2–4 depend only on
 independent keyed PRFs (alias key, R's mark key) and the dialling process, so each is
@@ -77,7 +80,7 @@ by exposure alone (aliases, formatting and canaries do not depend on this model)
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -88,7 +91,7 @@ from leaktrace.attribution.erasure import erased_count
 from leaktrace.attribution.evidence import Evidence, build_evidence, contact_kind, load_view
 from leaktrace.attribution.hits import contact_key, stored_hits
 from leaktrace.attribution.reports import load_stored_reports
-from leaktrace.trace.engine import CandidateResult, _score_marks
+from leaktrace.trace.engine import CandidateResult, _entry_of, _number_tail, _score_marks
 from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha, hypergeom_tail
 from leaktrace.workspace import Workspace
 
@@ -158,7 +161,15 @@ class Candidate:
     canary_free: int = 0
     canary_q: float = 0.0
     """canary_issued / (canary_issued + canary_free): the share of a draw's chance to be
-    this recipient's under the null (every kind together; the test is per kind)."""
+    this recipient's under the null (every kind together; the test is per kind, and for
+    phones per pool entry: ``canary_strata``)."""
+    canary_strata: list[dict[str, int]] = field(default_factory=list)
+    """The phone test per ``[canary_pool] phones`` entry holding any of this recipient's
+    numbers (``entry``: its index in the list): hits, free_hits, issued, free within it.
+    Empty without a phone hit on its or a free number, or when ``canary_outside``."""
+    canary_outside: int = 0
+    """This recipient's canary numbers in no entry of today's pool (the pool was edited
+    since its release): its phone hits are then not tested (p = 1)."""
     log10_p_family: dict[str, float] = field(default_factory=dict)
     log10_p: float = 0.0
     log10_p_corrected: float = 0.0
@@ -190,6 +201,8 @@ class Candidate:
                     "issued": self.canary_issued,
                     "free": self.canary_free,
                     "chance_per_own_or_free_hit": self.canary_q,
+                    "phone_strata": self.canary_strata,
+                    "numbers_outside_pool": self.canary_outside,
                 },
             },
         }
@@ -365,6 +378,8 @@ def _canary_log10(
     h = R's hit, n = h + free hit; P(X ≥ h), X ~ Hypergeometric(K + F, K, n), exact
     (:func:`~leaktrace.trace.stats.hypergeom_tail`, as ``trace`` scores canary numbers).
     K and F are at least what was hit (a pool edited since: larger K only raises p).
+    Phones are tested per pool entry (:func:`_phone_log10`); ``c``'s issued, free and
+    draws are totals over the kinds, shown.
     Why not Binomial(pool hits, K/|pool|): a framer B calling every pool number but its
     own hit all K_R of R's among P − K_B calls, expected K_R (P − K_B)/P, and R was
     accused once K_B/P or K_R was large; conditioned on R's ∪ free, that pattern is
@@ -373,17 +388,66 @@ def _canary_log10(
     best, kinds = 0.0, 0
     issued = free = draws = 0
     for kind in ("phone", "mailbox"):
-        h = sum(contact_kind(x) == kind for x in mine)
-        n = h + sum(contact_kind(x) == kind for x in free_hits)
+        hit = sorted(x for x in mine if contact_kind(x) == kind)
+        free_hit = sorted(x for x in free_hits if contact_kind(x) == kind)
+        h = len(hit)
+        n = h + len(free_hit)
         k = max(ev.view.canary_sole.get((recipient, kind), 0), h)
         f = max(ev.view.canary_free.get(kind, 0), n - h)
         issued, free, draws = issued + k, free + f, draws + n
-        if n:
-            kinds += 1  # fixed given the other releases' contacts and the hit set
+        if not n:
+            continue
+        kinds += 1  # fixed given the other releases' contacts and the hit set
+        if kind == "phone":
+            best = min(best, _phone_log10(ev, recipient, hit, free_hit, c))
+        else:
             best = min(best, hypergeom_tail(k + f, k, n, h).log10)
     c.canary_issued, c.canary_free, c.canary_draws = issued, free, draws
     c.canary_q = issued / (issued + free) if issued + free else 0.0
     return min(0.0, best + math.log10(kinds)) if best < 0 else 0.0
+
+
+def _phone_log10(
+    ev: Evidence, recipient: str, hit: list[str], free_hit: list[str], c: Candidate
+) -> float:
+    """log10 p of R's hits on phone numbers, one tail per ``[canary_pool] phones`` entry,
+    as ``trace`` scores canary numbers (``leaktrace.trace.engine._score_canary_numbers``),
+    filling ``c.canary_strata`` / ``c.canary_outside``.
+
+    The pool is today's: a pool that grew after R's release (a block added, as a release
+    short of numbers tells users to do) made R's numbers look drawn from numbers they
+    could never be, and a caller dialling every number of the old block accused R (session
+    20's review, a 2,000-number block added to a 2,000-number pool: every recipient, the
+    SMS vendor at 10^-240 corrected; tests/attribution/test_review_s20_hits_pool_growth.py).
+    Within one entry a uniform draw over the pool,
+    conditioned on landing in it, is uniform over the entry's free numbers, also when
+    entries were added later: per entry holding any of R's numbers (a number two entries
+    hold in the first listing it), Hypergeometric(K_j + F_j, K_j, h_j + free hits_j) ≥ h_j;
+    the smallest tail times the number of such entries (Bonferroni). A number of R's in no
+    entry of today's pool (the pool shrank or a range changed): no test (p = 1). Not
+    detectable: a range widened in place (docs/policy.md: add an entry instead).
+    """
+    entries = ev.view.canary_pool_entries
+    sole = ev.view.canary_sole_entries.get(recipient, {})
+    h_in = Counter(_entry_of(entries, hit).tolist() if hit else [])
+    f_in = Counter(_entry_of(entries, free_hit).tolist() if free_hit else [])
+    c.canary_outside = max(sole.get(-1, 0), h_in[-1])
+    if c.canary_outside:
+        c.canary_strata = []
+        return 0.0
+    free = ev.view.canary_free_entries
+    c.canary_strata = [
+        {
+            "entry": j,
+            "hits": h_in[j],
+            "free_hits": f_in[j],
+            "issued": max(sole.get(j, 0), h_in[j]),
+            "free": max(free[j], f_in[j]),
+        }
+        for j in sorted({j for j, k in sole.items() if k} | set(h_in))
+    ]
+    tails = [_number_tail(s) for s in c.canary_strata]
+    return min(0.0, min(tails) + math.log10(len(tails))) if tails else 0.0
 
 
 def _explain(

@@ -21,6 +21,7 @@ from leaktrace.attribution.reports import StoredReport, customer_digest
 from leaktrace.identity import identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.pii.text import canonical_str
+from leaktrace.trace.engine import _entry_of, _entry_sizes
 from leaktrace.workspace import Workspace
 
 __all__ = ["Evidence", "LedgerView", "VictimEvidence", "build_evidence", "load_view"]
@@ -47,6 +48,16 @@ class LedgerView:
     (kind: :func:`contact_kind`); a contact held by several releases names nobody."""
     canary_free: dict[str, int] = field(default_factory=dict)
     """kind → pool contact points no release holds, less the open reservations (phones)."""
+    canary_pool_entries: list[str] = field(default_factory=list)
+    """Today's ``[canary_pool] phones`` entries (a number or a range ``A-B``): the strata
+    of the phone canary-hit test (``attribute._canary_log10``)."""
+    canary_sole_entries: dict[str, dict[int, int]] = field(default_factory=dict)
+    """recipient → pool entry (index in ``canary_pool_entries``; -1: in none of today's
+    entries) → phone numbers held by exactly one release, that recipient's, in the entry
+    (a number two entries hold counts in the first listing it)."""
+    canary_free_entries: list[int] = field(default_factory=list)
+    """Per pool entry: its numbers no release holds, less every open reservation (their
+    entries are not known: subtracted from each, conservative)."""
 
 
 def _parse_created(s: str) -> datetime:
@@ -99,6 +110,7 @@ def load_view(ws: Workspace) -> LedgerView:
     for t in tokens:
         canary[t["recipient"]].add(t["contact"])
     canary_sole, canary_free = _canary_counts(ws, ledger, tokens)
+    sole_entries, free_entries = _canary_entry_counts(ws, ledger, tokens)
     max_day = rows.get_column("order_day").max() if rows.height else None
     first_days = {}
     per = (
@@ -120,6 +132,9 @@ def load_view(ws: Workspace) -> LedgerView:
         first_days=first_days,
         canary_sole=canary_sole,
         canary_free=canary_free,
+        canary_pool_entries=list(ws.config.canary_pool.phones),
+        canary_sole_entries=sole_entries,
+        canary_free_entries=free_entries,
     )
 
 
@@ -154,6 +169,39 @@ def _canary_counts(
         "mailbox": max(0, len(mailboxes) - taken["mailbox"]),
     }
     return dict(sole), free
+
+
+def _canary_entry_counts(
+    ws: Workspace, ledger: Ledger, tokens: list[dict[str, str]]
+) -> tuple[dict[str, dict[int, int]], list[int]]:
+    """The phone counts of :func:`_canary_counts` per ``[canary_pool] phones`` entry, as
+    ``trace`` stratifies its number test (``leaktrace.trace.engine._score_canary_numbers``):
+    per recipient and entry the numbers that name it alone, and per entry the free ones.
+
+    Why per entry: the pool is today's, and a pool that grew after R's release (a block
+    added) made R's numbers look drawn from numbers they could never be; within one entry
+    a uniform draw over the pool, conditioned on landing there, is uniform over the
+    entry's free numbers, also when entries were added later."""
+    owners: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for t in tokens:
+        c = contact_key(t["contact"])
+        if contact_kind(c) == "phone":
+            owners[c].add((t["recipient"], t["release_id"]))
+    entries = list(ws.config.canary_pool.phones)
+    numbers = list(owners)
+    entry_of = _entry_of(entries, numbers).tolist() if numbers else []
+    sole: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    taken = [0] * len(entries)
+    for c, j in zip(numbers, entry_of, strict=True):
+        held = owners[c]
+        if len(held) == 1:
+            sole[next(iter(held))[0]][j] += 1
+        if j >= 0:
+            taken[j] += 1
+    reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
+    sizes = _entry_sizes(entries)
+    free = [max(0, sizes[j] - taken[j] - reserved) for j in range(len(entries))]
+    return {r: dict(by) for r, by in sole.items()}, free
 
 
 @dataclass
