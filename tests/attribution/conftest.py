@@ -138,3 +138,31 @@ def secure_delete_off(ws: Workspace) -> Iterator[None]:
     finally:
         event.remove(engine, "connect", no_secure_delete)
         engine.dispose()
+
+
+def held_numbers(ws: Any) -> dict[str, set[str]]:
+    """Each recipient's canary contact points, as the ledger's tokens hold them."""
+    from leaktrace.ledger import Ledger
+
+    held: dict[str, set[str]] = {}
+    for t in Ledger(ws).canary_tokens():
+        held.setdefault(t["recipient"], set()).add(t["contact"])
+    return held
+
+
+def call_numbers(ws: Any, numbers: list[str], tag: str) -> None:
+    """A telecom push of one call to each of ``numbers`` (the local adapter)."""
+    from leaktrace.telecom import ingest
+
+    records = [
+        {"id": f"{tag}{i}", "at": soon(), "channel": "call", "to": n} for i, n in enumerate(numbers)
+    ]
+    ingest(ws, "local", records)
+
+
+def accused_anywhere(res: Any) -> set[str]:
+    """Recipients the verdict or a campaign flag names."""
+    d = res.as_dict()
+    return {c["recipient"] for c in d["accused"]} | {
+        c["attributed"] for c in d["campaigns"] if c["attributed"]
+    }

@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leaktrace.attribution.attribute import AttributionResult, attribute
-from leaktrace.ledger import Ledger
+from leaktrace.attribution.attribute import attribute
 from leaktrace.release import release
 from leaktrace.synth import generate_orders
-from leaktrace.telecom import ingest
 from leaktrace.workspace import Workspace, add_recipient, init_workspace
 
-from .conftest import clear, soon
+from .conftest import accused_anywhere, call_numbers, clear, held_numbers
 
 BLOCK = "17090000000-17090001999"
 
@@ -57,24 +55,7 @@ def ws(pool_ws: Workspace) -> Iterator[Workspace]:
 
 def _numbers(ws: Workspace) -> tuple[list[str], dict[str, set[str]]]:
     pool = sorted(set(ws.config.canary_pool.phone_numbers()))
-    held: dict[str, set[str]] = {}
-    for t in Ledger(ws).canary_tokens():
-        held.setdefault(t["recipient"], set()).add(t["contact"])
-    return pool, held
-
-
-def _call(ws: Workspace, numbers: list[str], tag: str) -> None:
-    records = [
-        {"id": f"{tag}{i}", "at": soon(), "channel": "call", "to": n} for i, n in enumerate(numbers)
-    ]
-    ingest(ws, "local", records)
-
-
-def _accused_anywhere(res: AttributionResult) -> set[str]:
-    d = res.as_dict()
-    return {c["recipient"] for c in d["accused"]} | {
-        c["attributed"] for c in d["campaigns"] if c["attributed"]
-    }
+    return pool, held_numbers(ws)
 
 
 def test_calling_every_pool_number_but_the_framers_accuses_nobody(ws: Workspace) -> None:
@@ -86,9 +67,9 @@ def test_calling_every_pool_number_but_the_framers_accuses_nobody(ws: Workspace)
     assert len(held["zto"]) >= 100 and len(set().union(*held.values())) == sum(
         map(len, held.values())
     )
-    _call(ws, [n for n in pool if n not in held["sms"]], "framing")
+    call_numbers(ws, [n for n in pool if n not in held["sms"]], "framing")
     res = attribute(ws)
-    assert _accused_anywhere(res) == set()
+    assert accused_anywhere(res) == set()
     by = {c.recipient: c for c in res.candidates}
     for r in ("cs-firm", "zto"):
         c = by[r]
@@ -111,9 +92,9 @@ def test_a_wave_from_customer_services_copy_still_accuses_it(ws: Workspace) -> N
     picked = [own[i] for i in rng.choice(len(own), 60, replace=False)]
     others = [n for n in pool if n not in held["cs-firm"]]
     picked += [others[i] for i in rng.choice(len(others), 20, replace=False)]
-    _call(ws, picked, "wave")
+    call_numbers(ws, picked, "wave")
     res = attribute(ws)
-    assert _accused_anywhere(res) == {"cs-firm"}
+    assert accused_anywhere(res) == {"cs-firm"}
     cs = next(c for c in res.candidates if c.recipient == "cs-firm")
     assert cs.canary_hits == 60 and cs.log10_p_family["canaries"] < -9
     d = res.as_dict()["accused"][0]["evidence"]["canaries"]

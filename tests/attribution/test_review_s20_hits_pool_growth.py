@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leaktrace.attribution.attribute import AttributionResult, attribute
-from leaktrace.ledger import Ledger
+from leaktrace.attribution.attribute import attribute
 from leaktrace.release import release
 from leaktrace.synth import generate_orders
-from leaktrace.telecom import ingest
 from leaktrace.workspace import Workspace, add_recipient, init_workspace, open_workspace
 
-from .conftest import clear, soon
+from .conftest import accused_anywhere, call_numbers, clear, held_numbers
 
 OLD = "17090000000-17090001999"
 NEW = "17190000000-17190001999"
@@ -67,40 +65,19 @@ def _block(spec: str) -> list[str]:
     return [str(n) for n in range(int(lo), int(hi) + 1)]
 
 
-def _held(ws: Workspace) -> dict[str, set[str]]:
-    held: dict[str, set[str]] = {}
-    for t in Ledger(ws).canary_tokens():
-        held.setdefault(t["recipient"], set()).add(t["contact"])
-    return held
-
-
-def _call(ws: Workspace, numbers: list[str], tag: str) -> None:
-    records = [
-        {"id": f"{tag}{i}", "at": soon(), "channel": "call", "to": n} for i, n in enumerate(numbers)
-    ]
-    ingest(ws, "local", records)
-
-
-def _accused_anywhere(res: AttributionResult) -> set[str]:
-    d = res.as_dict()
-    return {c["recipient"] for c in d["accused"]} | {
-        c["attributed"] for c in d["campaigns"] if c["attributed"]
-    }
-
-
 def test_walking_the_old_block_after_the_pool_grew_accuses_nobody(ws: Workspace) -> None:
     """Every number of the old block is called. Each recipient's numbers of that block
     are all hit, with the old block's free numbers: within the block they are a uniform
     draw, p = 1. Before (one tail over the grown pool) customer service and the SMS
     vendor were accused: F counted the new block's 2,000 numbers, none of them called."""
     old, new = set(_block(OLD)), set(_block(NEW))
-    held = _held(ws)
+    held = held_numbers(ws)
     assert len(held["cs-firm"]) == 300 and len(held["sms"]) == 600
     assert held["cs-firm"] <= old and held["sms"] <= old
     assert held["zto"] & old and held["zto"] & new  # the courier's two releases
-    _call(ws, _block(OLD), "walk")
+    call_numbers(ws, _block(OLD), "walk")
     res = attribute(ws)
-    assert _accused_anywhere(res) == set()
+    assert accused_anywhere(res) == set()
     by = {c.recipient: c for c in res.candidates}
     for r in ("cs-firm", "sms", "zto"):
         c = by[r]
@@ -122,15 +99,15 @@ def test_walking_the_old_block_after_the_pool_grew_accuses_nobody(ws: Workspace)
 def test_a_wave_on_customer_services_numbers_still_accuses_it(ws: Workspace) -> None:
     """Callers working from customer service's copy reach 60 of its 300 numbers, and 20
     random numbers of the grown pool besides: customer service is accused, nobody else."""
-    held = _held(ws)
+    held = held_numbers(ws)
     rng = np.random.default_rng(3)
     own = sorted(held["cs-firm"])
     picked = [own[i] for i in rng.choice(len(own), 60, replace=False)]
     others = [n for n in _block(OLD) + _block(NEW) if n not in held["cs-firm"]]
     picked += [others[i] for i in rng.choice(len(others), 20, replace=False)]
-    _call(ws, picked, "wave")
+    call_numbers(ws, picked, "wave")
     res = attribute(ws)
-    assert _accused_anywhere(res) == {"cs-firm"}
+    assert accused_anywhere(res) == {"cs-firm"}
     cs = next(c for c in res.candidates if c.recipient == "cs-firm")
     assert cs.canary_hits == 60 and cs.log10_p_family["canaries"] < -9
     assert [s["entry"] for s in cs.canary_strata] == [0]
@@ -139,11 +116,11 @@ def test_a_wave_on_customer_services_numbers_still_accuses_it(ws: Workspace) -> 
 def test_a_number_outside_todays_pool_is_not_tested(ws: Workspace) -> None:
     """The pool shrank (the new block dropped from the config): the courier holds numbers
     in no entry, so its number hits are not tested; the others keep theirs."""
-    held = _held(ws)
+    held = held_numbers(ws)
     phones = ws.config.canary_pool.phones
     ws.config.canary_pool.phones = [OLD]
     try:
-        _call(ws, sorted(held["zto"] & set(_block(OLD))), "zto")
+        call_numbers(ws, sorted(held["zto"] & set(_block(OLD))), "zto")
         res = attribute(ws)
     finally:
         ws.config.canary_pool.phones = phones
