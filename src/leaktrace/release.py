@@ -664,18 +664,81 @@ class _BatchKernel:
         can = draw(prep.canaries, prep.phones, 0)
         if plan.where is None:
             return can
-        kept: list[pl.DataFrame] = []
-        for attempt in range(1, WHERE_ATTEMPTS + 1):
+        ok = can.select(plan.where.fill_null(False)).to_series()
+        kept = [can.filter(ok)]
+        can = can.filter(~ok)
+        pool_columns = [c for c in _POOL_COLUMNS if c in batch.columns]
+        if can.height and not set(pool_columns) & set(plan.where.meta.root_names()):
+            kept.append(self._canaries_by_oversampling(prep, can, pool_columns, plan.where))
+            can = can.clear()
+        for attempt in range(1, WHERE_ATTEMPTS):
+            if not can.height:
+                break
+            pool = can.get_column("phone").to_list() if "phone" in can.columns else []
+            can = draw(can.height, pool, attempt)
             ok = can.select(plan.where.fill_null(False)).to_series()
             kept.append(can.filter(ok))
-            failed = can.filter(~ok)
-            if not failed.height or attempt == WHERE_ATTEMPTS:
-                break
-            pool = failed.get_column("phone").to_list() if "phone" in failed.columns else []
-            can = draw(failed.height, pool, attempt)
+            can = can.filter(~ok)
         out = pl.concat(kept)
         # no canary order id twice (a redraw could repeat a kept one): keep the first
         return out.unique(subset=["order_id"], keep="first", maintain_order=True)
+
+    def _canaries_by_oversampling(
+        self,
+        prep: PreparedBatch,
+        failed: pl.DataFrame,
+        pool_columns: list[str],
+        where: pl.Expr,
+    ) -> pl.DataFrame:
+        """Replacements for ``failed`` canaries, drawn many at a time until enough pass.
+
+        Why: a filter on digits of the order number (``… % 250 = 78``) passes one random
+        canary in 250; redrawing each failed row a few times left such copies with a tenth
+        of their canaries or none, too few to trace a name + phone leak. The filter names
+        no pool column here, so candidates are drawn without them and the survivors get
+        the failed rows' reserved numbers (and fresh pool e-mails) afterwards: no pool
+        number is spent on a candidate. Each round's size follows the pass rate seen so
+        far; ``OVERSAMPLE_BUDGET`` candidates per missing canary bound the work, so a
+        filter synthetic rows almost never pass still leaves fewer canaries, as it did.
+        """
+        plan, batch = self.plan, prep.batch
+        sample = batch.drop(pool_columns)
+        need, drawn, passed = failed.height, 0, 0
+        budget = OVERSAMPLE_BUDGET * failed.height
+        found: list[pl.DataFrame] = []
+        size = min(budget, 32 * need + 64)
+        rounds = 0
+        while need and size > 0:
+            rounds += 1
+            cand = generate_canaries(
+                sample,
+                size,
+                key=plan.canary_key,
+                release_id=f"{plan.release_id}/{prep.batch_no}/where-many{rounds}",
+                pool_phones=[],
+                pool_emails=[],
+                cities_from_sample=True,
+            )
+            good = cand.filter(cand.select(where.fill_null(False)).to_series())
+            found.append(good.head(need))
+            need -= min(need, good.height)
+            drawn, passed = drawn + size, passed + good.height
+            rate = max(passed, 1) / drawn  # one pass assumed when none was seen yet
+            size = min(budget - drawn, int(need / rate * 1.5) + 64)
+        got = pl.concat(found) if found else sample.clear()
+        columns: dict[str, pl.Series] = {}
+        if "phone" in pool_columns:
+            columns["phone"] = failed.get_column("phone").head(got.height)
+        if "email" in pool_columns:
+            columns["email"] = generate_canaries(
+                batch.select("email"),
+                got.height,
+                key=plan.canary_key,
+                release_id=f"{plan.release_id}/{prep.batch_no}/where-mail",
+                pool_phones=[],
+                pool_emails=plan.ws.config.canary_pool.emails,
+            ).get_column("email")
+        return got.with_columns(**columns).select(batch.columns)
 
     def mark(self, prep: PreparedBatch) -> tuple[pl.DataFrame, pa.Table, list[dict[str, str]]]:
         """Canaries, digests, masking and marks of one prepared batch: the released rows,
@@ -745,7 +808,17 @@ def index_parquet_writer(path: Path | IO[bytes], schema: pa.Schema) -> pq.Parque
 
 
 WHERE_ATTEMPTS = 8
-"""Draws of a canary row before it is left out for failing the recipient's where filter."""
+"""Draws of a canary row before it is left out for failing a where filter on a pool column
+(the phone or e-mail: every draw spends pool numbers, so they are not drawn in bulk)."""
+
+OVERSAMPLE_BUDGET = 2000
+"""Candidates drawn per missing canary, at most, for a where filter on other columns: a
+filter passing one random row in 1,000 still gets its canaries; one in a million does not.
+Synthesis costs about a microsecond per candidate cell, so the bound is milliseconds per
+canary."""
+
+_POOL_COLUMNS = ("phone", "email")
+"""Canary columns whose values come from the canary pool rather than the input's rows."""
 
 MARK_THREADS = 2
 """Batches marked at once. Two: this is what a 2-core machine gains from (measured in
