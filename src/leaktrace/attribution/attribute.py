@@ -91,7 +91,8 @@ from leaktrace.attribution.erasure import erased_count
 from leaktrace.attribution.evidence import Evidence, build_evidence, contact_kind, load_view
 from leaktrace.attribution.hits import contact_key, stored_hits
 from leaktrace.attribution.reports import load_stored_reports
-from leaktrace.trace.engine import CandidateResult, _entry_of, _number_tail, _score_marks
+from leaktrace.trace.engine import CandidateResult, _score_marks
+from leaktrace.trace.pool_entries import entry_of, number_tail
 from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha, hypergeom_tail
 from leaktrace.workspace import Workspace
 
@@ -429,8 +430,8 @@ def _phone_log10(
     """
     entries = ev.view.canary_pool_entries
     sole = ev.view.canary_sole_entries.get(recipient, {})
-    h_in = Counter(_entry_of(entries, hit).tolist() if hit else [])
-    f_in = Counter(_entry_of(entries, free_hit).tolist() if free_hit else [])
+    h_in = Counter(entry_of(entries, hit).tolist() if hit else [])
+    f_in = Counter(entry_of(entries, free_hit).tolist() if free_hit else [])
     c.canary_outside = max(sole.get(-1, 0), h_in[-1])
     if c.canary_outside:
         c.canary_strata = []
@@ -446,7 +447,7 @@ def _phone_log10(
         }
         for j in sorted({j for j, k in sole.items() if k} | set(h_in))
     ]
-    tails = [_number_tail(s) for s in c.canary_strata]
+    tails = [number_tail(s) for s in c.canary_strata]
     return min(0.0, min(tails) + math.log10(len(tails))) if tails else 0.0
 
 

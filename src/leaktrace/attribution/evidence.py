@@ -21,7 +21,7 @@ from leaktrace.attribution.reports import StoredReport, customer_digest
 from leaktrace.identity import identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.pii.text import canonical_str
-from leaktrace.trace.engine import _entry_of, _entry_sizes
+from leaktrace.trace.pool_entries import entry_of, entry_sizes
 from leaktrace.workspace import Workspace
 
 __all__ = ["Evidence", "LedgerView", "VictimEvidence", "build_evidence", "load_view"]
@@ -189,17 +189,17 @@ def _canary_entry_counts(
             owners[c].add((t["recipient"], t["release_id"]))
     entries = list(ws.config.canary_pool.phones)
     numbers = list(owners)
-    entry_of = _entry_of(entries, numbers).tolist() if numbers else []
+    entry_index = entry_of(entries, numbers).tolist() if numbers else []
     sole: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     taken = [0] * len(entries)
-    for c, j in zip(numbers, entry_of, strict=True):
+    for c, j in zip(numbers, entry_index, strict=True):
         held = owners[c]
         if len(held) == 1:
             sole[next(iter(held))[0]][j] += 1
         if j >= 0:
             taken[j] += 1
     reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
-    sizes = _entry_sizes(entries)
+    sizes = entry_sizes(entries)
     free = [max(0, sizes[j] - taken[j] - reserved) for j in range(len(entries))]
     return {r: dict(by) for r, by in sole.items()}, free
 

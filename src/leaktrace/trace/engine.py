@@ -36,12 +36,12 @@ from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.prf import match_probability
 from leaktrace.release import bias_key_for, mark_key_for
 from leaktrace.trace.consistency import contradictions, describe
+from leaktrace.trace.pool_entries import entry_of, entry_sizes, number_tail
 from leaktrace.trace.stats import (
     Tail,
     binomial_tail,
     bonferroni,
     check_alpha,
-    hypergeom_tail,
     tardos_scores,
     tardos_tail,
     weight_for,
@@ -736,49 +736,6 @@ def _score_canaries(
     return {int(a) for a in can.get_column("anchor").to_list()}
 
 
-def _in_pool(entries: list[str], phones: list[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Which of ``phones`` the canary pool's configured ``entries`` (numbers and ranges,
-    as :class:`leaktrace.config.CanaryPool` takes them) hold, a range at a time.
-
-    Why not ``PhoneNumbers.__contains__``: it walks every entry for every number, and a
-    leaked list of phone numbers holds a million of them."""
-    s = pl.Series("phone", phones, dtype=pl.Utf8)
-    out = s.is_in([e.strip() for e in entries if e.strip() and "-" not in e]).to_numpy()
-    ranges = [e.strip().partition("-") for e in entries if "-" in e]
-    if not ranges or not len(s):
-        return out
-    digits = s.str.contains(r"^[0-9]+$").fill_null(False).to_numpy()
-    width = s.str.len_chars().fill_null(0).to_numpy()
-    value = s.cast(pl.UInt64, strict=False).fill_null(0).to_numpy()  # not digits: masked
-    for lo, _, hi in ranges:
-        out |= digits & (width == len(lo)) & (value >= int(lo)) & (value <= int(hi))
-    return out
-
-
-def _entry_of(entries: list[str], phones: list[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """The index of the first of the canary pool's ``entries`` holding each of ``phones``
-    (-1: none). A number two overlapping entries hold belongs to the first one listing it."""
-    out = np.full(len(phones), -1, dtype=np.int64)
-    for j, entry in enumerate(entries):
-        if not entry.strip():
-            continue
-        out[(out < 0) & _in_pool([entry], phones)] = j
-    return out
-
-
-def _entry_sizes(entries: list[str]) -> list[int]:
-    """Distinct numbers per pool entry, a number held by several entries counted in the
-    first one listing it (as :func:`_entry_of` assigns it)."""
-    from leaktrace.config import PhoneNumbers
-
-    sizes, before = [], 0
-    for j in range(len(entries)):
-        upto = PhoneNumbers(entries[: j + 1]).distinct()
-        sizes.append(upto - before)
-        before = upto
-    return sizes
-
-
 _PHONE_WORD = re.compile(r"\bphone\b", re.IGNORECASE)
 
 
@@ -909,7 +866,7 @@ def _score_canary_numbers(
 
     pool = ws.config.canary_pool
     entries = list(pool.phones)
-    entry = dict(zip(list(owners), _entry_of(entries, list(owners)).tolist(), strict=True))
+    entry = dict(zip(list(owners), entry_of(entries, list(owners)).tolist(), strict=True))
     hits: dict[tuple[str, int], list[str]] = defaultdict(list)
     dropped: dict[tuple[tuple[str, int], int], int] = defaultdict(int)
     for p in sole:
@@ -927,10 +884,10 @@ def _score_canary_numbers(
     n_entries = len(entries)
     taken = np.bincount([j for j in entry.values() if j >= 0], minlength=n_entries)
     unissued = leaked.filter(~leaked.is_in(list(owners))).to_list()
-    un_entry = _entry_of(entries, unissued)
+    un_entry = entry_of(entries, unissued)
     free_hits = np.bincount(un_entry[un_entry >= 0], minlength=n_entries).tolist()
     reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
-    sizes = _entry_sizes(entries)
+    sizes = entry_sizes(entries)
     free = [max(sizes[j] - int(taken[j]) - reserved, free_hits[j]) for j in range(n_entries)]
     found: dict[tuple[str, int], set[int]] = {}
     for key, phones in hits.items():
@@ -1024,23 +981,12 @@ def canary_log10_p(
     if numbers is None:
         return row
     if strata is not None:
-        tails = [_number_tail(s) for s in strata]
+        tails = [number_tail(s) for s in strata]
         num = min(0.0, min(tails) + math.log10(len(tails))) if tails else 0.0
     else:
-        num = _number_tail(numbers)
+        num = number_tail(numbers)
     best = min(row, num)
     return min(0.0, best + math.log10(2)) if best < 0 else 0.0
-
-
-def _number_tail(counts: dict[str, int]) -> float:
-    """log10 P(Hypergeometric(issued + free, issued, hits + free_hits) ≥ hits)."""
-    k = int(counts["hits"])
-    issued = int(counts["issued"])
-    if not k:
-        return 0.0
-    return hypergeom_tail(
-        issued + int(counts["free"]), issued, k + int(counts["free_hits"]), k
-    ).log10
 
 
 def frame_digest(df: pl.DataFrame | pd.DataFrame) -> str:
