@@ -12,9 +12,11 @@ What a caller must know:
   victim case, 409 a ledger or incident record that does not verify, 413 a body over the
   limit, 429 a public route called too often from one address, 503 a ledger database or
   token file that cannot be used or a trace queue that is full. A 500 says only
-  "internal error"; the details go to the server's log.
-- **Limits**: a JSON body is at most 1 MiB, an upload ``max_upload_bytes`` (default
-  512 MiB); a scam check takes at most 100 texts and 200,000 characters in all, a report
+  "internal error"; the details go to the server's log. A page's form over a limit is
+  answered with an HTML page instead (:func:`wants_json` tells the two apart).
+- **HEAD** is answered wherever GET is, as the GET (status, headers, no body).
+- **Limits**: a JSON body is at most 2 MiB (``JSON_LIMIT``), a form field 1 MiB, an
+  upload ``max_upload_bytes`` (default 512 MiB); a scam check takes at most 100 texts and 200,000 characters in all, a report
   intake 1,000 reports. One trace
   runs at a time (each can take gigabytes; the trace's own memory guard still applies), a
   second waits up to a minute, then gets 503.
@@ -38,8 +40,9 @@ from urllib.parse import quote, unquote
 
 from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, StrictBool, field_validator
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leaktrace.errors import (
@@ -123,7 +126,8 @@ class ServerError(Exception):
 class _BodyLimit:
     """Refuse a request body over its route's limit with 413, counting the bytes as they
     arrive: a client that sends no Content-Length (chunked) or a false one is cut off at the
-    limit too, before the body is buffered or spooled to disk."""
+    limit too, before the body is buffered or spooled to disk. A page's form gets an HTML
+    page, the API its JSON line (:func:`_send_413`)."""
 
     def __init__(self, app: ASGIApp, upload_limit: int) -> None:
         self.app = app
@@ -136,7 +140,7 @@ class _BodyLimit:
         limit = self.upload_limit if scope["path"] in _UPLOAD_PATHS else JSON_LIMIT
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _send_413(send, limit)
+                await _send_413(scope, send, limit)
                 return
         seen = 0
         too_large = replaced = False
@@ -159,23 +163,49 @@ class _BodyLimit:
                 await send(msg)
             elif msg["type"] == "http.response.start" and not replaced:
                 replaced = True
-                await _send_413(send, limit)
+                await _send_413(scope, send, limit)
 
         try:
             await self.app(scope, counted, answered)
         except _TooLarge:
             if not replaced:
-                await _send_413(send, limit)
+                await _send_413(scope, send, limit)
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = JSONResponse(
-        {"error": f"request body larger than the limit of {limit:,} bytes"}, status_code=413
+_FIELD_TOO_LARGE = re.compile(r"(?:Field|Part) exceeded maximum size of ([0-9]{1,9})KB\.")
+"""Starlette's form parser refusing a field over its own limit (1 MiB a field, below the
+body limit), as FastAPI turns it into a 400."""
+
+
+def wants_json(scope: Scope) -> bool:
+    """Whether a request is an API client's, answered in JSON: an ``/api/`` path (the line
+    the same-origin check and the upload gate draw), a JSON body, or a client that asks for
+    JSON. Otherwise it is a person's form at a browser, answered with a page."""
+    if str(scope["path"]).startswith("/api/"):
+        return True
+    headers = Headers(scope=scope)
+    return (
+        headers.get("content-type", "").lower().startswith("application/json")
+        or "application/json" in headers.get("accept", "").lower()
     )
+
+
+async def _send_413(scope: Scope, send: Send, limit: int) -> None:
+    """The answer to a body over ``limit``: the API's JSON line, or for a page's form the
+    dashboard's HTML page saying so. Its body was not read: nothing of it comes back."""
+    body: Response
+    if wants_json(scope):
+        body = JSONResponse(
+            {"error": f"request body larger than the limit of {limit:,} bytes"}, status_code=413
+        )
+    else:
+        from leaktrace.server.dashboard import too_large_page
+
+        body = too_large_page(Request(scope), limit)
     await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
     await send({"type": "http.response.body", "body": body.body})
 
@@ -487,10 +517,18 @@ def create_app(
         return JSONResponse({"error": _validation_message(exc)}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # FastAPI's own refusals (unknown path, wrong method, a body it cannot decode) in
         # the API's one error shape
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        field_too_large = _FIELD_TOO_LARGE.fullmatch(detail)
+        if exc.status_code == 400 and field_too_large and not wants_json(request.scope):
+            # a page's form with a field over the form parser's own limit (a long chat
+            # log pasted into the check): a page saying so, with the API's status
+            from leaktrace.server.dashboard import too_large_page
+
+            limit = int(field_too_large.group(1)) << 10
+            return too_large_page(request, limit, status=400, per_field=True)
         if exc.status_code == 400:
             detail = f"malformed request: {detail.lower()} (JSON in UTF-8 expected)"
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
@@ -507,8 +545,33 @@ def create_app(
     app.add_middleware(_SameOrigin)
     app.add_middleware(_InternalErrors)
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_HeadAsGet)
     app.add_middleware(_AccessLog)
     return app
+
+
+class _HeadAsGet:
+    """``HEAD`` is answered wherever ``GET`` is (a monitoring probe, ``curl -I``), as the
+    GET: the same status and headers, no body. FastAPI's routes take only the methods they
+    name, so a HEAD was 405. Everything inside sees a GET: signing in, roles, the rate
+    limit and the route itself decide exactly as for the GET, and only the body is
+    dropped. The access log, outside, still says HEAD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def bodiless(msg: Message) -> None:
+            if msg["type"] != "http.response.body":
+                await send(msg)
+            elif not msg.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, bodiless)
 
 
 class _SameOrigin:

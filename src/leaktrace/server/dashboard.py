@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from leaktrace.attribution.erasure_requests import ErasureRequest
     from leaktrace.respond.incident import Incident
 
-__all__ = ["MAX_CHOSEN", "add_dashboard_routes", "highlight"]
+__all__ = ["MAX_CHOSEN", "add_dashboard_routes", "highlight", "too_large_page"]
 
 _env = Environment(
     loader=PackageLoader("leaktrace.server", "templates"),
@@ -122,6 +122,46 @@ def _analyst(request: Request) -> Principal | None:
 
 _HOME_OF = {"analyst": "/dashboard", "agent": "/cases"}
 """Where each role lands after signing in (recipients' systems use the API only)."""
+
+
+def _size(n: int) -> str | None:
+    """A byte count as a person reads it (``2 MiB``, ``64 KiB``), or None when it is no
+    round number of either."""
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift:,} {unit}"
+    return None
+
+
+def too_large_page(
+    request: Request, limit: int, *, status: int = 413, per_field: bool = False
+) -> HTMLResponse:
+    """The page answering a form or upload posted over its body limit (413), for a person
+    at a browser: the API's JSON line would show them raw JSON. One line with the limit,
+    the way back to the form and, as on every page, who is signed in; nothing of what
+    was posted (its body is not read, and may hold a phone or a leaked file).
+    ``per_field``: one field of the form was over the form parser's limit for a field
+    (answered ``status`` 400, as the API answers it)."""
+    try:
+        who = _signed_in(request, *_HOME_OF)
+    except ServerError:  # a token file that cannot be read: still the 413, signed out
+        who = None
+    path = request.url.path
+    back = next((p for p in ("/dashboard", "/cases", "/login") if path.startswith(p)), "/")
+    size = _size(limit)
+    zh = f"{size}（{limit:,} 字节）" if size else f"{limit:,} 字节"
+    en = f"{size} ({limit:,} bytes)" if size else f"{limit:,} bytes"
+    if per_field:
+        error = (
+            f"表单中有一项内容过大，每项上限为 {zh}。"
+            f"A field of the form is too large: each field may be at most {en}."
+        )
+    else:
+        error = (
+            f"提交的表单或文件过大，上限为 {zh}。"
+            f"The form or file sent is too large: the limit is {en}."
+        )
+    return _page("too_large.html", status, who=who, error=error, back=back)
 
 
 def _to_login() -> RedirectResponse:
