@@ -19,6 +19,7 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -436,6 +437,11 @@ def trace_frame(
                 order_digits,
                 resolution.shared_numbers,
                 informative_rows,
+                {
+                    str(r)
+                    for r in grp.get_column("release_id").unique().to_list()
+                    if _canary_ids_narrowed(ws, by_id[r])
+                },
             )
     # Split the alias evidence by candidate once: filtering the (rows x releases) frames
     # per candidate cost 20 s of a 300k-row trace against 1,000 recipients.
@@ -676,6 +682,7 @@ def _score_canaries(
     order_digits: np.ndarray[Any, np.dtype[np.int64]],
     shared_numbers: set[int],
     informative_rows: set[int],
+    narrowed: AbstractSet[str] = frozenset(),
 ) -> set[int]:
     """Canaries, the row test: a leaked row counts only if it carries the canary's own order
     number, a value nobody outside the copy can know. Returns the anchors of the canaries
@@ -693,7 +700,9 @@ def _score_canaries(
     (``canary_phone_rows``) count only through the number test
     (:func:`_score_canary_numbers`), whose chance holds against a generated list. The
     order number (a real-looking random number, or the recipient's keyed FF1 alias of it)
-    cannot be listed that way; it counts when no index lists it as a real order or as
+    cannot be listed that way — unless a plain number was drawn among those a filter on
+    the order number passes: the releases in ``narrowed`` (:func:`_canary_ids_narrowed`)
+    count only through their pool numbers; it counts when no index lists it as a real order or as
     another release's canary (``shared_numbers``). Chance under the null: the order
     number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
     (its last 12 digits are fresh, a leading one is never 0) — and, because a canary's
@@ -709,8 +718,13 @@ def _score_canaries(
         return set()
     rows = can.get_column("row_id").to_list()
     ok = [
-        bool(om) and row not in shared_numbers
-        for row, om in zip(rows, can.get_column("order_match").to_list(), strict=True)
+        bool(om) and row not in shared_numbers and rel not in narrowed
+        for row, om, rel in zip(
+            rows,
+            can.get_column("order_match").to_list(),
+            can.get_column("release_id").to_list(),
+            strict=True,
+        )
     ]
     c.canary_phone_rows = sum(
         not good and leaked_phone[row] is not None and leaked_phone[row] == contacts.get(int(a))
@@ -769,6 +783,34 @@ def _not_a_pool_draw(ws: Workspace, e: ReleaseEntry) -> str | None:
                     return f"its recipient's where filter names the phone ({where})"
                 return None
     return "its policy or where filter changed since (the filter could name the phone)"
+
+
+_ORDER_ID_WORD = re.compile(r"\border_id\b", re.IGNORECASE)
+
+
+def _canary_ids_narrowed(ws: Workspace, e: ReleaseEntry) -> bool:
+    """Whether release ``e``'s canaries show plain order numbers drawn among those its
+    recipient's ``where`` filter passes (then the row test leaves them out).
+
+    Why: the row test's chance takes a canary's number as fresh over every number of its
+    length. A filter on the order number's digits (``… % 250 = 78``) keeps only canaries
+    whose numbers pass it, so they come from a 250th of that range, and a list of every
+    passing number, made without any copy, holds them all (session 21's review: 10^-39
+    against an innocent recipient). An aliased copy shows the recipient's keyed FF1 alias,
+    which nobody without the key can list, whatever the filter. As in
+    :func:`_not_a_pool_draw`, the filter is known only when today's policy and filter give
+    the record's ``policy_hash``; otherwise it could have named the order number.
+    """
+    if e.alias:
+        return False
+    policy = ws.config.policies.get(e.policy_name)
+    recipient = ws.config.recipients.get(e.recipient)
+    if policy is not None:
+        dump = policy.model_dump(mode="json")
+        for where in dict.fromkeys([recipient.where if recipient else None, None, ""]):
+            if _policy_hash(dump, where) == e.policy_hash:
+                return bool(where and _ORDER_ID_WORD.search(where))
+    return True
 
 
 def _score_canary_numbers(
