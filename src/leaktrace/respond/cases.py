@@ -596,7 +596,7 @@ def _check_step(case: Case, action: str) -> None:
 
 def _clean_reason(reason: str) -> str:
     """The reason for a review's outcome or a withdrawal, as it will be stored (encrypted):
-    required, one line, no control characters; a mobile or ID card number in it is
+    required, one line, no control characters; a mobile, ID card or bank card number in it is
     refused (a phone is used for the lookup and never stored, an ID number is never
     needed), however it is spelled (Chinese numerals too), with the rule the erasure
     requests' reasons use (:func:`~leaktrace.attribution.erasure.holds_personal_number`)."""
@@ -606,8 +606,9 @@ def _clean_reason(reason: str) -> str:
     text = clean_text(reason, "the reason")
     if holds_personal_number(text):
         raise InputError(
-            "the reason holds what looks like a phone or ID card number: leave it out (a "
-            "phone is used for the lookup and never stored; an ID number is never needed)"
+            "the reason holds what looks like a phone or ID card number (or a bank card "
+            "number): leave it out (a phone is used for the lookup and never stored; an ID "
+            "or card number is never needed)"
         )
     return text
 

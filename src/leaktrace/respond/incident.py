@@ -259,9 +259,9 @@ def clean_text(value: str, what: str, *, required: bool = True, personal_ok: boo
         raise InputError(f"{what} holds control characters")
     if not personal_ok and holds_personal_number(text):
         raise InputError(
-            f"{what} holds what looks like a phone or ID card number: it is stored in clear "
-            "and sealed for good (and goes into the notices and the regulator draft), so "
-            "leave personal details out"
+            f"{what} holds what looks like a phone or ID card number (or a bank card "
+            "number): it is stored in clear and sealed for good (and goes into the notices "
+            "and the regulator draft), so leave personal details out"
         )
     return text
 
