@@ -94,10 +94,19 @@ def exposed_cmd(
         ws.config.recipient(r)  # an unknown name is an error naming the known ones
     ex = exposed(ws, orders, recipients=to, release_ids=release_ids, since=when, encoding=encoding)
     if ex.unmatched and not allow_incomplete:
+        if ex.float_order_id is not None:
+            # Excel/WPS keep a 16-19 digit order number typed as a number as a float: the
+            # error blamed "leading zeros", which these numbers never have (session 21)
+            raise InputError(
+                f"the order numbers in {orders} {_stored_as_floats(ex.float_order_id)}, so "
+                f"{ex.unmatched:,} released rows match none of them; nothing written: export "
+                "the order-number column as text from the system the table came from (this "
+                "copy has lost the digits; in pandas, read it with dtype=str)"
+            )
         raise InputError(
-            f"{ex.unmatched:,} released rows match no order in {orders} (not the table the "
-            "releases were made from, or retyped: order numbers as numbers lose leading "
-            "zeros); nothing written: give the right table, or --allow-incomplete"
+            f"{ex.unmatched:,} released rows match no order in {orders} (the table lacks "
+            "them, or is not the one the releases were made from); nothing written: give "
+            "the table the releases were made from, or --allow-incomplete"
         )
     notice_text: list[tuple[Path, bytes]] = []
     if notice:
@@ -125,9 +134,18 @@ def exposed_cmd(
         t.add_row(escape(r), f"{n:,}")
     out_console.print(t)
     if summary["unmatched_index_rows"]:
+        why = ""
+        if ex.float_order_id is not None:
+            why = (
+                f"; its order numbers {_stored_as_floats(ex.float_order_id)}: export the "
+                "order-number column as text"
+            )
         err_console.print(
-            f"warning: {summary['unmatched_index_rows']:,} released rows match no order in "
-            f"{orders}: the list is incomplete (--allow-incomplete)"
+            escape(
+                f"warning: {summary['unmatched_index_rows']:,} released rows match no order "
+                f"in {orders}: the list is incomplete (--allow-incomplete){why}"
+            ),
+            soft_wrap=True,
         )
     if summary["ambiguous_rows"]:
         err_console.print(
@@ -137,3 +155,12 @@ def exposed_cmd(
     err_console.print(f"exposed orders written to {out}")
     if notice:
         err_console.print(f"notice draft written to {notice}")
+
+
+def _stored_as_floats(example: str) -> str:
+    """Why a table's order numbers match no released row, when they look like floats
+    (:attr:`leaktrace.respond.exposure.Exposure.float_order_id` is ``example``)."""
+    return (
+        "were stored as floating-point numbers, which keep only 15 to 17 of their digits "
+        f"(the table reads {example}, as a spreadsheet stores a long number)"
+    )

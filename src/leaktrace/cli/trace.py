@@ -89,10 +89,15 @@ def trace_cmd(
         f"[bold]{result.verdict}[/bold]  (alpha {alpha:g}, {result.tests} "
         f"candidate{'' if result.tests == 1 else 's'} tested)"
     )
+    # the third count is no part of the second: a row matched to no order can still carry
+    # evidence (a canary's number in a list of phones), and "matched 0, informative 4"
+    # read as a bug (session 21); the JSON keys stay "identified" and "informative"
     out_console.print(
         f"rows read {result.rows_read:,}{_of_larger_file(result.rows_read, result.truncated)}, "
-        f"matched to released orders {result.rows_identified:,}, "
-        f"informative {result.rows_informative:,}"
+        f"matched to released orders {result.rows_identified:,}; rows carrying readable "
+        f"marks, aliases or canaries {result.rows_informative:,} (including rows matched "
+        "to no order)",
+        soft_wrap=True,
     )
     t = Table(
         "recipient", "key", "rows", "evidence", "aliases", "canaries", "log10 p (corrected)", ""

@@ -16,7 +16,7 @@ match no order in it are counted (``unmatched``) and said, never guessed at.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +36,14 @@ from leaktrace.workspace import Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FIELD_NAMES_ZH", "Exposure", "exposed", "notice_text", "order_spellings"]
+__all__ = [
+    "FIELD_NAMES_ZH",
+    "Exposure",
+    "exposed",
+    "float_rendering",
+    "notice_text",
+    "order_spellings",
+]
 
 FIELD_NAMES_ZH = {
     "order_id": "订单号",
@@ -73,6 +80,11 @@ class Exposure:
     """Real (non-canary) rows of the chosen releases whose order is not in the table, and
     released people of an order the table lists whom no row of it can be (every row of
     the number is another released person's): the table is short of them."""
+    float_order_id: str | None = None
+    """When rows are :attr:`unmatched` and the table's order numbers look like floats (a
+    spreadsheet's ``6.25412345678912E+17`` or ``625412345678912000``): one of them, as
+    the table gives it (:func:`float_rendering`). The likely reason they match nothing:
+    a float keeps 15 to 17 digits of a 16–19 digit order number. None otherwise."""
 
     def for_people(self) -> pl.DataFrame:
         """:attr:`rows` as ``leaktrace exposed`` and ``incident exposed`` write the list,
@@ -226,24 +238,120 @@ def exposed(
 
     chosen = _chosen(ws, recipients, release_ids, since)
     released = _released_anchors(ws, chosen)
+    sample: list[pl.Series] = []  # the table's first order numbers, for float_rendering
     if isinstance(orders, str | Path):
         with open_table(Path(orders), encoding=encoding, batch_rows=BATCH_ROWS) as src:
             if Role.ORDER_ID not in src.roles:
                 raise InputError(_NO_ORDER_ID)
-            table, keyed = _kept_rows(src.iter_batches([r.value for r in src.roles]), released)
+            batches = src.iter_batches([r.value for r in src.roles])
+            table, keyed = _kept_rows(_sampled(batches, sample), released)
             if table is None:  # no batch at all: the empty table as a whole read gives it
                 table = src.read().clear()
     else:
         df = read_frame(orders)
         if "order_id" not in df.columns:
             raise InputError(_NO_ORDER_ID)
-        table, keyed = _kept_rows(df.iter_slices(BATCH_ROWS), released)
+        table, keyed = _kept_rows(_sampled(df.iter_slices(BATCH_ROWS), sample), released)
         if table is None:
             table = df.clear()
-    return _resolve(ws, table, keyed, chosen)
+    ex = _resolve(ws, table, keyed, chosen)
+    if ex.unmatched and sample:
+        ex.float_order_id = float_rendering(pl.concat(sample))
+    return ex
 
 
 _NO_ORDER_ID = "the order table has no order number column (订单号 / order_id)"
+
+
+FLOAT_SAMPLE = 1_000
+"""The table's order numbers :func:`exposed` looks at (its first ones with a value) to
+tell whether they were stored as floats: a spreadsheet types a whole column."""
+
+
+def _sampled(batches: Iterable[pl.DataFrame], sample: list[pl.Series]) -> Iterator[pl.DataFrame]:
+    """``batches`` as they come, adding to ``sample`` their first :data:`FLOAT_SAMPLE`
+    order numbers with a value."""
+    held = 0
+    for batch in batches:
+        if held < FLOAT_SAMPLE and "order_id" in batch.columns:
+            ids = batch.get_column("order_id").drop_nulls().head(FLOAT_SAMPLE - held)
+            sample.append(ids.cast(pl.Utf8))
+            held += ids.len()
+        yield batch
+
+
+_FLOAT_TEXT = r"^[+-]?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$|^[0-9]+\.[0-9]*[1-9][0-9]*$"
+"""A number with an exponent (``6.25412345678912E+17``) or a fraction (``123.45``): how a
+float is written, and no order number is. A whole float's ``.0`` is not enough alone: a
+16-digit number below 2**53 is exact as a float (``5276192771718883.0``), and
+:func:`order_spellings` matches it."""
+
+_EXACT_DOUBLE = 2**53
+"""Every whole number up to this is exactly a float64; above it, only one in 2, 4, … 2048
+(19 digits) is."""
+
+
+def float_rendering(ids: pl.Series) -> str | None:
+    """One of the order numbers ``ids`` (a table's, or its first :data:`FLOAT_SAMPLE`) as
+    a floating-point number wrote it, when they look like floats: a float column, or text
+    a float was written as. None when they do not.
+
+    Why: a spreadsheet (Excel, WPS) stores a 16–19 digit order number typed as a number
+    as a float, keeping 15 significant digits (a float64 17), and every release read the
+    numbers as text: such a table matches few released rows, if any. The table shows it
+    in three ways:
+
+    * text a float is written as: ``6.25412345678912E+17``, which no order number is (a
+      ``.0`` is dropped and the digits before it checked as below:
+      ``5276192771718883.0`` lost nothing);
+    * a spreadsheet's digits: ``625412345678912000``, at most 15 significant digits and
+      zeros after them;
+    * a float made whole again (``int(x)``, a workbook's number cell read as an integer):
+      ``116211091236812992``, a number above 2**53 that is exactly a float64.
+
+    They look like floats when at least 90 % of the values that can tell are the first
+    or the second kind, or the first or the third (a value below 2**53 is exactly a float
+    whatever it is: it tells nothing of the third kind). Real order numbers also end in
+    zeros, or are exact floats, by chance (a 16-digit one ends in 0 one time in ten), so
+    without a value of the first kind the chance that real numbers all look so must also
+    be at most 1 in 1,000: the digits lost add up to at least 3 (one 18-digit number of
+    15 significant digits, three 16-digit numbers ending in 0; for an exact float64, the
+    digits of its spacing). Cheap: a few expressions over at most a sample's values.
+    """
+    if ids.dtype.is_float():
+        values = ids.filter(ids.is_finite().fill_null(False))
+        return None if values.is_empty() else str(values[0])
+    text = ids.cast(pl.Utf8).str.strip_chars().drop_nulls()
+    text = text.filter(text.str.len_bytes() > 0)
+    if text.is_empty():
+        return None
+    t = pl.col("t").str.replace(r"\.0+$", "")  # a whole float's ".0"
+    width = t.str.len_bytes().cast(pl.Int64)
+    number = pl.when(t.str.contains(r"^[0-9]+$")).then(t.cast(pl.UInt64, strict=False))
+    big = number > _EXACT_DOUBLE
+    df = pl.DataFrame({"t": text}).with_columns(
+        written=pl.col("t").str.contains(_FLOAT_TEXT),
+        # a spreadsheet's 15 significant digits, then zeros: width − 15 digits lost
+        lost=pl.when(
+            t.str.contains(r"^[0-9]{16,}$")
+            & (width - t.str.strip_chars_end("0").str.len_bytes().cast(pl.Int64) >= width - 15)
+        ).then((width - 15).cast(pl.Float64)),
+        # exactly a float64 above 2**53: a chance of 1 in its spacing, 2^(⌊log2 n⌋ − 52)
+        exact=pl.when(big & (number.cast(pl.Float64).cast(pl.UInt64, strict=False) == number)).then(
+            (number.cast(pl.Float64).log(2).floor() - 52) * np.log10(2)
+        ),
+        telling=~(number.is_not_null() & ~big),
+    )
+    written = df.get_column("written")
+    for evidence, among in (("lost", pl.lit(True)), ("exact", pl.col("telling"))):
+        part = df.filter(among)
+        looks = part.get_column("written") | part.get_column(evidence).is_not_null()
+        if not part.height or looks.sum() < 0.9 * part.height:
+            continue
+        if written.any() or float(part.get_column(evidence).sum()) >= 3:
+            shown = written if written.any() else df.get_column(evidence).is_not_null()
+            return str(df.get_column("t").filter(shown)[0])
+    return None
 
 
 def _chosen(

@@ -129,7 +129,7 @@ table{{border-collapse:collapse;font-size:13px;margin:1em 0}}td,th{{border:1px s
 <p lang="zh">{zh}</p><p lang="en">{en}</p>
 <p>Evidence file SHA-256{" (whole file)" if result.truncated else ""}: <code>{html.escape(result.evidence_sha256)}</code><br>
 Rows read {result.rows_read:,}{_of_larger_file(result)}; matched to released orders {result.rows_identified:,};
-carrying readable marks, aliases or canaries {result.rows_informative:,}.</p>
+carrying readable marks, aliases or canaries {result.rows_informative:,} (including rows matched to no order).</p>
 {hints}{contradicting}
 <h2>Scores / 各候选得分 (−log10 corrected p)</h2>
 {_chart(result)}
