@@ -355,6 +355,37 @@ def _order_times(rng: np.random.Generator, times: pl.Series, donor: IntArray) ->
     return combined.alias("order_time")
 
 
+def _shares_by_time_of_day(
+    rng: np.random.Generator, present: IntArray, lo: IntArray, hi: IntArray, day: int
+) -> npt.NDArray[np.float64]:
+    """Where in its gap ``[lo, hi]`` each canary's time falls (0..1), drawn so its time of
+    day follows the real times' (``present``).
+
+    Why not uniform in the gap: in a sparse copy (a filter keeping one order in 250) the
+    gaps between neighbours span hours, often the night, and a uniform draw put canaries
+    between 00:00 and 07:00 half again to twice as often as real orders (13.4 % against
+    7.1 % in session 21's review), a rule a partner could strip them by. Sampling
+    importance resampling: ``_TOD_CANDIDATES`` uniform candidates per canary, one kept with
+    probability proportional to the real times' density at its time of day (ten-minute
+    bins, one count added to each so no bin is impossible). In a gap of minutes the
+    density is flat and this is the uniform draw it replaces.
+    """
+    k = len(lo)
+    bins = 144
+    width = max(day // bins, 1)
+    density = np.bincount((present % day) // width, minlength=bins)[:bins] + 1.0
+    u = rng.random((k, _TOD_CANDIDATES))
+    at = lo[:, None] + u * (hi - lo)[:, None].astype(np.float64)
+    weight = density[np.minimum((at.astype(np.int64) % day) // width, bins - 1)]
+    cum = weight.cumsum(axis=1)
+    pick = (cum < rng.random(k)[:, None] * cum[:, -1:]).sum(axis=1)
+    share: npt.NDArray[np.float64] = u[np.arange(k), np.minimum(pick, _TOD_CANDIDATES - 1)]
+    return share
+
+
+_TOD_CANDIDATES = 32
+"""Candidates per canary time in :func:`_shares_by_time_of_day`."""
+
 SORTED_SHARE = 0.9
 """A batch whose consecutive order times run one way this often (or more) is taken as
 sorted by time, and its canaries get times that fit where they stand."""
@@ -413,8 +444,8 @@ def times_in_place(
     known = has_prev | has_next
     lo, hi = np.minimum(prev, nxt), np.maximum(prev, nxt)  # both on the grid
     gaps = (hi - lo) // grid  # whole grid steps between them
+    share = _shares_by_time_of_day(rng, present, lo, hi, 86_400_000 * per_ms)
     # canaries in one gap take increasing shares of it, so their order follows the sort
-    share = rng.random(k)
     share = share[np.lexsort((share, slots))]
     steps_in = np.minimum(np.floor(share * (gaps + 1)).astype(np.int64), gaps)
     if np.mean(steps >= 0) >= np.mean(steps <= 0):
