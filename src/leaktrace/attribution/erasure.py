@@ -215,16 +215,22 @@ _PIECE = re.compile(r"[0-9]+")
 # (订单 …, 订单号：a、b, order no. …), right before it or before a list it ends.
 _CARD_WORDS = ("卡", "card", "银联", "账号", "帐号", "账户", "帐户", "visa", "万事达")
 _CARD_WORD_REACH = 16
-_ORDER_LABEL = re.compile(
-    rf"(?:订单号?|单号|(?<![a-z])order(?:s| ids?| no| numbers?)?)[{_SEP_CHARS}:：#＃0-9]*$"
-)
-_ORDER_LABEL_REACH = 200
+_ORDER_LABEL = re.compile(r"(?:订单号?|单号|(?<![a-z])order(?:s| ids?| no| numbers?)?)$")
+_ORDER_LABEL_LONGEST = 16
+_LIST_CHARS = re.compile(rf"[{_SEP_CHARS}:：#＃0-9]")
 
 
 def _order_label_before(lowered: str, start: int) -> bool:
     """Whether an order label (``_ORDER_LABEL``) ends right before ``start``: the number
-    there, or the list of numbers it ends, is labelled as order numbers."""
-    return _ORDER_LABEL.search(lowered[max(0, start - _ORDER_LABEL_REACH) : start]) is not None
+    there, or the list of numbers it ends, is labelled as order numbers.
+
+    The list is walked back character by character to its start, however long: a window
+    of 200 characters lost the label of a list of twenty order numbers, and the twelfth
+    of them, card-shaped, was refused as a card."""
+    i = start
+    while i > 0 and _LIST_CHARS.match(lowered, i - 1):
+        i -= 1
+    return _ORDER_LABEL.search(lowered[max(0, i - _ORDER_LABEL_LONGEST) : i]) is not None
 
 
 def _luhn_ok(digits: str) -> bool:

@@ -773,16 +773,27 @@ def _not_a_pool_draw(ws: Workspace, e: ReleaseEntry) -> str | None:
     """
     if e.output_format.endswith("-dir"):
         return "made on Spark (each partition draws from a slice of the pool)"
+    known, where = _filter_of(ws, e)
+    if not known:
+        return "its policy or where filter changed since (the filter could name the phone)"
+    if where and _PHONE_WORD.search(where):
+        return f"its recipient's where filter names the phone ({where})"
+    return None
+
+
+def _filter_of(ws: Workspace, e: ReleaseEntry) -> tuple[bool, str | None]:
+    """``(True, where)``: release ``e`` was made under today's policy with ``where`` (None
+    or ``""``: no filter). ``(False, None)``: the policy or the filter changed since — the
+    record keeps only ``policy_hash`` over them, so the filter it was made with is unknown.
+    """
     policy = ws.config.policies.get(e.policy_name)
     recipient = ws.config.recipients.get(e.recipient)
     if policy is not None:
         dump = policy.model_dump(mode="json")
         for where in dict.fromkeys([recipient.where if recipient else None, None, ""]):
             if _policy_hash(dump, where) == e.policy_hash:
-                if where and _PHONE_WORD.search(where):
-                    return f"its recipient's where filter names the phone ({where})"
-                return None
-    return "its policy or where filter changed since (the filter could name the phone)"
+                return True, where
+    return False, None
 
 
 _ORDER_ID_WORD = re.compile(r"\border_id\b", re.IGNORECASE)
@@ -803,14 +814,8 @@ def _canary_ids_narrowed(ws: Workspace, e: ReleaseEntry) -> bool:
     """
     if e.alias:
         return False
-    policy = ws.config.policies.get(e.policy_name)
-    recipient = ws.config.recipients.get(e.recipient)
-    if policy is not None:
-        dump = policy.model_dump(mode="json")
-        for where in dict.fromkeys([recipient.where if recipient else None, None, ""]):
-            if _policy_hash(dump, where) == e.policy_hash:
-                return bool(where and _ORDER_ID_WORD.search(where))
-    return True
+    known, where = _filter_of(ws, e)
+    return not known or bool(where and _ORDER_ID_WORD.search(where))
 
 
 def _score_canary_numbers(
