@@ -72,3 +72,27 @@ def test_an_aliased_copys_canaries_still_count_on_their_order_numbers(
     h2 = next(c for c in t.candidates if c.recipient == "h2")
     assert h2.canary_rows == res.canaries
     assert [c.recipient for c in t.accused] == ["h2"]
+
+
+@pytest.mark.parametrize("op", ["mask_card", "mask_id"])
+def test_masked_order_numbers_listed_without_a_copy_accuse_nobody(
+    workspace: Workspace, op: str
+) -> None:
+    """The second review of session 21: an order number masked to its last four digits
+    (``**************2974``) matched a canary through its masked form, scored as a digest
+    collision; a list of every masked form of each length, made without any copy, accused
+    the recipient (10^-380 in the review's run). Only an alias, a keyed digest or a plain
+    number drawn freely counts on the row test now."""
+    shop = generate_orders(3000, seed=11)
+    add_recipient(workspace, "h", template="customer-service")
+    workspace.config.policies["h"] = workspace.config.policy_for("h").model_copy(deep=True)
+    workspace.config.recipients["h"].policy = "h"
+    workspace.config.policies["h"].fields["order_id"] = op
+    workspace.save()
+    res = release(shop, recipient="h", workspace=workspace)
+    release(shop, recipient="cs-firm", workspace=workspace)
+    assert res.canaries >= 10
+    lengths = shop.get_column("order_id").str.len_chars().unique().to_list()
+    listed = ["*" * (n - 4) + f"{d:04d}" for n in lengths for d in range(10_000)]
+    t = trace(pl.DataFrame({"order_id": listed}), workspace=workspace)
+    assert t.accused == [], [(c.recipient, c.log10_p_corrected) for c in t.accused]

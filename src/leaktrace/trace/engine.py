@@ -34,6 +34,7 @@ from leaktrace.channels.base import erase_constant_positions
 from leaktrace.errors import InputError
 from leaktrace.identity import IDENTITY_KEYS, canonical_columns, identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
+from leaktrace.masking.base import parse_spec
 from leaktrace.prf import match_probability
 from leaktrace.release import bias_key_for, mark_key_for
 from leaktrace.trace.consistency import contradictions, describe
@@ -701,8 +702,8 @@ def _score_canaries(
     (:func:`_score_canary_numbers`), whose chance holds against a generated list. The
     order number (a real-looking random number, or the recipient's keyed FF1 alias of it)
     cannot be listed that way — unless a plain number was drawn among those a filter on
-    the order number passes: the releases in ``narrowed`` (:func:`_canary_ids_narrowed`)
-    count only through their pool numbers; it counts when no index lists it as a real order or as
+    the order number passes, or a masking operator shows it in part: the releases in
+    ``narrowed`` (:func:`_canary_ids_narrowed`) count only through their pool numbers; it counts when no index lists it as a real order or as
     another release's canary (``shared_numbers``). Chance under the null: the order
     number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
     (its last 12 digits are fresh, a leading one is never 0) — and, because a canary's
@@ -800,22 +801,33 @@ _ORDER_ID_WORD = re.compile(r"\border_id\b", re.IGNORECASE)
 
 
 def _canary_ids_narrowed(ws: Workspace, e: ReleaseEntry) -> bool:
-    """Whether release ``e``'s canaries show plain order numbers drawn among those its
-    recipient's ``where`` filter passes (then the row test leaves them out).
+    """Whether release ``e``'s canaries show order numbers that a list made without any
+    copy can hold (then the row test leaves them out).
 
-    Why: the row test's chance takes a canary's number as fresh over every number of its
-    length. A filter on the order number's digits (``… % 250 = 78``) keeps only canaries
+    The row test's chance takes a canary's shown number as unguessable: its keyed FF1
+    alias (``e.alias``), its keyed digest, or the plain number with 12 fresh digits.
+    Two ways it is not, each found by session 21's reviews with an innocent recipient
+    accused: a filter on the order number's digits (``… % 250 = 78``) keeps only canaries
     whose numbers pass it, so they come from a 250th of that range, and a list of every
-    passing number, made without any copy, holds them all (session 21's review: 10^-39
-    against an innocent recipient). An aliased copy shows the recipient's keyed FF1 alias,
-    which nobody without the key can list, whatever the filter. As in
-    :func:`_not_a_pool_draw`, the filter is known only when today's policy and filter give
-    the record's ``policy_hash``; otherwise it could have named the order number.
+    passing number held them all (10^-29); and a masking operator that shows the number
+    in part (``mask_card``, ``mask_id``: ``**************2974``) leaves ten thousand
+    forms per length, all listable (10^-380). The operator and the filter are known only
+    when today's policy and filter give the record's ``policy_hash``
+    (:func:`_filter_of`); otherwise either could have been one of these.
     """
     if e.alias:
         return False
     known, where = _filter_of(ws, e)
-    return not known or bool(where and _ORDER_ID_WORD.search(where))
+    policy = ws.config.policies.get(e.policy_name)
+    if not known or policy is None:
+        return True
+    spec = policy.fields.get("order_id")
+    if spec is None:  # not sent: nothing of it can match
+        return True
+    op = parse_spec(spec).name
+    if op == "digest":
+        return False
+    return op != "keep" or bool(where and _ORDER_ID_WORD.search(where))
 
 
 def _score_canary_numbers(
