@@ -207,3 +207,25 @@ def test_a_long_labelled_list_of_order_numbers_is_not_refused() -> None:
     assert any(_card_shaped(i) for i in ids[11:])
     assert not holds_personal_number("订单号：" + "、".join(ids))
     assert holds_personal_number("订单号：" + "、".join(ids) + "，退款到卡 6222 0212 3456 7890 128")
+
+
+def test_a_long_list_costs_time_linear_in_its_length() -> None:
+    """The second review of session 21: walking back to a list's label from every number
+    made the check quadratic; a 16,000-character request path (the access log checks each
+    one, before sign-in) took 15.8 s in one call, against 0.27 s now. The bound is loose:
+    a CI machine under load stays far below it, a quadratic walk far above."""
+    import time
+
+    path = ("order_" + "_".join("62" * 4000))[:16000]
+    t0 = time.perf_counter()
+    assert not holds_personal_number(path)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_an_order_label_wins_over_a_card_word_further_back() -> None:
+    """The second review: 卡 within 16 characters (礼品卡, 会员卡, 卡顿) made every
+    card-prefixed order number after an order label a card (2.71 % of labelled ones)."""
+    assert not holds_personal_number("客户用礼品卡支付，订单号 4498614220238956")
+    assert not holds_personal_number("会员卡用户的订单：6212262201023557228")
+    assert holds_personal_number("客户用礼品卡支付，卡号 4498614220238956")
+    assert holds_personal_number("退款到卡 6212262201023557228")

@@ -217,19 +217,30 @@ _CARD_WORDS = ("卡", "card", "银联", "账号", "帐号", "账户", "帐户", 
 _CARD_WORD_REACH = 16
 _ORDER_LABEL = re.compile(r"(?:订单号?|单号|(?<![a-z])order(?:s| ids?| no| numbers?)?)$")
 _ORDER_LABEL_LONGEST = 16
-_LIST_CHARS = re.compile(rf"[{_SEP_CHARS}:：#＃0-9]")
+_LIST_RUN = re.compile(rf"[{_SEP_CHARS}:：#＃0-9]+")
 
 
-def _order_label_before(lowered: str, start: int) -> bool:
+def _list_starts(lowered: str) -> list[int]:
+    """For each position ``p`` of ``lowered``, where the run of list characters (digits,
+    separators, ``:``, ``#``) that ends at ``p`` begins (``p`` when none does): one pass,
+    so a text of many numbers costs no more than its length."""
+    starts = list(range(len(lowered) + 1))
+    for run in _LIST_RUN.finditer(lowered):
+        for p in range(run.start() + 1, run.end() + 1):
+            starts[p] = run.start()
+    return starts
+
+
+def _order_label_before(lowered: str, start: int, list_starts: list[int]) -> bool:
     """Whether an order label (``_ORDER_LABEL``) ends right before ``start``: the number
     there, or the list of numbers it ends, is labelled as order numbers.
 
-    The list is walked back character by character to its start, however long: a window
-    of 200 characters lost the label of a list of twenty order numbers, and the twelfth
-    of them, card-shaped, was refused as a card."""
-    i = start
-    while i > 0 and _LIST_CHARS.match(lowered, i - 1):
-        i -= 1
+    The list is followed back to its start, however long (``list_starts``): a window of
+    200 characters lost the label of a list of twenty order numbers, and the twelfth of
+    them, card-shaped, was refused as a card. Walking back from every number instead
+    cost time quadratic in the text: 15 s for a 16,000-character request path, which
+    the access log checks before anything else."""
+    i = list_starts[start]
     return _ORDER_LABEL.search(lowered[max(0, i - _ORDER_LABEL_LONGEST) : i]) is not None
 
 
@@ -276,6 +287,7 @@ def _holds_card_or_id(text: str) -> bool:
     """Whether ``text`` (digits folded) holds a bank card or an ID card number, by the
     rules :func:`holds_personal_number` gives."""
     lowered = text.lower()
+    list_starts: list[int] | None = None
     for run in _DIGIT_RUN.finditer(text):
         pieces = list(_PIECE.finditer(run.group()))
         x_end = run.group()[-1] in "Xx"
@@ -294,12 +306,17 @@ def _holds_card_or_id(text: str) -> bool:
                 if grouped and (bin_ok or card_word or _luhn_ok(digits)):
                     return True
                 id_kind = _id_kind(digits, x_end and j == len(pieces) - 1)
-                if id_kind == "X" or (bin_ok and card_word):  # an order number is digits only
+                if id_kind == "X":  # an order number is digits only
                     return True
                 if not (bin_ok or card_word or id_kind):
                     continue
-                if (id_kind or _luhn_ok(digits)) and not _order_label_before(lowered, start):
-                    return True
+                if (bin_ok and card_word) or id_kind or _luhn_ok(digits):
+                    # an order label right before it (or its list) wins over a card word
+                    # further back: 客户用礼品卡支付，订单号 4498… is an order number
+                    if list_starts is None:
+                        list_starts = _list_starts(lowered)
+                    if not _order_label_before(lowered, start, list_starts):
+                        return True
     return False
 
 
