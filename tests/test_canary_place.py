@@ -146,3 +146,29 @@ def test_canaries_in_a_sparse_sorted_copy_keep_the_hours_real_orders_have() -> N
     for j, s in enumerate(slots.tolist()):
         if 0 < s < len(t):
             assert t[s - 1] <= f[j] <= t[s]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("hourly", [False, True])
+def test_very_sparse_copies_either_way_and_on_an_hourly_grid(
+    descending: bool, hourly: bool
+) -> None:
+    """The second review: the first fix read the density where a canary would sit in an
+    ascending sort, so a newest-first copy kept the bias (0.235 at night against 0.071),
+    as did an hourly grid (times floored after the draw: 0.174 against 0.111); and one
+    count added to every ten-minute bin flattened a copy of 800 rows (0.102)."""
+    shop = generate_orders(200_000, seed=7).sort("order_time", descending=descending)
+    times = shop.get_column("order_time").gather(np.arange(0, shop.height, 250))
+    if hourly:
+        times = times.dt.truncate("1h")
+
+    def night(s: pl.Series) -> float:
+        return float((s.dt.hour() < 7).mean())  # type: ignore[arg-type]
+
+    shares = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        slots = np.sort(rng.integers(0, times.len() + 1, size=2000))
+        drawn = times.sample(2000, with_replacement=True, seed=seed)
+        shares.append(night(times_in_place(rng, times, slots, drawn)))
+    assert abs(float(np.mean(shares)) - night(times)) < 0.02  # 10,000 canaries: SE 0.003
