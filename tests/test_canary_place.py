@@ -174,31 +174,28 @@ def test_very_sparse_copies_either_way_and_on_an_hourly_grid(
     assert abs(float(np.mean(shares)) - night(times)) < 0.02  # 10,000 canaries: SE 0.003
 
 
-@pytest.mark.parametrize("every", [1, 25])
-def test_a_canarys_neighbours_are_as_far_apart_as_a_real_rows(every: int) -> None:
-    """The second review of session 21: slotted into a gap chosen uniformly, a canary's
-    neighbours were one gap apart and a real row's two; dropping the 15 % of rows whose
-    neighbours are closest removed 46 % of the canaries (and 15 % of real rows). Slots are
-    now chosen in proportion to the orders expected in each gap."""
-    from leaktrace.canary import slots_in_place
-
-    shop = generate_orders(100_000, seed=7).sort("order_time")
-    keep = np.random.default_rng(99).random(shop.height) < 1 / every  # as a filter keeps
-    times = shop.get_column("order_time").filter(pl.Series(keep))
-    n = times.len()
-    removed_canaries, removed_real = [], []
-    for seed in range(10):
-        rng = np.random.default_rng(seed)
-        k = max(20, n // 100)
-        slots = slots_in_place(rng, times, k)
-        fitted = times_in_place(
-            rng, times, slots, times.sample(k, with_replacement=True, seed=seed)
-        )
-        order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
-        at = pl.concat([times, fitted]).gather(order).to_physical().to_numpy().astype(np.int64)
-        is_canary = np.concatenate([np.zeros(n, bool), np.ones(k, bool)])[order][1:-1]
-        span = at[2:] - at[:-2]
-        shortest = span <= np.quantile(span, 0.15)
-        removed_canaries.append(shortest[is_canary].mean())
-        removed_real.append(shortest[~is_canary].mean())
-    assert float(np.mean(removed_canaries)) < 0.25, (removed_canaries, removed_real)
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (session 21's reviews): canaries are slotted into gaps chosen uniformly, so "
+    "a canary's neighbours are one gap apart and a real row's two; choosing gaps in "
+    "proportion to their expected orders fixed this for times to the second but made "
+    "canaries stand out in runs of equal times (hourly or busy-minute exports: 96-97 %) "
+    "and in holes, and was reverted",
+)
+def test_a_canarys_neighbours_are_as_far_apart_as_a_real_rows(workspace: Workspace) -> None:
+    """A partner drops the 15 % of rows of its time-sorted copy whose neighbours are
+    closest: that removed 47 % of the canaries in session 21's review (and 15 % of real
+    rows). Passing means fewer than a quarter of the canaries go with them."""
+    shop = generate_orders(60_000, seed=7).sort("order_time")
+    workspace.config.policy_for("zto").canary_rate = 0.05
+    copy = release(shop, recipient="zto", workspace=workspace).frame
+    assert copy is not None
+    is_canary = _canaries(workspace, copy).to_numpy()[1:-1]
+    at = copy.get_column("order_time").to_physical().to_numpy().astype(np.int64)
+    span = at[2:] - at[:-2]
+    shortest = span <= np.quantile(span, 0.15)
+    assert is_canary.sum() >= 300
+    assert shortest[is_canary].mean() < 0.25, (
+        shortest[is_canary].mean(),
+        shortest[~is_canary].mean(),
+    )

@@ -381,8 +381,10 @@ def _shares_by_time_of_day(
     keeps its shape. In a gap of minutes the density is flat: the uniform draw again.
     """
     k = len(lo)
-    density, width = _tod_density(present, day)
-    bins = len(density)
+    bins = 144
+    width = max(day // bins, 1)
+    counts = np.bincount((present % day) // width, minlength=bins)[:bins].astype(np.float64)
+    density = counts + 0.01 * len(present) / bins + 1e-9
     u = rng.random((k, _TOD_CANDIDATES))
     gaps = ((hi - lo) // grid)[:, None]
     steps = np.minimum(np.floor(u * (gaps + 1)).astype(np.int64), gaps)
@@ -392,50 +394,6 @@ def _shares_by_time_of_day(
     pick = (cum < rng.random(k)[:, None] * cum[:, -1:]).sum(axis=1)
     share: npt.NDArray[np.float64] = u[np.arange(k), np.minimum(pick, _TOD_CANDIDATES - 1)]
     return share
-
-
-def _tod_density(present: IntArray, day: int) -> tuple[npt.NDArray[np.float64], int]:
-    """The real times' count per ten-minute bin of the day, each bin raised by 1 % of an
-    even share (no time of day impossible, a small copy's shape kept), and the bin width
-    in the times' units."""
-    bins = 144
-    width = max(day // bins, 1)
-    counts = np.bincount((present % day) // width, minlength=bins)[:bins].astype(np.float64)
-    return counts + 0.01 * len(present) / bins + 1e-9, width
-
-
-def slots_in_place(rng: np.random.Generator, times: pl.Series, k: int) -> IntArray:
-    """Sorted slots for ``k`` canaries among a batch's real rows (a canary at ``s`` goes
-    before real row ``s``): uniform over the ``n + 1`` slots, unless the batch is sorted by
-    ``times`` — then each gap between neighbours is chosen in proportion to the orders
-    expected in it (its length, weighted by the real times' time of day).
-
-    Why: in a time-sorted copy a real row's neighbours are two gaps apart and a canary's,
-    slotted into one gap chosen uniformly, one: dropping the 15 % of rows whose neighbours
-    are closest removed 46 % of the canaries (session 21's review, AUC 0.73). A gap
-    chosen in proportion to its expected orders is the one a real order would fall in.
-    """
-    n = times.len()
-    if not k or not isinstance(times.dtype, pl.Datetime) or n < 2:
-        return np.sort(rng.integers(0, n + 1, size=k))
-    phys = times.to_physical()
-    present = phys.drop_nulls().to_numpy().astype(np.int64)
-    steps = np.diff(present)
-    if not steps.size or max(np.mean(steps >= 0), np.mean(steps <= 0)) < SORTED_SHARE:
-        return np.sort(rng.integers(0, n + 1, size=k))
-    per_ms = {"ns": 10**6, "us": 1000, "ms": 1}[times.dtype.time_unit or "us"]
-    day = 86_400_000 * per_ms
-    density, width = _tod_density(present, day)
-    cdf = np.concatenate([[0.0], np.cumsum(density) / density.sum()])
-    filled = phys.fill_null(strategy="forward").fill_null(strategy="backward")
-    at = filled.to_numpy().astype(np.int64)
-    tod = at % day
-    b = tod // width
-    expected = (at // day) + cdf[b] + (tod - b * width) / width * (cdf[b + 1] - cdf[b])
-    weight = np.abs(np.diff(expected))
-    if not weight.sum() > 0:
-        return np.sort(rng.integers(0, n + 1, size=k))
-    return np.sort(1 + rng.choice(n - 1, size=k, p=weight / weight.sum()))
 
 
 _TOD_CANDIDATES = 32

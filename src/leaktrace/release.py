@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leaktrace import rewrite
 from leaktrace.callable_module import make_callable
-from leaktrace.canary import canary_rng, generate_canaries, slots_in_place, times_in_place
+from leaktrace.canary import canary_rng, generate_canaries, times_in_place
 from leaktrace.channels import channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
@@ -614,11 +614,7 @@ class _BatchKernel:
                 )
             )
         )
-        slots = (
-            slots_in_place(rng, batch.get_column("order_time"), k)
-            if "order_time" in batch.columns
-            else np.sort(rng.integers(0, n + 1, size=k))
-        )
+        slots = np.sort(rng.integers(0, n + 1, size=k))
         order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
         if "order_time" in can.columns and "order_time" in batch.columns:
             # canary j goes to slots[j]: in a time-sorted copy its time must fit there
