@@ -229,3 +229,12 @@ def test_an_order_label_wins_over_a_card_word_further_back() -> None:
     assert not holds_personal_number("会员卡用户的订单：6212262201023557228")
     assert holds_personal_number("客户用礼品卡支付，卡号 4498614220238956")
     assert holds_personal_number("退款到卡 6212262201023557228")
+
+
+def test_characters_that_lengthen_when_lowered_shift_nothing() -> None:
+    """The third review: ``"İ".lower()`` is two characters, so after three of them every
+    position read in the lowered text was three off: a card after 订单号是 passed and a
+    labelled order number was refused."""
+    card = "6222021234567890128"
+    assert holds_personal_number("İİİ订单号是 " + card)
+    assert not holds_personal_number("İİİ订单号 " + card)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import string
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -283,10 +284,15 @@ def _grouped(pieces: list[re.Match[str]]) -> bool:
     return sizes[:4] == [4, 4, 4, 4] and (len(sizes) == 4 or (len(sizes) == 5 and sizes[4] < 4))
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+"""Case-folding that keeps every position: the card words and order labels it serves are
+ASCII or Chinese, and ``"İ".lower()`` is two characters, which shifted every later index."""
+
+
 def _holds_card_or_id(text: str) -> bool:
     """Whether ``text`` (digits folded) holds a bank card or an ID card number, by the
     rules :func:`holds_personal_number` gives."""
-    lowered = text.lower()
+    lowered = text.translate(_ASCII_LOWER)  # str.lower() can lengthen (İ): positions must hold
     list_starts: list[int] | None = None
     for run in _DIGIT_RUN.finditer(text):
         pieces = list(_PIECE.finditer(run.group()))
@@ -374,8 +380,9 @@ def holds_personal_number(text: str) -> bool:
       digit or a card word before it (below) — order numbers are never written so, and a
       card with a mistyped digit is still a card;
     * a card word stands in the 16 characters before it (卡 as in 退款到卡 / 卡号 / 银行卡,
-      银联, 账号, 账户, card, visa): the agent says it is a card, and it has a card's BIN,
-      or a valid Luhn check digit and no order label (next) before it;
+      银联, 账号, 账户, card, visa): the agent says it is a card, and it has a card's BIN
+      or a valid Luhn check digit, and no order label (next) stands right before it (礼品卡
+      支付，订单号 4498… is an order number);
     * otherwise (a bare run, 客户说 6212…): it has a card's BIN *and* a valid Luhn check
       digit, unless an order label comes right before it or before the list it ends
       (订单 …, 订单号：a、b, order no. …). An unlabelled order number is taken for a card
