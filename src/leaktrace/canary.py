@@ -74,6 +74,9 @@ _RNG_LABEL = b"leaktrace/canary/v1\x00"
 #: Trailing digits of a canary order id that are always fresh randomness (the tracer's
 #: chance bound for a canary's order number rests on it).
 RANDOM_ID_DIGITS = 12
+MIN_TRAILING_DIGITS = 6
+"""A donor order number that is not all digits must end in this many digits to lend its
+form to a canary (six fresh digits, with its batch's numbers excluded, keep it unique)."""
 _DONOR_COLUMNS = ("product", "sku", "quantity", "amount", "merchant", "courier")
 _GENERATED = frozenset(
     {"order_id", "order_time", "name", "phone", "address", "id_number", "email", "card_last4"}
@@ -300,15 +303,26 @@ def _order_ids(
     fallback = "1" + "0" * 17
     ids = sample_ids.cast(pl.Utf8)
     templates = ids.gather(donor).fill_null(fallback)
+    # a donor's trailing digits are drawn afresh (the last 12 at most), whatever comes
+    # before them: SO71258797381713 gives SO71 + 12 fresh digits. An order number that
+    # ends in fewer than 6 digits (and is not all digits) gets the numeric fallback.
+    trailing = templates.str.len_chars() - templates.str.replace(r"[0-9]+$", "").str.len_chars()
     templates = (
         pl.select(
-            pl.when(templates.str.contains(r"^[0-9]+$")).then(templates).otherwise(pl.lit(fallback))
+            pl.when(templates.str.contains(r"^[0-9]+$") | (trailing >= MIN_TRAILING_DIGITS))
+            .then(templates)
+            .otherwise(pl.lit(fallback))
         )
         .to_series()
         .alias("t")
     )
     lens = templates.str.len_chars().cast(pl.Int64).to_numpy()
-    keep = np.maximum(0, lens - RANDOM_ID_DIGITS)
+    trailing_n = (
+        (templates.str.len_chars() - templates.str.replace(r"[0-9]+$", "").str.len_chars())
+        .cast(pl.Int64)
+        .to_numpy()
+    )
+    keep = lens - np.minimum(trailing_n, RANDOM_ID_DIGITS)
     heads = pl.select(templates.str.slice(0, pl.Series(keep))).to_series()
     # Real ids a candidate must not equal. Probed with the (few) candidates rather than
     # hashed whole: a hash set of every id of a 200k-row batch, built once per batch, was

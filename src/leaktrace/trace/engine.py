@@ -19,9 +19,9 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Set as AbstractSet
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import numpy as np
@@ -439,9 +439,8 @@ def trace_frame(
                 resolution.shared_numbers,
                 informative_rows,
                 {
-                    str(r)
+                    str(r): _canary_number_kind(ws, by_id[r])
                     for r in grp.get_column("release_id").unique().to_list()
-                    if _canary_ids_narrowed(ws, by_id[r])
                 },
             )
     # Split the alias evidence by candidate once: filtering the (rows x releases) frames
@@ -683,7 +682,7 @@ def _score_canaries(
     order_digits: np.ndarray[Any, np.dtype[np.int64]],
     shared_numbers: set[int],
     informative_rows: set[int],
-    narrowed: AbstractSet[str] = frozenset(),
+    kinds: Mapping[str, CanaryNumberKind],
 ) -> set[int]:
     """Canaries, the row test: a leaked row counts only if it carries the canary's own order
     number, a value nobody outside the copy can know. Returns the anchors of the canaries
@@ -701,10 +700,12 @@ def _score_canaries(
     (``canary_phone_rows``) count only through the number test
     (:func:`_score_canary_numbers`), whose chance holds against a generated list. The
     order number (a real-looking random number, or the recipient's keyed FF1 alias of it)
-    cannot be listed that way — unless a plain number was drawn among those a filter on
-    the order number passes, or a masking operator shows it in part: the releases in
-    ``narrowed`` (:func:`_canary_ids_narrowed`) count only through their pool numbers; it counts when no index lists it as a real order or as
-    another release's canary (``shared_numbers``). Chance under the null: the order
+    cannot be listed that way, unless a plain number was drawn among those a filter on
+    the order number passes or a masking operator shows it in part: ``kinds`` says, per
+    release, which (:func:`_canary_number_kind`); a ``listable`` release's canaries count
+    only through their pool numbers, and a ``plain`` one's only on an all-digit number
+    (the chance below counts digits). It counts when no index lists it as a real order or
+    as another release's canary (``shared_numbers``). Chance under the null: the order
     number equals a leaked number of d digits with chance ≤ (10/9)·10^-min(d, 12)
     (its last 12 digits are fresh, a leading one is never 0) — and, because a canary's
     number is drawn again when it equals a real order of its batch, with chance ≤
@@ -719,7 +720,10 @@ def _score_canaries(
         return set()
     rows = can.get_column("row_id").to_list()
     ok = [
-        bool(om) and row not in shared_numbers and rel not in narrowed
+        bool(om)
+        and row not in shared_numbers
+        and kinds.get(rel, "listable") != "listable"
+        and (kinds.get(rel) == "keyed" or order_digits[row] > 0)
         for row, om, rel in zip(
             rows,
             can.get_column("order_match").to_list(),
@@ -800,34 +804,43 @@ def _filter_of(ws: Workspace, e: ReleaseEntry) -> tuple[bool, str | None]:
 _ORDER_ID_WORD = re.compile(r"\border_id\b", re.IGNORECASE)
 
 
-def _canary_ids_narrowed(ws: Workspace, e: ReleaseEntry) -> bool:
-    """Whether release ``e``'s canaries show order numbers that a list made without any
-    copy can hold (then the row test leaves them out).
+CanaryNumberKind = Literal["keyed", "plain", "listable"]
+"""How a release's copy shows its canaries' order numbers, for the row test: ``keyed``
+(the recipient's FF1 alias or keyed digest), ``plain`` (the number itself, drawn freely),
+``listable`` (a list made without any copy can hold it)."""
+
+
+def _canary_number_kind(ws: Workspace, e: ReleaseEntry) -> CanaryNumberKind:
+    """How release ``e``'s copy shows its canaries' order numbers (:data:`CanaryNumberKind`).
 
     The row test's chance takes a canary's shown number as unguessable: its keyed FF1
-    alias (``e.alias``), its keyed digest, or the plain number with 12 fresh digits.
-    Two ways it is not, each found by session 21's reviews with an innocent recipient
-    accused: a filter on the order number's digits (``… % 250 = 78``) keeps only canaries
-    whose numbers pass it, so they come from a 250th of that range, and a list of every
-    passing number held them all (10^-29); and a masking operator that shows the number
-    in part (``mask_card``, ``mask_id``: ``**************2974``) leaves ten thousand
-    forms per length, all listable (10^-380). The operator and the filter are known only
-    when today's policy and filter give the record's ``policy_hash``
-    (:func:`_filter_of`); otherwise either could have been one of these.
+    alias (``e.alias``), its keyed digest, or the plain number with up to 12 fresh digits.
+    Three ways it is not, each found by session 21's reviews: a filter on the order
+    number's digits (``… % 250 = 78``) keeps only canaries whose numbers pass it, so they
+    come from a 250th of that range, and a list of every passing number held them all
+    (an innocent recipient accused at 10^-29); a masking operator that shows the number in
+    part (``mask_card``, ``mask_id``: ``**************2974``) leaves ten thousand forms per
+    length, all listable (10^-380); and a plain number that is not all digits (``SO7125…``)
+    has a random part the digit-counting chance does not see (``plain``: such matches do
+    not count). The operator and the filter are known only when today's policy and filter
+    give the record's ``policy_hash`` (:func:`_filter_of`); otherwise either could have
+    been one of these.
     """
     if e.alias:
-        return False
+        return "keyed"
     known, where = _filter_of(ws, e)
     policy = ws.config.policies.get(e.policy_name)
     if not known or policy is None:
-        return True
+        return "listable"
     spec = policy.fields.get("order_id")
     if spec is None:  # not sent: nothing of it can match
-        return True
+        return "listable"
     op = parse_spec(spec).name
     if op == "digest":
-        return False
-    return op != "keep" or bool(where and _ORDER_ID_WORD.search(where))
+        return "keyed"
+    if op != "keep" or (where and _ORDER_ID_WORD.search(where)):
+        return "listable"
+    return "plain"
 
 
 def _score_canary_numbers(
