@@ -432,11 +432,13 @@ def times_in_place(
     unsorted batch a drawn time is as plausible as any, and is kept.
 
     Several canaries in one gap keep the direction of the sort among themselves. A canary
-    without a time (the batch lacks times as often) stays without one. A canary's time is
-    on the real times' own grid, the coarsest of day, hour, minute, second, millisecond
-    and microsecond they all fall on (an export to the minute has canaries to the minute:
-    seconds of 47 or 53 among rows ending :00 gave them away), worked out in integers (a
-    float rounded nanosecond times holding milliseconds to …000064).
+    slotted among rows without a time has none; one between two timed rows has one. A
+    canary's time is on the real times' own grid, the coarsest of day, hour, minute,
+    second, millisecond and microsecond they all fall on (an export to the minute has
+    canaries to the minute: seconds of 47 or 53 among rows ending :00 gave them away), or
+    the real times' common spacing when that is coarser (every 15 minutes, or on the half
+    hour), worked out in integers (a float rounded nanosecond times holding milliseconds to
+    …000064).
     """
     k = len(slots)
     if not k or not isinstance(times.dtype, pl.Datetime) or times.len() < 2:
@@ -457,6 +459,11 @@ def times_in_place(
             break
     else:
         grid = next((g for g in (per_ms, per_us) if not np.any(present % g)), 1)
+    # a coarser lattice the times keep to, offset or not (every 15 minutes; on the hour
+    # in a zone half an hour off): its spacing, from real times, so canaries stay on it
+    spacing = int(np.gcd.reduce(np.diff(np.unique(present)))) if len(present) > 1 else 0
+    if spacing > grid and spacing % grid == 0:
+        grid = spacing
     before = phys.fill_null(strategy="forward")  # the nearest earlier time
     after = phys.fill_null(strategy="backward")  # the nearest later one
     n = len(before)
@@ -481,8 +488,25 @@ def times_in_place(
     # in a descending sort, later canaries of a gap further down
     at = hi - steps_in * grid if descending else lo + steps_in * grid
     fitted = pl.Series(at, dtype=pl.Int64).cast(times.dtype)
-    keep = pl.Series(known) & canary_times.is_not_null()
-    return fitted.zip_with(keep, canary_times).alias(canary_times.name)
+    # rows without a time sort into a block of their own: a canary inside it has none, one
+    # between two timed rows has one (drawn empty or not), one at the block's edge keeps
+    # its draw's emptiness. Left as drawn, every empty canary among timed rows stood out.
+    empty = phys.is_null().to_numpy()
+    prev_empty = empty[np.maximum(slots - 1, 0)]
+    next_empty = empty[np.minimum(slots, n - 1)]
+    prev_empty = np.where(slots > 0, prev_empty, next_empty)
+    next_empty = np.where(slots < n, next_empty, prev_empty)
+    inside = prev_empty & next_empty
+    between = ~prev_empty & ~next_empty
+    timed = known & (between | (~inside & canary_times.is_not_null().to_numpy()))
+    out = pl.select(
+        pl.when(pl.Series(timed))
+        .then(fitted)
+        .when(pl.Series(inside))
+        .then(pl.lit(None, dtype=times.dtype))
+        .otherwise(canary_times)
+    ).to_series()
+    return out.alias(canary_times.name)
 
 
 def _id_numbers(
