@@ -461,7 +461,8 @@ def times_in_place(
         grid = next((g for g in (per_ms, per_us) if not np.any(present % g)), 1)
     # a coarser lattice the times keep to, offset or not (every 15 minutes; on the hour
     # in a zone half an hour off): its spacing, from real times, so canaries stay on it
-    spacing = int(np.gcd.reduce(np.diff(np.unique(present)))) if len(present) > 1 else 0
+    apart = np.abs(steps)  # any two lattice points are a multiple of its spacing apart
+    spacing = int(np.gcd.reduce(apart[apart > 0])) if np.any(apart) else 0
     if spacing > grid and spacing % grid == 0:
         grid = spacing
     before = phys.fill_null(strategy="forward")  # the nearest earlier time
