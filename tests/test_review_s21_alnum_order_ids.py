@@ -59,3 +59,51 @@ def test_such_a_canarys_number_counts_only_through_its_pool_number(
     t = trace(res.frame.select("order_id"), workspace=workspace)
     h = next(c for c in t.candidates if c.recipient == "h")
     assert h.canary_rows == 0
+
+
+def test_spaced_order_numbers_listed_without_a_copy_accuse_nobody(
+    workspace: Workspace,
+) -> None:
+    """The fourth review: ``20241130 000123`` kept its form, 6 fresh digits, but the tracer
+    folds the space away and counted 14 digits, 12 of them fresh: a list of 100,000
+    ``20241130xxxxxx`` numbers, made without any copy, accused the recipient at 10^-190.
+    Such a donor now gives the 18-digit fallback."""
+    shop = generate_orders(6000, seed=4)
+    seq = np.random.default_rng(4).choice(10**6, size=shop.height, replace=False)
+    shop = shop.with_columns(
+        order_id=pl.lit("20241130 ") + pl.Series(seq).cast(pl.Utf8).str.zfill(6)
+    )
+    _plain_courier(workspace)
+    res = release(shop, recipient="h", workspace=workspace)
+    assert res.canaries >= 100
+    tails = np.random.default_rng(1).choice(10**6, size=100_000, replace=False)
+    listed = pl.DataFrame({"order_id": pl.Series(tails).cast(pl.Utf8).str.zfill(6)}).select(
+        order_id=pl.lit("20241130") + pl.col("order_id")
+    )
+    t = trace(listed, workspace=workspace)
+    assert t.accused == [], [(c.recipient, c.log10_p_corrected) for c in t.accused]
+
+
+def test_a_shop_numbered_one_two_three_is_released(workspace: Workspace) -> None:
+    """The fourth review: a batch holding every number of its donors' length (a shop
+    numbered 1 … 3000: every 3-digit one) redrew its canaries' numbers for ever."""
+    import signal
+
+    shop = generate_orders(3000, seed=4).with_columns(
+        order_id=pl.int_range(1, 3001, eager=True).cast(pl.Utf8)
+    )
+
+    def too_long(*_: object) -> None:
+        raise TimeoutError("release did not finish in 120 s")
+
+    _plain_courier(workspace)  # an alias needs 6 digits: such a shop sends them plain
+    old = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(120)
+    try:
+        res = release(shop, recipient="h", workspace=workspace)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert res.canaries >= 3 and res.frame is not None
+    ids = res.frame.get_column("order_id")
+    assert ids.n_unique() == ids.len()
