@@ -313,7 +313,7 @@ def _order_ids(
     # ends in fewer than 6 digits, or that the tracer reads as digits only once spaces and
     # full-width forms are folded (20241130 000123, ２０２４…: the tracer would count
     # 12 fresh digits where 6 are), gets the numeric fallback.
-    trailing = templates.str.len_chars() - templates.str.replace(r"[0-9]+$", "").str.len_chars()
+    trailing = _trailing_digits(templates)
     digits_only = templates.str.contains(r"^[0-9]+$")
     folds_to_digits = rewrite.canonical_text(templates).str.contains(r"^[0-9]+$").fill_null(False)
     templates = (
@@ -326,12 +326,9 @@ def _order_ids(
         .alias("t")
     )
     lens = templates.str.len_chars().cast(pl.Int64).to_numpy().copy()  # writable
-    trailing_n = (
-        (templates.str.len_chars() - templates.str.replace(r"[0-9]+$", "").str.len_chars())
-        .cast(pl.Int64)
-        .to_numpy()
+    keep = lens - np.minimum(
+        _trailing_digits(templates).cast(pl.Int64).to_numpy(), RANDOM_ID_DIGITS
     )
-    keep = lens - np.minimum(trailing_n, RANDOM_ID_DIGITS)
     heads = pl.select(templates.str.slice(0, pl.Series(keep))).to_series()
     fallback_keep = len(fallback) - RANDOM_ID_DIGITS
     # Real ids a candidate must not equal. Probed with the (few) candidates rather than
@@ -363,6 +360,11 @@ def _order_ids(
         ).to_numpy()
         todo = todo[bad]
     return out
+
+
+def _trailing_digits(ids: pl.Series) -> pl.Series:
+    """How many digits each of ``ids`` ends in."""
+    return ids.str.len_chars() - ids.str.replace(r"[0-9]+$", "").str.len_chars()
 
 
 def _order_times(rng: np.random.Generator, times: pl.Series, donor: IntArray) -> pl.Series:

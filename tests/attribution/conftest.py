@@ -166,3 +166,21 @@ def accused_anywhere(res: Any) -> set[str]:
     return {c["recipient"] for c in d["accused"]} | {
         c["attributed"] for c in d["campaigns"] if c["attributed"]
     }
+
+
+def three_partner_workspace(home: Path, pool: str) -> tuple[Workspace, pl.DataFrame]:
+    """A fresh workspace whose canary pool is the one entry ``pool``, with customer service
+    (canary rate 0.1), the SMS vendor and the ZTO courier (0.2 each), and the 3,000-order
+    shop they are released from (the canary-hit framing tests; nothing released yet)."""
+    from leaktrace.synth import generate_orders
+    from leaktrace.workspace import init_workspace
+
+    ws = init_workspace(home, database_url="sqlite:///ledger.db", canary_phones=[pool])
+    add_recipient(ws, "cs-firm", template="customer-service")
+    add_recipient(ws, "sms", template="sms-vendor")
+    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
+    rates = {"customer-service": 0.1, "sms-vendor": 0.2, "courier": 0.2}
+    for policy, rate in rates.items():
+        ws.config.policies[policy].canary_rate = rate
+    ws.save()
+    return ws, generate_orders(3000, seed=11)

@@ -19,10 +19,9 @@ import pytest
 
 from leaktrace.attribution.attribute import attribute
 from leaktrace.release import release
-from leaktrace.synth import generate_orders
-from leaktrace.workspace import Workspace, add_recipient, init_workspace
+from leaktrace.workspace import Workspace
 
-from .conftest import accused_anywhere, call_numbers, clear, held_numbers
+from .conftest import accused_anywhere, call_numbers, clear, held_numbers, three_partner_workspace
 
 BLOCK = "17090000000-17090001999"
 
@@ -32,15 +31,7 @@ def pool_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A 2,000-number pool; the SMS vendor (two releases) holds 1,200 of its numbers,
     customer service 300, the courier about 200."""
     home = Path(tmp_path_factory.mktemp("framing")) / "ws"
-    ws = init_workspace(home, database_url="sqlite:///ledger.db", canary_phones=[BLOCK])
-    add_recipient(ws, "cs-firm", template="customer-service")
-    add_recipient(ws, "sms", template="sms-vendor")
-    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
-    rates = {"customer-service": 0.1, "sms-vendor": 0.2, "courier": 0.2}
-    for policy, rate in rates.items():
-        ws.config.policies[policy].canary_rate = rate
-    ws.save()
-    shop = generate_orders(3000, seed=11)
+    ws, shop = three_partner_workspace(home, BLOCK)
     for r in ("cs-firm", "sms", "sms", "zto"):
         release(shop, recipient=r, workspace=ws)
     return ws

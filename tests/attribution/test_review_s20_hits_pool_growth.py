@@ -19,10 +19,9 @@ import pytest
 
 from leaktrace.attribution.attribute import attribute
 from leaktrace.release import release
-from leaktrace.synth import generate_orders
-from leaktrace.workspace import Workspace, add_recipient, init_workspace, open_workspace
+from leaktrace.workspace import Workspace, open_workspace
 
-from .conftest import accused_anywhere, call_numbers, clear, held_numbers
+from .conftest import accused_anywhere, call_numbers, clear, held_numbers, three_partner_workspace
 
 OLD = "17090000000-17090001999"
 NEW = "17190000000-17190001999"
@@ -34,15 +33,7 @@ def grown_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     pool of one entry; then a second 2,000-number block is added as a new entry (saved,
     the workspace opened again), and the courier gets one more release, drawn from both."""
     home = Path(tmp_path_factory.mktemp("growth")) / "ws"
-    ws = init_workspace(home, database_url="sqlite:///ledger.db", canary_phones=[OLD])
-    add_recipient(ws, "cs-firm", template="customer-service")
-    add_recipient(ws, "sms", template="sms-vendor")
-    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
-    rates = {"customer-service": 0.1, "sms-vendor": 0.2, "courier": 0.2}
-    for policy, rate in rates.items():
-        ws.config.policies[policy].canary_rate = rate
-    ws.save()
-    shop = generate_orders(3000, seed=11)
+    ws, shop = three_partner_workspace(home, OLD)
     for r in ("cs-firm", "sms", "zto"):
         release(shop, recipient=r, workspace=ws)
     ws.config.canary_pool.phones.append(NEW)
