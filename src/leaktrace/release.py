@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leaktrace import rewrite
 from leaktrace.callable_module import make_callable
-from leaktrace.canary import canary_rng, generate_canaries, times_in_place
+from leaktrace.canary import canary_rng, generate_canaries, place_canaries
 from leaktrace.channels import channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
@@ -614,15 +614,16 @@ class _BatchKernel:
                 )
             )
         )
-        slots = np.sort(rng.integers(0, n + 1, size=k))
-        order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
-        if "order_time" in can.columns and "order_time" in batch.columns:
-            # canary j goes to slots[j]: in a time-sorted copy its time must fit there
-            can = can.with_columns(
-                times_in_place(
-                    rng, batch.get_column("order_time"), slots, can.get_column("order_time")
-                )
+        if "order_time" in batch.columns:
+            # in a time-sorted batch a canary goes where a real order would, with a time
+            # that fits there (canary.place_canaries)
+            slots, fitted = place_canaries(
+                rng, batch.get_column("order_time"), can.get_column("order_time")
             )
+            can = can.with_columns(fitted)
+        else:
+            slots = np.sort(rng.integers(0, n + 1, size=k))
+        order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
         # one contiguous frame first: gathering across the two chunks of a plain concat
         # cost three times the CPU (Polars maps every index to its chunk)
         batch = pl.concat([batch, can.cast(batch.schema)], rechunk=True).select(
