@@ -739,17 +739,23 @@ def times_in_place(
     # in a descending sort, later canaries of a gap further down
     at = hi - steps_in * grid if descending else lo + steps_in * grid
     fitted = pl.Series(at, dtype=pl.Int64).cast(times.dtype)
-    # rows without a time sort into a block of their own: a canary inside it has none, one
-    # between two timed rows has one (drawn empty or not), one at the block's edge keeps
-    # its draw's emptiness. Left as drawn, every empty canary among timed rows stood out.
+    # rows without a time sort into a block of their own at one end: a canary inside it
+    # has none, one at the block's edge keeps its draw's emptiness, one among the timed
+    # rows is empty as often as they are (empty times scattered through them; none when
+    # there are none). Left as drawn, every empty canary among timed rows stood out; all
+    # timed there, canaries were empty 0.4 % of the time where real rows were 5 %.
     empty = phys.is_null().to_numpy()
-    prev_empty = empty[np.maximum(slots - 1, 0)]
-    next_empty = empty[np.minimum(slots, n - 1)]
-    prev_empty = np.where(slots > 0, prev_empty, next_empty)
-    next_empty = np.where(slots < n, next_empty, prev_empty)
-    inside = prev_empty & next_empty
-    between = ~prev_empty & ~next_empty
-    timed = known & (between | (~inside & canary_times.is_not_null().to_numpy()))
+    lead = n if empty.all() else int(np.argmin(empty))  # empty rows at the start
+    trail = n if empty.all() else int(np.argmin(empty[::-1]))  # … and at the end
+    in_block = (slots < lead) | (slots > n - trail)
+    edge = ((slots == lead) & (lead > 0)) | ((slots == n - trail) & (trail > 0))
+    middle = ~in_block & ~edge
+    mid_rows = n - lead - trail
+    scattered = (int(empty.sum()) - lead - trail) / mid_rows if mid_rows > 0 else 0.0
+    mid_empty = rng.random(k) < scattered if scattered > 0 else np.zeros(k, dtype=bool)
+    drawn_empty = canary_times.is_null().to_numpy()
+    timed = known & ((middle & ~mid_empty) | (edge & ~drawn_empty))
+    inside = in_block | (middle & mid_empty)
     out = pl.select(
         pl.when(pl.Series(timed))
         .then(fitted)
