@@ -200,15 +200,25 @@ def erased_ids(
     return {i for i, state in erasure_states(ws, reports, erasures).items() if state == ERASED}
 
 
-# ``| ; ~ *`` too (138|0013|8000, 138*0013*8000; their full-width forms fold to them):
-# session 21's note listed them as ways past the check.
-_SEP_CHARS = r"\s\-—–()（）+./_·,，、|;~*"
+# Separators between the digit groups of a number: whitespace, dashes (also ‐ U+2010 and
+# − U+2212), brackets, plus, dots, underscores, middle dots, commas.
+_SEP_CHARS = r"\s\-—–‐−()（）+./_·・,，、"
 _SEP = rf"[{_SEP_CHARS}]*"
 _MOBILE = re.compile(
     # a mobile (perhaps after its country code, +86 / 0086 / 86), its digits perhaps split
-    # by spaces, dashes, dots …, not glued to a digit before or after it
-    rf"(?<![0-9])(?:(?:00)?86{_SEP})?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}(?![0-9])"
+    # by spaces, dashes, dots …, not glued to a digit before or after it, nor to the date
+    # and T of a timestamp (rel-20260516T193033-30499a90 is a release id)
+    rf"(?<![0-9])(?<![0-9][Tt])(?:(?:00)?86{_SEP})?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}(?![0-9])"
 )
+# ``| ; ~ *`` (and 丨 U+4E28, 〜 U+301C; the full-width forms fold to them) split a number
+# only in a run that uses one of them alone, singly, between groups holding a number's
+# digit count (138|0013|8000): they separate the items of lists (1.2.3;4.5.6,
+# 10.0.0.1;10.0.0.2, 10*8312;6*6657) far more often, and a mask (6222********1234) is no
+# separator at all. Such a run has them replaced by a dash before the search.
+_WEAK_RUN = re.compile(r"[0-9]+([|;~*丨〜])[0-9]+(?:\1[0-9]+)*(?:\1?[Xx](?![0-9A-Za-z]))?")
+_NUMBER_LENGTHS = frozenset({11, 13, 15, 16, 17, 18, 19})
+"""Digits of a mobile (11; 13 with its country code 86, 15 with 0086), a first-generation
+ID number or an American Express card (15), another card (16-19) or an ID number (18)."""
 # A run of digits split by separators (138 0013 8000, 6222-0212-…), perhaps ending in an
 # ID number's X; a number is looked for in every stretch of its pieces (工单 20231129
 # 6222…: the card starts at a piece of its own).
@@ -217,11 +227,19 @@ _PIECE = re.compile(r"[0-9]+")
 # Words that say the number after them is a card (退款到卡, 卡号, 银行卡, 银联, 账户 …),
 # looked for in the characters just before it; and labels that say it is an order number
 # (订单 …, 订单号：a、b, order no. …), right before it or before a list it ends.
-_CARD_WORDS = ("卡", "card", "银联", "账号", "帐号", "账户", "帐户", "visa", "万事达")
+_CARD_WORDS = (
+    "卡", "card", "银联", "账号", "帐号", "账户", "帐户", "visa", "万事达", "运通", "amex",
+    "american express",
+)  # fmt: skip
 _CARD_WORD_REACH = 16
-_ORDER_LABEL = re.compile(r"(?:订单号?|单号|(?<![a-z])order(?:s| ids?| no| numbers?)?)$")
+# order numbers, and waybill and tracking numbers (运单, 物流单号, 快递单号, tracking no.):
+# 15-digit waybills are common, and a bare one was taken for an Amex card 1 time in 400
+_ORDER_LABEL = re.compile(
+    r"(?:订单号?|单号|运单|物流号?|快递号?"
+    r"|(?<![a-z])(?:order(?:s| ids?| no| numbers?)?|(?:tracking|waybill)(?:s| no| numbers?)?))$"
+)
 _ORDER_LABEL_LONGEST = 16
-_LIST_RUN = re.compile(rf"[{_SEP_CHARS}:：#＃0-9]+")
+_LIST_RUN = re.compile(rf"[{_SEP_CHARS}|;~丨〜:：#＃0-9]+")
 
 
 def _list_starts(lowered: str) -> list[int]:
@@ -286,7 +304,7 @@ def _id_kind(digits: str, x_follows: bool) -> str | None:
     return kind if dated else None
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8192)  # bounded: the codes come from anyone's text
 def _region_known(code: str) -> bool:
     """Whether ``code`` is a county-level region code an ID number was ever issued under
     (python-stdnum's table of codes, abolished ones included: old cards keep old codes)."""
@@ -301,7 +319,8 @@ def _first_generation_id(digits: str) -> bool:
     old accounts and records): a region code IDs were issued under, then a birth date
     YYMMDD of the 1900s, then a 3-digit sequence. The region code, not only the date,
     because 15-digit waybill and ticket numbers are common and a date alone passes one in
-    about 27 of them; with the code about one in 10,000."""
+    about 27 of them; with the code about one in 5,000 (0.02 % of 100,000 random ones;
+    none labelled as a waybill, 运单 …)."""
     try:
         date(1900 + int(digits[6:8]), int(digits[8:10]), int(digits[10:12]))
     except ValueError:
@@ -346,23 +365,28 @@ def _holds_card_or_id(text: str) -> bool:
         for i, first in enumerate(pieces):
             start = run.start() + first.start()
             digits = ""
+            card_word: bool | None = None  # looked for once a stretch is long enough
             for j in range(i, len(pieces)):
                 digits += pieces[j].group()
                 if len(digits) > 19:
                     break
                 if len(digits) < 15:
                     continue
-                grouped, bin_ok = _grouped(pieces[i : j + 1]), _card_bin(digits)
-                before = lowered[max(0, start - _CARD_WORD_REACH) : start]
-                card_word = any(w in before for w in _CARD_WORDS)
-                if grouped and (bin_ok or card_word or _luhn_ok(digits)):
+                if card_word is None:
+                    before = lowered[max(0, start - _CARD_WORD_REACH) : start]
+                    card_word = any(w in before for w in _CARD_WORDS)
+                bin_ok = _card_bin(digits)
+                if _grouped(pieces[i : j + 1]) and (bin_ok or card_word or _luhn_ok(digits)):
                     return True
                 id_kind = _id_kind(digits, x_end and j == len(pieces) - 1)
                 if id_kind == "X":  # an order number is digits only
                     return True
                 if not (bin_ok or card_word or id_kind):
                     continue
-                if (bin_ok and card_word) or id_kind or _luhn_ok(digits):
+                # a bare 15-digit run is a waybill far more often than an Amex card: as a
+                # card it needs a card word (or the 4-6-5 grouping above)
+                luhn = _luhn_ok(digits) and (len(digits) != 15 or card_word)
+                if (bin_ok and card_word) or id_kind or luhn:
                     # an order label right before it (or its list) wins over a card word
                     # further back: 客户用礼品卡支付，订单号 4498… is an order number
                     if list_starts is None:
@@ -406,8 +430,9 @@ def holds_personal_number(text: str) -> bool:
     """Whether ``text`` holds a mobile, an ID card or a bank card number, written in
     full-width digits, in Chinese numerals digit by digit, in the digits of another script
     (Arabic-Indic ١٣٨…), or a mix (138零零13八000), its digits perhaps split by spaces,
-    dashes, dots, bars, semicolons, tildes, asterisks … (``6222 0212 3456 7890 123``,
-    ``138|0013|8000``), not glued to a digit before or after it.
+    dashes, dots … (``6222 0212 3456 7890 123``), or by one of ``| ; ~ *`` throughout a
+    run of a number's digit count (``138|0013|8000``: elsewhere they split lists, and
+    ``****`` is a mask), not glued to a digit before or after it.
 
     Why the numerals: a reason is stored in clear and shown on the dashboard, and an agent
     who wrote the phone as 一三八零零一三八零零零 got it past a check that read only
@@ -428,12 +453,14 @@ def holds_personal_number(text: str) -> bool:
       digit or a card word before it (below) — order numbers are never written so, and a
       card with a mistyped digit is still a card;
     * a card word stands in the 16 characters before it (卡 as in 退款到卡 / 卡号 / 银行卡,
-      银联, 账号, 账户, card, visa): the agent says it is a card, and it has a card's BIN
+      银联, 账号, 账户, card, visa, 运通, amex): the agent says it is a card, and it has a card's BIN
       or a valid Luhn check digit, and no order label (next) stands right before it (礼品卡
       支付，订单号 4498… is an order number);
     * otherwise (a bare run, 客户说 6212…): it has a card's BIN *and* a valid Luhn check
       digit, unless an order label comes right before it or before the list it ends
-      (订单 …, 订单号：a、b, order no. …). An unlabelled order number is taken for a card
+      (订单 …, 订单号：a、b, 运单 …, order no. …, tracking no. …); of 15 digits
+      (American Express), bare is not enough: 15-digit waybills are common, and one in
+      400 has the prefix and the check digit. An unlabelled order number is taken for a card
       only when it is a valid card number: about 0.3 % of the shop's order numbers
       (0.30 % of 200,000 from ``generate_orders(200_000, 1)``; none labelled as one). A
       card quoted bare with a mistyped digit, or of another scheme (JCB, the old 9558…
@@ -445,7 +472,7 @@ def holds_personal_number(text: str) -> bool:
     the shop's) was refused as an ID number; an ID number with a mistyped birth date is
     now missed. A first-generation ID number (15 digits, issued until 2004) is one when
     its first six digits are a region code IDs were issued under and the next six a birth
-    date YYMMDD: about one 15-digit waybill or ticket number in 10,000 passes that.
+    date YYMMDD: about one random 15-digit number in 5,000 passes that.
     """
     # full-width digits fold (１３８…); a number after a ticket's digits and a space is
     # still a number (工单 20231129 13800138000). The text is also searched as written:
@@ -453,8 +480,21 @@ def holds_personal_number(text: str) -> bool:
     # digit before it, and a number glued to digits is not taken for a phone.
     folded = _ascii_digits(unicodedata.normalize("NFKC", text))
     return any(
-        _MOBILE.search(t) or _holds_card_or_id(t) for t in (folded, folded.translate(_CJK_DIGITS))
+        _MOBILE.search(t) or _holds_card_or_id(t)
+        for t in (_weak_runs_joined(folded), _weak_runs_joined(folded.translate(_CJK_DIGITS)))
     )
+
+
+def _weak_runs_joined(text: str) -> str:
+    """``text`` with the ``| ; ~ *`` of each run that spells a number with one of them
+    (``_WEAK_RUN``, of a number's digit count) replaced by a dash."""
+
+    def joined(m: re.Match[str]) -> str:
+        run = m.group()
+        count = sum(ch.isdigit() for ch in run) + (run[-1] in "Xx")
+        return run.replace(m.group(1), "-") if count in _NUMBER_LENGTHS else run
+
+    return _WEAK_RUN.sub(joined, text)
 
 
 def clean_reason(reason: str | None) -> str:
