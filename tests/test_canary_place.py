@@ -7,7 +7,7 @@ copy picked out 91-98 % of the canaries with that one rule and no false positive
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -346,3 +346,55 @@ def test_in_a_batch_that_follows_time_but_is_not_sorted_canaries_sit_near_their_
         day_c.append(alone[is_canary].mean())
     assert float(np.mean(far_c)) < 0.2, (far_c, far_r)  # 0.98-1.00 before
     assert float(np.mean(day_c)) < 0.01, day_c  # on another date than both neighbours
+
+
+@pytest.mark.parametrize("layout", ["minute", "shanghai dates", "noon"])
+def test_in_a_batch_that_follows_time_canaries_keep_the_grid_and_the_range(layout: str) -> None:
+    """Session 22's third review: beyond the lowest or the highest time around it a
+    canary's time was moved by a spacing that was no multiple of the grid, to a UTC
+    midnight: seconds in an export to the minute (10 of 300), 08:00 or 16:00 among dates
+    stored as Shanghai midnights (61 of 300, one before the batch's first date), 00:00
+    among daily times at noon."""
+    from leaktrace.canary import place_canaries
+
+    rng = np.random.default_rng(5)
+    b = datetime(2024, 1, 1)
+    if layout == "minute":
+        vals = [
+            b + timedelta(days=d, minutes=int(m))
+            for d in range(60)
+            for m in rng.integers(0, 1440, 30)
+        ]
+    else:
+        hours = 12 if layout == "noon" else 0
+        vals = [
+            b + timedelta(days=7 * w + int(d), hours=hours)
+            for w in range(40)
+            for d in rng.permutation(7)
+        ]
+    times = pl.Series("order_time", vals, dtype=pl.Datetime("us"))
+    if layout == "shanghai dates":
+        times = times.dt.replace_time_zone("Asia/Shanghai")
+    drawn = times.head(1).extend_constant(times[0], 299)
+    _slots, fitted = place_canaries(np.random.default_rng(0), times, drawn)
+    assert fitted.is_between(times.min(), times.max()).all()  # type: ignore[arg-type]
+    if layout == "minute":
+        assert (fitted.dt.second() == 0).all()
+    else:
+        real = set(times.dt.strftime("%H:%M:%S").to_list())
+        assert set(fitted.dt.strftime("%H:%M:%S").to_list()) <= real
+
+
+def test_placeholder_dates_do_not_make_a_shuffled_batch_look_local() -> None:
+    """The third review: 1 % of rows at 1900-01-01 in a batch shuffled over 2024 made its
+    range 124 years, so it passed as following time row by row; every canary was moved,
+    and those beside a placeholder got years between (1922, 1944, 2005 …)."""
+    from leaktrace.canary import place_canaries
+
+    times = generate_orders(5_000, seed=4).get_column("order_time").shuffle(seed=2)
+    rng = np.random.default_rng(1)
+    at = np.flatnonzero(rng.random(times.len()) < 0.01)
+    times = times.scatter(at, pl.Series([datetime(1900, 1, 1)] * at.size, dtype=times.dtype))
+    drawn = times.sample(2_000, with_replacement=True, seed=3)
+    _slots, fitted = place_canaries(np.random.default_rng(2), times, drawn)
+    assert fitted.equals(drawn)  # a batch in no time order: the drawn times stay

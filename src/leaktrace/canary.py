@@ -804,30 +804,48 @@ def _near_times(
         return canary_times
     phys = times.to_physical()
     t = phys.drop_nulls().to_numpy().astype(np.int64)
-    if t.size < 3 or int(t.max()) == int(t.min()):
+    if t.size < 3:
+        return canary_times
+    # the range without outliers (placeholder dates, 1900-01-01 among 2024): with them a
+    # batch in no time order passed as local, and canaries beside one got years between
+    p1, p99 = (int(v) for v in np.percentile(t, [1, 99]))
+    margin = (p99 - p1) // 10
+    if p99 <= p1:
         return canary_times
     steps = np.diff(t)
-    if np.median(np.abs(steps)) >= LOCAL_SHARE * (int(t.max()) - int(t.min())):
+    if np.median(np.abs(steps)) >= LOCAL_SHARE * (p99 - p1):
         return canary_times
-    grid = _grid(t, steps, times.dtype.time_unit or "us")
-    # the rows around each slot, as a (k, 2 * NEAR_ROWS) matrix of times, empty ones last
+    unit = times.dtype.time_unit or "us"
+    grid = _grid(t, steps, unit)
+    day = 86_400_000 * {"ns": 10**6, "us": 1000, "ms": 1}[unit]
+    # the rows around each slot, as a (k, 2 * NEAR_ROWS) matrix of times sorted, empty ones
+    # and outliers last; and the wall-clock time of each (a date is a local one)
+    empty = np.iinfo(np.int64).max
     rows = np.clip(slots[:, None] + np.arange(-NEAR_ROWS, NEAR_ROWS)[None, :], 0, n - 1)
-    values = phys.fill_null(np.iinfo(np.int64).max).to_numpy().astype(np.int64)
-    near = np.sort(values[rows], axis=1)
-    count = (near != np.iinfo(np.int64).max).sum(axis=1)  # timed rows around the slot
+    values = phys.fill_null(empty).to_numpy().astype(np.int64)
+    values[(values < p1 - margin) | ((values > p99 + margin) & (values != empty))] = empty
+    local = times.dt.replace_time_zone(None) if times.dtype.time_zone else times
+    wall = local.to_physical().fill_null(0).to_numpy().astype(np.int64)
+    order = np.argsort(values[rows], axis=1, kind="stable")
+    near = np.take_along_axis(values[rows], order, axis=1)
+    near_wall = np.take_along_axis(wall[rows], order, axis=1)
+    count = (near != empty).sum(axis=1)  # timed rows around the slot
     usable = count >= 2
     # between the r-th and the (r+1)-th of the sorted times, r uniform over the gaps
     # r from -1 (below the lowest, by their mean spacing) to count - 1 (above the highest):
     # a new draw falls outside the sample's range as often as that
     r = np.minimum((rng.random(k) * (count + 1)).astype(np.int64) - 1, count - 1)
     ix = np.arange(k)
-    lowest, highest = near[ix, 0], near[ix, np.maximum(count - 1, 0)]
-    spacing = (highest - lowest) // np.maximum(count - 1, 1)
-    # not past the day of the lowest or the highest: in an export sorted by date a canary
-    # on another date than both neighbours stood out (12 % of them)
-    day = 86_400_000 * {"ns": 10**6, "us": 1000, "ms": 1}[times.dtype.time_unit or "us"]
-    below = np.maximum(lowest - spacing, lowest // day * day)
-    above = np.minimum(highest + spacing, highest // day * day + day - grid)
+    top = np.maximum(count - 1, 0)
+    lowest, highest = near[ix, 0], near[ix, top]
+    # in whole grid cells from lowest (on the grid), and not past the (wall-clock) day of
+    # the lowest or the highest: in an export sorted by date a canary on another date
+    # than both neighbours stood out (12 % of them)
+    cells_apart = np.where(usable, (highest - lowest) // grid, 0) // np.maximum(count - 1, 1)
+    into_day = np.mod(near_wall[ix, 0], day) // grid
+    left_in_day = (day - 1 - np.mod(near_wall[ix, top], day)) // grid
+    below = lowest - grid * np.minimum(cells_apart, into_day)
+    above = highest + grid * np.maximum(0, np.minimum(cells_apart, left_in_day))
     low = np.where(r < 0, below, near[ix, np.clip(r, 0, 2 * NEAR_ROWS - 1)])
     high = np.where(r >= count - 1, above, near[ix, np.clip(r + 1, 0, 2 * NEAR_ROWS - 1)])
     high = np.where(usable, high, low)
