@@ -458,13 +458,17 @@ one stray time to the second among a year of times to the minute moved 81 % of c
 off the minute (the fourth review)."""
 
 
+_PER_MS = {"ns": 10**6, "us": 1000, "ms": 1}
+"""Units of a Datetime column per millisecond, by its time unit."""
+
+
 def _grid(present: IntArray, steps: IntArray, time_unit: str) -> int:
     """The grid the real times (``present``, physical, in ``time_unit``; ``steps`` their
     differences) keep to, in their units: the coarsest of day, hour, minute, second,
     millisecond and microsecond that ``GRID_SHARE`` of them fall on, or their common
     spacing when that is coarser (every 15 minutes, on the half hour)."""
     per_us = {"ns": 1000, "us": 1, "ms": 1}[time_unit]
-    per_ms = {"ns": 10**6, "us": 1000, "ms": 1}[time_unit]
+    per_ms = _PER_MS[time_unit]
     units = (86_400_000 * per_ms, 3_600_000 * per_ms, 60_000 * per_ms, 1000 * per_ms)
     # a grid is ruled out by a sample when more of the sample misses it than may miss it
     # in all (a pass of int64 remainders over a 200,000-row batch costs a millisecond or
@@ -521,7 +525,7 @@ class _SlotWeights:
     def __init__(self, times: pl.Series, phys: pl.Series, t: IntArray, steps: IntArray) -> None:
         unit = cast(pl.Datetime, times.dtype).time_unit or "us"
         self.n = times.len()
-        self.day = 86_400_000 * {"ns": 10**6, "us": 1000, "ms": 1}[unit]
+        self.day = 86_400_000 * _PER_MS[unit]
         self.grid = _grid(t, steps, unit)
         """The times' grid (:func:`_grid`), which :func:`times_in_place` takes too."""
         self.descending = bool(np.mean(steps >= 0) < np.mean(steps <= 0))
@@ -588,15 +592,11 @@ class _SlotWeights:
         timed_rows = self.timed_rows
         weights = np.ones(slots.size)
         # g: the last timed row before the slot (an index into t); the gap is g … g + 1
-        if timed_rows is None:
-            g, share = slots - 1, np.ones(slots.size)
-        else:
-            g = np.searchsorted(timed_rows, slots, side="left") - 1
+        g = slots - 1 if timed_rows is None else np.searchsorted(timed_rows, slots) - 1
         inner = (g >= 0) & (g < self.t.size - 1)
+        share = np.ones(slots.size)  # r + 1: the slots sharing the gap
         if timed_rows is not None:
-            share = np.ones(slots.size)
-            gi = g[inner]
-            share[inner] = timed_rows[gi + 1] - timed_rows[gi]  # r + 1
+            share[inner] = timed_rows[g[inner] + 1] - timed_rows[g[inner]]
         ends = ((slots == 0) | (slots == self.n)) & ~inner
         if timed_rows is None:
             weights[ends] = 0.0
@@ -817,7 +817,7 @@ def _near_times(
         return canary_times
     unit = times.dtype.time_unit or "us"
     grid = _grid(t, steps, unit)
-    day = 86_400_000 * {"ns": 10**6, "us": 1000, "ms": 1}[unit]
+    day = 86_400_000 * _PER_MS[unit]
     # the rows around each slot, as a (k, 2 * NEAR_ROWS) matrix of times sorted, empty ones
     # and outliers last; and the wall-clock time of each (a date is a local one)
     empty = np.iinfo(np.int64).max
