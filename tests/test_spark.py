@@ -9,13 +9,16 @@ failure in one partition leaves nothing behind.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from leaktrace.errors import ConfigError, InputError, KeyFileError
@@ -232,6 +235,77 @@ def test_canary_min_when_partition_0_has_none_of_the_recipients_rows(
     assert [c.recipient for c in trace(rows, workspace=ws).accused] == ["fw"]
 
 
+@pytest.mark.parametrize("format", ["parquet", "csv"])
+def test_top_up_canaries_are_spliced_into_sparks_part_files(
+    spark: object, orders_file: Path, tmp_path: Path, format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's top-up canaries used to go out as ``part-top-up-c000.*``: every row a
+    canary, a name not Spark's, Parquet written by pyarrow — delete that one file and they
+    were gone. Now they sit among the real rows of Spark's own part files, in time order
+    where the part is sorted, each part keeping its writer and a valid Hadoop checksum."""
+    from pyspark.sql import functions as F
+
+    from leaktrace import spark_splice
+    from leaktrace.spark import release_spark
+    from leaktrace.spark_splice import hadoop_crc
+
+    ws = make_workspace(tmp_path / "ws")
+    add_recipient(ws, "fw", template="courier", where="courier = '丰网速运'")
+    sdf = spark.read.parquet(str(orders_file))  # type: ignore[attr-defined]
+    sdf = sdf.repartitionByRange(
+        2, F.when(F.col("courier") == "丰网速运", 1).otherwise(0)
+    ).sortWithinPartitions("order_time")
+    out = tmp_path / "fw"
+    seen: dict[str, int] = {}
+    real_splice = spark_splice._replace
+
+    def replace(part: Path, new: object, scratch: Path) -> None:
+        seen[part.name] = part.stat().st_mtime_ns
+        real_splice(part, new, scratch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(spark_splice, "_replace", replace)
+    res = release_spark(sdf, recipient="fw", workspace=ws, out=out, format=format)
+    assert res.canaries == make_plan(ws, "fw").policy.canary_min  # all of them topped up
+    # the rewritten part keeps the time Spark gave it
+    assert seen and all((out / name).stat().st_mtime_ns == t for name, t in seen.items())
+    data = sorted(p for p in out.iterdir() if not p.name.startswith((".", "_")))
+    names = {re.sub(r"^part-\d{5}-", "", p.name) for p in data}
+    assert len(names) == 1 and all(
+        re.match(r"part-\d{5}-[0-9a-f-]{36}-c000\.", p.name) for p in data
+    )
+    contacts = {t["contact"] for t in Ledger(ws).canary_tokens()}
+    spliced: list[str] = []
+    canary_days: list[date | None] = []
+    for p in data:
+        assert (out / f".{p.name}.crc").read_bytes() == hadoop_crc(p.read_bytes()), p.name
+        if format == "csv":
+            rows = pl.read_csv(p, infer_schema=False).with_columns(
+                pl.col("order_time").str.to_datetime("%Y-%m-%d %H:%M:%S")
+            )
+        else:
+            rows = pl.read_parquet(p)
+            assert pq.ParquetFile(p).metadata.created_by.startswith("parquet-mr"), p.name
+        is_canary = rows.get_column("phone").is_in(list(contacts))
+        canary_days += rows.filter(is_canary).get_column("order_time").dt.date().to_list()
+        if is_canary.any():
+            spliced.append(p.name)
+            # among the real rows, not at the end, and the part still sorted by minute
+            assert not is_canary.tail(int(is_canary.sum())).all()
+            minutes = rows.get_column("order_time").dt.truncate("1m")
+            assert minutes.equals(minutes.sort()), p.name
+    assert spliced
+    # Spark reads the folder back (it checks every part against its .crc)
+    back = spark.read  # type: ignore[attr-defined]
+    reader = back.option("header", True).csv if format == "csv" else back.parquet
+    assert reader(str(out)).count() == res.rows
+    assert Ledger(ws).verify().ok
+    # the index's day of each canary is the day it went out with
+    (entry,) = Ledger(ws).entries()
+    index = pl.read_parquet(ws.home / entry.index_file).filter(pl.col("is_canary"))
+    days = sorted(d for d in canary_days if d is not None)
+    assert sorted(index.get_column("order_day").to_list()) == days and len(days) == res.canaries
+
+
 def test_the_output_folder_appears_only_after_its_record(
     spark: object, orders_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -267,7 +341,7 @@ def test_output_files_and_index_are_synced_before_the_record(
     res = release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "cs")
     (before,) = synced_at_append
     parts = sorted((tmp_path / "cs").glob("part-*.parquet"))
-    assert len(parts) in (3, 4)  # 3 partitions, and the driver's top-up when it owes any
+    assert len(parts) == 3  # 3 partitions; the driver's top-up goes into them
     # synced under the temporary name they had before the rename into place
     assert sum(Path(p).name in {q.name for q in parts} for p in before) == len(parts)
     assert any(p.startswith(str(ws.home / "index")) and p.endswith(".parquet") for p in before)

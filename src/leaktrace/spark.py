@@ -70,6 +70,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from leaktrace import errors as _errors
+from leaktrace.canary import canary_rng
 from leaktrace.config import CanaryPool, WorkspaceConfig
 from leaktrace.errors import ConfigError, InputError, KeyFileError
 from leaktrace.fpe import FF1
@@ -94,13 +95,14 @@ from leaktrace.release import (
     make_plan,
 )
 from leaktrace.roles import Role
+from leaktrace.spark_splice import splice_canaries
 from leaktrace.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from pyspark import Broadcast
-    from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import DataType
+    from pyspark.sql import Column, DataFrame, DataFrameWriter, SparkSession
+    from pyspark.sql.types import DataType, StructType
 
 __all__ = [
     "SparkFormat",
@@ -113,6 +115,7 @@ __all__ = [
 SparkFormat = Literal["parquet", "csv"]
 SAMPLE_ROWS = 1000
 _CSV_DATETIME = "yyyy-MM-dd HH:mm:ss"  # the form TableWriter writes (and Chinese tools show)
+_CSV_DATETIME_PY = "%Y-%m-%d %H:%M:%S"  # the same, for reading it back
 _NEED_SPARK = "the Spark path needs: pip install 'leaktrace[spark]'"
 
 
@@ -583,17 +586,7 @@ def _run(
         writer = released.write.mode("error")
         try:
             if format == "csv":
-                # RFC 4180 quoting ("" inside quotes) and values kept as they are, as the
-                # single-machine release writes them: Spark's defaults (\" escapes, trimmed
-                # spaces) made part files that leaktrace's own reader could not trace
-                (
-                    writer.option("header", True)
-                    .option("timestampNTZFormat", _CSV_DATETIME)
-                    .option("escape", '"')
-                    .option("ignoreLeadingWhiteSpace", False)
-                    .option("ignoreTrailingWhiteSpace", False)
-                    .csv(str(tmp_out))
-                )
+                _csv_options(writer.option("header", True)).csv(str(tmp_out))
             else:
                 writer.option("compression", "zstd").parquet(str(tmp_out))
         except Exception as exc:
@@ -616,8 +609,8 @@ def _run(
         if owed > 0:
             used = ledger.taken_canary_contacts() | {t["contact"] for t in tokens}
             extra = _top_up_canaries(
-                plan, roles_df, role_names, owed, used, out_schema, tmp_out, parts_dir,
-                format, where_sql=spec.where_sql,
+                plan, roles_df, role_names, owed, used, (out_schema, spark_schema), tmp_out,
+                parts_dir, format, where_sql=spec.where_sql,
             )  # fmt: skip
             if extra:
                 tokens += extra
@@ -687,7 +680,7 @@ def _top_up_canaries(
     role_names: Sequence[str],
     missing: int,
     used_contacts: set[str],
-    out_schema: pa.Schema,
+    schemas: tuple[pa.Schema, StructType],
     out_dir: Path,
     parts_dir: Path,
     format: SparkFormat,
@@ -695,8 +688,8 @@ def _top_up_canaries(
     where_sql: str | None = None,
 ) -> list[dict[str, str]]:
     """Canary rows a release still owes its policy (``canary_min``, and the rate over all
-    its rows), written as one more part file of the output (and of the index); returns
-    their tokens.
+    its rows), spliced into the part files Spark wrote (:mod:`leaktrace.spark_splice`) and
+    added to the index as one more part; returns their tokens.
 
     Why: only partition 0 enforces the minimum (partitions cannot count each other's), each
     partition rounds its own share of the rate down, and when the ``where`` filter leaves
@@ -704,8 +697,10 @@ def _top_up_canaries(
     than its policy promises. Here the driver draws them from the first rows that pass the
     filter (up to ``_TOP_UP_DONORS`` of them), through the same kernel under a salt of its
     own; the donors' real rows are not written again. When no row passes the filter, the
-    release keeps the canaries it has.
+    release keeps the canaries it has. (They went out as a file of their own until session
+    23: every row of it a canary, a partner could delete it whole.)
     """
+    out_schema, spark_schema = schemas
     source = roles_df
     if where_sql:
         # donors from rows that pass the filter (the first rows read may have none); a
@@ -727,18 +722,44 @@ def _top_up_canaries(
     is_canary = index.column("is_canary").to_numpy(zero_copy_only=False)
     if not is_canary.any():
         return []
-    keep = pl.Series(is_canary)
-    rows = released.filter(keep).select(out_schema.names)
-    pq.write_table(index.filter(pa.array(is_canary)), parts_dir / _TOP_UP_INDEX)
-    if format == "csv":
-        rows.write_csv(out_dir / "part-top-up-c000.csv", datetime_format="%Y-%m-%d %H:%M:%S")
-    else:
-        pq.write_table(
-            rows.to_arrow().cast(out_schema),
-            out_dir / "part-top-up-c000.zstd.parquet",
-            compression="zstd",
+    rows = released.filter(pl.Series(is_canary)).select(out_schema.names)
+    index = index.filter(pa.array(is_canary))
+    scratch = out_dir.with_name(f"{out_dir.name}.splice")
+    try:
+        scratch.mkdir()
+        placed = splice_canaries(
+            roles_df.sparkSession,
+            out_dir,
+            rows,
+            format=format,
+            spark_schema=spark_schema,
+            out_schema=out_schema,
+            csv_options=_csv_options,
+            rng=canary_rng(plan.canary_key, f"{plan.release_id}/top-up-splice"),
+            scratch=scratch,
+            time_format=_CSV_DATETIME_PY,
         )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if "order_time" in placed.columns and isinstance(placed.schema["order_time"], pl.Datetime):
+        # a canary's day as it went out: its minute was fitted among the part's rows
+        day = placed.get_column("order_time").dt.date().to_arrow()
+        index = index.set_column(index.schema.get_field_index("order_day"), "order_day", day)
+    pq.write_table(index, parts_dir / _TOP_UP_INDEX)
     return kernel.canary_tokens
+
+
+def _csv_options(writer: DataFrameWriter) -> DataFrameWriter:
+    """The release's CSV options but the header: RFC 4180 quoting ("" inside quotes) and
+    values kept as they are, as the single-machine release writes them. Spark's defaults
+    (\\" escapes, trimmed spaces) made part files that leaktrace's own reader could not
+    trace."""
+    return (
+        writer.option("timestampNTZFormat", _CSV_DATETIME)
+        .option("escape", '"')
+        .option("ignoreLeadingWhiteSpace", False)
+        .option("ignoreTrailingWhiteSpace", False)
+    )
 
 
 def _merge_index(parts_dir: Path, names: list[str], dest: Path) -> None:
