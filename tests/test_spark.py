@@ -306,6 +306,67 @@ def test_top_up_canaries_are_spliced_into_sparks_part_files(
     assert sorted(index.get_column("order_day").to_list()) == days and len(days) == res.canaries
 
 
+@pytest.mark.parametrize("format", ["parquet", "csv"])
+def test_top_up_canaries_look_like_their_own_partitions_rows(
+    spark: object, orders_file: Path, tmp_path: Path, format: str
+) -> None:
+    """Session 23's review: the driver drew its top-up canaries from the first rows of the
+    whole input and only fitted their minute, so in data partitioned by province a canary
+    was the one row of its file from another province; without the timestamp channel it
+    broke a file sorted to the second; and under maxRecordsPerFile a Parquet release
+    failed while a CSV file held more records than Spark ever writes. Now each partition
+    sets spares aside from its own rows, and the driver splices them into its files."""
+    from pyspark.sql import functions as F
+
+    from leaktrace.spark import release_spark
+
+    ws = make_workspace(tmp_path / "ws")
+    policy = ws.config.policies["courier"]
+    policy.canary_min, policy.canary_rate = 12, 0.001  # most canaries come from the top-up
+    policy.channels = ["address", "title"]  # real seconds: the files are sorted to the second
+    ws.save()
+    sdf = spark.read.parquet(str(orders_file))  # type: ignore[attr-defined]
+    # partition 0: the other couriers' rows (so canary_min is all top-up); zto's by province
+    province = F.when(F.col("courier") == "中通快递", F.substring(F.col("address"), 1, 2))
+    sdf = sdf.repartitionByRange(4, province.otherwise(F.lit(""))).sortWithinPartitions(
+        "order_time"
+    )
+    couriers = sdf.rdd.glom().map(lambda rows: {r["courier"] for r in rows}).collect()
+    assert "中通快递" not in couriers[0] and all("中通快递" in c for c in couriers[1:])
+    conf = spark.conf  # type: ignore[attr-defined]
+    conf.set("spark.sql.files.maxRecordsPerFile", "100")
+    try:
+        res = release_spark(sdf, recipient="zto", workspace=ws, out=tmp_path / "zto", format=format)
+    finally:
+        conf.unset("spark.sql.files.maxRecordsPerFile")
+    assert res.canaries == 12 and Ledger(ws).verify().ok
+    contacts = {t["contact"] for t in Ledger(ws).canary_tokens()}
+    files = sorted((tmp_path / "zto").glob(f"part-*.{format}"))
+    assert len(files) > 4  # the cap cut the partitions into several files
+    found = 0
+    real: dict[str, set[str]] = {}
+    fake: dict[str, set[str]] = {}
+    for f in files:
+        if format == "csv":
+            rows = pl.read_csv(f, infer_schema=False).with_columns(
+                pl.col("order_time").str.to_datetime("%Y-%m-%d %H:%M:%S")
+            )
+        else:
+            rows = pl.read_parquet(f)
+        assert rows.height <= 100, f.name
+        times = rows.get_column("order_time")
+        assert times.equals(times.sort(nulls_last=False)), f.name
+        is_canary = rows.get_column("phone").is_in(list(contacts))
+        found += int(is_canary.sum())
+        part = f.name[:10]  # part-0000N: the partition's provinces, real rows and canaries
+        provinces = rows.get_column("address").str.slice(0, 2)
+        real[part] = real.get(part, set()) | set(provinces.filter(~is_canary).to_list())
+        fake[part] = fake.get(part, set()) | set(provinces.filter(is_canary).to_list())
+    assert found == res.canaries
+    for part, theirs in fake.items():
+        assert theirs <= real[part], (part, theirs - real[part])
+
+
 def test_the_output_folder_appears_only_after_its_record(
     spark: object, orders_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

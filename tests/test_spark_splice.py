@@ -39,10 +39,18 @@ def test_record_starts_are_the_records_boundaries(rows: list[list[str]]) -> None
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(ROW, min_size=1, max_size=10), st.lists(ROW, min_size=1, max_size=5), st.data())
+@given(
+    st.lists(ROW, min_size=1, max_size=10),
+    st.lists(ROW, min_size=1, max_size=5),
+    st.sampled_from([None, 512, 16]),
+    st.data(),
+)
 def test_spliced_lines_land_before_the_real_record_of_their_slot(
-    real: list[list[str]], extra: list[list[str]], data: st.DataObject
+    real: list[list[str]], extra: list[list[str]], crc_chunk: int | None, data: st.DataObject
 ) -> None:
+    """Records spliced in at their slots, real records byte for byte; the checksum file
+    written again with the chunk size its header gave, and none made where none was (a
+    filesystem that keeps none, or a part alone with one, would say which was touched)."""
     import tempfile
 
     slots = sorted(
@@ -51,18 +59,21 @@ def test_spliced_lines_land_before_the_real_record_of_their_slot(
     header, body, lines = _render([["h"]])[0], _render(real), _render(extra)
     with tempfile.TemporaryDirectory() as d:
         part, scratch = Path(d) / "part-00000-x-c000.csv", Path(d) / "scratch"
+        crc_path = Path(d) / f".{part.name}.crc"
         scratch.mkdir()
         part.write_bytes(header + b"".join(body))
+        if crc_chunk is not None:
+            crc_path.write_bytes(hadoop_crc(part.read_bytes(), crc_chunk))
         _splice_csv(part, np.array(slots, dtype=np.int64), lines, scratch)
         got = part.read_bytes()
-        crc = (Path(d) / f".{part.name}.crc").read_bytes()
+        crc = crc_path.read_bytes() if crc_path.exists() else None
     want = [header]
     for i in range(len(real) + 1):
         want += [line for s, line in zip(slots, lines, strict=True) if s == i]
         if i < len(real):
             want.append(body[i])
     assert got == b"".join(want)
-    assert crc == hadoop_crc(got)
+    assert crc == (None if crc_chunk is None else hadoop_crc(got, crc_chunk))
 
 
 def test_hadoop_crc_layout() -> None:
@@ -100,3 +111,34 @@ def test_csv_rows_counted_a_chunk_at_a_time(
             assert splice._rows_in(part, "csv") == len(rows)
     finally:
         splice._COUNT_CHUNK = saved
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 6)), min_size=1, max_size=8),
+    st.integers(0, 40),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_shares_respect_room(
+    slots: list[tuple[int, int]], k: int, overflow: bool, seed: int
+) -> None:
+    """Canaries go only where there are rows; none past a slot's room while another has
+    some (a file past maxRecordsPerFile, a partition past its spares); past it only with
+    ``overflow``, else fewer in all."""
+    from hypothesis import assume
+
+    from leaktrace.spark_splice import shares
+
+    weights = np.array([w for w, _ in slots], dtype=np.int64)
+    room = np.array([r for _, r in slots], dtype=np.int64)
+    assume(weights.sum() > 0)
+    got = shares(np.random.default_rng(seed), weights, k, room, overflow=overflow)
+    assert (got >= 0).all() and not got[weights == 0].any()
+    fits = int(np.minimum(room, k)[weights > 0].sum())
+    if overflow:
+        assert got.sum() == k
+        if fits >= k:
+            assert (got <= room).all()
+    else:
+        assert (got <= room).all() and got.sum() == min(k, fits)

@@ -468,6 +468,12 @@ class _BatchKernel:
         self.required = _required_roles(plan)
         self._aliased = parse_spec(plan.policy.fields.get("order_id", "keep")).name == "alias"
 
+    @property
+    def used_contacts(self) -> set[str]:
+        """The pool numbers this kernel gave out or was told were taken (a copy): what
+        another kernel drawing from the same pool slice must avoid."""
+        return set(self._used)
+
     def _canary_count(self, n: int) -> int:
         p = self.plan.policy
         target = int(p.canary_rate * (self.rows + n))

@@ -63,8 +63,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -90,12 +92,13 @@ from leaktrace.release import (
     ReleaseResult,
     _BatchKernel,
     check_where,
+    embed_marks,
     index_parquet_writer,
     ledger_body,
     make_plan,
 )
 from leaktrace.roles import Role
-from leaktrace.spark_splice import splice_canaries
+from leaktrace.spark_splice import part_files, shares, splice_canaries
 from leaktrace.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -248,13 +251,18 @@ def _release_partition(
     tmp_index = Path(tmp_name)
     writer: pq.ParquetWriter | None = None
     h_in = hashlib.sha256()
+    donors: pl.DataFrame | None = None
     try:
         for rb in batches:
             if spec.hash_input:
                 h_in.update(rb.serialize())
             frame = pl.from_arrow(rb)
             assert isinstance(frame, pl.DataFrame)
-            released, index = kernel(normalise_frame(frame, roles))
+            frame = normalise_frame(frame, roles)
+            seen = kernel.rows
+            released, index = kernel(frame)
+            if donors is None and kernel.rows > seen:
+                donors = frame.head(_TOP_UP_DONORS)  # rows that pass the filter among them
             if writer is None:
                 writer = index_parquet_writer(tmp_index, index.schema)
             writer.write_table(index)
@@ -264,11 +272,13 @@ def _release_partition(
             writer.close()
             writer = None
             os.replace(tmp_index, index_part)
+        spare_tokens = _spare_canaries(spec, plan, kernel, donors, parts, p)
         summary = {
             "partition": p,
             "rows": kernel.rows,
             "canaries": kernel.canaries_emitted,
             "canary_tokens": kernel.canary_tokens,
+            "spare_tokens": spare_tokens,
             "index": index_part.name if kernel.batch_no else None,
             "input_sha256": h_in.hexdigest() if spec.hash_input else None,
         }
@@ -280,6 +290,64 @@ def _release_partition(
             with contextlib.suppress(Exception):
                 writer.close()
         tmp_index.unlink(missing_ok=True)
+
+
+def _spare_canaries(
+    spec: _ExecutorSpec,
+    plan: ReleasePlan,
+    kernel: _BatchKernel,
+    donors: pl.DataFrame | None,
+    parts: Path,
+    p: int,
+) -> list[dict[str, str]]:
+    """Canary rows this partition sets aside for the driver's top-up (released form, with
+    their index rows, in ``spare-NNNNN.parquet`` / ``spare-index-NNNNN.parquet``); returns
+    their tokens.
+
+    Why here: the driver owes canaries no partition added (only partition 0 enforces
+    ``canary_min``; each partition rounds its share of the rate down) and splices them into
+    the partitions' files. Drawn from the partition's own first rows that pass the filter,
+    a spare looks like its file's rows in data partitioned by date or province; drawn on
+    the driver from other rows, it was the one row of its file from another week or
+    province (session 23's review). ``canary_min + 2`` per partition cover what the driver
+    can owe one. Spares hold no real row (canaries are synthetic), and the ones the driver
+    does not take were never sent: their numbers stay free. A pool slice too short for
+    them, or a filter spares cannot pass, leaves fewer or none.
+    """
+    want = spec.plan.policy.canary_min + _SPARES_OVER_MIN
+    if donors is None or not want:
+        return []
+    spare_plan = dataclasses.replace(
+        plan,
+        release_id=f"{plan.release_id}/spare",
+        policy=plan.policy.model_copy(update={"canary_rate": 0.0, "canary_min": want}),
+    )
+    spare = _BatchKernel(spare_plan, used_canary_contacts=kernel.used_contacts)
+    try:
+        released, index = spare(donors)
+    except ConfigError:  # the pool slice is short: no spares, the release goes on
+        return []
+    is_canary = index.column("is_canary").to_numpy(zero_copy_only=False)
+    if not is_canary.any():
+        return []
+    rows = released.filter(pl.Series(is_canary)).to_arrow()
+    _write_parquet_atomic(
+        rows.select(spec.out_schema.names).cast(spec.out_schema), parts / f"spare-{p:05d}.parquet"
+    )
+    _write_parquet_atomic(index.filter(pa.array(is_canary)), parts / f"spare-index-{p:05d}.parquet")
+    return spare.canary_tokens
+
+
+def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """A side file under a temporary name, renamed at the end (a retried task replaces it
+    whole)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- driver side
@@ -607,10 +675,9 @@ def _run(
         # rounded once, not per partition) and at least canary_min
         owed = max(policy.canary_min, int(policy.canary_rate * rows)) - canaries
         if owed > 0:
-            used = ledger.taken_canary_contacts() | {t["contact"] for t in tokens}
             extra = _top_up_canaries(
-                plan, roles_df, role_names, owed, used, (out_schema, spark_schema), tmp_out,
-                parts_dir, format, where_sql=spec.where_sql,
+                plan, roles_df.sparkSession, summaries, owed, (out_schema, spark_schema),
+                tmp_out, parts_dir, format,
             )  # fmt: skip
             if extra:
                 tokens += extra
@@ -672,81 +739,113 @@ def _run(
 
 _TOP_UP_INDEX = "part-top-up.parquet"
 _TOP_UP_DONORS = 20 * SAMPLE_ROWS
+_SPARES_OVER_MIN = 2  # spares per partition beyond canary_min (see _spare_canaries)
 
 
 def _top_up_canaries(
     plan: ReleasePlan,
-    roles_df: DataFrame,
-    role_names: Sequence[str],
+    spark: SparkSession,
+    summaries: list[dict[str, Any]],
     missing: int,
-    used_contacts: set[str],
     schemas: tuple[pa.Schema, StructType],
     out_dir: Path,
     parts_dir: Path,
     format: SparkFormat,
-    *,
-    where_sql: str | None = None,
 ) -> list[dict[str, str]]:
     """Canary rows a release still owes its policy (``canary_min``, and the rate over all
-    its rows), spliced into the part files Spark wrote (:mod:`leaktrace.spark_splice`) and
-    added to the index as one more part; returns their tokens.
+    its rows), taken from the partitions' spares (:func:`_spare_canaries`) and spliced into
+    their own partition's files (:mod:`leaktrace.spark_splice`); their index rows become
+    one more index part. Returns their tokens.
 
     Why: only partition 0 enforces the minimum (partitions cannot count each other's), each
     partition rounds its own share of the rate down, and when the ``where`` filter leaves
     partition 0 empty — data partitioned by courier, say — a release had fewer canaries
-    than its policy promises. Here the driver draws them from the first rows that pass the
-    filter (up to ``_TOP_UP_DONORS`` of them), through the same kernel under a salt of its
-    own; the donors' real rows are not written again. When no row passes the filter, the
-    release keeps the canaries it has. (They went out as a file of their own until session
-    23: every row of it a canary, a partner could delete it whole.)
+    than its policy promises. The owed canaries are shared among the partitions by their
+    released rows, no partition past its spares. With no spares (a short pool, a filter
+    spares cannot pass) the release keeps the canaries it has, as its count says.
     """
     out_schema, spark_schema = schemas
-    source = roles_df
-    if where_sql:
-        # donors from rows that pass the filter (the first rows read may have none); a
-        # filter Spark SQL reads differently falls back to the rows read
-        with contextlib.suppress(Exception):
-            source = roles_df.filter(where_sql)
-    donors = pl.from_arrow(source.limit(_TOP_UP_DONORS).toArrow())
-    assert isinstance(donors, pl.DataFrame)
-    donors = normalise_frame(donors, _identity_roles(role_names))
-    top_up = dataclasses.replace(
-        plan,
-        release_id=f"{plan.release_id}/top-up",
-        policy=plan.policy.model_copy(update={"canary_rate": 0.0, "canary_min": missing}),
+    files = part_files(out_dir, format)
+    rows = {f.partition: 0 for f in files}
+    for f in files:
+        rows[f.partition] += f.rows
+    spares = {int(s["partition"]): s.get("spare_tokens") or [] for s in summaries}
+    partitions = [q for q in sorted(rows) if rows[q] and spares.get(q)]
+    if not partitions:
+        return []
+    rng = canary_rng(plan.canary_key, f"{plan.release_id}/top-up")
+    drawn = shares(
+        rng,
+        np.array([rows[q] for q in partitions], dtype=np.int64),
+        missing,
+        np.array([len(spares[q]) for q in partitions], dtype=np.int64),
+        overflow=False,
     )
-    if plan.where is not None and not donors.filter(plan.where).height:
-        return []
-    kernel = _BatchKernel(top_up, used_canary_contacts=used_contacts)
-    released, index = kernel(donors)
-    is_canary = index.column("is_canary").to_numpy(zero_copy_only=False)
-    if not is_canary.any():
-        return []
-    rows = released.filter(pl.Series(is_canary)).select(out_schema.names)
-    index = index.filter(pa.array(is_canary))
+    minutes_only = "timestamp" in plan.policy.channels
+    tokens: list[dict[str, str]] = []
+    index_parts: list[pa.Table] = []
     scratch = out_dir.with_name(f"{out_dir.name}.splice")
     try:
-        scratch.mkdir()
-        placed = splice_canaries(
-            roles_df.sparkSession,
-            out_dir,
-            rows,
-            format=format,
-            spark_schema=spark_schema,
-            out_schema=out_schema,
-            csv_options=_csv_options,
-            rng=canary_rng(plan.canary_key, f"{plan.release_id}/top-up-splice"),
-            scratch=scratch,
-            time_format=_CSV_DATETIME_PY,
-        )
+        scratch.mkdir(mode=0o700)
+        for q, m in zip(partitions, drawn.tolist(), strict=True):
+            if not m:
+                continue
+            spare_rows = pl.from_arrow(pq.read_table(parts_dir / f"spare-{q:05d}.parquet"))
+            assert isinstance(spare_rows, pl.DataFrame)
+            index = pq.read_table(parts_dir / f"spare-index-{q:05d}.parquet").slice(0, m)
+            anchors = index.column("anchor").to_numpy().astype(np.uint64)
+            (scratch / f"s{q}").mkdir(mode=0o700)
+            placed = splice_canaries(
+                spark,
+                [f for f in files if f.partition == q],
+                spare_rows.head(m),
+                format=format,
+                spark_schema=spark_schema,
+                out_schema=out_schema,
+                csv_options=_csv_options,
+                remark=partial(_mark_times, plan, anchors),
+                minutes_only=minutes_only,
+                rng=rng,
+                scratch=scratch / f"s{q}",
+                time_format=_CSV_DATETIME_PY,
+            )
+            if "order_time" in placed.columns and isinstance(
+                placed.schema["order_time"], pl.Datetime
+            ):
+                # a canary's day as it went out: its time was fitted among its file's rows
+                day = placed.get_column("order_time").dt.date().to_arrow()
+                index = index.set_column(
+                    index.schema.get_field_index("order_day"), "order_day", day
+                )
+            index_parts.append(index)
+            taken = {f"{a:016x}" for a in anchors.tolist()}
+            tokens += [t for t in spares[q] if t["anchor"] in taken]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if "order_time" in placed.columns and isinstance(placed.schema["order_time"], pl.Datetime):
-        # a canary's day as it went out: its minute was fitted among the part's rows
-        day = placed.get_column("order_time").dt.date().to_arrow()
-        index = index.set_column(index.schema.get_field_index("order_day"), "order_day", day)
-    pq.write_table(index, parts_dir / _TOP_UP_INDEX)
-    return kernel.canary_tokens
+    if len(tokens) != sum(t.num_rows for t in index_parts):
+        raise RuntimeError("Spark spares: tokens and index rows do not match")
+    if index_parts:
+        pq.write_table(pa.concat_tables(index_parts), parts_dir / _TOP_UP_INDEX)
+    return tokens
+
+
+def _mark_times(
+    plan: ReleasePlan,
+    anchors: npt.NDArray[np.uint64],
+    rows: pl.DataFrame,
+    which: npt.NDArray[np.int64],
+) -> pl.DataFrame:
+    """``rows`` (canaries ``which`` of a top-up, their times just fitted) with the
+    timestamp channel's keyed second embedded again, as the kernel embedded it."""
+    channels = [c for c in plan.policy.channels if c == "timestamp"]
+    return embed_marks(
+        rows,
+        anchors[which],
+        channels,
+        plan.mark_key,
+        code=plan.policy.code,
+        bias_key=plan.bias_key,
+    )
 
 
 def _csv_options(writer: DataFrameWriter) -> DataFrameWriter:
