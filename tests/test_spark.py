@@ -367,6 +367,35 @@ def test_top_up_canaries_look_like_their_own_partitions_rows(
         assert theirs <= real[part], (part, theirs - real[part])
 
 
+def test_spares_from_short_pool_slices_still_cover_canary_min(
+    spark: object, orders_file: Path, tmp_path: Path
+) -> None:
+    """Session 23's second review: a partition whose pool slice held fewer numbers than
+    ``canary_min + 2`` drew no spare at all (the draw is all or nothing), so a release
+    with partition 0 empty went out with 3 canaries where its minimum was 20, silently.
+    A partition now sets aside what its slice holds."""
+    from pyspark.sql import functions as F
+
+    from leaktrace.spark import release_spark
+
+    ws = init_workspace(tmp_path / "ws", canary_phones=["17090000000-17090000059"])
+    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
+    policy = ws.config.policies["courier"]
+    policy.canary_min, policy.canary_rate = 20, 0.001
+    ws.save()
+    sdf = spark.read.parquet(str(orders_file))  # type: ignore[attr-defined]
+    # 5 partitions (12 pool numbers each): zto's rows in 1, 2 and 3, none in partition 0
+    zto = F.col("courier") == "中通快递"
+    key = F.when(zto, 1 + F.pmod(F.hash("order_id"), F.lit(3))).otherwise(0)
+    sdf = sdf.repartitionByRange(5, F.when(key == 0, F.lit(0)).otherwise(key * 2))
+    parts = sdf.rdd.glom().map(lambda rows: any(r["courier"] == "中通快递" for r in rows)).collect()
+    assert len(parts) == 5 and not parts[0] and sum(parts) == 3
+    res = release_spark(sdf, recipient="zto", workspace=ws, out=tmp_path / "zto")
+    assert res.canaries == 20 and Ledger(ws).verify().ok
+    contacts = [t["contact"] for t in Ledger(ws).canary_tokens()]
+    assert len(contacts) == len(set(contacts)) == 20
+
+
 def test_the_output_folder_appears_only_after_its_record(
     spark: object, orders_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
