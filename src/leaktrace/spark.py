@@ -306,10 +306,10 @@ def _spare_canaries(
 
     Why here: the driver owes canaries no partition added (only partition 0 enforces
     ``canary_min``; each partition rounds its share of the rate down) and splices them into
-    the partitions' files. Drawn from the partition's own first rows that pass the filter,
-    a spare looks like its file's rows in data partitioned by date or province; drawn on
-    the driver from other rows, it was the one row of its file from another week or
-    province (session 23's review). ``canary_min + 2`` per partition cover what the driver
+    the partitions' files. Drawn from a uniform sample of the partition's own rows that
+    pass the filter (:class:`_DonorSample`), a spare looks like its file's rows in data
+    partitioned by date or province; drawn on the driver from other rows, it was the one
+    row of its file from another week or province (session 23's review). ``canary_min + 2`` per partition cover what the driver
     can owe one. Spares hold no real row (canaries are synthetic), and the ones the driver
     does not take were never sent: their numbers stay free. A pool slice too short for
     them, or a filter spares cannot pass, leaves fewer or none.
