@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import polars as pl
 
-from leaktrace.canary import place_canaries
+from leaktrace.canary import place_canaries, slotted_order
 from leaktrace.synth import generate_orders
 
 
@@ -25,7 +25,7 @@ def placed(times: pl.Series, k: int, seed: int) -> tuple[pl.Series, np.ndarray]:
     n = times.len()
     drawn = times.sample(k, with_replacement=True, seed=seed)
     slots, fitted = place_canaries(np.random.default_rng(seed), times, drawn)
-    order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
+    order = slotted_order(n, slots)
     is_canary = np.concatenate([np.zeros(n, bool), np.ones(k, bool)])[order]
     return pl.concat([times, fitted]).gather(order), is_canary
 

@@ -67,6 +67,8 @@ __all__ = [
     "canary_records",
     "canary_rng",
     "generate_canaries",
+    "place_canaries",
+    "slotted_order",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -678,6 +680,14 @@ def slot_weights(times: pl.Series) -> npt.NDArray[np.float64]:
     weighing = _slot_weighing(times)
     every = np.arange(times.len() + 1)
     return np.ones(every.size) if weighing is None else weighing.at(every)
+
+
+def slotted_order(n: int, slots: IntArray) -> IntArray:
+    """The gather order that puts ``len(slots)`` rows appended after ``n`` real ones at
+    their slots (a row at slot ``s`` goes before real row ``s``; rows sharing a slot keep
+    their order): what a release and the Spark splice do with :func:`place_canaries`'
+    slots."""
+    return np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
 
 
 def place_canaries(

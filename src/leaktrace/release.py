@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leaktrace import rewrite
 from leaktrace.callable_module import make_callable
-from leaktrace.canary import canary_rng, generate_canaries, place_canaries
+from leaktrace.canary import canary_rng, generate_canaries, place_canaries, slotted_order
 from leaktrace.channels import channel_symbols, get_channel
 from leaktrace.config import Policy
 from leaktrace.digest import keyed_digest, keyed_digests
@@ -629,7 +629,7 @@ class _BatchKernel:
             can = can.with_columns(fitted)
         else:
             slots = np.sort(rng.integers(0, n + 1, size=k))
-        order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
+        order = slotted_order(n, slots)
         # one contiguous frame first: gathering across the two chunks of a plain concat
         # cost three times the CPU (Polars maps every index to its chunk)
         batch = pl.concat([batch, can.cast(batch.schema)], rechunk=True).select(

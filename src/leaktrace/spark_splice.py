@@ -45,7 +45,7 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from leaktrace.canary import place_canaries
+from leaktrace.canary import place_canaries, slotted_order
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pyspark.sql import DataFrameWriter, SparkSession
@@ -105,10 +105,17 @@ def record_starts(data: bytes) -> IntArray:
     b = np.frombuffer(data, dtype=np.uint8)
     if not b.size:
         return np.zeros(0, dtype=np.int64)
-    inside = np.bitwise_xor.accumulate((b == ord('"')).view(np.uint8))
-    ends = np.flatnonzero((b == ord("\n")) & (inside == 0)).astype(np.int64)
+    ends, _ = _record_ends(b, 0)
     starts = np.concatenate([np.zeros(1, dtype=np.int64), ends + 1])
     return starts[starts < b.size]
+
+
+def _record_ends(b: npt.NDArray[np.uint8], inside: int) -> tuple[IntArray, int]:
+    """The newlines of ``b`` outside quotes, ``inside`` saying whether ``b`` starts inside
+    quotes (a chunk of a file); and whether it ends inside them."""
+    parity = np.bitwise_xor.accumulate((b == ord('"')).view(np.uint8)) ^ inside
+    ends = np.flatnonzero((b == ord("\n")) & (parity == 0)).astype(np.int64)
+    return ends, int(parity[-1])
 
 
 def splice_canaries(
@@ -206,10 +213,8 @@ def _rows_in(part: Path, format: str) -> int:
     ends, inside, last = 0, 0, b"\n"
     with part.open("rb") as f:
         while chunk := f.read(_COUNT_CHUNK):
-            b = np.frombuffer(chunk, dtype=np.uint8)
-            parity = np.bitwise_xor.accumulate((b == ord('"')).view(np.uint8)) ^ inside
-            ends += int(np.count_nonzero((b == ord("\n")) & (parity == 0)))
-            inside, last = int(parity[-1]), chunk[-1:]
+            found, inside = _record_ends(np.frombuffer(chunk, dtype=np.uint8), inside)
+            ends, last = ends + int(found.size), chunk[-1:]
     records = ends + (last != b"\n")  # a last record without its newline
     return max(records - 1, 0)  # the header is a record
 
@@ -296,7 +301,7 @@ def _splice_parquet(
     real = pq.read_table(part.path).replace_schema_metadata(None)
     extra = rows.to_arrow().select(out_schema.names).cast(real.schema)
     n, k = real.num_rows, extra.num_rows
-    order = np.concatenate([np.arange(n) * 2 + 1, slots * 2]).argsort(kind="stable")
+    order = slotted_order(n, slots)
     table = pa.concat_tables([real, extra]).take(pa.array(order))
     frame = spark.createDataFrame(table, schema=spark_schema).coalesce(1)
     (
