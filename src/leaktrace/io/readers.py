@@ -618,18 +618,24 @@ def _read_until(stream: IO[bytes], data: bytearray, pattern: re.Pattern[bytes]) 
 def _sheet_head(stream: IO[bytes], rows: int) -> tuple[bytes, bytes, bytes, int] | None:
     """A worksheet's XML cut after its first ``rows`` row elements: (the part before its
     rows, without its ``dimension``; the rows; the closing tags; the number of the last
-    column its ``dimension`` names, 0 without one). None when the sheet holds no more rows
-    than that (or its ``dimension`` says so: it is then read whole)."""
+    column its ``dimension`` names). None when the sheet holds no more rows than that, or
+    has no ``dimension`` with a range (``A1:D5000``): it is then read whole.
+
+    Why a sheet without one is read whole: the ``dimension`` is the only thing before the
+    rows that says how wide the sheet is, so without it a right-most column whose values
+    start below the cut was missing from the head (a column given as ``column_4`` was then
+    refused). Excel, xlsxwriter and openpyxl always write one; a writer that does not, or
+    writes a bare ``A1``, costs a whole read, never a wrong head."""
     data = bytearray()
     m = _read_until(stream, data, _SHEET_DATA)
     root = _SHEET_ROOT.search(data, 0, m.start())
     if root is None:
         raise _NotCuttable
     dimension = _DIMENSION_ROWS.search(data, 0, m.start())
-    if m.group("empty") or (dimension is not None and int(dimension.group(2)) <= rows):
+    if m.group("empty") or dimension is None or int(dimension.group(2)) <= rows:
         return None
-    last_column = 0  # no dimension (not written by Excel, xlsxwriter or openpyxl): unknown
-    for letter in dimension.group(1).upper() if dimension is not None else b"":
+    last_column = 0
+    for letter in dimension.group(1).upper():
         last_column = last_column * 26 + letter - 64  # bytes: A is 65
     p = m.group("p")
     end = b"</" + p + b"sheetData"
@@ -785,10 +791,10 @@ class ExcelReader(_WholeReader):
     it is when the head is narrower than the sheet's ``dimension`` (a column further right
     has values only below the cut), or an unnamed column is empty in it (a whole read drops
     a spacer column, keeps one with values further down), or its rows carry no numbers.
-    Known limits (tests/io/test_xlsx_head_adversarial.py): a sheet without a ``dimension``
-    (Excel, xlsxwriter and openpyxl always write one) whose right-most column starts below
-    the cut, and a row element written again out of order after the cut, give a head a
-    whole read would not.
+    A sheet without a ``dimension`` range is read whole too (nothing else before the rows
+    says how wide it is). Known limit (tests/io/test_xlsx_head_adversarial.py): a row
+    element written again out of order after the cut (no writer does; a hand-built sheet
+    can) gives a head a whole read would not.
     """
 
     format = "xlsx"
