@@ -43,7 +43,7 @@ TYPO = "19912345678"
 """A mobile number on no order of the shop: the clerk's typo."""
 _RECEIPTS = itertools.count(1)
 _FRESH = itertools.count(10)
-FOLLOW_UP_KEYS = {"case_id", "action", "from", "decision", "advance", "reason", "by"}
+FOLLOW_UP_KEYS = {"case_id", "action", "from", "decision", "advance", "reason", "by", "person"}
 
 
 @dataclass
@@ -227,6 +227,7 @@ def test_an_approved_review_is_an_advance_of_the_loss_up_to_the_cap(
     # the event: a sealed `case` event naming the case, its reason encrypted
     body = _bodies(env.ws, iid)[-1]
     assert set(body) == FOLLOW_UP_KEYS | {"another_loss"} and body["another_loss"] is False
+    assert body["by"] == "cli:bob" and body["person"] == "bob"  # the shell's user
     assert (body["case_id"], body["action"], body["from"], body["decision"]) == (
         case.case_id,
         "approved",

@@ -770,6 +770,7 @@ def test_the_record_holds_no_phone_order_or_receipt_in_clear(env: Env, iid: str)
             "exposed_in",
             "receipt",
             "by",
+            "person",  # who acted, as the four-eyes rule compares them (session 24)
         }
         assert re.fullmatch(r"[0-9a-f]{16,}", b["order_key"])
         # the order's digest under every key version (session 19), each a digest too

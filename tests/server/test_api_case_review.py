@@ -31,7 +31,7 @@ import httpx
 import polars as pl
 import pytest
 
-from conftest import make_workspace
+from conftest import make_workspace, run_cli
 from leaktrace.release import release
 from leaktrace.respond.cases import cases_of
 from leaktrace.respond.incident import PLATFORM_TZ, load_incident, open_incident, record_evidence
@@ -222,6 +222,55 @@ def test_an_analyst_does_not_approve_a_case_they_opened(api: httpx.Client, desk:
     # a rejection pays nothing: the opener may make it
     r = _step(api, desk, desk.analyst, case["case_id"], "reject", reason="来电人无法说明订单")
     assert r.status_code == 200, r.text
+
+
+def test_one_person_does_not_approve_with_another_token_or_at_the_shell(
+    api: httpx.Client, desk: Desk
+) -> None:
+    """Four eyes compares persons, not tokens: a clerk who holds an agent token and an
+    analyst token (or also works at the shell) opened a case with one and approved it
+    with the other, and was paid (session 24; before, only the same token was refused)."""
+    known = set(desk.ws.config.recipients)
+    clerk = add_token(desk.ws.home, "rv-mallory-cs", "agent", known=known, person="mallory")
+    also = add_token(desk.ws.home, "rv-mallory-ana", "analyst", known=known, person="Mallory")
+    other = add_token(desk.ws.home, "rv-bob-ana", "analyst", known=known, person="bob")
+    case = _review(api, desk, clerk)
+    n = _events(desk)
+    r = _step(api, desk, also, case["case_id"], "approve", reason="核实为本人")
+    assert r.status_code == 400, r.text
+    assert "another person approves it" in _error(r) and "held by mallory" in _error(r)
+    # the same person at the shell (USER=mallory): the command line is refused too
+    shell = run_cli(
+        "case", "approve", desk.incident, case["case_id"], "--reason", "核实为本人",
+        home=desk.ws.home, user="mallory",
+    )  # fmt: skip
+    assert shell.returncode != 0 and "another person approves it" in shell.stderr
+    assert _events(desk) == n  # nothing recorded
+    r = _step(api, desk, other, case["case_id"], "approve", reason="回拨核实为本人")
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"] == "advance"
+    inc = load_incident(desk.ws, desk.incident)
+    [opening] = [
+        e
+        for e in inc.all("case")
+        if e.body["case_id"] == case["case_id"] and "action" not in e.body
+    ]
+    assert (opening.body["by"], opening.body["person"]) == ("token:rv-mallory-cs", "mallory")
+
+    # a case opened at the shell: a token held by that login name does not approve it
+    mine = _review(api, desk)  # any order on file; reopened below from the shell
+    r = _step(api, desk, desk.analyst, mine["case_id"], "withdraw", reason="录入错误")
+    assert r.status_code == 200, r.text
+    opened = run_cli(
+        "case", "open", desk.incident, f"--order={mine['order']}", f"--phone={TYPO}",
+        f"--occurred={_now()}", "--loss=900", f"--police-receipt=RV-{next(_RECEIPTS):08d}",
+        home=desk.ws.home, user="mallory",
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    cid = re.match(r"(CASE-[0-9a-f]{8}): review\b", opened.stdout)
+    assert cid is not None, opened.stdout
+    r = _step(api, desk, also, cid.group(1), "approve", reason="核实为本人")
+    assert r.status_code == 400 and "another person approves it" in _error(r)
 
 
 def test_an_analyst_rejects_and_the_owner_may_open_the_order_again(

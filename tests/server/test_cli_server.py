@@ -53,20 +53,22 @@ def test_token_add_list_revoke(workspace: Workspace) -> None:
     assert authenticate(home, partner) == Principal("zto-api", "recipient", "zto")
 
     r = run_cli(
-        "token", "add", "firm-agent", "--role", "agent", "--recipient", "cs-firm", home=home
-    )
+        "token", "add", "firm-agent", "--role", "agent", "--recipient", "cs-firm",
+        "--person", "li.na", home=home,
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "cs-firm" in r.stderr  # the holder works for cs-firm: said when it is made
+    assert "held by li.na" in r.stderr
     agent = r.stdout.strip()
-    assert authenticate(home, agent) == Principal("firm-agent", "agent", "cs-firm")
+    assert authenticate(home, agent) == Principal("firm-agent", "agent", "cs-firm", "li.na")
 
     r = run_cli("token", "list", "--json", home=home)
     assert r.returncode == 0, r.stderr
     listed = json.loads(r.stdout)
-    assert [(t["name"], t["role"], t["recipient"]) for t in listed] == [
-        ("alice", "analyst", None),
-        ("zto-api", "recipient", "zto"),
-        ("firm-agent", "agent", "cs-firm"),
+    assert [(t["name"], t["role"], t["recipient"], t["person"]) for t in listed] == [
+        ("alice", "analyst", None, None),
+        ("zto-api", "recipient", "zto", None),
+        ("firm-agent", "agent", "cs-firm", "li.na"),
     ]
     secrets = {token, partner} | {hashlib.sha256(t.encode()).hexdigest() for t in (token, partner)}
     for t in listed:
@@ -96,6 +98,7 @@ def test_user_errors_are_one_line(workspace: Workspace, tmp_path: Path) -> None:
         (("token", "add", "x", "--role", "agent", "--recipient", "nobody"), home, "nobody"),
         (("token", "add", "x", "--role", "analyst", "--recipient", "zto"), home, "--recipient"),
         (("token", "add", "bob", "--role", "analyst"), home, "bob"),
+        (("token", "add", "x", "--role", "agent", "--person", "li na"), home, "--person"),
         (("serve", "--host", "0.0.0.0"), home, "--allow-remote"),
         (("serve", "--port", str(free_port())), tmp_path / "no-workspace", ""),
     ]

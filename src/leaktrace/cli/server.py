@@ -161,6 +161,15 @@ def token_add(
             "firm); the erasure requests it takes are marked with it.",
         ),
     ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            help="The login name of the person who holds it (as USER at their shell): "
+            "nobody approves a victim's case they opened, with another token or at the "
+            "command line.",
+        ),
+    ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -170,12 +179,17 @@ def token_add(
 
     root = resolve_home(home)
     ws = open_workspace(root)
-    token = add_token(root, name, role, recipient=recipient, known=set(ws.config.recipients))
+    token = add_token(
+        root, name, role, recipient=recipient, known=set(ws.config.recipients), person=person
+    )
     if json_out:
-        print_json({"name": name, "role": role, "recipient": recipient, "token": token})
+        print_json(
+            {"name": name, "role": role, "recipient": recipient, "person": person, "token": token}
+        )
         return
     out_console.print(token, highlight=False, markup=False, soft_wrap=True)
     bound = f", {'for' if role == 'recipient' else 'working for'} {recipient}" if recipient else ""
+    bound += f", held by {person}" if person else ""
     err_console.print(
         f"token for {name} ({role}{bound}); it is shown only now: keep it safe", markup=False
     )
@@ -198,14 +212,22 @@ def token_list(home: HomeOption = None, json_out: JsonOption = False) -> None:
     if json_out:
         print_json(
             [
-                {"name": t.name, "role": t.role, "recipient": t.recipient, "created": t.created}
+                {
+                    "name": t.name,
+                    "role": t.role,
+                    "recipient": t.recipient,
+                    "person": t.person,
+                    "created": t.created,
+                }
                 for t in tokens
             ]
         )
         return
-    t = Table("name", "role", "recipient", "created")
+    t = Table("name", "role", "recipient", "person", "created")
     for tok in tokens:
-        t.add_row(tok.name, tok.role, tok.recipient or "", shown_time(tok.created))
+        t.add_row(
+            tok.name, tok.role, tok.recipient or "", tok.person or "", shown_time(tok.created)
+        )
     out_console.print(t)
 
 

@@ -87,6 +87,7 @@ __all__ = [
     "DEFAULT_CAP",
     "Case",
     "CaseStep",
+    "acting_person",
     "case_detail",
     "case_summary",
     "cases_of",
@@ -348,13 +349,15 @@ def open_case(
     police_receipt: str,
     cap: float = DEFAULT_CAP,
     actor: str = "",
+    person: str | None = None,
 ) -> Case:
     """Decide and record a victim's case (see the module docstring). ``occurred``: when
     the scam took place (a naive time is the platform's, UTC+8). Raises
     :class:`InputError` for what a caller must fix: an incident without evidence, a loss
     that is not a positive amount, a receipt number that is not one, a second case for
     the same order (unless the first was rejected or withdrawn: they pay nothing). ``actor``: who decided it (a token's or a system user's name), kept
-    with the case for accountability."""
+    with the case for accountability; ``person``: the login name of who holds that token
+    (:func:`acting_person`), which the four-eyes rule compares."""
     from leaktrace.attribution.reports import normalise_phone_str, parse_datetime
     from leaktrace.digest import keyed_digest_hex_one
     from leaktrace.respond.incident import clean_text
@@ -479,6 +482,7 @@ def open_case(
             "exposed_in": [f["release_id"] for f in found],
             "receipt": _encrypt(ws, receipt, "case"),
             "by": clean_text(actor, "the actor", required=False),
+            "person": acting_person(actor, person),
         },
         check=under_lock,
     )
@@ -646,6 +650,24 @@ def _another_advance(ws: Workspace, incident_id: str, opened: IncidentEvent) -> 
     return None
 
 
+def acting_person(actor: str, person: str | None) -> str:
+    """The person behind ``actor``, as the four-eyes rule compares them: ``person`` when
+    the caller names one (a token's ``--person``), else the user of a command-line actor
+    (``cli:alice`` → ``alice``), else "" (a token that names nobody: compared by its own
+    name only). Names are compared without case (``Alice`` is ``alice``).
+
+    Why persons and not actors: an actor is a channel's name for whoever acted, and one
+    person has several (two tokens, a token and a shell login). Compared by actor alone,
+    whoever opened a case with a token could approve it at the shell and be paid."""
+    from leaktrace.respond.incident import clean_text
+
+    if person:
+        return clean_text(person, "the person", required=False)
+    if actor.startswith("cli:"):
+        return clean_text(actor[len("cli:") :], "the person", required=False)
+    return ""
+
+
 def _record_step(
     ws: Workspace,
     incident_id: str,
@@ -653,6 +675,7 @@ def _record_step(
     action: str,
     reason: str,
     actor: str,
+    person: str | None,
     another_loss: bool,
 ) -> Case:
     """Record a person's decision on a case as a sealed ``case`` event naming it, the
@@ -662,6 +685,7 @@ def _record_step(
 
     text = _clean_reason(reason)
     by = clean_text(actor, "the actor", required=False)
+    who = acting_person(actor, person)
 
     def decide(now: Incident) -> dict[str, Any]:
         case = _case_of(now, case_id)
@@ -669,12 +693,17 @@ def _record_step(
         opened = next(e for e in _openings(now) if e.body["case_id"] == case_id)
         advance = 0.0
         if action == "approved":
-            if by and opened.body.get("by") == by:
+            opener = str(opened.body.get("by", ""))
+            # an opening recorded before persons were: its command-line user still counts
+            opener_person = opened.body.get("person", acting_person(opener, None))
+            if (by and opener == by) or (who and who.casefold() == opener_person.casefold()):
                 # four eyes: the person who took a claim does not also decide that it is
-                # paid (a rejection pays nothing and may be theirs)
+                # paid (a rejection pays nothing and may be theirs), whichever token or
+                # channel each step came through
+                held = f" (held by {opener_person})" if opener_person and opener != by else ""
                 raise InputError(
-                    f"{case_id} was opened by {by}: another person approves it (whoever "
-                    "took the claim does not also decide that money is paid)"
+                    f"{case_id} was opened by {opener}{held}: another person approves it "
+                    "(whoever took the claim does not also decide that money is paid)"
                 )
             if not another_loss and (earlier := _another_advance(ws, incident_id, opened)):
                 raise InputError(earlier)
@@ -692,6 +721,7 @@ def _record_step(
         "advance": 0.0,
         "reason": _encrypt(ws, text, _REASON),
         "by": by,
+        "person": who,
     }
     if action == "approved":
         body["another_loss"] = another_loss
@@ -709,6 +739,7 @@ def review_case(
     reason: str,
     *,
     actor: str = "",
+    person: str | None = None,
     another_loss: bool = False,
 ) -> Case:
     """Record the outcome of a person's review of a ``review`` case: ``approved`` (it
@@ -719,23 +750,31 @@ def review_case(
     for the same order or police receipt, unless ``another_loss``: the reviewer checked
     that this is a second loss, not the same one paid twice; and it is refused when
     ``actor`` is the one who opened the case (four eyes: a token's name on the service,
-    the shell's user on the command line)."""
+    the shell's user on the command line), or the same person (:func:`acting_person`:
+    the login name a token names with ``--person``, or the shell's user), so one person
+    cannot open a case with one token and approve it with another or at the shell."""
     if outcome not in ("approved", "rejected"):
         raise InputError(
             f"the outcome of a review is 'approved' or 'rejected', not {outcome[:20]!r}"
         )
-    return _record_step(ws, incident_id, case_id, outcome, reason, actor, another_loss)
+    return _record_step(ws, incident_id, case_id, outcome, reason, actor, person, another_loss)
 
 
 def withdraw_case(
-    ws: Workspace, incident_id: str, case_id: str, reason: str, *, actor: str = ""
+    ws: Workspace,
+    incident_id: str,
+    case_id: str,
+    reason: str,
+    *,
+    actor: str = "",
+    person: str | None = None,
 ) -> Case:
     """Withdraw a case opened by mistake (a mistyped phone, loss or scam time): it stays
     in the incident's record, is no longer counted, and no longer holds its order, so
     the case can be opened again with the right facts. Refused once anything was paid
     on it, and for a rejected case (a rejection is final and already frees the order).
     ``reason``: why (stored encrypted; no phone or ID number). ``actor``: who."""
-    return _record_step(ws, incident_id, case_id, "withdrawn", reason, actor, False)
+    return _record_step(ws, incident_id, case_id, "withdrawn", reason, actor, person, False)
 
 
 def _case_of(inc: Incident, case_id: str) -> Case:

@@ -924,6 +924,7 @@ def _add_api_routes(app: FastAPI) -> None:
             loss=body.loss,
             police_receipt=body.police_receipt,
             actor=f"token:{who.name}",
+            person=who.person,
         )
         return {"incident": incident_id, **case.as_dict()}
 
@@ -1258,7 +1259,7 @@ def take_case_step(
             )
     actor = f"token:{who.name}"
     if step == "withdraw":
-        return withdraw_case(ws, incident_id, case_id, reason, actor=actor)
+        return withdraw_case(ws, incident_id, case_id, reason, actor=actor, person=who.person)
     return review_case(
         ws,
         incident_id,
@@ -1266,6 +1267,7 @@ def take_case_step(
         CASE_STEPS[step],
         reason,
         actor=actor,
+        person=who.person,
         another_loss=another_loss,
     )
 

@@ -533,6 +533,7 @@ def add_dashboard_routes(app: FastAPI) -> None:
                 loss=amount,
                 police_receipt=police_receipt,
                 actor=f"token:{who.name}",
+                person=who.person,
             )
         except LeaktraceError as exc:  # the API's statuses: an unknown incident is a 404
             message = public_message(service.home, exc)

@@ -26,6 +26,11 @@ Roles (one per token):
   aliases back to order numbers (DESIGN §3, "the platform resolves aliases back when a
   recipient calls its API") and nothing else.
 
+A token may name the **person** who holds it (``--person``, their login name): the four-eyes
+rule on victims' cases (:mod:`leaktrace.respond.cases`) compares persons, so one person who
+opens a case with one token and approves it with another, or at the shell as the same login
+(``cli:<USER>``), is refused. A token without a person is compared by its own name only.
+
 The scam check needs no token: shoppers use it.
 """
 
@@ -68,6 +73,9 @@ TOKEN_FILE = "api-tokens.json"
 _PREFIX = "lt_"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_NAME = 64
+_PERSON = re.compile(r"[\w.@-]{1,64}")
+"""A login name or e-mail address: what ``USER`` holds at the shell, so that the two
+channels can be compared."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class TokenInfo:
     recipient: str | None
     created: str
     sha256: str
+    person: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,8 @@ class Principal:
     name: str
     role: Role
     recipient: str | None
+    person: str | None = None
+    """Who holds the token (their login name), when the token names one."""
 
 
 def _path(home: Path) -> Path:
@@ -136,6 +147,7 @@ def _load(home: Path) -> tuple[list[TokenInfo], list[RevokedToken]]:
                     recipient=None if t.get("recipient") is None else str(t["recipient"]),
                     created=str(t["created"]),
                     sha256=str(t["sha256"]),
+                    person=None if t.get("person") is None else str(t["person"]),
                 )
             )
         gone = []
@@ -169,19 +181,32 @@ def _save(home: Path, tokens: list[TokenInfo], revoked: list[RevokedToken]) -> N
 
 
 def add_token(
-    home: Path, name: str, role: str, *, recipient: str | None = None, known: set[str]
+    home: Path,
+    name: str,
+    role: str,
+    *,
+    recipient: str | None = None,
+    known: set[str],
+    person: str | None = None,
 ) -> str:
     """Make a token for ``name`` and return it: the only time it is ever seen.
 
     ``known``: the workspace's recipient names; a ``recipient`` token must name one of them
     (a typo would make a token that can resolve nothing). An ``agent`` token may name one
-    too: the firm its holder works for (a typo would hide a conflict of interest)."""
+    too: the firm its holder works for (a typo would hide a conflict of interest).
+    ``person``: who holds it, by the login name they have at the shell (the four-eyes
+    rule on cases compares persons across tokens and the command line)."""
     if not name or len(name) > _MAX_NAME or not name.replace("-", "").replace("_", "").isalnum():
         raise InputError(
             f"a token name has 1–{_MAX_NAME} letters, digits, - and _ (got {name[:80]!r})"
         )
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    if person is not None and not _PERSON.fullmatch(person):
+        raise InputError(
+            "--person is a login name: 1–64 letters, digits, '.', '@', '-' and '_' "
+            f"(got {person[:80]!r})"
+        )
     if role == "recipient" and recipient is None:
         raise InputError("a recipient token needs --recipient NAME (whose aliases it resolves)")
     if recipient is not None:
@@ -209,6 +234,7 @@ def add_token(
                 recipient=recipient,
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
                 sha256=_digest(token),
+                person=person,
             )
         )
         _save(home, tokens, revoked)
@@ -244,4 +270,6 @@ def authenticate(home: Path, token: str) -> Principal | None:
             found = t
     if found is None:
         return None
-    return Principal(name=found.name, role=found.role, recipient=found.recipient)
+    return Principal(
+        name=found.name, role=found.role, recipient=found.recipient, person=found.person
+    )
