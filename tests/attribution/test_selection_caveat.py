@@ -126,13 +126,42 @@ def test_unrelated_reports_below_the_share_still_show_the_top_holders(
     store_wave(ws, _filtered_courier_wave(ws, attr_shop))
     ev = build_evidence(ws, load_stored_reports(ws), stored_hits(ws), load_view(ws))
     (merch,) = [c for c in score(ws, ev) if c.recipient == "merch"]
-    # half of merch's victims made inconsistent with every other recipient: zto etc. now
-    # hold 50 %, under the share
+    # half of merch's victims made ones no other recipient held (nor had consistently):
+    # zto etc. now hold 50 %, under the share
     mine = [v for v in ev.victims if v.consistent.get("merch")]
     for v in mine[: len(mine) // 2]:
         v.consistent = {r: r == "merch" for r in v.consistent}
+        v.held = {r: r == "merch" for r in v.held}
     (cav,) = selection_caveats(ev, [merch], alpha=1e-9, tests=1)
     assert cav["also_held_by"] == []
     tops = {h["recipient"]: h["victims"] for h in cav["top_holders"]}
     assert len(tops) == 3 and "zto" in tops
     assert tops["zto"] == len(mine) - len(mine) // 2
+
+
+def test_the_caveat_names_a_holder_that_lacked_a_quoted_field(
+    ws: Workspace, attr_shop: pl.DataFrame
+) -> None:
+    """The SMS vendor's copy (no order times) filtered to the merchant's buyers, and the
+    script states each order's date: the victims are consistent with the merchant (which
+    has the dates) and not with the SMS vendor, which nonetheless held every one of them
+    and is the source. The caveat counted only consistent holders and left it out
+    (session 24's review); it counts who held the victims before the call."""
+    buyers = _merchant_buyers(ws, attr_shop)
+    when = attr_shop.select("phone", "order_time").rows_by_key("phone")
+    wave = simulate_wave(ws, attr_shop, source="sms", victims=3000, seed=4, unrelated=0, callers=1)
+    kept = [w for w in wave if w["victim_phone"] in buyers][:60]
+    assert len(kept) >= 40
+    for w in kept:
+        w["quoted"] = {
+            "name": True,
+            "order_date": when[w["victim_phone"]][0][0].strftime("%m月%d日"),
+        }
+    store_wave(ws, kept)
+    d = attribute(ws).as_dict()
+    assert [c["recipient"] for c in d["accused"]] == ["merch"]  # the documented limit
+    (caveat,) = d["caveats"]
+    sms = next(c for c in d["candidates"] if c["recipient"] == "sms")
+    assert sms["evidence"]["exposure"]["consistent"] == 0  # it had no order dates
+    held = {h["recipient"]: h["victims"] for h in caveat["also_held_by"]}
+    assert held["sms"] == caveat["consistent"]

@@ -13,9 +13,12 @@ Families of evidence for a candidate recipient R, each a p-value valid under
    ten reports of one victim are one draw from the source's audience, not ten.
    If R is innocent, each report came from some other source S: another recipient, or
    "outside the ledger" (platform-internal, unmarked, a different leak), modelled as a
-   uniformly random customer of the ledger's customer base. Under "v came from S",
-   v is a random member of S's audience A_S(t_v, q_v) (customers S held with those roles
-   before t_v), so v is consistent with R with probability
+   uniformly random customer of the ledger's customer base. S is a recipient's whole
+   audience or any one of its copies (a release: what leaks is a file, and one monthly
+   export of S can look exactly like an innocent R). Under "v came from S", v is a random
+   member of S's audience A_S(t_v) (customers S held before t_v, whatever fields: a field
+   S lacked came from elsewhere), so v is consistent with R (A_R(t_v, q_v): held with
+   the quoted roles) with probability
    π_{R|S,v} = |A_R ∩ A_S| / |A_S| (for "outside": |A_R| / |customer base|).
    Sources may differ between victims (a mixture), so P(v consistent with R) ≤
    p_v = max_S π_{R|S,v}, over every S that could have supplied v's report, and victims
@@ -92,7 +95,7 @@ from leaktrace.attribution.evidence import Evidence, build_evidence, contact_kin
 from leaktrace.attribution.hits import contact_key, stored_hits
 from leaktrace.attribution.reports import load_stored_reports
 from leaktrace.trace.engine import CandidateResult, _score_marks
-from leaktrace.trace.pool_entries import entry_of, number_tail
+from leaktrace.trace.pool_entries import PoolStrata, number_tail
 from leaktrace.trace.stats import binomial_tail, bonferroni, check_alpha, hypergeom_tail
 from leaktrace.workspace import Workspace
 
@@ -164,7 +167,7 @@ class Candidate:
     """canary_issued / (canary_issued + canary_free): the share of a draw's chance to be
     this recipient's under the null (every kind together; the test is per kind, and for
     phones per pool entry: ``canary_strata``)."""
-    canary_strata: list[dict[str, int]] = field(default_factory=list)
+    canary_strata: list[dict[str, Any]] = field(default_factory=list)
     """The phone test per ``[canary_pool] phones`` entry holding any of this recipient's
     numbers (``entry``: its index in the list): hits, free_hits, issued, free within it.
     Empty without a phone hit on its or a free number, or when ``canary_outside``."""
@@ -428,10 +431,10 @@ def _phone_log10(
     entry of today's pool (the pool shrank or a range changed): no test (p = 1). Not
     detectable: a range widened in place (docs/policy.md: add an entry instead).
     """
-    entries = ev.view.canary_pool_entries
+    strata = PoolStrata(ev.view.canary_pool_entries)
     sole = ev.view.canary_sole_entries.get(recipient, {})
-    h_in = Counter(entry_of(entries, hit).tolist() if hit else [])
-    f_in = Counter(entry_of(entries, free_hit).tolist() if free_hit else [])
+    h_in = Counter(strata.of(hit).tolist() if hit else [])
+    f_in = Counter(strata.of(free_hit).tolist() if free_hit else [])
     c.canary_outside = max(sole.get(-1, 0), h_in[-1])
     if c.canary_outside:
         c.canary_strata = []
@@ -439,7 +442,8 @@ def _phone_log10(
     free = ev.view.canary_free_entries
     c.canary_strata = [
         {
-            "entry": j,
+            "entry": strata.first_entry(j),
+            **({"listed_in": list(strata.signatures[j])} if len(strata.signatures[j]) > 1 else {}),
             "hits": h_in[j],
             "free_hits": f_in[j],
             "issued": max(sole.get(j, 0), h_in[j]),
@@ -600,9 +604,12 @@ def selection_caveats(
         without = bonferroni(fisher_bound(others), tests)
         if without <= math.log10(alpha):
             continue
-        mine = [ev.victims[i].consistent for i in elig if ev.victims[i].consistent.get(c.recipient)]
+        # who else held them before the call, whatever fields it held: the real source may
+        # lack a field the victims quote (an SMS vendor's copy has no order time, the
+        # script states the date), and counting only consistent holders hid it
+        mine = [ev.victims[i].held for i in elig if ev.victims[i].consistent.get(c.recipient)]
         counts = {
-            r: sum(cons.get(r, False) for cons in mine)
+            r: sum(held.get(r, False) for held in mine)
             for r in ev.view.recipients
             if r != c.recipient
         }

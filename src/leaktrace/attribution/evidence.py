@@ -21,7 +21,7 @@ from leaktrace.attribution.reports import StoredReport, customer_digest
 from leaktrace.identity import identity_digests
 from leaktrace.ledger import Ledger, ReleaseEntry
 from leaktrace.pii.text import canonical_str
-from leaktrace.trace.pool_entries import entry_of, entry_sizes
+from leaktrace.trace.pool_entries import PoolStrata
 from leaktrace.workspace import Workspace
 
 __all__ = ["Evidence", "LedgerView", "VictimEvidence", "build_evidence", "load_view"]
@@ -52,12 +52,12 @@ class LedgerView:
     """Today's ``[canary_pool] phones`` entries (a number or a range ``A-B``): the strata
     of the phone canary-hit test (``attribute._canary_log10``)."""
     canary_sole_entries: dict[str, dict[int, int]] = field(default_factory=dict)
-    """recipient → pool entry (index in ``canary_pool_entries``; -1: in none of today's
-    entries) → phone numbers held by exactly one release, that recipient's, in the entry
-    (a number two entries hold counts in the first listing it)."""
+    """recipient → pool stratum (index in ``PoolStrata(canary_pool_entries)``: the numbers
+    one set of entries lists; -1: in none of today's entries) → phone numbers held by
+    exactly one release, that recipient's, in the stratum."""
     canary_free_entries: list[int] = field(default_factory=list)
-    """Per pool entry: its numbers no release holds, less every open reservation (their
-    entries are not known: subtracted from each, conservative)."""
+    """Per pool stratum: its numbers no release holds, less every open reservation (their
+    strata are not known: subtracted from each, conservative)."""
 
 
 def _parse_created(s: str) -> datetime:
@@ -181,7 +181,9 @@ def _canary_entry_counts(
     Why per entry: the pool is today's, and a pool that grew after R's release (a block
     added) made R's numbers look drawn from numbers they could never be; within one entry
     a uniform draw over the pool, conditioned on landing there, is uniform over the
-    entry's free numbers, also when entries were added later."""
+    entry's free numbers, also when entries were added later. Numbers overlapping entries
+    list more than once were drawn more often: a stratum per set of entries listing them
+    (:class:`~leaktrace.trace.pool_entries.PoolStrata`, session 24's review)."""
     owners: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for t in tokens:
         c = contact_key(t["contact"])
@@ -189,9 +191,10 @@ def _canary_entry_counts(
             owners[c].add((t["recipient"], t["release_id"]))
     entries = list(ws.config.canary_pool.phones)
     numbers = list(owners)
-    entry_index = entry_of(entries, numbers).tolist() if numbers else []
+    strata = PoolStrata(entries)
+    entry_index = strata.of(numbers).tolist() if numbers else []
     sole: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    taken = [0] * len(entries)
+    taken = [0] * len(strata)
     for c, j in zip(numbers, entry_index, strict=True):
         held = owners[c]
         if len(held) == 1:
@@ -199,8 +202,8 @@ def _canary_entry_counts(
         if j >= 0:
             taken[j] += 1
     reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
-    sizes = entry_sizes(entries)
-    free = [max(0, sizes[j] - taken[j] - reserved) for j in range(len(entries))]
+    sizes = strata.sizes
+    free = [max(0, sizes[j] - taken[j] - reserved) for j in range(len(strata))]
     return {r: dict(by) for r, by in sole.items()}, free
 
 
@@ -211,6 +214,9 @@ class VictimEvidence:
     reason: str
     notes: list[str] = field(default_factory=list)
     consistent: dict[str, bool] = field(default_factory=dict)
+    held: dict[str, bool] = field(default_factory=dict)
+    """R → R held this victim in a release before the call, whatever fields it held (who
+    else could have been the source: a caveat's ``also_held_by``)."""
     p_null: dict[str, float] = field(default_factory=dict)  # R → max over alternatives
     p_null_from: dict[str, str] = field(default_factory=dict)  # which alternative
     alias: dict[str, tuple[bool, float]] = field(default_factory=dict)  # R → (hit, q)
@@ -236,12 +242,14 @@ def _local_date(t: datetime) -> date:
 
 
 def _pi_table(
-    view: LedgerView, sig: frozenset[str], day: date | None
+    view: LedgerView, sig: frozenset[str], before: frozenset[str], day: date | None
 ) -> tuple[dict[str, float], dict[str, str], dict[str, set[str]]]:
-    """For one (valid releases, call day): max over alternatives S ≠ R of π_{R|S}.
+    """For one (valid releases, releases before the call, call day): max over alternatives
+    S ≠ R of π_{R|S}.
 
-    π_{R|S} is the chance that a victim of S's copy is in R's audience, under either way
-    a scammer may work through a copy: calling its *customers* (each once) or its *rows*
+    π_{R|S} is the chance that a victim of S's copy is in R's audience (R's releases in
+    ``sig``: those that held the quoted fields before the call), under either way a
+    scammer may work through a copy: calling its *customers* (each once) or its *rows*
     (orders: a customer with thirty orders is thirty times as likely to be called). The
     larger of the two is taken. Why both: a regular customer has shipped through every
     courier, so a copy sampled by rows (the SMS vendor's, the platform's own table) puts
@@ -249,6 +257,17 @@ def _pi_table(
     says — counted by customers only, a leak of the SMS vendor's copy accused an innocent
     courier (session 13's audit). "Outside the ledger" is a random eligible customer, or a
     random released order, of the whole base.
+
+    The alternatives S are each recipient's whole audience *and each of its copies on its
+    own* (one release): what leaks is a file, and an innocent R whose audience is one of
+    S's monthly exports was consistent with every victim of that file while its modelled
+    chance was only that export's share of S's whole audience (session 24's review: an SMS
+    vendor onboarded for the latest export was accused for a leak of its predecessor's
+    copy of it, at 10^-13). An alternative's audience is every release made ``before`` the
+    call, whatever fields it held: under "S leaked", a field S never received (an order
+    date the scam script states) came from elsewhere (an SMS vendor knows the dates from
+    its send log), so it cannot rule S out (the same review: the store was accused for its
+    SMS vendor's leak because the vendor had no order time).
     """
     recips = view.recipients
     known = view.rows.filter(pl.col("customer").is_not_null())
@@ -259,9 +278,26 @@ def _pi_table(
             .filter(pl.col("first").is_null() | (pl.col("first") <= day))
         )
         known = known.join(firsts.select("key_version", "customer"), on=["key_version", "customer"])
-    sub = known.filter(pl.col("release_id").is_in(list(sig)))
-    cr = sub.select("key_version", "customer", "recipient").unique()
-    orders = sub.select("key_version", "anchor", "customer", "recipient").unique()
+    mine = known.filter(pl.col("release_id").is_in(list(sig)))
+    alt = known.filter(pl.col("release_id").is_in(list(before | sig)))
+    cr = mine.select("key_version", "customer", "recipient").unique()
+    # the alternatives ("source"), each with its owner: a recipient's copies that held the
+    # quoted fields (as before session 24), all its copies before the call, each copy
+    src_cols = ("key_version", "anchor", "customer")
+    alt_o = pl.concat(
+        [
+            mine.select(*src_cols, pl.col("recipient").alias("owner"))
+            .with_columns(source=pl.lit("with the fields"))
+            .unique(),
+            alt.select(*src_cols, pl.col("recipient").alias("owner"))
+            .with_columns(source=pl.lit("all"))
+            .unique(),
+            alt.select(
+                *src_cols, pl.col("recipient").alias("owner"), pl.col("release_id").alias("source")
+            ).unique(),
+        ]
+    )
+    alt_c = alt_o.select("key_version", "customer", "owner", "source").unique()
     base = known.select("key_version", "anchor", "customer").unique()
     versions: dict[str, set[str]] = defaultdict(set)
     for r, v in cr.select("recipient", "key_version").unique().iter_rows():
@@ -269,16 +305,30 @@ def _pi_table(
     con = duckdb.connect()
     try:
         con.register("cr", cr.to_arrow())
-        con.register("orders", orders.to_arrow())
+        con.register("alt_c", alt_c.to_arrow())
+        con.register("alt_o", alt_o.to_arrow())
         con.register("base", base.to_arrow())
-        pairs = con.sql(
-            "select a.recipient r, b.recipient s, count(*) n from cr a join cr b "
-            "on a.key_version = b.key_version and a.customer = b.customer group by 1, 2"
-        ).fetchall()
-        order_pairs = con.sql(
-            "select a.recipient r, b.recipient s, count(*) n from cr a join orders b "
-            "on a.key_version = b.key_version and a.customer = b.customer group by 1, 2"
-        ).fetchall()
+        shared = pl.from_arrow(
+            con.sql(
+                "with c as (select a.recipient r, b.owner, b.source, count(*) n "
+                "  from cr a join alt_c b on a.key_version = b.key_version "
+                "  and a.customer = b.customer group by 1, 2, 3), "
+                "o as (select a.recipient r, b.owner, b.source, count(*) n "
+                "  from cr a join alt_o b on a.key_version = b.key_version "
+                "  and a.customer = b.customer group by 1, 2, 3) "
+                "select c.r, c.owner, c.source, c.n n_c, coalesce(o.n, 0) n_o from c "
+                "left join o on c.r = o.r and c.owner = o.owner and c.source = o.source"
+            ).to_arrow_table()
+        )
+        sources = pl.from_arrow(
+            con.sql(
+                "with c as (select owner, source, count(*) a, min(key_version) v0, "
+                "  max(key_version) v1 from alt_c group by 1, 2), "
+                "o as (select owner, source, count(*) o from alt_o group by 1, 2) "
+                "select c.owner, c.source, c.a, o.o, c.v0, c.v1 from c "
+                "join o on c.owner = o.owner and c.source = o.source"
+            ).to_arrow_table()
+        )
         base_hits = con.sql(
             "select a.recipient r, count(*) n from cr a join base b "
             "on a.key_version = b.key_version and a.customer = b.customer group by 1"
@@ -286,8 +336,8 @@ def _pi_table(
         base_sizes = con.sql("select key_version, count(*) from base group by 1").fetchall()
     finally:
         con.close()
-    n: dict[tuple[str, str], int] = {(str(r), str(s)): int(c) for r, s, c in pairs}
-    n_o: dict[tuple[str, str], int] = {(str(r), str(s)): int(c) for r, s, c in order_pairs}
+    assert isinstance(shared, pl.DataFrame) and isinstance(sources, pl.DataFrame)
+    a_size = {str(r): int(c) for r, c in cr.group_by("recipient").len().iter_rows()}
     in_base = {str(r): int(c) for r, c in base_hits}
     # outside the ledger: a random eligible customer of the whole base (the largest key
     # version's: a customer has one digest per version), or a random released order of it
@@ -308,7 +358,7 @@ def _pi_table(
     best: dict[str, float] = {}
     arg: dict[str, str] = {}
     for r in recips:
-        a_r = n.get((r, r), 0)
+        a_r = a_size.get(r, 0)
         best[r] = min(
             1.0,
             max(
@@ -317,21 +367,58 @@ def _pi_table(
             ),
         )
         arg[r] = "outside the ledger"
-        for s in recips:
-            if s == r:
+    # an alternative in another key version than R's (or R's in several): π bounded by 1
+    # (customers are digested per version), whatever the overlap
+    single = {r: next(iter(v)) for r, v in versions.items() if len(v) == 1}
+    kinds = sources.group_by("v0", "v1").agg(pl.col("owner"), pl.col("source"))
+    for v0, v1, owners, names in kinds.iter_rows():
+        one = str(v0) if v0 == v1 else None  # the kind's one version, if it has one
+        for r in versions:
+            if single.get(r) == one and one is not None:
                 continue
-            a_s = n.get((s, s), 0)
-            if not a_s:
-                continue  # S could not have supplied this report (no data/fields in time)
-            same = len(versions[r] | versions[s]) == 1
-            pi = (
-                max(n.get((r, s), 0) / a_s, n_o.get((r, s), 0) / max(n_o.get((s, s), 0), 1))
-                if same
-                else 1.0
-            )
-            if pi > best[r]:
-                best[r], arg[r] = pi, s
+            other = next((k for k, o in enumerate(owners) if o != r), None)
+            if other is not None and best[r] < 1.0:
+                best[r], arg[r] = 1.0, _source_label(str(owners[other]), str(names[other]))
+    # the same version: the share of the alternative's customers (or orders) R holds
+    # on a tie the label is the alternative's kind in this order: its copies with the
+    # fields (the one there was before session 24), all its copies, one copy
+    rank = (
+        pl.when(pl.col("source") == "with the fields")
+        .then(0)
+        .when(pl.col("source") == "all")
+        .then(1)
+        .otherwise(2)
+    )
+    pis = (
+        shared.join(sources, on=["owner", "source"])
+        .filter(pl.col("r") != pl.col("owner"))
+        .with_columns(
+            pi=pl.max_horizontal(pl.col("n_c") / pl.col("a"), pl.col("n_o") / pl.col("o")),
+            rank=rank,
+        )
+        .sort(
+            ["r", "pi", "owner", "rank", "source"],
+            descending=[False, True, False, False, False],
+        )
+        .group_by("r", maintain_order=True)
+        .first()
+    )
+    for r, owner, source, pi in pis.select("r", "owner", "source", "pi").iter_rows():
+        r = str(r)
+        if single.get(r) is not None and float(pi) > best[r]:
+            best[r], arg[r] = min(1.0, float(pi)), _source_label(str(owner), str(source))
     return best, arg, versions
+
+
+def _source_label(owner: str, source: str) -> str:
+    """How an alternative is named in ``null_share_from``: the recipient (its copies that
+    held the quoted fields: the alternative before session 24), or one of its copies, or
+    all it held before the call."""
+    if source == "with the fields":
+        return owner
+    if source == "all":
+        return f"{owner} (all its copies)"
+    return f"{owner}'s copy {source}"
 
 
 def build_evidence(
@@ -368,7 +455,7 @@ def build_evidence(
         int(str(k[0])): g for k, g in joined.partition_by("vid", as_dict=True).items()
     }
     sig_cache: dict[
-        tuple[frozenset[str], date | None], tuple[dict[str, float], dict[str, str]]
+        tuple[frozenset[str], frozenset[str], date | None], tuple[dict[str, float], dict[str, str]]
     ] = {}
     index_keys = {v: ws.keys.derive("index", v) for v in versions}
     # pass 1: per report, is it usable at all?
@@ -419,21 +506,20 @@ def build_evidence(
         )
         if not sig:
             ve.notes.append("no release held these fields before the call")
-        before = rows.filter(
-            pl.col("release_id").is_in(
-                [e.release_id for e in view.entries if view.created[e.release_id] < at]
-            )
-        )
+        earlier = frozenset(e.release_id for e in view.entries if view.created[e.release_id] < at)
+        before = rows.filter(pl.col("release_id").is_in(list(earlier)))
         valid = before.filter(pl.col("release_id").is_in(list(sig)))
         held = set(valid.get_column("recipient").to_list())
+        held_any = set(before.get_column("recipient").to_list())
         for rec in view.recipients:
             ve.consistent[rec] = rec in held
+            ve.held[rec] = rec in held_any
         if not held and sig:
             ve.notes.append("no recipient held this victim's data with the quoted fields")
         dkey = day if (view.max_day is not None and day < view.max_day) else None
-        ck = (sig, dkey)
+        ck = (sig, earlier, dkey)
         if ck not in sig_cache:
-            best, arg, _ = _pi_table(view, sig, dkey)
+            best, arg, _ = _pi_table(view, sig, earlier, dkey)
             sig_cache[ck] = (best, arg)
         ve.p_null, ve.p_null_from = sig_cache[ck]
         # marks: one anchor per recipient, chosen without looking at any symbol
@@ -468,6 +554,7 @@ def build_evidence(
                 ve.alias[str(rec)] = (h0 or hit, min(1.0, q0 + qv))
         for i in members[1:]:
             victims[i].consistent = ve.consistent
+            victims[i].held = ve.held
             victims[i].p_null, victims[i].p_null_from = ve.p_null, ve.p_null_from
             victims[i].anchors = ve.anchors
             victims[i].alias = ve.alias

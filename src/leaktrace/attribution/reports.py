@@ -12,7 +12,7 @@ transcript, loss, police_receipt`` and either a ``quoted`` column holding the JS
 or one ``quoted_<role>`` column per role (a cell of ``true``/``是``/``✓``/``1`` means "the
 caller knew this kind of fact", any other non-empty text is the value as quoted).
 
-CSV / XLSX headers may also be Chinese (手机号, 报案时间 … see :data:`HEADER_ALIASES`);
+CSV / XLSX headers may also be Chinese (手机号, 来电时间 … see :data:`HEADER_ALIASES`);
 blank rows (also Excel's ``,,,`` for a cleared row) are skipped.
 
 Every report's ``source`` is ``file:line``, the physical line where the report starts in
@@ -345,9 +345,12 @@ HEADER_ALIASES: dict[str, str] = {
         ),
         "victim_phone",
     ),
-    **dict.fromkeys(
-        ("报案时间", "报警时间", "来电时间", "被骗时间", "受骗时间", "诈骗时间"), "reported_at"
-    ),
+    # the call's (the scam's) time: which releases were made before it decides who could
+    # have supplied the caller. Not 报案时间/报警时间, when the victim reported it (days
+    # later): a release made in between, such as the platform's own anti-fraud SMS to
+    # exactly the victims, counted as held before the call and was accused at 10^-31
+    # (session 24's review).
+    **dict.fromkeys(("来电时间", "被骗时间", "受骗时间", "诈骗时间", "通话时间"), "reported_at"),
     **dict.fromkeys(("渠道", "诈骗渠道", "联系渠道"), "channel"),
     **dict.fromkeys(
         ("来电号码", "诈骗号码", "诈骗电话", "对方号码", "对方电话", "对方账号"), "caller"
@@ -362,6 +365,9 @@ HEADER_ALIASES: dict[str, str] = {
 """CSV/XLSX headers read as a report column (width and spaces ignored). Only names that
 say one thing: 电话 or 时间 alone could be the caller's or the order's; 订单号 could be
 the victim's own order or the one the caller quoted (a quote is ``quoted_order_id``)."""
+
+_FILED_AT = frozenset(("报案时间", "报警时间", "报案日期", "受案时间"))
+"""Headers of when a report was filed: never read as the call's time (see HEADER_ALIASES)."""
 
 _REPORT_COLUMNS = frozenset(
     (
@@ -410,11 +416,18 @@ def _header_keys(cells: Sequence[object], name: str, line: int) -> list[str]:
             given[field_] = raw.strip()
         keys.append(key)
     missing = [c for c in ("victim_phone", "reported_at") if c not in given]
+    filed = [str(c).strip() for c in cells if canonical_str(str(c or "")).strip() in _FILED_AT]
+    if "reported_at" in missing and filed:
+        raise InputError(
+            f"{name}: line {line}: {filed[0]} is when the victim reported, not when the call "
+            "came; add the call's time as 来电时间 (or 被骗时间, reported_at): which releases "
+            "were made before the call decides who could have supplied the caller"
+        )
     if missing:
         raise InputError(
             f"{name}: line {line}: the header has no {' and no '.join(missing)} column; "
-            "a report file's header names victim_phone (or 手机号) and "
-            "reported_at (or 报案时间), see docs/attribution.md"
+            "a report file's header names victim_phone (or 手机号) and the call's time, "
+            "reported_at (or 来电时间), see docs/attribution.md"
         )
     return keys
 

@@ -38,7 +38,7 @@ from leaktrace.masking.base import parse_spec
 from leaktrace.prf import match_probability
 from leaktrace.release import bias_key_for, mark_key_for
 from leaktrace.trace.consistency import contradictions, describe
-from leaktrace.trace.pool_entries import entry_of, entry_sizes, number_tail
+from leaktrace.trace.pool_entries import PoolStrata, number_tail
 from leaktrace.trace.stats import (
     Tail,
     binomial_tail,
@@ -89,7 +89,7 @@ class CandidateResult:
     (``free_hits``), among its ``issued`` numbers and the pool's ``free`` ones: totals over
     the whole pool, shown; the test itself runs per pool entry (``canary_number_strata``).
     A bundle made before the strata has only these, and verifies by the one-pool formula."""
-    canary_number_strata: list[dict[str, int]] = field(default_factory=list)
+    canary_number_strata: list[dict[str, Any]] = field(default_factory=list)
     """The number test per ``[canary_pool] phones`` entry holding any of the candidate's
     numbers (``entry``: its index in the list): the same four counts within the entry.
     Empty when the candidate has no hit, or when a number of its is in no entry of today's
@@ -878,10 +878,12 @@ def _score_canary_numbers(
     the old block holds all of R's numbers and only the old block's free ones, and accused
     R at 10^-59. Within one entry (one number or one range) a uniform draw over the pool,
     conditioned on landing in that entry, is uniform over the entry's free numbers, also
-    when entries were added later: so the counts are taken per entry (a number two
-    overlapping entries hold in the first one listing it), one tail per entry holding any
-    of R's numbers (``canary_number_strata``), and R's number test is the smallest times
-    their count (Bonferroni). Not detectable: a range extended in place (docs/policy.md:
+    when entries were added later: so the counts are taken per entry, one tail per entry
+    holding any of R's numbers (``canary_number_strata``), and R's number test is the
+    smallest times their count (Bonferroni). Numbers that overlapping entries list more
+    than once were drawn more often (the draw walks listed positions): they are a stratum
+    of their own per set of entries listing them (:class:`PoolStrata`, ``listed_in``;
+    session 24's review: a list of a doubly listed block accused at 10^-45). Not detectable: a range extended in place (docs/policy.md:
     add a new entry instead). A number of R's in no entry of today's pool (the pool
     shrank or a range changed): no test for R (p = 1), said in ``warnings``.
 
@@ -937,8 +939,8 @@ def _score_canary_numbers(
         return e.recipient, e.key_version
 
     pool = ws.config.canary_pool
-    entries = list(pool.phones)
-    entry = dict(zip(list(owners), entry_of(entries, list(owners)).tolist(), strict=True))
+    strata = PoolStrata(list(pool.phones))
+    entry = dict(zip(list(owners), strata.of(list(owners)).tolist(), strict=True))
     hits: dict[tuple[str, int], list[str]] = defaultdict(list)
     dropped: dict[tuple[tuple[str, int], int], int] = defaultdict(int)
     for p in sole:
@@ -953,13 +955,13 @@ def _score_canary_numbers(
     for number in owners:
         if counted(number):
             issued[(owner(number), entry[number])] += 1
-    n_entries = len(entries)
+    n_entries = len(strata)
     taken = np.bincount([j for j in entry.values() if j >= 0], minlength=n_entries)
     unissued = leaked.filter(~leaked.is_in(list(owners))).to_list()
-    un_entry = entry_of(entries, unissued)
+    un_entry = strata.of(unissued)
     free_hits = np.bincount(un_entry[un_entry >= 0], minlength=n_entries).tolist()
     reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
-    sizes = entry_sizes(entries)
+    sizes = strata.sizes
     free = [max(sizes[j] - int(taken[j]) - reserved, free_hits[j]) for j in range(n_entries)]
     found: dict[tuple[str, int], set[int]] = {}
     for key, phones in hits.items():
@@ -985,7 +987,12 @@ def _score_canary_numbers(
         else:
             cands[key].canary_number_strata = [
                 {
-                    "entry": j,
+                    "entry": strata.first_entry(j),
+                    **(
+                        {"listed_in": list(strata.signatures[j])}
+                        if len(strata.signatures[j]) > 1
+                        else {}
+                    ),
                     "hits": per_entry[j],
                     "free_hits": free_hits[j],
                     "issued": n,
