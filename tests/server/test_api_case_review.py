@@ -272,6 +272,16 @@ def test_one_person_does_not_approve_with_another_token_or_at_the_shell(
     r = _step(api, desk, also, cid.group(1), "approve", reason="核实为本人")
     assert r.status_code == 400 and "another person approves it" in _error(r)
 
+    # a token made without --person (as every token before session 24) is held by the
+    # person its name names: "carol" opens with it, USER=carol does not approve
+    carol = add_token(desk.ws.home, "carol", "agent", known=known)
+    theirs = _review(api, desk, carol)
+    shell = run_cli(
+        "case", "approve", desk.incident, theirs["case_id"], "--reason", "核实为本人",
+        home=desk.ws.home, user="carol",
+    )  # fmt: skip
+    assert shell.returncode != 0 and "another person approves it" in shell.stderr
+
 
 def test_an_analyst_rejects_and_the_owner_may_open_the_order_again(
     api: httpx.Client, desk: Desk

@@ -99,6 +99,11 @@ def test_user_errors_are_one_line(workspace: Workspace, tmp_path: Path) -> None:
         (("token", "add", "x", "--role", "analyst", "--recipient", "zto"), home, "--recipient"),
         (("token", "add", "bob", "--role", "analyst"), home, "bob"),
         (("token", "add", "x", "--role", "agent", "--person", "li na"), home, "--person"),
+        (
+            ("token", "add", "x", "--role", "agent", "--person", "13800138000@163.com"),
+            home,
+            "phone",
+        ),
         (("serve", "--host", "0.0.0.0"), home, "--allow-remote"),
         (("serve", "--port", str(free_port())), tmp_path / "no-workspace", ""),
     ]

@@ -653,8 +653,10 @@ def _another_advance(ws: Workspace, incident_id: str, opened: IncidentEvent) -> 
 def acting_person(actor: str, person: str | None) -> str:
     """The person behind ``actor``, as the four-eyes rule compares them: ``person`` when
     the caller names one (a token's ``--person``), else the user of a command-line actor
-    (``cli:alice`` → ``alice``), else "" (a token that names nobody: compared by its own
-    name only). Names are compared without case (``Alice`` is ``alice``).
+    (``cli:alice`` → ``alice``), else the name of a token made without a person
+    (``token:alice`` → ``alice``: the person its name names, so that the tokens made
+    before persons existed are covered too), else "". Names are compared without case
+    (``Alice`` is ``alice``).
 
     Why persons and not actors: an actor is a channel's name for whoever acted, and one
     person has several (two tokens, a token and a shell login). Compared by actor alone,
@@ -663,8 +665,9 @@ def acting_person(actor: str, person: str | None) -> str:
 
     if person:
         return clean_text(person, "the person", required=False)
-    if actor.startswith("cli:"):
-        return clean_text(actor[len("cli:") :], "the person", required=False)
+    for channel in ("cli:", "token:"):
+        if actor.startswith(channel):
+            return clean_text(actor[len(channel) :], "the person", required=False)
     return ""
 
 

@@ -29,7 +29,8 @@ Roles (one per token):
 A token may name the **person** who holds it (``--person``, their login name): the four-eyes
 rule on victims' cases (:mod:`leaktrace.respond.cases`) compares persons, so one person who
 opens a case with one token and approves it with another, or at the shell as the same login
-(``cli:<USER>``), is refused. A token without a person is compared by its own name only.
+(``cli:<USER>``), is refused. A token without a person is taken to be held by the person its
+name names (``token:alice`` is ``alice``).
 
 The scam check needs no token: shoppers use it.
 """
@@ -207,6 +208,15 @@ def add_token(
             "--person is a login name: 1–64 letters, digits, '.', '@', '-' and '_' "
             f"(got {person[:80]!r})"
         )
+    if person is not None:
+        from leaktrace.attribution.erasure import holds_personal_number
+
+        if holds_personal_number(person):
+            # it is recorded in clear with every case step, which the check refuses
+            raise InputError(
+                "--person looks like a phone or ID card number; give the login name "
+                "without it (it is recorded in clear with each case step)"
+            )
     if role == "recipient" and recipient is None:
         raise InputError("a recipient token needs --recipient NAME (whose aliases it resolves)")
     if recipient is not None:
