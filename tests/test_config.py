@@ -124,3 +124,12 @@ def test_a_display_name_is_one_line(tmp_path: Path) -> None:
     assert add_recipient(ws, "zto", template="courier", display_name=" 中通快递 ").display_name == (
         "中通快递"
     )
+
+
+def test_pool_entries_with_spaces_around_them_draw_their_own_numbers() -> None:
+    """The config's check strips an entry; the pool drew from it unstripped, and
+    " 17090000000-17090000002" gave "017090000000", a number no entry holds (every canary
+    of such a pool was useless: the trace counts none of them). Session 24's review."""
+    pool = PhoneNumbers([" 17090000000-17090000002", "13800138000 "])
+    assert list(pool) == ["17090000000", "17090000001", "17090000002", "13800138000"]
+    assert "17090000001" in pool and pool.distinct() == 4

@@ -182,7 +182,9 @@ class PhoneNumbers(Sequence[str]):
         starts = []
         total = 0
         for item in entries:
-            lo, _, hi = item.partition("-")
+            # stripped as the config's check and the trace read it (" 17090000000-…" drew
+            # "017090000000", a number no entry holds)
+            lo, _, hi = item.strip().partition("-")
             if hi:
                 part: tuple[int, int, int] | str = (int(lo), int(hi) - int(lo) + 1, len(lo))
                 size = int(hi) - int(lo) + 1
