@@ -44,9 +44,18 @@ RECIPIENTS = [
 
 
 def _stored(wave: list[dict[str, object]]) -> list[StoredReport]:
+    """The wave as attribution reads it, as of the wave's end.
+
+    Why "as of the end": a wave runs over the 20 days after its source's release, which
+    the benchmark made seconds ago, so its reports are dated in the future. Intake refuses
+    such a report (session 20), and this benchmark had stored every report as malformed
+    since then: every source "not named by cap" (found in session 24). Here a report's
+    only flaw being its future date is no flaw: the benchmark attributes the wave as the
+    platform would once it is over."""
     out = []
     for i, o in enumerate(wave):
         r = parse_report_obj(o, f"sim:{i}")
+        flaws = [p for p in r.problems if not p.startswith("reported_at is in the future")]
         out.append(
             StoredReport(
                 i,
@@ -59,7 +68,7 @@ def _stored(wave: list[dict[str, object]]) -> list[StoredReport]:
                 r.loss,
                 "",
                 [],
-                "malformed" if r.problems else "ok",
+                "malformed" if flaws else "ok",
                 "",
             )
         )
