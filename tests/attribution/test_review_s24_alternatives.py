@@ -133,3 +133,49 @@ def test_copies_with_the_quoted_fields_stay_an_alternative(tmp_path: Path) -> No
     assert d["accused"] == []
     r = _exposure(d, "R")
     assert r["null_share_from"] == "S" and abs(float(str(r["null_share_max"])) - 6 / 7) < 1e-3
+
+
+def test_a_share_of_one_from_another_key_version_is_named_the_same_every_time() -> None:
+    """R's customers are digested under key version 1, six other recipients' under 2–4:
+    each bounds R's share by 1. The alternative named for it changed from run to run with
+    the order the database returned them in (the last review); it is the first by name."""
+    import numpy as np
+
+    from leaktrace.attribution import evidence
+
+    schema = {
+        "release_id": pl.Utf8,
+        "recipient": pl.Utf8,
+        "key_version": pl.Int64,
+        "anchor": pl.UInt64,
+        "customer": pl.UInt64,
+        "k_order": pl.UInt64,
+        "order_day": pl.Date,
+    }
+    rows = [("relR", "R", 1, 1, 1, None, None)]
+    for i, s in enumerate("ABCDEF"):
+        rows += [(f"rel{s}{k}", s, 2 + i % 3, 10 + 2 * i + k, 100 + i, None, None) for k in (0, 1)]
+    df = pl.DataFrame(rows, schema=schema, orient="row")
+    view = evidence.LedgerView(
+        entries=[],
+        created={},
+        recipients=sorted(set(df["recipient"])),
+        rows=df,
+        canary_contacts={},
+        max_day=None,
+        first_days={v: (np.array([], dtype=np.int64), 10) for v in (1, 2, 3, 4)},
+    )
+    sig = frozenset(df["release_id"])
+    named = {evidence._pi_table(view, sig, sig, None)[1]["R"] for _ in range(12)}
+    assert named == {"A"}
+    # a recipient without customers in the valid releases: bounded by 1 by a source in
+    # two key versions, as before the session's change
+    two = df.with_columns(
+        pl.when(pl.col("release_id") == "relA1")
+        .then(9)
+        .otherwise(pl.col("key_version"))
+        .alias("key_version")
+    )
+    view2 = evidence.LedgerView(**{**view.__dict__, "rows": two})
+    best, arg, _ = evidence._pi_table(view2, sig - {"relR"}, sig - {"relR"}, None)
+    assert best["R"] == 1.0 and arg["R"] == "A"

@@ -287,10 +287,10 @@ def _pi_table(
     alt_o = pl.concat(
         [
             mine.select(*src_cols, pl.col("recipient").alias("owner"))
-            .with_columns(source=pl.lit("with the fields"))
+            .with_columns(source=pl.lit(_WITH_FIELDS))
             .unique(),
             alt.select(*src_cols, pl.col("recipient").alias("owner"))
-            .with_columns(source=pl.lit("all"))
+            .with_columns(source=pl.lit(_ALL))
             .unique(),
             alt.select(
                 *src_cols, pl.col("recipient").alias("owner"), pl.col("release_id").alias("source")
@@ -369,23 +369,28 @@ def _pi_table(
         arg[r] = "outside the ledger"
     # an alternative in another key version than R's (or R's in several): π bounded by 1
     # (customers are digested per version), whatever the overlap
+    # (every R, also one without customers in ``sig``, as before: an empty version set
+    # joined with a source's two was "not the same")
     single = {r: next(iter(v)) for r, v in versions.items() if len(v) == 1}
     kinds = sources.group_by("v0", "v1").agg(pl.col("owner"), pl.col("source"))
-    for v0, v1, owners, names in kinds.iter_rows():
-        one = str(v0) if v0 == v1 else None  # the kind's one version, if it has one
-        for r in versions:
-            if single.get(r) == one and one is not None:
-                continue
-            other = next((k for k, o in enumerate(owners) if o != r), None)
-            if other is not None and best[r] < 1.0:
-                best[r], arg[r] = 1.0, _source_label(str(owners[other]), str(names[other]))
+    for r in recips:
+        mismatched = [
+            (str(owner), str(name))
+            for v0, v1, owners, names in kinds.iter_rows()
+            if not (v0 == v1 and single.get(r) == str(v0)) and (r in versions or v0 != v1)
+            for owner, name in zip(owners, names, strict=True)
+            if owner != r
+        ]
+        if mismatched and best[r] < 1.0:
+            # the label: the first alternative by owner and kind (reproducible)
+            best[r], arg[r] = 1.0, _source_label(*min(mismatched, key=_label_order))
     # the same version: the share of the alternative's customers (or orders) R holds
     # on a tie the label is the alternative's kind in this order: its copies with the
     # fields (the one there was before session 24), all its copies, one copy
     rank = (
-        pl.when(pl.col("source") == "with the fields")
+        pl.when(pl.col("source") == _WITH_FIELDS)
         .then(0)
-        .when(pl.col("source") == "all")
+        .when(pl.col("source") == _ALL)
         .then(1)
         .otherwise(2)
     )
@@ -410,13 +415,22 @@ def _pi_table(
     return best, arg, versions
 
 
+_WITH_FIELDS, _ALL = "with the fields", "all"
+"""The two kinds of a recipient's alternatives besides its copies (named by release id)."""
+
+
+def _label_order(alt: tuple[str, str]) -> tuple[str, int, str]:
+    owner, source = alt
+    return owner, {_WITH_FIELDS: 0, _ALL: 1}.get(source, 2), source
+
+
 def _source_label(owner: str, source: str) -> str:
     """How an alternative is named in ``null_share_from``: the recipient (its copies that
     held the quoted fields: the alternative before session 24), or one of its copies, or
     all it held before the call."""
-    if source == "with the fields":
+    if source == _WITH_FIELDS:
         return owner
-    if source == "all":
+    if source == _ALL:
         return f"{owner} (all its copies)"
     return f"{owner}'s copy {source}"
 
