@@ -143,15 +143,7 @@ def test_a_share_of_one_from_another_key_version_is_named_the_same_every_time() 
 
     from leaktrace.attribution import evidence
 
-    schema = {
-        "release_id": pl.Utf8,
-        "recipient": pl.Utf8,
-        "key_version": pl.Int64,
-        "anchor": pl.UInt64,
-        "customer": pl.UInt64,
-        "k_order": pl.UInt64,
-        "order_day": pl.Date,
-    }
+    schema = evidence.VIEW_ROWS_SCHEMA
     rows = [("relR", "R", 1, 1, 1, None, None)]
     for i, s in enumerate("ABCDEF"):
         rows += [(f"rel{s}{k}", s, 2 + i % 3, 10 + 2 * i + k, 100 + i, None, None) for k in (0, 1)]

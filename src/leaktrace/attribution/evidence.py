@@ -65,21 +65,25 @@ def _parse_created(s: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+VIEW_ROWS_SCHEMA: dict[str, type[pl.DataType]] = {
+    "release_id": pl.Utf8,
+    "recipient": pl.Utf8,
+    "key_version": pl.Int64,
+    "anchor": pl.UInt64,
+    "customer": pl.UInt64,
+    "k_order": pl.UInt64,
+    "order_day": pl.Date,
+}
+"""The columns of :attr:`LedgerView.rows` (the exposure index as attribution reads it)."""
+
+
 def load_view(ws: Workspace) -> LedgerView:
     ledger = Ledger(ws)
     ledger.require_valid()
     entries = ledger.entries()
     created = {e.release_id: _parse_created(e.created) for e in entries}
     recipients = sorted({e.recipient for e in entries})
-    schema = {
-        "release_id": pl.Utf8,
-        "recipient": pl.Utf8,
-        "key_version": pl.Int64,
-        "anchor": pl.UInt64,
-        "customer": pl.UInt64,
-        "k_order": pl.UInt64,
-        "order_day": pl.Date,
-    }
+    schema = VIEW_ROWS_SCHEMA
     if entries:
         files = pl.DataFrame(
             {
