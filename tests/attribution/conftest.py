@@ -47,9 +47,7 @@ def attr_ws(tmp_path_factory: pytest.TempPathFactory, attr_shop: pl.DataFrame) -
 
 @pytest.fixture
 def ws(attr_ws: Workspace) -> Iterator[Workspace]:
-    clear(attr_ws)
-    yield attr_ws
-    clear(attr_ws)
+    yield from cleared(attr_ws)
 
 
 @pytest.fixture
@@ -75,6 +73,13 @@ def clear(ws: Workspace) -> None:
     with engine_for(ws).begin() as c:
         c.execute(text("delete from victim_reports"))
         c.execute(text("delete from canary_hits"))
+
+
+def cleared(ws: Workspace) -> Iterator[Workspace]:
+    """A module's workspace for one test: no reports or hits before it, none left after."""
+    clear(ws)
+    yield ws
+    clear(ws)
 
 
 def shop_file(ws: Workspace) -> Path:

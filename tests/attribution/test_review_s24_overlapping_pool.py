@@ -23,7 +23,13 @@ from leaktrace.trace import trace
 from leaktrace.trace.pool_entries import PoolStrata
 from leaktrace.workspace import Workspace, open_workspace
 
-from .conftest import accused_anywhere, call_numbers, clear, held_numbers, three_partner_workspace
+from .conftest import (
+    accused_anywhere,
+    call_numbers,
+    cleared,
+    held_numbers,
+    three_partner_workspace,
+)
 
 BIG = "17090000000-17090005999"
 BLOCK = "17090000000-17090000599"
@@ -49,9 +55,7 @@ def overlap_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture
 def ws(overlap_ws: Workspace) -> Iterator[Workspace]:
-    clear(overlap_ws)
-    yield overlap_ws
-    clear(overlap_ws)
+    yield from cleared(overlap_ws)
 
 
 def test_the_draw_favours_the_block_listed_four_times(ws: Workspace) -> None:

@@ -376,11 +376,11 @@ def _pi_table(
     # (every R, also one without customers in ``sig``, as before: an empty version set
     # joined with a source's two was "not the same")
     single = {r: next(iter(v)) for r, v in versions.items() if len(v) == 1}
-    kinds = sources.group_by("v0", "v1").agg(pl.col("owner"), pl.col("source"))
+    kinds = list(sources.group_by("v0", "v1").agg(pl.col("owner"), pl.col("source")).iter_rows())
     for r in recips:
         mismatched = [
             (str(owner), str(name))
-            for v0, v1, owners, names in kinds.iter_rows()
+            for v0, v1, owners, names in kinds
             if not (v0 == v1 and single.get(r) == str(v0)) and (r in versions or v0 != v1)
             for owner, name in zip(owners, names, strict=True)
             if owner != r
