@@ -260,6 +260,7 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
         open_incident,
         record_evidence,
         record_exposure,
+        record_grade,
         record_notified,
     )
     from leaktrace.respond.regulator import notice_draft, regulator_report
@@ -286,6 +287,8 @@ def _demo_incident(ws: Workspace, orders: pl.DataFrame, out: Path) -> bool:
     write_text_atomic(out / "notice.txt", notice.text)
     s = ex.summary()
     record_notified(ws, inc.id, s["people"], "短信和 App 站内信")
+    # the grade is the analysts' judgement under the CAC's grading guide, not computed
+    record_grade(ws, inc.id, "较大", f"涉及 {s['people']:,} 人的订单信息（演示）")
     # a victim calls: one of the courier's shoppers, robbed after the release
     from leaktrace.respond.cases import open_case
 

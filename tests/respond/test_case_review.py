@@ -32,6 +32,7 @@ from leaktrace.respond.cases import (
 )
 from leaktrace.respond.incident import add_event, load_incident, open_incident, record_evidence
 from leaktrace.respond.regulator import regulator_report
+from leaktrace.respond.times import PLATFORM_TZ
 from leaktrace.trace import trace
 from leaktrace.trace.bundle import build_bundle, write_bundle
 from leaktrace.workspace import Workspace, open_workspace
@@ -653,3 +654,35 @@ def test_a_withdrawal_and_a_payment_at_once_do_not_both_pass(env: Env, iid: str)
     assert len(done) == 1, results  # 60 + 60 would pass the 100 advance; paid is final
     now = _now(env, iid, case.case_id)
     assert (now.decision, now.paid) in {("withdrawn", 0.0), ("advance", 60.0)}
+
+
+@pytest.mark.parametrize("opener", ["cli:alice", "token:alice"])
+@pytest.mark.parametrize("approver", ["ａｌｉｃｅ", " ALICE ", "Ａｌｉｃｅ"])
+def test_one_person_written_another_way_does_not_approve(
+    env: Env, iid: str, opener: str, approver: str
+) -> None:
+    """Persons compare after NFKC as well as without case: full-width ``ａｌｉｃｅ`` (a
+    shell's ``USER``, a token's ``--person``) is alice, who opened the case (session 25's
+    review: casefold alone let her approve her own claim)."""
+    case, _, _ = _review(env, iid, actor=opener)
+    for actor, person in ((f"cli:{approver}", None), ("token:audit", approver)):
+        with pytest.raises(InputError, match="another person approves it"):
+            review_case(
+                env.ws, iid, case.case_id, "approved", "回拨核实", actor=actor, person=person
+            )
+    done = review_case(env.ws, iid, case.case_id, "approved", "回拨核实", actor="cli:bob")
+    assert done.decision == "advance"
+
+
+@pytest.mark.parametrize("day", ["2026-11-29", "20261129", "2026/11/29", " 2026-11-29 "])
+def test_a_scam_date_without_a_time_of_day_is_refused(env: Env, iid: str, day: str) -> None:
+    """Read as midnight, a date alone puts a release made later that day after the scam,
+    and the victim would be declined with a sentence that may be untrue (session 25's
+    review); a date with a time is decided as before."""
+    order, phone = _fresh(env)
+    with pytest.raises(InputError, match="needs a time of day"):
+        _open(env, iid, order, phone, occurred=day)
+    assert not [c for c in cases_of(load_incident(env.ws, iid)) if c.case_id]
+    now = datetime.now(PLATFORM_TZ) + timedelta(minutes=1)  # typed as a clerk would: UTC+8
+    case = _open(env, iid, order, phone, occurred=now.strftime("%Y-%m-%d %H:%M"))
+    assert case.decision == "advance", case.reasons

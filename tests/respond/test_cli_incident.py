@@ -140,6 +140,15 @@ def test_the_whole_flow(env: Env, tmp_path: Path) -> None:
         )
     )
 
+    graded = json.loads(
+        _ok(
+            run_cli("incident", "grade", iid, "较大", "--reason", "逾千人", "--json", home=home)
+        ).stdout
+    )
+    assert (graded["kind"], graded["grade"], graded["reason"]) == ("graded", "较大", "逾千人")
+    bad = run_cli("incident", "grade", iid, "很大", home=home)
+    assert bad.returncode == 2 and "the grade is one of 一般、较大、重大、特别重大" in bad.stderr
+
     report = tmp_path / "report.md"
     args = ("incident", "report", iid, "--out", str(report), "--contact", "李工 010-88886666")
     rep = json.loads(_ok(run_cli(*args, "--json", home=home)).stdout)
@@ -148,6 +157,7 @@ def test_the_whole_flow(env: Env, tmp_path: Path) -> None:
     assert "【待补充】（由事件负责人填写）" in text and text.count("【待补充】") == 1
     assert f"涉及个人信息主体：{env.want_people:,} 人" in text
     assert MEASURE in text and "2024年06月01日 10:00（UTC+8）" in text
+    assert "- 事件级别：较大；定级理由：逾千人（较大及以上事件应于发现后 4 小时内" in text
 
     notice = tmp_path / "notice.txt"
     _ok(run_cli("incident", "notice", iid, "--out", str(notice), "--contact", "95000", home=home))
@@ -161,8 +171,9 @@ def test_the_whole_flow(env: Env, tmp_path: Path) -> None:
         "exposure",
         "measure",
         "notified",
+        "graded",
     ]
-    assert [e["seq"] for e in shown["events"]] == [1, 2, 3, 4, 5]
+    assert [e["seq"] for e in shown["events"]] == [1, 2, 3, 4, 5, 6]
     assert shown["accused"] == ["zto"] and shown["status"] == "open"
     discovered = datetime.fromisoformat(shown["events"][0]["body"]["discovered_at"])
     assert discovered == datetime(2024, 6, 1, 2, 0, tzinfo=UTC)  # no zone given: UTC+8

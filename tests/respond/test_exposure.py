@@ -243,3 +243,30 @@ def test_a_released_person_the_table_no_longer_has_is_counted(
     ex = exposed(workspace, shop, recipients=["zto"])  # 张三's row is gone from the table
     assert ex.rows.height == zto.height and ex.unmatched == 1
     assert not ex.rows.get_column("ambiguous").any()
+
+
+def test_the_written_list_holds_only_what_notifying_needs(
+    released: Workspace, shop: pl.DataFrame
+) -> None:
+    """The list goes to whoever sends the notices: which order, whose, the number to send
+    to, where it went, and of the rest only the columns a chosen release sent (session
+    25's review: ID numbers, card digits and e-mails no release sent were copied into
+    it from the order table)."""
+    [zto] = [e for e in Ledger(released).entries() if e.recipient == "zto"]
+    [cs] = [e for e in Ledger(released).entries() if e.recipient == "cs-firm"]
+    assert "id_number" in shop.columns and "id_number" not in set(zto.fields) | set(cs.fields)
+    assert "card_last4" in shop.columns and "card_last4" not in zto.fields
+    extra = {"exposed_in", "exposed_to", "fields_exposed", "first_exposed_at", "ambiguous"}
+    for chosen, fields in (
+        (["zto"], set(zto.fields)),
+        (["zto", "cs-firm"], {*zto.fields, *cs.fields}),
+    ):
+        listed = exposed(released, shop, recipients=chosen).for_people()
+        own = set(listed.columns) - extra
+        assert own == ({"order_id", "order_time", "name", "phone"} | fields) & set(shop.columns)
+        assert not ({"id_number", "card_last4", "email"} - fields) & set(listed.columns)
+    # a courier gets no amount, customer service does: the amount is listed only then
+    assert "amount" not in exposed(released, shop, recipients=["zto"]).for_people().columns
+    assert ("amount" in cs.fields) == (
+        "amount" in exposed(released, shop, recipients=["cs-firm"]).for_people().columns
+    )

@@ -22,6 +22,7 @@ from leaktrace.respond.incident import (
     open_incident,
     record_evidence,
     record_exposure,
+    record_grade,
     record_notified,
 )
 from leaktrace.respond.regulator import notice_draft, regulator_report
@@ -129,6 +130,7 @@ def full(env: Env) -> Incident:
     record_evidence(env.ws, inc.id, env.bundle)
     _record_exposure(env, inc.id)
     add_event(env.ws, inc.id, "measure", {"text": MEASURE})
+    record_grade(env.ws, inc.id, "较大", "涉及人数逾千")
     add_event(env.ws, inc.id, "notified", {"people": env.people, "channel": "短信"})
     add_event(env.ws, inc.id, "reported", {"authority": "属地网信部门", "reference": "WX-0601"})
     return load_incident(env.ws, inc.id)
@@ -147,16 +149,19 @@ def test_only_opened_every_recorded_section_is_to_be_filled(env: Env) -> None:
     assert list(s) == ["一", "二", "三", "四", "五", "六", "七", "八"]
     for needs_a_record in ("二", "三", "四", "五", "八"):
         assert TODO in s[needs_a_record], needs_a_record
-    assert TODO not in s["一"]  # discovery time and summary were recorded
+    # discovery time and summary were recorded; the grade was not
+    assert [x for x in s["一"].splitlines() if TODO in x] == [
+        next(x for x in s["一"].splitlines() if x.startswith("- 事件级别："))
+    ]
     assert "2024年06月01日 10:30（UTC+8）" in s["一"]
-    assert len(draft.missing) == 5
-    for what in ("evidence", "exposed", "measures", "notification", "contact"):
+    assert len(draft.missing) == 6
+    for what in ("evidence", "exposed", "measures", "notification", "contact", "grade"):
         assert sum(what in m for m in draft.missing) == 1, what
     # no figure was invented
     assert not re.search(r"\d+ 人", draft.text) and "认定来源为" not in draft.text
     no_summary = open_incident(env.ws, "无简述", DISCOVERED)
     again = regulator_report(env.ws, no_summary, "  ")
-    assert len(again.missing) == 6 and any("summary" in m for m in again.missing)
+    assert len(again.missing) == 7 and any("summary" in m for m in again.missing)
     assert TODO in _sections(again.text)["一"]
 
 
@@ -184,6 +189,9 @@ def test_a_complete_record_fills_every_item(env: Env, full: Incident) -> None:
     for section in ("一", "二", "三", "四", "五", "六", "八"):
         assert TODO not in s[section], section
     assert "2024年06月01日 10:30（UTC+8）" in s["一"]
+    # the grade, its reason, and when a 较大 incident is due (4 h and 1 h after 10:30)
+    assert "- 事件级别：较大；定级理由：涉及人数逾千（" in s["一"]
+    assert "2024年06月01日 14:30前" in s["一"] and "2024年06月01日 11:30前" in s["一"]
     m = re.search(r"涉及个人信息主体：([\d,]+) 人.*涉及订单 ([\d,]+) 笔", s["二"])
     assert m is not None
     people, orders = (int(g.replace(",", "")) for g in m.groups())
@@ -213,6 +221,7 @@ def test_fewer_people_notified_than_exposed_is_said(env: Env) -> None:
     record_evidence(env.ws, inc.id, env.bundle)
     _record_exposure(env, inc.id)
     add_event(env.ws, inc.id, "measure", {"text": MEASURE})
+    record_grade(env.ws, inc.id, "一般")
     add_event(env.ws, inc.id, "notified", {"people": 300, "channel": "短信"})
     draft = regulator_report(env.ws, load_incident(env.ws, inc.id), CONTACT)
     rest = env.people - 300
@@ -297,3 +306,24 @@ def test_a_discovery_in_another_zone_is_reported_in_utc8(env: Env) -> None:
     when = datetime(2024, 5, 31, 10, 15, tzinfo=timezone(timedelta(hours=-5)))  # 15:15 UTC
     inc = open_incident(env.ws, "时区", when, "简述")
     assert "2024年05月31日 23:15（UTC+8）" in _sections(regulator_report(env.ws, inc).text)["一"]
+
+
+def test_the_grade_is_asked_for_until_given_and_the_latest_counts(env: Env) -> None:
+    """国家网络安全事件报告管理办法 (in force 2025-11-01) has the operator grade an incident:
+    较大 and above are reported within 4 hours of discovery. A draft without a grade says
+    it is missing and when such an incident would be due (session 25's review: the draft
+    had no 事件级别 and listed nothing missing)."""
+    inc = open_incident(env.ws, "待定级", DISCOVERED, "简述")
+    draft = regulator_report(env.ws, inc, CONTACT)
+    line = next(x for x in draft.text.splitlines() if x.startswith("- 事件级别："))
+    assert TODO in line and "2024年06月01日 14:30前" in line
+    assert sum("grade" in m for m in draft.missing) == 1
+    record_grade(env.ws, inc.id, " 重大 ")
+    record_grade(env.ws, inc.id, "一般", "复核后降级")
+    graded = regulator_report(env.ws, load_incident(env.ws, inc.id), CONTACT)
+    line = next(x for x in graded.text.splitlines() if x.startswith("- 事件级别："))
+    assert line == "- 事件级别：一般；定级理由：复核后降级"
+    assert not any("grade" in m for m in graded.missing)
+    for wrong in ("较小", "", "major"):
+        with pytest.raises(InputError, match="the grade is one of"):
+            record_grade(env.ws, inc.id, wrong)

@@ -149,11 +149,27 @@ def test_an_agent_token_may_name_the_firm_its_holder_works_for(workspace: Worksp
     ]
 
 
-@pytest.mark.parametrize("name", ["", "a b", "a/b", "../x", "a\nb", "x" * 65, "-_-", "a;b"])
+@pytest.mark.parametrize(
+    "name",
+    ["", "a b", "a/b", "../x", "a\nb", "x" * 65, "-_-", "a;b", "ａｌｉｃｅ", "\u0430lice", "王五"],
+)
 def test_bad_names_are_refused(workspace: Workspace, name: str) -> None:
     with pytest.raises(InputError):
         add_token(workspace.home, name, "analyst", known=_known(workspace))
     assert list_tokens(workspace.home) == []
+
+
+@pytest.mark.parametrize("person", ["ａｌｉｃｅ", "\u0430lice", "al ice", "ｗａｎｇ.ｗｕ"])
+def test_a_person_written_in_lookalike_letters_is_refused(
+    workspace: Workspace, person: str
+) -> None:
+    """One person, one spelling: full-width or Cyrillic letters would make a second person
+    the four-eyes rule tells apart from the first (session 25's review)."""
+    with pytest.raises(InputError, match="--person is a login name"):
+        add_token(workspace.home, "x", "agent", known=_known(workspace), person=person)
+    add_token(workspace.home, "wang", "agent", known=_known(workspace), person="王五")
+    add_token(workspace.home, "li", "agent", known=_known(workspace), person="li.na@shop.cn")
+    assert [t.person for t in list_tokens(workspace.home)] == ["王五", "li.na@shop.cn"]
 
 
 def test_no_token_outside_a_workspace(tmp_path: Path) -> None:

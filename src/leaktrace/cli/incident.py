@@ -171,6 +171,27 @@ def measure_cmd(
     _done(json_out, incident_id, "measure recorded", ev)
 
 
+@incident_app.command("grade")
+@handle_errors
+def grade_cmd(
+    incident_id: IdArg,
+    grade: Annotated[
+        str,
+        typer.Argument(help="一般, 较大, 重大 or 特别重大 (网络安全事件分级指南)."),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why this grade.")] = "",
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record the incident's grade, which the regulator report states (a later one replaces
+    it; 较大 and above are reported within 4 hours of discovery)."""
+    from leaktrace.respond.incident import record_grade
+    from leaktrace.workspace import open_workspace
+
+    ev = record_grade(open_workspace(resolve_home(home)), incident_id, grade, reason)
+    _done(json_out, incident_id, "grade recorded", ev)
+
+
 @incident_app.command("notified")
 @handle_errors
 def notified_cmd(

@@ -71,7 +71,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -400,6 +400,14 @@ def open_case(
     when = parse_datetime(occurred)
     if when is None:
         raise InputError("the time of the scam must be a date/time")
+    if isinstance(occurred, str) and _date_only(occurred):
+        # a date alone would be read as midnight: a release made later that day would
+        # count as after the scam and the victim be declined with a statement that may be
+        # untrue (session 25's review)
+        raise InputError(
+            "the time of the scam needs a time of day (e.g. 2026-11-29 17:00; no zone = "
+            "UTC+8): with a date alone, releases made later that day would count as after it"
+        )
     if when > datetime.now(UTC) + timedelta(minutes=5):
         # every release would count as "before the scam"
         raise InputError("the time of the scam is in the future")
@@ -650,13 +658,34 @@ def _another_advance(ws: Workspace, incident_id: str, opened: IncidentEvent) -> 
     return None
 
 
+def _date_only(value: str) -> bool:
+    """Whether ``value`` is a calendar date without a time of day (``2026-11-29``,
+    ``20261129``, ``2026/11/29``), as :func:`~leaktrace.attribution.reports.parse_datetime`
+    reads it."""
+    try:
+        date.fromisoformat(value.strip().replace("/", "-"))
+    except ValueError:
+        return False
+    return True
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two person names are one person's, as the four-eyes rule compares them:
+    after NFKC (full-width ``ａｌｉｃｅ`` is ``alice``), without case, around spaces."""
+
+    def key(name: str) -> str:
+        return unicodedata.normalize("NFKC", name).strip().casefold()
+
+    return bool(a and b) and key(a) == key(b)
+
+
 def acting_person(actor: str, person: str | None) -> str:
     """The person behind ``actor``, as the four-eyes rule compares them: ``person`` when
     the caller names one (a token's ``--person``), else the user of a command-line actor
     (``cli:alice`` → ``alice``), else the name of a token made without a person
     (``token:alice`` → ``alice``: the person its name names, so that the tokens made
-    before persons existed are covered too), else "". Names are compared without case
-    (``Alice`` is ``alice``).
+    before persons existed are covered too), else "". Names are compared by
+    :func:`same_person` (``Alice`` and ``ａｌｉｃｅ`` are ``alice``).
 
     Why persons and not actors: an actor is a channel's name for whoever acted, and one
     person has several (two tokens, a token and a shell login). Compared by actor alone,
@@ -699,7 +728,7 @@ def _record_step(
             opener = str(opened.body.get("by", ""))
             # an opening recorded before persons were: its command-line user still counts
             opener_person = opened.body.get("person", acting_person(opener, None))
-            if (by and opener == by) or (who and who.casefold() == opener_person.casefold()):
+            if (by and opener == by) or same_person(who, opener_person):
                 # four eyes: the person who took a claim does not also decide that it is
                 # paid (a rejection pays nothing and may be theirs), whichever token or
                 # channel each step came through

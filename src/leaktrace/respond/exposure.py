@@ -64,6 +64,14 @@ FIELD_NAMES_ZH = {
 """Roles as a notice names them in Chinese (PIPL art. 57: the categories of data)."""
 
 
+CONTACT_ROLES = ("order_id", "order_time", "name", "phone")
+"""The order table's columns an exposed list always keeps: which order, whose, and the
+number a notice is sent to."""
+
+EXPOSURE_COLUMNS = ("exposed_in", "exposed_to", "fields_exposed", "first_exposed_at", "ambiguous")
+"""The columns :func:`exposed` adds to the order table's rows."""
+
+
 @dataclass
 class Exposure:
     """The exposed orders (the platform's own rows, with where each went) and what a
@@ -91,9 +99,18 @@ class Exposure:
         in any format: ``first_exposed_at`` in platform time with its offset
         (``2026-11-29 18:56:20+08:00``), the clock of the notice and the regulator report.
         The order table's own columns are left as it gave them: its order times are
-        platform time already (a naive time in leaktrace is UTC+8), not shifted again."""
+        platform time already (a naive time in leaktrace is UTC+8), not shifted again.
+
+        Only what notifying needs (PIPL art. 6, the minimum necessary): whom and how to
+        reach (:data:`CONTACT_ROLES`), and of the order table's other columns those some
+        chosen release sent. An ID number or a card's last digits no release sent stays in
+        the order table (session 25's review: the list carried every recognised column)."""
         shown = {e.created: shown_time(e.created) for e in self.releases}
-        return self.rows.with_columns(pl.col("first_exposed_at").replace(shown))
+        sent = {f for e in self.releases for f in e.fields}
+        keep = [
+            c for c in self.rows.columns if c in CONTACT_ROLES or c in sent or c in EXPOSURE_COLUMNS
+        ]
+        return self.rows.select(keep).with_columns(pl.col("first_exposed_at").replace(shown))
 
     def summary(self) -> dict[str, Any]:
         from leaktrace import rewrite
@@ -643,7 +660,6 @@ def _settle_duplicates(hit: pl.DataFrame) -> tuple[pl.DataFrame, int]:
 
 
 def _empty_columns() -> list[pl.Expr]:
-    return [
-        pl.lit(None, dtype=pl.Utf8).alias(c)
-        for c in ("exposed_in", "exposed_to", "fields_exposed", "first_exposed_at")
-    ] + [pl.lit(None, dtype=pl.Boolean).alias("ambiguous")]
+    return [pl.lit(None, dtype=pl.Utf8).alias(c) for c in EXPOSURE_COLUMNS[:-1]] + [
+        pl.lit(None, dtype=pl.Boolean).alias(EXPOSURE_COLUMNS[-1])
+    ]

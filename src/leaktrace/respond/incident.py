@@ -54,6 +54,7 @@ __all__ = [
     "open_incident",
     "record_evidence",
     "record_exposure",
+    "record_grade",
     "record_notified",
 ]
 
@@ -62,6 +63,7 @@ KINDS = (
     "evidence",
     "exposure",
     "measure",
+    "graded",
     "notified",
     "reported",
     "case",
@@ -501,6 +503,23 @@ def record_exposure(
     body["list_sha256"] = list_sha256
     body["recipients"] = sorted(recipients or summary["by_recipient"])
     return add_event(ws, incident_id, "exposure", body)
+
+
+GRADES = ("一般", "较大", "重大", "特别重大")
+"""The grades of the CAC's 网络安全事件分级指南 that 国家网络安全事件报告管理办法 (in force
+2025-11-01) has an operator give an incident; 较大 and above are reported within 4 hours
+of discovery (1 hour for critical information infrastructure)."""
+
+
+def record_grade(ws: Workspace, incident_id: str, grade: str, reason: str = "") -> IncidentEvent:
+    """Record the incident's grade (one of :data:`GRADES`), a person's judgement under the
+    grading guide that the regulator report states; a later grade replaces it (an
+    incident found larger is graded again, and both stay in the record)."""
+    g = grade.strip()
+    if g not in GRADES:
+        raise InputError(f"the grade is one of {'、'.join(GRADES)} (got {grade[:20]!r})")
+    body = {"grade": g, "reason": clean_text(reason, "the reason", required=False)}
+    return add_event(ws, incident_id, "graded", body)
 
 
 def record_notified(ws: Workspace, incident_id: str, people: int, channel: str) -> IncidentEvent:

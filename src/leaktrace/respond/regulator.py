@@ -12,7 +12,7 @@ draft: the platform's legal team owns the text that is filed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from leaktrace.respond.exposure import notice_text
 from leaktrace.respond.incident import PLATFORM_TZ, Incident
@@ -34,6 +34,28 @@ def _local(iso: str) -> str:
     """A stored instant as the report writes it: platform time (UTC+8, the header says so),
     as ``incident show`` and the exposed list show it (to the minute, in Chinese)."""
     return datetime.fromisoformat(iso).astimezone(PLATFORM_TZ).strftime("%Y年%m月%d日 %H:%M")
+
+
+def _grade_line(inc: Incident, discovered_at: str, missing: list[str]) -> str:
+    """The grade (事件级别) the incident was given (``incident grade``), or a gap: the grade
+    decides whether the report is due and by when, so a draft without one must say so."""
+    found = datetime.fromisoformat(discovered_at)
+    due = (
+        f"较大及以上事件应于发现后 4 小时内（{_local((found + timedelta(hours=4)).isoformat())}前）"
+        f"报告，关键信息基础设施运营者 1 小时内（{_local((found + timedelta(hours=1)).isoformat())}前）"
+    )
+    graded = inc.latest("graded")
+    if graded is None:
+        missing.append(
+            "the incident's grade (incident grade ID 一般|较大|重大|特别重大): it decides "
+            "whether the report is due and by when (4 hours after discovery for 较大 and above)"
+        )
+        return f"- 事件级别：{TODO}（依《网络安全事件分级指南》定级；{due}）"
+    grade, reason = graded.body["grade"], graded.body.get("reason", "")
+    why = f"；定级理由：{reason}" if reason else ""
+    if grade == "一般":
+        return f"- 事件级别：{grade}{why}"
+    return f"- 事件级别：{grade}{why}（{due}）"
 
 
 def _partner(ws: Workspace, name: str) -> str:
@@ -70,6 +92,7 @@ def regulator_report(ws: Workspace, inc: Incident, contact: str = "") -> Draft:
         "",
         "- 事件类型：数据安全事件（个人信息泄露）",
         f"- 发现时间：{_local(o['discovered_at'])}（UTC+8）",
+        _grade_line(inc, o["discovered_at"], missing),
     ]
     if o.get("summary"):
         lines.append(f"- 事件简述：{o['summary']}")

@@ -74,9 +74,14 @@ TOKEN_FILE = "api-tokens.json"
 _PREFIX = "lt_"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_NAME = 64
-_PERSON = re.compile(r"[\w.@-]{1,64}")
+_NAME = re.compile(rf"(?=.*[A-Za-z0-9])[A-Za-z0-9_-]{{1,{_MAX_NAME}}}")
+_PERSON = re.compile(r"[A-Za-z0-9_.@\u3400-\u4dbf\u4e00-\u9fff-]{1,64}")
 """A login name or e-mail address: what ``USER`` holds at the shell, so that the two
-channels can be compared."""
+channels can be compared. ASCII, or Chinese characters (CJK unified ideographs), so that
+one person cannot be written two ways the four-eyes rule would tell apart: full-width
+``ａｌｉｃｅ``, Cyrillic ``аlice`` (session 25's review). Token names (``_NAME``) are ASCII
+for the same reason: a token made without ``--person`` is held by the person its name
+names."""
 
 
 @dataclass(frozen=True)
@@ -197,15 +202,16 @@ def add_token(
     too: the firm its holder works for (a typo would hide a conflict of interest).
     ``person``: who holds it, by the login name they have at the shell (the four-eyes
     rule on cases compares persons across tokens and the command line)."""
-    if not name or len(name) > _MAX_NAME or not name.replace("-", "").replace("_", "").isalnum():
+    if not _NAME.fullmatch(name):
         raise InputError(
-            f"a token name has 1–{_MAX_NAME} letters, digits, - and _ (got {name[:80]!r})"
+            f"a token name has 1–{_MAX_NAME} ASCII letters, digits, - and _ (got {name[:80]!r})"
         )
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     if person is not None and not _PERSON.fullmatch(person):
         raise InputError(
-            "--person is a login name: 1–64 letters, digits, '.', '@', '-' and '_' "
+            "--person is a login name: 1–64 ASCII letters, digits, '.', '@', '-' and '_', "
+            "or Chinese characters "
             f"(got {person[:80]!r})"
         )
     if person is not None:
