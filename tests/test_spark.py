@@ -635,3 +635,46 @@ def test_swapped_name_and_phone_headers_are_refused(
     with pytest.raises(InputError, match=r"column 'name' is read as name .* look like phone"):
         release_spark(sdf, recipient="zto", workspace=workspace, out=tmp_path / "zto")
     assert not (tmp_path / "zto").exists() and Ledger(workspace).entries() == []
+
+
+def test_a_partitions_canary_numbers_are_a_random_draw_from_the_pool(
+    spark: object, tmp_path: Path
+) -> None:
+    """Session 25's review: partition p drew from the pool as listed, sliced ``[p::P]``, so
+    a courier whose rows sat in one partition (data partitioned by courier) had canaries
+    all ending in one digit. A dialler calling the 500 pool numbers ending in it hit every
+    one and accused the courier at 10^-30, knowing nothing of its copy. The slices are now
+    of a keyed permutation: the numbers spread over the final digits and the sweep accuses
+    nobody."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from leaktrace.attribution.attribute import attribute
+    from leaktrace.spark import release_spark
+    from leaktrace.telecom import ingest
+    from leaktrace.workspace import open_workspace
+
+    pool = "17090000000-17090004999"
+    ws = init_workspace(tmp_path / "ws")
+    ws.config.canary_pool.phones[:] = [pool]
+    ws.config.policies["courier"].canary_rate = 0.05
+    ws.save()
+    ws = open_workspace(ws.home)
+    add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
+    pdf = generate_orders(3000, seed=3).to_pandas()
+    sdf = spark.createDataFrame(pdf).repartition(10, "courier")  # type: ignore[attr-defined]
+    release_spark(sdf, recipient="zto", workspace=ws, out=tmp_path / "zto")
+    numbers = [t["contact"] for t in Ledger(ws).canary_tokens()]
+    assert len(numbers) >= 20
+    digits = Counter(n[-1] for n in numbers)
+    assert len(digits) >= 5, digits  # one digit for all of them before the fix
+    digit = digits.most_common(1)[0][0]
+    lo, hi = (int(x) for x in pool.split("-"))
+    sweep = [str(n) for n in range(lo, hi + 1) if str(n).endswith(digit)]
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    ingest(
+        ws,
+        "local",
+        [{"id": f"d{i}", "at": at, "channel": "call", "to": n} for i, n in enumerate(sweep)],
+    )
+    assert [c.recipient for c in attribute(ws).accused] == []

@@ -549,11 +549,22 @@ def executor_spec(
 
     The plan's workspace is replaced by one whose key ring holds nothing (the plan's
     derived subkeys are all the kernel reads); the canary pool is cut to the numbers no
-    earlier release used, and sliced per partition later (too few left is an error: a
-    reused number would make a call to it name the wrong release).
+    earlier release used, shuffled by the release's canary key, and sliced per partition
+    later (too few left is an error: a reused number would make a call to it name the
+    wrong release).
+
+    Why shuffled: the hit and trace tests take a recipient's numbers to be a uniform draw
+    from the free ones. Slicing the pool as listed (``fresh[p::P]``) gave partition p only
+    numbers congruent to p modulo P, so a recipient whose rows sat in one partition (data
+    partitioned by courier) had canaries all ending in one digit; a dialler sweeping that
+    digit of the pool hit all of them and a tenth of the rest, and accused it at 10^-30
+    (session 25's review). Slices of a keyed random permutation are a random split of the
+    free numbers, and uniform draws within them are a uniform draw from the whole.
     """
     pool = ws.config.canary_pool.phone_numbers()
-    fresh = [p for p in pool if p not in used_contacts]
+    listed = [p for p in pool if p not in used_contacts]
+    order = canary_rng(plan.canary_key, f"{plan.release_id}/pool-split").permutation(len(listed))
+    fresh = [listed[i] for i in order.tolist()]
     return _ExecutorSpec(
         plan=dataclasses.replace(
             plan,

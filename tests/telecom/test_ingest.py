@@ -293,3 +293,18 @@ def test_a_record_dated_in_the_future_is_a_problem_not_a_hit(ws: Workspace) -> N
     assert stored_hits(ws) == []
     res = ingest(ws, "local", payload, all_or_nothing=False)
     assert len(res.hits) == 1 and len(res.problems) == 1 and "in the future" in res.problems[0]
+
+
+@pytest.mark.parametrize("written", ["0{n}", "+86 (0){n}", "tel:+86{n}", "TEL:{n}", "0086-0{n}"])
+def test_a_canary_number_behind_a_trunk_prefix_or_in_a_uri_is_the_number(
+    ws: Workspace, written: str
+) -> None:
+    """Fixed-line switches write a call to another area's mobile as 0 + the mobile, and
+    some systems a ``tel:`` URI: such a call to a canary number was ignored as "not a
+    canary pool number" (session 25's review)."""
+    number = tokens_of(ws)["zto"]
+    res = ingest(ws, "local", [local_record(f"trunk-{written}", written.format(n=number))])
+    assert [(h.contact, h.recipient, h.status) for h in res.hits] == [(number, "zto", "canary")]
+    # a 12-digit number that is not 0 + a mobile is still no number of the pool
+    other = ingest(ws, "local", [local_record(f"not-{written}", "02" + number[1:])])
+    assert other.hits == [] and len(other.ignored) == 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from leaktrace.attribution.attribute import ALL_FAMILIES, score, selection_caveats
+from leaktrace.attribution.attribute import ALL_FAMILIES, Candidate, score, selection_caveats
 from leaktrace.attribution.evidence import Evidence
 from leaktrace.trace.stats import check_alpha
 from leaktrace.workspace import Workspace
@@ -159,9 +159,24 @@ def find_campaigns(
             fraud_types=sorted({r.fraud_type for r in reps if r.fraud_type}),
             loss=campaign_loss(ev, idx),
         )
-        looks = max(len(idx), 1)
+        # a look at report k sees the hits known by then: a campaign "flagged at" a report
+        # with hits that came later told the partner and the regulator it could be named
+        # before it could (session 25's review). Hits after the last report are one more
+        # look, at the last such hit's time, counted in the correction.
+        last_report = max(times) if times else None
+        late = sorted(
+            (j for j in hit_idx if last_report is not None and ev.hits[j].at > last_report),
+            key=lambda j: ev.hits[j].at,
+        )
+        looks = max(len(idx), 1) + (1 if late else 0)
         extra = max(split, 1) * looks_total * looks
-        for k in range(1, len(idx) + 1):
+        for k in range(1, len(idx) + 1 + (1 if late else 0)):
+            if k > len(idx):  # the look at the late hits
+                if camp.flagged_at is None and any(ev.victims[i].eligible for i in idx):
+                    at = ev.hits[late[-1]].at.isoformat()
+                    cands = score(ws, ev, idx, hits=hit_idx, families=families, extra_tests=extra)
+                    _flag(camp, ev, idx, cands, at, alpha, extra)
+                break
             r = reps[k - 1]
             camp.timeline.append(
                 {
@@ -174,24 +189,11 @@ def find_campaigns(
                 }
             )
             if camp.flagged_at is None and ev.victims[idx[k - 1]].eligible:
-                cands = score(ws, ev, idx[:k], hits=hit_idx, families=families, extra_tests=extra)
-                if cands and cands[0].log10_p_corrected <= math.log10(alpha):
-                    camp.flagged_at = camp.timeline[-1]["at"]
-                    camp.attributed = cands[0].recipient
-                    camp.log10_p = cands[0].log10_p_corrected
-                    tests = max(len(ev.view.recipients), 1) * extra  # score's correction
-                    caveats = selection_caveats(
-                        ev, cands[:1], alpha=alpha, tests=tests, idx=idx[:k]
-                    )
-                    camp.caveat = caveats[0] if caveats else None
-                    camp.timeline.append(
-                        {
-                            "at": camp.flagged_at,
-                            "event": "flagged",
-                            "recipient": cands[0].recipient,
-                            "log10_p_value": round(cands[0].log10_p_corrected, 3),
-                        }
-                    )
+                known = [
+                    j for j in hit_idx if r.reported_at is None or ev.hits[j].at <= r.reported_at
+                ]
+                cands = score(ws, ev, idx[:k], hits=known, families=families, extra_tests=extra)
+                _flag(camp, ev, idx[:k], cands, camp.timeline[-1]["at"], alpha, extra)
         if camp.attributed is None and any(ev.victims[i].eligible for i in idx):
             cands = score(ws, ev, idx, hits=hit_idx, families=families, extra_tests=extra)
             camp.log10_p = cands[0].log10_p_corrected if cands else 0.0
@@ -204,6 +206,35 @@ def find_campaigns(
         camps.append(camp)
     camps.sort(key=lambda c: (c.attributed is None, -len(c.reports), c.id))
     return camps
+
+
+def _flag(
+    camp: Campaign,
+    ev: Evidence,
+    idx: list[int],
+    cands: list[Candidate],
+    at: str | None,
+    alpha: float,
+    extra: int,
+) -> None:
+    """Flag ``camp`` at ``at`` when the best of ``cands`` (scored on the reports ``idx``
+    and the hits known by then) passes ``alpha``; nothing otherwise."""
+    if not cands or cands[0].log10_p_corrected > math.log10(alpha):
+        return
+    camp.flagged_at = at
+    camp.attributed = cands[0].recipient
+    camp.log10_p = cands[0].log10_p_corrected
+    tests = max(len(ev.view.recipients), 1) * extra  # score's correction
+    caveats = selection_caveats(ev, cands[:1], alpha=alpha, tests=tests, idx=idx)
+    camp.caveat = caveats[0] if caveats else None
+    camp.timeline.append(
+        {
+            "at": at,
+            "event": "flagged",
+            "recipient": cands[0].recipient,
+            "log10_p_value": round(cands[0].log10_p_corrected, 3),
+        }
+    )
 
 
 def accused_label(exposure_only: bool) -> str:

@@ -149,8 +149,15 @@ def normalise_phone_str(value: str) -> str | None:
 
     A whole number written as a float (``18308433657.0``, as pandas writes a phone column
     with a gap in it) is read as the number, as a release reads it: such reports were
-    stored as malformed and their victims lost to the attribution."""
+    stored as malformed and their victims lost to the attribution.
+
+    A mobile behind the trunk prefix 0 (``017090000001``, ``+86 (0)170…``: how fixed-line
+    switches write a call to a mobile of another area) and a ``tel:`` URI are the mobile:
+    such call records to canary numbers were dropped as "not a pool number" (session 25's
+    review)."""
     s = canonical_str(value).replace("-", "").replace("(", "").replace(")", "")
+    if s[:4].lower() == "tel:":
+        s = s[4:]
     if s.endswith(".0") and s[:-2].isdigit():
         s = s[:-2]
     for cc in ("+86", "0086", "+0086"):
@@ -158,6 +165,8 @@ def normalise_phone_str(value: str) -> str | None:
             s = s[len(cc) :]
     if len(s) == 13 and s.startswith("861"):
         s = s[2:]
+    if len(s) == 12 and s.startswith("01"):
+        s = s[1:]
     return s if s.isdigit() and len(s) == 11 and s.startswith("1") else None
 
 
