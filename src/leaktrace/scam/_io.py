@@ -125,12 +125,21 @@ def _jsonl_texts(text: str, column: str | None, name: str) -> list[str]:
 
 
 def read_texts(path: Path, column: str | None = None) -> list[str]:
-    """Texts from a file, in file order.
+    """Texts from a file, in file order; a file with no text is an :class:`InputError`.
 
     ``.csv``/``.tsv``: one text per row from the text column; ``.xlsx``/``.xls``: the same
     from the first sheet; ``.jsonl``/``.ndjson``/``.json``: one JSON string or object per
-    line; anything else: one text per non-blank line.
+    line; anything else: one text per non-blank line. A file that holds no text (only a
+    BOM, only blank lines, a CSV with only its header) is refused, as an empty file is:
+    an empty answer would read as "nothing suspicious" in a batch run.
     """
+    texts = _read_texts(path, column)
+    if not texts:
+        raise InputError(f"{path}: no texts in the file")
+    return texts
+
+
+def _read_texts(path: Path, column: str | None) -> list[str]:
     name = str(path)
     try:
         size = path.stat().st_size
@@ -149,7 +158,7 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():  # a BOM alone is an empty file too
         raise InputError(f"{name}: file is empty")
     if suffix in {".csv", ".tsv"}:
         if suffix == ".tsv":

@@ -5,7 +5,9 @@ How the two layers combine (kept simple so a verdict can be explained to a shopp
 - ``score`` = 1 − P(正常) from the classifier; ``is_scam`` when ``score ≥ THRESHOLD``.
 - The stage rules can also make a text a scam on their own: a customer-service opening
   (impersonation or pretext) followed by any high-risk step (channel switch, screen
-  sharing, borrowing, transfer, credential theft), or two different high-risk steps. The
+  sharing, borrowing, transfer, credential theft), two different high-risk steps (counted
+  by rule: a 征信 threat and a loan product are two), or one decisive cue (安全账户,
+  监管账户, 解冻费). The
   classifier was trained on articles and whole dialogues; this catches a short chat
   message in the middle of the script that the classifier has never seen the like of.
   Such a verdict has ``score ≥ RULE_SCORE``.
@@ -33,6 +35,7 @@ from leaktrace.scam.rules import (
     default_rules,
     find_stages,
     match_type_rules,
+    warns,
 )
 
 __all__ = ["RULE_SCORE", "THRESHOLD", "ScamResult", "check"]
@@ -115,10 +118,29 @@ def _advice(is_scam: bool, fraud_type: str, stages: Sequence[StageHit]) -> str:
 
 
 def _rule_verdict(stages: Sequence[StageHit]) -> bool:
-    kinds = {h.stage for h in stages}
-    risk = kinds & _RISK
-    return bool(risk and kinds & _OPENING) or len(risk) >= 2
+    """An opening plus a high-risk step, two different high-risk steps, or one decisive cue.
 
+    Steps are counted by *rule*, not by stage: a 征信 threat (``credit_threat``) and the
+    loan product it pushes (``borrowing``) are two steps of the close-白条 script. A
+    decisive cue (安全账户, 监管账户, 解冻费) is a scam on its own: no such account or fee
+    exists, and a script that skips the opening is still that script.
+    """
+    if any(h.decisive for h in stages):
+        return True
+    kinds = {h.stage for h in stages}
+    steps = {h.rule for h in stages if h.stage in _RISK}
+    return bool(steps and kinds & _OPENING) or len(steps) >= 2
+
+
+NOTICE_CHARS = 200
+NOTICE_MAX_SCORE = 0.6
+"""A text at most ``NOTICE_CHARS`` long (folded) that concludes with an anti-fraud warning
+(都是诈骗, 请报警…), holds no live script step, and that the classifier is unsure about
+(score below ``NOTICE_MAX_SCORE``) is a platform's or a bank's notice ("【中国银行】验证码…
+提醒：冒充客服…要求您下载会议软件、开启屏幕共享的，都是诈骗。", 0.55): the classifier
+learnt those words from news *about* fraud and does not make it a scam alone. The band is
+narrow on purpose: the data set labels short anti-fraud news items by fraud type, and
+those score 0.76 and more (held-out: six such items, all kept)."""
 
 MIN_CONTENT_CHARS = 8
 """Below this many letters/digits/CJK characters, and with no script stage found, the
@@ -164,6 +186,14 @@ def check(texts: str | Sequence[str], model: Path | None = None) -> list[ScamRes
         if not stages and _content_chars(folded.text) < MIN_CONTENT_CHARS:
             # "你好", "收到", "?": too little text for the classifier, which was trained on
             # whole messages and articles, to mean anything — never call it a scam alone.
+            score = min(score, THRESHOLD - 0.01)
+        elif (
+            not stages
+            and score < NOTICE_MAX_SCORE
+            and len(folded.text) <= NOTICE_CHARS
+            and warns(folded.text)
+        ):
+            # "【中国银行】验证码…提醒：冒充客服…要求您下载会议软件、开启屏幕共享的，都是诈骗。"
             score = min(score, THRESHOLD - 0.01)
         is_scam = score >= THRESHOLD or by_rules
         if not is_scam:

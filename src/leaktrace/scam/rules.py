@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 from leaktrace.scam._text import Folded
@@ -38,6 +39,7 @@ __all__ = [
     "find_stages",
     "match_type_rules",
     "register",
+    "warns",
 ]
 
 Stage = Literal[
@@ -85,13 +87,70 @@ STAGE_ADVICE: dict[Stage, str] = {
     "credential_theft": "验证码、密码是资金安全的最后防线，任何人索要都不要提供，官方客服不会索取。",
 }
 
-# Words that, in the same clause before a match (or inside it), turn the cue into a
-# warning: "验证码…请勿告诉他人", "平台客服不会要求您共享屏幕、开通备用金". The clause starts
-# after the last comma/full stop, so a scammer's "别挂电话，打开共享屏幕" still counts.
-_NEGATIONS = re.compile(
-    r"勿|不要|切勿|千万不|不得|严禁|不会|谨防|警惕|提防|以免|防止|别|不能|绝不|从不|不向|并非|不是|没有"
+# Words that, in the same clause before a match, turn the cue into a warning:
+# "验证码…请勿告诉他人", "平台客服不会要求您共享屏幕、开通备用金". The clause starts after
+# the last comma/full stop (or a clause-ending space of a transcript, see
+# :class:`~leaktrace.scam._text.Folded`), so a scammer's "别挂电话，打开共享屏幕" and
+# "请不要挂电话 打开屏幕共享" still count.
+#
+# Strong negations govern a whole 、-list ("不会要求您共享屏幕、开通备用金"); weak ones are
+# also ordinary words of a scammer's speech and stop at 、 too. The weak ones are guarded
+# so that the reassurances and questions of a live caller do not cancel the cue after them:
+# 别担心/别紧张/特别/区别/别人, 是不是, 有没有.
+_STRONG_NEGATIONS = re.compile(
+    r"勿|切勿|千万不|不得|严禁|不会|谨防|警惕|提防|以免|防止|绝不|从不|不向|并非"
 )
-_CLAUSE_END = re.compile(r"[，,。！？!?；;:：\n]")
+_WEAK_NEGATIONS = re.compile(
+    r"不要|不能|(?<!是)不是|(?<!有)没有|"
+    r"(?<![特分区识类告级性个差辨鉴派])别(?!担心|紧张|着急|急|怕|害怕|慌|人|的|挂|客气|走)"
+)
+#: Negations looked for inside the match itself (a gap such as "验证码切勿报给…"): only
+#: the strong ones and 不要, since a cue's own words may hold a weak one (退款不能到账).
+_INNER_NEGATIONS = re.compile(_STRONG_NEGATIONS.pattern + r"|不要")
+_CLAUSE_END = re.compile(r"[，,。！？!?；;:：]")
+_CLAUSE_END_WEAK = re.compile(r"[，,。！？!?；;:：、]")
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
+
+# A conclusion that makes its whole sentence a warning, wherever the cue stands in it:
+# "…自称客服要求您共享屏幕或提供验证码，均为诈骗", "…转账到安全账户的请报警",
+# "淘宝客服不会向您索取验证码". "这不是诈骗" / "不会是诈骗" is a scammer's reassurance, not one.
+_WARNING = re.compile(
+    r"(?:都|均|全|皆)(?:是|为|属于?)(?:诈骗|骗子|骗局)|(?<![不会])是(?:诈骗|骗子|骗局)|属于诈骗|"
+    r"请(?:立即|马上|及时)?报警|立即报警|拨打(?:110|96110)|谨防|提高警惕|注意防范|"
+    r"防骗提醒|反诈提醒|不会[^，,。！？!?；;]{0,20}?(?:索要|索取|要求|让您|让你)"
+)
+#: A warning conclusion reaches cues at most this many folded characters away (in its
+#: sentence): a long unpunctuated transcript is one "sentence", and one 请报警 in it must
+#: not cancel the whole call.
+WARNING_REACH = 60
+
+
+@lru_cache(maxsize=16)
+def _warnings(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(m.span() for m in _WARNING.finditer(text))
+
+
+def warns(folded_text: str) -> bool:
+    """Whether the folded text holds an anti-fraud warning conclusion (都是诈骗, 请报警…)."""
+    return bool(_warnings(folded_text))
+
+
+def _in_warning_sentence(folded: Folded, s: int, e: int) -> bool:
+    """Whether a warning conclusion stands in the sentence of ``[s, e)``, near it."""
+    warnings = _warnings(folded.text)
+    if not warnings:
+        return False
+    text = folded.text
+    lo = max(0, s - WARNING_REACH)
+    hi = min(len(text), e + WARNING_REACH)
+    for ws, we in warnings:
+        if we <= lo or ws >= hi:
+            continue
+        a, b = (we, s) if we <= s else (e, ws) if ws >= e else (s, s)
+        if a < b and (_SENTENCE_END.search(text, a, b) or folded.last_break(a, b, lines_only=True)):
+            continue
+        return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +162,8 @@ class StageHit:
     end: int
     cue: str
     rule: str
+    #: the cue alone makes the text a scam (:attr:`StageRule.decisive`); not serialised
+    decisive: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         return {"stage": self.stage, "start": self.start, "end": self.end, "cue": self.cue}
@@ -113,9 +174,10 @@ class StageRule:
 
     Subclasses set ``name``, ``stage`` and ``patterns``. By default a match is skipped
     when its clause, up to the match, or the match itself holds a negation such as
-    请勿/不要/不会 (at most ``negation_window`` characters back), so the legitimate
-    "验证码123456，请勿告诉他人" is not a credential-theft cue and an anti-fraud notice is
-    not a script.
+    请勿/不要/不会 (at most ``negation_window`` characters back), or when its sentence
+    concludes with a warning (都是诈骗, 请报警, 谨防, 不会向您索要…; see
+    :data:`WARNING_REACH`), so the legitimate "验证码123456，请勿告诉他人" is not a
+    credential-theft cue and an anti-fraud notice is not a script.
     """
 
     name: ClassVar[str]
@@ -123,6 +185,9 @@ class StageRule:
     patterns: ClassVar[tuple[str, ...]]
     negatable: ClassVar[bool] = True
     negation_window: ClassVar[int] = 20
+    #: A regular expression over the folded cue: a match makes the text a scam on its own
+    #: (there is no such thing as a 安全账户), whatever else it holds.
+    decisive: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self._rx = re.compile("|".join(f"(?:{p})" for p in self.patterns))
@@ -134,17 +199,37 @@ class StageRule:
             s, e = m.span()
             if e <= s:
                 continue
-            if self.negatable and self._negated(text, s, e):
+            if self.negatable and self._negated(folded, s, e):
                 continue
             yield s, e
 
-    def _negated(self, text: str, s: int, e: int) -> bool:
+    def is_decisive(self, folded_text: str, start: int, end: int) -> bool:
+        """Whether the cue ``folded_text[start:end]`` alone makes a text a scam (see
+        ``decisive``; its look-behinds see the text before the cue)."""
+        if not self.decisive:
+            return False
+        return re.compile(self.decisive).search(folded_text, start, end) is not None
+
+    def _negated(self, folded: Folded, s: int, e: int) -> bool:
+        text = folded.text
         lo = max(0, s - self.negation_window)
-        before = text[lo:s]
-        ends = list(_CLAUSE_END.finditer(before))
-        if ends:
-            before = before[ends[-1].end() :]
-        return bool(_NEGATIONS.search(before) or _NEGATIONS.search(text[s:e]))
+        if _INNER_NEGATIONS.search(text, s, e):
+            return True
+        for negations, ends in (
+            (_STRONG_NEGATIONS, _CLAUSE_END),
+            (_WEAK_NEGATIONS, _CLAUSE_END_WEAK),
+        ):
+            start = lo
+            for end in ends.finditer(text, lo, s):
+                start = end.end()
+            brk = folded.last_break(start, s)
+            if brk is not None:
+                start = brk
+            # search the whole text so the guards (是不是, 别担心) see both sides
+            m = negations.search(text, start)
+            if m is not None and m.start() < s:
+                return True
+        return _in_warning_sentence(folded, s, e)
 
 
 RULES: dict[str, type[StageRule]] = {}
@@ -160,7 +245,7 @@ def register(cls: type[StageRule]) -> type[StageRule]:
 
 _BRANDS = (
     r"淘宝|天猫|京东|拼多多|抖音|快手|支付宝|微信支付|唯品会|苏宁|美团|闲鱼|小红书|当当|"
-    r"顺丰|中通|圆通|韵达|申通|极兔|邮政|ems|菜鸟|德邦|京东物流"
+    r"顺丰|中通|圆通|韵达|申通|极兔|邮政|ems|菜鸟|德邦|京东物流|京东金融|银联|中国银联"
 )
 
 
@@ -169,9 +254,11 @@ class SelfClaimedService(StageRule):
     name = "self_claimed_service"
     stage = "impersonation"
     patterns = (
-        r"(?:我是|我们是|这里是|这边是|我这边是|本人是|我是来自|自称是?|冒充|假冒|假扮)"
+        # first person only: 自称/冒充/假冒 narrate someone else's claim (an anti-fraud
+        # notice's "如有人自称京东客服…"), they are not the caller's self-introduction
+        r"(?:我是|我们是|这里是|这边是|我这边是|我这里是|本人是|我是来自)"
         r"[^，。！？,.!?；;]{0,12}?(?:客服|售后|理赔专员|专员|快递员|快递公司|物流公司|"
-        r"工作人员|平台|商家|店家|官方|理赔中心|理赔部)",
+        r"工作人员|平台|商家|店家|官方|理赔中心|理赔部|银联|金融|银行)",
         rf"(?:{_BRANDS})(?:快递|速运|物流|商城|平台)?(?:的)?(?:官方)?(?:客服|售后|理赔中心|理赔部|风控部|工作人员)(?:中心|专员)?",
     )
 
@@ -183,7 +270,10 @@ class CompensationPretext(StageRule):
     patterns = (
         r"(?:质量问题|质量不合格|不合格|甲醛超标|铅超标|含铅|有毒|致癌|过敏|召回|检测出)"
         r"[^。！？!?]{0,20}?(?:理赔|赔偿|赔付|退款|补偿)",
-        r"(?:快递|包裹|货物|商品|物品|件)[^。！？!?]{0,6}?(?:丢失|丢了|遗失|弄丢|损坏|破损)"
+        # 快递(?!员|公司): the cue starts at the parcel, not inside "我是快递员"; the gap to
+        # the loss stays inside one clause and one 【…】 header
+        r"(?:快递(?!员|公司)|快件|包裹|货物|商品|物品|件)[^。！？!?，,】]{0,6}?"
+        r"(?:丢失|丢了|遗失|弄丢|损坏|破损)"
         r"[^。！？!?]{0,15}?(?:赔偿|理赔|赔付|补偿)",
         r"(?:双倍|三倍|十倍|(?<!\d)\d{1,4}倍)(?:赔偿|理赔|赔付)",
     )
@@ -206,6 +296,7 @@ class RefundTroublePretext(StageRule):
     name = "refund_trouble_pretext"
     stage = "pretext"
     patterns = (
+        # 不能到账 holds a weak negation, which is looked for only before a match
         r"(?:退款|退费|赔款|理赔款)[^。！？!?]{0,12}?(?:失败|冻结|卡住|异常|无法到账|不能到账|被拦截)",
         r"(?:店铺|账户|账号)[^。！？!?]{0,6}?(?:冻结|违规|被封|下架)",
     )
@@ -216,8 +307,11 @@ class ChannelSwitch(StageRule):
     name = "channel_switch"
     stage = "channel_switch"
     patterns = (
-        r"(?:加|添加|加一下|下载|安装|打开|登录|登陆|进入)(?:一下)?(?:我们的|我的|客服的|对方的?|我们|我)?"
+        r"(?:加|添加|加一下|下载|安装|打开|登录|登陆|进入)(?:一下)?(?:我们的|我的|客服的?|对方的?|我们|我)?"
         r"(?:qq|微信|企业微信|钉钉|腾讯会议|zoom|飞书|会议软件|会议app|视频会议)",
+        # the spellings that dodge a 微信/QQ filter: V信, VX, wei信, 薇信, 扣扣, 企鹅
+        r"(?:加|添加|加一下)(?:一下)?(?:我们的|我的|客服的?|对方的?|我们|我)?"
+        r"(?:v信|vx|wx|weixin|wei信|薇信|威信|微芯|扣扣|企鹅号?|v(?![a-z]))",
         r"(?:下载|安装)[^。！？!?]{0,8}?(?:app|软件|应用|客户端)",
         r"(?:扫码|扫描二维码|扫二维码)[^。！？!?]{0,6}?(?:进群|加入|添加|下载)",
         r"(?:qq|微信)(?:号|群)[^。！？!?]{0,4}?(?:是|为|:|：)",
@@ -242,14 +336,38 @@ class Borrowing(StageRule):
         r"备用金|借呗|金条|微粒贷|360借条|安逸花|度小满|有钱花|招联金融|分期乐|网商贷",
         r"(?:开通|借出|申请|取出|提取|套现|贷出|借|贷款|额度)[^。！？!?]{0,6}?(?:白条|花呗|网贷|贷款软件|贷款app)",
         r"(?:下载|注册)[^。！？!?]{0,6}?(?:贷款|借款|网贷)",
+    )
+
+
+@register
+class CreditThreat(StageRule):
+    """A threat to the victim's credit record (不关的话影响征信): a step of its own beside the
+    loan product it pushes (the close-白条 script: 影响征信 … 看一下金条额度), so the two
+    count as two high-risk steps. A lender's repayment reminder says the same words about
+    an *overdue* payment ("借呗…逾期将影响征信"); that is no threat and no cue."""
+
+    name = "credit_threat"
+    stage = "borrowing"
+    patterns = (
         r"(?:影响|损害|降低|列入|进入|上了?)[^。！？!?]{0,4}?征信|征信[^。！？!?]{0,6}?(?:受损|不良|黑名单|污点|有问题|异常|会受)",
     )
+    #: words of a repayment reminder, looked for in the ``ordinary_window`` characters
+    #: before the cue
+    ordinary = re.compile(r"逾期|还款|欠款|拖欠|按时还|未还")
+    ordinary_window = 12
+
+    def find(self, folded: Folded) -> Iterator[tuple[int, int]]:
+        for s, e in super().find(folded):
+            if not self.ordinary.search(folded.text, max(0, s - self.ordinary_window), s):
+                yield s, e
 
 
 @register
 class Transfer(StageRule):
     name = "transfer"
     stage = "transfer"
+    # 交易资金监管账户 is the real escrow of a house sale, not the scammer's 监管账户
+    decisive = r"安全账户|(?<!交易资金)监管账户|解冻费"
     patterns = (
         r"(?:做|刷|走|制造|提供|做一下|刷一下)(?:一下|一笔|一些|几笔)?(?:银行)?流水",
         r"安全账户|监管账户|核查账户|清查账户|指定账户|保证金账户",
@@ -291,7 +409,8 @@ def find_stages(original: str, folded: Folded, rules: tuple[StageRule, ...]) -> 
             if key in seen:
                 continue
             seen.add(key)
-            hits.append(StageHit(rule.stage, s, e, original[s:e], rule.name))
+            decisive = rule.is_decisive(folded.text, fs, fe)
+            hits.append(StageHit(rule.stage, s, e, original[s:e], rule.name, decisive))
     hits.sort(key=lambda h: (h.start, STAGES.index(h.stage), h.end))
     return hits[:MAX_HITS]
 

@@ -818,9 +818,20 @@ def _add_api_routes(app: FastAPI) -> None:
     @app.post("/api/v1/scam/check", tags=["scam"])
     def scam_check(body: ScamCheckRequest) -> dict[str, list[dict[str, object]]]:
         """Check up to 100 texts (no token needed: shoppers use it). Each result is what
-        ``leaktrace scam check --json`` prints."""
-        from leaktrace.scam import check
+        ``leaktrace scam check --json`` prints.
 
+        A text longer than ``MAX_CHARS`` (20,000) is refused with 413, as the web form
+        does: ``check()`` reads only that prefix, and an answer for a transcript whose
+        script step comes late would say "no scam" with nothing showing it was half read."""
+        from leaktrace.scam import MAX_CHARS, check
+
+        long = [i for i, t in enumerate(body.texts) if len(t) > MAX_CHARS]
+        if long:
+            raise ServerError(
+                413,
+                f"texts[{long[0]}] has {len(body.texts[long[0]]):,} characters; at most "
+                f"{MAX_CHARS:,} per text are analysed, send the part to check",
+            )
         return {"results": [r.to_dict() for r in check(body.texts)]}
 
     @app.get("/api/v1/scam/verify-contact", tags=["scam"])
