@@ -365,11 +365,33 @@ _CONTAINED: list[tuple[str, Role]] = sorted(
 )
 _NOT_ROLES_NORM = frozenset(normalise_header(h) for h in _NOT_ROLES)
 
+_FREE_TEXT_WORDS = ("备注", "留言", "附言", "remark", "note", "comment", "memo")
+"""A header holding one of these is free text a person typed (订单备注, 买家备注, 客服备注,
+客户留言, 商家备注, Buyer Note): never a role, by header or by content. Shoppers type phone
+and ID numbers into such text; taken for ``product`` by its content it went out to
+customer service with ``keep`` (session 25's review), and 商家备注 was taken for the
+merchant by the 商家 it contains."""
+
+
+def is_free_text_header(header: str) -> bool:
+    """Whether ``header`` names a free-text column (:data:`_FREE_TEXT_WORDS`)."""
+    h = normalise_header(header)
+    return any(w in h for w in _FREE_TEXT_WORDS)
+
+
+_EMBEDDED_NUMBER = re.compile(
+    r"(?:^|[^0-9])(?:1[3-9][0-9]{9}|[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx])(?:[^0-9]|$)"
+)
+"""A whole mobile number or 18-digit ID number inside a text (after width folding)."""
+
+_TEXT_ROLES = (Role.NAME, Role.ADDRESS, Role.PRODUCT, Role.COURIER, Role.MERCHANT, Role.EMAIL)
+"""Roles a column gets by content whose values are text a number has no place in."""
+
 
 def match_header(header: str) -> tuple[Role, bool] | None:
     """``(role, exact)`` for a header naming a role, else None (ties → None)."""
     h = normalise_header(header)
-    if not h or h in _NOT_ROLES_NORM:
+    if not h or h in _NOT_ROLES_NORM or is_free_text_header(header):
         return None
     if h in _EXACT:
         return _EXACT[h], True
@@ -615,7 +637,9 @@ def infer_roles(
                     continue
                 assigned[m[0]] = RoleAssignment(m[0], c, "header")
                 taken.add(c)
-        blocked = {c for c in columns if normalise_header(c) in _NOT_ROLES_NORM}
+        blocked = {
+            c for c in columns if normalise_header(c) in _NOT_ROLES_NORM or is_free_text_header(c)
+        }
 
     pending = [c for c in columns if c not in taken and c not in blocked]
     free_roles = [r for r in _SCORERS if r not in assigned]
@@ -639,12 +663,40 @@ def infer_roles(
             continue
         assigned[r] = RoleAssignment(r, c, "content", s)
         taken.add(c)
+    _refuse_numbers_in_content_text(df, assigned, source)
 
     return RoleMap(
         assignments={r: assigned[r] for r in Role if r in assigned},
         unrecognised=[c for c in columns if c not in taken],
         columns=columns,
     )
+
+
+def _refuse_numbers_in_content_text(
+    df: pl.DataFrame, assigned: Mapping[Role, RoleAssignment], source: str
+) -> None:
+    """Refuse a column placed by its content under a text role (address, product, name …)
+    whose values hold a whole mobile or ID number: a combined 收货信息 column (name, phone,
+    address in one cell) was taken for the address and sent under a merchant's ``keep``
+    with the full phone its policy masks (session 25's review). A column placed by its
+    header or named in the policy is the platform's own statement of what it holds."""
+    for role in _TEXT_ROLES:
+        a = assigned.get(role)
+        if a is None or a.via != "content":
+            continue
+        hit = (
+            df.select(
+                canonical(pl.col(a.column).cast(pl.Utf8)).str.contains(_EMBEDDED_NUMBER.pattern)
+            )
+            .to_series()
+            .arg_true()
+        )
+        if hit.len():
+            raise InputError(
+                f"{source}: column {a.column!r} looks like {role.value} by its content but "
+                f"holds phone or ID numbers in its text (row {int(hit[0]) + 1}); name what it "
+                "holds in the recipient's policy (columns) or leave it out of the input"
+            )
 
 
 SENSITIVE_ROLES: tuple[Role, ...] = (
