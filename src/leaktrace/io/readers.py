@@ -278,6 +278,22 @@ def _unclosed_quote_line(path: Path) -> int | None:
     return opened if odd else None
 
 
+def _long_row(path: Path, delimiter: str) -> tuple[int, int, int] | None:
+    """(line, fields, width) of the first record with more fields than the first one, the
+    width Polars takes from it; only on the error path (one pass over the file)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        rows = csv.reader(fh, delimiter=delimiter)
+        first = next(rows, None)
+        if first is None:
+            return None
+        for row in rows:
+            if len(row) > len(first):
+                return rows.line_num, len(row), len(first)
+    return None
+
+
 # --------------------------------------------------------------------------- readers
 
 
@@ -358,6 +374,13 @@ class CsvReader(_TextReader):
         super().__init__(path, batch_rows=batch_rows, encoding=encoding)
         prefer = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
         self.delimiter = sniff_delimiter(self.sample_text(), prefer=prefer)
+        self.cut_long_rows = False
+        """A row with more fields than the header: refused, naming its line (False), or cut
+        to the header's width (True: a leaked file traced as it was found). Refused for
+        the platform's own data: an unquoted comma in one value (``Wang, Xiaoming``)
+        shifts the row's later values one column right, and the release sent a street
+        address as the product to a partner whose policy cuts addresses to the district
+        (session 25's review). A row with fewer fields reads its missing ones as empty."""
 
     def _scan(self, has_header: bool) -> pl.LazyFrame:
         return pl.scan_csv(
@@ -365,7 +388,7 @@ class CsvReader(_TextReader):
             separator=self.delimiter,
             has_header=has_header,
             infer_schema=False,
-            truncate_ragged_lines=True,
+            truncate_ragged_lines=self.cut_long_rows,
             # strict: bytes that are not UTF-8 past the sample the encoding was detected
             # from are an error, not U+FFFD in a released copy (and cheaper to read)
             encoding="utf8",
@@ -384,6 +407,15 @@ class CsvReader(_TextReader):
                     f"bytes that are not valid UTF-8 after the first {SAMPLE_BYTES // 1024} KB "
                     "the encoding was detected from; name the file's encoding (--encoding)"
                 ) from None
+            if "more fields than defined" in str(exc):
+                where = _long_row(self.utf8_path, self.delimiter)
+                if where is not None:
+                    at, fields, width = where
+                    raise self._fail(
+                        f"line {at}: {fields} fields where the first row has {width} (a "
+                        "delimiter inside a value that is not quoted?); quote the value or "
+                        "fix the line"
+                    ) from None
             # Polars messages may quote cell text: report only the error kind.
             line = _unclosed_quote_line(self.utf8_path)
             if line is not None:
@@ -1201,8 +1233,12 @@ def open_table(
     batch_rows: int = 200_000,
     format: str | None = None,
     encoding: str | None = None,
+    cut_long_rows: bool = False,
 ) -> TableSource:
     """Open ``path`` for role-normalised batch reading.
+
+    ``cut_long_rows``: a CSV row with more fields than the header is cut to its width
+    instead of refused (:attr:`CsvReader.cut_long_rows`): for a leaked file, read as found.
 
     ``columns`` overrides inference: ``{role name: source column}`` (for headerless files
     the source columns are ``column_1`` …). ``format`` forces a reader (``csv``, ``xlsx``,
@@ -1227,6 +1263,8 @@ def open_table(
             if looks_binary(fh.read(4096)) and not _has_text_bom(p):
                 raise InputError(f"{p}: not a text file (binary data)")
     reader = cls(p, batch_rows=batch_rows, encoding=encoding)
+    if isinstance(reader, CsvReader):
+        reader.cut_long_rows = cut_long_rows
     try:
         return TableSource(reader, columns=columns)
     except BaseException:

@@ -97,7 +97,10 @@ def trace(
         path = Path(data)
         batch_rows = 200_000 if max_rows is None else min(200_000, max_rows + 1)
         try:
-            with open_table(path, encoding=encoding, batch_rows=batch_rows) as src:
+            # a leaked file is evidence as found: a long row is cut, not refused
+            with open_table(
+                path, encoding=encoding, batch_rows=batch_rows, cut_long_rows=True
+            ) as src:
                 if max_rows is None:  # one opening: a GBK file is transcoded once, not twice
                     _check_memory(ws, path, src)
                 # the digest identifies the evidence: always the whole file, hashed meanwhile
