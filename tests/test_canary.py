@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -154,6 +156,32 @@ def test_address_style_follows_sample(sample: pl.DataFrame, pool: list[str]) -> 
     provinces = {p for p in geo().city_province if p.endswith("省")}
     assert not any(a.startswith(tuple(provinces)) for a in rows["address"].to_list())
     assert all(" " in a for a in rows["address"].to_list())
+
+
+def test_a_municipality_written_twice_in_the_sample_is_written_twice(
+    sample: pl.DataFrame, pool: list[str]
+) -> None:
+    """Taobao's exports write 北京 北京市 朝阳区 …: canaries written 北京市 朝阳区 … were the
+    only rows of their city without the repeat (session 25's review). A sample that does
+    not repeat it gets canaries that do not either."""
+    cities = ["北京 北京市 朝阳区", "上海 上海市 浦东新区", "浙江省 杭州市 西湖区"]
+    taobao = sample.with_columns(
+        pl.Series("address", [f"{cities[i % 3]} 幸福路{i}号" for i in range(sample.height)])
+    )
+    rows = generate_canaries(
+        taobao, 60, key=KEY, release_id="twice", pool_phones=pool, pool_emails=[]
+    )
+    addresses = rows["address"].to_list()
+    muni = [a for a in addresses if a.startswith(("北京", "上海", "天津", "重庆"))]
+    assert muni and all(re.match(r"^(北京|上海|天津|重庆) \1市 ", a) for a in muni), muni
+    # other provinces as the sample writes them: the province once, then a space
+    assert all(re.match(r"^\S+(?:省|自治区) ", a) for a in addresses if a not in muni)
+    once = taobao.with_columns(pl.col("address").str.replace(r"^(北京|上海) ", ""))
+    plain = generate_canaries(
+        once, 60, key=KEY, release_id="twice", pool_phones=pool, pool_emails=[]
+    )["address"].to_list()
+    assert not any(re.match(r"^(北京|上海|天津|重庆)\s*\1市", a) for a in plain)
+    assert any(a.startswith(("北京市 ", "上海市 ")) for a in plain)
 
 
 def test_pool_errors(sample: pl.DataFrame, pool: list[str]) -> None:

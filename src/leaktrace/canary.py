@@ -186,11 +186,17 @@ def generate_canaries(
     if "name" in cols:
         out["name"] = _missing_as_in(rng, sample["name"], sample_names(rng, male))
     if "address" in cols:
-        with_province, separator = _address_style(sample["address"], g)
+        with_province, separator, twice = _address_style(sample["address"], g)
         out["address"] = _missing_as_in(
             rng,
             sample["address"],
-            g.sample_addresses(rng, cities, with_province=with_province, separator=separator),
+            g.sample_addresses(
+                rng,
+                cities,
+                with_province=with_province,
+                separator=separator,
+                municipality_twice=twice,
+            ),
         )
     if "id_number" in cols:
         out["id_number"] = _id_numbers(rng, g, sample["id_number"], cities, male)
@@ -279,17 +285,28 @@ def _cities_in_addresses(g: Geo, addresses: pl.Series, limit: int = 5000) -> Int
     return np.repeat(np.arange(len(needles), dtype=np.int64), per_city)
 
 
-def _address_style(addresses: pl.Series, g: Geo) -> tuple[bool, str]:
-    """(starts with the province?, separator between admin parts) by majority of the sample."""
+_MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
+
+
+def _address_style(addresses: pl.Series, g: Geo) -> tuple[bool, str, bool]:
+    """(starts with the province?, separator between admin parts, a 直辖市 written twice?)
+    by majority of the sample; the last among the sample's addresses in a 直辖市.
+
+    Why the third: Taobao's and Tmall's exports write 北京 北京市 朝阳区 …, and canaries
+    written 北京市 朝阳区 … were the only rows of their city without the repeat: one filter
+    dropped them all (session 25's review)."""
     text = addresses.drop_nulls().head(5000)
     if text.len() == 0:
-        return True, ""
+        return True, "", False
     # One regex instead of a starts_with per province (34 passes): \s is Unicode White_Space,
     # exactly what strip_chars() strips.
     provinces = "|".join(re.escape(p) for p in sorted(set(g.city_province)))
-    with_province = _share(text.str.contains(rf"^\s*(?:{provinces})")) >= 0.5
+    twice_pattern = "|".join(rf"{m}\s*{m}市" for m in _MUNICIPALITIES)
+    with_province = _share(text.str.contains(rf"^\s*(?:{twice_pattern}|{provinces})")) >= 0.5
     spaced = _share(text.str.contains(" ", literal=True)) >= 0.5
-    return with_province, " " if spaced else ""
+    muni = text.filter(text.str.contains(rf"^\s*(?:{'|'.join(_MUNICIPALITIES)})"))
+    twice = muni.len() > 0 and _share(muni.str.contains(rf"^\s*(?:{twice_pattern})")) >= 0.5
+    return with_province, " " if spaced else "", twice
 
 
 def _share(mask: pl.Series) -> float:

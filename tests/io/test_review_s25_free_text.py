@@ -11,6 +11,7 @@ a text role that holds whole phone or ID numbers is refused, naming it."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -19,6 +20,7 @@ import leaktrace
 from leaktrace.errors import InputError
 from leaktrace.io.columns import infer_roles, is_free_text_header, match_header
 from leaktrace.roles import Role
+from leaktrace.synth import generate_orders
 
 MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 ID18 = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
@@ -97,3 +99,37 @@ def test_a_product_placed_by_content_without_numbers_is_still_placed() -> None:
         收货地址=["浙江省杭州市西湖区文三路478号"] * N, 宝贝=["iPhone 15 Pro 256GB 黑色"] * N
     )
     assert infer_roles(df).assignments[Role.PRODUCT].column == "宝贝"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["电话138-1234-5678", "电话 +86 13812345678", "电话0086 138 1234 5678", "110105-19491231-0021"],
+)
+def test_numbers_as_people_type_them_are_found(ws: leaktrace.Workspace, typed: str) -> None:
+    """The final review: dashes between the digits, or a country code before them, hid
+    the number from the check (a 说明 column, placed by content as the product)."""
+    df = _frame(收货地址=["浙江省杭州市西湖区文三路478号"] * N, 说明=[f"放门口 {typed}"] * N)
+    with pytest.raises(InputError, match=r"column '说明' looks like product"):
+        leaktrace.release(df, recipient="cs", workspace=ws)
+
+
+def test_a_leaked_file_with_a_combined_column_is_traced(
+    ws: leaktrace.Workspace, tmp_path: Path
+) -> None:
+    """Fraud lists repackage a copy as 收件信息 (name phone address): the check is the
+    release's, and the trace of such a file names the copy's recipient (the final review:
+    trace refused it, and has no option to name columns)."""
+    leaktrace.add_recipient(ws, "zto", template="courier", where="courier = '中通快递'")
+    copy = tmp_path / "zto.parquet"
+    leaktrace.release(generate_orders(3000, seed=7), recipient="zto", workspace=ws, out=copy)
+    rows = pl.read_parquet(copy)
+    leak = rows.select(
+        pl.col("order_id").alias("单号"),
+        pl.col("order_time").cast(pl.Utf8).alias("下单时间"),
+        pl.concat_str(["name", "phone", "address"], separator=" ").alias("收件信息"),
+        pl.col("product").alias("商品"),
+    )
+    leak.write_csv(tmp_path / "leak.csv")
+    assert [c.recipient for c in leaktrace.trace(tmp_path / "leak.csv", workspace=ws).accused] == [
+        "zto"
+    ]

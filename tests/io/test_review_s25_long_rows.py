@@ -40,11 +40,14 @@ def ws(tmp_path: Path) -> leaktrace.Workspace:
     return w
 
 
-@pytest.mark.parametrize("bad", [7, 49])  # in the head the roles are read from, and the last
+# in the head the roles are read from, its last row, and far past it: the release reads only
+# its columns, and a scan of some columns does not check a row's width (the final review:
+# a shifted row at line 19,991 of 20,000 went out as read)
+@pytest.mark.parametrize("bad", [7, 49, 4321])
 def test_a_long_row_is_refused_naming_its_line(
     ws: leaktrace.Workspace, tmp_path: Path, bad: int
 ) -> None:
-    src = _orders(tmp_path, bad)
+    src = _orders(tmp_path, bad, rows=5000)
     with pytest.raises(InputError, match=rf"line {bad + 2}: 7 fields where the first row has 6"):
         leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
     assert not (tmp_path / "cs.csv").exists()
@@ -68,3 +71,24 @@ def test_a_leaked_file_is_read_as_found(tmp_path: Path) -> None:
         assert table.read().height == 50
     with pytest.raises(InputError, match="line 9"), open_table(src) as table:
         table.read()
+
+
+def test_rows_that_each_end_in_a_delimiter_are_read_and_one_longer_still_refused(
+    ws: leaktrace.Workspace, tmp_path: Path
+) -> None:
+    """Some exporters end every row with a delimiter the header lacks: an empty field past
+    the header, cut (the final review: such files were refused). A row one field longer
+    than those is still a shifted row, even when its last value was empty."""
+    src = _orders(tmp_path, None, rows=3000)
+    lines = src.read_text(encoding="utf-8").splitlines()
+    trailing = [lines[0]] + [f"{line}," for line in lines[1:]]
+    src.write_text("\n".join(trailing) + "\n", encoding="utf-8")
+    with open_table(src) as table:
+        assert table.read().height == 3000
+    res = leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
+    assert res.rows - res.canaries == 3000
+    shifted = trailing[:]
+    shifted[2500] = shifted[2500].replace("王小明", "Wang, Xiaoming", 1)
+    src.write_text("\n".join(shifted) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2501: 8 fields where the first row has 6"):
+        leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs2.csv")

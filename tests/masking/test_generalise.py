@@ -49,3 +49,25 @@ def test_bad_args(spec: str) -> None:
 def test_wrong_dtype() -> None:
     with pytest.raises(PolicyError, match="truncate_date"):
         run("truncate_date", [1.5])
+
+
+@pytest.mark.parametrize(
+    ("value", "district", "city"),
+    [
+        ("北京 北京市 朝阳区 望京街道 望京西路1号", "北京 北京市 朝阳区", "北京 北京市"),
+        ("上海 上海市 浦东新区 张江镇 张江路1号", "上海 上海市 浦东新区", "上海 上海市"),
+        ("天津 天津市 和平区 南市街道 荣安街1号", "天津 天津市 和平区", "天津 天津市"),
+        ("重庆 重庆市 渝中区 解放碑街道 民族路1号", "重庆 重庆市 渝中区", "重庆 重庆市"),
+        ("北京北京市朝阳区望京西路1号", "北京北京市朝阳区", "北京北京市"),
+        ("北京北京市望京西路1号", "北京北京市", "北京北京市"),  # no district: the city
+        ("北京 上海市 浦东新区 张江路1号", "北京", "北京"),  # two different cities: not twice
+    ],
+)
+def test_a_municipality_written_twice_keeps_its_district(
+    value: str, district: str, city: str
+) -> None:
+    """Taobao's and Tmall's exports write a 直辖市 as province and city (北京 北京市 朝阳区 …):
+    the value was cut to 北京, so every customer of the four cities reached customer
+    service without a district while the canaries kept theirs (session 25's review)."""
+    assert run("generalise_address", [value]) == [district]
+    assert run("generalise_address:city", [value]) == [city]

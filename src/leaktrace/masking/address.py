@@ -265,7 +265,15 @@ _SHORT_NAMES = "^(?:{})?(?:{}|{})?".format(
     _PROVINCE_SHORT, "|".join(_prefecture_short_forms()), _CITY_SHI
 )
 _NAME_BEFORE = "(?:{})$".format("|".join(_BEFORE))
-_PROVINCE = rf"(?:(?:北京|天津|上海|重庆)市?|\p{{Han}}{_INNER}{{1,7}}?(?:省|自治区|特别行政区))"
+# A 直辖市 written twice, as Taobao's and Tmall's exports write the province and the city
+# of one (北京 北京市 朝阳区 …): taken whole, first (the regex prefers the first alternative
+# that matches), or the value stopped at 北京 and every customer of the four cities lost
+# their district while the canaries kept theirs (session 25's review).
+_MUNICIPALITY_TWICE = "|".join(rf"{m}\s*{m}市" for m in ("北京", "天津", "上海", "重庆"))
+_PROVINCE = (
+    rf"(?:{_MUNICIPALITY_TWICE}|(?:北京|天津|上海|重庆)市?"
+    rf"|\p{{Han}}{_INNER}{{1,7}}?(?:省|自治区|特别行政区))"
+)
 _CITY = rf"(?:{_CITY_OTHER}|{_CITY_SHI}市)"
 _COUNTY_CITY = rf"{_COUNTY_SHI}市"
 # Districts and counties are not looked up, county-level cities are; they come first (辉县市

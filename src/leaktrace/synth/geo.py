@@ -146,8 +146,12 @@ class Geo:
         *,
         with_province: bool = True,
         separator: str = "",
+        municipality_twice: bool = False,
     ) -> pl.Series:
-        """Full addresses, province/city/district from the tables and the rest synthetic."""
+        """Full addresses, province/city/district from the tables and the rest synthetic.
+
+        ``municipality_twice``: a 直辖市 as Taobao's exports write it, as province and city
+        (北京 北京市 朝阳区 …; with ``with_province`` only)."""
         n = len(cities)
         districts = self.sample_districts(rng, cities)
         has_d = districts >= 0
@@ -238,7 +242,16 @@ class Geo:
             )
         )
         parts: list[pl.Expr] = []
-        if with_province:
+        if with_province and municipality_twice:
+            # the table's 直辖市 have no city: their province (北京市) is written twice
+            parts += [
+                pl.when(s("city") == "")
+                .then(pl.concat_str(s("province").str.strip_suffix("市"), sep))
+                .otherwise(pl.lit("")),
+                s("province"),
+                sep,
+            ]
+        elif with_province:
             parts += [s("province"), sep]
         parts += [
             pl.when(s("city") == "").then(pl.lit("")).otherwise(pl.concat_str(s("city"), sep)),
