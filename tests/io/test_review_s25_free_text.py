@@ -133,3 +133,19 @@ def test_a_leaked_file_with_a_combined_column_is_traced(
     assert [c.recipient for c in leaktrace.trace(tmp_path / "leak.csv", workspace=ws).accused] == [
         "zto"
     ]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "执行标准GB/T 1335-2008 160/84A",
+        "货号 1908-2231-456",
+        "18650 3400mAh 2节",
+    ],
+)
+def test_titles_with_numbers_are_not_taken_for_phones(ws: leaktrace.Workspace, title: str) -> None:
+    """Separators count only where a phone's or an ID's layout puts them: joining digits
+    anywhere made a clothing standard and size a mobile number (the second final review)."""
+    df = _frame(收货地址=["浙江省杭州市西湖区文三路478号"] * N, 宝贝=[title] * N)
+    out = leaktrace.release(df, recipient="cs", workspace=ws).frame
+    assert out is not None and "product" in out.columns

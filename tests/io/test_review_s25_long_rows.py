@@ -73,22 +73,22 @@ def test_a_leaked_file_is_read_as_found(tmp_path: Path) -> None:
         table.read()
 
 
-def test_rows_that_each_end_in_a_delimiter_are_read_and_one_longer_still_refused(
+def test_rows_that_end_in_a_stray_delimiter_are_refused_too(
     ws: leaktrace.Workspace, tmp_path: Path
 ) -> None:
-    """Some exporters end every row with a delimiter the header lacks: an empty field past
-    the header, cut (the final review: such files were refused). A row one field longer
-    than those is still a shifted row, even when its last value was empty."""
-    src = _orders(tmp_path, None, rows=3000)
+    """Rows are counted, not judged by content: a row shifted by an unquoted comma whose
+    last value was empty looks like a row ending in a stray delimiter, so both are refused.
+    Accepting empty extra fields let shifted rows through (session 25's second final
+    review: after one such first row, a later shifted row; a bare carriage return the
+    line check reads as two rows)."""
+    src = _orders(tmp_path, None, rows=300)
     lines = src.read_text(encoding="utf-8").splitlines()
-    trailing = [lines[0]] + [f"{line}," for line in lines[1:]]
-    src.write_text("\n".join(trailing) + "\n", encoding="utf-8")
-    with open_table(src) as table:
-        assert table.read().height == 3000
-    res = leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
-    assert res.rows - res.canaries == 3000
-    shifted = trailing[:]
-    shifted[2500] = shifted[2500].replace("王小明", "Wang, Xiaoming", 1)
-    src.write_text("\n".join(shifted) + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match="line 2501: 8 fields where the first row has 6"):
-        leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs2.csv")
+    src.write_text("\n".join([lines[0]] + [f"{x}," for x in lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2: 7 fields where the first row has 6"):
+        leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
+    shifted = lines[:]
+    shifted[200] = shifted[200].replace("王小明", "Wang, Xiaoming", 1).replace("精华", "精\r华", 1)
+    src.write_bytes(("\n".join(shifted) + "\n").encode("utf-8"))
+    with pytest.raises(InputError):
+        leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
+    assert not (tmp_path / "cs.csv").exists()

@@ -259,3 +259,18 @@ def test_pretext_mark_does_not_swallow_the_opening(text: str) -> None:
     imp = [h for h in hits if h.stage == "impersonation"]
     if imp:
         assert pre[0].start >= imp[0].end
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我是京东客服，您的百万保障需要关闭，请下载会议软件开启屏幕共享，如有疑问请报警",
+        "您好这边是淘宝理赔专员，麻烦您下载腾讯会议打开屏幕共享，谨防诈骗哦",
+    ],
+)
+def test_a_warning_a_script_closes_with_does_not_hide_its_steps(text: str) -> None:
+    """A warning negates the cues a notice describes (…屏幕共享的，都是诈骗; 遇到要求…请报警),
+    not the ones a caller asks for: a script ending "如有疑问请报警" was judged safe with no
+    stage (found after the review's fixes)."""
+    r = check(text)[0]
+    assert r.is_scam and "screen_sharing" in {h.stage for h in r.stages}, r.to_dict()

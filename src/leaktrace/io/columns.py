@@ -36,7 +36,7 @@ from leaktrace.pii.idcard import ID_NUMBER
 from leaktrace.pii.name import NAME
 from leaktrace.pii.phone import PHONE
 from leaktrace.pii.product import product_score
-from leaktrace.pii.text import canonical
+from leaktrace.pii.text import canonical, fold_width
 from leaktrace.roles import ROLE_NAMES, Role
 
 __all__ = [
@@ -379,11 +379,17 @@ def is_free_text_header(header: str) -> bool:
     return any(w in h for w in _FREE_TEXT_WORDS)
 
 
+_SEP = r"[ \t\u3000‐–—-]?"
 _EMBEDDED_NUMBER = re.compile(
-    r"(?:^|[^0-9])(?:(?:\+|00)?86)?(?:1[3-9][0-9]{9}|[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx])"
+    rf"(?:^|[^0-9])(?:(?:\+|00)?86{_SEP})?"
+    rf"(?:1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}"
+    rf"|[1-9][0-9]{{5}}{_SEP}(?:19|20)[0-9]{{2}}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{3}}[0-9Xx])"
     r"(?:[^0-9]|$)"
 )
-"""A whole mobile number or 18-digit ID number inside a text (after width folding)."""
+"""A whole mobile number or 18-digit ID number inside a text (after width folding), also
+as people type them: ``138-1234-5678``, ``138 1234 5678``, ``+86 138…``, ``110105
+19491231 0021``. Separators only where those layouts put them: joining digits anywhere
+made a clothing title's ``GB/T 1335-2008 160/84A`` a mobile number (the final review)."""
 
 _TEXT_ROLES = (Role.NAME, Role.ADDRESS, Role.PRODUCT, Role.COURIER, Role.MERCHANT, Role.EMAIL)
 """Roles a column gets by content whose values are text a number has no place in."""
@@ -683,17 +689,14 @@ def _refuse_numbers_in_content_text(
     in the policy is the platform's own statement of what it holds. Releases only: a
     leaked file traced as found (its combined contact column) is evidence, not data sent.
 
-    Digits are joined across the separators people type (``138-1234-5678``, ``138 1234
-    5678``) and a country code may stand before the mobile (``+86 138…``)."""
+    Numbers are found as people type them (:data:`_EMBEDDED_NUMBER`)."""
     sent = None if only is None else {str(r) for r in only}
     for role in _TEXT_ROLES:
         a = roles.assignments.get(role)
         if a is None or a.via != "content" or (sent is not None and role.value not in sent):
             continue
-        joined = canonical(pl.col(a.column).cast(pl.Utf8)).str.replace_all(
-            r"([0-9])[-‐–—]+([0-9])", "${1}${2}"
-        )
-        hit = df.select(joined).to_series().str.contains(_EMBEDDED_NUMBER.pattern).arg_true()
+        folded = fold_width(pl.col(a.column).cast(pl.Utf8))
+        hit = df.select(folded).to_series().str.contains(_EMBEDDED_NUMBER.pattern).arg_true()
         if hit.len():
             raise InputError(
                 f"{source}: column {a.column!r} looks like {role.value} by its content but "

@@ -279,31 +279,26 @@ def _unclosed_quote_line(path: Path) -> int | None:
 
 
 def _long_row(path: Path, delimiter: str) -> tuple[int, int, int] | None:
-    """(line, fields, header width) of the first record wider than the file's rows may be,
-    else None; only on the error path (one pass over the file).
+    """(line, fields, width) of the first record with more fields than the first one, the
+    width Polars takes from it; only on the error path (one pass over the file).
 
-    The rows may be as wide as the header, or, when the first data row ends in empty extra
-    fields (an exporter that ends every row with a delimiter), as wide as that row with
-    those fields empty. Counted, not judged by content: a row shifted by an unquoted
-    comma whose last value was empty has only empty fields past the header too."""
+    Counted, never judged by content: a row shifted by an unquoted comma whose last value
+    was empty has only empty fields past the header, as a row ending in a stray delimiter
+    has; both are refused (session 25's reviews)."""
     import csv
 
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         rows = csv.reader(fh, delimiter=delimiter)
-        header = next(rows, None)
-        if header is None:
+        try:
+            first = next(rows, None)
+            if first is None:
+                return None
+            for row in rows:
+                if len(row) > len(first):
+                    return rows.line_num, len(row), len(first)
+        except csv.Error:  # a field over the module's limit, a NUL: Polars' message stands
             return None
-        width = allowed = len(header)
-        for n, row in enumerate(rows):
-            if n == 0 and len(row) > width and not any(f.strip() for f in row[width:]):
-                allowed = len(row)
-            if len(row) > allowed or any(f.strip() for f in row[width:]):
-                return rows.line_num, len(row), width
     return None
-
-
-def _reraise(exc: BaseException) -> None:
-    raise exc
 
 
 # --------------------------------------------------------------------------- readers
@@ -436,60 +431,29 @@ class CsvReader(_TextReader):
                 ) from None
             raise self._fail(f"cannot parse as CSV ({type(exc).__name__})") from None
 
-    def _only_empty_extras(self, exc: pl.exceptions.PolarsError) -> bool:
-        """Whether ``exc`` is Polars' long-row error from a file whose rows each end in a
-        delimiter (as some exporters write them), checked over the whole file by
-        :func:`_long_row`: then the empty extra fields are cut and nothing shifts.
-        Switches to cutting when so."""
-        if self.cut_long_rows or "more fields than defined" not in str(exc):
-            return False
-        if _long_row(self.utf8_path, self.delimiter) is not None:
-            return False
-        self.cut_long_rows = True
-        return True
-
     def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
-        def read() -> pl.DataFrame:
-            try:
-                return self._scan(has_header).head(n).collect()
-            except pl.exceptions.PolarsError as exc:
-                if not self._only_empty_extras(exc):
-                    raise
-                return self._scan(has_header).head(n).collect()
-
-        df: pl.DataFrame = self._wrap(read)
+        df: pl.DataFrame = self._wrap(lambda: self._scan(has_header).head(n).collect())
         return df if has_header else _placeholder_names(df)
 
     def batches(
         self, *, has_header: bool, columns: Sequence[str] | None = None
     ) -> Iterator[pl.DataFrame]:
         """The file's rows in batches. While long rows are refused, every column is read
-        and ``columns`` picked afterwards: a scan of some columns only does not check a
-        row's width, and a shifted row past the first thousand went out as read (session
-        25's final review). Rows ending in empty extra fields, found late, restart the
-        read cutting them, past the rows already given."""
-        done = 0
+        and ``columns`` picked afterwards: a scan of some columns does not check a row's
+        width, and a shifted row past the first thousand went out as read (session 25's
+        final review)."""
+        project = columns is not None and has_header  # headerless: named afterwards
+        scan = self._scan(has_header)
+        if project and self.cut_long_rows:
+            scan = scan.select(columns)
+        it = self._wrap(lambda: iter(scan.collect_batches(chunk_size=self.batch_rows)))
         while True:
-            project = columns is not None and has_header  # headerless: named afterwards
-            scan = self._scan(has_header)
-            if project and self.cut_long_rows:
-                scan = scan.select(columns)
-            skip = done
-            try:
-                for batch in scan.collect_batches(chunk_size=self.batch_rows):
-                    if skip:
-                        batch, skip = batch.slice(skip), max(0, skip - batch.height)
-                        if not batch.height:
-                            continue
-                    if project and not self.cut_long_rows:
-                        batch = batch.select(columns)
-                    done += batch.height
-                    yield batch if has_header else _placeholder_names(batch)
+            batch = self._wrap(lambda: next(it, None))
+            if batch is None:
                 return
-            except pl.exceptions.PolarsError as exc:
-                if not self._only_empty_extras(exc):
-                    self._wrap(lambda e=exc: _reraise(e))  # type: ignore[misc]
-                    raise  # _wrap always raises: for the type checker
+            if project and not self.cut_long_rows:
+                batch = batch.select(columns)
+            yield batch if has_header else _placeholder_names(batch)
 
 
 @register_reader

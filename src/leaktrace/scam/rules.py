@@ -149,8 +149,31 @@ def _in_warning_sentence(folded: Folded, s: int, e: int) -> bool:
         a, b = (we, s) if we <= s else (e, ws) if ws >= e else (s, s)
         if a < b and (_SENTENCE_END.search(text, a, b) or folded.last_break(a, b, lines_only=True)):
             continue
+        if ws >= e and not _described(text, s, e, ws):
+            continue
         return True
     return False
+
+
+# A cue a notice describes rather than asks for: "遇到要求屏幕共享、转账到安全账户的请报警",
+# "自称客服要求您共享屏幕…，均为诈骗". A warning that only follows an imperative cue is a
+# script's own closing line: "请下载会议软件开启屏幕共享，如有疑问请报警" was judged safe.
+_DESCRIBER = re.compile(
+    r"要求|让您|让你|自称|冒充|假冒|假扮|凡是|任何|遇到|所谓|诱导|以[^，,。]{0,8}为由"
+)
+
+
+def _described(text: str, s: int, e: int, ws: int) -> bool:
+    """Whether a warning at ``ws`` after the cue ``[s, e)`` concludes a description of it:
+    a 的 between them (…屏幕共享的，都是诈骗), the cue as the warning's subject right before
+    it (淘宝客服不会向您索取), or a describing word before the cue in its sentence (要求,
+    自称, 遇到 …)."""
+    gap = text[e:ws]
+    if "的" in gap or (len(gap) <= 4 and not _CLAUSE_END.search(gap)):
+        # …屏幕共享的，都是诈骗; 淘宝客服不会向您索取 (the cue is the warning's subject)
+        return True
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, s)), default=0)
+    return bool(_DESCRIBER.search(text, max(start, s - WARNING_REACH), s))
 
 
 @dataclass(frozen=True, slots=True)
