@@ -147,7 +147,13 @@ def test_platform_message_with_anti_fraud_reminder_is_not_a_scam(text: str) -> N
     self-introduction, and the warning (都是诈骗, 请报警, 不会向您索要) came after the cues."""
     r = check(text)[0]
     assert not r.is_scam, r.to_dict()
-    assert r.stages == (), r.to_dict()
+    if "只在官方" in text:
+        # "快递丢失理赔只在官方App内办理" names the pretext in a clause of its own, which
+        # the warning two clauses on no longer covers (the third review: a warning reaching
+        # across clauses hid scripts' steps); it keeps a pretext mark, and is no scam
+        assert [h.stage for h in r.stages] == ["pretext"], r.to_dict()
+    else:
+        assert r.stages == (), r.to_dict()
 
 
 def test_never_share_code_message_carries_no_impersonation_mark() -> None:
@@ -274,3 +280,45 @@ def test_a_warning_a_script_closes_with_does_not_hide_its_steps(text: str) -> No
     stage (found after the review's fixes)."""
     r = check(text)[0]
     assert r.is_scam and "screen_sharing" in {h.stage for h in r.stages}, r.to_dict()
+
+
+# --- 4. the third review: warnings a script carries, escrow -------------------------------
+
+SCRIPTS_WITH_WARNINGS = [
+    # a spoken close "我们是官方的 如有疑问请报警": a 的 anywhere in the gap counted
+    "喂 您好 我这边是抖音客服 您开通了百万保障 每个月扣费 您下载一下云视讯 开启屏幕共享 "
+    "我们是官方的 如有疑问请报警",
+    "您好，我是快递员，您的包裹丢了，我们赔偿您，加我微信，我发理赔链接，别人打的电话都是诈骗",
+    "您好这边是抖音客服，您开通了百万保障，每月会扣费，不关闭的话会扣费，下载云视讯开启屏幕共享，"
+    "网上说的那些都是诈骗",
+    # a warning before the steps, clauses away
+    "您好这边是抖音客服，现在骗子很多，请提高警惕，您的百万保障每月会扣费，下载云视讯开启屏幕共享",
+    "我是淘宝客服 退款需要您开通备用金 放心 我们不会要求您转账 只需要您共享屏幕",
+]
+
+
+@pytest.mark.parametrize("text", SCRIPTS_WITH_WARNINGS)
+def test_a_script_that_carries_a_warning_line_is_still_a_scam(text: str) -> None:
+    """A warning negates the cues it describes: a 的 right after the cue, the cue as its
+    subject, a describing word in the cue's own clause; one before the cue only in the
+    same clause. Each of these scripts lost every step (judged safe, 0.44-0.49) when any
+    的 in the gap counted and a warning reached across clauses."""
+    r = check(text)[0]
+    assert r.is_scam and r.stages, r.to_dict()
+
+
+ESCROW_AND_BANK_NOTICES = [
+    "买房的定金先打到银行的资金监管账户里，过户完成后再划给卖家。",
+    "【建设银行】您的购房款已转入预售资金监管账户，请知悉。",
+    "【工商银行】提醒您：监管账户、安全账户都是骗子的说法，请勿转账。",
+    "【中国建设银行】尊敬的客户，您的账户已冻结，如需解冻请携带身份证到网点办理，本行不收取解冻费。",
+]
+
+
+@pytest.mark.parametrize("text", ESCROW_AND_BANK_NOTICES)
+def test_escrow_and_a_banks_own_notices_are_not_scams(text: str) -> None:
+    """监管账户 decides alone, but a house sale's escrow (资金监管账户 after 购房/预售/房款/
+    银行的) is real; a warning's subject may be a 、-list (监管账户、安全账户都是骗子); and
+    不收取 negates (本行不收取解冻费). Each was called a scam at 0.90 (the third review)."""
+    r = check(text)[0]
+    assert not r.is_scam, r.to_dict()

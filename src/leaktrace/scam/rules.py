@@ -98,7 +98,7 @@ STAGE_ADVICE: dict[Stage, str] = {
 # so that the reassurances and questions of a live caller do not cancel the cue after them:
 # 别担心/别紧张/特别/区别/别人, 是不是, 有没有.
 _STRONG_NEGATIONS = re.compile(
-    r"勿|切勿|千万不|不得|严禁|不会|谨防|警惕|提防|以免|防止|绝不|从不|不向|并非"
+    r"勿|切勿|千万不|不得|严禁|不会|谨防|警惕|提防|以免|防止|绝不|从不|不向|并非|不收取"
 )
 _WEAK_NEGATIONS = re.compile(
     r"不要|不能|(?<!是)不是|(?<!有)没有|"
@@ -146,11 +146,17 @@ def _in_warning_sentence(folded: Folded, s: int, e: int) -> bool:
     for ws, we in warnings:
         if we <= lo or ws >= hi:
             continue
-        a, b = (we, s) if we <= s else (e, ws) if ws >= e else (s, s)
-        if a < b and (_SENTENCE_END.search(text, a, b) or folded.last_break(a, b, lines_only=True)):
-            continue
-        if ws >= e and not _described(text, s, e, ws):
-            continue
+        if we <= s:
+            # a warning before the cue covers it only in the same clause (谨防冒充客服诈骗),
+            # not across one ("请提高警惕，您的百万保障每月会扣费，下载云视讯…" was safe)
+            if _CLAUSE_END.search(text, we, s) or folded.last_break(we, s) is not None:
+                continue
+            return True
+        if ws >= e:
+            if _SENTENCE_END.search(text, e, ws) or folded.last_break(e, ws, lines_only=True):
+                continue
+            if not _described(folded, s, e, ws):
+                continue
         return True
     return False
 
@@ -158,22 +164,36 @@ def _in_warning_sentence(folded: Folded, s: int, e: int) -> bool:
 # A cue a notice describes rather than asks for: "遇到要求屏幕共享、转账到安全账户的请报警",
 # "自称客服要求您共享屏幕…，均为诈骗". A warning that only follows an imperative cue is a
 # script's own closing line: "请下载会议软件开启屏幕共享，如有疑问请报警" was judged safe.
+_LIST_GAP = re.compile(r"(?:、[^，,。！？!?；;:：\s、]{1,8})*[^，,。！？!?；;:：\s、]{0,4}")
+"""Between a cue and the warning it is the subject of: other items of its 、-list, then at
+most a few characters (客服 不会…, 、安全账户都是…)."""
+_CONTINUES = re.compile(r"或者?|以及|及|和|还有|甚至")
 _DESCRIBER = re.compile(
     r"要求|让您|让你|自称|冒充|假冒|假扮|凡是|任何|遇到|所谓|诱导|以[^，,。]{0,8}为由"
 )
 
 
-def _described(text: str, s: int, e: int, ws: int) -> bool:
+def _described(folded: Folded, s: int, e: int, ws: int) -> bool:
     """Whether a warning at ``ws`` after the cue ``[s, e)`` concludes a description of it:
-    a 的 between them (…屏幕共享的，都是诈骗), the cue as the warning's subject right before
-    it (淘宝客服不会向您索取), or a describing word before the cue in its sentence (要求,
-    自称, 遇到 …)."""
+    a 的 right after the cue (…屏幕共享的，都是诈骗), the cue (or a 、-list it heads) as the
+    warning's subject (淘宝客服不会向您索取; 监管账户、安全账户都是骗子的说法), or a
+    describing word before the cue in its own clause (遇到要求…, 自称客服要求您…).
+
+    A 的 anywhere between them counted until the third review: a scammer's own 我们是官方的
+    or 别人打的电话 before "都是诈骗" hid the whole script."""
+    text = folded.text
     gap = text[e:ws]
-    if "的" in gap or (len(gap) <= 4 and not _CLAUSE_END.search(gap)):
-        # …屏幕共享的，都是诈骗; 淘宝客服不会向您索取 (the cue is the warning's subject)
+    if gap.startswith("的") or _LIST_GAP.fullmatch(gap):
         return True
-    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, s)), default=0)
-    return bool(_DESCRIBER.search(text, max(start, s - WARNING_REACH), s))
+    floor = max(0, s - WARNING_REACH)
+    ends = [m.end() for m in _CLAUSE_END.finditer(text, floor, s)]
+    # a clause that goes on with 或/以及/和 continues the one before it: "让您开通借呗、
+    # 备用金，或转账到安全账户，请立即报警" describes the transfer too
+    while ends and _CONTINUES.match(text, ends[-1]):
+        ends.pop()
+    start = ends[-1] if ends else floor
+    start = max(start, folded.last_break(start, s) or start)
+    return bool(_DESCRIBER.search(text, start, s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +410,10 @@ class Transfer(StageRule):
     name = "transfer"
     stage = "transfer"
     # 交易资金监管账户 is the real escrow of a house sale, not the scammer's 监管账户
-    decisive = r"安全账户|(?<!交易资金)监管账户|解冻费"
+    # (and a house sale's or a presale's escrow: 资金监管账户 after 购房/房款/预售/定金/过户 …)
+    decisive = (
+        r"安全账户|(?<!交易资金)(?<!预售资金)(?<!购房资金)(?<!房款)(?<!银行的资金)监管账户|解冻费"
+    )
     patterns = (
         r"(?:做|刷|走|制造|提供|做一下|刷一下)(?:一下|一笔|一些|几笔)?(?:银行)?流水",
         r"安全账户|监管账户|核查账户|清查账户|指定账户|保证金账户",
