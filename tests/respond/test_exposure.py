@@ -265,8 +265,42 @@ def test_the_written_list_holds_only_what_notifying_needs(
         own = set(listed.columns) - extra
         assert own == ({"order_id", "order_time", "name", "phone"} | fields) & set(shop.columns)
         assert not ({"id_number", "card_last4", "email"} - fields) & set(listed.columns)
+    # on each row only what its own releases sent: a zto order's card digits (cs-firm got
+    # them for every order) are listed, another courier's order's are not sent to zto …
+    both = exposed(released, shop, recipients=["zto", "cs-firm"]).for_people()
+    only_zto = {f for f in zto.fields if f not in cs.fields}
+    for c in ({*cs.fields} - {*zto.fields} - {"order_id", "order_time", "name", "phone"}) & set(
+        both.columns
+    ):
+        # every order went to cs-firm, so every row carries what cs-firm was sent
+        assert both.get_column(c).null_count() == shop.get_column(c).null_count(), c
+    zto_only = exposed(released, shop, recipients=["zto"]).for_people()
+    for c in only_zto & set(zto_only.columns):
+        assert zto_only.get_column(c).null_count() == 0 or c in ("email",), c
     # a courier gets no amount, customer service does: the amount is listed only then
     assert "amount" not in exposed(released, shop, recipients=["zto"]).for_people().columns
     assert ("amount" in cs.fields) == (
         "amount" in exposed(released, shop, recipients=["cs-firm"]).for_people().columns
     )
+
+
+def test_each_row_lists_only_what_its_own_releases_sent(
+    workspace: Workspace, shop: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A customer whose order went to the courier alone does not carry the card digits
+    customer service was sent for other orders (the third review: the union of every
+    chosen release's fields was kept on every row)."""
+    release(shop, recipient="zto", workspace=workspace, out=tmp_path / "zto.parquet")
+    some = shop.filter(pl.col("courier") == "中通快递").head(40)
+    release(some, recipient="cs-firm", workspace=workspace, out=tmp_path / "cs.parquet")
+    [zto] = [e for e in Ledger(workspace).entries() if e.recipient == "zto"]
+    [cs] = [e for e in Ledger(workspace).entries() if e.recipient == "cs-firm"]
+    extra = (set(cs.fields) - set(zto.fields)) & set(shop.columns)
+    assert "card_last4" in extra
+    listed = exposed(workspace, shop, recipients=["zto", "cs-firm"]).for_people()
+    to_cs = listed.get_column("exposed_to").str.contains("cs-firm")
+    assert to_cs.sum() == 40
+    for c in extra:
+        assert listed.filter(~to_cs).get_column(c).null_count() == int((~to_cs).sum()), c
+        want = some.get_column(c).drop_nulls().len()
+        assert listed.filter(to_cs).get_column(c).drop_nulls().len() == want, c

@@ -110,7 +110,21 @@ class Exposure:
         keep = [
             c for c in self.rows.columns if c in CONTACT_ROLES or c in sent or c in EXPOSURE_COLUMNS
         ]
-        return self.rows.select(keep).with_columns(pl.col("first_exposed_at").replace(shown))
+        # and on each row only what that row's releases sent: a customer whose order went to
+        # the courier alone does not carry the card digits customer service was sent
+        own = [
+            pl.when(pl.col("fields_exposed").str.contains(rf"(?:^|;){c}(?:;|$)"))
+            .then(pl.col(c))
+            .otherwise(None)
+            .alias(c)
+            for c in keep
+            if c not in CONTACT_ROLES and c not in EXPOSURE_COLUMNS
+        ]
+        return (
+            self.rows.select(keep)
+            .with_columns(*own)
+            .with_columns(pl.col("first_exposed_at").replace(shown))
+        )
 
     def summary(self) -> dict[str, Any]:
         from leaktrace import rewrite
