@@ -183,8 +183,10 @@ def grade_cmd(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Record the incident's grade, which the regulator report states (a later one replaces
-    it; 较大 and above are reported within 4 hours of discovery)."""
+    """Record the incident's grade, which the regulator report states.
+
+    A later grade replaces it in the report; 较大 and above are reported within 4 hours of
+    discovery (1 hour for critical information infrastructure)."""
     from leaktrace.respond.incident import record_grade
     from leaktrace.workspace import open_workspace
 
