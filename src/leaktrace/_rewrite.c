@@ -16,6 +16,8 @@
  *                      compound surnames, see op_mask_name)
  *   OP_MASK_PHONE      leaktrace.masking.phone (mask_phone), common case only (params: two
  *                      bytes, digits kept at the head and at the tail)
+ *   OP_MASK_NUMBERS    leaktrace.masking.numbers (mobile and ID numbers typed into a text;
+ *                      params: six bytes, see op_mask_numbers); decides every row
  *
  * The two masking ops decide only the common case (a plain name, an ASCII 11-digit mobile)
  * and give every other row FALLBACK: the operator's own Polars rule is the definition and
@@ -30,8 +32,8 @@
  *
  * Input and output: Arrow string_view arrays (Polars' own layout, so no conversion either
  * way): 16-byte views and their data buffers, plus one status byte per row (OK, NULLED,
- * FALLBACK). Null input slots are processed as whatever bytes they hold; the caller
- * re-applies validity. The GIL
+ * FALLBACK; SAME, with no output, when a value is left as it is). Null input slots are
+ * processed as whatever bytes they hold; the caller re-applies validity. The GIL
  * is released while rows are rewritten, so two release threads run two batches at once.
  */
 #define PY_SSIZE_T_CLEAN
@@ -50,9 +52,10 @@ enum {
     OP_EMBED_TITLE,
     OP_MASK_NAME,
     OP_MASK_PHONE,
+    OP_MASK_NUMBERS,
     OP_COUNT
 };
-enum { ST_OK = 0, ST_NULLED = 1, ST_FALLBACK = 2 };
+enum { ST_OK = 0, ST_NULLED = 1, ST_FALLBACK = 2, ST_SAME = 3 };
 
 /* Room one row may use in the output: a byte becomes at most 3 (half → full-width digit,
  * [ → 【, a truncated sequence → U+FFFD), 栋 → 号楼 is 3 bytes for 3, the address embed
@@ -949,6 +952,185 @@ static int op_mask_phone(const uint8_t *s, size_t n, size_t head, size_t tail, u
     return ST_OK;
 }
 
+/* ---- OP_MASK_NUMBERS --------------------------------------------------------------- */
+
+/* Mobile and 18-digit ID numbers inside a text, as leaktrace.masking.numbers defines them
+ * (its Python `re` pattern is the reference): a number starts where the character before
+ * it is not a digit, may carry a +86 / 0086 / 86 prefix, is laid out 3-4-4 (mobile) or
+ * 6-4-4-4 (ID, the last character X allowed) with at most one separator at each layout
+ * point, and is followed by a non-digit. Digits are ASCII or full-width. Found numbers
+ * have their digits starred between a head and a tail kept; the scan goes on after them.
+ * `params`: phone on, phone head, phone tail, ID on, ID head, ID tail. */
+static inline int num_sep(uint32_t cp)
+{
+    return cp == ' ' || cp == '\t' || cp == 0x3000 || cp == 0x2010 || cp == 0x2013 ||
+           cp == 0x2014 || cp == '-' || cp == 0xFF0D;
+}
+static inline int dig_is(uint32_t cp, uint32_t d) { return cp == '0' + d || cp == 0xFF10 + d; }
+static inline uint32_t dig_val(uint32_t cp) { return cp <= '9' ? cp - '0' : cp - 0xFF10; }
+#define NUM_STAR 0x80000000u
+#define NUM_CP(x) ((x) & ~NUM_STAR)
+
+/* `count` digits from A[*j]; their indices appended to pos. */
+static inline int num_digits(const uint32_t *A, size_t m, size_t *j, int count, size_t *pos,
+                             int *np)
+{
+    for (int c = 0; c < count; c++, (*j)++) {
+        if (*j >= m || !is_any_digit(NUM_CP(A[*j])))
+            return 0;
+        pos[(*np)++] = *j;
+    }
+    return 1;
+}
+static inline void num_sep_skip(const uint32_t *A, size_t m, size_t *j)
+{
+    if (*j < m && num_sep(NUM_CP(A[*j])))
+        (*j)++;
+}
+static inline int num_end(const uint32_t *A, size_t m, size_t j)
+{
+    return j >= m || !is_any_digit(NUM_CP(A[j]));
+}
+
+/* A mobile (kind 1) or ID (kind 2) at A[j]: its end, digit positions and kind; 0 if none. */
+static size_t num_body(const uint32_t *A, size_t m, size_t j, size_t *pos, int *kind)
+{
+    size_t k = j;
+    int np = 0;
+    if (k + 2 < m && dig_is(NUM_CP(A[k]), 1) && is_any_digit(NUM_CP(A[k + 1])) &&
+        dig_val(NUM_CP(A[k + 1])) >= 3 && num_digits(A, m, &k, 3, pos, &np)) {
+        num_sep_skip(A, m, &k);
+        if (num_digits(A, m, &k, 4, pos, &np)) {
+            num_sep_skip(A, m, &k);
+            if (num_digits(A, m, &k, 4, pos, &np) && num_end(A, m, k)) {
+                *kind = 1;
+                return k;
+            }
+        }
+    }
+    k = j;
+    np = 0;
+    if (!(k < m && is_any_digit(NUM_CP(A[k])) && dig_val(NUM_CP(A[k])) >= 1))
+        return 0;
+    if (!num_digits(A, m, &k, 6, pos, &np))
+        return 0;
+    num_sep_skip(A, m, &k);
+    if (!(k + 1 < m && ((dig_is(NUM_CP(A[k]), 1) && dig_is(NUM_CP(A[k + 1]), 9)) ||
+                        (dig_is(NUM_CP(A[k]), 2) && dig_is(NUM_CP(A[k + 1]), 0)))))
+        return 0;
+    if (!num_digits(A, m, &k, 4, pos, &np))
+        return 0;
+    num_sep_skip(A, m, &k);
+    if (!num_digits(A, m, &k, 4, pos, &np))
+        return 0;
+    num_sep_skip(A, m, &k);
+    if (!num_digits(A, m, &k, 3, pos, &np) || k >= m)
+        return 0;
+    uint32_t last = NUM_CP(A[k]);
+    if (!(is_any_digit(last) || last == 'X' || last == 'x' || last == 0xFF38 || last == 0xFF58))
+        return 0;
+    pos[np++] = k++;
+    if (!num_end(A, m, k))
+        return 0;
+    *kind = 2;
+    return k;
+}
+
+/* The number starting at A[i], prefix included, as the reference's regex finds it: each
+ * prefix form in the order its greedy optional groups try them, then none. */
+static size_t num_at(const uint32_t *A, size_t m, size_t i, size_t *pos, int *kind)
+{
+    for (int form = 0; form < 7; form++) {
+        size_t j = i;
+        if (form < 6) {
+            if (form < 2) { /* + */
+                if (!(j < m && (NUM_CP(A[j]) == '+' || NUM_CP(A[j]) == 0xFF0B)))
+                    continue;
+                j++;
+            } else if (form < 4) { /* 00 */
+                if (!(j + 1 < m && dig_is(NUM_CP(A[j]), 0) && dig_is(NUM_CP(A[j + 1]), 0)))
+                    continue;
+                j += 2;
+            }
+            if (!(j + 1 < m && dig_is(NUM_CP(A[j]), 8) && dig_is(NUM_CP(A[j + 1]), 6)))
+                continue;
+            j += 2;
+            if (form % 2 == 0) { /* the separator taken (greedy), then left out */
+                if (!(j < m && num_sep(NUM_CP(A[j]))))
+                    continue;
+                j++;
+            }
+        }
+        size_t end = num_body(A, m, j, pos, kind);
+        if (end)
+            return end;
+    }
+    return 0;
+}
+
+static int op_mask_numbers(const uint8_t *s, size_t n, const uint8_t *params, uint32_t *A,
+                           uint8_t *out, size_t *outn)
+{
+    /* fewer than 11 digits, or no 4 in a row: no number (most values), copied as they are.
+     * Counted without branches first (a full-width digit is EF BC 90..99), so that the
+     * common value costs one vectorisable pass. */
+    uint32_t digits = 0;
+    for (size_t i = 0; i < n; i++)
+        digits += (uint8_t)(s[i] - '0') < 10;
+    for (size_t i = 2; i < n; i++)
+        digits += (s[i - 2] == 0xEF) & (s[i - 1] == 0xBC) & ((uint8_t)(s[i] - 0x90) < 10);
+    int run = 0, run4 = 0;
+    for (size_t i = 0; i < n && digits >= 11 && !run4; i++) {
+        uint8_t b = s[i];
+        if (b >= '0' && b <= '9') {
+            run4 = ++run >= 4;
+        } else if (b == 0xEF && i + 2 < n && s[i + 1] == 0xBC && s[i + 2] >= 0x90 &&
+                   s[i + 2] <= 0x99) {
+            run4 = ++run >= 4;
+            i += 2;
+        } else {
+            run = 0;
+        }
+    }
+    if (!run4)
+        return ST_SAME;
+    size_t m = decode_all(s, n, A), pos[18];
+    for (size_t i = 0; i < m;) {
+        int kind = 0;
+        size_t end = 0;
+        uint32_t c = NUM_CP(A[i]);
+        /* a number starts with a digit or a plus sign, after anything but a digit */
+        if ((is_any_digit(c) || c == '+' || c == 0xFF0B) &&
+            (i == 0 || !is_any_digit(NUM_CP(A[i - 1]))))
+            end = num_at(A, m, i, pos, &kind);
+        if (!end) {
+            i++;
+            continue;
+        }
+        size_t total = kind == 1 ? 11 : 18;
+        int on = kind == 1 ? params[0] : params[3];
+        size_t head = kind == 1 ? params[1] : params[4], tail = kind == 1 ? params[2] : params[5];
+        if (on)
+            for (size_t d = head; d + tail < total; d++)
+                A[pos[d]] |= NUM_STAR;
+        i = end;
+    }
+    size_t k = 0;
+    for (size_t i = 0, c = 0; i < n; c++) {
+        uint32_t cp;
+        size_t len = dec(s, i, n, &cp);
+        if (A[c] & NUM_STAR) {
+            out[k++] = '*';
+        } else {
+            memcpy(out + k, s + i, len);
+            k += len;
+        }
+        i += len;
+    }
+    *outn = k;
+    return ST_OK;
+}
+
 /* ---- driver ------------------------------------------------------------------------ */
 
 /* Rewrite one row into `out` (capacity GROW(n)); returns the status and sets *outn. `A`
@@ -979,6 +1161,9 @@ static int rewrite_row(int op, const uint8_t *s, size_t n, const int8_t *sym, si
         break;
     case OP_MASK_PHONE:
         st = op_mask_phone(s, n, (uint8_t)sym[0], (uint8_t)sym[1], out, &o.n);
+        break;
+    case OP_MASK_NUMBERS:
+        st = op_mask_numbers(s, n, (const uint8_t *)sym, A, out, &o.n);
         break;
     default: /* OP_EMBED_TITLE */
         if (!op_embed_title_bytes(s, n, sym, out, &o.n))
@@ -1188,6 +1373,14 @@ static PyObject *py_rewrite(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "mask_phone needs 2 bytes: head + tail <= 11");
         goto done;
     }
+    if (op == OP_MASK_NUMBERS &&
+        (symbols.len != 6 ||
+         ((const uint8_t *)symbols.buf)[1] + ((const uint8_t *)symbols.buf)[2] > 11 ||
+         ((const uint8_t *)symbols.buf)[4] + ((const uint8_t *)symbols.buf)[5] > 18)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "mask_numbers needs 6 bytes: on, head, tail for phones, then for IDs");
+        goto done;
+    }
     size_t maxlen = 0, total = 0;
     for (Py_ssize_t r = 0; r < nrows; r++) {
         const uint8_t *v = vin + 16 * r;
@@ -1305,8 +1498,8 @@ PyMODINIT_FUNC PyInit__rewrite(void)
         {"OP_CANONICAL", OP_CANONICAL}, {"OP_NAME", OP_NAME}, {"OP_PHONE", OP_PHONE},
         {"OP_ADDRESS", OP_ADDRESS}, {"OP_EMBED_ADDRESS", OP_EMBED_ADDRESS},
         {"OP_EMBED_TITLE", OP_EMBED_TITLE}, {"OP_MASK_NAME", OP_MASK_NAME},
-        {"OP_MASK_PHONE", OP_MASK_PHONE}, {"OK", ST_OK}, {"NULLED", ST_NULLED},
-        {"FALLBACK", ST_FALLBACK},
+        {"OP_MASK_PHONE", OP_MASK_PHONE}, {"OP_MASK_NUMBERS", OP_MASK_NUMBERS}, {"OK", ST_OK}, {"NULLED", ST_NULLED},
+        {"FALLBACK", ST_FALLBACK}, {"SAME", ST_SAME},
     };
     for (size_t i = 0; i < sizeof consts / sizeof *consts; i++)
         if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0) {

@@ -10,9 +10,11 @@ OP_EMBED_ADDRESS: int
 OP_EMBED_TITLE: int
 OP_MASK_NAME: int
 OP_MASK_PHONE: int
+OP_MASK_NUMBERS: int
 OK: int
 NULLED: int
 FALLBACK: int
+SAME: int
 
 class Output(Buffer):
     """Rewritten text, a read-only buffer; its memory is reused by later calls once freed."""

@@ -108,6 +108,21 @@ def _run(
         sym = b"" if symbols is None else np.ascontiguousarray(symbols, dtype=np.int8).tobytes()
     views, data, status_raw = _rewrite.rewrite(getattr(_rewrite, op), sv.views, sv.data, sym)
     status = np.frombuffer(status_raw, dtype=np.uint8)
+    same = status == _rewrite.SAME
+    if same.any():
+        # an op that leaves most values as they are (OP_MASK_NUMBERS) writes only the
+        # others: the input is the answer, with those few put in
+        changed = np.flatnonzero(~same)
+        if not changed.size:
+            return values
+        done = pl.Series(
+            values.name,
+            pa.Array.from_buffers(
+                pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(data)]
+            ),
+            dtype=pl.String,
+        )
+        return values.scatter(changed, done.gather(changed))
     valid = status != _rewrite.NULLED
     if sv.array.null_count:
         valid &= sv.array.is_valid().to_numpy(zero_copy_only=False)

@@ -9,6 +9,7 @@ import polars as pl
 
 from leaktrace.errors import MissingColumnError, PolicyError
 from leaktrace.masking.base import MaskContext, MaskingOperator, parse_spec
+from leaktrace.masking.numbers import TEXT_ROLES, mask_numbers, number_params
 from leaktrace.masking.registry import OPERATORS
 
 __all__ = ["apply_policy_fields", "build_operator", "check_spec"]
@@ -46,7 +47,9 @@ def apply_policy_fields(
     * a listed role missing from ``df`` raises :class:`MissingColumnError` naming the role,
       unless its spec ends with ``?`` (optional), in which case it is skipped;
     * an unknown operator or bad argument raises :class:`PolicyError` (checked for every
-      field before any column is looked at); so does an operator on an unsuitable dtype.
+      field before any column is looked at); so does an operator on an unsuitable dtype;
+    * a text kept whole (name, address, product, e-mail) has the phone and ID numbers typed
+      into it masked as the policy masks those fields (:mod:`leaktrace.masking.numbers`).
 
     Columns of ``df`` are role-named (the readers map headers to roles).
     """
@@ -60,6 +63,7 @@ def apply_policy_fields(
 
     exprs: list[pl.Expr] = []
     schema = df.schema
+    numbers = number_params(fields)
     for role, op, optional in plan:
         if op.name == "drop":
             continue
@@ -74,5 +78,12 @@ def apply_policy_fields(
             op.validate(schema[role])
         except PolicyError as exc:
             raise PolicyError(f"field {role!r}: {exc.message}") from None
-        exprs.append(op.expr(pl.col(role)).alias(role))
+        expr = op.expr(pl.col(role))
+        if numbers is not None and op.name == "keep" and role in TEXT_ROLES:
+            expr = expr.cast(pl.String).map_batches(
+                lambda s, p=numbers: mask_numbers(s, p),  # type: ignore[misc]
+                return_dtype=pl.String,
+                is_elementwise=True,
+            )
+        exprs.append(expr.alias(role))
     return df.select(exprs)
