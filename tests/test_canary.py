@@ -291,3 +291,35 @@ def test_cities_in_addresses_on_orders() -> None:
     addresses = generate_orders(6000, 3).get_column("address")
     got = _cities_in_addresses(geo(), addresses)
     assert got.tolist() == _cities_by_substring(addresses) and len(got) >= 5000
+
+
+def test_a_short_province_in_the_sample_is_written_short(
+    sample: pl.DataFrame, pool: list[str]
+) -> None:
+    """Exports that write 浙江 杭州市 西湖区 … got canaries that started 浙江省 or with no
+    province (浙江 is not 浙江省 to the style check): the only rows of the copy written so
+    (session 26). A sample with full names keeps getting full names."""
+    short = sample.with_columns(
+        pl.col("address")
+        .str.replace(r"^(.+?)(?:省|壮族自治区|回族自治区|维吾尔自治区|自治区)", "$1 ")
+        .str.replace(r"(市)", "$1 ")
+    )
+    rows = generate_canaries(
+        short, 40, key=KEY, release_id="short", pool_phones=pool, pool_emails=[]
+    )
+    addresses = rows["address"].to_list()
+    provinces = sorted({p for p in geo().city_province if not p.endswith("市")}, key=len)
+    assert not any(a.startswith(tuple(provinces)) for a in addresses)
+    outside = [a for a in addresses if not a.startswith(("北京", "上海", "天津", "重庆"))]
+    short_names = {p.removesuffix("省") for p in provinces} | {
+        "广西",
+        "宁夏",
+        "新疆",
+        "西藏",
+        "内蒙古",
+    }
+    assert outside and all(a.split(" ")[0] in short_names for a in outside), outside
+    full = generate_canaries(
+        sample, 40, key=KEY, release_id="short", pool_phones=pool, pool_emails=[]
+    )
+    assert any(a.startswith(tuple(provinces)) for a in full["address"].to_list())

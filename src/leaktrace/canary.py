@@ -186,16 +186,17 @@ def generate_canaries(
     if "name" in cols:
         out["name"] = _missing_as_in(rng, sample["name"], sample_names(rng, male))
     if "address" in cols:
-        with_province, separator, twice = _address_style(sample["address"], g)
+        style = _address_style(sample["address"], g)
         out["address"] = _missing_as_in(
             rng,
             sample["address"],
             g.sample_addresses(
                 rng,
                 cities,
-                with_province=with_province,
-                separator=separator,
-                municipality_twice=twice,
+                with_province=style.with_province,
+                separator=style.separator,
+                municipality_twice=style.municipality_twice,
+                short_province=style.short_province,
             ),
         )
     if "id_number" in cols:
@@ -288,25 +289,52 @@ def _cities_in_addresses(g: Geo, addresses: pl.Series, limit: int = 5000) -> Int
 _MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
 
 
-def _address_style(addresses: pl.Series, g: Geo) -> tuple[bool, str, bool]:
-    """(starts with the province?, separator between admin parts, a 直辖市 written twice?)
-    by majority of the sample; the last among the sample's addresses in a 直辖市.
+@dataclass(frozen=True, slots=True)
+class AddressStyle:
+    """How the sample writes its addresses' administrative part, by majority."""
+
+    with_province: bool
+    separator: str
+    municipality_twice: bool
+    short_province: bool
+
+
+def _address_style(addresses: pl.Series, g: Geo) -> AddressStyle:
+    """(starts with the province?, separator between admin parts, a 直辖市 written twice?,
+    the province in short form?) by majority of the sample; the third among the sample's
+    addresses in a 直辖市, the fourth among those that start with a province.
 
     Why the third: Taobao's and Tmall's exports write 北京 北京市 朝阳区 …, and canaries
     written 北京市 朝阳区 … were the only rows of their city without the repeat: one filter
-    dropped them all (session 25's review)."""
+    dropped them all (session 25's review). The fourth likewise: exports that write
+    浙江 杭州市 西湖区 … got canaries without a province (浙江 is not 浙江省), the only rows
+    of the copy that did not start with one (session 26)."""
     text = addresses.drop_nulls().head(5000)
     if text.len() == 0:
-        return True, "", False
+        return AddressStyle(True, "", False, False)
     # One regex instead of a starts_with per province (34 passes): \s is Unicode White_Space,
     # exactly what strip_chars() strips.
-    provinces = "|".join(re.escape(p) for p in sorted(set(g.city_province)))
+    full = sorted(set(g.city_province))
+    provinces = "|".join(re.escape(p) for p in full)
+    shorts = "|".join(re.escape(s) for s in sorted({_short_province(p) for p in full} - set(full)))
     twice_pattern = "|".join(rf"{m}\s*{m}市" for m in _MUNICIPALITIES)
-    with_province = _share(text.str.contains(rf"^\s*(?:{twice_pattern}|{provinces})")) >= 0.5
+    start = rf"^\s*(?:{twice_pattern}|{provinces}|(?:{shorts})\s)"
+    with_province = _share(text.str.contains(start)) >= 0.5
     spaced = _share(text.str.contains(" ", literal=True)) >= 0.5
     muni = text.filter(text.str.contains(rf"^\s*(?:{'|'.join(_MUNICIPALITIES)})"))
     twice = muni.len() > 0 and _share(muni.str.contains(rf"^\s*(?:{twice_pattern})")) >= 0.5
-    return with_province, " " if spaced else "", twice
+    named = text.filter(text.str.contains(rf"^\s*(?:{provinces}|(?:{shorts})\s)"))
+    short = named.len() > 0 and _share(named.str.contains(rf"^\s*(?:{shorts})\s")) >= 0.5
+    return AddressStyle(with_province, " " if spaced else "", twice, short)
+
+
+def _short_province(province: str) -> str:
+    """浙江省 → 浙江, 广西壮族自治区 → 广西, 内蒙古自治区 → 内蒙古: as exports shorten them;
+    a 直辖市 (北京市) is left to the municipality forms."""
+    stem = re.sub(r"(?:省|自治区|特别行政区)$", "", province)
+    if stem == province:
+        return province
+    return stem if len(stem) <= 3 else stem[:2]
 
 
 def _share(mask: pl.Series) -> float:

@@ -380,9 +380,9 @@ def _written_place(prefix: pl.Series) -> pl.Series:
 # as an alternative of their own they cost another 15-20%.
 _PATTERNS = {
     "province": rf"^\s*({_PROVINCE})",
-    "city": rf"^\s*({_PROVINCE}(?:\s*{_CITY})?|{_PROVINCE_SHORT}?{_CITY})",
+    "city": rf"^\s*({_PROVINCE}(?:\s*{_CITY})?|(?:{_PROVINCE_SHORT}\s*)?{_CITY})",
     "district": (
-        rf"^\s*((?:{_PROVINCE}|{_PROVINCE_SHORT}?(?:{_CITY}|{_CITY_SHI}?{_COUNTY_CITY}))"
+        rf"^\s*((?:{_PROVINCE}|(?:{_PROVINCE_SHORT}\s*)?(?:{_CITY}|{_CITY_SHI}?{_COUNTY_CITY}))"
         rf"(?:\s*{_CITY})*(?:\s*市辖区)?(?:\s*{_DISTRICT})?"
         rf"|(?:市辖区\s*)?{_DISTRICT})"
     ),

@@ -147,11 +147,14 @@ class Geo:
         with_province: bool = True,
         separator: str = "",
         municipality_twice: bool = False,
+        short_province: bool = False,
     ) -> pl.Series:
         """Full addresses, province/city/district from the tables and the rest synthetic.
 
         ``municipality_twice``: a 直辖市 as Taobao's exports write it, as province and city
-        (北京 北京市 朝阳区 …; with ``with_province`` only)."""
+        (北京 北京市 朝阳区 …; with ``with_province`` only). ``short_province``: a province
+        as some exports write it, 浙江 for 浙江省, 广西 for 广西壮族自治区 (with
+        ``with_province`` only; a 直辖市 keeps its form)."""
         n = len(cities)
         districts = self.sample_districts(rng, cities)
         has_d = districts >= 0
@@ -242,6 +245,16 @@ class Geo:
             )
         )
         parts: list[pl.Expr] = []
+        if short_province:  # 浙江省 → 浙江, 内蒙古自治区 → 内蒙古, 广西壮族自治区 → 广西
+            stem = s("province").str.replace(r"(?:省|自治区|特别行政区)$", "")
+            frame = frame.with_columns(
+                pl.when(s("city") == "")
+                .then(s("province"))
+                .when(stem.str.len_chars() <= 3)
+                .then(stem)
+                .otherwise(stem.str.slice(0, 2))
+                .alias("province")
+            )
         if with_province and municipality_twice:
             # the table's 直辖市 have no city: their province (北京市) is written twice
             parts += [
