@@ -166,3 +166,43 @@ def test_short_gb18030_file_is_read_as_gb18030(tmp_path: Path, text: str) -> Non
 
     data = ("text\n" + text + "\n").encode("gb18030")
     assert decode_bytes(data, "short.txt") == "text\n" + text + "\n"
+
+
+CALL = [
+    "客服：您好，请问是王女士吗？",
+    "我：是的，什么事？",
+    "客服：我这边是淘宝官方客服，您上周买的那件羽绒服检测出甲醛超标，我们要给您做三倍赔偿。",
+    "我：哦，那怎么弄？",
+    "客服：您先打开支付宝，找到备用金，把额度开通，我们理赔款会打到备用金里。",
+    "客服：然后您把备用金转到我们给您的账户上，系统核对后再原路退回，您放心。",
+]
+
+
+def test_whole_judges_a_transcript_as_one_conversation(tmp_path: Path) -> None:
+    """A call transcript's script comes a step per line; judged line by line, the transfer
+    line alone was 其他类型诈骗 and the impersonation went unconnected to it (session 25's
+    list). --whole reads them together."""
+    f = tmp_path / "call.txt"
+    f.write_text("\n".join(CALL) + "\n", encoding="gbk")
+    code, out, _ = run("check", "--file", str(f), "--json")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and len(lines) == len(CALL)
+    # alone, no line holds both who calls and what they want done
+    for r in lines:
+        assert not {"impersonation", "transfer"} <= {s["stage"] for s in r["stages"]}
+    code, out, _ = run("check", "--file", str(f), "--whole", "--json")
+    assert code == 0
+    (one,) = [json.loads(x) for x in out.splitlines()]
+    assert one["is_scam"] and one["fraud_type"] == "冒充电商物流客服类"
+    stages = {s["stage"] for s in one["stages"]}
+    assert {"impersonation", "pretext", "borrowing", "transfer"} <= stages
+    # spans index the joined text, lines joined by line feeds
+    joined = "\n".join(CALL)
+    assert all(joined[s["start"] : s["end"]] == s["cue"] for s in one["stages"])
+    code, out, _ = run("check", "--file", str(f), "--whole")
+    assert code == 0 and out.count("疑似诈骗") == 1 and "#2" not in out
+
+
+def test_whole_needs_a_file() -> None:
+    code, _, err = run("check", SCAM, "--whole")
+    assert code == 2 and "--whole needs --file" in err

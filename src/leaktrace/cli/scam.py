@@ -82,6 +82,14 @@ def check_cmd(
             "--column", help="Text column of a CSV/XLSX/JSON lines file.", show_default=False
         ),
     ] = None,
+    whole: Annotated[
+        bool,
+        typer.Option(
+            "--whole",
+            help="Judge the whole --file as one text (a call transcript, a chat's messages "
+            "in order), not each line or row alone.",
+        ),
+    ] = False,
     json_: JsonOption = False,
     model: ModelOption = None,
 ) -> None:
@@ -96,9 +104,15 @@ def check_cmd(
         from leaktrace.scam._io import read_texts  # Polars: only a file needs it
 
         texts = read_texts(file, column)
+        if whole:
+            # a script's steps come line by line (客服: 您好… / 请下载会议软件… / 转到安全
+            # 账户…): judged alone, no line holds enough of them
+            texts = ["\n".join(texts)]
     else:
         if column is not None:
             raise InputError("--column needs --file")
+        if whole:
+            raise InputError("--whole needs --file (a TEXT is judged whole already)")
         texts = [text or ""]
     results = check(texts, model=model)
     if json_:
@@ -111,7 +125,7 @@ def check_cmd(
                 f"{MAX_CHARS} of each were analysed"
             )
         return
-    if file is None:
+    if file is None or whole:
         _print_human(results[0])
         return
     for i, r in enumerate(results, start=1):
