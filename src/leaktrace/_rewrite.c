@@ -961,10 +961,17 @@ static int op_mask_phone(const uint8_t *s, size_t n, size_t head, size_t tail, u
  * point, and is followed by a non-digit. Digits are ASCII or full-width. Found numbers
  * have their digits starred between a head and a tail kept; the scan goes on after them.
  * `params`: phone on, phone head, phone tail, ID on, ID head, ID tail. */
-static inline int num_sep(uint32_t cp)
+static inline int num_sep(uint32_t cp) /* leaktrace.pii.text.NUMBER_SEPARATORS */
 {
-    return cp == ' ' || cp == '\t' || cp == 0x3000 || cp == 0x2010 || cp == 0x2013 ||
-           cp == 0x2014 || cp == '-' || cp == 0xFF0D;
+    switch (cp) {
+    case ' ': case '\t': case 0xA0: case 0x202F: case 0x205F: case 0x3000: case '.':
+    case 0xB7: case 0x30FB: case '/': case '_': case '~': case '-': case 0x2010:
+    case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2212: case 0xFE63:
+    case 0xFF0D: case 0xFF0E: case 0xFF0F: case 0xFF3F: case 0xFF5E:
+        return 1;
+    default:
+        return cp >= 0x2000 && cp <= 0x200B;
+    }
 }
 static inline int dig_is(uint32_t cp, uint32_t d) { return cp == '0' + d || cp == 0xFF10 + d; }
 static inline uint32_t dig_val(uint32_t cp) { return cp <= '9' ? cp - '0' : cp - 0xFF10; }
@@ -982,9 +989,11 @@ static inline int num_digits(const uint32_t *A, size_t m, size_t *j, int count, 
     }
     return 1;
 }
+/* Up to three separators, as many as there are (the regex's greedy {0,3}: a digit must
+ * follow, and a separator is none, so taking fewer never lets a number match). */
 static inline void num_sep_skip(const uint32_t *A, size_t m, size_t *j)
 {
-    if (*j < m && num_sep(NUM_CP(A[*j])))
+    for (int c = 0; c < 3 && *j < m && num_sep(NUM_CP(A[*j])); c++)
         (*j)++;
 }
 static inline int num_end(const uint32_t *A, size_t m, size_t j)
@@ -1037,17 +1046,18 @@ static size_t num_body(const uint32_t *A, size_t m, size_t j, size_t *pos, int *
 }
 
 /* The number starting at A[i], prefix included, as the reference's regex finds it: each
- * prefix form in the order its greedy optional groups try them, then none. */
+ * prefix form in the order its alternation tries them (+86, 0086, 86, each with the
+ * separators after it; a trunk 0), then none. */
 static size_t num_at(const uint32_t *A, size_t m, size_t i, size_t *pos, int *kind)
 {
-    for (int form = 0; form < 7; form++) {
+    for (int form = 0; form < 5; form++) {
         size_t j = i;
-        if (form < 6) {
-            if (form < 2) { /* + */
+        if (form < 3) {
+            if (form == 0) { /* + */
                 if (!(j < m && (NUM_CP(A[j]) == '+' || NUM_CP(A[j]) == 0xFF0B)))
                     continue;
                 j++;
-            } else if (form < 4) { /* 00 */
+            } else if (form == 1) { /* 00 */
                 if (!(j + 1 < m && dig_is(NUM_CP(A[j]), 0) && dig_is(NUM_CP(A[j + 1]), 0)))
                     continue;
                 j += 2;
@@ -1055,11 +1065,11 @@ static size_t num_at(const uint32_t *A, size_t m, size_t i, size_t *pos, int *ki
             if (!(j + 1 < m && dig_is(NUM_CP(A[j]), 8) && dig_is(NUM_CP(A[j + 1]), 6)))
                 continue;
             j += 2;
-            if (form % 2 == 0) { /* the separator taken (greedy), then left out */
-                if (!(j < m && num_sep(NUM_CP(A[j]))))
-                    continue;
-                j++;
-            }
+            num_sep_skip(A, m, &j);
+        } else if (form == 3) { /* a trunk 0 */
+            if (!(j < m && dig_is(NUM_CP(A[j]), 0)))
+                continue;
+            j++;
         }
         size_t end = num_body(A, m, j, pos, kind);
         if (end)

@@ -111,7 +111,11 @@ def _run(
     same = status == _rewrite.SAME
     if same.any():
         # an op that leaves most values as they are (OP_MASK_NUMBERS) writes only the
-        # others: the input is the answer, with those few put in
+        # others: the input is the answer, with those few put in. A null slot may hold old
+        # bytes (Polars keeps them after when/then, set, scatter): it stays null, never
+        # rewritten from them (the session 26 review's leak of withheld addresses)
+        if sv.array.null_count:
+            same |= ~sv.array.is_valid().to_numpy(zero_copy_only=False)
         changed = np.flatnonzero(~same)
         if not changed.size:
             return values
@@ -122,7 +126,7 @@ def _run(
             ),
             dtype=pl.String,
         )
-        return values.scatter(changed, done.gather(changed))
+        return values.clone().scatter(changed, done.gather(changed))
     valid = status != _rewrite.NULLED
     if sv.array.null_count:
         valid &= sv.array.is_valid().to_numpy(zero_copy_only=False)

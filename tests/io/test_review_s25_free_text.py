@@ -103,7 +103,17 @@ def test_a_product_placed_by_content_without_numbers_is_still_placed() -> None:
 
 @pytest.mark.parametrize(
     "typed",
-    ["电话138-1234-5678", "电话 +86 13812345678", "电话0086 138 1234 5678", "110105-19491231-0021"],
+    [
+        "电话138-1234-5678",
+        "电话 +86 13812345678",
+        "电话0086 138 1234 5678",
+        "110105-19491231-0021",
+        # session 26's review: a no-break space copied from a page, spaced hyphens, dots
+        "电话+86\u00a0138\u00a01234\u00a05678",
+        "电话138 - 1234 - 5678",
+        "电话138.1234.5678",
+        "电话013812345678",
+    ],
 )
 def test_numbers_as_people_type_them_are_found(ws: leaktrace.Workspace, typed: str) -> None:
     """The final review: dashes between the digits, or a country code before them, hid

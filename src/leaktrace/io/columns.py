@@ -36,7 +36,7 @@ from leaktrace.pii.idcard import ID_NUMBER
 from leaktrace.pii.name import NAME
 from leaktrace.pii.phone import PHONE
 from leaktrace.pii.product import product_score
-from leaktrace.pii.text import canonical, fold_width
+from leaktrace.pii.text import canonical, fold_width, number_separator_run
 from leaktrace.roles import ROLE_NAMES, Role
 
 __all__ = [
@@ -379,9 +379,9 @@ def is_free_text_header(header: str) -> bool:
     return any(w in h for w in _FREE_TEXT_WORDS)
 
 
-_SEP = r"[ \t\u3000‐–—-]?"
+_SEP = number_separator_run()
 _EMBEDDED_NUMBER = re.compile(
-    rf"(?:^|[^0-9])(?:(?:\+|00)?86{_SEP})?"
+    rf"(?:^|[^0-9])(?:(?:\+|00)?86{_SEP}|0)?"
     rf"(?:1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}"
     rf"|[1-9][0-9]{{5}}{_SEP}(?:19|20)[0-9]{{2}}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{3}}[0-9Xx])"
     r"(?:[^0-9]|$)"

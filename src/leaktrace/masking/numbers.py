@@ -13,9 +13,11 @@ is kept whole (a courier that gets the phone anyway).
 
 What counts as a number is what the release's input check refuses in content-placed text
 (``leaktrace.io.columns._EMBEDDED_NUMBER``): a whole mobile (3-4-4) or 18-digit ID number
-(6-4-4-4), as people type them — separators only at those points, an optional ``+86`` /
-``0086`` / ``86``, ASCII or full-width digits, not inside a longer run of digits (an
-order number, a waybill). Landlines and 15-digit IDs are not found.
+(6-4-4-4), as people type them — up to three separators (spaces of any kind, hyphens,
+dots, slashes: :data:`leaktrace.pii.text.NUMBER_SEPARATORS`) only at those points, an
+optional ``+86`` / ``0086`` / ``86`` or a trunk ``0``, ASCII or full-width digits, not
+inside a longer run of digits (an order number, a waybill). Landlines and 15-digit IDs are
+not found.
 
 The rewrite is native (``_rewrite.c`` ``OP_MASK_NUMBERS``, one pass, most values copied
 after a byte scan); :data:`NUMBER` with :func:`mask_numbers_reference` is the definition,
@@ -31,6 +33,7 @@ import polars as pl
 
 from leaktrace.masking.base import parse_spec
 from leaktrace.masking.phone import _MODES
+from leaktrace.pii.text import NUMBER_SEPARATORS, number_separator_run
 from leaktrace.rewrite import native_mask
 
 __all__ = [
@@ -45,16 +48,17 @@ TEXT_ROLES = frozenset({"name", "address", "product", "email"})
 """Roles whose kept text a shopper may type a number into."""
 
 _D = "[0-9\uff10-\uff19]"
-_S = "[ \t\u3000\u2010\u2013\u2014\\-\uff0d]?"
+_S = number_separator_run()
 NUMBER = re.compile(
-    rf"(?<!{_D})(?:(?:[+\uff0b]|[0\uff10]{{2}})?[8\uff18][6\uff16]{_S})?"
+    rf"(?<!{_D})(?:(?:[+\uff0b]|[0\uff10]{{2}})?[8\uff18][6\uff16]{_S}|[0\uff10])?"
     rf"(?:(?P<mobile>[1\uff11][3-9\uff13-\uff19]{_D}{_S}{_D}{{4}}{_S}{_D}{{4}})(?!{_D})"
     rf"|(?P<id>[1-9\uff11-\uff19]{_D}{{5}}{_S}(?:[1\uff11][9\uff19]|[2\uff12][0\uff10]){_D}{{2}}"
     rf"{_S}{_D}{{4}}{_S}{_D}{{3}}[0-9\uff10-\uff19Xx\uff38\uff58])(?!{_D}))"
 )
-"""A mobile or ID number inside a text (module docstring); the prefix is not masked."""
+"""A mobile or ID number inside a text (module docstring); the prefix (+86, 0086, 86 or a
+trunk 0) is not masked."""
 
-_SEPARATORS = frozenset(" \t\u3000\u2010\u2013\u2014-\uff0d")
+_SEPARATORS = frozenset(NUMBER_SEPARATORS)
 
 Params = tuple[bool, int, int, bool, int, int]
 """(mask phones?, digits kept at the head, at the tail, then the same for ID numbers)."""
