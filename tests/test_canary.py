@@ -323,3 +323,89 @@ def test_a_short_province_in_the_sample_is_written_short(
         sample, 40, key=KEY, release_id="short", pool_phones=pool, pool_emails=[]
     )
     assert any(a.startswith(tuple(provinces)) for a in full["address"].to_list())
+
+
+def _opening(address: str) -> str:
+    """An address's opening style: 直辖市 form or province form, and the separator."""
+    a = address.lstrip()
+    sep = next((c for c in (" ", "\u3000", "\t") if c in a), "")
+    if re.match(r"^(北京|天津|上海|重庆)\s*(北京|天津|上海|重庆)市", a):
+        form = "muni-twice"
+    elif a[:2] in ("北京", "天津", "上海", "重庆"):
+        form = "muni-once" if a[2:3] == "市" else "muni-short"
+    elif re.match(r"^\S+?(省|自治区)", a) and not re.match(
+        r"^\S+?市", a.split(sep)[0] if sep else a[:4]
+    ):
+        form = "full"
+    elif re.match(r"^\S{2,3}?(市|州|地区|盟)", a):
+        form = "none"
+    else:
+        form = "short"
+    return f"{form}/{sep!r}"
+
+
+def _restyle(df: pl.DataFrame, *, full: bool, sep: str, muni: str) -> pl.DataFrame:
+    """The synthetic shop's addresses (浙江省杭州市西湖区…) written as an export writes them."""
+    g = geo()
+    provinces = sorted({p for p in g.city_province if not p.endswith("市")}, key=len, reverse=True)
+    out = []
+    for a in df["address"].to_list():
+        m = re.match(r"^(北京|天津|上海|重庆)市", a)
+        if m:
+            head = {
+                "once": m.group(0),
+                "twice": f"{m.group(1)}{sep}{m.group(0)}",
+                "short": m.group(1),
+            }
+            out.append(head[muni] + sep + a[m.end() :])
+            continue
+        p = next(p for p in provinces if a.startswith(p))
+        stem = re.sub("(省|自治区)$", "", p)
+        short = stem if len(stem) <= 3 else stem[:2]
+        rest = re.sub(r"^(\S+?(?:市|州|地区|盟))", rf"\1{sep}", a[len(p) :], count=1)
+        out.append((p if full else short) + sep + rest)
+    return df.with_columns(pl.Series("address", out, dtype=pl.String))
+
+
+@pytest.mark.parametrize(
+    ("shares", "sep", "muni"),
+    [
+        ((0.5,), " ", "once"),  # half 浙江省 杭州市, half 浙江 杭州市
+        ((0.0,), "\u3000", "once"),  # short, ideographic spaces
+        ((0.0,), "\t", "short"),  # short, tabs, 北京 朝阳区
+        ((1.0,), "", "short"),  # 浙江省杭州市 beside 北京朝阳区
+    ],
+)
+def test_canaries_open_their_addresses_as_the_copy_s_rows_do(
+    sample: pl.DataFrame, pool: list[str], shares: tuple[float], sep: str, muni: str
+) -> None:
+    """A vote gave every canary of a copy one style: where the copy mixed styles, wrote its
+    直辖市 short or separated its parts with U+3000 or tabs, the canaries were the only rows
+    of theirs, and one filter dropped them (session 26's review). Each canary now opens as
+    a random real row of its province does: the styles come in about the copy's shares."""
+    half = int(sample.height * shares[0])
+    styled = pl.concat(
+        [
+            _restyle(sample.head(half), full=True, sep=sep, muni=muni),
+            _restyle(sample.tail(sample.height - half), full=False, sep=sep, muni=muni),
+        ]
+    ).sample(fraction=1.0, shuffle=True, seed=3)
+    rows = generate_canaries(
+        styled, 75, key=KEY, release_id="open", pool_phones=pool, pool_emails=[]
+    )
+    real = pl.Series([_opening(a) for a in styled["address"].to_list()]).value_counts(
+        normalize=True
+    )
+    share = dict(
+        zip(
+            real[""] if "" in real.columns else real[real.columns[0]],
+            real["proportion"],
+            strict=True,
+        )
+    )
+    seen = [_opening(a) for a in rows["address"].to_list()]
+    # no canary opens in a way fewer than 1 % of the real rows do
+    assert all(share.get(s, 0.0) >= 0.01 for s in seen), sorted(set(seen) - set(share))
+    if 0.0 < shares[0] < 1.0:
+        full = sum(s.startswith("full") for s in seen) / len(seen)
+        assert 0.3 < full < 0.7, full

@@ -186,17 +186,11 @@ def generate_canaries(
     if "name" in cols:
         out["name"] = _missing_as_in(rng, sample["name"], sample_names(rng, male))
     if "address" in cols:
-        style = _address_style(sample["address"], g)
         out["address"] = _missing_as_in(
             rng,
             sample["address"],
             g.sample_addresses(
-                rng,
-                cities,
-                with_province=style.with_province,
-                separator=style.separator,
-                municipality_twice=style.municipality_twice,
-                short_province=style.short_province,
+                rng, cities, openings=_address_openings(rng, sample["address"], g, cities)
             ),
         )
     if "id_number" in cols:
@@ -289,56 +283,169 @@ def _cities_in_addresses(g: Geo, addresses: pl.Series, limit: int = 5000) -> Int
 _MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
 
 
-@dataclass(frozen=True, slots=True)
-class AddressStyle:
-    """How the sample writes its addresses' administrative part, by majority."""
-
-    with_province: bool
-    separator: str
-    municipality_twice: bool
-    short_province: bool
-
-
-def _address_style(addresses: pl.Series, g: Geo) -> AddressStyle:
-    """(starts with the province?, separator between admin parts, a 直辖市 written twice?,
-    the province in short form?) by majority of the sample; the third among the sample's
-    addresses in a 直辖市, the fourth among those that start with a province.
-
-    Why the third: Taobao's and Tmall's exports write 北京 北京市 朝阳区 …, and canaries
-    written 北京市 朝阳区 … were the only rows of their city without the repeat: one filter
-    dropped them all (session 25's review). The fourth likewise: exports that write
-    浙江 杭州市 西湖区 … got canaries without a province (浙江 is not 浙江省), the only rows
-    of the copy that did not start with one (session 26)."""
-    text = addresses.drop_nulls().head(5000)
-    if text.len() == 0:
-        return AddressStyle(True, "", False, False)
-    # One regex instead of a starts_with per province (34 passes): \s is Unicode White_Space,
-    # exactly what strip_chars() strips.
-    full = sorted(set(g.city_province))
-    provinces = "|".join(re.escape(p) for p in full)
-    shorts = "|".join(re.escape(s) for s in sorted({_short_province(p) for p in full} - set(full)))
-    twice_pattern = "|".join(rf"{m}\s*{m}市" for m in _MUNICIPALITIES)
-    start = rf"^\s*(?:{twice_pattern}|{provinces}|(?:{shorts})\s)"
-    with_province = _share(text.str.contains(start)) >= 0.5
-    spaced = _share(text.str.contains(" ", literal=True)) >= 0.5
-    muni = text.filter(text.str.contains(rf"^\s*(?:{'|'.join(_MUNICIPALITIES)})"))
-    twice = muni.len() > 0 and _share(muni.str.contains(rf"^\s*(?:{twice_pattern})")) >= 0.5
-    named = text.filter(text.str.contains(rf"^\s*(?:{provinces}|(?:{shorts})\s)"))
-    short = named.len() > 0 and _share(named.str.contains(rf"^\s*(?:{shorts})\s")) >= 0.5
-    return AddressStyle(with_province, " " if spaced else "", twice, short)
+def _province_kind(province: str) -> str:
+    """``"municipality"`` (直辖市), ``"region"`` (自治区, 特别行政区) or ``"province"`` (省)."""
+    if province.removesuffix("市") in _MUNICIPALITIES:
+        return "municipality"
+    return "region" if province.endswith(("自治区", "特别行政区")) else "province"
 
 
 def _short_province(province: str) -> str:
-    """浙江省 → 浙江, 广西壮族自治区 → 广西, 内蒙古自治区 → 内蒙古: as exports shorten them;
-    a 直辖市 (北京市) is left to the municipality forms."""
+    """浙江省 → 浙江, 广西壮族自治区 → 广西, 内蒙古自治区 → 内蒙古: as exports shorten them."""
     stem = re.sub(r"(?:省|自治区|特别行政区)$", "", province)
     if stem == province:
         return province
     return stem if len(stem) <= 3 else stem[:2]
 
 
-def _share(mask: pl.Series) -> float:
-    return float(mask.cast(pl.Float64).to_numpy().mean()) if mask.len() else 0.0
+@functools.cache
+def _opening_patterns() -> tuple[str, str, str, str, dict[str, str], dict[str, str]]:
+    """Regexes of an address's opening — a 直辖市 in any of its forms; a province in full
+    or short form, then its city; a city — and maps from a province's or a city's name to
+    the province."""
+    g = geo()
+    full = sorted({p for p in g.city_province if _province_kind(p) != "municipality"})
+    token_province = {p: p for p in full}
+    for p in full:
+        stem = re.sub(r"(?:省|自治区|特别行政区)$", "", p)
+        for short in (stem, _short_province(p)):
+            token_province.setdefault(short, p)
+    tokens = "|".join(sorted(token_province, key=lambda t: (-len(t), t)))
+    city_province = {c: p for c, p in zip(g.city_name, g.city_province, strict=True) if c}
+    cities = "|".join(sorted(city_province, key=lambda c: (-len(c), c)))
+    munis = "|".join(rf"{m}\s*{m}市|{m}市|{m}" for m in _MUNICIPALITIES)
+    return (
+        rf"^\s*({munis})(\s*)",
+        rf"^\s*({tokens})(\s*)(?:({cities})(\s*))?",
+        # 吉林市 is the city, not the province 吉林 and then 市
+        rf"^\s*(?:{tokens})\s*市",
+        rf"^\s*({cities})(\s*)",
+        token_province,
+        city_province,
+    )
+
+
+def _spread(values: pl.Series, limit: int) -> pl.Series:
+    """At most about ``limit`` of ``values``, taken at even steps through all of them: the
+    first rows of a batch are one stretch of its time (and of an export's history), not a
+    sample of it (a copy half in one style, then half in another, gave its canaries the
+    first half's style four times in five; session 26's review)."""
+    step = -(-values.len() // limit) if values.len() > limit else 1
+    return values.gather_every(step)
+
+
+def _groups(text: pl.Series, pattern: str, names: list[str]) -> pl.DataFrame:
+    """The capture groups of ``pattern`` in ``text``, one column each, named ``names``."""
+    groups: pl.DataFrame = (
+        text.str.extract_groups(pattern).struct.rename_fields(names).struct.unnest()
+    )
+    return groups
+
+
+def _openings(addresses: pl.Series) -> pl.DataFrame:
+    """How (up to 5,000 of) the sample's addresses open, one row each: ``province`` (null
+    when no name the table knows opens it), ``token`` (what is written before the city: a
+    province, full or short, or a 直辖市 in any of its forms; "" when the city comes
+    first), ``token_sep`` (the whitespace after the token) and ``sep`` (the whitespace
+    after the city, or after a 直辖市, which has none)."""
+    muni_re, prov_re, not_prov_re, city_re, token_province, city_province = _opening_patterns()
+    text = addresses.drop_nulls()
+    text = _spread(text.filter(text.str.len_bytes() > 0), 5000)
+    both = pl.concat(
+        [
+            _groups(text, muni_re, ["m", "m_sep"]),
+            _groups(text, prov_re, ["p", "p_sep", "p_city", "p_city_sep"]),
+            _groups(text, city_re, ["c", "c_sep"]),
+            text.str.contains(not_prov_re).alias("not_prov").to_frame(),
+        ],
+        how="horizontal",
+    )
+    muni = pl.col("m").is_not_null()
+    prov = pl.col("p").is_not_null() & ~pl.col("not_prov")
+    return both.select(
+        province=pl.when(muni)
+        .then(pl.col("m").str.slice(0, 2) + "市")
+        .when(prov)
+        .then(pl.col("p").replace_strict(token_province, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("c").replace_strict(city_province, default=None, return_dtype=pl.String)),
+        token=pl.when(muni).then(pl.col("m")).when(prov).then(pl.col("p")).otherwise(pl.lit("")),
+        token_sep=pl.when(muni)
+        .then(pl.col("m_sep"))
+        .when(prov)
+        .then(pl.col("p_sep"))
+        .otherwise(pl.lit(""))
+        .fill_null(""),
+        sep=pl.when(muni)
+        .then(pl.col("m_sep"))
+        .when(prov)
+        .then(
+            pl.when(pl.col("p_city").is_null())
+            .then(pl.col("p_sep"))
+            .otherwise(pl.col("p_city_sep"))
+        )
+        .otherwise(pl.col("c_sep"))
+        .fill_null(""),
+    )
+
+
+def _written_as(token: str, donor: str | None, province: str) -> str:
+    """``token``, written before the city of an address in ``donor`` (None: unknown), as
+    the same form would be for ``province``: none, full or short; a 直辖市 once, twice or
+    short. A 直辖市 is always named (it has no city to name it)."""
+    if donor == province:
+        return token
+    muni = _province_kind(province) == "municipality"
+    donor_muni = donor is not None and _province_kind(donor) == "municipality"
+    if muni:
+        # 北京 北京市 → 上海 上海市, 北京 → 上海, 北京市 → 上海市
+        return token.replace(donor[:2], province[:2]) if donor_muni and donor else province
+    if donor_muni or token.endswith(("省", "自治区", "特别行政区")):
+        return province
+    return _short_province(province) if token else ""
+
+
+def _address_openings(
+    rng: np.random.Generator, addresses: pl.Series, g: Geo, cities: IntArray
+) -> tuple[list[str], list[str], list[str]]:
+    """For each canary, what its address writes before its city, after that and between its
+    other parts: the form of a random real row of the sample in the canary's province (else of the same
+    kind, 省, 自治区 or 直辖市; else any row).
+
+    Why a donor row per canary: one style per copy, decided by a vote, left the canaries
+    the only rows of their style wherever a copy mixes styles (half 浙江省 杭州市, half
+    浙江 杭州市: dropping one style dropped nine canaries in ten and half the real rows),
+    where its 直辖市 or 自治区 are written otherwise than its provinces (北京 朝阳区 beside
+    浙江 杭州市, 广西壮族自治区 beside 浙江), and for separators other than a space (U+3000, a
+    tab; session 26's review). A donor of the canary's own province carries that
+    province's mix of styles over to its canaries."""
+    provinces = [g.city_province[c] for c in cities.tolist()]
+    opening = _openings(addresses)
+    if opening.height == 0:
+        return provinces, [""] * len(provinces), [""] * len(provinces)
+    tokens = opening.get_column("token").to_list()
+    token_seps = opening.get_column("token_sep").to_list()
+    seps = opening.get_column("sep").to_list()
+    of = opening.get_column("province").to_list()
+    by_province: dict[str, list[int]] = {}
+    by_kind: dict[str, list[int]] = {}
+    for i, p in enumerate(of):
+        if p is not None:
+            by_province.setdefault(p, []).append(i)
+            by_kind.setdefault(_province_kind(p), []).append(i)
+    every = list(range(len(tokens)))
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(provinces):
+        groups.setdefault(p, []).append(i)
+    prefix, after, sep = [""] * len(provinces), [""] * len(provinces), [""] * len(provinces)
+    for p, rows in sorted(groups.items()):
+        donors = by_province.get(p) or by_kind.get(_province_kind(p)) or every
+        for row, pick in zip(
+            rows, rng.integers(0, len(donors), size=len(rows)).tolist(), strict=True
+        ):
+            d = donors[pick]
+            prefix[row] = _written_as(tokens[d], of[d], p)
+            after[row], sep[row] = token_seps[d], seps[d]
+    return prefix, after, sep
 
 
 def _order_ids(

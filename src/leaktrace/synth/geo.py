@@ -147,14 +147,15 @@ class Geo:
         with_province: bool = True,
         separator: str = "",
         municipality_twice: bool = False,
-        short_province: bool = False,
+        openings: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
     ) -> pl.Series:
         """Full addresses, province/city/district from the tables and the rest synthetic.
 
         ``municipality_twice``: a 直辖市 as Taobao's exports write it, as province and city
-        (北京 北京市 朝阳区 …; with ``with_province`` only). ``short_province``: a province
-        as some exports write it, 浙江 for 浙江省, 广西 for 广西壮族自治区 (with
-        ``with_province`` only; a 直辖市 keeps its form)."""
+        (北京 北京市 朝阳区 …; with ``with_province`` only). ``openings``: per row, what is
+        written before the city, the separator after it and the one between the other
+        parts, in place of the three settings (canaries take them from real rows: ``leaktrace.canary``); a 直辖市 needs
+        its name there, as it has no city."""
         n = len(cities)
         districts = self.sample_districts(rng, cities)
         has_d = districts >= 0
@@ -244,40 +245,37 @@ class Geo:
                 )
             )
         )
-        parts: list[pl.Expr] = []
-        if short_province:  # 浙江省 → 浙江, 内蒙古自治区 → 内蒙古, 广西壮族自治区 → 广西
-            stem = s("province").str.replace(r"(?:省|自治区|特别行政区)$", "")
+        muni = s("city") == ""
+        if openings is not None:
             frame = frame.with_columns(
-                pl.when(s("city") == "")
-                .then(s("province"))
-                .when(stem.str.len_chars() <= 3)
-                .then(stem)
-                .otherwise(stem.str.slice(0, 2))
-                .alias("province")
+                pl.Series("opening", list(openings[0]), dtype=pl.String),
+                pl.Series("after", list(openings[1]), dtype=pl.String),
+                pl.Series("sep", list(openings[2]), dtype=pl.String),
             )
-        if with_province and municipality_twice:
-            # the table's 直辖市 have no city: their province (北京市) is written twice
-            parts += [
-                pl.when(s("city") == "")
-                .then(pl.concat_str(s("province").str.strip_suffix("市"), sep))
-                .otherwise(pl.lit("")),
-                s("province"),
-                sep,
-            ]
-        elif with_province:
-            parts += [s("province"), sep]
-        parts += [
-            pl.when(s("city") == "").then(pl.lit("")).otherwise(pl.concat_str(s("city"), sep)),
+        else:
+            # the table's 直辖市 have no city: their province (北京市) names them, written
+            # twice (北京 北京市) when asked, and always, with or without the provinces
+            twice = pl.concat_str(s("province").str.strip_suffix("市"), sep, s("province"))
+            frame = frame.with_columns(
+                (
+                    pl.when(muni & municipality_twice & with_province)
+                    .then(twice)
+                    .when(muni | with_province)
+                    .then(s("province"))
+                    .otherwise(pl.lit(""))
+                ).alias("opening"),
+                sep.alias("after"),
+                sep.alias("sep"),
+            )
+        sep = s("sep")
+        parts = [
+            pl.when(s("opening") == "")
+            .then(pl.lit(""))
+            .otherwise(pl.concat_str(s("opening"), s("after"))),
+            pl.when(muni).then(pl.lit("")).otherwise(pl.concat_str(s("city"), sep)),
             pl.when(s("has_d")).then(pl.concat_str(s("district"), sep)).otherwise(pl.lit("")),
             detail,
         ]
-        if not with_province:
-            # A municipality has no city part; without the province it would lose its name.
-            parts[0] = (
-                pl.when(s("city") == "")
-                .then(pl.concat_str(s("province"), sep))
-                .otherwise(pl.concat_str(s("city"), sep))
-            )
         return frame.select(pl.concat_str(parts).alias("address")).to_series()
 
 
