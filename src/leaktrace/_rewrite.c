@@ -964,13 +964,14 @@ static int op_mask_phone(const uint8_t *s, size_t n, size_t head, size_t tail, u
 static inline int num_sep(uint32_t cp) /* leaktrace.pii.text.NUMBER_SEPARATORS */
 {
     switch (cp) {
-    case ' ': case '\t': case 0xA0: case 0x202F: case 0x205F: case 0x3000: case '.':
-    case 0xB7: case 0x30FB: case '/': case '_': case '~': case '-': case 0x2010:
-    case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2212: case 0xFE63:
-    case 0xFF0D: case 0xFF0E: case 0xFF0F: case 0xFF3F: case 0xFF5E:
+    case ' ': case '\t': case 0xA0: case 0xAD: case 0x2060: case 0xFEFF: case 0x202F:
+    case 0x205F: case 0x3000: case '.': case 0x3002: case 0x3001: case 0xB7: case 0x30FB:
+    case 0x2022: case '_': case '~': case '-': case 0x2010: case 0x2011: case 0x2012:
+    case 0x2013: case 0x2014: case 0x2015: case 0x2212: case 0xFE63: case 0x30FC:
+    case 0xFF70: case 0xFF0D: case 0xFF0E: case 0xFF3F: case 0xFF5E:
         return 1;
     default:
-        return cp >= 0x2000 && cp <= 0x200B;
+        return cp >= 0x2000 && cp <= 0x200D;
     }
 }
 static inline int dig_is(uint32_t cp, uint32_t d) { return cp == '0' + d || cp == 0xFF10 + d; }
@@ -989,11 +990,11 @@ static inline int num_digits(const uint32_t *A, size_t m, size_t *j, int count, 
     }
     return 1;
 }
-/* Up to three separators, as many as there are (the regex's greedy {0,3}: a digit must
+/* Up to four separators, as many as there are (the regex's greedy {0,4}: a digit must
  * follow, and a separator is none, so taking fewer never lets a number match). */
 static inline void num_sep_skip(const uint32_t *A, size_t m, size_t *j)
 {
-    for (int c = 0; c < 3 && *j < m && num_sep(NUM_CP(A[*j])); c++)
+    for (int c = 0; c < 4 && *j < m && num_sep(NUM_CP(A[*j])); c++)
         (*j)++;
 }
 static inline int num_end(const uint32_t *A, size_t m, size_t j)
@@ -1001,8 +1002,10 @@ static inline int num_end(const uint32_t *A, size_t m, size_t j)
     return j >= m || !is_any_digit(NUM_CP(A[j]));
 }
 
-/* A mobile (kind 1) or ID (kind 2) at A[j]: its end, digit positions and kind; 0 if none. */
-static size_t num_body(const uint32_t *A, size_t m, size_t j, size_t *pos, int *kind)
+/* A mobile (kind 1) or ID (kind 2; not when `mobile_only`) at A[j]: its end, digit
+ * positions and kind; 0 if none. */
+static size_t num_body(const uint32_t *A, size_t m, size_t j, size_t *pos, int *kind,
+                       int mobile_only)
 {
     size_t k = j;
     int np = 0;
@@ -1019,7 +1022,7 @@ static size_t num_body(const uint32_t *A, size_t m, size_t j, size_t *pos, int *
     }
     k = j;
     np = 0;
-    if (!(k < m && is_any_digit(NUM_CP(A[k])) && dig_val(NUM_CP(A[k])) >= 1))
+    if (mobile_only || !(k < m && is_any_digit(NUM_CP(A[k])) && dig_val(NUM_CP(A[k])) >= 1))
         return 0;
     if (!num_digits(A, m, &k, 6, pos, &np))
         return 0;
@@ -1047,7 +1050,8 @@ static size_t num_body(const uint32_t *A, size_t m, size_t j, size_t *pos, int *
 
 /* The number starting at A[i], prefix included, as the reference's regex finds it: each
  * prefix form in the order its alternation tries them (+86, 0086, 86, each with the
- * separators after it; a trunk 0), then none. */
+ * separators after it; a trunk 0 before a mobile), then none: at a 0 no number starts
+ * without a prefix, so the reference's order (none before the trunk 0) gives the same. */
 static size_t num_at(const uint32_t *A, size_t m, size_t i, size_t *pos, int *kind)
 {
     for (int form = 0; form < 5; form++) {
@@ -1066,12 +1070,12 @@ static size_t num_at(const uint32_t *A, size_t m, size_t i, size_t *pos, int *ki
                 continue;
             j += 2;
             num_sep_skip(A, m, &j);
-        } else if (form == 3) { /* a trunk 0 */
+        } else if (form == 3) { /* a trunk 0, before a mobile only */
             if (!(j < m && dig_is(NUM_CP(A[j]), 0)))
                 continue;
             j++;
         }
-        size_t end = num_body(A, m, j, pos, kind);
+        size_t end = num_body(A, m, j, pos, kind, form == 3);
         if (end)
             return end;
     }

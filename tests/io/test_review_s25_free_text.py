@@ -113,6 +113,7 @@ def test_a_product_placed_by_content_without_numbers_is_still_placed() -> None:
         "电话138 - 1234 - 5678",
         "电话138.1234.5678",
         "电话013812345678",
+        "电话138。1234。5678",  # the dot in Chinese input mode (the second review)
     ],
 )
 def test_numbers_as_people_type_them_are_found(ws: leaktrace.Workspace, typed: str) -> None:

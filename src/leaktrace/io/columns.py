@@ -380,10 +380,11 @@ def is_free_text_header(header: str) -> bool:
 
 
 _SEP = number_separator_run()
+_MOBILE = rf"1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}"
 _EMBEDDED_NUMBER = re.compile(
-    rf"(?:^|[^0-9])(?:(?:\+|00)?86{_SEP}|0)?"
-    rf"(?:1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}"
-    rf"|[1-9][0-9]{{5}}{_SEP}(?:19|20)[0-9]{{2}}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{3}}[0-9Xx])"
+    rf"(?:^|[^0-9])(?:(?:(?:\+|00)?86{_SEP})?"
+    rf"(?:{_MOBILE}|[1-9][0-9]{{5}}{_SEP}(?:19|20)[0-9]{{2}}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{3}}[0-9Xx])"
+    rf"|0{_MOBILE})"
     r"(?:[^0-9]|$)"
 )
 """A whole mobile number or 18-digit ID number inside a text (after width folding), also

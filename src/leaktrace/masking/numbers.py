@@ -13,9 +13,9 @@ is kept whole (a courier that gets the phone anyway).
 
 What counts as a number is what the release's input check refuses in content-placed text
 (``leaktrace.io.columns._EMBEDDED_NUMBER``): a whole mobile (3-4-4) or 18-digit ID number
-(6-4-4-4), as people type them — up to three separators (spaces of any kind, hyphens,
-dots, slashes: :data:`leaktrace.pii.text.NUMBER_SEPARATORS`) only at those points, an
-optional ``+86`` / ``0086`` / ``86`` or a trunk ``0``, ASCII or full-width digits, not
+(6-4-4-4), as people type them — up to four separators (spaces of any kind, hyphens,
+dots: :data:`leaktrace.pii.text.NUMBER_SEPARATORS`) only at those points, an optional
+``+86`` / ``0086`` / ``86`` (a mobile also a trunk ``0``), ASCII or full-width digits, not
 inside a longer run of digits (an order number, a waybill). Landlines and 15-digit IDs are
 not found.
 
@@ -49,14 +49,16 @@ TEXT_ROLES = frozenset({"name", "address", "product", "email"})
 
 _D = "[0-9\uff10-\uff19]"
 _S = number_separator_run()
+_MOBILE = rf"[1\uff11][3-9\uff13-\uff19]{_D}{_S}{_D}{{4}}{_S}{_D}{{4}}"
 NUMBER = re.compile(
-    rf"(?<!{_D})(?:(?:[+\uff0b]|[0\uff10]{{2}})?[8\uff18][6\uff16]{_S}|[0\uff10])?"
-    rf"(?:(?P<mobile>[1\uff11][3-9\uff13-\uff19]{_D}{_S}{_D}{{4}}{_S}{_D}{{4}})(?!{_D})"
+    rf"(?<!{_D})(?:(?:(?:[+\uff0b]|[0\uff10]{{2}})?[8\uff18][6\uff16]{_S})?"
+    rf"(?:(?P<mobile>{_MOBILE})(?!{_D})"
     rf"|(?P<id>[1-9\uff11-\uff19]{_D}{{5}}{_S}(?:[1\uff11][9\uff19]|[2\uff12][0\uff10]){_D}{{2}}"
     rf"{_S}{_D}{{4}}{_S}{_D}{{3}}[0-9\uff10-\uff19Xx\uff38\uff58])(?!{_D}))"
+    rf"|[0\uff10](?P<trunk>{_MOBILE})(?!{_D}))"
 )
-"""A mobile or ID number inside a text (module docstring); the prefix (+86, 0086, 86 or a
-trunk 0) is not masked."""
+"""A mobile or ID number inside a text (module docstring); the prefix (+86, 0086, 86, or a
+trunk 0 before a mobile) is not masked."""
 
 _SEPARATORS = frozenset(NUMBER_SEPARATORS)
 
@@ -103,11 +105,12 @@ def _mask_one(value: str, params: Params) -> str:
 
     def repl(m: re.Match[str]) -> str:
         whole, start = m.group(0), m.start()
-        if m.group("mobile") is not None:
+        mobile = "mobile" if m.group("mobile") is not None else "trunk"
+        if m.group(mobile) is not None:
             if not on_p:
                 return whole
-            cut = m.start("mobile") - start
-            return whole[:cut] + _star(m.group("mobile"), head_p, tail_p, 11)
+            cut = m.start(mobile) - start
+            return whole[:cut] + _star(m.group(mobile), head_p, tail_p, 11)
         if not on_i:
             return whole
         cut = m.start("id") - start

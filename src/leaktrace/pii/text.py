@@ -29,21 +29,23 @@ __all__ = [
 
 NUMBER_SEPARATORS = (
     " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b"
-    "\u202f\u205f\u3000.\u00b7\u30fb/_~-\u2010\u2011\u2012\u2013\u2014\u2212\ufe63"
-    "\uff0d\uff0e\uff0f\uff3f\uff5e"
+    "\u200c\u200d\u2060\ufeff\u00ad\u202f\u205f\u3000.\u3002\u3001\u00b7\u30fb\u2022_~-"
+    "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\u30fc\uff70\uff0d\uff0e\uff3f\uff5e"
 )
 """Characters people put between the digit groups of a phone or ID number they type
-(138 1234 5678, 138-1234-5678, 138.1234.5678, a no-break space copied from a web page or
-a phone, full-width forms). One list for the input check (``io.columns``) and the masking
+(138 1234 5678, 138-1234-5678, 138.1234.5678 and 138。1234。5678 — the same key in Chinese
+input mode —, a no-break space or an invisible character copied from a web page or a
+phone, full-width forms). Not the slash: 150/1000/2000W lists a product's options, and
+nobody types a phone so (session 26's second review). One list for the input check (``io.columns``) and the masking
 of numbers in text (``masking.numbers``, whose C twin ``_rewrite.c`` ``num_sep`` lists the
 same code points)."""
 
 
 def number_separator_run() -> str:
-    """A regex for what may stand between two digit groups: up to three separators
-    (``138 - 1234 - 5678``), or none."""
+    """A regex for what may stand between two digit groups: up to four separators
+    (``138 - 1234 - 5678``, ``138 —— 1234``), or none."""
     body = "".join("\\" + ch if ch in "\\-]^" else ch for ch in NUMBER_SEPARATORS)
-    return f"[{body}]{{0,3}}"
+    return f"[{body}]{{0,4}}"
 
 
 # U+FF01..U+FF5E map one-to-one onto ASCII U+0021..U+007E; U+3000 is the ideographic space.
