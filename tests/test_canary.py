@@ -409,3 +409,67 @@ def test_canaries_open_their_addresses_as_the_copy_s_rows_do(
     if 0.0 < shares[0] < 1.0:
         full = sum(s.startswith("full") for s in seen) / len(seen)
         assert 0.3 < full < 0.7, full
+
+
+def test_openings_read_how_an_export_opens_its_addresses() -> None:
+    """The second review: 北京市北京市 and 北京市市辖区 were read as 北京市, whitespace around
+    an address and punctuation between its parts were never copied, 海南区 (乌海) and
+    海南藏族自治州 (青海) were read as the province 海南."""
+    from leaktrace.canary import _openings
+
+    rows = _openings(
+        pl.Series(
+            [
+                "北京市北京市朝阳区建国路1号",
+                "北京市 市辖区 朝阳区 建国路1号",
+                " 浙江省-杭州市-西湖区 文三路1号 ",
+                "中国 浙江省 杭州市 西湖区 文三路1号",
+                "海南区新华街1号",
+                "海南藏族自治州共和县城关镇1号",
+                "吉林市船营区解放路1号",
+                None,
+                "",
+            ]
+        )
+    ).rows(named=True)
+    assert len(rows) == 7  # empty ones are no example
+    assert (rows[0]["province"], rows[0]["token"]) == ("北京市", "北京市北京市")
+    assert (rows[1]["token"], rows[1]["sep"]) == ("北京市 市辖区", " ")
+    zj = rows[2]
+    assert (zj["lead"], zj["token"], zj["token_sep"], zj["sep"], zj["trail"]) == (
+        " ",
+        "浙江省",
+        "-",
+        "-",
+        " ",
+    )
+    assert zj["district_sep"] == " "
+    assert (rows[3]["province"], rows[3]["token"]) == ("浙江省", "中国 浙江省")
+    assert rows[4]["token"] == "" and rows[4]["province"] != "海南省"
+    assert (rows[5]["province"], rows[5]["token"]) == ("青海省", "")
+    assert (rows[6]["province"], rows[6]["token"]) == ("吉林省", "")
+
+
+def test_canaries_copy_the_municipality_form_and_what_surrounds_it(pool: list[str]) -> None:
+    beijing = [p for p in pool if geo().city_province[geo().city_of_phones([p])[0]] == "北京市"]
+    sample = generate_orders(600, seed=4).filter(pl.col("address").str.starts_with("北京市"))
+    sample = sample.with_columns(
+        (" " + pl.col("address").str.replace("^北京市", "北京市北京市") + " ").alias("address")
+    )
+    rows = generate_canaries(
+        sample,
+        min(len(beijing), 5),
+        key=KEY,
+        release_id="bj",
+        pool_phones=beijing,
+        pool_emails=[],
+    )
+    assert rows.height and all(
+        a.startswith(" 北京市北京市") and a.endswith(" ") for a in rows["address"].to_list()
+    )
+
+
+def test_an_address_column_of_nulls_only_is_no_error(sample: pl.DataFrame, pool: list[str]) -> None:
+    blank = sample.with_columns(pl.lit(None).alias("address"))
+    rows = generate_canaries(blank, 5, key=KEY, release_id="null", pool_phones=pool, pool_emails=[])
+    assert rows["address"].null_count() == 5

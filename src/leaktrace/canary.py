@@ -186,13 +186,16 @@ def generate_canaries(
     if "name" in cols:
         out["name"] = _missing_as_in(rng, sample["name"], sample_names(rng, male))
     if "address" in cols:
-        out["address"] = _missing_as_in(
-            rng,
-            sample["address"],
-            g.sample_addresses(
-                rng, cities, openings=_address_openings(rng, sample["address"], g, cities)
-            ),
+        prefix, after, sep, after_district, around = _address_openings(
+            rng, sample["address"], g, cities
         )
+        address = g.sample_addresses(rng, cities, openings=(prefix, after, sep, after_district))
+        if around is not None and any(a != ("", "") for a in around):
+            lead, trail = zip(*around, strict=True)
+            address = pl.select(
+                pl.concat_str(pl.Series(lead), pl.lit(address), pl.Series(trail))
+            ).to_series()
+        out["address"] = _missing_as_in(rng, sample["address"], address.alias("address"))
     if "id_number" in cols:
         out["id_number"] = _id_numbers(rng, g, sample["id_number"], cities, male)
     if "email" in cols:
@@ -298,11 +301,17 @@ def _short_province(province: str) -> str:
     return stem if len(stem) <= 3 else stem[:2]
 
 
+_OPENING_SEP = r"[\s\-/,，、·_~－—]*"
+"""What separates an address's administrative parts: whitespace or the punctuation exports
+put there (浙江省-杭州市-西湖区, 浙江省/杭州市), copied as the donor row writes it."""
+
+
 @functools.cache
 def _opening_patterns() -> tuple[str, str, str, str, dict[str, str], dict[str, str]]:
     """Regexes of an address's opening — a 直辖市 in any of its forms; a province in full
-    or short form, then its city; a city — and maps from a province's or a city's name to
-    the province."""
+    or short form, then its city; a city; what is no province although it starts like one
+    — and maps from a province's or a city's name to the province. Each may start with
+    中国, kept as part of the opening."""
     g = geo()
     full = sorted({p for p in g.city_province if _province_kind(p) != "municipality"})
     token_province = {p: p for p in full}
@@ -313,25 +322,35 @@ def _opening_patterns() -> tuple[str, str, str, str, dict[str, str], dict[str, s
     tokens = "|".join(sorted(token_province, key=lambda t: (-len(t), t)))
     city_province = {c: p for c, p in zip(g.city_name, g.city_province, strict=True) if c}
     cities = "|".join(sorted(city_province, key=lambda c: (-len(c), c)))
-    munis = "|".join(rf"{m}\s*{m}市|{m}市|{m}" for m in _MUNICIPALITIES)
+    districts = "|".join(sorted(set(g.district_name), key=lambda d: (-len(d), d)))
+    munis = "|".join(
+        rf"{m}市\s*{m}市|{m}\s*{m}市|{m}市\s*市辖区|{m}\s*市辖区|{m}市|{m}" for m in _MUNICIPALITIES
+    )
+    china = r"(?:中国\s*)?"
+    sep = _OPENING_SEP
+    # names by their suffix, not the table: the separators after them are what is read,
+    # and captures over the table's 2,800 districts cost 0.09 s per 20,000 addresses
+    inner = r"[^\s\-/,，、·_~－—0-9]"
+    district = rf"(?:({inner}{{1,8}}?(?:区|县|旗|市))({sep}))?"
+    city = rf"{inner}{{1,10}}?(?:市|自治州|地区|盟)"
     return (
-        rf"^\s*({munis})(\s*)",
-        rf"^\s*({tokens})(\s*)(?:({cities})(\s*))?",
-        # 吉林市 is the city, not the province 吉林 and then 市
-        rf"^\s*(?:{tokens})\s*市",
-        rf"^\s*({cities})(\s*)",
+        rf"^\s*({china}(?:{munis}))({sep}){district}",
+        rf"^\s*({china}(?:{tokens}))({sep})(?:({city})({sep}){district})?",
+        # 吉林市 is the city, not the province 吉林 and then 市; 海南区 (乌海), 河北区 (天津)
+        # and 海南藏族自治州 (青海) start like provinces
+        rf"^\s*(?:{china}(?:{tokens})\s*市|{cities}|{districts})",
+        rf"^\s*({china}(?:{cities}))({sep}){district}",
         token_province,
         city_province,
     )
 
 
-def _spread(values: pl.Series, limit: int) -> pl.Series:
-    """At most about ``limit`` of ``values``, taken at even steps through all of them: the
-    first rows of a batch are one stretch of its time (and of an export's history), not a
-    sample of it (a copy half in one style, then half in another, gave its canaries the
-    first half's style four times in five; session 26's review)."""
-    step = -(-values.len() // limit) if values.len() > limit else 1
-    return values.gather_every(step)
+def _spread_step(n: int, limit: int) -> int:
+    """The step that takes at most about ``limit`` of ``n`` rows at even steps through all
+    of them: the first rows of a batch are one stretch of its time (and of an export's
+    history), not a sample of it (a copy half in one style, then half in another, gave its
+    canaries the first half's style four times in five; session 26's review)."""
+    return -(-n // limit) if n > limit else 1
 
 
 def _groups(text: pl.Series, pattern: str, names: list[str]) -> pl.DataFrame:
@@ -343,32 +362,57 @@ def _groups(text: pl.Series, pattern: str, names: list[str]) -> pl.DataFrame:
 
 
 def _openings(addresses: pl.Series) -> pl.DataFrame:
-    """How (up to 5,000 of) the sample's addresses open, one row each: ``province`` (null
+    """How (up to :data:`OPENING_ROWS` of) the sample's addresses open, one row each:
+    ``row`` (its index in ``addresses``), ``lead`` and ``trail`` (the whitespace before and
+    after the address), ``province`` (null
     when no name the table knows opens it), ``token`` (what is written before the city: a
     province, full or short, or a 直辖市 in any of its forms; "" when the city comes
-    first), ``token_sep`` (the whitespace after the token) and ``sep`` (the whitespace
-    after the city, or after a 直辖市, which has none)."""
+    first; 中国 before any of them is part of it), ``token_sep`` (the separator after the
+    token: :data:`_OPENING_SEP`), ``sep`` (the separator after the city, or after a 直辖市,
+    which has none) and ``district_sep`` (after the district, when a table district
+    follows; else ``sep``)."""
     muni_re, prov_re, not_prov_re, city_re, token_province, city_province = _opening_patterns()
-    text = addresses.drop_nulls()
-    text = _spread(text.filter(text.str.len_bytes() > 0), 5000)
+    rows = addresses.cast(pl.String).to_frame("a").with_row_index("row")
+    rows = rows.filter(pl.col("a").str.len_bytes() > 0)  # null and "" alike
+    rows = rows.gather_every(_spread_step(rows.height, OPENING_ROWS))
+    text = rows.get_column("a")
     both = pl.concat(
         [
-            _groups(text, muni_re, ["m", "m_sep"]),
-            _groups(text, prov_re, ["p", "p_sep", "p_city", "p_city_sep"]),
-            _groups(text, city_re, ["c", "c_sep"]),
+            rows.select(pl.col("row").cast(pl.Int64)),
+            _groups(text, muni_re, ["m", "m_sep", "m_d", "m_dsep"]),
+            _groups(text, prov_re, ["p", "p_sep", "p_city", "p_city_sep", "p_d", "p_dsep"]),
+            _groups(text, city_re, ["c", "c_sep", "c_d", "c_dsep"]),
             text.str.contains(not_prov_re).alias("not_prov").to_frame(),
+            text.str.extract(r"^(\s*)").alias("lead").to_frame(),
+            text.str.extract(r"\S(\s*)$").fill_null("").alias("trail").to_frame(),
         ],
         how="horizontal",
     )
     muni = pl.col("m").is_not_null()
     prov = pl.col("p").is_not_null() & ~pl.col("not_prov")
+    bare = r"^中国\s*"
     return both.select(
+        "row",
+        "lead",
+        "trail",
         province=pl.when(muni)
-        .then(pl.col("m").str.slice(0, 2) + "市")
+        .then(pl.col("m").str.replace(bare, "").str.slice(0, 2) + "市")
         .when(prov)
-        .then(pl.col("p").replace_strict(token_province, default=None, return_dtype=pl.String))
-        .otherwise(pl.col("c").replace_strict(city_province, default=None, return_dtype=pl.String)),
-        token=pl.when(muni).then(pl.col("m")).when(prov).then(pl.col("p")).otherwise(pl.lit("")),
+        .then(
+            pl.col("p")
+            .str.replace(bare, "")
+            .replace_strict(token_province, default=None, return_dtype=pl.String)
+        )
+        .otherwise(
+            pl.col("c")
+            .str.replace(bare, "")
+            .replace_strict(city_province, default=None, return_dtype=pl.String)
+        ),
+        token=pl.when(muni)
+        .then(pl.col("m"))
+        .when(prov)
+        .then(pl.col("p"))
+        .otherwise(pl.col("c").str.extract(r"^(中国\s*)").fill_null("")),
         token_sep=pl.when(muni)
         .then(pl.col("m_sep"))
         .when(prov)
@@ -385,10 +429,39 @@ def _openings(addresses: pl.Series) -> pl.DataFrame:
         )
         .otherwise(pl.col("c_sep"))
         .fill_null(""),
+        # after the district, where the row names one the table has; else as after the city
+        district_sep=pl.when(muni)
+        .then(pl.when(pl.col("m_d").is_null()).then(pl.col("m_sep")).otherwise(pl.col("m_dsep")))
+        .when(prov)
+        .then(
+            pl.when(pl.col("p_d").is_not_null())
+            .then(pl.col("p_dsep"))
+            .when(pl.col("p_city").is_null())
+            .then(pl.col("p_sep"))
+            .otherwise(pl.col("p_city_sep"))
+        )
+        .otherwise(
+            pl.when(pl.col("c_d").is_null()).then(pl.col("c_sep")).otherwise(pl.col("c_dsep"))
+        )
+        .fill_null(""),
     )
 
 
+OPENING_ROWS = 10_000
+"""Rows of a batch whose openings canaries copy: a province with few rows in a large batch
+still has a few dozen donors, so that one row's quirk (a double space) is not copied by
+an eighth of its canaries (session 26's second review, with 5,000)."""
+
+
 def _written_as(token: str, donor: str | None, province: str) -> str:
+    """:func:`_written_form` after what ``token`` starts with (中国 and a space)."""
+    lead = re.match(r"中国\s*", token)
+    if lead is None or donor == province:
+        return _written_form(token, donor, province)
+    return lead.group(0) + _written_form(token[lead.end() :], donor, province)
+
+
+def _written_form(token: str, donor: str | None, province: str) -> str:
     """``token``, written before the city of an address in ``donor`` (None: unknown), as
     the same form would be for ``province``: none, full or short; a 直辖市 once, twice or
     short. A 直辖市 is always named (it has no city to name it)."""
@@ -406,10 +479,10 @@ def _written_as(token: str, donor: str | None, province: str) -> str:
 
 def _address_openings(
     rng: np.random.Generator, addresses: pl.Series, g: Geo, cities: IntArray
-) -> tuple[list[str], list[str], list[str]]:
+) -> tuple[list[str], list[str], list[str], list[str], list[tuple[str, str]] | None]:
     """For each canary, what its address writes before its city, after that and between its
-    other parts: the form of a random real row of the sample in the canary's province (else of the same
-    kind, 省, 自治区 or 直辖市; else any row).
+    other parts, and the whitespace around it (None: none): the form of a random real row
+    of the canary's province (else of the same kind, 省, 自治区 or 直辖市; else any row).
 
     Why a donor row per canary: one style per copy, decided by a vote, left the canaries
     the only rows of their style wherever a copy mixes styles (half 浙江省 杭州市, half
@@ -417,14 +490,19 @@ def _address_openings(
     where its 直辖市 or 自治区 are written otherwise than its provinces (北京 朝阳区 beside
     浙江 杭州市, 广西壮族自治区 beside 浙江), and for separators other than a space (U+3000, a
     tab; session 26's review). A donor of the canary's own province carries that
-    province's mix of styles over to its canaries."""
+    province's mix of styles over to its canaries. Not its time: a copy whose export
+    format changed halfway has canaries dated after the change in the format before it
+    (the second review; a canary's time is fitted to its slot only later, in the release)."""
     provinces = [g.city_province[c] for c in cities.tolist()]
     opening = _openings(addresses)
     if opening.height == 0:
-        return provinces, [""] * len(provinces), [""] * len(provinces)
+        return provinces, [""] * len(provinces), [""] * len(provinces), [""] * len(provinces), None
     tokens = opening.get_column("token").to_list()
+    leads = opening.get_column("lead").to_list()
+    trails = opening.get_column("trail").to_list()
     token_seps = opening.get_column("token_sep").to_list()
     seps = opening.get_column("sep").to_list()
+    district_seps = opening.get_column("district_sep").to_list()
     of = opening.get_column("province").to_list()
     by_province: dict[str, list[int]] = {}
     by_kind: dict[str, list[int]] = {}
@@ -437,15 +515,18 @@ def _address_openings(
     for i, p in enumerate(provinces):
         groups.setdefault(p, []).append(i)
     prefix, after, sep = [""] * len(provinces), [""] * len(provinces), [""] * len(provinces)
+    after_district = [""] * len(provinces)
+    around = [("", "")] * len(provinces)
     for p, rows in sorted(groups.items()):
-        donors = by_province.get(p) or by_kind.get(_province_kind(p)) or every
-        for row, pick in zip(
-            rows, rng.integers(0, len(donors), size=len(rows)).tolist(), strict=True
-        ):
-            d = donors[pick]
+        donors = np.asarray(by_province.get(p) or by_kind.get(_province_kind(p)) or every)
+        picks = rng.integers(0, len(donors), size=len(rows))
+        for row, pick in zip(rows, picks.tolist(), strict=True):
+            d = int(donors[pick])
             prefix[row] = _written_as(tokens[d], of[d], p)
             after[row], sep[row] = token_seps[d], seps[d]
-    return prefix, after, sep
+            after_district[row] = district_seps[d]
+            around[row] = (leads[d], trails[d])
+    return prefix, after, sep, after_district, around
 
 
 def _order_ids(

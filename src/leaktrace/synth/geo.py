@@ -147,14 +147,14 @@ class Geo:
         with_province: bool = True,
         separator: str = "",
         municipality_twice: bool = False,
-        openings: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+        openings: tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]] | None = None,
     ) -> pl.Series:
         """Full addresses, province/city/district from the tables and the rest synthetic.
 
         ``municipality_twice``: a 直辖市 as Taobao's exports write it, as province and city
         (北京 北京市 朝阳区 …; with ``with_province`` only). ``openings``: per row, what is
-        written before the city, the separator after it and the one between the other
-        parts, in place of the three settings (canaries take them from real rows: ``leaktrace.canary``); a 直辖市 needs
+        written before the city, the separator after it, after the city and after the
+        district, in place of the three settings (canaries take them from real rows: ``leaktrace.canary``); a 直辖市 needs
         its name there, as it has no city."""
         n = len(cities)
         districts = self.sample_districts(rng, cities)
@@ -251,6 +251,7 @@ class Geo:
                 pl.Series("opening", list(openings[0]), dtype=pl.String),
                 pl.Series("after", list(openings[1]), dtype=pl.String),
                 pl.Series("sep", list(openings[2]), dtype=pl.String),
+                pl.Series("district_sep", list(openings[3]), dtype=pl.String),
             )
         else:
             # the table's 直辖市 have no city: their province (北京市) names them, written
@@ -266,6 +267,7 @@ class Geo:
                 ).alias("opening"),
                 sep.alias("after"),
                 sep.alias("sep"),
+                sep.alias("district_sep"),
             )
         sep = s("sep")
         parts = [
@@ -273,7 +275,9 @@ class Geo:
             .then(pl.lit(""))
             .otherwise(pl.concat_str(s("opening"), s("after"))),
             pl.when(muni).then(pl.lit("")).otherwise(pl.concat_str(s("city"), sep)),
-            pl.when(s("has_d")).then(pl.concat_str(s("district"), sep)).otherwise(pl.lit("")),
+            pl.when(s("has_d"))
+            .then(pl.concat_str(s("district"), s("district_sep")))
+            .otherwise(pl.lit("")),
             detail,
         ]
         return frame.select(pl.concat_str(parts).alias("address")).to_series()
