@@ -369,8 +369,8 @@ def _openings(addresses: pl.Series) -> pl.DataFrame:
     province, full or short, or a 直辖市 in any of its forms; "" when the city comes
     first; 中国 before any of them is part of it), ``token_sep`` (the separator after the
     token: :data:`_OPENING_SEP`), ``sep`` (the separator after the city, or after a 直辖市,
-    which has none) and ``district_sep`` (after the district, when a table district
-    follows; else ``sep``)."""
+    which has none) and ``district_sep`` (after the district, when a name ending in
+    区/县/旗/市 follows; else ``sep``)."""
     muni_re, prov_re, not_prov_re, city_re, token_province, city_province = _opening_patterns()
     rows = addresses.cast(pl.String).to_frame("a").with_row_index("row")
     rows = rows.filter(pl.col("a").str.len_bytes() > 0)  # null and "" alike
@@ -429,7 +429,7 @@ def _openings(addresses: pl.Series) -> pl.DataFrame:
         )
         .otherwise(pl.col("c_sep"))
         .fill_null(""),
-        # after the district, where the row names one the table has; else as after the city
+        # after the district, where a name ending in 区/县/旗/市 follows; else as after the city
         district_sep=pl.when(muni)
         .then(pl.when(pl.col("m_d").is_null()).then(pl.col("m_sep")).otherwise(pl.col("m_dsep")))
         .when(prov)
