@@ -363,8 +363,7 @@ def _groups(text: pl.Series, pattern: str, names: list[str]) -> pl.DataFrame:
 
 def _openings(addresses: pl.Series) -> pl.DataFrame:
     """How (up to :data:`OPENING_ROWS` of) the sample's addresses open, one row each:
-    ``row`` (its index in ``addresses``), ``lead`` and ``trail`` (the whitespace before and
-    after the address), ``province`` (null
+    ``lead`` and ``trail`` (the whitespace before and after the address), ``province`` (null
     when no name the table knows opens it), ``token`` (what is written before the city: a
     province, full or short, or a 直辖市 in any of its forms; "" when the city comes
     first; 中国 before any of them is part of it), ``token_sep`` (the separator after the
@@ -372,13 +371,11 @@ def _openings(addresses: pl.Series) -> pl.DataFrame:
     which has none) and ``district_sep`` (after the district, when a name ending in
     区/县/旗/市 follows; else ``sep``)."""
     muni_re, prov_re, not_prov_re, city_re, token_province, city_province = _opening_patterns()
-    rows = addresses.cast(pl.String).to_frame("a").with_row_index("row")
-    rows = rows.filter(pl.col("a").str.len_bytes() > 0)  # null and "" alike
-    rows = rows.gather_every(_spread_step(rows.height, OPENING_ROWS))
-    text = rows.get_column("a")
+    text = addresses.cast(pl.String)
+    text = text.filter(text.str.len_bytes() > 0)  # null and "" alike
+    text = text.gather_every(_spread_step(text.len(), OPENING_ROWS))
     both = pl.concat(
         [
-            rows.select(pl.col("row").cast(pl.Int64)),
             _groups(text, muni_re, ["m", "m_sep", "m_d", "m_dsep"]),
             _groups(text, prov_re, ["p", "p_sep", "p_city", "p_city_sep", "p_d", "p_dsep"]),
             _groups(text, city_re, ["c", "c_sep", "c_d", "c_dsep"]),
@@ -392,7 +389,6 @@ def _openings(addresses: pl.Series) -> pl.DataFrame:
     prov = pl.col("p").is_not_null() & ~pl.col("not_prov")
     bare = r"^中国\s*"
     return both.select(
-        "row",
         "lead",
         "trail",
         province=pl.when(muni)
@@ -518,10 +514,10 @@ def _address_openings(
     after_district = [""] * len(provinces)
     around = [("", "")] * len(provinces)
     for p, rows in sorted(groups.items()):
-        donors = np.asarray(by_province.get(p) or by_kind.get(_province_kind(p)) or every)
+        donors = by_province.get(p) or by_kind.get(_province_kind(p)) or every
         picks = rng.integers(0, len(donors), size=len(rows))
         for row, pick in zip(rows, picks.tolist(), strict=True):
-            d = int(donors[pick])
+            d = donors[pick]
             prefix[row] = _written_as(tokens[d], of[d], p)
             after[row], sep[row] = token_seps[d], seps[d]
             after_district[row] = district_seps[d]
