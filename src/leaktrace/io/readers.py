@@ -229,10 +229,6 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
-_TRAILING = "\x00trailing"
-"""The name the empty field after a row's last column is read under (no header has it)."""
-
-
 def _placeholder_names(df: pl.DataFrame) -> pl.DataFrame:
     return df.rename({c: f"column_{i + 1}" for i, c in enumerate(df.columns)})
 
@@ -282,73 +278,100 @@ def _unclosed_quote_line(path: Path) -> int | None:
     return opened if odd else None
 
 
-def _long_row(path: Path, delimiter: str, width: int | None = None) -> tuple[int, int, int] | None:
-    """(line, fields, width) of the first record with more fields than the first one (or,
-    given ``width``, than that: a file whose data rows all end in a delimiter), the width
-    Polars takes from it; only on the error path (one pass over the file).
+def _long_row(path: Path, delimiter: str) -> tuple[int, int, int, bool] | None:
+    """(line, fields, width, every) of the first record with more fields than the first
+    one, the width Polars takes from it, and whether every later record has exactly one
+    field more with that field empty; only on the error path (one pass over the file).
 
     Counted, never judged by content: a row shifted by an unquoted comma whose last value
     was empty has only empty fields past the header, as a row ending in a stray delimiter
-    has; both are refused (session 25's reviews)."""
+    has; both are refused (session 25's reviews). ``every`` only words the message: a
+    file of such rows is an export that ends each row in a delimiter, or one whose every
+    row is shifted, and reading it either way could be wrong (session 27's review: a
+    one-row file shifted so was taken for the export and released shifted)."""
+    import csv
+
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         rows = csv.reader(fh, delimiter=delimiter)
         try:
             first = next(rows, None)
             if first is None:
                 return None
-            limit = len(first) if width is None else width
+            width = len(first)
+            every = True
             for row in rows:
-                if len(row) > limit:
-                    return rows.line_num, len(row), limit
+                if not row:
+                    continue
+                if len(row) != width + 1 or row[-1] != "":
+                    every = False
+                if len(row) > width:
+                    line, fields = rows.line_num, len(row)
+                    for rest in rows:  # the other rows: one empty field more each?
+                        if rest and (len(rest) != width + 1 or rest[-1] != ""):
+                            every = False
+                            break
+                    return line, fields, width, every
         except csv.Error:  # a field over the module's limit, a NUL: Polars' message stands
             return None
     return None
 
 
-def _filled_trailing_field(path: Path, delimiter: str, width: int) -> int | None:
-    """The line of the first data record whose field past the header's ``width`` holds a
-    value (in a file whose rows end in a delimiter); only on the error path."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-        rows = csv.reader(fh, delimiter=delimiter)
-        try:
-            next(rows, None)
-            for row in rows:
-                if len(row) > width and row[width] != "":
-                    return rows.line_num
-        except csv.Error:
+def _long_last_row(path: Path, delimiter: str) -> tuple[int, int, int] | None:
+    """(line, fields, width) of the file's last record when it has more fields than the
+    first one and the file does not end in a line break; None otherwise.
+
+    Why: at the end of a file without a final line break Polars drops a last empty field,
+    so a last row shifted by an unquoted comma whose last value was empty
+    (``…2号,华星时代广场3单元502,``) read as a row of the header's width and was released
+    with its address in the product column (session 27's review). A last line with an
+    odd number of quotes (a quoted value spanning lines) is left to Polars."""
+    import csv
+
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - _TAIL_BYTES))
+        tail = fh.read()
+        if not tail or tail.endswith((b"\n", b"\r")):
             return None
-    return None
-
-
-def header_of_trailing_rows(text: str, delimiter: str) -> list[str] | None:
-    """The header's fields when most data rows of the sample ``text`` have one field more
-    than the header, and that field empty: the file ends each data row (not its header)
-    in a delimiter, as some shop and ERP exports do. None otherwise, and when the
-    header spans more than one line (its end could not be found by counting lines).
-
-    Why only then: a row with one field too many is refused (an unquoted comma in a value
-    shifts the rest of the row); a file whose every row has it is a format, not a shifted
-    row, and pandas reads it the same way (``index_col=False``). A row of such a file that
-    lacks the final delimiter and also has an unquoted delimiter in a value, with its last
-    value empty, cannot be told from a good row; one with the final delimiter has two
-    fields too many and is refused."""
-    text = text[: text.rfind("\n") + 1]
-    if not text:
+        cut = tail.rfind(b"\n")
+        if cut < 0 and size > len(tail):
+            return None  # a last line longer than the tail read: not this check's case
+        last = tail[cut + 1 :].decode("utf-8", errors="replace")
+        if last.count('"') % 2:
+            return None
+        fh.seek(0)
+        head = fh.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
+        lines = 1
+        if cut >= 0:
+            fh.seek(0)
+            while chunk := fh.read(1 << 22):
+                lines += chunk.count(b"\n")
+    if lines == 1 or head.count('"') % 2:
         return None
-    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
-        header = next(rows, None)
-        if header is None or rows.line_num != 1 or len(header) < 2:
-            return None
-        data = [r for r in rows if r][:SAMPLE_ROWS]
-    except csv.Error:
+        width = len(next(csv.reader([head.rstrip("\r\n")], delimiter=delimiter)))
+        fields = len(next(csv.reader([last], delimiter=delimiter)))
+    except (csv.Error, StopIteration):
         return None
-    width = len(header)
-    # most, not all: the rows that do not (too wide, a value in the last field) are
-    # refused by their line when read, and a row without the final delimiter reads its
-    # missing field as empty, as any short row does
-    trailing = sum(len(r) == width + 1 and r[-1] == "" for r in data)
-    return header if 2 * trailing > len(data) else None
+    return (lines, fields, width) if fields > width else None
+
+
+_TAIL_BYTES = 1 << 20
+"""How much of a file's end :func:`_long_last_row` reads to find its last line."""
+
+
+def _long_row_message(at: int, fields: int, width: int, every: bool = False) -> str:
+    if every:
+        return (
+            f"line {at}: {fields} fields where the first row has {width}, and every data "
+            "row has that one field more, empty: the export ends each row in a delimiter "
+            "(remove it or export again) or every row has a delimiter inside a value that "
+            "is not quoted (quote it)"
+        )
+    return (
+        f"line {at}: {fields} fields where the first row has {width} (a delimiter inside a "
+        "value that is not quoted?); quote the value or fix the line"
+    )
 
 
 # --------------------------------------------------------------------------- readers
@@ -430,13 +453,7 @@ class CsvReader(_TextReader):
     def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
         super().__init__(path, batch_rows=batch_rows, encoding=encoding)
         prefer = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
-        text = self.sample_text()
-        self.delimiter = sniff_delimiter(text, prefer=prefer)
-        header = header_of_trailing_rows(text, self.delimiter)
-        self._trailing_names = None if header is None else [*_dedupe(header), _TRAILING]
-        """With a header, the names the data rows are read under when each ends in a
-        delimiter the header does not (:func:`header_of_trailing_rows`): the header's, then
-        :data:`_TRAILING` for the empty field, which is checked and dropped per batch."""
+        self.delimiter = sniff_delimiter(self.sample_text(), prefer=prefer)
         self.cut_long_rows = False
         """A row with more fields than the header: refused, naming its line (False), or cut
         to the header's width (True: a leaked file traced as it was found). Refused for
@@ -445,22 +462,17 @@ class CsvReader(_TextReader):
         address as the product to a partner whose policy cuts addresses to the district
         (session 25's review). A row with fewer fields reads its missing ones as empty."""
 
-    def _scan(self, has_header: bool, *, cut: bool = False) -> pl.LazyFrame:
-        """``cut``: long rows are cut even where :attr:`cut_long_rows` refuses them."""
-        trailing = self._trailing_names if has_header else None
+    def _scan(self, has_header: bool) -> pl.LazyFrame:
         return pl.scan_csv(
             self.utf8_path,
             separator=self.delimiter,
-            has_header=has_header and trailing is None,
-            # the header, whose width is not the rows', is skipped and named from the sample
-            skip_rows=0 if trailing is None else 1,
-            new_columns=trailing,
+            has_header=has_header,
             infer_schema=False,
-            truncate_ragged_lines=self.cut_long_rows or cut,
+            truncate_ragged_lines=self.cut_long_rows,
             # strict: bytes that are not UTF-8 past the sample the encoding was detected
             # from are an error, not U+FFFD in a released copy (and cheaper to read)
             encoding="utf8",
-            with_column_names=_dedupe if has_header and trailing is None else None,
+            with_column_names=_dedupe if has_header else None,
             raise_if_empty=False,
         )
 
@@ -476,21 +488,9 @@ class CsvReader(_TextReader):
                     "the encoding was detected from; name the file's encoding (--encoding)"
                 ) from None
             if "more fields than defined" in str(exc):
-                trailing = self._trailing_names
-                where = _long_row(
-                    self.utf8_path, self.delimiter, None if trailing is None else len(trailing)
-                )
+                where = _long_row(self.utf8_path, self.delimiter)
                 if where is not None:
-                    at, fields, width = where
-                    rows = (
-                        f"the first row has {width}"
-                        if trailing is None
-                        else f"the other rows have {width}, the last empty"
-                    )
-                    raise self._fail(
-                        f"line {at}: {fields} fields where {rows} (a delimiter inside a "
-                        "value that is not quoted?); quote the value or fix the line"
-                    ) from None
+                    raise self._fail(_long_row_message(*where)) from None
             # Polars messages may quote cell text: report only the error kind.
             line = _unclosed_quote_line(self.utf8_path)
             if line is not None:
@@ -500,27 +500,8 @@ class CsvReader(_TextReader):
             raise self._fail(f"cannot parse as CSV ({type(exc).__name__})") from None
 
     def head(self, n: int, *, has_header: bool) -> pl.DataFrame:
-        # the first row of a file whose other rows end in a delimiter, read as data (is it
-        # a header?), is narrower than its next rows: a sample, not the release, so cut them
-        cut = not has_header and self._trailing_names is not None
-        df: pl.DataFrame = self._wrap(lambda: self._scan(has_header, cut=cut).head(n).collect())
-        return self._without_trailing(df) if has_header else _placeholder_names(df)
-
-    def _without_trailing(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """``batch`` without the empty field every row of the file ends with; a value in it
-        is refused, naming its line (the row is shifted), unless long rows are cut."""
-        if _TRAILING not in batch.columns:
-            return batch
-        if not self.cut_long_rows and batch.get_column(_TRAILING).is_not_null().any():
-            width = len(self._trailing_names or ()) - 1
-            at = _filled_trailing_field(self.utf8_path, self.delimiter, width)
-            where = f"line {at}" if at is not None else "a row"
-            raise self._fail(
-                f"{where}: a value past the header's {width} columns, where the other rows "
-                "end in an empty field (a delimiter inside a value that is not quoted?); "
-                "quote the value or fix the line"
-            )
-        return batch.drop(_TRAILING)
+        df: pl.DataFrame = self._wrap(lambda: self._scan(has_header).head(n).collect())
+        return df if has_header else _placeholder_names(df)
 
     def batches(
         self, *, has_header: bool, columns: Sequence[str] | None = None
@@ -530,6 +511,10 @@ class CsvReader(_TextReader):
         width, and a shifted row past the first thousand went out as read (session 25's
         final review)."""
         project = columns is not None and has_header  # headerless: named afterwards
+        if not self.cut_long_rows:
+            last = _long_last_row(self.utf8_path, self.delimiter)
+            if last is not None:
+                raise self._fail(_long_row_message(*last))
         scan = self._scan(has_header)
         if project and self.cut_long_rows:
             scan = scan.select(columns)
@@ -538,11 +523,9 @@ class CsvReader(_TextReader):
             batch = self._wrap(lambda: next(it, None))
             if batch is None:
                 return
-            if not has_header:
-                yield _placeholder_names(batch)
-                continue
-            batch = self._without_trailing(batch)
-            yield batch.select(columns) if project and not self.cut_long_rows else batch
+            if project and not self.cut_long_rows:
+                batch = batch.select(columns)
+            yield batch if has_header else _placeholder_names(batch)
 
 
 @register_reader
