@@ -3,7 +3,8 @@
 * A last row shifted by an unquoted comma, whose last value was empty, in a file without a
   final line break, was released shifted: Polars drops a last empty field at the very end
   of a file, so the row read as one of the header's width (its address fragment went out
-  as the product to a partner whose policy cuts addresses to the district).
+  as the product to a partner whose policy cuts addresses to the district). Such a file
+  is now read from a copy with the line break added.
 * A file whose every data row has one empty field more than the header is refused as
   before (it may be an export ending rows in a delimiter, or every row shifted: a
   one-row file shifted so was read as the former and released shifted by a draft that
@@ -66,6 +67,29 @@ def test_a_shifted_last_row_is_refused_with_or_without_a_final_line_break(
     # a leaked file is read as found: the row is cut, not refused
     with open_table(src, cut_long_rows=True) as table:
         assert table.read().height == rows + 1
+
+
+@pytest.mark.parametrize(
+    ("header", "last"),
+    [
+        # the last record spans two lines (a quoted line break in its name)
+        (HEADER, SHIFTED_EMPTY.replace("李四", '"李\n四"')),
+        # a stray quote (an inch mark) on the last line
+        (HEADER + ",备注", SHIFTED_EMPTY + '戴尔27"显示器,'),
+        # the header spans two lines
+        (HEADER.replace("收货人", '"收货\n人"'), SHIFTED_EMPTY),
+    ],
+)
+def test_a_shifted_last_row_is_refused_whatever_its_last_line_holds(
+    ws: leaktrace.Workspace, tmp_path: Path, header: str, last: str
+) -> None:
+    """The second review: a check of the last line alone passed these; the file is now
+    read as if it ended in a line break, which is how Polars refuses them."""
+    src = tmp_path / "orders.csv"
+    src.write_text("\n".join([header, _row(0), _row(1), last]), encoding="utf-8")
+    with pytest.raises(InputError, match=r"fields where the first row has"):
+        leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
+    assert not (tmp_path / "cs.csv").exists()
 
 
 def test_rows_that_all_end_in_an_empty_field_are_refused_saying_what_they_may_be(
