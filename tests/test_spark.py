@@ -678,37 +678,3 @@ def test_a_partitions_canary_numbers_are_a_random_draw_from_the_pool(
         [{"id": f"d{i}", "at": at, "channel": "call", "to": n} for i, n in enumerate(sweep)],
     )
     assert [c.recipient for c in attribute(ws).accused] == []
-
-
-def test_canary_mailboxes_name_one_release_on_spark_too(
-    spark: object, orders_file: Path, tmp_path: Path
-) -> None:
-    """Session 27: partitions get disjoint slices of the mailboxes no release used, as of
-    the numbers; the spares the driver splices in keep theirs; every mailbox is recorded
-    once, and a second release (single machine) takes none of them."""
-    from pyspark.sql import functions as F
-
-    from leaktrace.spark import release_spark
-
-    boxes = [f"c{i:04d}@canary.example.cn" for i in range(300)]
-    ws = init_workspace(tmp_path / "ws")
-    ws.config.canary_pool.emails = boxes
-    add_recipient(ws, "cs-firm", template="customer-service")
-    policy = ws.config.policies["customer-service"]
-    policy.fields["email"] = "keep"
-    policy.canary_rate = 0.02
-    ws.save()
-    frame = pl.read_parquet(orders_file)
-    frame = frame.with_columns(email=pl.format("u{}@qq.com", pl.int_range(pl.len())))
-    sdf = spark.createDataFrame(frame.to_pandas()).repartition(4)  # type: ignore[attr-defined]
-    sdf = sdf.withColumn("order_time", F.col("order_time").cast("timestamp"))
-    res = release_spark(sdf, recipient="cs-firm", workspace=ws, out=tmp_path / "cs")
-    release(frame, recipient="cs-firm", workspace=ws, out=tmp_path / "single.parquet")
-    tokens = Ledger(ws).canary_tokens()
-    mails = [t for t in tokens if t["kind"] == "email"]
-    mine = [t for t in mails if t["release_id"] == res.entry.release_id]
-    assert len(mine) == res.canaries  # every row has an e-mail, so every canary has one
-    assert len({t["contact"] for t in mails}) == len(mails) > res.canaries
-    sent = _read_dir(tmp_path / "cs").get_column("email").to_list()
-    assert sorted(e for e in sent if e in set(boxes)) == sorted(t["contact"] for t in mine)
-    assert Ledger(ws).verify().ok

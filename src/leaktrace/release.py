@@ -63,7 +63,7 @@ from leaktrace.identity import IDENTITY_KEYS, identity_digests
 from leaktrace.io.checksum import file_sha256, file_sha256_in_background
 from leaktrace.io.readers import UnreadableTimes
 from leaktrace.ledger import Ledger, ReleaseEntry
-from leaktrace.ledger.chain import canary_count, canary_digest
+from leaktrace.ledger.chain import canary_digest
 from leaktrace.masking import MaskContext, apply_policy_fields
 from leaktrace.masking.alias import alias_tweak
 from leaktrace.masking.base import parse_spec
@@ -218,8 +218,8 @@ def ledger_body(
         "input_sha256": input_sha256,
         "output_sha256": output_sha256,
         "output_format": output_format,
-        "rows": rows + canary_count(canary_tokens),
-        "canaries": canary_count(canary_tokens),
+        "rows": rows + len(canary_tokens),
+        "canaries": len(canary_tokens),
         "canary_digest": canary_digest(canary_tokens),
         "index_file": index_rel,
         "index_sha256": index_sha256 or file_sha256(index_path),
@@ -435,8 +435,6 @@ class PreparedBatch:
     """0-based input row of the batch's first row, before the where filter."""
     kept: pl.Series | None = None
     """The where filter's mask over the unfiltered batch (None: no filter)."""
-    emails: tuple[str, ...] = ()
-    """Pool mailboxes reserved for the batch's canaries (about as many as will carry one)."""
 
 
 class _BatchKernel:
@@ -460,7 +458,6 @@ class _BatchKernel:
         self.canaries_emitted = 0
         self.canary_tokens: list[dict[str, str]] = []
         self._pool = plan.ws.config.canary_pool.phone_numbers()
-        self._mailboxes = canary_mailboxes(plan.ws.config.canary_pool.emails)
         self._used: set[str] = set(used_canary_contacts) if used_canary_contacts else set()
         self._stock: list[str] = []  # reserved ahead, not yet given to a batch
         self.batch_no = 0
@@ -534,15 +531,8 @@ class _BatchKernel:
                     self._stock += self._reserve(self._pool, k - len(self._stock), ahead)
                 phones, self._stock = self._stock[:k], self._stock[k:]
             else:
-                phones = self._draw_unused(k, self._pool, "pool")
-        emails: list[str] = []
-        if k and "email" in batch.columns and self._mailboxes:
-            want = _mailboxes_wanted(batch.get_column("email"), k)
-            if self._reserve is not None:
-                emails = self._reserve(self._mailboxes, 0, want)  # as many as are free
-            else:
-                emails = self._draw_unused(want, self._mailboxes, "mailbox", required=False)
-        prepared = PreparedBatch(batch, k, phones, self.batch_no, first_row, keep, tuple(emails))
+                phones = self._draw_unused(k)
+        prepared = PreparedBatch(batch, k, phones, self.batch_no, first_row, keep)
         self.canaries_emitted += k
         self.rows += n
         self.batch_no += 1
@@ -582,12 +572,9 @@ class _BatchKernel:
             '"keep" or "digest" in its policy for other ids)'
         )
 
-    def _draw_unused(
-        self, k: int, pool: Sequence[str], salt: str, *, required: bool = True
-    ) -> list[str]:
-        """``k`` contacts of ``pool`` this kernel has not used, in a keyed random order (the
-        path without a ledger: a Spark partition, whose pool slice no other partition
-        shares); fewer when the pool runs short and not ``required`` (mailboxes).
+    def _draw_unused(self, k: int) -> list[str]:
+        """``k`` pool numbers this kernel has not used, in a keyed random order (the path
+        without a ledger: a Spark partition, whose pool slice no other partition shares).
 
         The pool is walked, not listed: a partition's slice of a million-number pool is
         half a million numbers, and listing the unused ones cost every batch a pass over
@@ -595,15 +582,15 @@ class _BatchKernel:
         """
         plan = self.plan
         walk = RandomWalk(
-            len(pool), canary_rng(plan.canary_key, f"{plan.release_id}/{self.batch_no}/{salt}")
+            len(self._pool), canary_rng(plan.canary_key, f"{plan.release_id}/{self.batch_no}/pool")
         )
         phones: list[str] = []
         while len(phones) < k and not walk.exhausted:
-            for number in take_from_pool(pool, walk.take(k - len(phones))):
+            for number in take_from_pool(self._pool, walk.take(k - len(phones))):
                 if number not in self._used:
                     self._used.add(number)  # a pool listing a number twice yields it once
                     phones.append(number)
-        if len(phones) < k and required:
+        if len(phones) < k:
             # Reusing a number would make a call to it name the wrong release.
             raise ConfigError(
                 f"the canary phone pool has {len(phones)} unused numbers, this release "
@@ -651,18 +638,10 @@ class _BatchKernel:
         is_canary = np.concatenate([np.zeros(n, dtype=bool), np.ones(k, dtype=bool)])[order]
         can_anchors = anchors_of(can.get_column("order_id"), plan.anchor_key)
         contacts = can.get_column("phone").to_list() if "phone" in can.columns else [""] * k
-        hex_anchors = [f"{a:016x}" for a in can_anchors.tolist()]
         tokens = [
-            {"anchor": a, "kind": "phone", "contact": str(c)}
-            for a, c in zip(hex_anchors, contacts, strict=True)
+            {"anchor": f"{a:016x}", "kind": "phone", "contact": str(c)}
+            for a, c in zip(can_anchors.tolist(), contacts, strict=True)
         ]
-        if "email" in can.columns:
-            # a second token for a canary with a mailbox: a mail to it names this release
-            tokens += [
-                {"anchor": a, "kind": "email", "contact": e}
-                for a, e in zip(hex_anchors, can.get_column("email").to_list(), strict=True)
-                if e
-            ]
         return batch, is_canary, tokens
 
     def _canaries_within_where(self, prep: PreparedBatch) -> pl.DataFrame:
@@ -685,24 +664,19 @@ class _BatchKernel:
                 key=plan.canary_key,
                 release_id=f"{plan.release_id}/{prep.batch_no}{salt}",
                 pool_phones=pool,
-                pool_emails=_mailboxes_left(prep.emails, kept),
+                pool_emails=plan.ws.config.canary_pool.emails,
                 cities_from_sample=plan.where is not None,
             ).select(batch.columns)  # the sample is the batch: its order ids are never reused
 
-        kept: list[pl.DataFrame] = []
         can = draw(prep.canaries, prep.phones, 0)
         if plan.where is None:
             return can
         ok = can.select(plan.where.fill_null(False)).to_series()
-        kept.append(can.filter(ok))
+        kept = [can.filter(ok)]
         can = can.filter(~ok)
         pool_columns = [c for c in _POOL_COLUMNS if c in batch.columns]
         if can.height and not set(pool_columns) & set(plan.where.meta.root_names()):
-            kept.append(
-                self._canaries_by_oversampling(
-                    prep, can, pool_columns, plan.where, _mailboxes_left(prep.emails, kept)
-                )
-            )
+            kept.append(self._canaries_by_oversampling(prep, can, pool_columns, plan.where))
             can = can.clear()
         for attempt in range(1, WHERE_ATTEMPTS):
             if not can.height:
@@ -714,11 +688,7 @@ class _BatchKernel:
             can = can.filter(~ok)
         out = pl.concat(kept)
         # no canary order id twice (a redraw could repeat a kept one): keep the first
-        out = out.unique(subset=["order_id"], keep="first", maintain_order=True)
-        if "email" in out.columns:  # each mailbox in one canary only (drawn so; made sure)
-            mail = pl.col("email")
-            out = out.with_columns(pl.when(mail.is_first_distinct()).then(mail).alias("email"))
-        return out
+        return out.unique(subset=["order_id"], keep="first", maintain_order=True)
 
     def _canaries_by_oversampling(
         self,
@@ -726,7 +696,6 @@ class _BatchKernel:
         failed: pl.DataFrame,
         pool_columns: list[str],
         where: pl.Expr,
-        mailboxes: list[str],
     ) -> pl.DataFrame:
         """Replacements for ``failed`` canaries, drawn many at a time until enough pass.
 
@@ -734,7 +703,7 @@ class _BatchKernel:
         canary in 250; redrawing each failed row a few times left such copies with a tenth
         of their canaries or none, too few to trace a name + phone leak. The filter names
         no pool column here, so candidates are drawn without them and the survivors get
-        the failed rows' reserved numbers (and the batch's ``mailboxes`` still free) afterwards: no pool
+        the failed rows' reserved numbers (and fresh pool e-mails) afterwards: no pool
         number is spent on a candidate. Each round's size follows the pass rate seen so
         far; ``OVERSAMPLE_BUDGET`` candidates per missing canary, ``OVERSAMPLE_ROUND`` per
         draw and ``OVERSAMPLE_BATCH_MAX`` per batch bound the work and the memory, and a
@@ -779,7 +748,7 @@ class _BatchKernel:
                 key=plan.canary_key,
                 release_id=f"{plan.release_id}/{prep.batch_no}/where-mail",
                 pool_phones=[],
-                pool_emails=mailboxes,
+                pool_emails=plan.ws.config.canary_pool.emails,
             ).get_column("email")
         return got.with_columns(**columns).select(batch.columns)
 
@@ -870,34 +839,6 @@ OVERSAMPLE_BATCH_MAX = 200_000
 """Candidates per batch at most, whatever the number of missing canaries."""
 
 _POOL_COLUMNS = ("phone", "email")
-
-
-def canary_mailboxes(emails: Iterable[str]) -> list[str]:
-    """The pool's mailboxes, each once (compared as a hit compares them: stripped, in lower
-    case), in configured order and as configured."""
-    seen: dict[str, str] = {}
-    for e in emails:
-        if e and e.strip():
-            seen.setdefault(e.strip().lower(), e.strip())
-    return list(seen.values())
-
-
-def _mailboxes_wanted(emails: pl.Series, k: int) -> int:
-    """Mailboxes to reserve for ``k`` canaries: as many as carry one at the batch's rate of
-    e-mails (:func:`leaktrace.canary.generate_canaries` draws that share), with three
-    standard deviations to spare. Not ``k``: a small pool would go to the first batch
-    whole, leaving the later batches' canaries none while their real rows have e-mails."""
-    share = 1.0 - emails.null_count() / max(emails.len(), 1)
-    spread = 3.0 * (k * share * (1.0 - share)) ** 0.5
-    return min(k, int(k * share + spread) + 1)
-
-
-def _mailboxes_left(reserved: Sequence[str], kept: Sequence[pl.DataFrame]) -> list[str]:
-    """The batch's reserved mailboxes no kept canary carries yet."""
-    given = {e for f in kept if "email" in f.columns for e in f.get_column("email").to_list()}
-    return [e for e in reserved if e not in given]
-
-
 """Canary columns whose values come from the canary pool rather than the input's rows."""
 
 MARK_THREADS = 2

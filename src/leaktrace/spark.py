@@ -87,12 +87,10 @@ from leaktrace.io.readers import normalise_frame
 from leaktrace.io.writers import fsync_dir, fsync_tree, write_bytes_atomic
 from leaktrace.keys import KeyRing, MasterKey
 from leaktrace.ledger import Ledger, ReleaseEntry
-from leaktrace.ledger.chain import canary_count
 from leaktrace.release import (
     ReleasePlan,
     ReleaseResult,
     _BatchKernel,
-    canary_mailboxes,
     check_where,
     embed_marks,
     index_parquet_writer,
@@ -190,8 +188,6 @@ class _ExecutorSpec:
     of them: inline, a large pool pushed the pickled task over PySpark's 1 MiB limit, past
     which PySpark writes the task — derived subkeys included — to a temporary file."""
     canary_emails: tuple[str, ...] = field(repr=False)
-    """The pool mailboxes no release used or holds, in a keyed random order, sliced per
-    partition as the numbers are (a mail to one names one release)."""
     partitions: int
     parts_dir: str
     out_schema: pa.Schema = field(repr=False)
@@ -209,7 +205,7 @@ class _ExecutorSpec:
         cfg = WorkspaceConfig(
             canary_pool=CanaryPool.model_construct(
                 phones=list(pool[partition :: self.partitions]),
-                emails=list(self.canary_emails[partition :: self.partitions]),
+                emails=list(self.canary_emails),
             )
         )
         policy = base.policy if partition == 0 else base.policy.model_copy(update={"canary_min": 0})
@@ -321,8 +317,9 @@ def _spare_canaries(
     # as many as the partition's pool slice still holds, up to canary_min + 2: a kernel
     # asking for more than the slice has draws none
     pool = plan.ws.config.canary_pool.phone_numbers()
-    numbers_used = sum("@" not in c for c in kernel.used_contacts)
-    want = min(spec.plan.policy.canary_min + _SPARES_OVER_MIN, len(pool) - numbers_used)
+    want = min(
+        spec.plan.policy.canary_min + _SPARES_OVER_MIN, len(pool) - len(kernel.used_contacts)
+    )
     if donors is None or want <= 0:
         return []
     spare_plan = dataclasses.replace(
@@ -568,10 +565,6 @@ def executor_spec(
     listed = [p for p in pool if p not in used_contacts]
     order = canary_rng(plan.canary_key, f"{plan.release_id}/pool-split").permutation(len(listed))
     fresh = [listed[i] for i in order.tolist()]
-    boxes = [m for m in canary_mailboxes(ws.config.canary_pool.emails) if m not in used_contacts]
-    box_order = canary_rng(plan.canary_key, f"{plan.release_id}/mailbox-split").permutation(
-        len(boxes)
-    )
     return _ExecutorSpec(
         plan=dataclasses.replace(
             plan,
@@ -585,7 +578,7 @@ def executor_spec(
         uses_alias=plan.alias_cipher is not None,
         roles=tuple(roles),
         canary_phones=tuple(fresh),
-        canary_emails=tuple(boxes[i] for i in box_order.tolist()),
+        canary_emails=tuple(ws.config.canary_pool.emails),
         partitions=partitions,
         parts_dir=str(parts_dir),
         out_schema=out_schema,
@@ -716,7 +709,7 @@ def _run(
                 "no rows to release: the input is empty or the recipient's where-filter matched nothing"
             )
         tokens: list[dict[str, str]] = [t for s in summaries for t in s["canary_tokens"]]
-        if canaries != canary_count(tokens):
+        if canaries != len(tokens):
             raise RuntimeError("Spark partitions reported canaries without canary tokens")
         index_parts = [s["index"] for s in summaries if s["index"]]
         # what one machine would add: rate x real rows (``rows`` counts real rows only;
@@ -729,7 +722,7 @@ def _run(
             )  # fmt: skip
             if extra:
                 tokens += extra
-                canaries += canary_count(extra)
+                canaries += len(extra)
                 index_parts.append(_TOP_UP_INDEX)
         _merge_index(parts_dir, index_parts, tmp_index)
         input_sha = (
@@ -870,7 +863,7 @@ def _top_up_canaries(
             tokens += [t for t in spares[q] if t["anchor"] in taken]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if canary_count(tokens) != sum(t.num_rows for t in index_parts):
+    if len(tokens) != sum(t.num_rows for t in index_parts):
         raise RuntimeError("Spark spares: tokens and index rows do not match")
     if index_parts:
         pq.write_table(pa.concat_tables(index_parts), parts_dir / _TOP_UP_INDEX)

@@ -152,7 +152,7 @@ def _canary_counts(
 ) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
     """What the canary-hit test (``attribute.score``) conditions on: per recipient and
     kind the contact points that name it alone, and per kind the pool's free ones (no
-    release holds them; open reservations are not free)."""
+    release holds them; open reservations, phones only, are not free)."""
     owners: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for t in tokens:
         owners[contact_key(t["contact"])].add((t["recipient"], t["release_id"]))
@@ -167,13 +167,10 @@ def _canary_counts(
     for c in owners:
         if c in mailboxes or ("@" not in c and c in phones):
             taken[contact_kind(c)] += 1
-    reservations = ledger.canary_reservations()
-    reserved = sum(int(r["numbers"]) for r in reservations)
+    reserved = sum(int(r["numbers"]) for r in ledger.canary_reservations())
     free = {
         "phone": max(0, phones.distinct() - taken["phone"] - reserved),
-        "mailbox": max(
-            0, len(mailboxes) - taken["mailbox"] - sum(int(r["mailboxes"]) for r in reservations)
-        ),
+        "mailbox": max(0, len(mailboxes) - taken["mailbox"]),
     }
     return dict(sole), free
 

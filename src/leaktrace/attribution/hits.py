@@ -169,7 +169,7 @@ def resolve_contact(ws: Workspace, contact: str) -> tuple[str, str, str, str]:
 def pool_contains(ws: Workspace) -> Callable[[str], bool]:
     """Membership in the workspace's canary pool (numbers or mailboxes), built once."""
     pool = ws.config.canary_pool
-    phones, emails = pool.phone_numbers(), {e.strip().lower() for e in pool.emails}
+    phones, emails = pool.phone_numbers(), {e.lower() for e in pool.emails}
     return lambda c: c in phones or c in emails
 
 

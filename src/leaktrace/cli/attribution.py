@@ -705,11 +705,9 @@ def canary_reservations(
     if not open_:
         out_console.print("no open canary reservations")
         return
-    table = Table("release", "numbers", "mailboxes", "reserved since")
+    table = Table("release", "numbers", "reserved since")
     for r in open_:
-        table.add_row(
-            r["release_id"], str(r["numbers"]), str(r["mailboxes"]), shown_time(r["since"])
-        )
+        table.add_row(r["release_id"], str(r["numbers"]), shown_time(r["since"]))
     out_console.print(table)
 
 

@@ -61,12 +61,6 @@ def canary_digest(tokens: list[dict[str, str]]) -> str:
     return hashlib.sha256(canonical_json(rows)).hexdigest()
 
 
-def canary_count(tokens: list[dict[str, str]]) -> int:
-    """Canary rows among ``tokens``: each has one phone token (its contact empty in a copy
-    without phones) and, since session 27, a mail token when it carries a pool mailbox."""
-    return sum(t["kind"] == "phone" for t in tokens)
-
-
 def canary_digest_v1(tokens: list[dict[str, str]]) -> str:
     """The ``canary_digest`` of records made before session 5: the sorted anchors only
     (their contacts can be checked for uniqueness and recipient, not against the record)."""

@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import (
     Engine,
     Table,
-    case,
     create_engine,
     delete,
     event,
@@ -46,7 +45,6 @@ from leaktrace.io.checksum import file_sha256
 from leaktrace.keys import load_public_key
 from leaktrace.ledger.chain import (
     GENESIS,
-    canary_count,
     canary_digest,
     canary_digest_v1,
     record_hash,
@@ -360,14 +358,8 @@ def _token_problem(e: ReleaseEntry, tokens: list[dict[str, str]]) -> str | None:
     The tokens are what a canary hit is looked up in: one altered, added, removed or moved
     to another release would make a call to a canary number name the wrong recipient."""
     where = f"record {e.seq} ({e.release_id})"
-    if canary_count(tokens) != e.canaries:
-        return (
-            f"{where}: {canary_count(tokens)} canary rows' tokens in the ledger, the record "
-            f"says {e.canaries}"
-        )
-    rows = {t["anchor"] for t in tokens if t["kind"] == "phone"}
-    if any(t["kind"] != "phone" and t["anchor"] not in rows for t in tokens):
-        return f"{where}: a canary mail token names no canary row of the release"
+    if len(tokens) != e.canaries:
+        return f"{where}: {len(tokens)} canary tokens in the ledger, the record says {e.canaries}"
     if any(t["recipient"] != e.recipient for t in tokens):
         return f"{where}: a canary token names another recipient than the record"
     if e.canary_digest not in (canary_digest(tokens), canary_digest_v1(tokens)):
@@ -564,34 +556,23 @@ class Ledger:
         return used
 
     def canary_reservations(self) -> list[dict[str, Any]]:
-        """Open reservations per release: ``{"release_id", "numbers", "mailboxes", "since"}``,
-        oldest first (``numbers``: phone numbers; ``mailboxes``: e-mail addresses).
+        """Open reservations per release: ``{"release_id", "numbers", "since"}``, oldest first.
 
         A release that is recorded or fails frees its own; what stays here belongs to
         releases still running or to processes that died mid-release.
         """
         self._ensure_schema()
         with Session(self.engine) as s:
-            mail = case((CanaryReservation.contact.contains("@"), 1), else_=0)
             rows = s.execute(
                 select(
                     CanaryReservation.release_id,
                     func.count(),
-                    func.sum(mail),
                     func.min(CanaryReservation.created),
                 )
                 .group_by(CanaryReservation.release_id)
                 .order_by(func.min(CanaryReservation.created))
             ).all()
-        return [
-            {
-                "release_id": r,
-                "numbers": int(n) - int(m or 0),
-                "mailboxes": int(m or 0),
-                "since": str(t),
-            }
-            for r, n, m, t in rows
-        ]
+        return [{"release_id": r, "numbers": int(n), "since": str(t)} for r, n, t in rows]
 
     def free_stale_canary_reservations(self, older_than: timedelta) -> int:
         """Free reservations older than ``older_than`` whose release was never recorded,

@@ -37,7 +37,7 @@ def demo_service(
     canary = next(
         t["contact"]
         for t in Ledger(ws).canary_tokens()
-        if t["recipient"] == courier and t["kind"] == "phone" and t["contact"]
+        if t["recipient"] == courier and t["contact"]
     )
     call = {  # an Alibaba Cloud SecretReport: someone called the courier's canary number
         "call_id": "demo-0001",

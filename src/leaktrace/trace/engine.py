@@ -393,7 +393,7 @@ def trace_frame(
     leaked_phone = canon.get_column("phone").to_list()
     by_id = {e.release_id: e for e in entries}
     tokens = ledger.canary_tokens()
-    contacts = {int(t["anchor"], 16): t["contact"] for t in tokens if t["kind"] == "phone"}
+    contacts = {int(t["anchor"], 16): t["contact"] for t in tokens}
 
     cands: dict[tuple[str, int], CandidateResult] = {}
     for e in entries:
