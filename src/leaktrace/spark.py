@@ -276,7 +276,8 @@ def _release_partition(
         summary = {
             "partition": p,
             "rows": kernel.rows,
-            "canaries": kernel.canaries_emitted,
+            # the canaries kept: a where filter naming the phone drops those no redraw passes
+            "canaries": len(kernel.canary_tokens),
             "canary_tokens": kernel.canary_tokens,
             "spare_tokens": spare_tokens,
             "index": index_part.name if kernel.batch_no else None,
