@@ -136,6 +136,34 @@ def test_emails_only_from_pool(sample: pl.DataFrame, pool: list[str]) -> None:
     assert len(mails) == 4 and set(mails) <= set(EMAILS[:4])  # pool ran out: rest empty
 
 
+@pytest.mark.parametrize("missing", [None, ""])
+def test_empty_text_counts_as_missing_for_emails_and_cards(
+    sample: pl.DataFrame, pool: list[str], missing: str | None
+) -> None:
+    """Session 27's review: a JSON-lines or quoted-CSV export writes a missing e-mail as
+    "", which counted as an e-mail, so every canary got a pool mailbox in a column no
+    real row filled. Canaries now leave the cell empty as often, and as the sample
+    writes it."""
+    none = sample.with_columns(email=pl.lit(missing, dtype=pl.Utf8))
+    half = sample.with_columns(
+        email=pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.col("email").fill_null("x@qq.com")),
+        card_last4=pl.when(pl.int_range(pl.len()) % 2 == 0).then("card_last4"),
+    )
+    if missing == "":
+        half = half.with_columns(pl.col("email", "card_last4").fill_null(""))
+    rows = generate_canaries(
+        none, 40, key=KEY, release_id="e", pool_phones=pool, pool_emails=EMAILS
+    )
+    assert rows["email"].to_list() == [missing] * 40
+    boxes = [f"d{i}@canary.leaktrace.example" for i in range(80)]
+    rows = generate_canaries(half, 70, key=KEY, release_id="h", pool_phones=pool, pool_emails=boxes)
+    for col in ("email", "card_last4"):
+        filled = rows[col].drop_nulls().filter(rows[col].drop_nulls() != "")
+        assert 18 < filled.len() < 52, (col, filled.len())
+        empty = rows[col].filter(rows[col].is_null() | (rows[col] == ""))
+        assert set(empty.to_list()) == {missing}, col
+
+
 def test_subset_of_columns_and_other_dtypes(sample: pl.DataFrame, pool: list[str]) -> None:
     sub = sample.select(
         pl.col("order_id").cast(pl.UInt64), "name", "phone", "address", "product"

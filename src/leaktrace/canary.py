@@ -201,11 +201,11 @@ def generate_canaries(
     if "email" in cols:
         out["email"] = _emails(rng, sample["email"], pool_emails, n)
     if "card_last4" in cols:
-        share = 1.0 - sample["card_last4"].null_count() / sample.height
+        share, blank = _filled(sample["card_last4"])
         digits = pl.Series(rng.integers(0, 10_000, size=n), dtype=pl.Int64)
         card = digits.cast(pl.Utf8).str.zfill(4)
         keep = pl.Series(rng.random(n) < share)
-        out["card_last4"] = pl.select(pl.when(keep).then(card)).to_series()
+        out["card_last4"] = pl.select(pl.when(keep).then(card).otherwise(blank)).to_series()
 
     donors = sample[donor.tolist()]
     frame: dict[str, pl.Series] = {}
@@ -218,6 +218,20 @@ def generate_canaries(
 
 
 # -- per-field helpers ---------------------------------------------------------------------
+
+
+def _filled(sample: pl.Series) -> tuple[float, pl.Expr]:
+    """The share of ``sample``'s cells that hold a value (neither null nor ``""``), and an
+    empty cell as the sample writes one (null if it has nulls, else ``""``).
+
+    Why ``""`` too: a JSON-lines or quoted-CSV export writes a missing e-mail as ``""``;
+    counted as present, every canary got a pool mailbox in a column no real row filled
+    (session 27's review)."""
+    nulls = sample.null_count()
+    empty = int((sample.cast(pl.Utf8).str.len_bytes() == 0).sum())
+    share = 1.0 - (nulls + empty) / max(sample.len(), 1)
+    blank = pl.lit(None, dtype=pl.Utf8) if nulls or not empty else pl.lit("")
+    return share, blank
 
 
 def _missing_as_in(rng: np.random.Generator, sample: pl.Series, values: pl.Series) -> pl.Series:
@@ -1237,8 +1251,9 @@ def _strictly_valid(ids: pl.Series) -> npt.NDArray[np.bool_]:
 def _emails(
     rng: np.random.Generator, sample_emails: pl.Series, pool: list[str], n: int
 ) -> pl.Series:
-    """Pool addresses only, at the sample's non-null rate; empty when the pool runs out."""
-    share = 1.0 - sample_emails.null_count() / max(sample_emails.len(), 1)
+    """Pool addresses only, at the rate the sample's cells hold one; empty (as the sample
+    writes an empty cell) when the pool runs out."""
+    share, blank = _filled(sample_emails)
     clean = sorted({e.strip() for e in pool if e and e.strip()})
     rows = np.flatnonzero(rng.random(n) < share)[: len(clean)]
     picks: list[int] = (
@@ -1247,7 +1262,8 @@ def _emails(
     values: list[str | None] = [None] * n
     for row, pick in zip(rows.tolist(), picks, strict=True):
         values[row] = clean[pick]
-    return pl.Series("email", values, dtype=pl.Utf8)
+    mail = pl.Series("email", values, dtype=pl.Utf8)
+    return pl.select(mail.fill_null(blank)).to_series().alias("email")
 
 
 def canary_release_of(ws: Workspace, recipient: str, order_id: str, key_version: int) -> str | None:
