@@ -152,3 +152,28 @@ def test_property_a_final_line_break_changes_nothing(
         return
     with open_table(open_end) as table:
         assert pl.concat(list(table.iter_raw_batches())).equals(expected)
+
+
+@pytest.mark.parametrize("lead", ["\n", "\r\n  \r\n", "\ufeff\n"])
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_blank_lines_before_the_header_are_skipped(
+    ws: leaktrace.Workspace, tmp_path: Path, lead: str, encoding: str
+) -> None:
+    """A file opening with an empty line was refused ("line 2: 6 fields where the first
+    row has 0"): asked whether its first row is a header, Polars read the empty line as
+    that row. The lines are skipped; a shifted row is still named by its line in the file."""
+    if encoding == "gbk" and lead.startswith("\ufeff"):
+        return
+    body = [HEADER, *(_row(i) for i in range(30))]
+    src, plain = tmp_path / "orders.csv", tmp_path / "plain.csv"
+    src.write_bytes((lead + "\n".join(body) + "\n").encode(encoding))
+    plain.write_bytes(("\n".join(body) + "\n").encode(encoding))
+    with open_table(src) as a, open_table(plain) as b:
+        assert a.has_header and a.read().equals(b.read())
+    res = leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs.csv")
+    assert res.rows - res.canaries == 30
+    body[20] = body[20].replace("1号", "1号,", 1)
+    src.write_bytes((lead + "\n".join(body) + "\n").encode(encoding))
+    line = lead.count("\n") + 21
+    with pytest.raises(InputError, match=rf"line {line}: 7 fields where the first row has 6"):
+        leaktrace.release(src, recipient="cs", workspace=ws, out=tmp_path / "cs2.csv")

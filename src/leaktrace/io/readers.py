@@ -295,7 +295,7 @@ def _long_row(path: Path, delimiter: str) -> tuple[int, int, int, bool] | None:
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         rows = csv.reader(fh, delimiter=delimiter)
         try:
-            first = next(rows, None)
+            first = next((r for r in rows if any(f.strip() for f in r)), None)
             if first is None:
                 return None
             width = len(first)
@@ -338,6 +338,15 @@ def _copy_to_temp(path: Path) -> Path:
         Path(name).unlink(missing_ok=True)
         raise
     return Path(name)
+
+
+def _leading_blank_lines(text: str) -> int:
+    """How many lines of ``text`` (a file's start) hold nothing but whitespace before its
+    first line with content; 0 when the sample holds no such line."""
+    for count, line in enumerate(text.splitlines(keepends=True)):
+        if line.strip() or not line.endswith(("\n", "\r")):
+            return count
+    return 0
 
 
 def _long_row_message(at: int, fields: int, width: int, every: bool = False) -> str:
@@ -445,7 +454,12 @@ class CsvReader(_TextReader):
     def __init__(self, path: Path, *, batch_rows: int, encoding: str | None = None) -> None:
         super().__init__(path, batch_rows=batch_rows, encoding=encoding)
         prefer = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
-        self.delimiter = sniff_delimiter(self.sample_text(), prefer=prefer)
+        text = self.sample_text()
+        self.delimiter = sniff_delimiter(text, prefer=prefer)
+        self.blank_lines = _leading_blank_lines(text)
+        """Empty (or blank) lines before the first row, skipped: Polars skips them before a
+        header but read one as an empty first row when asked whether that row is a header,
+        and the file was refused ("line 2: 14 fields where the first row has 0")."""
         self.cut_long_rows = False
         """A row with more fields than the header: refused, naming its line (False), or cut
         to the header's width (True: a leaked file traced as it was found). Refused for
@@ -459,6 +473,7 @@ class CsvReader(_TextReader):
             self.utf8_path,
             separator=self.delimiter,
             has_header=has_header,
+            skip_lines=self.blank_lines,
             infer_schema=False,
             truncate_ragged_lines=self.cut_long_rows,
             # strict: bytes that are not UTF-8 past the sample the encoding was detected
